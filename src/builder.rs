@@ -1,0 +1,344 @@
+//! configure, make, make install: one out-of-tree build of one variant.
+//!
+//! Every argument reaches the child process as argv, never through a shell. All output goes to
+//! the build log; the terminal sees only the phase (configure, compile, profile run, install).
+//! On failure the error carries the log's tail and, where the cause is recognisable, the system
+//! package that is missing.
+
+use std::fmt;
+use std::fs::{self, File};
+use std::io::{self, BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use crate::progress::Task;
+use crate::recipe::Series;
+use crate::sysdeps::SystemDependency;
+use crate::version::{InstallKey, Variant};
+
+/// How hard to optimise.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Profile {
+    /// `--enable-optimizations --with-lto`: PGO and LTO, what a production interpreter needs.
+    Optimized,
+    /// Neither: several times quicker to build, for development and tests.
+    Fast,
+}
+
+impl fmt::Display for Profile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Profile::Optimized => "optimized",
+            Profile::Fast => "fast",
+        })
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct BuildOptions {
+    pub profile: Profile,
+    pub jobs: usize,
+    /// Extra `configure` arguments, passed last and verbatim.
+    pub extra_configure: Vec<String>,
+}
+
+/// The configure arguments for one build, in order: prefix, the series' flags, the variant, the
+/// profile, then the user's own.
+pub fn configure_args(
+    series: &Series,
+    variant: Variant,
+    options: &BuildOptions,
+    prefix: &Path,
+) -> Vec<String> {
+    let mut args = vec![format!("--prefix={}", prefix.display())];
+    args.extend(series.configure_flags.iter().cloned());
+    if variant == Variant::Freethreaded {
+        args.push("--disable-gil".into());
+    }
+    if options.profile == Profile::Optimized {
+        args.push("--enable-optimizations".into());
+        args.push("--with-lto".into());
+    }
+    args.extend(options.extra_configure.iter().cloned());
+    args
+}
+
+pub fn make_program() -> String {
+    std::env::var("MAKE")
+        .ok()
+        .filter(|m| !m.is_empty())
+        .unwrap_or_else(|| "make".into())
+}
+
+/// Everything one build needs to know.
+#[derive(Clone, Debug)]
+pub struct BuildPlan {
+    pub key: InstallKey,
+    pub source_dir: PathBuf,
+    pub build_dir: PathBuf,
+    pub configure_args: Vec<String>,
+    pub jobs: usize,
+    /// `make install DESTDIR=`: the tree lands at `<destdir>/<prefix>`.
+    pub destdir: PathBuf,
+    pub log_path: PathBuf,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step {
+    Configure,
+    Make,
+    Install,
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Step::Configure => "configure",
+            Step::Make => "make",
+            Step::Install => "make install",
+        })
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error("{step} failed ({status}); last lines of {}:\n{}", log.display(), indent(tail))]
+    StepFailed {
+        step: Step,
+        status: String,
+        log: PathBuf,
+        tail: Vec<String>,
+        missing: Option<SystemDependency>,
+    },
+    #[error("cannot run `{program}`: is it installed?")]
+    Spawn {
+        program: String,
+        #[source]
+        source: io::Error,
+    },
+    #[error("cannot write the build log {}", path.display())]
+    Log {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+}
+
+impl BuildError {
+    pub fn log_path(&self) -> Option<&Path> {
+        match self {
+            BuildError::StepFailed { log, .. } => Some(log),
+            _ => None,
+        }
+    }
+
+    pub fn missing_dependency(&self) -> Option<SystemDependency> {
+        match self {
+            BuildError::StepFailed { missing, .. } => *missing,
+            BuildError::Spawn { program, .. } if program.ends_with("make") => {
+                Some(SystemDependency::Make)
+            }
+            _ => None,
+        }
+    }
+}
+
+fn indent(lines: &[String]) -> String {
+    let lines: Vec<String> = lines.iter().map(|l| format!("  | {l}")).collect();
+    lines.join("\n")
+}
+
+const TAIL_LINES: usize = 25;
+
+/// Run configure, make and make install for `plan`, reporting phases to `task`.
+pub fn build_interpreter(plan: &BuildPlan, task: &mut Task) -> Result<(), BuildError> {
+    let log_err = |source| BuildError::Log {
+        path: plan.log_path.clone(),
+        source,
+    };
+    if let Some(dir) = plan.log_path.parent() {
+        fs::create_dir_all(dir).map_err(log_err)?;
+    }
+    fs::create_dir_all(&plan.build_dir).map_err(log_err)?;
+    let mut log = BuildLog {
+        file: File::create(&plan.log_path).map_err(log_err)?,
+        path: plan.log_path.clone(),
+        tail: Vec::new(),
+    };
+    log.line(&format!("ftpy build of {}", plan.key))
+        .map_err(log_err)?;
+
+    task.phase("configure");
+    let configure = plan.source_dir.join("configure");
+    let mut command = Command::new(&configure);
+    command.args(&plan.configure_args);
+    run_step(Step::Configure, command, plan, &mut log, task)?;
+
+    task.phase("compile");
+    let make = make_program();
+    let mut command = Command::new(&make);
+    command.arg(format!("-j{}", plan.jobs));
+    run_step(Step::Make, command, plan, &mut log, task)?;
+
+    task.phase("install");
+    let mut command = Command::new(&make);
+    command
+        .arg("install")
+        .arg(format!("DESTDIR={}", plan.destdir.display()));
+    run_step(Step::Install, command, plan, &mut log, task)
+}
+
+struct BuildLog {
+    file: File,
+    path: PathBuf,
+    tail: Vec<String>,
+}
+
+impl BuildLog {
+    fn line(&mut self, line: &str) -> io::Result<()> {
+        if self.tail.len() == TAIL_LINES {
+            self.tail.remove(0);
+        }
+        self.tail.push(line.to_string());
+        writeln!(self.file, "{line}")
+    }
+}
+
+fn run_step(
+    step: Step,
+    mut command: Command,
+    plan: &BuildPlan,
+    log: &mut BuildLog,
+    task: &mut Task,
+) -> Result<(), BuildError> {
+    let program = command.get_program().to_string_lossy().into_owned();
+    let log_err = |source| BuildError::Log {
+        path: log.path.clone(),
+        source,
+    };
+    let argv: Vec<String> = std::iter::once(program.clone())
+        .chain(command.get_args().map(|a| a.to_string_lossy().into_owned()))
+        .collect();
+    writeln!(
+        log.file,
+        "\n$ cd {} && {}",
+        plan.build_dir.display(),
+        argv.join(" ")
+    )
+    .map_err(log_err)?;
+
+    let (reader, writer) = io::pipe().map_err(log_err)?;
+    let writer_err = writer.try_clone().map_err(log_err)?;
+    command
+        .current_dir(&plan.build_dir)
+        .stdin(Stdio::null())
+        .stdout(writer)
+        .stderr(writer_err)
+        .env("LC_ALL", "C")
+        .env_remove("PYTHON_GIL");
+    let mut child = command.spawn().map_err(|source| BuildError::Spawn {
+        program: program.clone(),
+        source,
+    })?;
+    // The pipe's write ends live in `command`; drop it so the reader sees the end.
+    drop(command);
+
+    let mut missing = None;
+    for line in BufReader::new(reader).split(b'\n') {
+        let line = line.map_err(|source| BuildError::Log {
+            path: log.path.clone(),
+            source,
+        })?;
+        let line = String::from_utf8_lossy(&line);
+        if let Some(phase) = phase_marker(&line) {
+            task.phase(phase);
+        }
+        missing = missing.or_else(|| SystemDependency::from_log_line(&line));
+        log.line(&line).map_err(|source| BuildError::Log {
+            path: log.path.clone(),
+            source,
+        })?;
+    }
+    let status = child
+        .wait()
+        .map_err(|source| BuildError::Spawn { program, source })?;
+    writeln!(log.file, "# {step}: {status}").map_err(|source| BuildError::Log {
+        path: log.path.clone(),
+        source,
+    })?;
+    if status.success() {
+        return Ok(());
+    }
+    Err(BuildError::StepFailed {
+        step,
+        status: status.to_string(),
+        log: log.path.clone(),
+        tail: log.tail.clone(),
+        missing,
+    })
+}
+
+/// CPython's Makefile announces the stages of a PGO build; show them as phases.
+fn phase_marker(line: &str) -> Option<&'static str> {
+    if line.contains("Running code to generate profile data") {
+        Some("compile (instrumented for PGO)")
+    } else if line.contains("-m test --pgo") {
+        Some("profile run")
+    } else if line.contains("Rebuilding with profile guided optimizations") {
+        Some("compile (PGO + LTO)")
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::recipe::FreeThreading;
+
+    fn series() -> Series {
+        Series {
+            name: "3.13".parse().unwrap(),
+            free_threading: FreeThreading::Experimental,
+            configure_flags: vec!["--with-ensurepip=install".into()],
+            releases: vec![],
+        }
+    }
+
+    #[test]
+    fn freethreaded_optimized_flags() {
+        let options = BuildOptions {
+            profile: Profile::Optimized,
+            jobs: 2,
+            extra_configure: vec!["--with-pydebug".into()],
+        };
+        let args = configure_args(
+            &series(),
+            Variant::Freethreaded,
+            &options,
+            Path::new("/h/versions/3.13.5t"),
+        );
+        assert_eq!(
+            args,
+            [
+                "--prefix=/h/versions/3.13.5t",
+                "--with-ensurepip=install",
+                "--disable-gil",
+                "--enable-optimizations",
+                "--with-lto",
+                "--with-pydebug"
+            ]
+        );
+    }
+
+    #[test]
+    fn gil_fast_flags_have_neither_disable_gil_nor_optimizations() {
+        let options = BuildOptions {
+            profile: Profile::Fast,
+            jobs: 2,
+            extra_configure: vec![],
+        };
+        let args = configure_args(&series(), Variant::Gil, &options, Path::new("/p"));
+        assert_eq!(args, ["--prefix=/p", "--with-ensurepip=install"]);
+    }
+}

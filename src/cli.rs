@@ -1,0 +1,108 @@
+//! The command line: global options (each also an `FTPY_*` variable) and one subcommand each.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::builder::Profile;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "ftpy",
+    version,
+    about = "Install and run GIL and free-threaded CPython side by side"
+)]
+pub struct Cli {
+    /// Where ftpy keeps interpreters, caches and logs [default: the platform's data directory]
+    #[arg(long, global = true, env = "FTPY_HOME", value_name = "DIR")]
+    pub home: Option<PathBuf>,
+
+    /// A directory of recipe files that add or override releases
+    #[arg(long, global = true, env = "FTPY_RECIPES", value_name = "DIR")]
+    pub recipes: Option<PathBuf>,
+
+    /// Only errors and results: no progress output
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Download, verify, build and install CPython versions (e.g. 3.13t, 3.14, 3.13.5t)
+    Install(InstallArgs),
+    /// Show installed interpreters, or with --available what the recipes offer
+    List(ListArgs),
+    /// Print the absolute path of an installed interpreter
+    Which(WhichArgs),
+    /// Remove installed interpreters
+    Uninstall(UninstallArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct InstallArgs {
+    /// Versions to install: 3.13t (newest 3.13, free-threaded), 3.14 (GIL), 3.13.5t, 3.15.0b4t, ...
+    #[arg(required = true, value_name = "VERSION")]
+    pub requests: Vec<String>,
+
+    /// Show what would happen (version, source, digest, configure command) and change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// optimized: --enable-optimizations --with-lto; fast: neither (development, tests)
+    #[arg(long, value_enum, default_value_t = Profile::Optimized)]
+    pub profile: Profile,
+
+    /// An extra argument for configure, passed verbatim (repeatable)
+    #[arg(long = "configure-opt", value_name = "ARG", allow_hyphen_values = true)]
+    pub configure_opts: Vec<String>,
+
+    /// Parallel compile jobs [default: all cores]
+    #[arg(long, short)]
+    pub jobs: Option<usize>,
+
+    /// Build again even if the version is installed
+    #[arg(long)]
+    pub reinstall: bool,
+
+    /// Install even if ssl, zlib, ctypes, sqlite3, lzma or bz2 failed to build
+    #[arg(long)]
+    pub allow_missing_modules: bool,
+
+    /// Base URL of a mirror laid out like python.org's ftp/python/ (http, https or file://);
+    /// repeat, or separate with commas in FTPY_MIRROR, to try several in order
+    #[arg(
+        long = "mirror",
+        env = "FTPY_MIRROR",
+        value_delimiter = ',',
+        value_name = "URL"
+    )]
+    pub mirrors: Vec<String>,
+
+    /// Pause before the first retry of a failed download, in milliseconds
+    #[arg(long, env = "FTPY_RETRY_PAUSE_MS", default_value_t = 1000, hide = true)]
+    pub retry_pause_ms: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// List the releases the recipes offer instead of what is installed
+    #[arg(long)]
+    pub available: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct WhichArgs {
+    /// An installed version: 3.13t, 3.13.5, ...
+    #[arg(value_name = "VERSION")]
+    pub request: String,
+}
+
+#[derive(Debug, Args)]
+pub struct UninstallArgs {
+    /// Installed versions to remove, e.g. 3.13.5t
+    #[arg(required = true, value_name = "VERSION")]
+    pub requests: Vec<String>,
+}

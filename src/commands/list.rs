@@ -1,0 +1,61 @@
+//! `ftpy list`: installed interpreters; `ftpy list --available`: what the recipes offer.
+
+use std::process::ExitCode;
+
+use crate::cli::ListArgs;
+use crate::context::Context;
+use crate::error::Error;
+use crate::installation;
+use crate::version::{InstallKey, Variant};
+
+pub fn run(args: ListArgs, ctx: &Context) -> Result<ExitCode, Error> {
+    let installed = installation::installed(&ctx.home)
+        .map_err(Error::io("cannot read the installed versions"))?;
+    if args.available {
+        let recipes = ctx.recipes()?;
+        for series in recipes.series().collect::<Vec<_>>().into_iter().rev() {
+            println!("{} ({})", series.name, series.free_threading.describe());
+            for release in series.releases.iter().rev() {
+                let mut line = format!("  {:<12}", release.version.to_string());
+                for variant in [Variant::Gil, Variant::Freethreaded] {
+                    if !series.supports(variant) {
+                        continue;
+                    }
+                    let key = InstallKey {
+                        version: release.version.clone(),
+                        variant,
+                    };
+                    let mark = if installed.iter().any(|i| i.key == key) {
+                        " (installed)"
+                    } else {
+                        ""
+                    };
+                    line.push_str(&format!("{:<26}", format!("{key}{mark}")));
+                }
+                if !release.version.is_final() {
+                    line.push_str("pre-release");
+                }
+                println!("{}", line.trim_end());
+            }
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    if installed.is_empty() {
+        ctx.reporter.info("No interpreters installed yet; try `ftpy install 3.13t` (and `ftpy list --available`).");
+        return Ok(ExitCode::SUCCESS);
+    }
+    for inst in &installed {
+        let linked = if ctx.home.linked_name(inst).is_some() {
+            "  *"
+        } else {
+            ""
+        };
+        println!(
+            "{:<12}{:<15}{}{linked}",
+            inst.key.to_string(),
+            inst.key.variant.label(),
+            inst.interpreter().display()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

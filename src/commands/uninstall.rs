@@ -1,0 +1,44 @@
+//! `ftpy uninstall 3.13.5t`: remove installations, each in one rename out of `versions/`.
+
+use std::process::ExitCode;
+
+use crate::cli::UninstallArgs;
+use crate::context::Context;
+use crate::error::Error;
+use crate::install;
+use crate::installation;
+
+pub fn run(args: UninstallArgs, ctx: &Context) -> Result<ExitCode, Error> {
+    let requests = super::parse_requests(&args.requests)?;
+    let mut targets = Vec::new();
+    for request in &requests {
+        let matches = installation::matching_installed(&ctx.home, request)
+            .map_err(Error::io("cannot read the installed versions"))?;
+        match matches.as_slice() {
+            [] => {
+                return Err(Error::NotInstalled {
+                    request: request.to_string(),
+                });
+            }
+            [one] => targets.push(one.clone()),
+            many => {
+                let keys: Vec<String> = many.iter().map(|i| i.key.to_string()).collect();
+                return Err(Error::Usage {
+                    message: format!(
+                        "`{request}` matches several installations: {}",
+                        keys.join(", ")
+                    ),
+                    hints: vec![format!(
+                        "name the exact version, e.g. `ftpy uninstall {}`",
+                        keys[0]
+                    )],
+                });
+            }
+        }
+    }
+    for target in targets {
+        install::uninstall(ctx, &target)?;
+        println!("Removed {} ({})", target.key, target.prefix.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}

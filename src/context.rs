@@ -1,0 +1,25 @@
+//! What every command gets: where the home is, the recipes, the mirrors and the reporter.
+
+use std::path::PathBuf;
+
+use crate::download::RetryPolicy;
+use crate::error::Error;
+use crate::home::Home;
+use crate::progress::Reporter;
+use crate::recipe::RecipeBook;
+
+pub struct Context {
+    pub home: Home,
+    /// `FTPY_RECIPES`: read only by commands that need recipes.
+    pub recipes_dir: Option<PathBuf>,
+    /// Mirror bases laid out like python.org's `ftp/python/`, tried in order; empty: upstream.
+    pub mirrors: Vec<String>,
+    pub retry: RetryPolicy,
+    pub reporter: Reporter,
+}
+
+impl Context {
+    pub fn recipes(&self) -> Result<RecipeBook, Error> {
+        Ok(RecipeBook::load(self.recipes_dir.as_deref())?)
+    }
+}

@@ -1,0 +1,180 @@
+//! The error a command ends with: its cause chain, the hints that tell a person what to do next,
+//! and an exit code per category.
+//!
+//! | code | meaning |
+//! |------|---------|
+//! | 1 | unexpected internal or local error (file system, permissions) |
+//! | 2 | bad usage or input: an unparsable request, an invalid recipe file |
+//! | 3 | not found: no recipe for the request, or not installed |
+//! | 4 | network: no source could be downloaded |
+//! | 5 | verification: a sha256 mismatch |
+//! | 6 | build failed |
+//! | 7 | the installed interpreter failed its checks |
+//! | 8 | unsafe archive refused |
+
+use std::io;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use crate::builder::BuildError;
+use crate::check::CheckError;
+use crate::download::DownloadError;
+use crate::home::HomeError;
+use crate::recipe::RecipeError;
+use crate::unpack::UnpackError;
+use crate::version::VersionError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Version(#[from] VersionError),
+    #[error(transparent)]
+    Recipe(#[from] RecipeError),
+    #[error(transparent)]
+    Home(#[from] HomeError),
+    #[error(transparent)]
+    Download(#[from] DownloadError),
+    #[error(transparent)]
+    Unpack(#[from] UnpackError),
+    #[error(transparent)]
+    Build(#[from] BuildError),
+    #[error("{key} failed its checks and was not installed")]
+    Check {
+        key: String,
+        log: PathBuf,
+        #[source]
+        source: CheckError,
+    },
+    #[error("{request} is not installed")]
+    NotInstalled { request: String },
+    #[error("{message}")]
+    Usage { message: String, hints: Vec<String> },
+    #[error("{0}")]
+    Message(String),
+    #[error("{context}")]
+    Io {
+        context: String,
+        #[source]
+        source: io::Error,
+    },
+    /// A failure with what was being done when it happened.
+    #[error("{context}")]
+    Context {
+        context: String,
+        #[source]
+        source: Box<Error>,
+    },
+}
+
+impl Error {
+    /// For `map_err`: an I/O error with what was being attempted.
+    pub fn io(context: &str) -> impl FnOnce(io::Error) -> Error + '_ {
+        move |source| Error::Io {
+            context: context.to_string(),
+            source,
+        }
+    }
+
+    pub fn context(self, context: impl Into<String>) -> Error {
+        Error::Context {
+            context: context.into(),
+            source: Box::new(self),
+        }
+    }
+
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Version(_) | Error::Usage { .. } => 2,
+            Error::Recipe(
+                RecipeError::NoMatch { .. } | RecipeError::NoFreethreadedBuild { .. },
+            ) => 3,
+            Error::Recipe(_) => 2,
+            Error::NotInstalled { .. } => 3,
+            Error::Download(
+                DownloadError::ChecksumMismatch { .. } | DownloadError::CachedMismatch { .. },
+            ) => 5,
+            Error::Download(DownloadError::Unavailable { .. }) => 4,
+            Error::Download(DownloadError::Cache { .. }) => 1,
+            Error::Unpack(UnpackError::Unsafe { .. }) => 8,
+            Error::Unpack(_) => 1,
+            Error::Build(_) => 6,
+            Error::Check { .. } => 7,
+            Error::Home(_) | Error::Message(_) | Error::Io { .. } => 1,
+            Error::Context { source, .. } => source.exit_code(),
+        }
+    }
+
+    pub fn hints(&self) -> Vec<String> {
+        match self {
+            Error::Recipe(RecipeError::NoMatch { .. }) => vec![
+                "`ftpy list --available` shows every release the recipes know".into(),
+                "a newer release needs newer recipes: upgrade ftpy, or add a recipe file to the directory in FTPY_RECIPES".into(),
+            ],
+            Error::Recipe(RecipeError::NoFreethreadedBuild { .. }) => {
+                vec!["ask for the GIL build explicitly (no `t`) if that is what you want".into()]
+            }
+            Error::Recipe(RecipeError::Invalid { .. } | RecipeError::ReadDir { .. }) => {
+                vec!["fix or remove the file, or unset FTPY_RECIPES".into()]
+            }
+            Error::NotInstalled { request } => vec![format!("install it with `ftpy install {request}`")],
+            Error::Home(_) => vec!["set FTPY_HOME to a directory you can write to".into()],
+            Error::Download(DownloadError::ChecksumMismatch { .. }) => vec![
+                "nothing was installed and the download was deleted; no other source was tried".into(),
+                "a mirror that serves different bytes than python.org published is broken or tampered with: check --mirror / FTPY_MIRROR".into(),
+            ],
+            Error::Download(DownloadError::CachedMismatch { .. }) => {
+                vec!["run the same command again to download the source afresh".into()]
+            }
+            Error::Download(e @ DownloadError::Unavailable { .. }) => {
+                if e.all_not_found() {
+                    vec!["a mirror must be laid out like python.org: <base>/3.13.5/Python-3.13.5.tar.xz".into()]
+                } else {
+                    vec!["check the network connection or proxy (HTTPS_PROXY), or point --mirror / FTPY_MIRROR at a reachable mirror".into()]
+                }
+            }
+            Error::Unpack(UnpackError::Unsafe { .. }) => {
+                vec!["nothing was installed; the archive does not come from a trustworthy source".into()]
+            }
+            Error::Build(e) => {
+                let mut hints = Vec::new();
+                if let Some(dep) = e.missing_dependency() {
+                    hints.push(dep.install_hint());
+                    hints.push("`./install.sh --build-deps` installs everything CPython needs on Debian, Ubuntu, Fedora and Alpine".into());
+                }
+                if let Some(log) = e.log_path() {
+                    hints.push(format!("the full build log is {}", log.display()));
+                }
+                hints
+            }
+            Error::Check { log, source, .. } => {
+                let mut hints = source.hints();
+                if !log.as_os_str().is_empty() {
+                    hints.push(format!("the build log is {}", log.display()));
+                }
+                hints
+            }
+            Error::Usage { hints, .. } => hints.clone(),
+            Error::Context { source, .. } => source.hints(),
+            _ => vec![],
+        }
+    }
+}
+
+/// Print `error:`, the cause chain and the hints on stderr; return the exit code.
+pub fn report(error: &Error) -> ExitCode {
+    report_nonfatal(error);
+    ExitCode::from(error.exit_code())
+}
+
+/// Print an error that does not end the command (one of several installs).
+pub fn report_nonfatal(error: &Error) {
+    eprintln!("error: {error}");
+    let mut cause = std::error::Error::source(error);
+    while let Some(e) = cause {
+        eprintln!("  caused by: {e}");
+        cause = e.source();
+    }
+    for hint in error.hints() {
+        eprintln!("hint: {hint}");
+    }
+}

@@ -1,0 +1,52 @@
+//! ftpy: install and run GIL and free-threaded CPython side by side.
+
+mod builder;
+mod check;
+mod cli;
+mod commands;
+mod context;
+mod digest;
+mod download;
+mod error;
+mod home;
+mod install;
+mod installation;
+mod progress;
+mod recipe;
+mod sysdeps;
+mod unpack;
+mod version;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+use crate::context::Context;
+use crate::download::RetryPolicy;
+use crate::home::Home;
+use crate::progress::Reporter;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(error) => error::report(&error),
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode, error::Error> {
+    let ctx = Context {
+        home: Home::locate(cli.home)?,
+        recipes_dir: cli.recipes,
+        mirrors: Vec::new(),
+        retry: RetryPolicy::default(),
+        reporter: Reporter::new(cli.quiet),
+    };
+    match cli.command {
+        Command::Install(args) => commands::install::run(args, ctx),
+        Command::List(args) => commands::list::run(args, &ctx),
+        Command::Which(args) => commands::which::run(args, &ctx),
+        Command::Uninstall(args) => commands::uninstall::run(args, &ctx),
+    }
+}

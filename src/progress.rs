@@ -1,0 +1,204 @@
+//! The one place that knows whether stderr is a terminal. On a terminal: progress bars and a
+//! spinner with the build phase and elapsed time. Without one (CI, pipes, Docker builds): plain
+//! lines, never a control sequence. Results go to stdout elsewhere; all of this is stderr.
+
+use std::io::{IsTerminal, Read};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+#[derive(Clone)]
+pub struct Reporter {
+    bars: Option<Arc<MultiProgress>>,
+    quiet: bool,
+}
+
+impl Reporter {
+    pub fn new(quiet: bool) -> Reporter {
+        let interactive = std::io::stderr().is_terminal() && std::env::var_os("CI").is_none();
+        let bars = (interactive && !quiet)
+            .then(|| Arc::new(MultiProgress::with_draw_target(ProgressDrawTarget::stderr())));
+        Reporter { bars, quiet }
+    }
+
+    /// A line of narration on stderr that does not tear a bar apart.
+    pub fn info(&self, message: impl AsRef<str>) {
+        if self.quiet {
+            return;
+        }
+        match &self.bars {
+            Some(bars) => {
+                let _ = bars.println(message.as_ref());
+            }
+            None => eprintln!("{}", message.as_ref()),
+        }
+    }
+
+    /// A warning is shown even with `--quiet`.
+    pub fn warn(&self, message: impl AsRef<str>) {
+        match &self.bars {
+            Some(bars) => {
+                let _ = bars.println(format!("warning: {}", message.as_ref()));
+            }
+            None => eprintln!("warning: {}", message.as_ref()),
+        }
+    }
+
+    /// Progress of one transfer of `total` bytes (when known), `done` of which are already here.
+    pub fn transfer(&self, label: &str, total: Option<u64>, done: u64) -> Transfer {
+        let bar = self.bars.as_ref().map(|bars| {
+            let bar = bars.add(match total {
+                Some(total) => ProgressBar::new(total),
+                None => ProgressBar::new_spinner(),
+            });
+            bar.set_style(
+                ProgressStyle::with_template(
+                    "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+                )
+                .expect("valid template")
+                .progress_chars("=> "),
+            );
+            bar.set_message(label.to_string());
+            bar.set_position(done);
+            bar
+        });
+        Transfer {
+            bar,
+            total,
+            done,
+            next_quarter: 1,
+            label: label.to_string(),
+            quiet: self.quiet,
+        }
+    }
+
+    /// A running task (one build) whose phase changes over time.
+    pub fn task(&self, name: &str) -> Task {
+        let bar = self.bars.as_ref().map(|bars| {
+            let bar = bars.add(ProgressBar::new_spinner());
+            bar.set_style(
+                ProgressStyle::with_template("{spinner} {prefix}: {msg} ({elapsed})")
+                    .expect("valid template"),
+            );
+            bar.set_prefix(name.to_string());
+            bar.enable_steady_tick(Duration::from_millis(120));
+            bar
+        });
+        Task {
+            bar,
+            name: name.to_string(),
+            started: Instant::now(),
+            quiet: self.quiet,
+        }
+    }
+}
+
+pub struct Transfer {
+    bar: Option<ProgressBar>,
+    total: Option<u64>,
+    done: u64,
+    next_quarter: u64,
+    label: String,
+    quiet: bool,
+}
+
+impl Transfer {
+    pub fn advance(&mut self, bytes: u64) {
+        self.done += bytes;
+        if let Some(bar) = &self.bar {
+            bar.inc(bytes);
+            return;
+        }
+        let Some(total) = self.total.filter(|t| *t > 0) else {
+            return;
+        };
+        while self.next_quarter < 4 && self.done * 4 >= total * self.next_quarter {
+            if !self.quiet {
+                eprintln!(
+                    "  {}: {}% of {}",
+                    self.label,
+                    self.next_quarter * 25,
+                    human_bytes(total)
+                );
+            }
+            self.next_quarter += 1;
+        }
+    }
+
+    pub fn finish(self) {
+        if let Some(bar) = self.bar {
+            bar.finish_and_clear();
+        }
+    }
+
+    /// Wrap a reader so that everything read through it advances this transfer.
+    pub fn reader<R: Read>(&mut self, inner: R) -> TransferReader<'_, R> {
+        TransferReader {
+            inner,
+            transfer: self,
+        }
+    }
+}
+
+pub struct TransferReader<'a, R> {
+    inner: R,
+    transfer: &'a mut Transfer,
+}
+
+impl<R: Read> Read for TransferReader<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.transfer.advance(n as u64);
+        Ok(n)
+    }
+}
+
+pub struct Task {
+    bar: Option<ProgressBar>,
+    name: String,
+    started: Instant,
+    quiet: bool,
+}
+
+impl Task {
+    pub fn phase(&mut self, phase: &str) {
+        match &self.bar {
+            Some(bar) => bar.set_message(phase.to_string()),
+            None if !self.quiet => {
+                eprintln!(
+                    "{}: {} (at {})",
+                    self.name,
+                    phase,
+                    format_duration(self.started.elapsed())
+                )
+            }
+            None => {}
+        }
+    }
+
+    pub fn finish(self) {
+        if let Some(bar) = self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+pub fn human_bytes(n: u64) -> String {
+    const MIB: f64 = 1024.0 * 1024.0;
+    if n as f64 >= MIB {
+        format!("{:.1} MiB", n as f64 / MIB)
+    } else {
+        format!("{:.1} KiB", n as f64 / 1024.0)
+    }
+}
+
+/// `42s`, `3m07s`, `1h02m`.
+pub fn format_duration(d: Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m{:02}s", s / 60, s % 60),
+        _ => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
+    }
+}
