@@ -114,12 +114,16 @@ impl Home {
             if !newest {
                 continue;
             }
-            let suffix = format!("{}{}", inst.key.version.series(), inst.key.variant.suffix());
-            for tool in ["python", "pip"] {
-                let name = format!("{tool}{suffix}");
-                let target = inst.prefix.join("bin").join(&name);
+            // A free-threaded build installs python3.13t but names its pip pip3.13.
+            let series = inst.key.version.series();
+            let suffix = inst.key.variant.suffix();
+            for (link, file) in [
+                (format!("python{series}{suffix}"), format!("python{series}{suffix}")),
+                (format!("pip{series}{suffix}"), format!("pip{series}")),
+            ] {
+                let target = inst.prefix.join("bin").join(file);
                 if target.exists() {
-                    wanted.push((name, target));
+                    wanted.push((link, target));
                 }
             }
         }

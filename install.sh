@@ -1,0 +1,154 @@
+#!/usr/bin/env bash
+# Build ftpy from this checkout and install it; optionally install what
+# building CPython needs first. Non-interactive and safe to run repeatedly.
+set -euo pipefail
+
+usage() {
+    cat <<'EOF'
+Usage: ./install.sh [--build-deps] [--help]
+
+Builds ftpy from this checkout (cargo build --release --locked) and installs
+the binary into ${FTPY_INSTALL_DIR:-$HOME/.local/bin}.
+
+Options:
+  --build-deps   First install the compiler, tools and headers needed to build
+                 CPython from source, using apt-get (Debian/Ubuntu), dnf
+                 (Fedora/RHEL) or apk (Alpine). Needs root, or sudo.
+  -h, --help     Show this help and exit.
+
+Environment:
+  FTPY_INSTALL_DIR   Directory to install ftpy into
+                     (default: $HOME/.local/bin). Created if missing.
+EOF
+}
+
+die() {
+    printf 'install.sh: error: %s\n' "$*" >&2
+    exit 1
+}
+
+build_deps=0
+for arg in "$@"; do
+    case "$arg" in
+        --build-deps) build_deps=1 ;;
+        -h | --help)
+            usage
+            exit 0
+            ;;
+        *)
+            printf 'install.sh: unknown option: %s\n\n' "$arg" >&2
+            usage >&2
+            exit 2
+            ;;
+    esac
+done
+
+# Resolve the install dir against the caller's cwd before changing directory.
+if [ -n "${FTPY_INSTALL_DIR:-}" ]; then
+    install_dir=$FTPY_INSTALL_DIR
+else
+    [ -n "${HOME:-}" ] || die "HOME is not set; set FTPY_INSTALL_DIR to choose where ftpy goes"
+    install_dir=$HOME/.local/bin
+fi
+case "$install_dir" in
+    /*) ;;
+    *) install_dir=$PWD/$install_dir ;;
+esac
+
+script_dir=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P)
+
+# Print a command, then run it.
+run() {
+    printf '+ %s\n' "$*"
+    "$@"
+}
+
+# Run a command as root: directly when already root, else through sudo.
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then
+        run "$@"
+    elif command -v sudo >/dev/null 2>&1; then
+        if [ -t 0 ]; then
+            run sudo "$@"
+        else
+            # No terminal to type a password into: fail instead of hanging.
+            run sudo -n "$@"
+        fi
+    else
+        die "root is needed and sudo is not available; run this as root: $*"
+    fi
+}
+
+install_build_deps() {
+    if command -v apt-get >/dev/null 2>&1; then
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get update
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+            build-essential pkg-config make ca-certificates libssl-dev zlib1g-dev \
+            libffi-dev libsqlite3-dev liblzma-dev libbz2-dev libreadline-dev \
+            uuid-dev libgdbm-dev tk-dev xz-utils
+    elif command -v dnf >/dev/null 2>&1; then
+        as_root dnf install -y gcc make pkgconf-pkg-config openssl-devel zlib-devel \
+            libffi-devel sqlite-devel xz-devel bzip2-devel readline-devel \
+            libuuid-devel gdbm-devel tk-devel xz
+    elif command -v apk >/dev/null 2>&1; then
+        as_root apk add --no-cache build-base pkgconf openssl-dev zlib-dev libffi-dev \
+            sqlite-dev xz-dev bzip2-dev readline-dev util-linux-dev gdbm-dev tk-dev \
+            linux-headers xz
+    else
+        cat >&2 <<'EOF'
+install.sh: error: no supported package manager found (apt-get, dnf or apk).
+Install these with your system's package manager, then rerun without --build-deps:
+  - a C compiler and linker (gcc or clang), make, pkg-config
+  - xz (to unpack .tar.xz sources), CA certificates
+  - development headers for: OpenSSL, zlib, libffi, SQLite 3, liblzma (xz),
+    bzip2, readline, libuuid, gdbm, Tk
+EOF
+        exit 1
+    fi
+}
+
+find_cargo() {
+    if command -v cargo >/dev/null 2>&1; then
+        command -v cargo
+    elif [ -n "${HOME:-}" ] && [ -x "$HOME/.cargo/bin/cargo" ]; then
+        # rustup installs here; non-login shells (Docker RUN, CI) often lack it on PATH.
+        printf '%s\n' "$HOME/.cargo/bin/cargo"
+    else
+        return 1
+    fi
+}
+
+if [ "$build_deps" -eq 1 ]; then
+    echo "==> Installing CPython build dependencies"
+    install_build_deps
+fi
+
+cargo_bin=$(find_cargo) || die "cargo not found. Install Rust first, via rustup (https://rustup.rs) or your system package manager (e.g. apt-get install cargo), then rerun."
+
+echo "==> Building ftpy in $script_dir"
+cd -- "$script_dir"
+run "$cargo_bin" build --release --locked
+
+target_dir=${CARGO_TARGET_DIR:-$script_dir/target}
+built=$target_dir/release/ftpy
+[ -x "$built" ] || die "build finished but $built was not found"
+
+echo "==> Installing ftpy into $install_dir"
+mkdir -p -- "$install_dir"
+tmp=$(mktemp "$install_dir/.ftpy.tmp.XXXXXX")
+trap 'rm -f -- "$tmp"' EXIT
+cp -- "$built" "$tmp"
+chmod 0755 -- "$tmp"
+mv -f -- "$tmp" "$install_dir/ftpy"
+trap - EXIT
+
+echo "Installed ftpy to $install_dir/ftpy"
+case ":${PATH:-}:" in
+    *":$install_dir:"*) ;;
+    *)
+        echo
+        echo "$install_dir is not on your PATH. Add it with:"
+        # shellcheck disable=SC2016  # $PATH is meant literally here
+        printf '  export PATH="%s:$PATH"\n' "$install_dir"
+        ;;
+esac

@@ -1,0 +1,356 @@
+//! Shared test fixtures: a local HTTP mirror, a generated CPython-like source tarball whose
+//! configure and Makefile record their arguments and install a stub interpreter, and a
+//! temporary ftpy home.
+
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::fs;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::thread;
+
+use assert_cmd::Command;
+use sha2::{Digest, Sha256};
+use tempfile::TempDir;
+
+/// How the server answers one path.
+#[derive(Clone)]
+pub enum Route {
+    /// 200 with the body; honours `Range: bytes=N-` with 206.
+    Serve(Vec<u8>),
+    /// Like `Serve`, but never honours Range (always 200 with the whole body).
+    ServeNoRange(Vec<u8>),
+    /// The first request gets full headers and only `after` bytes before the connection is
+    /// closed; later requests are served normally (with Range support).
+    CutOnce { body: Vec<u8>, after: usize },
+}
+
+#[derive(Clone, Debug)]
+pub struct Hit {
+    pub path: String,
+    pub range: Option<String>,
+}
+
+pub struct TestServer {
+    pub base: String,
+    routes: Arc<Mutex<HashMap<String, Route>>>,
+    hits: Arc<Mutex<Vec<Hit>>>,
+}
+
+impl TestServer {
+    pub fn start() -> TestServer {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let routes: Arc<Mutex<HashMap<String, Route>>> = Arc::default();
+        let hits: Arc<Mutex<Vec<Hit>>> = Arc::default();
+        let (r, h) = (routes.clone(), hits.clone());
+        thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let (r, h) = (r.clone(), h.clone());
+                thread::spawn(move || handle(stream, &r, &h));
+            }
+        });
+        TestServer { base, routes, hits }
+    }
+
+    pub fn route(&self, path: &str, route: Route) {
+        self.routes.lock().unwrap().insert(path.to_string(), route);
+    }
+
+    pub fn hits(&self, path: &str) -> Vec<Hit> {
+        self.hits.lock().unwrap().iter().filter(|h| h.path == path).cloned().collect()
+    }
+
+    pub fn all_hits(&self) -> Vec<Hit> {
+        self.hits.lock().unwrap().clone()
+    }
+}
+
+fn handle(mut stream: TcpStream, routes: &Mutex<HashMap<String, Route>>, hits: &Mutex<Vec<Hit>>) {
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut request_line = String::new();
+    if reader.read_line(&mut request_line).is_err() {
+        return;
+    }
+    let path = request_line.split_whitespace().nth(1).unwrap_or("/").to_string();
+    let mut range = None;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+            break;
+        }
+        if let Some((name, value)) = line.split_once(':') {
+            if name.eq_ignore_ascii_case("range") {
+                range = Some(value.trim().to_string());
+            }
+        }
+    }
+    let first_hit = {
+        let mut hits = hits.lock().unwrap();
+        let first = !hits.iter().any(|h| h.path == path);
+        hits.push(Hit { path: path.clone(), range: range.clone() });
+        first
+    };
+    let route = routes.lock().unwrap().get(&path).cloned();
+    let (body, honour_range, cut) = match route {
+        None => {
+            let _ = stream.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 9\r\nConnection: close\r\n\r\nnot found");
+            return;
+        }
+        Some(Route::Serve(body)) => (body, true, None),
+        Some(Route::ServeNoRange(body)) => (body, false, None),
+        Some(Route::CutOnce { body, after }) => (body, true, first_hit.then_some(after)),
+    };
+    let start = range
+        .as_deref()
+        .filter(|_| honour_range)
+        .and_then(|r| r.strip_prefix("bytes="))
+        .and_then(|r| r.trim_end_matches('-').parse::<usize>().ok());
+    let (status, slice) = match start {
+        Some(start) if start < body.len() => ("206 Partial Content", &body[start..]),
+        Some(_) => {
+            let _ = stream.write_all(b"HTTP/1.1 416 Range Not Satisfiable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+            return;
+        }
+        None => ("200 OK", &body[..]),
+    };
+    let header = format!("HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", slice.len());
+    let _ = stream.write_all(header.as_bytes());
+    let _ = match cut {
+        Some(after) => stream.write_all(&slice[..after.min(slice.len())]),
+        None => stream.write_all(slice),
+    };
+    let _ = stream.flush();
+    let _ = stream.shutdown(std::net::Shutdown::Both);
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// One entry of a hand-made tar archive. Headers are written byte by byte so that the unsafe
+/// entries the tar crate would refuse to create can be made too.
+pub enum TarEntry<'a> {
+    File(&'a str, &'a [u8], u32),
+    Dir(&'a str),
+    Symlink(&'a str, &'a str),
+    HardLink(&'a str, &'a str),
+}
+
+pub fn tar_xz(entries: &[TarEntry]) -> Vec<u8> {
+    let mut builder = tar::Builder::new(Vec::new());
+    for entry in entries {
+        let mut header = tar::Header::new_old();
+        let (name, data, mode, kind, link): (&str, &[u8], u32, tar::EntryType, &str) = match entry {
+            TarEntry::File(name, data, mode) => (name, data, *mode, tar::EntryType::Regular, ""),
+            TarEntry::Dir(name) => (name, b"", 0o755, tar::EntryType::Directory, ""),
+            TarEntry::Symlink(name, target) => (name, b"", 0o777, tar::EntryType::Symlink, target),
+            TarEntry::HardLink(name, target) => (name, b"", 0o644, tar::EntryType::Link, target),
+        };
+        let old = header.as_old_mut();
+        old.name[..name.len()].copy_from_slice(name.as_bytes());
+        old.linkname[..link.len()].copy_from_slice(link.as_bytes());
+        header.set_mode(mode);
+        header.set_size(data.len() as u64);
+        header.set_entry_type(kind);
+        header.set_mtime(1_700_000_000);
+        header.set_cksum();
+        builder.append(&header, data).unwrap();
+    }
+    let tar = builder.into_inner().unwrap();
+    let mut encoder = xz2::write::XzEncoder::new(Vec::new(), 1);
+    encoder.write_all(&tar).unwrap();
+    encoder.finish().unwrap()
+}
+
+const CONFIGURE: &str = r#"#!/bin/sh
+# Fake CPython configure: records its argv, then writes config.mk for the fake Makefile.
+set -e
+srcdir=$(cd "$(dirname "$0")" && pwd)
+record=$(mktemp "$FTPY_TEST_RECORD/configure.XXXXXX")
+for arg in "$@"; do printf '%s\n' "$arg"; done > "$record"
+if [ -n "$FAKE_FAIL_CONFIGURE" ]; then
+  echo "checking for gcc... no"
+  echo "configure: error: no acceptable C compiler found in \$PATH" >&2
+  exit 1
+fi
+prefix=/usr/local suffix= ft=false gil=true
+for arg in "$@"; do
+  case "$arg" in
+    --prefix=*) prefix=${arg#--prefix=} ;;
+    --disable-gil) suffix=t ft=true gil=false ;;
+  esac
+done
+cat > config.mk <<EOF
+SRCDIR=$srcdir
+PREFIX=$prefix
+SUFFIX=$suffix
+FT=$ft
+GIL=$gil
+EOF
+cp "$srcdir/Makefile.fake" Makefile
+echo "configure: creating Makefile"
+"#;
+
+const MAKEFILE: &str = "include config.mk\n\
+all:\n\
+\t@echo \"gcc -c Python/ceval.c (MAKEFLAGS=$(MAKEFLAGS))\"\n\
+\t@echo \"$(MAKEFLAGS)\" > \"$$(mktemp \"$$FTPY_TEST_RECORD/make.XXXXXX\")\"\n\
+\t@if [ -n \"$$FAKE_FAIL_MAKE\" ]; then echo \"../Modules/zlibmodule.c:10:10: fatal error: zlib.h: No such file or directory\"; exit 2; fi\n\
+\t@sleep $${FAKE_MAKE_SLEEP:-0}\n\
+\t@echo \"gcc -o python\"\n\
+install:\n\
+\tmkdir -p \"$(DESTDIR)$(PREFIX)/bin\" \"$(DESTDIR)$(PREFIX)/lib\"\n\
+\tsed -e 's/@FT@/$(FT)/' -e 's/@GIL@/$(GIL)/' \"$(SRCDIR)/python.in\" > \"$(DESTDIR)$(PREFIX)/bin/python@SERIES@$(SUFFIX)\"\n\
+\tchmod +x \"$(DESTDIR)$(PREFIX)/bin/python@SERIES@$(SUFFIX)\"\n\
+\tprintf '#!/bin/sh\\necho pip\\n' > \"$(DESTDIR)$(PREFIX)/bin/pip@SERIES@\"\n\
+\tchmod +x \"$(DESTDIR)$(PREFIX)/bin/pip@SERIES@\"\n\
+\techo \"DESTDIR=$(DESTDIR)\" > \"$$(mktemp \"$$FTPY_TEST_RECORD/install.XXXXXX\")\"\n";
+
+/// The stub interpreter answers ftpy's probe the way a real one would, steered by FAKE_* vars.
+const PYTHON_IN: &str = r#"#!/bin/sh
+ssl=null
+if [ "$FAKE_MISSING_MODULE" = ssl ]; then ssl='"ModuleNotFoundError: No module named _ssl"'; fi
+gil=@GIL@
+if [ -n "$FAKE_GIL_ENABLED" ]; then gil=true; fi
+pip='"25.1.1"'
+if [ -n "$FAKE_NO_PIP" ]; then pip=null; fi
+printf '{"version": "%s", "gil_disabled_build": @FT@, "gil_enabled": %s, "gil_enabled_after_imports": %s, "modules": {"ssl": %s, "zlib": null, "ctypes": null, "sqlite3": null, "lzma": null, "bz2": null}, "pip": %s}\n' "@VERSION@" "$gil" "$gil" "$ssl" "$pip"
+"#;
+
+/// A source tarball for `version` laid out like CPython's, with a fake build system.
+pub fn fake_source(version: &str) -> Vec<u8> {
+    let series: Vec<&str> = version.split('.').take(2).collect();
+    let series = series.join(".");
+    let top = format!("Python-{version}");
+    let makefile = MAKEFILE.replace("@SERIES@", &series);
+    let python = PYTHON_IN.replace("@VERSION@", version);
+    tar_xz(&[
+        TarEntry::Dir(&format!("{top}/")),
+        TarEntry::File(&format!("{top}/configure"), CONFIGURE.as_bytes(), 0o755),
+        TarEntry::File(&format!("{top}/Makefile.fake"), makefile.as_bytes(), 0o644),
+        TarEntry::File(&format!("{top}/python.in"), python.as_bytes(), 0o644),
+        TarEntry::File(&format!("{top}/README.rst"), b"This is a fake CPython source tree.\n", 0o644),
+    ])
+}
+
+/// A temporary ftpy home, a recipe override, a record directory and a local mirror.
+pub struct Fixture {
+    pub home: TempDir,
+    pub recipes: TempDir,
+    pub record: TempDir,
+    pub server: TestServer,
+}
+
+impl Fixture {
+    pub fn new() -> Fixture {
+        Fixture {
+            home: TempDir::new().unwrap(),
+            recipes: TempDir::new().unwrap(),
+            record: TempDir::new().unwrap(),
+            server: TestServer::start(),
+        }
+    }
+
+    /// Serve `tarball` as `version` on the mirror and write a recipe that names its digest.
+    pub fn publish(&self, version: &str, tarball: Vec<u8>) {
+        let digest = sha256_hex(&tarball);
+        self.publish_with_digest(version, tarball, &digest);
+    }
+
+    pub fn publish_with_digest(&self, version: &str, tarball: Vec<u8>, digest: &str) {
+        self.server.route(&Self::mirror_path(version), Route::Serve(tarball));
+        self.add_recipe(version, digest);
+    }
+
+    pub fn add_recipe(&self, version: &str, digest: &str) {
+        let series: Vec<&str> = version.split('.').take(2).collect();
+        let series = series.join(".");
+        let file = self.recipes.path().join(format!("{version}.toml"));
+        fs::write(
+            file,
+            format!(
+                "series = \"{series}\"\n[[release]]\nversion = \"{version}\"\nurl = \"{}{}\"\nsha256 = \"{digest}\"\n",
+                self.server.base,
+                Self::mirror_path(version)
+            ),
+        )
+        .unwrap();
+    }
+
+    pub fn mirror_path(version: &str) -> String {
+        let dir: String = version.chars().take_while(|c| c.is_ascii_digit() || *c == '.').collect();
+        format!("/{dir}/Python-{version}.tar.xz")
+    }
+
+    /// `ftpy` with this fixture's home, recipes and mirror, and no FAKE_* leaking in.
+    pub fn ftpy(&self) -> Command {
+        let mut cmd = Command::cargo_bin("ftpy").unwrap();
+        cmd.env("FTPY_HOME", self.home.path())
+            .env("FTPY_RECIPES", self.recipes.path())
+            .env("FTPY_MIRROR", &self.server.base)
+            .env("FTPY_TEST_RECORD", self.record.path())
+            .env("FTPY_RETRY_PAUSE_MS", "50")
+            .env_remove("CI")
+            .env_remove("GITHUB_ACTIONS");
+        for var in ["FAKE_FAIL_CONFIGURE", "FAKE_FAIL_MAKE", "FAKE_MAKE_SLEEP", "FAKE_MISSING_MODULE", "FAKE_GIL_ENABLED", "FAKE_NO_PIP"] {
+            cmd.env_remove(var);
+        }
+        cmd
+    }
+
+    /// Argument lists that the fake configure recorded, one Vec per run.
+    pub fn configure_runs(&self) -> Vec<Vec<String>> {
+        self.records("configure.")
+            .into_iter()
+            .map(|text| text.lines().map(str::to_string).collect())
+            .collect()
+    }
+
+    pub fn records(&self, prefix: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        for entry in fs::read_dir(self.record.path()).unwrap().flatten() {
+            if entry.file_name().to_string_lossy().starts_with(prefix) {
+                out.push(fs::read_to_string(entry.path()).unwrap());
+            }
+        }
+        out
+    }
+
+    pub fn versions(&self) -> Vec<String> {
+        list_dir(&self.home.path().join("versions"))
+    }
+
+    pub fn staging_leftovers(&self) -> Vec<String> {
+        list_dir(&self.home.path().join("tmp"))
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.home.path().join(rel)
+    }
+}
+
+pub fn list_dir(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(dir)
+        .map(|entries| entries.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+pub fn stdout_of(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+pub fn stderr_of(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+pub fn read_all(mut r: impl Read) -> Vec<u8> {
+    let mut v = Vec::new();
+    r.read_to_end(&mut v).unwrap();
+    v
+}
