@@ -63,48 +63,66 @@ run() {
     "$@"
 }
 
-# Run a command as root: directly when already root, else through sudo.
-as_root() {
+# Set $sudo to the prefix that runs commands as root ("" when already root);
+# if root is impossible, print the commands to run as root and exit.
+pick_sudo() {
     if [ "$(id -u)" -eq 0 ]; then
-        run "$@"
+        sudo=()
     elif command -v sudo >/dev/null 2>&1; then
         if [ -t 0 ]; then
-            run sudo "$@"
+            sudo=(sudo)
         else
             # No terminal to type a password into: fail instead of hanging.
-            run sudo -n "$@"
+            sudo=(sudo -n)
         fi
     else
-        die "root is needed and sudo is not available; run this as root: $*"
+        {
+            echo "install.sh: error: installing build dependencies needs root, and sudo is not available."
+            echo "Run these commands as root, then rerun ./install.sh without --build-deps:"
+            local cmd
+            for cmd in "$@"; do
+                echo "  $cmd"
+            done
+        } >&2
+        exit 1
     fi
 }
 
 install_build_deps() {
+    local -a cmds
     if command -v apt-get >/dev/null 2>&1; then
-        as_root env DEBIAN_FRONTEND=noninteractive apt-get update
-        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-            build-essential pkg-config make ca-certificates libssl-dev zlib1g-dev \
-            libffi-dev libsqlite3-dev liblzma-dev libbz2-dev libreadline-dev \
-            uuid-dev libgdbm-dev tk-dev xz-utils
+        cmds=(
+            "env DEBIAN_FRONTEND=noninteractive apt-get update"
+            "env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends build-essential pkg-config make ca-certificates libssl-dev zlib1g-dev libffi-dev libsqlite3-dev liblzma-dev libbz2-dev libreadline-dev uuid-dev libgdbm-dev tk-dev xz-utils"
+        )
     elif command -v dnf >/dev/null 2>&1; then
-        as_root dnf install -y gcc make pkgconf-pkg-config openssl-devel zlib-devel \
-            libffi-devel sqlite-devel xz-devel bzip2-devel readline-devel \
-            libuuid-devel gdbm-devel tk-devel xz
+        cmds=(
+            "dnf install -y gcc make pkgconf-pkg-config openssl-devel zlib-devel libffi-devel sqlite-devel xz-devel bzip2-devel readline-devel libuuid-devel gdbm-devel tk-devel xz"
+        )
     elif command -v apk >/dev/null 2>&1; then
-        as_root apk add --no-cache build-base pkgconf openssl-dev zlib-dev libffi-dev \
-            sqlite-dev xz-dev bzip2-dev readline-dev util-linux-dev gdbm-dev tk-dev \
-            linux-headers xz
+        cmds=(
+            "apk add --no-cache build-base pkgconf openssl-dev zlib-dev libffi-dev sqlite-dev xz-dev bzip2-dev readline-dev util-linux-dev gdbm-dev tk-dev linux-headers xz"
+        )
     else
-        cat >&2 <<'EOF'
+        cat >&2 <<'EOT'
 install.sh: error: no supported package manager found (apt-get, dnf or apk).
 Install these with your system's package manager, then rerun without --build-deps:
   - a C compiler and linker (gcc or clang), make, pkg-config
   - xz (to unpack .tar.xz sources), CA certificates
   - development headers for: OpenSSL, zlib, libffi, SQLite 3, liblzma (xz),
     bzip2, readline, libuuid, gdbm, Tk
-EOF
+EOT
         exit 1
     fi
+    local -a sudo
+    pick_sudo "${cmds[@]}"
+    local cmd
+    local -a argv
+    for cmd in "${cmds[@]}"; do
+        # The commands above are plain words: splitting on spaces is exact.
+        read -r -a argv <<<"$cmd"
+        run "${sudo[@]}" "${argv[@]}"
+    done
 }
 
 find_cargo() {

@@ -250,7 +250,8 @@ fn run_step(
             source,
         })?;
         let line = String::from_utf8_lossy(&line);
-        if let Some(phase) = phase_marker(&line) {
+        // configure echoes PROFILE_TASK too: only make's output marks phases.
+        if let Some(phase) = phase_marker(&line).filter(|_| step == Step::Make) {
             task.phase(phase);
         }
         missing = missing.or_else(|| SystemDependency::from_log_line(&line));

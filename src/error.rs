@@ -133,7 +133,7 @@ impl Error {
                 }
             }
             Error::Unpack(UnpackError::Unsafe { .. }) => {
-                vec!["nothing was installed; the archive does not come from a trustworthy source".into()]
+                vec!["nothing was installed; the archive matched the sha256 its recipe names, so check that recipe (FTPY_RECIPES)".into()]
             }
             Error::Build(e) => {
                 let mut hints = Vec::new();

@@ -118,7 +118,10 @@ impl Home {
             let series = inst.key.version.series();
             let suffix = inst.key.variant.suffix();
             for (link, file) in [
-                (format!("python{series}{suffix}"), format!("python{series}{suffix}")),
+                (
+                    format!("python{series}{suffix}"),
+                    format!("python{series}{suffix}"),
+                ),
                 (format!("pip{series}{suffix}"), format!("pip{series}")),
             ] {
                 let target = inst.prefix.join("bin").join(file);

@@ -110,7 +110,8 @@ impl Transfer {
             bar.inc(bytes);
             return;
         }
-        let Some(total) = self.total.filter(|t| *t > 0) else {
+        // Quarter marks only for files big enough to take a while.
+        let Some(total) = self.total.filter(|t| *t >= 4 * 1024 * 1024) else {
             return;
         };
         while self.next_quarter < 4 && self.done * 4 >= total * self.next_quarter {
