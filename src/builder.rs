@@ -40,6 +40,8 @@ pub struct BuildOptions {
     pub jobs: usize,
     /// Extra `configure` arguments, passed last and verbatim.
     pub extra_configure: Vec<String>,
+    /// Compile through ccache when it is on PATH.
+    pub ccache: bool,
 }
 
 /// The configure arguments for one build, in order: prefix, the series' flags, the variant, the
@@ -63,11 +65,14 @@ pub fn configure_args(
     args
 }
 
+/// `ccache` on PATH, if any.
+pub fn find_ccache() -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path).map(|d| d.join("ccache")).find(|p| p.is_file())
+}
+
 pub fn make_program() -> String {
-    std::env::var("MAKE")
-        .ok()
-        .filter(|m| !m.is_empty())
-        .unwrap_or_else(|| "make".into())
+    std::env::var("MAKE").ok().filter(|m| !m.is_empty()).unwrap_or_else(|| "make".into())
 }
 
 /// Everything one build needs to know.
@@ -77,7 +82,11 @@ pub struct BuildPlan {
     pub source_dir: PathBuf,
     pub build_dir: PathBuf,
     pub configure_args: Vec<String>,
+    /// Shared by the builds that run at the same time; `jobs` is its size, for the log.
+    pub jobserver: jobserver::Client,
     pub jobs: usize,
+    /// `ccache`, put in front of the C compiler.
+    pub compiler_launcher: Option<PathBuf>,
     /// `make install DESTDIR=`: the tree lands at `<destdir>/<prefix>`.
     pub destdir: PathBuf,
     pub log_path: PathBuf,
@@ -135,9 +144,7 @@ impl BuildError {
     pub fn missing_dependency(&self) -> Option<SystemDependency> {
         match self {
             BuildError::StepFailed { missing, .. } => *missing,
-            BuildError::Spawn { program, .. } if program.ends_with("make") => {
-                Some(SystemDependency::Make)
-            }
+            BuildError::Spawn { program, .. } if program.ends_with("make") => Some(SystemDependency::Make),
             _ => None,
         }
     }
@@ -152,10 +159,7 @@ const TAIL_LINES: usize = 25;
 
 /// Run configure, make and make install for `plan`, reporting phases to `task`.
 pub fn build_interpreter(plan: &BuildPlan, task: &mut Task) -> Result<(), BuildError> {
-    let log_err = |source| BuildError::Log {
-        path: plan.log_path.clone(),
-        source,
-    };
+    let log_err = |source| BuildError::Log { path: plan.log_path.clone(), source };
     if let Some(dir) = plan.log_path.parent() {
         fs::create_dir_all(dir).map_err(log_err)?;
     }
@@ -165,26 +169,32 @@ pub fn build_interpreter(plan: &BuildPlan, task: &mut Task) -> Result<(), BuildE
         path: plan.log_path.clone(),
         tail: Vec::new(),
     };
-    log.line(&format!("ftpy build of {}", plan.key))
-        .map_err(log_err)?;
+    log.line(&format!("ftpy build of {}", plan.key)).map_err(log_err)?;
 
     task.phase("configure");
     let configure = plan.source_dir.join("configure");
     let mut command = Command::new(&configure);
     command.args(&plan.configure_args);
+    if let Some(launcher) = &plan.compiler_launcher {
+        let cc = std::env::var("CC").ok().filter(|c| !c.trim().is_empty()).unwrap_or_else(|| "cc".into());
+        let cc = format!("{} {cc}", launcher.display());
+        log.line(&format!("using ccache: CC={cc}")).map_err(log_err)?;
+        command.env("CC", cc);
+    }
     run_step(Step::Configure, command, plan, &mut log, task)?;
 
     task.phase("compile");
     let make = make_program();
     let mut command = Command::new(&make);
-    command.arg(format!("-j{}", plan.jobs));
+    plan.jobserver.configure_make(&mut command);
+    log.line(&format!("make jobserver: {} jobs, shared with concurrent builds", plan.jobs))
+        .map_err(log_err)?;
     run_step(Step::Make, command, plan, &mut log, task)?;
 
     task.phase("install");
     let mut command = Command::new(&make);
-    command
-        .arg("install")
-        .arg(format!("DESTDIR={}", plan.destdir.display()));
+    command.arg("install").arg(format!("DESTDIR={}", plan.destdir.display()));
+    plan.jobserver.configure_make(&mut command);
     run_step(Step::Install, command, plan, &mut log, task)
 }
 
@@ -212,20 +222,11 @@ fn run_step(
     task: &mut Task,
 ) -> Result<(), BuildError> {
     let program = command.get_program().to_string_lossy().into_owned();
-    let log_err = |source| BuildError::Log {
-        path: log.path.clone(),
-        source,
-    };
+    let log_err = |source| BuildError::Log { path: log.path.clone(), source };
     let argv: Vec<String> = std::iter::once(program.clone())
         .chain(command.get_args().map(|a| a.to_string_lossy().into_owned()))
         .collect();
-    writeln!(
-        log.file,
-        "\n$ cd {} && {}",
-        plan.build_dir.display(),
-        argv.join(" ")
-    )
-    .map_err(log_err)?;
+    writeln!(log.file, "\n$ cd {} && {}", plan.build_dir.display(), argv.join(" ")).map_err(log_err)?;
 
     let (reader, writer) = io::pipe().map_err(log_err)?;
     let writer_err = writer.try_clone().map_err(log_err)?;
@@ -236,37 +237,25 @@ fn run_step(
         .stderr(writer_err)
         .env("LC_ALL", "C")
         .env_remove("PYTHON_GIL");
-    let mut child = command.spawn().map_err(|source| BuildError::Spawn {
-        program: program.clone(),
-        source,
-    })?;
+    let mut child =
+        command.spawn().map_err(|source| BuildError::Spawn { program: program.clone(), source })?;
     // The pipe's write ends live in `command`; drop it so the reader sees the end.
     drop(command);
 
     let mut missing = None;
     for line in BufReader::new(reader).split(b'\n') {
-        let line = line.map_err(|source| BuildError::Log {
-            path: log.path.clone(),
-            source,
-        })?;
+        let line = line.map_err(|source| BuildError::Log { path: log.path.clone(), source })?;
         let line = String::from_utf8_lossy(&line);
         // configure echoes PROFILE_TASK too: only make's output marks phases.
         if let Some(phase) = phase_marker(&line).filter(|_| step == Step::Make) {
             task.phase(phase);
         }
         missing = missing.or_else(|| SystemDependency::from_log_line(&line));
-        log.line(&line).map_err(|source| BuildError::Log {
-            path: log.path.clone(),
-            source,
-        })?;
+        log.line(&line).map_err(|source| BuildError::Log { path: log.path.clone(), source })?;
     }
-    let status = child
-        .wait()
-        .map_err(|source| BuildError::Spawn { program, source })?;
-    writeln!(log.file, "# {step}: {status}").map_err(|source| BuildError::Log {
-        path: log.path.clone(),
-        source,
-    })?;
+    let status = child.wait().map_err(|source| BuildError::Spawn { program, source })?;
+    writeln!(log.file, "# {step}: {status}")
+        .map_err(|source| BuildError::Log { path: log.path.clone(), source })?;
     if status.success() {
         return Ok(());
     }
@@ -312,13 +301,10 @@ mod tests {
             profile: Profile::Optimized,
             jobs: 2,
             extra_configure: vec!["--with-pydebug".into()],
+            ccache: false,
         };
-        let args = configure_args(
-            &series(),
-            Variant::Freethreaded,
-            &options,
-            Path::new("/h/versions/3.13.5t"),
-        );
+        let args =
+            configure_args(&series(), Variant::Freethreaded, &options, Path::new("/h/versions/3.13.5t"));
         assert_eq!(
             args,
             [
@@ -334,11 +320,8 @@ mod tests {
 
     #[test]
     fn gil_fast_flags_have_neither_disable_gil_nor_optimizations() {
-        let options = BuildOptions {
-            profile: Profile::Fast,
-            jobs: 2,
-            extra_configure: vec![],
-        };
+        let options =
+            BuildOptions { profile: Profile::Fast, jobs: 2, extra_configure: vec![], ccache: false };
         let args = configure_args(&series(), Variant::Gil, &options, Path::new("/p"));
         assert_eq!(args, ["--prefix=/p", "--with-ensurepip=install"]);
     }

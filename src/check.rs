@@ -54,35 +54,16 @@ pub struct CheckReport {
 
 impl CheckReport {
     pub fn missing_modules(&self) -> Vec<(&str, &str)> {
-        self.modules
-            .iter()
-            .filter_map(|(name, error)| error.as_deref().map(|e| (name.as_str(), e)))
-            .collect()
+        self.modules.iter().filter_map(|(name, error)| error.as_deref().map(|e| (name.as_str(), e))).collect()
     }
 
     /// `3.13.5, GIL disabled, ssl zlib ctypes sqlite3 lzma bz2, pip 25.1.1`
     pub fn summary(&self) -> String {
-        let gil = if self.gil_enabled {
-            "GIL enabled"
-        } else {
-            "GIL disabled"
-        };
-        let ok: Vec<&str> = self
-            .modules
-            .iter()
-            .filter(|(_, e)| e.is_none())
-            .map(|(n, _)| n.as_str())
-            .collect();
-        let pip = self
-            .pip
-            .as_deref()
-            .map(|v| format!("pip {v}"))
-            .unwrap_or_else(|| "no pip".into());
-        format!(
-            "Python {}, {gil}, modules: {}, {pip}",
-            self.version,
-            ok.join(" ")
-        )
+        let gil = if self.gil_enabled { "GIL enabled" } else { "GIL disabled" };
+        let ok: Vec<&str> =
+            self.modules.iter().filter(|(_, e)| e.is_none()).map(|(n, _)| n.as_str()).collect();
+        let pip = self.pip.as_deref().map(|v| format!("pip {v}")).unwrap_or_else(|| "no pip".into());
+        format!("Python {}, {gil}, modules: {}, {pip}", self.version, ok.join(" "))
     }
 }
 
@@ -94,9 +75,7 @@ pub enum CheckError {
     WrongVersion { expected: String, actual: String },
     #[error("{key} was built without free-threading: Py_GIL_DISABLED is not set")]
     NotFreethreaded { key: String },
-    #[error(
-        "{key} is a free-threaded build, but sys._is_gil_enabled() is True with PYTHON_GIL unset"
-    )]
+    #[error("{key} is a free-threaded build, but sys._is_gil_enabled() is True with PYTHON_GIL unset")]
     GilEnabled { key: String },
     #[error("{key} was asked for as a GIL build, but the result is free-threaded")]
     UnexpectedlyFreethreaded { key: String },
@@ -124,9 +103,7 @@ impl CheckError {
                         }
                     }
                 }
-                hints.push(
-                    "then install again; or accept the gaps with --allow-missing-modules".into(),
-                );
+                hints.push("then install again; or accept the gaps with --allow-missing-modules".into());
                 hints
             }
             CheckError::NoPip => vec!["do not pass --without-ensurepip in --configure-opt".into()],
@@ -145,16 +122,10 @@ pub fn probe(interpreter: &Path) -> Result<CheckReport, CheckError> {
         .args(REQUIRED_MODULES)
         .env_remove("PYTHON_GIL")
         .output()
-        .map_err(|e| CheckError::Probe {
-            path: path.clone(),
-            message: e.to_string(),
-        })?;
+        .map_err(|e| CheckError::Probe { path: path.clone(), message: e.to_string() })?;
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
-        return Err(CheckError::Probe {
-            path,
-            message: format!("{}: {}", output.status, stderr.trim()),
-        });
+        return Err(CheckError::Probe { path, message: format!("{}: {}", output.status, stderr.trim()) });
     }
     let stdout = String::from_utf8_lossy(&output.stdout);
     let last = stdout.lines().last().unwrap_or_default();
@@ -173,10 +144,7 @@ pub fn evaluate(
 ) -> Result<Vec<String>, CheckError> {
     let expected = key.version.to_string();
     if report.version != expected {
-        return Err(CheckError::WrongVersion {
-            expected,
-            actual: report.version.clone(),
-        });
+        return Err(CheckError::WrongVersion { expected, actual: report.version.clone() });
     }
     let name = key.to_string();
     match key.variant {
@@ -191,21 +159,14 @@ pub fn evaluate(
         }
         _ => {}
     }
-    let missing: Vec<(String, String)> = report
-        .missing_modules()
-        .into_iter()
-        .map(|(m, e)| (m.to_string(), e.to_string()))
-        .collect();
+    let missing: Vec<(String, String)> =
+        report.missing_modules().into_iter().map(|(m, e)| (m.to_string(), e.to_string())).collect();
     let mut warnings = Vec::new();
     if !missing.is_empty() {
         if !allow_missing_modules {
             return Err(CheckError::MissingModules { missing });
         }
-        warnings.extend(
-            missing
-                .iter()
-                .map(|(m, e)| format!("module {m} is missing ({e})")),
-        );
+        warnings.extend(missing.iter().map(|(m, e)| format!("module {m} is missing ({e})")));
     }
     if report.pip.is_none() {
         return Err(CheckError::NoPip);
@@ -223,10 +184,7 @@ mod tests {
             gil_disabled_build: ft_build,
             gil_enabled: gil,
             gil_enabled_after_imports: gil,
-            modules: REQUIRED_MODULES
-                .iter()
-                .map(|m| (m.to_string(), None))
-                .collect(),
+            modules: REQUIRED_MODULES.iter().map(|m| (m.to_string(), None)).collect(),
             pip: Some("25.1".into()),
         }
     }
@@ -252,19 +210,13 @@ mod tests {
         assert!(matches!(err, CheckError::GilEnabled { .. }));
         let mut r = report("3.13.5", true, false);
         r.gil_enabled_after_imports = true;
-        assert!(matches!(
-            evaluate(&r, &key("3.13.5t"), false),
-            Err(CheckError::GilEnabled { .. })
-        ));
+        assert!(matches!(evaluate(&r, &key("3.13.5t"), false), Err(CheckError::GilEnabled { .. })));
     }
 
     #[test]
     fn refuses_wrong_version_and_wrong_variant() {
         let err = evaluate(&report("3.13.4", true, false), &key("3.13.5t"), false).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "the new interpreter reports version 3.13.4, not 3.13.5"
-        );
+        assert_eq!(err.to_string(), "the new interpreter reports version 3.13.4, not 3.13.5");
         let err = evaluate(&report("3.13.5", true, false), &key("3.13.5"), false).unwrap_err();
         assert!(matches!(err, CheckError::UnexpectedlyFreethreaded { .. }));
     }
@@ -272,22 +224,12 @@ mod tests {
     #[test]
     fn missing_module_fails_unless_allowed_and_hints_the_package() {
         let mut r = report("3.13.5", true, false);
-        r.modules.insert(
-            "ssl".into(),
-            Some("ModuleNotFoundError: No module named '_ssl'".into()),
-        );
+        r.modules.insert("ssl".into(), Some("ModuleNotFoundError: No module named '_ssl'".into()));
         let err = evaluate(&r, &key("3.13.5t"), false).unwrap_err();
-        assert!(
-            err.hints().iter().any(|h| h.contains("libssl-dev")),
-            "{:?}",
-            err.hints()
-        );
+        assert!(err.hints().iter().any(|h| h.contains("libssl-dev")), "{:?}", err.hints());
         let warnings = evaluate(&r, &key("3.13.5t"), true).unwrap();
         assert_eq!(warnings.len(), 1);
         r.pip = None;
-        assert!(matches!(
-            evaluate(&r, &key("3.13.5t"), true),
-            Err(CheckError::NoPip)
-        ));
+        assert!(matches!(evaluate(&r, &key("3.13.5t"), true), Err(CheckError::NoPip)));
     }
 }

@@ -7,11 +7,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::builder::Profile;
 
 #[derive(Debug, Parser)]
-#[command(
-    name = "ftpy",
-    version,
-    about = "Install and run GIL and free-threaded CPython side by side"
-)]
+#[command(name = "ftpy", version, about = "Install and run GIL and free-threaded CPython side by side")]
 pub struct Cli {
     /// Where ftpy keeps interpreters, caches and logs [default: the platform's data directory]
     #[arg(long, global = true, env = "FTPY_HOME", value_name = "DIR")]
@@ -39,6 +35,9 @@ pub enum Command {
     Which(WhichArgs),
     /// Remove installed interpreters
     Uninstall(UninstallArgs),
+    /// Inspect and bound the download and build caches
+    #[command(subcommand)]
+    Cache(CacheCommand),
 }
 
 #[derive(Debug, Args)]
@@ -47,17 +46,16 @@ pub struct InstallArgs {
     #[arg(required = true, value_name = "VERSION")]
     pub requests: Vec<String>,
 
+    /// Install both builds of each version, GIL and free-threaded, built together
+    #[arg(long)]
+    pub pair: bool,
+
     /// Show what would happen (version, source, digest, configure command) and change nothing
     #[arg(long)]
     pub dry_run: bool,
 
-    /// optimized: --enable-optimizations --with-lto; fast: neither (development, tests)
-    #[arg(long, value_enum, default_value_t = Profile::Optimized)]
-    pub profile: Profile,
-
-    /// An extra argument for configure, passed verbatim (repeatable)
-    #[arg(long = "configure-opt", value_name = "ARG", allow_hyphen_values = true)]
-    pub configure_opts: Vec<String>,
+    #[command(flatten)]
+    pub build: BuildFlags,
 
     /// Parallel compile jobs [default: all cores]
     #[arg(long, short)]
@@ -67,23 +65,38 @@ pub struct InstallArgs {
     #[arg(long)]
     pub reinstall: bool,
 
+    /// Always build from source, even when the build cache holds this exact build
+    #[arg(long)]
+    pub no_build_cache: bool,
+
+    /// Do not compile through ccache, even when it is on PATH
+    #[arg(long)]
+    pub no_ccache: bool,
+
     /// Install even if ssl, zlib, ctypes, sqlite3, lzma or bz2 failed to build
     #[arg(long)]
     pub allow_missing_modules: bool,
 
     /// Base URL of a mirror laid out like python.org's ftp/python/ (http, https or file://);
     /// repeat, or separate with commas in FTPY_MIRROR, to try several in order
-    #[arg(
-        long = "mirror",
-        env = "FTPY_MIRROR",
-        value_delimiter = ',',
-        value_name = "URL"
-    )]
+    #[arg(long = "mirror", env = "FTPY_MIRROR", value_delimiter = ',', value_name = "URL")]
     pub mirrors: Vec<String>,
 
     /// Pause before the first retry of a failed download, in milliseconds
     #[arg(long, env = "FTPY_RETRY_PAUSE_MS", default_value_t = 1000, hide = true)]
     pub retry_pause_ms: u64,
+}
+
+/// What decides the result of a build, besides the version.
+#[derive(Debug, Args)]
+pub struct BuildFlags {
+    /// optimized: --enable-optimizations --with-lto; fast: neither (development, tests)
+    #[arg(long, value_enum, default_value_t = Profile::Optimized)]
+    pub profile: Profile,
+
+    /// An extra argument for configure, passed verbatim (repeatable)
+    #[arg(long = "configure-opt", value_name = "ARG", allow_hyphen_values = true)]
+    pub configure_opts: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -105,4 +118,45 @@ pub struct UninstallArgs {
     /// Installed versions to remove, e.g. 3.13.5t
     #[arg(required = true, value_name = "VERSION")]
     pub requests: Vec<String>,
+
+    /// Remove both builds (GIL and free-threaded) of each version
+    #[arg(long)]
+    pub pair: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CacheCommand {
+    /// Print the cache directory (sources/ and builds/), e.g. for a CI cache step
+    Dir,
+    /// List the builds in the build cache
+    List,
+    /// Remove builds from the build cache
+    Prune(PruneArgs),
+    /// Print a stable key for the build(s) a request resolves to on this machine
+    Key(CacheKeyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    /// Keep only the newest N builds
+    #[arg(long, value_name = "N")]
+    pub keep: Option<usize>,
+
+    /// Remove builds older than this: 30d, 12h, 90m, 2w
+    #[arg(long, value_name = "AGE")]
+    pub older_than: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct CacheKeyArgs {
+    /// A version request, as for `ftpy install`
+    #[arg(value_name = "VERSION")]
+    pub request: String,
+
+    /// The key of the pair (GIL and free-threaded) of that version
+    #[arg(long)]
+    pub pair: bool,
+
+    #[command(flatten)]
+    pub build: BuildFlags,
 }

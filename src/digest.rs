@@ -110,9 +110,6 @@ mod tests {
     #[test]
     fn hashes_known_input() {
         let digest = sha256_reader(&b"abc"[..]).unwrap();
-        assert_eq!(
-            digest.to_string(),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
+        assert_eq!(digest.to_string(), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     }
 }

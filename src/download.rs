@@ -32,34 +32,21 @@ pub struct RetryPolicy {
 
 impl Default for RetryPolicy {
     fn default() -> Self {
-        RetryPolicy {
-            retries: 3,
-            first_pause: Duration::from_secs(1),
-        }
+        RetryPolicy { retries: 3, first_pause: Duration::from_secs(1) }
     }
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum DownloadError {
     #[error("sha256 mismatch for {url}\n  expected: {expected}\n  actual:   {actual}")]
-    ChecksumMismatch {
-        url: String,
-        expected: Sha256Digest,
-        actual: Sha256Digest,
-    },
+    ChecksumMismatch { url: String, expected: Sha256Digest, actual: Sha256Digest },
     #[error(
         "the cached source {} does not match its sha256 and was deleted\n  expected: {expected}\n  actual:   {actual}",
         path.display()
     )]
-    CachedMismatch {
-        path: PathBuf,
-        expected: Sha256Digest,
-        actual: Sha256Digest,
-    },
+    CachedMismatch { path: PathBuf, expected: Sha256Digest, actual: Sha256Digest },
     #[error("could not download the source from any of {} location(s):\n{}", failures.len(), list_failures(failures))]
-    Unavailable {
-        failures: Vec<(String, SourceFailure)>,
-    },
+    Unavailable { failures: Vec<(String, SourceFailure)> },
     #[error("cannot write to the source cache {}", path.display())]
     Cache {
         path: PathBuf,
@@ -98,18 +85,13 @@ impl SourceFailure {
         match self {
             SourceFailure::Network(_) => true,
             SourceFailure::Status(code) => *code >= 500 || *code == 408 || *code == 429,
-            SourceFailure::NotFound
-            | SourceFailure::UnsupportedScheme
-            | SourceFailure::Local(_) => false,
+            SourceFailure::NotFound | SourceFailure::UnsupportedScheme | SourceFailure::Local(_) => false,
         }
     }
 }
 
 fn list_failures(failures: &[(String, SourceFailure)]) -> String {
-    let lines: Vec<String> = failures
-        .iter()
-        .map(|(url, f)| format!("  {url}: {f}"))
-        .collect();
+    let lines: Vec<String> = failures.iter().map(|(url, f)| format!("  {url}: {f}")).collect();
     lines.join("\n")
 }
 
@@ -128,11 +110,7 @@ impl Downloader {
             .user_agent(concat!("ftpy/", env!("CARGO_PKG_VERSION")))
             .build()
             .into();
-        Downloader {
-            agent,
-            cache_dir,
-            retry,
-        }
+        Downloader { agent, cache_dir, retry }
     }
 
     pub fn cached_path(&self, expected: &Sha256Digest) -> PathBuf {
@@ -164,11 +142,7 @@ impl Downloader {
                 return Ok(target);
             }
             let _ = fs::remove_file(&target);
-            return Err(DownloadError::CachedMismatch {
-                path: target,
-                expected: *expected,
-                actual,
-            });
+            return Err(DownloadError::CachedMismatch { path: target, expected: *expected, actual });
         }
 
         let partial = self.cache_dir.join(format!("{expected}.partial"));
@@ -237,9 +211,7 @@ impl Downloader {
         if have > 0 {
             request = request.header("Range", format!("bytes={have}-"));
         }
-        let response = request
-            .call()
-            .map_err(|e| SourceFailure::Network(e.to_string()))?;
+        let response = request.call().map_err(|e| SourceFailure::Network(e.to_string()))?;
         let status = response.status().as_u16();
         let length = response
             .headers()
@@ -248,33 +220,21 @@ impl Downloader {
             .and_then(|v| v.parse::<u64>().ok());
         let (mut file, mut hasher, offset) = match status {
             206 if have > 0 => {
-                reporter.info(format!(
-                    "Resuming {url} at {}",
-                    crate::progress::human_bytes(have)
-                ));
-                let mut file = OpenOptions::new()
-                    .read(true)
-                    .append(true)
-                    .open(partial)
-                    .map_err(local_failure)?;
+                reporter.info(format!("Resuming {url} at {}", crate::progress::human_bytes(have)));
+                let mut file =
+                    OpenOptions::new().read(true).append(true).open(partial).map_err(local_failure)?;
                 let mut hasher = Sha256Hasher::default();
                 hash_into(&mut file, &mut hasher).map_err(local_failure)?;
                 (file, hasher, have)
             }
             200 => {
                 reporter.info(format!("Downloading {url}"));
-                (
-                    File::create(partial).map_err(local_failure)?,
-                    Sha256Hasher::default(),
-                    0,
-                )
+                (File::create(partial).map_err(local_failure)?, Sha256Hasher::default(), 0)
             }
             416 => {
                 // What we have is not a prefix the server recognises: start over next round.
                 let _ = fs::remove_file(partial);
-                return Err(SourceFailure::Network(
-                    "range not satisfiable; restarting".into(),
-                ));
+                return Err(SourceFailure::Network("range not satisfiable; restarting".into()));
             }
             404 | 410 => return Err(SourceFailure::NotFound),
             code => return Err(SourceFailure::Status(code)),
@@ -328,10 +288,7 @@ fn copy_local(
     };
     reporter.info(format!("Copying {url}"));
     let mut output = File::create(partial).map_err(local_failure)?;
-    let tee = TeeReader {
-        inner: input,
-        copy: &mut output,
-    };
+    let tee = TeeReader { inner: input, copy: &mut output };
     let digest = sha256_reader(tee).map_err(local_failure)?;
     output.sync_all().map_err(local_failure)?;
     Ok(digest)

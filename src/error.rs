@@ -69,25 +69,17 @@ pub enum Error {
 impl Error {
     /// For `map_err`: an I/O error with what was being attempted.
     pub fn io(context: &str) -> impl FnOnce(io::Error) -> Error + '_ {
-        move |source| Error::Io {
-            context: context.to_string(),
-            source,
-        }
+        move |source| Error::Io { context: context.to_string(), source }
     }
 
     pub fn context(self, context: impl Into<String>) -> Error {
-        Error::Context {
-            context: context.into(),
-            source: Box::new(self),
-        }
+        Error::Context { context: context.into(), source: Box::new(self) }
     }
 
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Version(_) | Error::Usage { .. } => 2,
-            Error::Recipe(
-                RecipeError::NoMatch { .. } | RecipeError::NoFreethreadedBuild { .. },
-            ) => 3,
+            Error::Recipe(RecipeError::NoMatch { .. } | RecipeError::NoFreethreadedBuild { .. }) => 3,
             Error::Recipe(_) => 2,
             Error::NotInstalled { .. } => 3,
             Error::Download(

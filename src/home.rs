@@ -4,6 +4,7 @@
 //! <home>/versions/<key>/   installed interpreters (3.13.5, 3.13.5t), each with a receipt
 //! <home>/bin/              python3.13, python3.13t, ...: links to the newest build of each series
 //! <home>/cache/sources/    downloaded tarballs, named by their sha256
+//! <home>/cache/builds/     installed trees of earlier builds, keyed by their build inputs
 //! <home>/logs/             one build log per install
 //! <home>/locks/            one lock file per install key
 //! <home>/tmp/              staging directories; same file system as versions/, for atomic renames
@@ -41,9 +42,7 @@ impl Home {
             None => dirs::data_dir().ok_or(HomeError::NoDataDir)?.join("ftpy"),
         };
         let root = if root.is_relative() {
-            std::env::current_dir()
-                .map(|cwd| cwd.join(&root))
-                .unwrap_or(root)
+            std::env::current_dir().map(|cwd| cwd.join(&root)).unwrap_or(root)
         } else {
             root
         };
@@ -60,8 +59,7 @@ impl Home {
             self.locks_dir(),
             self.tmp_dir(),
         ] {
-            fs::create_dir_all(&dir)
-                .map_err(|source| HomeError::NotWritable { path: dir, source })?;
+            fs::create_dir_all(&dir).map_err(|source| HomeError::NotWritable { path: dir, source })?;
         }
         Ok(())
     }
@@ -79,7 +77,15 @@ impl Home {
     }
 
     pub fn sources_dir(&self) -> PathBuf {
-        self.root.join("cache").join("sources")
+        self.cache_dir().join("sources")
+    }
+
+    pub fn cache_dir(&self) -> PathBuf {
+        self.root.join("cache")
+    }
+
+    pub fn builds_dir(&self) -> PathBuf {
+        self.cache_dir().join("builds")
     }
 
     pub fn logs_dir(&self) -> PathBuf {
@@ -106,8 +112,7 @@ impl Home {
             let newest = installed
                 .iter()
                 .filter(|o| {
-                    o.key.version.series() == inst.key.version.series()
-                        && o.key.variant == inst.key.variant
+                    o.key.version.series() == inst.key.version.series() && o.key.variant == inst.key.variant
                 })
                 .max_by(|a, b| a.key.version.cmp(&b.key.version))
                 .is_some_and(|n| n.key == inst.key);
@@ -118,10 +123,7 @@ impl Home {
             let series = inst.key.version.series();
             let suffix = inst.key.variant.suffix();
             for (link, file) in [
-                (
-                    format!("python{series}{suffix}"),
-                    format!("python{series}{suffix}"),
-                ),
+                (format!("python{series}{suffix}"), format!("python{series}{suffix}")),
                 (format!("pip{series}{suffix}"), format!("pip{series}")),
             ] {
                 let target = inst.prefix.join("bin").join(file);

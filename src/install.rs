@@ -1,21 +1,24 @@
-//! Installing one build: lock, fetch, unpack, build, move into place, check, record.
+//! Installing builds of one release together: lock, restore from the build cache or fetch,
+//! unpack once, build each variant concurrently, move into place, check, record.
 //!
-//! Everything happens in a staging directory under `<home>/tmp` that is removed however the
-//! install ends. The built tree enters `<home>/versions/<key>` with one rename; it becomes an
+//! Everything happens in one staging directory under `<home>/tmp` that is removed however the
+//! install ends. A built tree enters `<home>/versions/<key>` with one rename; it becomes an
 //! installation only when the checks pass and the receipt is written. A failed check takes the
-//! tree out again (and, on `--reinstall`, puts the previous one back).
+//! tree out again (and, on `--reinstall`, puts the previous one back). When one build of a pair
+//! fails, the other still completes.
 
 use std::fs::{self, File};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
+use crate::build_cache::{BuildCache, BuildInputs, Toolchain};
 use crate::builder::{self, BuildOptions, BuildPlan};
 use crate::check;
 use crate::context::Context;
 use crate::download::{Downloader, Sources};
 use crate::error::Error;
 use crate::installation::{self, Installation, Receipt};
-use crate::recipe::Resolved;
+use crate::recipe::{Release, Resolved, Series};
 use crate::unpack;
 use crate::version::InstallKey;
 
@@ -24,179 +27,351 @@ pub struct InstallOptions {
     pub build: BuildOptions,
     pub reinstall: bool,
     pub allow_missing_modules: bool,
+    pub use_build_cache: bool,
 }
 
 pub enum Outcome {
-    Installed {
-        installation: Installation,
-        warnings: Vec<String>,
-    },
+    Installed { installation: Installation, warnings: Vec<String>, restored_from_cache: bool, seconds: f64 },
     AlreadyInstalled(Installation),
 }
 
-/// Where a resolved release's source comes from: the mirrors in order, else upstream.
-pub fn sources_for(ctx: &Context, resolved: &Resolved) -> Sources {
+/// Builds of one release that are installed together: one download, one unpack.
+pub struct InstallGroup<'a> {
+    pub release: &'a Release,
+    pub series: &'a Series,
+    pub keys: Vec<InstallKey>,
+}
+
+/// Gather resolved requests by release, keeping the order of first appearance.
+pub fn group_by_release<'a>(resolved: &[Resolved<'a>]) -> Vec<InstallGroup<'a>> {
+    let mut groups: Vec<InstallGroup<'a>> = Vec::new();
+    for r in resolved {
+        match groups.iter_mut().find(|g| g.release.version == r.release.version) {
+            Some(group) if !group.keys.contains(&r.key) => group.keys.push(r.key.clone()),
+            Some(_) => {}
+            None => {
+                groups.push(InstallGroup { release: r.release, series: r.series, keys: vec![r.key.clone()] })
+            }
+        }
+    }
+    groups
+}
+
+/// Where a release's source comes from: the mirrors in order, else upstream.
+pub fn sources_for(ctx: &Context, release: &Release) -> Sources {
     let urls = if ctx.mirrors.is_empty() {
-        vec![resolved.release.url.clone()]
+        vec![release.url.clone()]
     } else {
-        ctx.mirrors
-            .iter()
-            .map(|m| resolved.release.mirror_url(m))
-            .collect()
+        ctx.mirrors.iter().map(|m| release.mirror_url(m)).collect()
     };
     Sources { urls }
 }
 
-pub fn install(
+/// The build-cache identity of one build, as `ftpy cache key` prints it.
+pub fn build_inputs(
     ctx: &Context,
-    resolved: &Resolved,
+    group: &InstallGroup,
+    key: &InstallKey,
+    options: &BuildOptions,
+    toolchain: &Toolchain,
+) -> BuildInputs {
+    let prefix = ctx.home.version_dir(key);
+    BuildInputs::new(
+        key.to_string(),
+        group.release.sha256,
+        options.profile.to_string(),
+        builder::configure_args(group.series, key.variant, options, &prefix),
+        toolchain,
+    )
+}
+
+/// One build still to be done.
+struct Pending {
+    key: InstallKey,
+    source_url: String,
+    prefix: PathBuf,
+    has_previous: bool,
+    inputs: BuildInputs,
+}
+
+pub type KeyResult = (InstallKey, Result<Outcome, Error>);
+
+/// Install every key of `group`. Failures shared by the whole group (lock, download, unpack)
+/// are the outer error; each build's own result is in the list.
+pub fn install_group(
+    ctx: &Context,
+    group: &InstallGroup,
     options: &InstallOptions,
-) -> Result<Outcome, Error> {
+) -> Result<Vec<KeyResult>, Error> {
     let home = &ctx.home;
     home.create()?;
-    let key = &resolved.key;
-    let _lock = lock_key(ctx, key)?;
+    let mut keys = group.keys.clone();
+    keys.sort();
+    let _locks: Vec<File> = keys.iter().map(|k| lock_key(ctx, k)).collect::<Result<_, _>>()?;
+    remove_stale_staging(ctx, &keys);
 
-    let prefix = home.version_dir(key);
-    let previous = installation::read_receipt(&prefix);
-    if let (Some(receipt), false) = (&previous, options.reinstall) {
-        return Ok(Outcome::AlreadyInstalled(Installation {
-            key: key.clone(),
-            prefix,
-            receipt: receipt.clone(),
-        }));
+    let toolchain = Toolchain::detect();
+    let mut results: Vec<KeyResult> = Vec::new();
+    let mut pending: Vec<Pending> = Vec::new();
+    for key in &keys {
+        let prefix = home.version_dir(key);
+        let previous = installation::read_receipt(&prefix);
+        match (previous, options.reinstall) {
+            (Some(receipt), false) => {
+                let inst = Installation { key: key.clone(), prefix, receipt };
+                results.push((key.clone(), Ok(Outcome::AlreadyInstalled(inst))));
+                continue;
+            }
+            (None, _) => {
+                // Remains of a crash between the move and the receipt: never an installation.
+                installation::remove_tree(home, &prefix)
+                    .map_err(Error::io("cannot remove an incomplete install"))?;
+            }
+            (Some(_), true) => {}
+        }
+        let inputs = build_inputs(ctx, group, key, &options.build, &toolchain);
+        let source_url = sources_for(ctx, group.release).urls.join(" ");
+        pending.push(Pending { key: key.clone(), source_url, has_previous: prefix.exists(), prefix, inputs });
     }
-    if previous.is_none() {
-        // Remains of a crash between the move and the receipt: never an installation.
-        installation::remove_tree(home, &prefix)
-            .map_err(Error::io("cannot remove an incomplete install"))?;
+    if pending.is_empty() {
+        return Ok(results);
     }
-    remove_stale_staging(ctx, key);
 
+    let names: Vec<String> = keys.iter().map(ToString::to_string).collect();
     let staging = tempfile::Builder::new()
-        .prefix(&staging_prefix(key))
+        .prefix(&format!("install-{}-", names.join("+")))
         .tempdir_in(home.tmp_dir())
         .map_err(Error::io("cannot create a staging directory"))?;
+    let cache = BuildCache::new(home.builds_dir());
 
-    let downloader = Downloader::new(home.sources_dir(), ctx.retry.clone());
-    let archive = downloader.fetch(
-        &sources_for(ctx, resolved),
-        &resolved.release.sha256,
-        &ctx.reporter,
-    )?;
+    let mut to_build = Vec::new();
+    for p in pending {
+        if options.use_build_cache {
+            if let Some(result) = restore_from_cache(ctx, &cache, &p, staging.path(), options) {
+                results.push((p.key.clone(), result));
+                continue;
+            }
+        }
+        to_build.push(p);
+    }
+    if !to_build.is_empty() {
+        results.extend(build_all(ctx, group, to_build, staging.path(), &cache, options)?);
+    }
+    home.refresh_links().map_err(Error::io("cannot update the links in the ftpy bin directory"))?;
+    results.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(results)
+}
 
+/// `Some` when the cache had the build (restored and checked, or failing its checks);
+/// `None` to build from source, also after a corrupt entry was thrown away.
+fn restore_from_cache(
+    ctx: &Context,
+    cache: &BuildCache,
+    p: &Pending,
+    staging: &Path,
+    options: &InstallOptions,
+) -> Option<Result<Outcome, Error>> {
     let started = Instant::now();
-    let unpacked = staging.path().join("src");
+    let dest = staging.join(format!("restore-{}", p.key));
+    if let Err(e) = fs::create_dir(&dest) {
+        return Some(Err(Error::io("cannot create a staging directory")(e)));
+    }
+    match cache.restore(&p.inputs, &dest) {
+        Ok(Some((tree, entry))) => {
+            ctx.reporter.info(format!("Restored {} from the build cache ({})", p.key, entry.key));
+            let _ = fs::remove_file(tree.join(installation::RECEIPT_FILE));
+            let finished = Finished {
+                tree,
+                build_seconds: entry.meta.build_seconds,
+                restored_from_cache: true,
+                log: None,
+            };
+            Some(finalize(ctx, p, finished, staging, options, None, started))
+        }
+        Ok(None) => None,
+        Err(e) => {
+            ctx.reporter.warn(format!("{e}; building {} from source", p.key));
+            None
+        }
+    }
+}
+
+/// Fetch and unpack once, then build every pending key at the same time, sharing the cores
+/// through one jobserver.
+fn build_all(
+    ctx: &Context,
+    group: &InstallGroup,
+    to_build: Vec<Pending>,
+    staging: &Path,
+    cache: &BuildCache,
+    options: &InstallOptions,
+) -> Result<Vec<KeyResult>, Error> {
+    let downloader = Downloader::new(ctx.home.sources_dir(), ctx.retry.clone());
+    let archive = downloader.fetch(&sources_for(ctx, group.release), &group.release.sha256, &ctx.reporter)?;
+    let unpacked = staging.join("src");
     fs::create_dir(&unpacked).map_err(Error::io("cannot create a staging directory"))?;
-    ctx.reporter
-        .info(format!("Unpacking {}", resolved.release.file_name()));
+    ctx.reporter.info(format!("Unpacking {}", group.release.file_name()));
     let source_dir = unpack::unpack_tar_xz(&archive, &unpacked)?;
 
-    let configure_args =
-        builder::configure_args(resolved.series, key.variant, &options.build, &prefix);
-    let plan = BuildPlan {
-        key: key.clone(),
-        source_dir,
-        build_dir: staging.path().join("build"),
-        configure_args: configure_args.clone(),
-        jobs: options.build.jobs,
-        destdir: staging.path().join("dest"),
-        log_path: home.logs_dir().join(format!("{key}-{}.log", unix_now())),
-    };
-    ctx.reporter.info(format!(
-        "Building {key} ({} profile, {} jobs); log: {}",
-        options.build.profile,
-        plan.jobs,
-        plan.log_path.display()
-    ));
-    let mut task = ctx.reporter.task(&key.to_string());
-    let built = builder::build_interpreter(&plan, &mut task);
+    // Each make holds one implicit job slot; the pipe holds the rest. One build alone runs
+    // `jobs` jobs; two together share them, and whichever is in a serial stretch (configure,
+    // the PGO profile run, the LTO link, install) leaves its slots to the other.
+    let jobserver = jobserver::Client::new(options.build.jobs.saturating_sub(1))
+        .map_err(Error::io("cannot create the make jobserver"))?;
+    let launcher = if options.build.ccache { builder::find_ccache() } else { None };
+    let stamp = unix_now();
+    let plans: Vec<(Pending, BuildPlan)> = to_build
+        .into_iter()
+        .map(|p| {
+            let plan = BuildPlan {
+                key: p.key.clone(),
+                source_dir: source_dir.clone(),
+                build_dir: staging.join(format!("build-{}", p.key)),
+                configure_args: p.inputs.configure_args.clone(),
+                jobserver: jobserver.clone(),
+                jobs: options.build.jobs,
+                compiler_launcher: launcher.clone(),
+                destdir: staging.join(format!("dest-{}", p.key)),
+                log_path: ctx.home.logs_dir().join(format!("{}-{stamp}.log", p.key)),
+            };
+            (p, plan)
+        })
+        .collect();
+    for (_, plan) in &plans {
+        ctx.reporter.info(format!(
+            "Building {} ({} profile, {} jobs{}); log: {}",
+            plan.key,
+            options.build.profile,
+            options.build.jobs,
+            if plans.len() > 1 { " shared" } else { "" },
+            plan.log_path.display()
+        ));
+    }
+    Ok(std::thread::scope(|scope| {
+        let handles: Vec<_> = plans
+            .iter()
+            .map(|(p, plan)| {
+                scope.spawn(move || (p.key.clone(), build_one(ctx, p, plan, staging, cache, options)))
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().expect("build thread panicked")).collect()
+    }))
+}
+
+fn build_one(
+    ctx: &Context,
+    p: &Pending,
+    plan: &BuildPlan,
+    staging: &Path,
+    cache: &BuildCache,
+    options: &InstallOptions,
+) -> Result<Outcome, Error> {
+    let started = Instant::now();
+    let mut task = ctx.reporter.task(&p.key.to_string());
+    let built = builder::build_interpreter(plan, &mut task);
     task.finish();
     built?;
-    let build_seconds = started.elapsed().as_secs_f64();
-
-    let tree = plan
-        .destdir
-        .join(prefix.strip_prefix("/").unwrap_or(&prefix));
-    if !tree.join("bin").join(key.interpreter_name()).exists() {
+    let tree = plan.destdir.join(p.prefix.strip_prefix("/").unwrap_or(&p.prefix));
+    if !tree.join("bin").join(p.key.interpreter_name()).exists() {
         return Err(Error::Message(format!(
             "make install did not produce {}; see {}",
-            tree.join("bin").join(key.interpreter_name()).display(),
+            tree.join("bin").join(p.key.interpreter_name()).display(),
             plan.log_path.display()
         )));
     }
+    let finished = Finished {
+        tree,
+        build_seconds: started.elapsed().as_secs_f64(),
+        restored_from_cache: false,
+        log: Some(plan.log_path.clone()),
+    };
+    let store = options.use_build_cache.then_some(cache);
+    finalize(ctx, p, finished, staging, options, store, started)
+}
 
-    // Move the old installation aside (kept until the new one passes), then the new one in.
-    let set_aside = staging.path().join("previous");
-    if previous.is_some() {
-        fs::rename(&prefix, &set_aside)
+/// A tree ready to be moved into place.
+struct Finished {
+    tree: PathBuf,
+    build_seconds: f64,
+    restored_from_cache: bool,
+    log: Option<PathBuf>,
+}
+
+/// Move the tree into place, check it, keep a copy in the build cache (before the receipt, so
+/// the cached tree never carries one), write the receipt.
+fn finalize(
+    ctx: &Context,
+    p: &Pending,
+    finished: Finished,
+    staging: &Path,
+    options: &InstallOptions,
+    store: Option<&BuildCache>,
+    started: Instant,
+) -> Result<Outcome, Error> {
+    let key = &p.key;
+    let set_aside = staging.join(format!("previous-{key}"));
+    if p.has_previous {
+        fs::rename(&p.prefix, &set_aside)
             .map_err(Error::io("cannot move the previous installation aside"))?;
     }
-    fs::rename(&tree, &prefix).map_err(Error::io("cannot move the build into place"))?;
+    fs::rename(&finished.tree, &p.prefix).map_err(Error::io("cannot move the build into place"))?;
 
-    let interpreter = prefix.join("bin").join(key.interpreter_name());
-    let checked = check::probe(&interpreter).and_then(|report| {
-        check::evaluate(&report, key, options.allow_missing_modules).map(|w| (report, w))
-    });
+    let interpreter = p.prefix.join("bin").join(key.interpreter_name());
+    let checked = check::probe(&interpreter)
+        .and_then(|report| check::evaluate(&report, key, options.allow_missing_modules).map(|w| (report, w)));
     let (report, warnings) = match checked {
         Ok(ok) => ok,
         Err(error) => {
-            roll_back(
-                ctx,
-                &prefix,
-                previous.is_some().then_some(set_aside.as_path()),
-            );
+            roll_back(ctx, &p.prefix, p.has_previous.then_some(set_aside.as_path()));
             return Err(Error::Check {
                 key: key.to_string(),
-                log: plan.log_path,
+                log: finished.log.unwrap_or_default(),
                 source: error,
             });
         }
     };
-
+    if let Some(cache) = store {
+        if let Err(e) = cache.store(&p.prefix, &p.inputs, finished.build_seconds) {
+            ctx.reporter.warn(format!("could not keep {key} in the build cache: {e}"));
+        }
+    }
     let receipt = Receipt {
         key: key.to_string(),
-        source_url: sources_for(ctx, resolved).urls.join(" "),
-        source_sha256: resolved.release.sha256,
-        profile: options.build.profile.to_string(),
-        configure_args,
-        build_seconds,
+        source_url: p.source_url.clone(),
+        source_sha256: p.inputs.source_sha256,
+        profile: p.inputs.profile.clone(),
+        configure_args: p.inputs.configure_args.clone(),
+        build_seconds: finished.build_seconds,
         installed_at: unix_now(),
+        build_cache_key: Some(p.inputs.key()),
+        restored_from_cache: finished.restored_from_cache,
         checks: report,
     };
-    installation::write_receipt(&prefix, &receipt)
+    installation::write_receipt(&p.prefix, &receipt)
         .map_err(Error::io("cannot write the install receipt"))?;
-    home.refresh_links().map_err(Error::io(
-        "cannot update the links in the ftpy bin directory",
-    ))?;
     Ok(Outcome::Installed {
-        installation: Installation {
-            key: key.clone(),
-            prefix,
-            receipt,
-        },
+        installation: Installation { key: key.clone(), prefix: p.prefix.clone(), receipt },
         warnings,
+        restored_from_cache: finished.restored_from_cache,
+        seconds: started.elapsed().as_secs_f64(),
     })
 }
 
 /// Take a tree that failed its checks out of `versions/`, and put the previous one back.
 fn roll_back(ctx: &Context, prefix: &Path, previous: Option<&Path>) {
     if let Err(e) = installation::remove_tree(&ctx.home, prefix) {
-        ctx.reporter
-            .warn(format!("could not remove {}: {e}", prefix.display()));
+        ctx.reporter.warn(format!("could not remove {}: {e}", prefix.display()));
     }
     if let Some(previous) = previous {
         if let Err(e) = fs::rename(previous, prefix) {
-            ctx.reporter
-                .warn(format!("could not restore the previous installation: {e}"));
+            ctx.reporter.warn(format!("could not restore the previous installation: {e}"));
         }
     }
 }
 
 /// Hold the lock for one key; a second process waits here, then finds the work done.
 fn lock_key(ctx: &Context, key: &InstallKey) -> Result<File, Error> {
-    fs::create_dir_all(ctx.home.locks_dir())
-        .map_err(Error::io("cannot create the lock directory"))?;
+    fs::create_dir_all(ctx.home.locks_dir()).map_err(Error::io("cannot create the lock directory"))?;
     let path = ctx.home.locks_dir().join(format!("{key}.lock"));
     let file = File::create(&path).map_err(Error::io("cannot create the install lock"))?;
     match file.try_lock() {
@@ -206,39 +381,32 @@ fn lock_key(ctx: &Context, key: &InstallKey) -> Result<File, Error> {
                 "Waiting for another ftpy process that is installing {key} (lock {})",
                 path.display()
             ));
-            file.lock()
-                .map_err(Error::io("cannot take the install lock"))?;
+            file.lock().map_err(Error::io("cannot take the install lock"))?;
         }
-        Err(fs::TryLockError::Error(e)) => {
-            return Err(Error::io("cannot take the install lock")(e));
-        }
+        Err(fs::TryLockError::Error(e)) => return Err(Error::io("cannot take the install lock")(e)),
     }
     Ok(file)
 }
 
-fn staging_prefix(key: &InstallKey) -> String {
-    format!("install-{key}-")
-}
-
-/// Staging directories of this key left by a process that died: we hold the key's lock, so no
-/// live process owns them.
-fn remove_stale_staging(ctx: &Context, key: &InstallKey) {
-    let prefix = staging_prefix(key);
-    let Ok(entries) = fs::read_dir(ctx.home.tmp_dir()) else {
-        return;
-    };
+/// Staging directories named only by keys whose locks we hold were left by a process that
+/// died: no live process owns them.
+fn remove_stale_staging(ctx: &Context, held: &[InstallKey]) {
+    let Ok(entries) = fs::read_dir(ctx.home.tmp_dir()) else { return };
+    let held: Vec<String> = held.iter().map(ToString::to_string).collect();
     for entry in entries.flatten() {
-        if entry.file_name().to_string_lossy().starts_with(&prefix) {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(keys) = name.strip_prefix("install-").and_then(|rest| rest.rsplit_once('-')).map(|(k, _)| k)
+        else {
+            continue;
+        };
+        if keys.split('+').all(|k| held.iter().any(|h| h == k)) {
             let _ = fs::remove_dir_all(entry.path());
         }
     }
 }
 
 fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 
 /// Uninstall: take the tree out of `versions/` in one rename, delete it, relink.
@@ -246,8 +414,6 @@ pub fn uninstall(ctx: &Context, installation: &Installation) -> Result<(), Error
     let _lock = lock_key(ctx, &installation.key)?;
     installation::remove_tree(&ctx.home, &installation.prefix)
         .map_err(Error::io("cannot remove the installation"))?;
-    ctx.home.refresh_links().map_err(Error::io(
-        "cannot update the links in the ftpy bin directory",
-    ))?;
+    ctx.home.refresh_links().map_err(Error::io("cannot update the links in the ftpy bin directory"))?;
     Ok(())
 }

@@ -29,6 +29,11 @@ pub struct Receipt {
     pub build_seconds: f64,
     /// Seconds since the Unix epoch.
     pub installed_at: u64,
+    /// The build cache entry this tree came from or went into.
+    #[serde(default)]
+    pub build_cache_key: Option<String>,
+    #[serde(default)]
+    pub restored_from_cache: bool,
     pub checks: CheckReport,
 }
 
@@ -59,11 +64,7 @@ pub fn installed(home: &Home) -> io::Result<Vec<Installation>> {
         };
         let prefix = entry.path();
         if let Some(receipt) = read_receipt(&prefix) {
-            found.push(Installation {
-                key,
-                prefix,
-                receipt,
-            });
+            found.push(Installation { key, prefix, receipt });
         }
     }
     found.sort_by(|a, b| a.key.cmp(&b.key));
@@ -105,13 +106,8 @@ pub fn remove_tree(home: &Home, prefix: &Path) -> io::Result<()> {
         return Ok(());
     }
     fs::create_dir_all(home.tmp_dir())?;
-    let name = prefix
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let trash = home
-        .tmp_dir()
-        .join(format!("removing-{name}-{}", std::process::id()));
+    let name = prefix.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let trash = home.tmp_dir().join(format!("removing-{name}-{}", std::process::id()));
     let _ = fs::remove_dir_all(&trash);
     fs::rename(prefix, &trash)?;
     fs::remove_dir_all(&trash)

@@ -1,5 +1,6 @@
 //! ftpy: install and run GIL and free-threaded CPython side by side.
 
+mod build_cache;
 mod builder;
 mod check;
 mod cli;
@@ -48,5 +49,6 @@ fn run(cli: Cli) -> Result<ExitCode, error::Error> {
         Command::List(args) => commands::list::run(args, &ctx),
         Command::Which(args) => commands::which::run(args, &ctx),
         Command::Uninstall(args) => commands::uninstall::run(args, &ctx),
+        Command::Cache(command) => commands::cache::run(command, &ctx),
     }
 }

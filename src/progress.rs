@@ -63,14 +63,7 @@ impl Reporter {
             bar.set_position(done);
             bar
         });
-        Transfer {
-            bar,
-            total,
-            done,
-            next_quarter: 1,
-            label: label.to_string(),
-            quiet: self.quiet,
-        }
+        Transfer { bar, total, done, next_quarter: 1, label: label.to_string(), quiet: self.quiet }
     }
 
     /// A running task (one build) whose phase changes over time.
@@ -85,12 +78,7 @@ impl Reporter {
             bar.enable_steady_tick(Duration::from_millis(120));
             bar
         });
-        Task {
-            bar,
-            name: name.to_string(),
-            started: Instant::now(),
-            quiet: self.quiet,
-        }
+        Task { bar, name: name.to_string(), started: Instant::now(), quiet: self.quiet }
     }
 }
 
@@ -116,12 +104,7 @@ impl Transfer {
         };
         while self.next_quarter < 4 && self.done * 4 >= total * self.next_quarter {
             if !self.quiet {
-                eprintln!(
-                    "  {}: {}% of {}",
-                    self.label,
-                    self.next_quarter * 25,
-                    human_bytes(total)
-                );
+                eprintln!("  {}: {}% of {}", self.label, self.next_quarter * 25, human_bytes(total));
             }
             self.next_quarter += 1;
         }
@@ -135,10 +118,7 @@ impl Transfer {
 
     /// Wrap a reader so that everything read through it advances this transfer.
     pub fn reader<R: Read>(&mut self, inner: R) -> TransferReader<'_, R> {
-        TransferReader {
-            inner,
-            transfer: self,
-        }
+        TransferReader { inner, transfer: self }
     }
 }
 
@@ -167,12 +147,7 @@ impl Task {
         match &self.bar {
             Some(bar) => bar.set_message(phase.to_string()),
             None if !self.quiet => {
-                eprintln!(
-                    "{}: {} (at {})",
-                    self.name,
-                    phase,
-                    format_duration(self.started.elapsed())
-                )
+                eprintln!("{}: {} (at {})", self.name, phase, format_duration(self.started.elapsed()))
             }
             None => {}
         }

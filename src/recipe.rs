@@ -54,12 +54,7 @@ impl Release {
 
     /// The address of this release's tarball on a mirror laid out like python.org's `ftp/python/`.
     pub fn mirror_url(&self, base: &str) -> String {
-        format!(
-            "{}/{}/{}",
-            base.trim_end_matches('/'),
-            self.version.release_directory(),
-            self.file_name()
-        )
+        format!("{}/{}/{}", base.trim_end_matches('/'), self.version.release_directory(), self.file_name())
     }
 }
 
@@ -103,17 +98,11 @@ pub enum RecipeError {
     #[error("invalid recipe file {origin}: {message}")]
     Invalid { origin: String, message: String },
     #[error("no recipe for {request}{}", nearest_text(nearest))]
-    NoMatch {
-        request: VersionRequest,
-        nearest: Vec<InstallKey>,
-    },
+    NoMatch { request: VersionRequest, nearest: Vec<InstallKey> },
     #[error(
         "{series} has no free-threaded build in the recipes, and ftpy never substitutes the GIL build for `{request}`"
     )]
-    NoFreethreadedBuild {
-        request: VersionRequest,
-        series: MinorVersion,
-    },
+    NoFreethreadedBuild { request: VersionRequest, series: MinorVersion },
 }
 
 fn nearest_text(nearest: &[InstallKey]) -> String {
@@ -152,10 +141,7 @@ impl RecipeBook {
             book.merge_text(&format!("(built in) recipes/{name}"), text)?;
         }
         if let Some(dir) = overrides {
-            let read_err = |source| RecipeError::ReadDir {
-                path: dir.to_path_buf(),
-                source,
-            };
+            let read_err = |source| RecipeError::ReadDir { path: dir.to_path_buf(), source };
             let mut files: Vec<PathBuf> = fs::read_dir(dir)
                 .map_err(read_err)?
                 .filter_map(|e| e.ok().map(|e| e.path()))
@@ -173,15 +159,9 @@ impl RecipeBook {
     /// Add the series and releases of one recipe file; a release with a version already known
     /// replaces it.
     pub fn merge_text(&mut self, origin: &str, text: &str) -> Result<(), RecipeError> {
-        let invalid = |message: String| RecipeError::Invalid {
-            origin: origin.to_string(),
-            message,
-        };
+        let invalid = |message: String| RecipeError::Invalid { origin: origin.to_string(), message };
         let file: RecipeFile = toml::from_str(text).map_err(|e| invalid(e.to_string()))?;
-        let name: MinorVersion = file
-            .series
-            .parse()
-            .map_err(|e: VersionError| invalid(e.to_string()))?;
+        let name: MinorVersion = file.series.parse().map_err(|e: VersionError| invalid(e.to_string()))?;
         let series = self.series.entry(name).or_insert_with(|| Series {
             name,
             free_threading: if name >= crate::version::FIRST_FREETHREADED {
@@ -194,9 +174,7 @@ impl RecipeBook {
         });
         if let Some(ft) = file.free_threading {
             if ft != FreeThreading::Unavailable && name < crate::version::FIRST_FREETHREADED {
-                return Err(invalid(format!(
-                    "series {name} cannot have a free-threaded build"
-                )));
+                return Err(invalid(format!("series {name} cannot have a free-threaded build")));
             }
             series.free_threading = ft;
         }
@@ -204,37 +182,20 @@ impl RecipeBook {
             series.configure_flags = flags;
         }
         for entry in file.releases {
-            let version: Version = entry
-                .version
-                .parse()
-                .map_err(|e: VersionError| invalid(e.to_string()))?;
+            let version: Version = entry.version.parse().map_err(|e: VersionError| invalid(e.to_string()))?;
             if version.series() != name {
-                return Err(invalid(format!(
-                    "release {version} listed in series {name}"
-                )));
+                return Err(invalid(format!("release {version} listed in series {name}")));
             }
-            let sha256 = entry
-                .sha256
-                .parse()
-                .map_err(|e: crate::digest::InvalidDigest| invalid(e.to_string()))?;
+            let sha256 =
+                entry.sha256.parse().map_err(|e: crate::digest::InvalidDigest| invalid(e.to_string()))?;
             if !(entry.url.starts_with("https://")
                 || entry.url.starts_with("http://")
                 || entry.url.starts_with("file://"))
             {
-                return Err(invalid(format!(
-                    "release {version}: unsupported url `{}`",
-                    entry.url
-                )));
+                return Err(invalid(format!("release {version}: unsupported url `{}`", entry.url)));
             }
-            let release = Release {
-                version,
-                url: entry.url,
-                sha256,
-            };
-            match series
-                .releases
-                .binary_search_by(|r| r.version.cmp(&release.version))
-            {
+            let release = Release { version, url: entry.url, sha256 };
+            match series.releases.binary_search_by(|r| r.version.cmp(&release.version)) {
                 Ok(at) => series.releases[at] = release,
                 Err(at) => series.releases.insert(at, release),
             }
@@ -259,24 +220,27 @@ impl RecipeBook {
                     });
                 }
             }
-            return Err(RecipeError::NoMatch {
-                request: request.clone(),
-                nearest: self.nearest(request),
-            });
+            return Err(RecipeError::NoMatch { request: request.clone(), nearest: self.nearest(request) });
         }
         let newest_final = candidates.iter().rev().find(|(_, r)| r.version.is_final());
-        let (series, release) = newest_final
-            .or(candidates.last())
-            .copied()
-            .expect("non-empty");
+        let (series, release) = newest_final.or(candidates.last()).copied().expect("non-empty");
         Ok(Resolved {
-            key: InstallKey {
-                version: release.version.clone(),
-                variant: request.variant,
-            },
+            key: InstallKey { version: release.version.clone(), variant: request.variant },
             release,
             series,
         })
+    }
+
+    /// Both builds of the release `request` resolves to, GIL first. The request's own
+    /// variant does not matter; the series must have a free-threaded build.
+    pub fn resolve_pair(&self, request: &VersionRequest) -> Result<[Resolved<'_>; 2], RecipeError> {
+        let both = VersionRequest { variant: Variant::Freethreaded, ..request.clone() };
+        let freethreaded = self.resolve(&both)?;
+        let gil = Resolved {
+            key: InstallKey { version: freethreaded.key.version.clone(), variant: Variant::Gil },
+            ..freethreaded.clone()
+        };
+        Ok([gil, freethreaded])
     }
 
     /// Matching releases in ascending order, from series that have the requested variant.
@@ -292,10 +256,7 @@ impl RecipeBook {
     /// What to offer instead when nothing matches: the newest releases of the requested series
     /// (or, without one, of each series), always in the requested variant.
     fn nearest(&self, request: &VersionRequest) -> Vec<InstallKey> {
-        let key = |r: &Release| InstallKey {
-            version: r.version.clone(),
-            variant: request.variant,
-        };
+        let key = |r: &Release| InstallKey { version: r.version.clone(), variant: request.variant };
         let usable = self.series.values().filter(|s| s.supports(request.variant));
         let same_series: Vec<InstallKey> = usable
             .clone()
@@ -305,21 +266,13 @@ impl RecipeBook {
         if !same_series.is_empty() {
             return same_series;
         }
-        usable
-            .rev()
-            .filter_map(|s| s.releases.last().map(key))
-            .take(5)
-            .collect()
+        usable.rev().filter_map(|s| s.releases.last().map(key)).take(5).collect()
     }
 
     #[cfg(test)]
     pub fn find(&self, version: &Version) -> Option<(&Series, &Release)> {
         let series = self.series.get(&version.series())?;
-        series
-            .releases
-            .iter()
-            .find(|r| &r.version == version)
-            .map(|r| (series, r))
+        series.releases.iter().find(|r| &r.version == version).map(|r| (series, r))
     }
 }
 
@@ -346,23 +299,14 @@ mod tests {
     fn sample() -> RecipeBook {
         book(&[
             ("3.12", "unavailable", &["3.12.9", "3.12.10"]),
-            (
-                "3.13",
-                "experimental",
-                &["3.13.0", "3.13.4", "3.13.5", "3.13.14"],
-            ),
-            (
-                "3.14",
-                "supported",
-                &["3.14.0", "3.14.5", "3.14.6", "3.14.7rc1"],
-            ),
+            ("3.13", "experimental", &["3.13.0", "3.13.4", "3.13.5", "3.13.14"]),
+            ("3.14", "supported", &["3.14.0", "3.14.5", "3.14.6", "3.14.7rc1"]),
             ("3.15", "supported", &["3.15.0a1", "3.15.0b4"]),
         ])
     }
 
     fn resolve(book: &RecipeBook, request: &str) -> Result<String, RecipeError> {
-        book.resolve(&request.parse().unwrap())
-            .map(|r| r.key.to_string())
+        book.resolve(&request.parse().unwrap()).map(|r| r.key.to_string())
     }
 
     #[test]
@@ -394,10 +338,7 @@ mod tests {
     #[test]
     fn exact_final_does_not_fall_back_to_its_prerelease() {
         let err = resolve(&sample(), "3.15.0t").unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "no recipe for 3.15.0t; nearest available: 3.15.0b4t, 3.15.0a1t"
-        );
+        assert_eq!(err.to_string(), "no recipe for 3.15.0t; nearest available: 3.15.0b4t, 3.15.0a1t");
     }
 
     #[test]
@@ -415,14 +356,21 @@ mod tests {
     }
 
     #[test]
+    fn pairs_are_two_builds_of_one_release() {
+        let book = sample();
+        for request in ["3.14", "3.14t"] {
+            let pair = book.resolve_pair(&request.parse().unwrap()).unwrap();
+            assert_eq!([pair[0].key.to_string(), pair[1].key.to_string()], ["3.14.6", "3.14.6t"]);
+        }
+        assert!(book.resolve_pair(&"3.12".parse().unwrap()).is_err(), "no free-threaded 3.12");
+    }
+
+    #[test]
     fn missing_freethreaded_build_is_an_error_never_a_gil_build() {
         // pyenv builds a GIL interpreter when the `t` definition is missing; we refuse.
         let book = book(&[("3.13", "unavailable", &["3.13.11"])]);
         let err = resolve(&book, "3.13.11t").unwrap_err();
-        assert!(
-            matches!(err, RecipeError::NoFreethreadedBuild { .. }),
-            "{err}"
-        );
+        assert!(matches!(err, RecipeError::NoFreethreadedBuild { .. }), "{err}");
         assert_eq!(resolve(&book, "3.13.11").unwrap(), "3.13.11");
     }
 
@@ -439,11 +387,7 @@ mod tests {
         .unwrap();
         let (series, release) = book.find(&"3.13.5".parse().unwrap()).unwrap();
         assert_eq!(release.sha256.to_string(), other);
-        assert_eq!(
-            series.free_threading,
-            FreeThreading::Experimental,
-            "series fields kept"
-        );
+        assert_eq!(series.free_threading, FreeThreading::Experimental, "series fields kept");
         assert_eq!(resolve(&book, "3.13t").unwrap(), "3.13.15t");
     }
 
@@ -462,29 +406,17 @@ mod tests {
             "series = \"3.13\"\nunknown = 1\n",
             "series = \"3.12\"\nfree_threading = \"supported\"\n",
         ] {
-            assert!(
-                matches!(book.merge_text("t", text), Err(RecipeError::Invalid { .. })),
-                "{text}"
-            );
+            assert!(matches!(book.merge_text("t", text), Err(RecipeError::Invalid { .. })), "{text}");
         }
     }
 
     #[test]
     fn builtin_recipes_load_and_cover_313_on() {
         let book = RecipeBook::load(None).unwrap();
-        let (series, release) = book
-            .find(&"3.13.5".parse().unwrap())
-            .expect("3.13.5 is in the recipes");
+        let (series, release) = book.find(&"3.13.5".parse().unwrap()).expect("3.13.5 is in the recipes");
         assert_eq!(release.sha256.to_string(), DIGEST);
         assert_eq!(series.free_threading, FreeThreading::Experimental);
-        assert_eq!(
-            book.find(&"3.13.0".parse().unwrap())
-                .unwrap()
-                .0
-                .name
-                .to_string(),
-            "3.13"
-        );
+        assert_eq!(book.find(&"3.13.0".parse().unwrap()).unwrap().0.name.to_string(), "3.13");
         let (series, _) = book.find(&"3.14.0".parse().unwrap()).unwrap();
         assert_eq!(series.free_threading, FreeThreading::Supported);
         assert_eq!(
@@ -493,13 +425,7 @@ mod tests {
         );
         let beta = "3.15.0b4".parse().unwrap();
         let (_, beta) = book.find(&beta).unwrap();
-        assert_eq!(
-            beta.mirror_url("http://m"),
-            "http://m/3.15.0/Python-3.15.0b4.tar.xz"
-        );
-        assert_eq!(
-            beta.url,
-            "https://www.python.org/ftp/python/3.15.0/Python-3.15.0b4.tar.xz"
-        );
+        assert_eq!(beta.mirror_url("http://m"), "http://m/3.15.0/Python-3.15.0b4.tar.xz");
+        assert_eq!(beta.url, "https://www.python.org/ftp/python/3.15.0/Python-3.15.0b4.tar.xz");
     }
 }

@@ -21,12 +21,7 @@ impl SystemDependency {
     fn packages(self) -> [&'static str; 4] {
         use SystemDependency::*;
         match self {
-            CCompiler => [
-                "build-essential",
-                "gcc",
-                "build-base",
-                "xcode-select --install",
-            ],
+            CCompiler => ["build-essential", "gcc", "build-base", "xcode-select --install"],
             Make => ["make", "make", "make", "xcode-select --install"],
             Ssl => ["libssl-dev", "openssl-devel", "openssl-dev", "openssl@3"],
             Zlib => ["zlib1g-dev", "zlib-devel", "zlib-dev", "zlib"],
@@ -34,12 +29,7 @@ impl SystemDependency {
             Sqlite3 => ["libsqlite3-dev", "sqlite-devel", "sqlite-dev", "sqlite"],
             Lzma => ["liblzma-dev", "xz-devel", "xz-dev", "xz"],
             Bz2 => ["libbz2-dev", "bzip2-devel", "bzip2-dev", "bzip2"],
-            Readline => [
-                "libreadline-dev",
-                "readline-devel",
-                "readline-dev",
-                "readline",
-            ],
+            Readline => ["libreadline-dev", "readline-devel", "readline-dev", "readline"],
         }
     }
 
@@ -87,20 +77,13 @@ impl SystemDependency {
             ("bzlib.h: No such file", Bz2),
             ("readline/readline.h: No such file", Readline),
         ];
-        PATTERNS
-            .iter()
-            .find(|(p, _)| line.contains(p))
-            .map(|(_, dep)| *dep)
+        PATTERNS.iter().find(|(p, _)| line.contains(p)).map(|(_, dep)| *dep)
     }
 
     /// `install the OpenSSL headers: apt-get install libssl-dev (Debian/Ubuntu), ...`
     pub fn install_hint(self) -> String {
         let [debian, fedora, alpine, brew] = self.packages();
-        let mac = if brew.contains(' ') {
-            brew.to_string()
-        } else {
-            format!("brew install {brew}")
-        };
+        let mac = if brew.contains(' ') { brew.to_string() } else { format!("brew install {brew}") };
         format!(
             "install {}: `apt-get install {debian}` (Debian/Ubuntu), `dnf install {fedora}` (Fedora/RHEL), `apk add {alpine}` (Alpine), `{mac}` (macOS)",
             self.what()
@@ -121,14 +104,9 @@ mod tests {
     #[test]
     fn recognises_missing_headers_in_compiler_output() {
         let line = "../Modules/_ssl.c:35:10: fatal error: openssl/ssl.h: No such file or directory";
+        assert_eq!(SystemDependency::from_log_line(line), Some(SystemDependency::Ssl));
         assert_eq!(
-            SystemDependency::from_log_line(line),
-            Some(SystemDependency::Ssl)
-        );
-        assert_eq!(
-            SystemDependency::from_log_line(
-                "configure: error: no acceptable C compiler found in $PATH"
-            ),
+            SystemDependency::from_log_line("configure: error: no acceptable C compiler found in $PATH"),
             Some(SystemDependency::CCompiler)
         );
         assert_eq!(SystemDependency::from_log_line("gcc -c foo.c"), None);
@@ -145,9 +123,6 @@ mod tests {
         ] {
             assert!(hint.contains(needle), "{hint}");
         }
-        assert_eq!(
-            SystemDependency::for_module("ctypes"),
-            Some(SystemDependency::Libffi)
-        );
+        assert_eq!(SystemDependency::for_module("ctypes"), Some(SystemDependency::Libffi));
     }
 }

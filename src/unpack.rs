@@ -7,7 +7,7 @@
 //! or mirror that a user supplied.
 
 use std::fs::{self, File};
-use std::io::{self, BufReader};
+use std::io::{self, BufReader, Read};
 use std::path::{Component, Path, PathBuf};
 
 use tar::EntryType;
@@ -15,11 +15,7 @@ use tar::EntryType;
 #[derive(Debug, thiserror::Error)]
 pub enum UnpackError {
     #[error("refusing to unpack {archive}: entry `{entry}` {reason}")]
-    Unsafe {
-        archive: String,
-        entry: String,
-        reason: &'static str,
-    },
+    Unsafe { archive: String, entry: String, reason: &'static str },
     #[error("cannot unpack {archive}")]
     Io {
         archive: String,
@@ -34,12 +30,15 @@ pub enum UnpackError {
 /// top-level directory it holds, such as `dest/Python-3.13.5`.
 pub fn unpack_tar_xz(archive: &Path, dest: &Path) -> Result<PathBuf, UnpackError> {
     let name = archive.display().to_string();
-    let io_err = |source| UnpackError::Io {
-        archive: name.clone(),
-        source,
-    };
-    let file = File::open(archive).map_err(io_err)?;
-    let mut tar = tar::Archive::new(xz2::read::XzDecoder::new(BufReader::new(file)));
+    let file = File::open(archive).map_err(|source| UnpackError::Io { archive: name.clone(), source })?;
+    unpack_tar(xz2::read::XzDecoder::new(BufReader::new(file)), dest, &name)
+}
+
+/// Unpack an uncompressed tar stream; `name` names it in errors.
+pub fn unpack_tar(reader: impl Read, dest: &Path, name: &str) -> Result<PathBuf, UnpackError> {
+    let name = name.to_string();
+    let io_err = |source| UnpackError::Io { archive: name.clone(), source };
+    let mut tar = tar::Archive::new(reader);
     tar.set_preserve_mtime(true);
     tar.set_preserve_permissions(true);
     tar.set_unpack_xattrs(false);
@@ -48,13 +47,10 @@ pub fn unpack_tar_xz(archive: &Path, dest: &Path) -> Result<PathBuf, UnpackError
     for entry in tar.entries().map_err(io_err)? {
         let mut entry = entry.map_err(io_err)?;
         let path = entry.path().map_err(io_err)?.into_owned();
-        let unsafe_entry = |reason| UnpackError::Unsafe {
-            archive: name.clone(),
-            entry: path.display().to_string(),
-            reason,
-        };
-        let relative = entry_path(&path)
-            .ok_or_else(|| unsafe_entry("has an absolute path or a `..` component"))?;
+        let unsafe_entry =
+            |reason| UnpackError::Unsafe { archive: name.clone(), entry: path.display().to_string(), reason };
+        let relative =
+            entry_path(&path).ok_or_else(|| unsafe_entry("has an absolute path or a `..` component"))?;
         if relative.as_os_str().is_empty() {
             continue;
         }
@@ -101,10 +97,7 @@ pub fn unpack_tar_xz(archive: &Path, dest: &Path) -> Result<PathBuf, UnpackError
             }
         }
     }
-    let mut top = fs::read_dir(&dest)
-        .map_err(io_err)?
-        .flatten()
-        .map(|e| e.path());
+    let mut top = fs::read_dir(&dest).map_err(io_err)?.flatten().map(|e| e.path());
     match (top.next(), top.next()) {
         (Some(dir), None) if dir.is_dir() => Ok(dir),
         _ => Err(UnpackError::Layout { archive: name }),

@@ -37,10 +37,7 @@ impl Variant {
 }
 
 /// The first minor version that has a free-threaded build.
-pub const FIRST_FREETHREADED: MinorVersion = MinorVersion {
-    major: 3,
-    minor: 13,
-};
+pub const FIRST_FREETHREADED: MinorVersion = MinorVersion { major: 3, minor: 13 };
 
 /// A release series such as `3.13`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -109,10 +106,7 @@ pub struct Version {
 
 impl Version {
     pub fn series(&self) -> MinorVersion {
-        MinorVersion {
-            major: self.major,
-            minor: self.minor,
-        }
+        MinorVersion { major: self.major, minor: self.minor }
     }
 
     pub fn is_final(&self) -> bool {
@@ -127,14 +121,14 @@ impl Version {
 
 impl Ord for Version {
     fn cmp(&self, other: &Self) -> Ordering {
-        (self.major, self.minor, self.patch)
-            .cmp(&(other.major, other.minor, other.patch))
-            .then_with(|| match (&self.pre, &other.pre) {
+        (self.major, self.minor, self.patch).cmp(&(other.major, other.minor, other.patch)).then_with(
+            || match (&self.pre, &other.pre) {
                 (None, None) => Ordering::Equal,
                 (None, Some(_)) => Ordering::Greater,
                 (Some(_), None) => Ordering::Less,
                 (Some(a), Some(b)) => a.cmp(b),
-            })
+            },
+        )
     }
 }
 
@@ -160,17 +154,9 @@ impl FromStr for Version {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let parts = parse_parts(s).ok_or_else(|| VersionError::InvalidVersion(s.to_string()))?;
         match parts {
-            Parts {
-                major,
-                minor: Some(minor),
-                patch: Some(patch),
-                pre,
-            } => Ok(Version {
-                major,
-                minor,
-                patch,
-                pre,
-            }),
+            Parts { major, minor: Some(minor), patch: Some(patch), pre } => {
+                Ok(Version { major, minor, patch, pre })
+            }
             _ => Err(VersionError::InvalidVersion(s.to_string())),
         }
     }
@@ -204,10 +190,7 @@ impl VersionRequest {
     }
 
     pub fn series(&self) -> Option<MinorVersion> {
-        self.minor.map(|minor| MinorVersion {
-            major: self.major,
-            minor,
-        })
+        self.minor.map(|minor| MinorVersion { major: self.major, minor })
     }
 }
 
@@ -233,8 +216,7 @@ impl FromStr for VersionRequest {
     fn from_str(input: &str) -> Result<Self, Self::Err> {
         let s = input.trim();
         let (body, variant) = split_variant(s);
-        let parts =
-            parse_parts(body).ok_or_else(|| VersionError::InvalidRequest(input.to_string()))?;
+        let parts = parse_parts(body).ok_or_else(|| VersionError::InvalidRequest(input.to_string()))?;
         if parts.pre.is_some() && parts.patch.is_none() {
             return Err(VersionError::InvalidRequest(input.to_string()));
         }
@@ -247,12 +229,7 @@ impl FromStr for VersionRequest {
         };
         if variant == Variant::Freethreaded {
             let too_old = match request.minor {
-                Some(minor) => {
-                    MinorVersion {
-                        major: request.major,
-                        minor,
-                    } < FIRST_FREETHREADED
-                }
+                Some(minor) => MinorVersion { major: request.major, minor } < FIRST_FREETHREADED,
                 None => request.major < FIRST_FREETHREADED.major,
             };
             if too_old {
@@ -288,10 +265,7 @@ impl FromStr for InstallKey {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let (body, variant) = split_variant(s);
-        Ok(InstallKey {
-            version: body.parse()?,
-            variant,
-        })
+        Ok(InstallKey { version: body.parse()?, variant })
     }
 }
 
@@ -314,10 +288,7 @@ pub enum VersionError {
 fn split_variant(s: &str) -> (&str, Variant) {
     if let Some(body) = s.strip_suffix("+freethreaded") {
         (body, Variant::Freethreaded)
-    } else if let Some(body) = s
-        .strip_suffix('t')
-        .filter(|b| b.ends_with(|c: char| c.is_ascii_digit()))
-    {
+    } else if let Some(body) = s.strip_suffix('t').filter(|b| b.ends_with(|c: char| c.is_ascii_digit())) {
         (body, Variant::Freethreaded)
     } else {
         (s, Variant::Gil)
@@ -350,12 +321,7 @@ fn parse_parts(s: &str) -> Option<Parts> {
     if fields.next().is_some() {
         return None;
     }
-    Some(Parts {
-        major,
-        minor,
-        patch,
-        pre,
-    })
+    Some(Parts { major, minor, patch, pre })
 }
 
 fn parse_pre(s: &str) -> Option<PreRelease> {
@@ -368,15 +334,11 @@ fn parse_pre(s: &str) -> Option<PreRelease> {
     } else {
         return None;
     };
-    Some(PreRelease {
-        kind,
-        number: parse_number(number)?,
-    })
+    Some(PreRelease { kind, number: parse_number(number)? })
 }
 
 fn parse_number(s: &str) -> Option<u32> {
-    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) || (s.len() > 1 && s.starts_with('0'))
-    {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) || (s.len() > 1 && s.starts_with('0')) {
         return None;
     }
     s.parse().ok()
@@ -392,17 +354,7 @@ mod tests {
 
     #[test]
     fn request_round_trips() {
-        for s in [
-            "3",
-            "3.13",
-            "3.13t",
-            "3.13.5",
-            "3.13.5t",
-            "3.15.0b4t",
-            "3.15.0rc1",
-            "3.14.0a7t",
-            "3t",
-        ] {
+        for s in ["3", "3.13", "3.13t", "3.13.5", "3.13.5t", "3.15.0b4t", "3.15.0rc1", "3.14.0a7t", "3t"] {
             assert_eq!(request(s).to_string(), s);
         }
     }
@@ -441,10 +393,7 @@ mod tests {
             "3.13 t",
             "3.13.5+gil",
         ] {
-            assert!(
-                s.parse::<VersionRequest>().is_err(),
-                "{s:?} should be rejected"
-            );
+            assert!(s.parse::<VersionRequest>().is_err(), "{s:?} should be rejected");
         }
     }
 
@@ -462,30 +411,13 @@ mod tests {
 
     #[test]
     fn versions_order_prereleases_before_finals() {
-        let mut versions: Vec<Version> = [
-            "3.15.0",
-            "3.15.0rc1",
-            "3.15.0a2",
-            "3.15.0b4",
-            "3.14.10",
-            "3.14.9",
-        ]
-        .iter()
-        .map(|s| s.parse().unwrap())
-        .collect();
+        let mut versions: Vec<Version> = ["3.15.0", "3.15.0rc1", "3.15.0a2", "3.15.0b4", "3.14.10", "3.14.9"]
+            .iter()
+            .map(|s| s.parse().unwrap())
+            .collect();
         versions.sort();
         let printed: Vec<String> = versions.iter().map(ToString::to_string).collect();
-        assert_eq!(
-            printed,
-            [
-                "3.14.9",
-                "3.14.10",
-                "3.15.0a2",
-                "3.15.0b4",
-                "3.15.0rc1",
-                "3.15.0"
-            ]
-        );
+        assert_eq!(printed, ["3.14.9", "3.14.10", "3.15.0a2", "3.15.0b4", "3.15.0rc1", "3.15.0"]);
     }
 
     #[test]

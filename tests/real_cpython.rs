@@ -41,11 +41,7 @@ fn builds_real_freethreaded_cpython_from_a_local_mirror() {
         .output()
         .unwrap();
     assert!(out.status.success(), "install failed:\n{}", stderr_of(&out));
-    assert!(
-        stdout_of(&out).contains("GIL disabled"),
-        "{}",
-        stdout_of(&out)
-    );
+    assert!(stdout_of(&out).contains("GIL disabled"), "{}", stdout_of(&out));
 
     let which = assert_cmd::Command::cargo_bin("ftpy")
         .unwrap()
@@ -71,16 +67,14 @@ fn builds_real_freethreaded_cpython_from_a_local_mirror() {
     assert!(check.status.success(), "{}", stderr_of(&check));
     assert_eq!(stdout_of(&check).trim(), "3.13.5 1 False");
 
-    let pip = Command::new(&python)
-        .args(["-m", "pip", "--version"])
-        .output()
-        .unwrap();
+    let pip = Command::new(&python).args(["-m", "pip", "--version"]).output().unwrap();
     assert!(pip.status.success(), "{}", stderr_of(&pip));
 
     // Nothing left in staging; the source is in the cache under its digest.
     assert!(list_dir(&home.path().join("tmp")).is_empty());
-    assert!(home
-        .path()
-        .join("cache/sources/93e583f243454e6e9e4588ca2c2662206ad961659863277afcdb96801647d640.tar.xz")
-        .exists());
+    assert!(
+        home.path()
+            .join("cache/sources/93e583f243454e6e9e4588ca2c2662206ad961659863277afcdb96801647d640.tar.xz")
+            .exists()
+    );
 }

@@ -9,8 +9,8 @@ use crate::installation;
 use crate::version::{InstallKey, Variant};
 
 pub fn run(args: ListArgs, ctx: &Context) -> Result<ExitCode, Error> {
-    let installed = installation::installed(&ctx.home)
-        .map_err(Error::io("cannot read the installed versions"))?;
+    let installed =
+        installation::installed(&ctx.home).map_err(Error::io("cannot read the installed versions"))?;
     if args.available {
         let recipes = ctx.recipes()?;
         for series in recipes.series().collect::<Vec<_>>().into_iter().rev() {
@@ -21,15 +21,8 @@ pub fn run(args: ListArgs, ctx: &Context) -> Result<ExitCode, Error> {
                     if !series.supports(variant) {
                         continue;
                     }
-                    let key = InstallKey {
-                        version: release.version.clone(),
-                        variant,
-                    };
-                    let mark = if installed.iter().any(|i| i.key == key) {
-                        " (installed)"
-                    } else {
-                        ""
-                    };
+                    let key = InstallKey { version: release.version.clone(), variant };
+                    let mark = if installed.iter().any(|i| i.key == key) { " (installed)" } else { "" };
                     line.push_str(&format!("{:<26}", format!("{key}{mark}")));
                 }
                 if !release.version.is_final() {
@@ -41,15 +34,12 @@ pub fn run(args: ListArgs, ctx: &Context) -> Result<ExitCode, Error> {
         return Ok(ExitCode::SUCCESS);
     }
     if installed.is_empty() {
-        ctx.reporter.info("No interpreters installed yet; try `ftpy install 3.13t` (and `ftpy list --available`).");
+        ctx.reporter
+            .info("No interpreters installed yet; try `ftpy install 3.13t` (and `ftpy list --available`).");
         return Ok(ExitCode::SUCCESS);
     }
     for inst in &installed {
-        let linked = if ctx.home.linked_name(inst).is_some() {
-            "  *"
-        } else {
-            ""
-        };
+        let linked = if ctx.home.linked_name(inst).is_some() { "  *" } else { "" };
         println!(
             "{:<12}{:<15}{}{linked}",
             inst.key.to_string(),

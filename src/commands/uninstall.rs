@@ -7,34 +7,41 @@ use crate::context::Context;
 use crate::error::Error;
 use crate::install;
 use crate::installation;
+use crate::version::{Variant, VersionRequest};
 
 pub fn run(args: UninstallArgs, ctx: &Context) -> Result<ExitCode, Error> {
     let requests = super::parse_requests(&args.requests)?;
     let mut targets = Vec::new();
+    let requests: Vec<VersionRequest> = if args.pair {
+        // Both builds of the version: the request with each variant.
+        requests
+            .iter()
+            .flat_map(|r| {
+                [Variant::Gil, Variant::Freethreaded].map(|variant| VersionRequest { variant, ..r.clone() })
+            })
+            .collect()
+    } else {
+        requests
+    };
     for request in &requests {
         let matches = installation::matching_installed(&ctx.home, request)
             .map_err(Error::io("cannot read the installed versions"))?;
         match matches.as_slice() {
-            [] => {
-                return Err(Error::NotInstalled {
-                    request: request.to_string(),
-                });
-            }
+            // With --pair, a missing half is fine; nothing at all is not (checked below).
+            [] if args.pair => {}
+            [] => return Err(Error::NotInstalled { request: request.to_string() }),
             [one] => targets.push(one.clone()),
             many => {
                 let keys: Vec<String> = many.iter().map(|i| i.key.to_string()).collect();
                 return Err(Error::Usage {
-                    message: format!(
-                        "`{request}` matches several installations: {}",
-                        keys.join(", ")
-                    ),
-                    hints: vec![format!(
-                        "name the exact version, e.g. `ftpy uninstall {}`",
-                        keys[0]
-                    )],
+                    message: format!("`{request}` matches several installations: {}", keys.join(", ")),
+                    hints: vec![format!("name the exact version, e.g. `ftpy uninstall {}`", keys[0])],
                 });
             }
         }
+    }
+    if targets.is_empty() {
+        return Err(Error::NotInstalled { request: args.requests.join(" ") });
     }
     for target in targets {
         install::uninstall(ctx, &target)?;

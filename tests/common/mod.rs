@@ -61,13 +61,7 @@ impl TestServer {
     }
 
     pub fn hits(&self, path: &str) -> Vec<Hit> {
-        self.hits
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|h| h.path == path)
-            .cloned()
-            .collect()
+        self.hits.lock().unwrap().iter().filter(|h| h.path == path).cloned().collect()
     }
 
     pub fn all_hits(&self) -> Vec<Hit> {
@@ -81,11 +75,7 @@ fn handle(mut stream: TcpStream, routes: &Mutex<HashMap<String, Route>>, hits: &
     if reader.read_line(&mut request_line).is_err() {
         return;
     }
-    let path = request_line
-        .split_whitespace()
-        .nth(1)
-        .unwrap_or("/")
-        .to_string();
+    let path = request_line.split_whitespace().nth(1).unwrap_or("/").to_string();
     let mut range = None;
     loop {
         let mut line = String::new();
@@ -101,16 +91,15 @@ fn handle(mut stream: TcpStream, routes: &Mutex<HashMap<String, Route>>, hits: &
     let first_hit = {
         let mut hits = hits.lock().unwrap();
         let first = !hits.iter().any(|h| h.path == path);
-        hits.push(Hit {
-            path: path.clone(),
-            range: range.clone(),
-        });
+        hits.push(Hit { path: path.clone(), range: range.clone() });
         first
     };
     let route = routes.lock().unwrap().get(&path).cloned();
     let (body, honour_range, cut) = match route {
         None => {
-            let _ = stream.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 9\r\nConnection: close\r\n\r\nnot found");
+            let _ = stream.write_all(
+                b"HTTP/1.1 404 Not Found\r\nContent-Length: 9\r\nConnection: close\r\n\r\nnot found",
+            );
             return;
         }
         Some(Route::Serve(body)) => (body, true, None),
@@ -125,15 +114,14 @@ fn handle(mut stream: TcpStream, routes: &Mutex<HashMap<String, Route>>, hits: &
     let (status, slice) = match start {
         Some(start) if start < body.len() => ("206 Partial Content", &body[start..]),
         Some(_) => {
-            let _ = stream.write_all(b"HTTP/1.1 416 Range Not Satisfiable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+            let _ = stream.write_all(
+                b"HTTP/1.1 416 Range Not Satisfiable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            );
             return;
         }
         None => ("200 OK", &body[..]),
     };
-    let header = format!(
-        "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        slice.len()
-    );
+    let header = format!("HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", slice.len());
     let _ = stream.write_all(header.as_bytes());
     let _ = match cut {
         Some(after) => stream.write_all(&slice[..after.min(slice.len())]),
@@ -249,11 +237,7 @@ pub fn fake_source(version: &str) -> Vec<u8> {
         TarEntry::File(&format!("{top}/configure"), CONFIGURE.as_bytes(), 0o755),
         TarEntry::File(&format!("{top}/Makefile.fake"), makefile.as_bytes(), 0o644),
         TarEntry::File(&format!("{top}/python.in"), python.as_bytes(), 0o644),
-        TarEntry::File(
-            &format!("{top}/README.rst"),
-            b"This is a fake CPython source tree.\n",
-            0o644,
-        ),
+        TarEntry::File(&format!("{top}/README.rst"), b"This is a fake CPython source tree.\n", 0o644),
     ])
 }
 
@@ -282,8 +266,7 @@ impl Fixture {
     }
 
     pub fn publish_with_digest(&self, version: &str, tarball: Vec<u8>, digest: &str) {
-        self.server
-            .route(&Self::mirror_path(version), Route::Serve(tarball));
+        self.server.route(&Self::mirror_path(version), Route::Serve(tarball));
         self.add_recipe(version, digest);
     }
 
@@ -303,10 +286,7 @@ impl Fixture {
     }
 
     pub fn mirror_path(version: &str) -> String {
-        let dir: String = version
-            .chars()
-            .take_while(|c| c.is_ascii_digit() || *c == '.')
-            .collect();
+        let dir: String = version.chars().take_while(|c| c.is_ascii_digit() || *c == '.').collect();
         format!("/{dir}/Python-{version}.tar.xz")
     }
 
@@ -366,12 +346,7 @@ impl Fixture {
 
 pub fn list_dir(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = fs::read_dir(dir)
-        .map(|entries| {
-            entries
-                .flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
+        .map(|entries| entries.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
         .unwrap_or_default();
     names.sort();
     names

@@ -1,0 +1,89 @@
+//! `ftpy cache dir|list|prune|key`: see and bound the caches, and key them for CI.
+
+use std::process::ExitCode;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::build_cache::{self, BuildCache, Toolchain};
+use crate::cli::{CacheCommand, CacheKeyArgs, PruneArgs};
+use crate::context::Context;
+use crate::digest::sha256_reader;
+use crate::error::Error;
+use crate::install;
+use crate::progress::{format_duration, human_bytes};
+
+pub fn run(command: CacheCommand, ctx: &Context) -> Result<ExitCode, Error> {
+    let cache = BuildCache::new(ctx.home.builds_dir());
+    match command {
+        CacheCommand::Dir => println!("{}", ctx.home.cache_dir().display()),
+        CacheCommand::List => list(&cache, ctx),
+        CacheCommand::Prune(args) => prune(&cache, args)?,
+        CacheCommand::Key(args) => key(args, ctx)?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn list(cache: &BuildCache, ctx: &Context) {
+    let entries = cache.list();
+    if entries.is_empty() {
+        ctx.reporter.info(format!("The build cache is empty ({}).", cache.dir().display()));
+        return;
+    }
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let mut bytes = 0;
+    for e in &entries {
+        bytes += e.meta.archive_bytes;
+        println!(
+            "{:<12}{:<10}{:>10}  {:>8} old  built in {:<8} {}",
+            e.meta.inputs.install_key,
+            e.meta.inputs.profile,
+            human_bytes(e.meta.archive_bytes),
+            format_duration(Duration::from_secs(now.saturating_sub(e.meta.created_at))),
+            format_duration(Duration::from_secs_f64(e.meta.build_seconds)),
+            &e.key[..16]
+        );
+    }
+    ctx.reporter.info(format!(
+        "{} builds, {} in {}",
+        entries.len(),
+        human_bytes(bytes),
+        cache.dir().display()
+    ));
+}
+
+fn prune(cache: &BuildCache, args: PruneArgs) -> Result<(), Error> {
+    let older_than = match args.older_than.as_deref() {
+        Some(text) => Some(build_cache::parse_age(text).ok_or_else(|| Error::Usage {
+            message: format!("`{text}` is not an age"),
+            hints: vec!["use a number and a unit: 45m, 12h, 30d, 2w".into()],
+        })?),
+        None => None,
+    };
+    if args.keep.is_none() && older_than.is_none() {
+        return Err(Error::Usage {
+            message: "say what to prune".into(),
+            hints: vec!["`ftpy cache prune --keep 4` or `ftpy cache prune --older-than 30d`".into()],
+        });
+    }
+    let removed = cache.prune(args.keep, older_than).map_err(|e| Error::Message(e.to_string()))?;
+    let bytes: u64 = removed.iter().map(|e| e.meta.archive_bytes).sum();
+    println!("Removed {} cached builds ({})", removed.len(), human_bytes(bytes));
+    Ok(())
+}
+
+/// A stable key for the build(s) this request resolves to, with these flags, on this machine:
+/// `ftpy-3.13.5t-<hash of the build inputs>`.
+fn key(args: CacheKeyArgs, ctx: &Context) -> Result<(), Error> {
+    let request = args.request.parse()?;
+    let recipes = ctx.recipes()?;
+    let resolved = super::resolve_requests(&recipes, &[request], args.pair)?;
+    let options = super::build_options(&args.build, Some(1), false)?;
+    let toolchain = Toolchain::detect();
+    let groups = install::group_by_release(&resolved);
+    let group = &groups[0];
+    let keys: Vec<String> =
+        group.keys.iter().map(|k| install::build_inputs(ctx, group, k, &options, &toolchain).key()).collect();
+    let names: Vec<String> = group.keys.iter().map(ToString::to_string).collect();
+    let combined = sha256_reader(keys.join("\n").as_bytes()).expect("in-memory read").to_string();
+    println!("ftpy-{}-{}", names.join("+"), &combined[..16]);
+    Ok(())
+}
