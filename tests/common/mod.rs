@@ -176,6 +176,7 @@ set -e
 srcdir=$(cd "$(dirname "$0")" && pwd)
 record=$(mktemp "$FTPY_TEST_RECORD/configure.XXXXXX")
 for arg in "$@"; do printf '%s\n' "$arg"; done > "$record"
+printf 'CC=%s\n' "${CC:-}" > "$(mktemp "$FTPY_TEST_RECORD/cc.XXXXXX")"
 if [ -n "$FAKE_FAIL_CONFIGURE" ]; then
   echo "checking for gcc... no"
   echo "configure: error: no acceptable C compiler found in \$PATH" >&2
@@ -203,8 +204,8 @@ const MAKEFILE: &str = "include config.mk\n\
 all:\n\
 \t@echo \"gcc -c Python/ceval.c (MAKEFLAGS=$(MAKEFLAGS))\"\n\
 \t@echo \"$(MAKEFLAGS)\" > \"$$(mktemp \"$$FTPY_TEST_RECORD/make.XXXXXX\")\"\n\
-\t@if [ -n \"$$FAKE_FAIL_MAKE\" ]; then echo \"../Modules/zlibmodule.c:10:10: fatal error: zlib.h: No such file or directory\"; exit 2; fi\n\
-\t@sleep $${FAKE_MAKE_SLEEP:-0}\n\
+\t@if [ -n \"$$FAKE_FAIL_MAKE\" ] || [ \"$$FAKE_FAIL_VARIANT\" = \"ft$(FT)\" ]; then echo \"../Modules/zlibmodule.c:10:10: fatal error: zlib.h: No such file or directory\"; exit 2; fi\n\
+\t@start=$$(date +%s.%N); sleep $${FAKE_MAKE_SLEEP:-0}; echo \"$$start $$(date +%s.%N)\" > \"$$(mktemp \"$$FTPY_TEST_RECORD/times.XXXXXX\")\"\n\
 \t@echo \"gcc -o python\"\n\
 install:\n\
 \tmkdir -p \"$(DESTDIR)$(PREFIX)/bin\" \"$(DESTDIR)$(PREFIX)/lib\"\n\
