@@ -141,7 +141,15 @@ if [ "$build_deps" -eq 1 ]; then
     install_build_deps
 fi
 
-cargo_bin=$(find_cargo) || die "cargo not found. Install Rust first, via rustup (https://rustup.rs) or your system package manager (e.g. apt-get install cargo), then rerun."
+cargo_bin=$(find_cargo) || die "cargo not found. Install Rust 1.89 or newer first, via rustup (https://rustup.rs), then rerun."
+
+# ftpy needs Rust 1.89 (edition 2024, std file locks); distribution packages are often older.
+cargo_version=$("$cargo_bin" --version | awk '{print $2}')
+case "$cargo_version" in
+    1.[0-9].* | 1.[0-7][0-9].* | 1.8[0-8].*)
+        die "cargo $cargo_version is too old: ftpy needs Rust 1.89 or newer. Install it with rustup (https://rustup.rs) or run 'rustup update', then rerun."
+        ;;
+esac
 
 echo "==> Building ftpy in $script_dir"
 cd -- "$script_dir"

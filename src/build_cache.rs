@@ -9,14 +9,15 @@
 //! unpack, is deleted and never installed.
 
 use std::fs::{self, File};
-use std::io::{self, Read, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::digest::{Sha256Digest, Sha256Hasher, sha256_reader};
+use crate::clock::unix_now_ms;
+use crate::digest::{HashingReader, HashingWriter, Sha256Digest, sha256_reader};
 use crate::unpack;
 
 /// Bumped when the archive layout changes, so old entries stop matching.
@@ -32,6 +33,8 @@ pub struct BuildInputs {
     pub configure_args: Vec<String>,
     pub compiler: String,
     pub target: String,
+    /// The variables configure reads that change the result (CC, CFLAGS, ...), when set.
+    pub environment: Vec<(String, String)>,
 }
 
 impl BuildInputs {
@@ -50,6 +53,7 @@ impl BuildInputs {
             configure_args,
             compiler: toolchain.compiler.clone(),
             target: toolchain.target.clone(),
+            environment: toolchain.environment.clone(),
         }
     }
 
@@ -60,18 +64,31 @@ impl BuildInputs {
     }
 }
 
+/// Variables CPython's configure reads that change what the build produces.
+const BUILD_ENVIRONMENT: &[&str] = &["CC", "CFLAGS", "CPPFLAGS", "LDFLAGS", "LIBS", "PKG_CONFIG_PATH"];
+
+/// The C compiler configure will use: `$CC`, else `cc`.
+pub fn c_compiler() -> String {
+    std::env::var("CC").ok().filter(|c| !c.trim().is_empty()).unwrap_or_else(|| "cc".into())
+}
+
 /// The C compiler a build would use, as identity for the cache key.
 #[derive(Clone, Debug)]
 pub struct Toolchain {
-    /// First line of `$CC --version`.
+    /// `$CC` and the first line of its `--version`.
     pub compiler: String,
     /// `$CC -dumpmachine`, e.g. `x86_64-linux-gnu`.
     pub target: String,
+    pub environment: Vec<(String, String)>,
 }
 
 impl Toolchain {
     pub fn detect() -> Toolchain {
-        let cc = std::env::var("CC").ok().filter(|c| !c.trim().is_empty()).unwrap_or_else(|| "cc".into());
+        let cc = c_compiler();
+        let environment = BUILD_ENVIRONMENT
+            .iter()
+            .filter_map(|name| std::env::var(name).ok().map(|v| (name.to_string(), v)))
+            .collect();
         let mut words = cc.split_whitespace();
         let program = words.next().unwrap_or("cc").to_string();
         let prefix_args: Vec<String> = words.map(str::to_string).collect();
@@ -85,7 +102,11 @@ impl Toolchain {
                 .and_then(|o| String::from_utf8_lossy(&o.stdout).lines().next().map(|l| l.trim().to_string()))
                 .unwrap_or_else(|| "unknown".into())
         };
-        Toolchain { compiler: format!("{cc}: {}", ask("--version")), target: ask("-dumpmachine") }
+        Toolchain {
+            compiler: format!("{cc}: {}", ask("--version")),
+            target: ask("-dumpmachine"),
+            environment,
+        }
     }
 }
 
@@ -95,8 +116,8 @@ pub struct EntryMeta {
     pub inputs: BuildInputs,
     pub archive_sha256: Sha256Digest,
     pub archive_bytes: u64,
-    /// Seconds since the Unix epoch.
-    pub created_at: u64,
+    /// Milliseconds since the Unix epoch.
+    pub created_at_ms: u64,
     /// How long the build that produced it took.
     pub build_seconds: f64,
 }
@@ -157,16 +178,14 @@ impl BuildCache {
         let archive = self.archive_path(&key);
         let partial = self.dir.join(format!("{key}.tar.zst.partial-{}", std::process::id()));
         let written = (|| -> io::Result<(Sha256Digest, u64)> {
-            let file = File::create(&partial)?;
-            let hashing = HashingWriter { inner: file, hasher: Sha256Hasher::default(), bytes: 0 };
-            let encoder = zstd::Encoder::new(hashing, 3)?;
+            let encoder = zstd::Encoder::new(HashingWriter::new(File::create(&partial)?), 3)?;
             let mut tar = tar::Builder::new(encoder);
             tar.follow_symlinks(false);
             tar.mode(tar::HeaderMode::Complete);
             tar.append_dir_all(&inputs.install_key, tree)?;
-            let hashing = tar.into_inner()?.finish()?;
-            hashing.inner.sync_all()?;
-            Ok((hashing.hasher.finish(), hashing.bytes))
+            let (file, digest, bytes) = tar.into_inner()?.finish()?.finish();
+            file.sync_all()?;
+            Ok((digest, bytes))
         })();
         let (archive_sha256, archive_bytes) = match written {
             Ok(done) => done,
@@ -180,7 +199,7 @@ impl BuildCache {
             inputs: inputs.clone(),
             archive_sha256,
             archive_bytes,
-            created_at: unix_now(),
+            created_at_ms: unix_now_ms(),
             build_seconds,
         };
         let meta_path = self.meta_path(&key);
@@ -220,7 +239,7 @@ impl BuildCache {
         }
         let file =
             File::open(&archive).map_err(|source| BuildCacheError::Io { path: archive.clone(), source })?;
-        let mut hashing = HashingReader { inner: file, hasher: Sha256Hasher::default() };
+        let mut hashing = HashingReader::new(file);
         let unpacked = zstd::Decoder::new(&mut hashing).map_err(|e| e.to_string()).and_then(|decoder| {
             unpack::unpack_tar(decoder, dest, &archive.display().to_string()).map_err(|e| e.to_string())
         });
@@ -231,7 +250,7 @@ impl BuildCache {
             (Err(e), _) => return Err(corrupt(e)),
             (_, Err(e)) => return Err(corrupt(e.to_string())),
         };
-        let actual = hashing.hasher.finish();
+        let actual = hashing.finish();
         if actual != meta.archive_sha256 {
             return Err(corrupt(format!("sha256 {actual}, recorded {}", meta.archive_sha256)));
         }
@@ -251,38 +270,48 @@ impl BuildCache {
                 self.archive_path(&key).exists().then_some(Entry { key, meta })
             })
             .collect();
-        entries.sort_by_key(|e| e.meta.created_at);
+        entries.sort_by_key(|e| e.meta.created_at_ms);
         entries
     }
 
-    /// Remove entries beyond the newest `keep`, and those older than `older_than`; also
-    /// partial files left by interrupted stores. Returns what was removed.
+    /// Remove entries beyond the newest `keep`, and those older than `older_than`; also what
+    /// interrupted stores left (partial files, an archive without metadata) once a day old, so
+    /// that a store in progress is never touched. Returns what was removed.
     pub fn prune(
         &self,
         keep: Option<usize>,
         older_than: Option<Duration>,
     ) -> Result<Vec<Entry>, BuildCacheError> {
         let entries = self.list();
-        let now = unix_now();
+        let now = unix_now_ms() / 1000;
         let total = entries.len();
         let mut removed = Vec::new();
         for (index, entry) in entries.into_iter().enumerate() {
             let beyond_keep = keep.is_some_and(|k| total - index > k);
-            let too_old = older_than.is_some_and(|d| now.saturating_sub(entry.meta.created_at) > d.as_secs());
+            let too_old =
+                older_than.is_some_and(|d| now.saturating_sub(entry.meta.created_at_ms / 1000) > d.as_secs());
             if beyond_keep || too_old {
                 self.remove(&entry.key)?;
                 removed.push(entry);
             }
         }
         for e in fs::read_dir(&self.dir).into_iter().flatten().flatten() {
-            if e.file_name().to_string_lossy().contains(".partial") {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let orphan = name.strip_suffix(".tar.zst").is_some_and(|key| !self.meta_path(key).exists());
+            let stale = e
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age > Duration::from_secs(86_400));
+            if (orphan || name.contains(".partial")) && stale {
                 let _ = fs::remove_file(e.path());
             }
         }
         Ok(removed)
     }
 
-    fn remove(&self, key: &str) -> Result<(), BuildCacheError> {
+    pub fn remove(&self, key: &str) -> Result<(), BuildCacheError> {
         for path in [self.meta_path(key), self.archive_path(key)] {
             match fs::remove_file(&path) {
                 Ok(()) => {}
@@ -292,42 +321,6 @@ impl BuildCache {
         }
         Ok(())
     }
-}
-
-struct HashingWriter<W> {
-    inner: W,
-    hasher: Sha256Hasher,
-    bytes: u64,
-}
-
-impl<W: Write> Write for HashingWriter<W> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.hasher.update(&buf[..n]);
-        self.bytes += n as u64;
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
-    }
-}
-
-struct HashingReader<R> {
-    inner: R,
-    hasher: Sha256Hasher,
-}
-
-impl<R: Read> Read for HashingReader<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
-        Ok(n)
-    }
-}
-
-fn unix_now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 
 /// `30d`, `12h`, `90m`, `45s`, `2w`.
@@ -360,6 +353,7 @@ mod tests {
             configure_args: vec!["--prefix=/x".into()],
             compiler: "cc: gcc 12".into(),
             target: "x86_64-linux-gnu".into(),
+            environment: vec![],
         }
     }
 
@@ -386,6 +380,9 @@ mod tests {
         others.push(o);
         let mut o = base.clone();
         o.target = "aarch64-linux-gnu".into();
+        others.push(o);
+        let mut o = base.clone();
+        o.environment.push(("CFLAGS".into(), "-O1".into()));
         others.push(o);
         let mut o = base.clone();
         o.source_sha256 = "1".repeat(64).parse().unwrap();
@@ -445,10 +442,13 @@ mod tests {
         let t = tree(dir.path());
         for key in ["3.13.4", "3.13.5", "3.13.5t"] {
             cache.store(&t, &inputs(key), 1.0).unwrap();
+            std::thread::sleep(Duration::from_millis(5));
         }
         let removed = cache.prune(Some(1), None).unwrap();
-        assert_eq!(removed.len(), 2);
-        assert_eq!(cache.list().len(), 1);
+        let removed: Vec<&str> = removed.iter().map(|e| e.meta.inputs.install_key.as_str()).collect();
+        assert_eq!(removed, ["3.13.4", "3.13.5"]);
+        let kept: Vec<String> = cache.list().into_iter().map(|e| e.meta.inputs.install_key).collect();
+        assert_eq!(kept, ["3.13.5t"]);
         assert!(cache.prune(None, Some(Duration::from_secs(3600))).unwrap().is_empty());
     }
 

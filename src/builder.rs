@@ -119,6 +119,8 @@ pub enum BuildError {
         tail: Vec<String>,
         missing: Option<SystemDependency>,
     },
+    #[error("make install did not produce {}", path.display())]
+    NoInterpreter { path: PathBuf, log: PathBuf },
     #[error("cannot run `{program}`: is it installed?")]
     Spawn {
         program: String,
@@ -136,7 +138,7 @@ pub enum BuildError {
 impl BuildError {
     pub fn log_path(&self) -> Option<&Path> {
         match self {
-            BuildError::StepFailed { log, .. } => Some(log),
+            BuildError::StepFailed { log, .. } | BuildError::NoInterpreter { log, .. } => Some(log),
             _ => None,
         }
     }
@@ -176,7 +178,7 @@ pub fn build_interpreter(plan: &BuildPlan, task: &mut Task) -> Result<(), BuildE
     let mut command = Command::new(&configure);
     command.args(&plan.configure_args);
     if let Some(launcher) = &plan.compiler_launcher {
-        let cc = std::env::var("CC").ok().filter(|c| !c.trim().is_empty()).unwrap_or_else(|| "cc".into());
+        let cc = crate::build_cache::c_compiler();
         let cc = format!("{} {cc}", launcher.display());
         log.line(&format!("using ccache: CC={cc}")).map_err(log_err)?;
         command.env("CC", cc);

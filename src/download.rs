@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::thread;
 use std::time::Duration;
 
-use crate::digest::{Sha256Digest, Sha256Hasher, sha256_file, sha256_reader};
+use crate::digest::{HashingReader, Sha256Digest, Sha256Hasher, sha256_file};
 use crate::progress::Reporter;
 
 /// Where a source can be had, in the order to try.
@@ -164,7 +164,18 @@ impl Downloader {
                 if failures.iter().any(|(u, f)| u == url && !f.is_transient()) {
                     continue;
                 }
-                match self.fetch_one(url, &partial, reporter) {
+                let mut attempt = self.fetch_one(url, &partial, reporter);
+                if let Ok(fetched) = &attempt {
+                    if fetched.resumed && &fetched.digest != expected {
+                        // The first part may have come from elsewhere: blame this source
+                        // only for a whole file it sent alone.
+                        reporter
+                            .warn(format!("{url}: resumed download does not verify; downloading it whole"));
+                        let _ = fs::remove_file(&partial);
+                        attempt = self.fetch_one(url, &partial, reporter);
+                    }
+                }
+                match attempt.map(|fetched| fetched.digest) {
                     Ok(actual) if &actual == expected => {
                         fs::rename(&partial, &target).map_err(cache_err(&target))?;
                         return Ok(target);
@@ -193,17 +204,12 @@ impl Downloader {
     }
 
     /// One attempt at one source: stream into `partial` (resuming what is there when the
-    /// server allows) and return the digest of the whole file.
-    fn fetch_one(
-        &self,
-        url: &str,
-        partial: &Path,
-        reporter: &Reporter,
-    ) -> Result<Sha256Digest, SourceFailure> {
+    /// server allows) and return the digest of the whole file, and whether it was resumed.
+    fn fetch_one(&self, url: &str, partial: &Path, reporter: &Reporter) -> Result<Fetched, SourceFailure> {
         if let Some(path) = url.strip_prefix("file://") {
             return copy_local(Path::new(path), partial, url, reporter);
         }
-        if !(url.starts_with("http://") || url.starts_with("https://")) {
+        if !is_supported_url(url) {
             return Err(SourceFailure::UnsupportedScheme);
         }
         let have = fs::metadata(partial).map(|m| m.len()).unwrap_or(0);
@@ -220,6 +226,12 @@ impl Downloader {
             .and_then(|v| v.parse::<u64>().ok());
         let (mut file, mut hasher, offset) = match status {
             206 if have > 0 => {
+                if range_start(response.headers()) != Some(have) {
+                    let _ = fs::remove_file(partial);
+                    return Err(SourceFailure::Network(
+                        "the server resumed at the wrong offset; restarting".into(),
+                    ));
+                }
                 reporter.info(format!("Resuming {url} at {}", crate::progress::human_bytes(have)));
                 let mut file =
                     OpenOptions::new().read(true).append(true).open(partial).map_err(local_failure)?;
@@ -243,6 +255,7 @@ impl Downloader {
         let mut body = response.into_body().into_reader();
         let mut reader = transfer.reader(&mut body);
         let mut buffer = vec![0u8; 128 * 1024];
+        let mut received: u64 = 0;
         loop {
             let n = match reader.read(&mut buffer) {
                 Ok(0) => break,
@@ -255,12 +268,34 @@ impl Downloader {
             };
             hasher.update(&buffer[..n]);
             file.write_all(&buffer[..n]).map_err(local_failure)?;
+            received += n as u64;
         }
         drop(reader);
         transfer.finish();
         file.sync_all().map_err(local_failure)?;
-        Ok(hasher.finish())
+        if let Some(length) = length.filter(|l| received < *l) {
+            // Cut short: keep what arrived for a range request next time.
+            return Err(SourceFailure::Network(format!("transfer ended after {received} of {length} bytes")));
+        }
+        Ok(Fetched { digest: hasher.finish(), resumed: offset > 0 })
     }
+}
+
+/// A complete transfer, not yet compared with the expected digest.
+struct Fetched {
+    digest: Sha256Digest,
+    resumed: bool,
+}
+
+/// The first byte of a 206 response's `Content-Range: bytes START-END/TOTAL`.
+fn range_start(headers: &ureq::http::HeaderMap) -> Option<u64> {
+    let value = headers.get("content-range")?.to_str().ok()?;
+    value.trim().strip_prefix("bytes ")?.split('-').next()?.trim().parse().ok()
+}
+
+/// The address forms ftpy can fetch from.
+pub fn is_supported_url(url: &str) -> bool {
+    ["http://", "https://", "file://"].iter().any(|scheme| url.starts_with(scheme))
 }
 
 /// Read what a file already holds into the hasher, leaving the cursor at its end.
@@ -280,7 +315,7 @@ fn copy_local(
     partial: &Path,
     url: &str,
     reporter: &Reporter,
-) -> Result<Sha256Digest, SourceFailure> {
+) -> Result<Fetched, SourceFailure> {
     let input = match File::open(source) {
         Ok(f) => f,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(SourceFailure::NotFound),
@@ -288,24 +323,10 @@ fn copy_local(
     };
     reporter.info(format!("Copying {url}"));
     let mut output = File::create(partial).map_err(local_failure)?;
-    let tee = TeeReader { inner: input, copy: &mut output };
-    let digest = sha256_reader(tee).map_err(local_failure)?;
+    let mut reader = HashingReader::new(input);
+    io::copy(&mut reader, &mut output).map_err(local_failure)?;
     output.sync_all().map_err(local_failure)?;
-    Ok(digest)
-}
-
-/// A reader that writes everything it reads to `copy`.
-struct TeeReader<'a, R> {
-    inner: R,
-    copy: &'a mut File,
-}
-
-impl<R: Read> Read for TeeReader<'_, R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.copy.write_all(&buf[..n])?;
-        Ok(n)
-    }
+    Ok(Fetched { digest: reader.finish(), resumed: false })
 }
 
 fn local_failure(e: io::Error) -> SourceFailure {

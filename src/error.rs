@@ -38,6 +38,8 @@ pub enum Error {
     Unpack(#[from] UnpackError),
     #[error(transparent)]
     Build(#[from] BuildError),
+    #[error(transparent)]
+    BuildCache(#[from] crate::build_cache::BuildCacheError),
     #[error("{key} failed its checks and was not installed")]
     Check {
         key: String,
@@ -46,11 +48,13 @@ pub enum Error {
         source: CheckError,
     },
     #[error("{request} is not installed")]
-    NotInstalled { request: String },
+    NotInstalled {
+        request: String,
+        /// What to suggest: installing it (`which`) or looking at what is installed (`uninstall`).
+        suggest_install: bool,
+    },
     #[error("{message}")]
     Usage { message: String, hints: Vec<String> },
-    #[error("{0}")]
-    Message(String),
     #[error("{context}")]
     Io {
         context: String,
@@ -79,7 +83,11 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Version(_) | Error::Usage { .. } => 2,
-            Error::Recipe(RecipeError::NoMatch { .. } | RecipeError::NoFreethreadedBuild { .. }) => 3,
+            Error::Recipe(
+                RecipeError::NoMatch { .. }
+                | RecipeError::NoFreethreadedBuild { .. }
+                | RecipeError::NoPair { .. },
+            ) => 3,
             Error::Recipe(_) => 2,
             Error::NotInstalled { .. } => 3,
             Error::Download(
@@ -90,8 +98,9 @@ impl Error {
             Error::Unpack(UnpackError::Unsafe { .. }) => 8,
             Error::Unpack(_) => 1,
             Error::Build(_) => 6,
+            Error::BuildCache(_) => 1,
             Error::Check { .. } => 7,
-            Error::Home(_) | Error::Message(_) | Error::Io { .. } => 1,
+            Error::Home(_) | Error::Io { .. } => 1,
             Error::Context { source, .. } => source.exit_code(),
         }
     }
@@ -100,7 +109,7 @@ impl Error {
         match self {
             Error::Recipe(RecipeError::NoMatch { .. }) => vec![
                 "`ftpy list --available` shows every release the recipes know".into(),
-                "a newer release needs newer recipes: upgrade ftpy, or add a recipe file to the directory in FTPY_RECIPES".into(),
+                "a release newer than ftpy's recipes needs a recipe file in the directory named by FTPY_RECIPES, or a newer ftpy".into(),
             ],
             Error::Recipe(RecipeError::NoFreethreadedBuild { .. }) => {
                 vec!["ask for the GIL build explicitly (no `t`) if that is what you want".into()]
@@ -108,7 +117,12 @@ impl Error {
             Error::Recipe(RecipeError::Invalid { .. } | RecipeError::ReadDir { .. }) => {
                 vec!["fix or remove the file, or unset FTPY_RECIPES".into()]
             }
-            Error::NotInstalled { request } => vec![format!("install it with `ftpy install {request}`")],
+            Error::NotInstalled { request, suggest_install: true } => {
+                vec![format!("install it with `ftpy install {request}`")]
+            }
+            Error::NotInstalled { suggest_install: false, .. } => {
+                vec!["`ftpy list` shows what is installed".into()]
+            }
             Error::Home(_) => vec!["set FTPY_HOME to a directory you can write to".into()],
             Error::Download(DownloadError::ChecksumMismatch { .. }) => vec![
                 "nothing was installed and the download was deleted; no other source was tried".into(),

@@ -106,6 +106,10 @@ impl Home {
     pub fn refresh_links(&self) -> io::Result<()> {
         let bin = self.bin_dir();
         fs::create_dir_all(&bin)?;
+        fs::create_dir_all(self.locks_dir())?;
+        // Two processes installing different versions must not undo each other's links.
+        let lock = fs::File::create(self.locks_dir().join("bin.lock"))?;
+        lock.lock()?;
         let installed = installation::installed(self).unwrap_or_default();
         let mut wanted: Vec<(String, PathBuf)> = Vec::new();
         for inst in &installed {

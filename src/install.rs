@@ -9,11 +9,12 @@
 
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use crate::build_cache::{BuildCache, BuildInputs, Toolchain};
 use crate::builder::{self, BuildOptions, BuildPlan};
 use crate::check;
+use crate::clock::unix_now;
 use crate::context::Context;
 use crate::download::{Downloader, Sources};
 use crate::error::Error;
@@ -96,13 +97,19 @@ struct Pending {
 
 pub type KeyResult = (InstallKey, Result<Outcome, Error>);
 
-/// Install every key of `group`. Failures shared by the whole group (lock, download, unpack)
-/// are the outer error; each build's own result is in the list.
+/// What installing a group came to: each key's own result, and the failure shared by the keys
+/// that still needed a build when the download or unpack failed.
+pub struct GroupReport {
+    pub results: Vec<KeyResult>,
+    pub shared_failure: Option<(Vec<InstallKey>, Error)>,
+}
+
+/// Install every key of `group`. An error here means nothing was attempted (home, locks).
 pub fn install_group(
     ctx: &Context,
     group: &InstallGroup,
     options: &InstallOptions,
-) -> Result<Vec<KeyResult>, Error> {
+) -> Result<GroupReport, Error> {
     let home = &ctx.home;
     home.create()?;
     let mut keys = group.keys.clone();
@@ -111,7 +118,7 @@ pub fn install_group(
     remove_stale_staging(ctx, &keys);
 
     let toolchain = Toolchain::detect();
-    let mut results: Vec<KeyResult> = Vec::new();
+    let mut report = GroupReport { results: Vec::new(), shared_failure: None };
     let mut pending: Vec<Pending> = Vec::new();
     for key in &keys {
         let prefix = home.version_dir(key);
@@ -119,7 +126,7 @@ pub fn install_group(
         match (previous, options.reinstall) {
             (Some(receipt), false) => {
                 let inst = Installation { key: key.clone(), prefix, receipt };
-                results.push((key.clone(), Ok(Outcome::AlreadyInstalled(inst))));
+                report.results.push((key.clone(), Ok(Outcome::AlreadyInstalled(inst))));
                 continue;
             }
             (None, _) => {
@@ -134,7 +141,7 @@ pub fn install_group(
         pending.push(Pending { key: key.clone(), source_url, has_previous: prefix.exists(), prefix, inputs });
     }
     if pending.is_empty() {
-        return Ok(results);
+        return Ok(report);
     }
 
     let names: Vec<String> = keys.iter().map(ToString::to_string).collect();
@@ -144,55 +151,100 @@ pub fn install_group(
         .map_err(Error::io("cannot create a staging directory"))?;
     let cache = BuildCache::new(home.builds_dir());
 
-    let mut to_build = Vec::new();
-    for p in pending {
-        if options.use_build_cache {
-            if let Some(result) = restore_from_cache(ctx, &cache, &p, staging.path(), options) {
-                results.push((p.key.clone(), result));
-                continue;
-            }
-        }
-        to_build.push(p);
-    }
+    let to_build = if options.use_build_cache {
+        restore_all(ctx, &cache, pending, staging.path(), options, &mut report.results)
+    } else {
+        pending
+    };
     if !to_build.is_empty() {
-        results.extend(build_all(ctx, group, to_build, staging.path(), &cache, options)?);
+        let keys: Vec<InstallKey> = to_build.iter().map(|p| p.key.clone()).collect();
+        match build_all(ctx, group, to_build, staging.path(), &cache, options) {
+            Ok(results) => report.results.extend(results),
+            Err(shared) => report.shared_failure = Some((keys, shared)),
+        }
     }
     home.refresh_links().map_err(Error::io("cannot update the links in the ftpy bin directory"))?;
-    results.sort_by(|a, b| a.0.cmp(&b.0));
-    Ok(results)
+    report.results.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(report)
 }
 
-/// `Some` when the cache had the build (restored and checked, or failing its checks);
-/// `None` to build from source, also after a corrupt entry was thrown away.
-fn restore_from_cache(
+/// Restore from the build cache what it holds, all at once; return what still needs a build.
+fn restore_all(
+    ctx: &Context,
+    cache: &BuildCache,
+    pending: Vec<Pending>,
+    staging: &Path,
+    options: &InstallOptions,
+    results: &mut Vec<KeyResult>,
+) -> Vec<Pending> {
+    let restored: Vec<(Pending, Restore)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = pending
+            .into_iter()
+            .map(|p| {
+                scope.spawn(move || {
+                    let outcome = restore_one(ctx, cache, &p, staging, options);
+                    (p, outcome)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().expect("restore thread panicked")).collect()
+    });
+    let mut to_build = Vec::new();
+    for (p, outcome) in restored {
+        match outcome {
+            Restore::Done(result) => results.push((p.key.clone(), result)),
+            Restore::Build => to_build.push(p),
+        }
+    }
+    to_build
+}
+
+enum Restore {
+    /// Restored and checked, or failed in a way a build would not fix (moving into place).
+    Done(Result<Outcome, Error>),
+    /// Not in the cache, corrupt, or restored but failing its checks: build from source.
+    Build,
+}
+
+fn restore_one(
     ctx: &Context,
     cache: &BuildCache,
     p: &Pending,
     staging: &Path,
     options: &InstallOptions,
-) -> Option<Result<Outcome, Error>> {
+) -> Restore {
     let started = Instant::now();
     let dest = staging.join(format!("restore-{}", p.key));
     if let Err(e) = fs::create_dir(&dest) {
-        return Some(Err(Error::io("cannot create a staging directory")(e)));
+        return Restore::Done(Err(Error::io("cannot create a staging directory")(e)));
     }
-    match cache.restore(&p.inputs, &dest) {
-        Ok(Some((tree, entry))) => {
-            ctx.reporter.info(format!("Restored {} from the build cache ({})", p.key, entry.key));
-            let _ = fs::remove_file(tree.join(installation::RECEIPT_FILE));
-            let finished = Finished {
-                tree,
-                build_seconds: entry.meta.build_seconds,
-                restored_from_cache: true,
-                log: None,
-            };
-            Some(finalize(ctx, p, finished, staging, options, None, started))
-        }
-        Ok(None) => None,
+    let (tree, entry) = match cache.restore(&p.inputs, &dest) {
+        Ok(Some(found)) => found,
+        Ok(None) => return Restore::Build,
         Err(e) => {
             ctx.reporter.warn(format!("{e}; building {} from source", p.key));
-            None
+            return Restore::Build;
         }
+    };
+    // A receipt inside the archive would make a half-restored tree look installed.
+    let _ = fs::remove_file(tree.join(installation::RECEIPT_FILE));
+    let finished =
+        Finished { tree, build_seconds: entry.meta.build_seconds, restored_from_cache: true, log: None };
+    match finalize(ctx, p, finished, staging, options, None, started) {
+        Ok(outcome) => {
+            ctx.reporter.info(format!("Restored {} from the build cache", p.key));
+            Restore::Done(Ok(outcome))
+        }
+        Err(Error::Check { source, .. }) => {
+            // The system changed since (a library gone?): this entry is no good any more.
+            ctx.reporter.warn(format!(
+                "the cached build of {} fails its checks ({source}); building from source",
+                p.key
+            ));
+            let _ = cache.remove(&entry.key);
+            Restore::Build
+        }
+        Err(other) => Restore::Done(Err(other)),
     }
 }
 
@@ -272,12 +324,11 @@ fn build_one(
     task.finish();
     built?;
     let tree = plan.destdir.join(p.prefix.strip_prefix("/").unwrap_or(&p.prefix));
-    if !tree.join("bin").join(p.key.interpreter_name()).exists() {
-        return Err(Error::Message(format!(
-            "make install did not produce {}; see {}",
-            tree.join("bin").join(p.key.interpreter_name()).display(),
-            plan.log_path.display()
-        )));
+    let interpreter = tree.join("bin").join(p.key.interpreter_name());
+    if !interpreter.exists() {
+        return Err(
+            builder::BuildError::NoInterpreter { path: interpreter, log: plan.log_path.clone() }.into()
+        );
     }
     let finished = Finished {
         tree,
@@ -297,8 +348,8 @@ struct Finished {
     log: Option<PathBuf>,
 }
 
-/// Move the tree into place, check it, keep a copy in the build cache (before the receipt, so
-/// the cached tree never carries one), write the receipt.
+/// Move the tree into place, check it, write the receipt, then keep a copy in the build
+/// cache. Any failure after the previous installation was moved aside puts it back.
 fn finalize(
     ctx: &Context,
     p: &Pending,
@@ -314,27 +365,46 @@ fn finalize(
         fs::rename(&p.prefix, &set_aside)
             .map_err(Error::io("cannot move the previous installation aside"))?;
     }
-    fs::rename(&finished.tree, &p.prefix).map_err(Error::io("cannot move the build into place"))?;
-
-    let interpreter = p.prefix.join("bin").join(key.interpreter_name());
-    let checked = check::probe(&interpreter)
-        .and_then(|report| check::evaluate(&report, key, options.allow_missing_modules).map(|w| (report, w)));
-    let (report, warnings) = match checked {
-        Ok(ok) => ok,
+    let log = finished.log.clone();
+    let placed = place_and_check(p, finished, options);
+    let (installation, warnings, restored_from_cache) = match placed {
+        Ok(done) => done,
         Err(error) => {
             roll_back(ctx, &p.prefix, p.has_previous.then_some(set_aside.as_path()));
-            return Err(Error::Check {
-                key: key.to_string(),
-                log: finished.log.unwrap_or_default(),
-                source: error,
+            return Err(match error {
+                Error::Check { key, source, .. } => {
+                    Error::Check { key, log: log.unwrap_or_default(), source }
+                }
+                other => other,
             });
         }
     };
-    if let Some(cache) = store {
-        if let Err(e) = cache.store(&p.prefix, &p.inputs, finished.build_seconds) {
+    // Only complete builds are worth keeping: not one that lacks modules it should have.
+    if let Some(cache) = store.filter(|_| warnings.is_empty()) {
+        let (tree, inputs) = (&installation.prefix, &p.inputs);
+        if let Err(e) = cache.store(tree, inputs, installation.receipt.build_seconds) {
             ctx.reporter.warn(format!("could not keep {key} in the build cache: {e}"));
         }
     }
+    Ok(Outcome::Installed {
+        installation,
+        warnings,
+        restored_from_cache,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+fn place_and_check(
+    p: &Pending,
+    finished: Finished,
+    options: &InstallOptions,
+) -> Result<(Installation, Vec<String>, bool), Error> {
+    let key = &p.key;
+    fs::rename(&finished.tree, &p.prefix).map_err(Error::io("cannot move the build into place"))?;
+    let interpreter = p.prefix.join("bin").join(key.interpreter_name());
+    let (report, warnings) = check::probe(&interpreter)
+        .and_then(|report| check::evaluate(&report, key, options.allow_missing_modules).map(|w| (report, w)))
+        .map_err(|source| Error::Check { key: key.to_string(), log: PathBuf::new(), source })?;
     let receipt = Receipt {
         key: key.to_string(),
         source_url: p.source_url.clone(),
@@ -349,12 +419,8 @@ fn finalize(
     };
     installation::write_receipt(&p.prefix, &receipt)
         .map_err(Error::io("cannot write the install receipt"))?;
-    Ok(Outcome::Installed {
-        installation: Installation { key: key.clone(), prefix: p.prefix.clone(), receipt },
-        warnings,
-        restored_from_cache: finished.restored_from_cache,
-        seconds: started.elapsed().as_secs_f64(),
-    })
+    let installation = Installation { key: key.clone(), prefix: p.prefix.clone(), receipt };
+    Ok((installation, warnings, finished.restored_from_cache))
 }
 
 /// Take a tree that failed its checks out of `versions/`, and put the previous one back.
@@ -403,10 +469,6 @@ fn remove_stale_staging(ctx: &Context, held: &[InstallKey]) {
             let _ = fs::remove_dir_all(entry.path());
         }
     }
-}
-
-fn unix_now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 
 /// Uninstall: take the tree out of `versions/` in one rename, delete it, relink.

@@ -4,6 +4,7 @@ mod build_cache;
 mod builder;
 mod check;
 mod cli;
+mod clock;
 mod commands;
 mod context;
 mod digest;

@@ -100,6 +100,10 @@ pub enum RecipeError {
     #[error("no recipe for {request}{}", nearest_text(nearest))]
     NoMatch { request: VersionRequest, nearest: Vec<InstallKey> },
     #[error(
+        "`{request}` has no pair: free-threaded builds, the second half of a pair, exist only from 3.13 on (PEP 703)"
+    )]
+    NoPair { request: VersionRequest },
+    #[error(
         "{series} has no free-threaded build in the recipes, and ftpy never substitutes the GIL build for `{request}`"
     )]
     NoFreethreadedBuild { request: VersionRequest, series: MinorVersion },
@@ -234,6 +238,13 @@ impl RecipeBook {
     /// Both builds of the release `request` resolves to, GIL first. The request's own
     /// variant does not matter; the series must have a free-threaded build.
     pub fn resolve_pair(&self, request: &VersionRequest) -> Result<[Resolved<'_>; 2], RecipeError> {
+        let too_old = match request.series() {
+            Some(series) => series < crate::version::FIRST_FREETHREADED,
+            None => request.major < crate::version::FIRST_FREETHREADED.major,
+        };
+        if too_old {
+            return Err(RecipeError::NoPair { request: request.clone() });
+        }
         let both = VersionRequest { variant: Variant::Freethreaded, ..request.clone() };
         let freethreaded = self.resolve(&both)?;
         let gil = Resolved {
@@ -362,7 +373,9 @@ mod tests {
             let pair = book.resolve_pair(&request.parse().unwrap()).unwrap();
             assert_eq!([pair[0].key.to_string(), pair[1].key.to_string()], ["3.14.6", "3.14.6t"]);
         }
-        assert!(book.resolve_pair(&"3.12".parse().unwrap()).is_err(), "no free-threaded 3.12");
+        assert!(matches!(book.resolve_pair(&"3.12".parse().unwrap()), Err(RecipeError::NoPair { .. })));
+        let pair = book.resolve_pair(&"3".parse().unwrap()).unwrap();
+        assert_eq!(pair[1].key.to_string(), "3.14.6t");
     }
 
     #[test]

@@ -55,6 +55,8 @@ pub fn unpack_tar(reader: impl Read, dest: &Path, name: &str) -> Result<PathBuf,
             continue;
         }
         match entry.header().entry_type() {
+            // Metadata for the whole archive (git archive writes one), nothing to unpack.
+            EntryType::XGlobalHeader => continue,
             EntryType::Regular | EntryType::Continuous | EntryType::Directory => {}
             EntryType::Symlink => {
                 let target = entry

@@ -77,7 +77,10 @@ fn gil_build_and_default_profile_flags_reach_configure_as_argv() {
     assert_eq!(&args[args.len() - 2..], ["--with-x=a b", "CFLAGS=-O1 -g"]);
     // make runs as a client of ftpy's jobserver, sized by --jobs.
     let makeflags = fx.records("make.");
-    assert!(makeflags.iter().all(|m| m.contains("--jobserver-auth=")), "{makeflags:?}");
+    assert!(
+        !makeflags.is_empty() && makeflags.iter().all(|m| m.contains("--jobserver-auth=")),
+        "{makeflags:?}"
+    );
     let log = fs::read_to_string(fx.path("logs").join(&list_dir(&fx.path("logs"))[0])).unwrap();
     assert!(log.contains("make jobserver: 3 jobs"), "{log}");
     assert!(fx.path("bin/python3.13").exists());
@@ -322,12 +325,31 @@ fn failed_reinstall_keeps_the_previous_installation() {
     let out = fx
         .ftpy()
         .env("FAKE_GIL_ENABLED", "1")
-        .args(["install", "--profile", "fast", "--reinstall", "3.13.5t"])
+        .args(["install", "--profile", "fast", "--reinstall", "--no-build-cache", "3.13.5t"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(7));
+    assert_eq!(fx.configure_runs().len(), 2, "a real rebuild was rolled back");
     assert_eq!(fx.versions(), ["3.13.5t"]);
     fx.ftpy().args(["which", "3.13.5t"]).assert().success();
+    let receipt = fs::read_to_string(fx.path("versions/3.13.5t/ftpy-receipt.json")).unwrap();
+    assert!(receipt.contains("\"gil_enabled\": false"), "{receipt}");
+}
+
+#[test]
+fn links_follow_the_newest_patch_release_of_each_series() {
+    let fx = fixture();
+    fx.publish("3.13.4", fake_source("3.13.4"));
+    fx.ftpy().args(["install", "--profile", "fast", "3.13.5t", "3.13.4t"]).assert().success();
+    let link = fx.path("bin/python3.13t");
+    assert_eq!(fs::read_link(&link).unwrap(), fx.path("versions/3.13.5t/bin/python3.13t"));
+    fx.ftpy().args(["uninstall", "3.13.5t"]).assert().success();
+    assert_eq!(fs::read_link(&link).unwrap(), fx.path("versions/3.13.4t/bin/python3.13t"));
+    let which = fx.ftpy().args(["which", "3.13t"]).output().unwrap();
+    assert!(stdout_of(&which).trim().ends_with("versions/3.13.4t/bin/python3.13t"));
+    let out = fx.ftpy().args(["uninstall", "3.13t", "3.13.4"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(3), "3.13.4 (GIL) is not installed");
+    assert!(stderr_of(&out).contains("ftpy list"), "{}", stderr_of(&out));
 }
 
 #[test]
@@ -437,14 +459,17 @@ fn bad_requests_are_errors_not_panics() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr_of(&out).contains("not a version request"), "{}", stderr_of(&out));
 
-    let out = fx.ftpy().args(["install", "3.13.99t"]).output().unwrap();
+    add_series_399(&fx);
+    let out = fx.ftpy().args(["install", "3.99.7t"]).output().unwrap();
     assert_eq!(out.status.code(), Some(3));
     let stderr = stderr_of(&out);
-    assert!(stderr.contains("no recipe for 3.13.99t; nearest available: 3.13.14t"), "{stderr}");
     assert!(
-        !stderr.contains("3.13.14,") && !stderr.contains("3.13.14 "),
-        "never offers the GIL build: {stderr}"
+        stderr.contains("no recipe for 3.99.7t; nearest available: 3.99.2rc1t, 3.99.1t, 3.99.0t"),
+        "{stderr}"
     );
+    let out = fx.ftpy().args(["install", "--pair", "3.12"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert!(stderr_of(&out).contains("exist only from 3.13 on"), "{}", stderr_of(&out));
 
     // One bad request stops the command before anything is built.
     let out = fx.ftpy().args(["install", "--profile", "fast", "3.13.5t", "3.13.77"]).output().unwrap();
@@ -468,29 +493,52 @@ fn bad_requests_are_errors_not_panics() {
     assert!(stderr_of(&out).contains("broken.toml"), "{}", stderr_of(&out));
 }
 
+/// A made-up series in the recipe override, so that resolution tests do not depend on which
+/// releases the built-in recipes hold today.
+fn add_series_399(fx: &Fixture) {
+    let digest = |n: u8| format!("{n:02x}").repeat(32);
+    let mut text = String::from("series = \"3.99\"\nfree_threading = \"supported\"\n");
+    for (i, v) in ["3.99.0", "3.99.1", "3.99.2rc1"].iter().enumerate() {
+        text.push_str(&format!(
+            "[[release]]\nversion = \"{v}\"\nurl = \"https://example.invalid/{v}/Python-{v}.tar.xz\"\nsha256 = \"{}\"\n",
+            digest(i as u8)
+        ));
+    }
+    fs::write(fx.recipes.path().join("3.99.toml"), text).unwrap();
+}
+
 #[test]
 fn dry_run_shows_the_plan_and_touches_nothing() {
-    let home = tempfile::TempDir::new().unwrap();
-    let home_path = home.path().join("fresh");
-    let out = assert_cmd::Command::cargo_bin("ftpy")
-        .unwrap()
+    let fx = Fixture::new();
+    add_series_399(&fx);
+    let home_path = fx.path("fresh");
+    let out = fx
+        .ftpy()
         .env("FTPY_HOME", &home_path)
         .env_remove("FTPY_MIRROR")
-        .env_remove("FTPY_RECIPES")
-        .args(["install", "--dry-run", "3.14t", "3.13.5"])
+        .args(["install", "--dry-run", "3.99t", "3.99.2rc1"])
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr_of(&out));
     let stdout = stdout_of(&out);
-    assert!(stdout.contains("3.14.6t: free-threaded build of 3.14.6"), "{stdout}");
-    assert!(stdout.contains("https://www.python.org/ftp/python/3.14.6/Python-3.14.6.tar.xz"), "{stdout}");
-    assert!(
-        stdout.contains("sha256:    143b1dddefaec3bd2e21e3b839b34a2b7fb9842272883c576420d605e9f30c63"),
-        "{stdout}"
-    );
+    // The newest final, never the release candidate, and the `t` kept.
+    assert!(stdout.contains("3.99.1t: free-threaded build of 3.99.1"), "{stdout}");
+    assert!(stdout.contains("source:     https://example.invalid/3.99.1/Python-3.99.1.tar.xz"), "{stdout}");
+    assert!(stdout.contains(&format!("sha256:    {}", "01".repeat(32))), "{stdout}");
     assert!(stdout.contains("--disable-gil --enable-optimizations --with-lto"), "{stdout}");
-    assert!(stdout.contains("3.13.5: GIL build of 3.13.5"), "{stdout}");
+    assert!(stdout.contains("3.99.2rc1: GIL build of 3.99.2rc1"), "{stdout}");
     assert!(!home_path.exists(), "dry run created the home");
+
+    // With a mirror: the mirror's address, in python.org's layout.
+    let out = fx
+        .ftpy()
+        .env("FTPY_HOME", &home_path)
+        .args(["install", "--dry-run", "--pair", "3.99.2rc1"])
+        .output()
+        .unwrap();
+    let stdout = stdout_of(&out);
+    assert!(stdout.contains(&format!("{}/3.99.2/Python-3.99.2rc1.tar.xz", fx.server.base)), "{stdout}");
+    assert!(stdout.contains("3.99.2rc1t: free-threaded") && stdout.contains("run concurrently"), "{stdout}");
 }
 
 #[test]
@@ -502,6 +550,7 @@ fn list_available_offers_both_variants() {
         .args(["list", "--available"])
         .output()
         .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
     let stdout = stdout_of(&out);
     assert!(stdout.contains("3.13 (free-threading is experimental in this series)"), "{stdout}");
     assert!(stdout.lines().any(|l| l.contains("3.13.5 ") && l.contains("3.13.5t")), "{stdout}");

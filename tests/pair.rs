@@ -39,6 +39,22 @@ fn pair_is_one_download_one_unpack_and_two_concurrent_builds() {
     // Same flags otherwise, apart from the prefix.
     assert_eq!(runs[0][1..], runs[1][1..runs[1].len() - 1]);
 
+    // Both makes were clients of the same jobserver.
+    let auths: Vec<String> = fx
+        .records("make.")
+        .iter()
+        .map(|m| {
+            m.split_whitespace().find(|w| w.starts_with("--jobserver-auth=")).expect("jobserver").to_string()
+        })
+        .collect();
+    assert_eq!(auths.len(), 2);
+    assert_eq!(auths[0], auths[1], "one jobserver shared by both builds");
+    // Each build's phases were shown (plain lines without a terminal).
+    let stderr = stderr_of(&out);
+    for line in ["3.13.5: configure", "3.13.5t: configure", "3.13.5: install", "3.13.5t: install"] {
+        assert!(stderr.contains(line), "{line}: {stderr}");
+    }
+
     // The two compiles overlapped in time.
     let times: Vec<(f64, f64)> = fx
         .records("times.")
@@ -134,6 +150,26 @@ fn a_corrupt_cached_build_is_rebuilt_never_restored() {
     assert!(stdout_of(&out).contains("built in"), "{}", stdout_of(&out));
     assert_eq!(fx.configure_runs().len(), 2, "rebuilt from source");
     assert!(fx.staging_leftovers().is_empty());
+}
+
+#[test]
+fn a_cached_build_that_fails_its_checks_is_dropped_and_rebuilt() {
+    let fx = fixture();
+    fx.ftpy().args(["install", "--profile", "fast", "3.13.5t"]).assert().success();
+    fx.ftpy().args(["uninstall", "3.13.5t"]).assert().success();
+    // The system changed since the build: the restored interpreter no longer passes.
+    let out = fx
+        .ftpy()
+        .env("FAKE_GIL_ENABLED", "1")
+        .args(["install", "--profile", "fast", "3.13.5t"])
+        .output()
+        .unwrap();
+    let stderr = stderr_of(&out);
+    assert!(stderr.contains("the cached build of 3.13.5t fails its checks"), "{stderr}");
+    assert_eq!(fx.configure_runs().len(), 2, "built from source after the cache entry failed");
+    assert_eq!(out.status.code(), Some(7), "the fresh build fails the same check: {stderr}");
+    assert!(list_dir(&fx.path("cache/builds")).is_empty(), "the failing entry was removed");
+    assert!(fx.versions().is_empty());
 }
 
 #[test]

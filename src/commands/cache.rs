@@ -1,10 +1,11 @@
 //! `ftpy cache dir|list|prune|key`: see and bound the caches, and key them for CI.
 
 use std::process::ExitCode;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use crate::build_cache::{self, BuildCache, Toolchain};
 use crate::cli::{CacheCommand, CacheKeyArgs, PruneArgs};
+use crate::clock::unix_now;
 use crate::context::Context;
 use crate::digest::sha256_reader;
 use crate::error::Error;
@@ -28,7 +29,7 @@ fn list(cache: &BuildCache, ctx: &Context) {
         ctx.reporter.info(format!("The build cache is empty ({}).", cache.dir().display()));
         return;
     }
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let now = unix_now();
     let mut bytes = 0;
     for e in &entries {
         bytes += e.meta.archive_bytes;
@@ -37,9 +38,9 @@ fn list(cache: &BuildCache, ctx: &Context) {
             e.meta.inputs.install_key,
             e.meta.inputs.profile,
             human_bytes(e.meta.archive_bytes),
-            format_duration(Duration::from_secs(now.saturating_sub(e.meta.created_at))),
+            format_duration(Duration::from_secs(now.saturating_sub(e.meta.created_at_ms / 1000))),
             format_duration(Duration::from_secs_f64(e.meta.build_seconds)),
-            &e.key[..16]
+            e.key.get(..16).unwrap_or(&e.key)
         );
     }
     ctx.reporter.info(format!(
@@ -64,7 +65,7 @@ fn prune(cache: &BuildCache, args: PruneArgs) -> Result<(), Error> {
             hints: vec!["`ftpy cache prune --keep 4` or `ftpy cache prune --older-than 30d`".into()],
         });
     }
-    let removed = cache.prune(args.keep, older_than).map_err(|e| Error::Message(e.to_string()))?;
+    let removed = cache.prune(args.keep, older_than)?;
     let bytes: u64 = removed.iter().map(|e| e.meta.archive_bytes).sum();
     println!("Removed {} cached builds ({})", removed.len(), human_bytes(bytes));
     Ok(())

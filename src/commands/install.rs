@@ -54,16 +54,19 @@ pub fn run(args: InstallArgs, mut ctx: Context) -> Result<ExitCode, Error> {
     };
     for group in &groups {
         match install::install_group(&ctx, group, &options) {
-            Ok(results) => {
-                for (key, result) in results {
+            Ok(report) => {
+                for (key, result) in report.results {
                     match result {
                         Ok(outcome) => print_outcome(&ctx, &outcome),
                         Err(error) => fail(vec![key.to_string()], error),
                     }
                 }
+                // The download or unpack failed: every build still to be done failed with it.
+                if let Some((keys, shared)) = report.shared_failure {
+                    fail(keys.iter().map(ToString::to_string).collect(), shared);
+                }
             }
-            // The download or unpack failed: every build of this release failed with it.
-            Err(shared) => fail(group.keys.iter().map(ToString::to_string).collect(), shared),
+            Err(error) => fail(group.keys.iter().map(ToString::to_string).collect(), error),
         }
     }
     let Some(error) = first_error else {

@@ -29,7 +29,7 @@ pub fn run(args: UninstallArgs, ctx: &Context) -> Result<ExitCode, Error> {
         match matches.as_slice() {
             // With --pair, a missing half is fine; nothing at all is not (checked below).
             [] if args.pair => {}
-            [] => return Err(Error::NotInstalled { request: request.to_string() }),
+            [] => return Err(Error::NotInstalled { request: request.to_string(), suggest_install: false }),
             [one] => targets.push(one.clone()),
             many => {
                 let keys: Vec<String> = many.iter().map(|i| i.key.to_string()).collect();
@@ -41,7 +41,7 @@ pub fn run(args: UninstallArgs, ctx: &Context) -> Result<ExitCode, Error> {
         }
     }
     if targets.is_empty() {
-        return Err(Error::NotInstalled { request: args.requests.join(" ") });
+        return Err(Error::NotInstalled { request: args.requests.join(" "), suggest_install: false });
     }
     for target in targets {
         install::uninstall(ctx, &target)?;

@@ -17,6 +17,6 @@ pub fn run(args: WhichArgs, ctx: &Context) -> Result<ExitCode, Error> {
             println!("{}", inst.interpreter().display());
             Ok(ExitCode::SUCCESS)
         }
-        None => Err(Error::NotInstalled { request: request.to_string() }),
+        None => Err(Error::NotInstalled { request: request.to_string(), suggest_install: true }),
     }
 }

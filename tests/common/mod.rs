@@ -121,7 +121,14 @@ fn handle(mut stream: TcpStream, routes: &Mutex<HashMap<String, Route>>, hits: &
         }
         None => ("200 OK", &body[..]),
     };
-    let header = format!("HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", slice.len());
+    let range_header = match start {
+        Some(start) => format!("Content-Range: bytes {start}-{}/{}\r\n", body.len() - 1, body.len()),
+        None => String::new(),
+    };
+    let header = format!(
+        "HTTP/1.1 {status}\r\nContent-Length: {}\r\n{range_header}Connection: close\r\n\r\n",
+        slice.len()
+    );
     let _ = stream.write_all(header.as_bytes());
     let _ = match cut {
         Some(after) => stream.write_all(&slice[..after.min(slice.len())]),
