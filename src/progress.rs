@@ -75,6 +75,7 @@ impl Reporter {
                     .expect("valid template"),
             );
             bar.set_prefix(name.to_string());
+            bar.set_message("starting");
             bar.enable_steady_tick(Duration::from_millis(120));
             bar
         });
