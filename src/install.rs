@@ -163,7 +163,10 @@ pub fn install_group(
             Err(shared) => report.shared_failure = Some((keys, shared)),
         }
     }
-    home.refresh_links().map_err(Error::io("cannot update the links in the ftpy bin directory"))?;
+    // The installs stand even if a link cannot be made; say so rather than fail them.
+    if let Err(e) = home.refresh_links() {
+        ctx.reporter.warn(format!("cannot update the links in {}: {e}", home.bin_dir().display()));
+    }
     report.results.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(report)
 }
