@@ -192,10 +192,7 @@ impl RecipeBook {
             }
             let sha256 =
                 entry.sha256.parse().map_err(|e: crate::digest::InvalidDigest| invalid(e.to_string()))?;
-            if !(entry.url.starts_with("https://")
-                || entry.url.starts_with("http://")
-                || entry.url.starts_with("file://"))
-            {
+            if !crate::download::is_supported_url(&entry.url) {
                 return Err(invalid(format!("release {version}: unsupported url `{}`", entry.url)));
             }
             let release = Release { version, url: entry.url, sha256 };

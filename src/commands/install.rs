@@ -14,7 +14,7 @@ use crate::progress::format_duration;
 pub fn run(args: InstallArgs, mut ctx: Context) -> Result<ExitCode, Error> {
     ctx.mirrors = args.mirrors.iter().map(|m| m.trim().to_string()).filter(|m| !m.is_empty()).collect();
     for mirror in &ctx.mirrors {
-        if !["http://", "https://", "file://"].iter().any(|s| mirror.starts_with(s)) {
+        if !crate::download::is_supported_url(mirror) {
             return Err(Error::Usage {
                 message: format!("mirror `{mirror}` is not an http://, https:// or file:// URL"),
                 hints: vec!["for a local directory use file:///absolute/path".into()],
