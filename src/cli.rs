@@ -35,6 +35,8 @@ pub enum Command {
     Which(WhichArgs),
     /// Remove installed interpreters
     Uninstall(UninstallArgs),
+    /// Check that this machine can build CPython, and say how to fix what is missing
+    Doctor(DoctorArgs),
     /// Inspect and bound the download and build caches
     #[command(subcommand)]
     Cache(CacheCommand),
@@ -69,6 +71,10 @@ pub struct InstallArgs {
     #[arg(long)]
     pub no_build_cache: bool,
 
+    /// Do not check for a compiler, headers and disk space before downloading
+    #[arg(long)]
+    pub no_system_check: bool,
+
     /// Do not compile through ccache, even when it is on PATH
     #[arg(long)]
     pub no_ccache: bool,
@@ -97,6 +103,13 @@ pub struct BuildFlags {
     /// An extra argument for configure, passed verbatim (repeatable)
     #[arg(long = "configure-opt", value_name = "ARG", allow_hyphen_values = true)]
     pub configure_opts: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Count the headers of ssl, zlib, ctypes, sqlite3, lzma and bz2 as optional
+    #[arg(long)]
+    pub allow_missing_modules: bool,
 }
 
 #[derive(Debug, Args)]

@@ -11,6 +11,7 @@
 //! | 6 | build failed |
 //! | 7 | the installed interpreter failed its checks |
 //! | 8 | unsafe archive refused |
+//! | 9 | this system cannot build CPython yet (missing compiler, headers, disk space) |
 
 use std::io;
 use std::path::PathBuf;
@@ -23,6 +24,9 @@ use crate::home::HomeError;
 use crate::recipe::RecipeError;
 use crate::unpack::UnpackError;
 use crate::version::VersionError;
+
+/// Exit code of `ftpy doctor`, and of `ftpy install` when its system check fails.
+pub const EXIT_NOT_READY: u8 = 9;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -47,6 +51,8 @@ pub enum Error {
         #[source]
         source: CheckError,
     },
+    #[error("this system cannot build CPython yet: {}", missing.join(", "))]
+    NotReady { missing: Vec<String>, commands: Vec<String> },
     #[error("{request} is not installed")]
     NotInstalled {
         request: String,
@@ -98,6 +104,7 @@ impl Error {
             Error::Unpack(UnpackError::Unsafe { .. }) => 8,
             Error::Unpack(_) => 1,
             Error::Build(_) => 6,
+            Error::NotReady { .. } => EXIT_NOT_READY,
             Error::BuildCache(_) => 1,
             Error::Check { .. } => 7,
             Error::Home(_) | Error::Io { .. } => 1,
@@ -160,6 +167,11 @@ impl Error {
                 hints
             }
             Error::Usage { hints, .. } => hints.clone(),
+            Error::NotReady { commands, .. } => {
+                let mut hints: Vec<String> = commands.iter().map(|c| format!("run `{c}`")).collect();
+                hints.push("`ftpy doctor` shows every check; --no-system-check skips this one".into());
+                hints
+            }
             Error::Context { source, .. } => source.hints(),
             _ => vec![],
         }

@@ -16,6 +16,7 @@ use crate::builder::{self, BuildOptions, BuildPlan};
 use crate::check;
 use crate::clock::unix_now;
 use crate::context::Context;
+use crate::doctor::Diagnosis;
 use crate::download::{Downloader, Sources};
 use crate::error::Error;
 use crate::installation::{self, Installation, Receipt};
@@ -29,6 +30,8 @@ pub struct InstallOptions {
     pub reinstall: bool,
     pub allow_missing_modules: bool,
     pub use_build_cache: bool,
+    /// Check for a compiler, headers and disk space before downloading anything.
+    pub system_check: bool,
 }
 
 pub enum Outcome {
@@ -261,6 +264,9 @@ fn build_all(
     cache: &BuildCache,
     options: &InstallOptions,
 ) -> Result<Vec<KeyResult>, Error> {
+    if options.system_check {
+        check_system(ctx, options)?;
+    }
     let downloader = Downloader::new(ctx.home.sources_dir(), ctx.retry.clone());
     let archive = downloader.fetch(&sources_for(ctx, group.release), &group.release.sha256, &ctx.reporter)?;
     let unpacked = staging.join("src");
@@ -424,6 +430,23 @@ fn place_and_check(
         .map_err(Error::io("cannot write the install receipt"))?;
     let installation = Installation { key: key.clone(), prefix: p.prefix.clone(), receipt };
     Ok((installation, warnings, finished.restored_from_cache))
+}
+
+/// Stop before downloading when the build could not succeed: what `ftpy doctor` checks.
+fn check_system(ctx: &Context, options: &InstallOptions) -> Result<(), Error> {
+    let diagnosis = Diagnosis::run(&ctx.home);
+    if diagnosis.ready(options.allow_missing_modules) {
+        return Ok(());
+    }
+    let deps = diagnosis.missing_required(options.allow_missing_modules);
+    let mut missing: Vec<String> = deps.iter().map(ToString::to_string).collect();
+    if !diagnosis.enough_space() {
+        missing.push(format!("free disk space in {}", diagnosis.measured_at.display()));
+    }
+    if let Err(reason) = &diagnosis.home_writable {
+        missing.push(reason.clone());
+    }
+    Err(Error::NotReady { missing, commands: diagnosis.install_commands(&deps) })
 }
 
 /// Take a tree that failed its checks out of `versions/`, and put the previous one back.

@@ -8,6 +8,7 @@ mod clock;
 mod commands;
 mod context;
 mod digest;
+mod doctor;
 mod download;
 mod error;
 mod home;
@@ -51,5 +52,6 @@ fn run(cli: Cli) -> Result<ExitCode, error::Error> {
         Command::Which(args) => commands::which::run(args, &ctx),
         Command::Uninstall(args) => commands::uninstall::run(args, &ctx),
         Command::Cache(command) => commands::cache::run(command, &ctx),
+        Command::Doctor(args) => commands::doctor::run(args, &ctx),
     }
 }

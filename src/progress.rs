@@ -163,7 +163,9 @@ impl Task {
 
 pub fn human_bytes(n: u64) -> String {
     const MIB: f64 = 1024.0 * 1024.0;
-    if n as f64 >= MIB {
+    if n as f64 >= 1024.0 * MIB {
+        format!("{:.1} GiB", n as f64 / (1024.0 * MIB))
+    } else if n as f64 >= MIB {
         format!("{:.1} MiB", n as f64 / MIB)
     } else {
         format!("{:.1} KiB", n as f64 / 1024.0)

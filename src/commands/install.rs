@@ -27,6 +27,7 @@ pub fn run(args: InstallArgs, mut ctx: Context) -> Result<ExitCode, Error> {
         reinstall: args.reinstall,
         allow_missing_modules: args.allow_missing_modules,
         use_build_cache: !args.no_build_cache,
+        system_check: !args.no_system_check,
     };
 
     let requests = super::parse_requests(&args.requests)?;

@@ -1,0 +1,75 @@
+//! `ftpy doctor`: what building CPython needs, what is missing, and the command that installs it.
+
+use std::process::ExitCode;
+
+use crate::cli::DoctorArgs;
+use crate::context::Context;
+use crate::doctor::{Diagnosis, REQUIRED_FREE_BYTES};
+use crate::error::Error;
+use crate::progress::human_bytes;
+
+pub fn run(args: DoctorArgs, ctx: &Context) -> Result<ExitCode, Error> {
+    let d = Diagnosis::run(&ctx.home);
+    let system = d.platform.map(|p| p.name()).unwrap_or("unknown system: commands for each");
+    println!("Can this machine build CPython? ({system})");
+    for (dep, present) in &d.findings {
+        let (status, note) = match (present, dep.required(), dep.module()) {
+            (true, _, _) => ("ok", String::new()),
+            (false, true, Some(module)) => (
+                "MISSING",
+                format!("required: without it {module} is missing and the install fails its checks"),
+            ),
+            (false, true, None) => ("MISSING", "required: no build without it".into()),
+            (false, false, Some(module)) => ("missing", format!("optional: {module} would be missing")),
+            (false, false, None) => ("missing", "optional: configure finds some libraries through it".into()),
+        };
+        println!("  {status:<8} {:<28} {note}", dep.to_string());
+    }
+    match d.free_bytes {
+        Some(free) if free >= REQUIRED_FREE_BYTES => {
+            println!(
+                "  {:<8} {:<28} {} free in {}",
+                "ok",
+                "disk space",
+                human_bytes(free),
+                d.measured_at.display()
+            )
+        }
+        Some(free) => println!(
+            "  {:<8} {:<28} {} free in {}; a build needs about {}",
+            "MISSING",
+            "disk space",
+            human_bytes(free),
+            d.measured_at.display(),
+            human_bytes(REQUIRED_FREE_BYTES)
+        ),
+        None => println!("  {:<8} {:<28} could not be measured (df failed)", "unknown", "disk space"),
+    }
+    match &d.home_writable {
+        Ok(()) => println!(
+            "  {:<8} {:<28} {}",
+            "ok",
+            "home writable",
+            ctx.home.versions_dir().parent().map(|p| p.display().to_string()).unwrap_or_default()
+        ),
+        Err(reason) => println!("  {:<8} {:<28} {reason}", "MISSING", "home writable"),
+    }
+
+    let missing = d.missing();
+    if !missing.is_empty() {
+        println!("\nTo install what is missing:");
+        for command in d.install_commands(&missing) {
+            println!("  {command}");
+        }
+    }
+    if d.home_writable.is_err() {
+        println!("Set FTPY_HOME to a directory you can write to.");
+    }
+    if d.ready(args.allow_missing_modules) {
+        println!("\nReady: a build would succeed.");
+        Ok(ExitCode::SUCCESS)
+    } else {
+        println!("\nNot ready: a build would fail, or fail its checks.");
+        Ok(ExitCode::from(crate::error::EXIT_NOT_READY))
+    }
+}

@@ -1,0 +1,161 @@
+//! Can this machine build CPython? The checks behind `ftpy doctor`, which `ftpy install` also
+//! makes before it downloads anything.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::home::Home;
+use crate::sysdeps::{Platform, SystemDependency, is_present};
+
+/// Below this much free space in the home, a build is likely to fail part-way.
+pub const REQUIRED_FREE_BYTES: u64 = 3 * 1024 * 1024 * 1024;
+
+pub struct Diagnosis {
+    pub platform: Option<Platform>,
+    /// Every dependency and whether it is there.
+    pub findings: Vec<(SystemDependency, bool)>,
+    /// Free bytes on the file system that holds the home, where `df` could tell.
+    pub free_bytes: Option<u64>,
+    /// The directory the free space was measured in.
+    pub measured_at: PathBuf,
+    /// `Err` with the reason when the home cannot be written.
+    pub home_writable: Result<(), String>,
+}
+
+impl Diagnosis {
+    pub fn run(home: &Home) -> Diagnosis {
+        let measured_at = nearest_existing(home.versions_dir().parent().unwrap_or(Path::new("/")));
+        Diagnosis {
+            platform: Platform::detect(),
+            findings: SystemDependency::ALL.iter().map(|d| (*d, is_present(*d))).collect(),
+            free_bytes: free_bytes(&measured_at),
+            home_writable: writable(&measured_at),
+            measured_at,
+        }
+    }
+
+    /// Missing pieces that stop a build, or that make it fail ftpy's module checks. With
+    /// `allow_missing_modules`, only the tools count.
+    pub fn missing_required(&self, allow_missing_modules: bool) -> Vec<SystemDependency> {
+        self.findings
+            .iter()
+            .filter(|(dep, present)| {
+                !present && dep.required() && (!allow_missing_modules || dep.module().is_none())
+            })
+            .map(|(dep, _)| *dep)
+            .collect()
+    }
+
+    pub fn missing(&self) -> Vec<SystemDependency> {
+        self.findings.iter().filter(|(_, present)| !present).map(|(dep, _)| *dep).collect()
+    }
+
+    pub fn enough_space(&self) -> bool {
+        self.free_bytes.is_none_or(|free| free >= REQUIRED_FREE_BYTES)
+    }
+
+    pub fn ready(&self, allow_missing_modules: bool) -> bool {
+        self.missing_required(allow_missing_modules).is_empty()
+            && self.enough_space()
+            && self.home_writable.is_ok()
+    }
+
+    /// The commands that install `deps`: one for the detected platform, else one per platform.
+    pub fn install_commands(&self, deps: &[SystemDependency]) -> Vec<String> {
+        if deps.is_empty() {
+            return Vec::new();
+        }
+        let command = |platform: Platform| {
+            let packages: Vec<&str> = deps.iter().map(|d| d.package(platform)).collect();
+            let mut packages = packages;
+            packages.dedup();
+            platform.install_command(&packages)
+        };
+        match self.platform {
+            Some(platform) => vec![command(platform)],
+            None => Platform::ALL.iter().map(|p| format!("{} ({})", command(*p), p.name())).collect(),
+        }
+    }
+}
+
+fn nearest_existing(path: &Path) -> PathBuf {
+    let mut current = path.to_path_buf();
+    while !current.exists() {
+        match current.parent() {
+            Some(parent) => current = parent.to_path_buf(),
+            None => break,
+        }
+    }
+    current
+}
+
+/// `df -Pk DIR`: portable across Linux, the BSDs and macOS.
+fn free_bytes(dir: &Path) -> Option<u64> {
+    let output = Command::new("df").arg("-Pk").arg(dir).output().ok()?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    let available_kib: u64 = text.lines().nth(1)?.split_whitespace().nth(3)?.parse().ok()?;
+    Some(available_kib * 1024)
+}
+
+fn writable(dir: &Path) -> Result<(), String> {
+    tempfile::Builder::new()
+        .prefix(".ftpy-write-test")
+        .tempfile_in(dir)
+        .map(|_| ())
+        .map_err(|e| format!("cannot write in {}: {e}", dir.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn diagnosis(missing: &[SystemDependency]) -> Diagnosis {
+        Diagnosis {
+            platform: Some(Platform::Debian),
+            findings: SystemDependency::ALL.iter().map(|d| (*d, !missing.contains(d))).collect(),
+            free_bytes: Some(10 * REQUIRED_FREE_BYTES),
+            measured_at: PathBuf::from("/"),
+            home_writable: Ok(()),
+        }
+    }
+
+    #[test]
+    fn optional_headers_do_not_stop_a_build() {
+        let d = diagnosis(&[SystemDependency::Tk, SystemDependency::Gdbm]);
+        assert!(d.ready(false));
+        assert_eq!(d.install_commands(&d.missing()), ["apt-get install -y tk-dev libgdbm-dev"]);
+    }
+
+    #[test]
+    fn required_headers_stop_a_build_unless_modules_may_be_missing() {
+        let d = diagnosis(&[SystemDependency::Ssl]);
+        assert!(!d.ready(false));
+        assert!(d.ready(true));
+        let d = diagnosis(&[SystemDependency::CCompiler]);
+        assert!(!d.ready(true), "no compiler, no build");
+    }
+
+    #[test]
+    fn low_disk_or_unwritable_home_is_not_ready() {
+        let mut d = diagnosis(&[]);
+        d.free_bytes = Some(REQUIRED_FREE_BYTES - 1);
+        assert!(!d.ready(false));
+        let mut d = diagnosis(&[]);
+        d.home_writable = Err("read-only".into());
+        assert!(!d.ready(false));
+    }
+
+    #[test]
+    fn unknown_platform_gets_every_command() {
+        let mut d = diagnosis(&[SystemDependency::Zlib]);
+        d.platform = None;
+        let commands = d.install_commands(&[SystemDependency::Zlib]);
+        assert_eq!(commands.len(), Platform::ALL.len());
+        assert!(commands.iter().any(|c| c.starts_with("zypper install -y zlib-devel")));
+    }
+
+    #[test]
+    fn measures_free_space_here() {
+        assert!(free_bytes(Path::new("/")).is_some_and(|b| b > 0));
+    }
+}
