@@ -169,6 +169,20 @@ mv -f -- "$tmp" "$install_dir/ftpy"
 trap - EXIT
 
 echo "Installed ftpy to $install_dir/ftpy"
+
+# Shell completions and the man page, beside the binary's directory: ~/.local/share for
+# ~/.local/bin, /usr/local/share for /usr/local/bin.
+share_dir=$(dirname -- "$install_dir")/share
+install_generated() { # FILE COMMAND...
+    local file=$1; shift
+    mkdir -p -- "$(dirname -- "$file")"
+    "$install_dir/ftpy" "$@" >"$file.tmp" && mv -f -- "$file.tmp" "$file"
+}
+install_generated "$share_dir/bash-completion/completions/ftpy" completions bash
+install_generated "$share_dir/zsh/site-functions/_ftpy" completions zsh
+install_generated "$share_dir/fish/vendor_completions.d/ftpy.fish" completions fish
+install_generated "$share_dir/man/man1/ftpy.1" man
+echo "Installed completions (bash, zsh, fish) and the man page under $share_dir"
 case ":${PATH:-}:" in
     *":$install_dir:"*) ;;
     *)

@@ -37,6 +37,10 @@ pub enum Command {
     Uninstall(UninstallArgs),
     /// Check that this machine can build CPython, and say how to fix what is missing
     Doctor(DoctorArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
+    Completions(CompletionsArgs),
+    /// Print the man page (roff)
+    Man,
     /// Inspect and bound the download and build caches
     #[command(subcommand)]
     Cache(CacheCommand),
@@ -103,6 +107,12 @@ pub struct BuildFlags {
     /// An extra argument for configure, passed verbatim (repeatable)
     #[arg(long = "configure-opt", value_name = "ARG", allow_hyphen_values = true)]
     pub configure_opts: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Args)]

@@ -331,6 +331,7 @@ fn build_one(
     let mut task = ctx.reporter.task(&p.key.to_string());
     let built = builder::build_interpreter(plan, &mut task);
     task.finish();
+    crate::github::fold_log(&format!("Build log of {}", p.key), &plan.log_path);
     built?;
     let tree = plan.destdir.join(p.prefix.strip_prefix("/").unwrap_or(&p.prefix));
     let interpreter = tree.join("bin").join(p.key.interpreter_name());

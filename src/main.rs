@@ -11,6 +11,7 @@ mod digest;
 mod doctor;
 mod download;
 mod error;
+mod github;
 mod home;
 mod install;
 mod installation;
@@ -53,5 +54,7 @@ fn run(cli: Cli) -> Result<ExitCode, error::Error> {
         Command::Uninstall(args) => commands::uninstall::run(args, &ctx),
         Command::Cache(command) => commands::cache::run(command, &ctx),
         Command::Doctor(args) => commands::doctor::run(args, &ctx),
+        Command::Completions(args) => commands::completions::completions(args),
+        Command::Man => commands::completions::man(),
     }
 }

@@ -44,6 +44,7 @@ pub fn run(args: InstallArgs, mut ctx: Context) -> Result<ExitCode, Error> {
 
     let total: usize = groups.iter().map(|g| g.keys.len()).sum();
     let mut failed: Vec<String> = Vec::new();
+    let mut interpreters: Vec<(crate::version::InstallKey, std::path::PathBuf)> = Vec::new();
     let mut first_error: Option<Error> = None;
     let mut fail = |keys: Vec<String>, error: Error| {
         let error = error.context(format!("failed to install {}", keys.join(" and ")));
@@ -58,7 +59,14 @@ pub fn run(args: InstallArgs, mut ctx: Context) -> Result<ExitCode, Error> {
             Ok(report) => {
                 for (key, result) in report.results {
                     match result {
-                        Ok(outcome) => print_outcome(&ctx, &outcome),
+                        Ok(outcome) => {
+                            let inst = match &outcome {
+                                Outcome::Installed { installation, .. }
+                                | Outcome::AlreadyInstalled(installation) => installation,
+                            };
+                            interpreters.push((inst.key.clone(), inst.interpreter()));
+                            print_outcome(&ctx, &outcome);
+                        }
                         Err(error) => fail(vec![key.to_string()], error),
                     }
                 }
@@ -70,6 +78,10 @@ pub fn run(args: InstallArgs, mut ctx: Context) -> Result<ExitCode, Error> {
             Err(error) => fail(group.keys.iter().map(ToString::to_string).collect(), error),
         }
     }
+    if crate::github::active() {
+        publish_to_github(&ctx, &interpreters)
+            .map_err(Error::io("cannot write $GITHUB_PATH or $GITHUB_OUTPUT"))?;
+    }
     let Some(error) = first_error else {
         advise_path(&ctx);
         return Ok(ExitCode::SUCCESS);
@@ -79,6 +91,27 @@ pub fn run(args: InstallArgs, mut ctx: Context) -> Result<ExitCode, Error> {
     }
     eprintln!("error: {} of {total} installs failed: {}", failed.len(), failed.join(", "));
     Ok(ExitCode::from(error.exit_code()))
+}
+
+/// `<home>/bin` on the job's PATH; `python-path` (the last interpreter), `python-gil` and
+/// `python-ft` (the last of each build) as step outputs.
+fn publish_to_github(
+    ctx: &Context,
+    interpreters: &[(crate::version::InstallKey, std::path::PathBuf)],
+) -> std::io::Result<()> {
+    if interpreters.is_empty() {
+        return Ok(());
+    }
+    crate::github::add_path(&ctx.home.bin_dir())?;
+    for (key, path) in interpreters {
+        let name = match key.variant {
+            crate::version::Variant::Gil => "python-gil",
+            crate::version::Variant::Freethreaded => "python-ft",
+        };
+        crate::github::set_output(name, &path.display().to_string())?;
+    }
+    let (_, last) = interpreters.last().expect("not empty");
+    crate::github::set_output("python-path", &last.display().to_string())
 }
 
 fn print_outcome(ctx: &Context, outcome: &Outcome) {

@@ -1,6 +1,7 @@
 //! One file per subcommand, each a `run(args, ctx)`.
 
 pub mod cache;
+pub mod completions;
 pub mod doctor;
 pub mod install;
 pub mod list;
