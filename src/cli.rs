@@ -41,6 +41,11 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// Print the man page (roff)
     Man,
+    /// Print CI configuration that uses ftpy
+    #[command(subcommand)]
+    Ci(CiCommand),
+    /// Print a multi-stage Dockerfile for a base image with an ftpy-built interpreter
+    Dockerfile(DockerfileArgs),
     /// Inspect and bound the download and build caches
     #[command(subcommand)]
     Cache(CacheCommand),
@@ -107,6 +112,46 @@ pub struct BuildFlags {
     /// An extra argument for configure, passed verbatim (repeatable)
     #[arg(long = "configure-opt", value_name = "ARG", allow_hyphen_values = true)]
     pub configure_opts: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CiCommand {
+    /// A GitHub Actions workflow: a matrix over versions and GIL / free-threaded builds
+    Github(CiGithubArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CiGithubArgs {
+    /// Release series to test on; each is tested on both builds
+    #[arg(long, num_args = 1.., default_values_t = ["3.13".to_string(), "3.14".to_string()])]
+    pub python: Vec<String>,
+
+    /// How the workflow installs ftpy
+    #[arg(long, default_value = "cargo install --locked ftpy")]
+    pub install_command: String,
+
+    /// The test runner module, run as `python -m ...` in each environment
+    #[arg(long, default_value = "pytest")]
+    pub test_command: String,
+}
+
+#[derive(Debug, Args)]
+pub struct DockerfileArgs {
+    /// The interpreter the image carries
+    #[arg(long, default_value = "3.14t")]
+    pub python: String,
+
+    /// The final stage's base image (Debian or Ubuntu based)
+    #[arg(long, default_value = "debian:bookworm-slim")]
+    pub base: String,
+
+    /// The builder stage's image: it needs Rust 1.89 or newer, on the same distribution
+    #[arg(long, default_value = "rust:1-bookworm")]
+    pub builder: String,
+
+    /// Build profile of the interpreter
+    #[arg(long, value_enum, default_value_t = Profile::Optimized)]
+    pub profile: Profile,
 }
 
 #[derive(Debug, Args)]

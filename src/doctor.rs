@@ -123,7 +123,7 @@ mod tests {
     fn optional_headers_do_not_stop_a_build() {
         let d = diagnosis(&[SystemDependency::Tk, SystemDependency::Gdbm]);
         assert!(d.ready(false));
-        assert_eq!(d.install_commands(&d.missing()), ["apt-get install -y tk-dev libgdbm-dev"]);
+        assert_eq!(d.install_commands(&d.missing()), ["apt-get install -y libgdbm-dev tk-dev"]);
     }
 
     #[test]

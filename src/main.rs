@@ -56,5 +56,7 @@ fn run(cli: Cli) -> Result<ExitCode, error::Error> {
         Command::Doctor(args) => commands::doctor::run(args, &ctx),
         Command::Completions(args) => commands::completions::completions(args),
         Command::Man => commands::completions::man(),
+        Command::Ci(command) => commands::ci::run(command),
+        Command::Dockerfile(args) => commands::dockerfile::run(args),
     }
 }

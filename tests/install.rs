@@ -265,7 +265,7 @@ fn failing_build_removes_staging_and_shows_log_and_hint() {
     assert_eq!(out.status.code(), Some(6), "{}", stderr_of(&out));
     let stderr = stderr_of(&out);
     assert!(stderr.contains("zlib.h: No such file"), "tail of the log shown: {stderr}");
-    assert!(stderr.contains("apt-get install zlib1g-dev"), "{stderr}");
+    assert!(stderr.contains("apt-get install -y zlib1g-dev"), "{stderr}");
     let logs = list_dir(&fx.path("logs"));
     assert_eq!(logs.len(), 1);
     assert!(stderr.contains(&fx.path("logs").join(&logs[0]).display().to_string()), "{stderr}");

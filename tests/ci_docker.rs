@@ -1,0 +1,175 @@
+//! Doctor and the system check, GitHub Actions integration, `ci github`, `dockerfile`,
+//! completions and the man page.
+
+mod common;
+
+use std::fs;
+use std::process::Command;
+
+use common::*;
+
+const V: &str = "3.13.5";
+
+#[test]
+fn doctor_passes_here_and_names_the_package_when_something_is_missing() {
+    let fx = Fixture::new();
+    let out = fx.ftpy().arg("doctor").output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stdout_of(&out));
+    let stdout = stdout_of(&out);
+    for line in [
+        "a C compiler",
+        "make",
+        "pkg-config",
+        "the OpenSSL headers",
+        "the Tk headers",
+        "disk space",
+        "home writable",
+    ] {
+        assert!(stdout.contains(line), "{line}: {stdout}");
+    }
+    assert!(stdout.contains("Ready: a build would succeed."), "{stdout}");
+
+    let out = fx.ftpy().env("CC", "/nonexistent/cc").arg("doctor").output().unwrap();
+    assert_eq!(out.status.code(), Some(9), "{}", stdout_of(&out));
+    let stdout = stdout_of(&out);
+    assert!(stdout.contains("MISSING  a C compiler"), "{stdout}");
+    assert!(stdout.contains("apt-get install -y build-essential"), "{stdout}");
+}
+
+#[test]
+fn install_stops_before_downloading_when_the_system_cannot_build() {
+    let fx = Fixture::new();
+    fx.publish(V, fake_source(V));
+    let out = fx
+        .ftpy()
+        .env("CC", "/nonexistent/cc")
+        .args(["install", "--profile", "fast", "3.13.5t"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(9), "{}", stderr_of(&out));
+    let stderr = stderr_of(&out);
+    assert!(stderr.contains("cannot build CPython yet: a C compiler"), "{stderr}");
+    assert!(stderr.contains("apt-get install -y build-essential"), "{stderr}");
+    assert!(fx.server.all_hits().is_empty(), "nothing downloaded");
+    assert!(fx.versions().is_empty());
+    // The fake build needs no compiler: skipping the check lets it through.
+    fx.ftpy()
+        .env("CC", "/nonexistent/cc")
+        .args(["install", "--profile", "fast", "--no-system-check", "3.13.5t"])
+        .assert()
+        .success();
+}
+
+#[test]
+fn github_actions_gets_log_groups_path_and_outputs() {
+    let fx = Fixture::new();
+    fx.publish(V, fake_source(V));
+    let path_file = fx.record.path().join("github_path");
+    let output_file = fx.record.path().join("github_output");
+    let out = fx
+        .ftpy()
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_PATH", &path_file)
+        .env("GITHUB_OUTPUT", &output_file)
+        .args(["install", "--pair", "--profile", "fast", "3.13.5"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let stdout = stdout_of(&out);
+    assert!(stdout.contains("::group::Build log of 3.13.5t\n"), "{stdout}");
+    assert!(stdout.contains("::group::Build log of 3.13.5\n"), "{stdout}");
+    assert_eq!(stdout.matches("::endgroup::").count(), 2, "{stdout}");
+    assert!(!stderr_of(&out).contains('\u{1b}'), "no terminal control sequences without a terminal");
+    assert_eq!(fs::read_to_string(&path_file).unwrap(), format!("{}\n", fx.path("bin").display()));
+    let outputs = fs::read_to_string(&output_file).unwrap();
+    let ft = fx.path("versions/3.13.5t/bin/python3.13t");
+    let gil = fx.path("versions/3.13.5/bin/python3.13");
+    assert!(outputs.contains(&format!("python-ft={}\n", ft.display())), "{outputs}");
+    assert!(outputs.contains(&format!("python-gil={}\n", gil.display())), "{outputs}");
+    assert!(outputs.contains("python-path="), "{outputs}");
+}
+
+#[test]
+fn ci_github_prints_a_workflow_with_the_matrix_cache_and_tests() {
+    let fx = Fixture::new();
+    let out = fx.ftpy().args(["ci", "github", "--python", "3.13", "3.14"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let doc: serde_yaml::Value = serde_yaml::from_str(&stdout_of(&out)).expect("valid YAML");
+    let job = &doc["jobs"]["test"];
+    let matrix = &job["strategy"]["matrix"];
+    assert_eq!(matrix["python"], serde_yaml::to_value(["3.13", "3.14"]).unwrap());
+    assert_eq!(matrix["build"], serde_yaml::to_value(["gil", "free-threaded"]).unwrap());
+    let steps = job["steps"].as_sequence().expect("steps");
+    let runs: Vec<String> = steps.iter().filter_map(|s| s["run"].as_str().map(str::to_string)).collect();
+    let position = |needle: &str| {
+        runs.iter()
+            .position(|r| r.contains(needle))
+            .unwrap_or_else(|| panic!("no step runs {needle}: {runs:?}"))
+    };
+    let cache_step = steps
+        .iter()
+        .position(|s| s["uses"].as_str().is_some_and(|u| u.starts_with("actions/cache@")))
+        .expect("cache step");
+    assert!(steps[cache_step]["with"]["key"].as_str().unwrap().contains("steps.key.outputs.key"));
+    assert!(steps[cache_step]["with"]["path"].as_str().unwrap().contains("FTPY_HOME"));
+    // In order: install ftpy, compute the key, (restore), install the pair, make the env, test.
+    let (install_ftpy, key, pair, venv, test) = (
+        position("cargo install"),
+        position("ftpy cache key --pair"),
+        position("ftpy install --pair"),
+        position("-m venv"),
+        position("-m pytest"),
+    );
+    assert!(install_ftpy < key && key < pair && pair < venv && venv < test);
+    let cache_run_index = steps[..cache_step].iter().filter(|s| s["run"].is_string()).count();
+    assert!(
+        key < cache_run_index && cache_run_index <= pair,
+        "the cache is restored between the key and the install"
+    );
+    assert!(runs[venv].contains("python-ft") && runs[venv].contains("python-gil"));
+
+    let out = fx.ftpy().args(["ci", "github", "--python", "3.13t"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn dockerfile_has_a_builder_and_a_slim_final_stage() {
+    let fx = Fixture::new();
+    let out = fx
+        .ftpy()
+        .args(["dockerfile", "--python", "3.14t", "--base", "debian:bookworm-slim"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let text = stdout_of(&out);
+    let froms: Vec<&str> = text.lines().filter(|l| l.starts_with("FROM ")).collect();
+    assert_eq!(froms, ["FROM rust:1-bookworm AS builder", "FROM debian:bookworm-slim"]);
+    assert!(text.contains("RUN ftpy install 3.14t\n"), "{text}");
+    assert!(text.contains("ENV FTPY_HOME=/opt/ftpy"), "{text}");
+    let final_stage = text.split("FROM debian:bookworm-slim").nth(1).unwrap();
+    assert!(final_stage.contains("COPY --from=builder /opt/ftpy /opt/ftpy"));
+    assert!(final_stage.contains("ENV PATH=/opt/ftpy/bin:$PATH"));
+    assert!(!final_stage.contains("-dev"), "no build dependencies in the final stage");
+    assert!(final_stage.contains("CMD [\"python3.14t\"]"));
+    let out = fx.ftpy().args(["dockerfile", "--python", "3.12t"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn completions_and_man_page() {
+    let fx = Fixture::new();
+    let bash = fx.ftpy().args(["completions", "bash"]).output().unwrap();
+    assert!(bash.status.success());
+    let script = fx.record.path().join("ftpy.bash");
+    fs::write(&script, &bash.stdout).unwrap();
+    let syntax = Command::new("bash").arg("-n").arg(&script).status().unwrap();
+    assert!(syntax.success(), "bash completion script has a syntax error");
+    assert!(stdout_of(&bash).contains("install"));
+    for shell in ["zsh", "fish"] {
+        let out = fx.ftpy().args(["completions", shell]).output().unwrap();
+        assert!(out.status.success() && stdout_of(&out).contains("doctor"), "{shell}");
+    }
+    let man = fx.ftpy().arg("man").output().unwrap();
+    assert!(man.status.success());
+    assert!(stdout_of(&man).contains(".TH ftpy 1"));
+}
