@@ -153,6 +153,65 @@ fn dockerfile_has_a_builder_and_a_slim_final_stage() {
     assert!(final_stage.contains("CMD [\"python3.14t\"]"));
     let out = fx.ftpy().args(["dockerfile", "--python", "3.12t"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
+
+    // This machine runs the default base's release (bookworm): every runtime package the final
+    // stage installs must exist in its package index.
+    let install_line = final_stage.lines().find(|l| l.contains("apt-get install")).expect("apt-get line");
+    let packages: Vec<&str> = install_line
+        .split("--no-install-recommends")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .take_while(|w| *w != "\\" && *w != "&&")
+        .collect();
+    assert!(packages.contains(&"libssl3") && packages.len() >= 10, "{packages:?}");
+    for package in packages {
+        let show = Command::new("apt-cache").args(["show", "--no-all-versions", package]).output().unwrap();
+        assert!(
+            show.status.success() && !show.stdout.is_empty(),
+            "no package {package} in this system's index"
+        );
+    }
+}
+
+#[test]
+fn a_fresh_user_installs_into_their_own_default_home() {
+    // A new account, no FTPY_HOME: ftpy must work from the platform's data directory.
+    let fx = Fixture::new();
+    fx.publish(V, fake_source(V));
+    let user = format!("ftpy{}", std::process::id());
+    let added =
+        Command::new("useradd").args(["--create-home", "--shell", "/bin/sh", &user]).status().unwrap();
+    assert!(added.success(), "useradd needs root");
+    let bin = tempfile::TempDir::new().unwrap();
+    let ftpy = bin.path().join("ftpy");
+    fs::copy(assert_cmd::cargo::cargo_bin("ftpy"), &ftpy).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    for dir in [bin.path(), fx.recipes.path(), fx.record.path()] {
+        fs::set_permissions(dir, fs::Permissions::from_mode(0o777)).unwrap();
+    }
+    for file in fs::read_dir(fx.recipes.path()).unwrap().flatten() {
+        fs::set_permissions(file.path(), fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    let home = format!("/home/{user}");
+    let out = Command::new("runuser")
+        .args(["-u", &user, "--"])
+        .arg("env")
+        .arg("-i")
+        .arg(format!("HOME={home}"))
+        .arg(format!("PATH={}", std::env::var("PATH").unwrap()))
+        .arg(format!("FTPY_RECIPES={}", fx.recipes.path().display()))
+        .arg(format!("FTPY_MIRROR={}", fx.server.base))
+        .arg(format!("FTPY_TEST_RECORD={}", fx.record.path().display()))
+        .arg(&ftpy)
+        .args(["install", "--profile", "fast", "3.13.5t"])
+        .output()
+        .unwrap();
+    let installed =
+        std::path::Path::new(&home).join(".local/share/ftpy/versions/3.13.5t/bin/python3.13t").exists();
+    let _ = Command::new("userdel").args(["--remove", &user]).status();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(installed, "installed under the user's ~/.local/share/ftpy");
 }
 
 #[test]
