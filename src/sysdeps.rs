@@ -69,15 +69,17 @@ impl Platform {
         }
     }
 
-    /// The one command that installs `packages`.
+    /// The one command that installs `packages`, unattended, with `sudo` in front for a user
+    /// who is not root (Homebrew runs as the user).
     pub fn install_command(self, packages: &[&str]) -> String {
         let list = packages.join(" ");
+        let sudo = if is_root() { "" } else { "sudo " };
         match self {
-            Platform::Debian => format!("apt-get install -y {list}"),
-            Platform::Fedora => format!("dnf install -y {list}"),
-            Platform::Alpine => format!("apk add {list}"),
-            Platform::Arch => format!("pacman -S --needed {list}"),
-            Platform::OpenSuse => format!("zypper install -y {list}"),
+            Platform::Debian => format!("{sudo}apt-get update && {sudo}apt-get install -y {list}"),
+            Platform::Fedora => format!("{sudo}dnf install -y {list}"),
+            Platform::Alpine => format!("{sudo}apk add {list}"),
+            Platform::Arch => format!("{sudo}pacman -S --needed --noconfirm {list}"),
+            Platform::OpenSuse => format!("{sudo}zypper install -y {list}"),
             Platform::MacOs => format!("brew install {list}"),
         }
     }
@@ -279,7 +281,7 @@ impl SystemDependency {
         format!("install {}: {}", self.what(), commands.join(", "))
     }
 
-    fn install_command(self, platform: Platform) -> String {
+    pub fn install_command(self, platform: Platform) -> String {
         if self == SystemDependency::CCompiler && platform == Platform::MacOs {
             return "xcode-select --install".into();
         }
@@ -326,13 +328,26 @@ fn compiler_command() -> Command {
     command
 }
 
+/// The compiler compiles and links a program: `cc --version` alone passes for a gcc without
+/// the C library's headers.
 fn compiler_works() -> bool {
+    let Ok(dir) = tempfile::tempdir() else { return false };
+    let source = dir.path().join("probe.c");
+    if fs::write(&source, "int main(void) { return 0; }\n").is_err() {
+        return false;
+    }
     compiler_command()
-        .arg("--version")
+        .arg(&source)
+        .arg("-o")
+        .arg(dir.path().join("probe"))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
         .is_ok_and(|s| s.success())
+}
+
+fn is_root() -> bool {
+    Command::new("id").arg("-u").output().is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
 }
 
 fn header_found(header: &str) -> bool {
@@ -343,6 +358,10 @@ fn header_found(header: &str) -> bool {
             .any(|dir| std::path::Path::new(dir).join(header).exists());
     }
     let mut command = compiler_command();
+    // The preprocessor flags configure will pass too, e.g. -I of a keg-only Homebrew formula.
+    if let Ok(cppflags) = std::env::var("CPPFLAGS") {
+        command.args(cppflags.split_whitespace());
+    }
     command.args(["-E", "-x", "c", "-"]).stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::null());
     let Ok(mut child) = command.spawn() else { return false };
     if let Some(mut stdin) = child.stdin.take() {
@@ -373,12 +392,26 @@ mod tests {
                 assert!(!dep.package(platform).is_empty(), "{dep:?} on {platform:?}");
             }
         }
-        assert_eq!(
-            Platform::Debian.install_command(&["libffi-dev", "zlib1g-dev"]),
-            "apt-get install -y libffi-dev zlib1g-dev"
-        );
+        let command = Platform::Debian.install_command(&["libffi-dev", "zlib1g-dev"]);
+        assert!(command.ends_with("apt-get install -y libffi-dev zlib1g-dev"), "{command}");
+        assert!(command.contains("apt-get update && "), "{command}");
+        assert!(Platform::Arch.install_command(&["gcc"]).contains("--noconfirm"));
+        assert_eq!(SystemDependency::CCompiler.install_command(Platform::MacOs), "xcode-select --install");
         assert_eq!(SystemDependency::Ssl.package(Platform::OpenSuse), "libopenssl-devel");
         assert_eq!(SystemDependency::for_module("ctypes"), Some(SystemDependency::Libffi));
+    }
+
+    #[test]
+    fn debian_package_names_exist_in_the_package_index() {
+        if !std::path::Path::new("/etc/debian_version").exists() {
+            return; // Only Debian's index can be asked here.
+        }
+        for dep in SystemDependency::ALL {
+            let package = dep.package(Platform::Debian);
+            let show =
+                Command::new("apt-cache").args(["show", "--no-all-versions", package]).output().unwrap();
+            assert!(show.status.success() && !show.stdout.is_empty(), "no Debian package {package}");
+        }
     }
 
     #[test]

@@ -68,6 +68,13 @@ fn builder_stage_commands_run_as_written() {
             .replace("/usr/local/bin", bin.to_str().unwrap())
     };
     let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let fresh_home = work.path().join("home");
+    fs::create_dir(&fresh_home).unwrap();
+    let real_home = PathBuf::from(std::env::var("HOME").unwrap());
+    let cargo_home =
+        std::env::var("CARGO_HOME").map(PathBuf::from).unwrap_or_else(|_| real_home.join(".cargo"));
+    let rustup_home =
+        std::env::var("RUSTUP_HOME").map(PathBuf::from).unwrap_or_else(|_| real_home.join(".rustup"));
     let mut env: Vec<(String, String)> = vec![("FTPY_MIRROR".into(), server.base.clone())];
     let stage = builder_stage(&dockerfile);
     assert!(stage.iter().any(|l| l.starts_with("RUN ftpy install")), "{stage:?}");
@@ -81,12 +88,16 @@ fn builder_stage_commands_run_as_written() {
             }
             "RUN" => {
                 let command = substitute(rest);
+                // A clean environment: what a Docker build's RUN sees, plus the toolchain
+                // locations the rust image sets with ENV and a fresh HOME.
                 let status = Command::new("bash")
                     .args(["-euo", "pipefail", "-c", &command])
+                    .env_clear()
                     .env("PATH", &path)
+                    .env("HOME", &fresh_home)
+                    .env("CARGO_HOME", &cargo_home)
+                    .env("RUSTUP_HOME", &rustup_home)
                     .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-                    .env_remove("FTPY_RECIPES")
-                    .env_remove("CARGO_TARGET_DIR")
                     .stdin(std::process::Stdio::null())
                     .status()
                     .unwrap();
@@ -111,6 +122,17 @@ fn builder_stage_commands_run_as_written() {
     );
     for gone in ["cache", "logs", "tmp", "locks"] {
         assert!(!home.join(gone).exists(), "{gone} left in the image");
+    }
+    // The final stage installs these: the packages of every library the build loads, each one
+    // known to this system's package index (the same release as the default images).
+    let packages = fs::read_to_string(home.join("runtime-packages.txt")).unwrap();
+    let packages: Vec<&str> = packages.lines().collect();
+    for needed in ["libc6", "libssl3", "libffi8", "libsqlite3-0", "liblzma5", "libbz2-1.0", "zlib1g"] {
+        assert!(packages.contains(&needed), "{needed} missing from {packages:?}");
+    }
+    for package in &packages {
+        let show = Command::new("apt-cache").args(["show", "--no-all-versions", package]).output().unwrap();
+        assert!(show.status.success(), "no package {package} in this system's index");
     }
     assert!(bin.join("ftpy").exists());
     let share = work.path().join("usr/local/share");

@@ -62,6 +62,13 @@ pub fn run(args: DoctorArgs, ctx: &Context) -> Result<ExitCode, Error> {
             println!("  {command}");
         }
     }
+    if !d.enough_space() {
+        println!(
+            "Free at least {} in {}, or point FTPY_HOME at a file system with more room.",
+            human_bytes(REQUIRED_FREE_BYTES),
+            d.measured_at.display()
+        );
+    }
     if d.home_writable.is_err() {
         println!("Set FTPY_HOME to a directory you can write to.");
     }
