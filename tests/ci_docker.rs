@@ -49,8 +49,7 @@ fn doctor_passes_here_and_names_the_package_when_something_is_missing() {
 
 #[test]
 fn install_stops_before_downloading_when_the_system_cannot_build() {
-    let fx = Fixture::new();
-    fx.publish(V, fake_source(V));
+    let fx = Fixture::with_release(V);
     let out = fx
         .ftpy()
         .env("CC", "/nonexistent/cc")
@@ -73,8 +72,7 @@ fn install_stops_before_downloading_when_the_system_cannot_build() {
 
 #[test]
 fn github_actions_gets_log_groups_path_and_outputs() {
-    let fx = Fixture::new();
-    fx.publish(V, fake_source(V));
+    let fx = Fixture::with_release(V);
     let path_file = fx.record.path().join("github_path");
     let output_file = fx.record.path().join("github_output");
     let out = fx
@@ -183,8 +181,7 @@ fn dockerfile_has_a_builder_and_a_slim_final_stage() {
 #[test]
 fn a_fresh_user_installs_into_their_own_default_home() {
     // A new account, no FTPY_HOME: ftpy must work from the platform's data directory.
-    let fx = Fixture::new();
-    fx.publish(V, fake_source(V));
+    let fx = Fixture::with_release(V);
     let user = format!("ftpy{}", std::process::id());
     let added =
         Command::new("useradd").args(["--create-home", "--shell", "/bin/sh", &user]).status().unwrap();

@@ -9,9 +9,7 @@ use common::*;
 const V: &str = "3.13.5";
 
 fn fixture() -> Fixture {
-    let fx = Fixture::new();
-    fx.publish(V, fake_source(V));
-    fx
+    Fixture::with_release(V)
 }
 
 #[test]

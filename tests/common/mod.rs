@@ -267,6 +267,13 @@ impl Fixture {
         }
     }
 
+    /// A fixture whose mirror serves a fake source tree of `version`, with its recipe.
+    pub fn with_release(version: &str) -> Fixture {
+        let fx = Fixture::new();
+        fx.publish(version, fake_source(version));
+        fx
+    }
+
     /// Serve `tarball` as `version` on the mirror and write a recipe that names its digest.
     pub fn publish(&self, version: &str, tarball: Vec<u8>) {
         let digest = sha256_hex(&tarball);
