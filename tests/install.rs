@@ -9,13 +9,9 @@ use common::*;
 
 const V: &str = "3.13.5";
 
-fn fixture() -> Fixture {
-    Fixture::with_release(V)
-}
-
 #[test]
 fn installs_freethreaded_build_with_its_flags_and_links() {
-    let fx = fixture();
+    let fx = Fixture::with_release(V);
     let out = fx.ftpy().args(["install", "--profile", "fast", "3.13.5t"]).output().unwrap();
     assert!(out.status.success(), "{}", stderr_of(&out));
     let stdout = stdout_of(&out);
@@ -50,7 +46,7 @@ fn installs_freethreaded_build_with_its_flags_and_links() {
 
 #[test]
 fn gil_build_and_default_profile_flags_reach_configure_as_argv() {
-    let fx = fixture();
+    let fx = Fixture::with_release(V);
     let out = fx
         .ftpy()
         .args([
@@ -87,7 +83,7 @@ fn gil_build_and_default_profile_flags_reach_configure_as_argv() {
 
 #[test]
 fn several_requests_in_one_call_and_list_marks_the_variants() {
-    let fx = fixture();
+    let fx = Fixture::with_release(V);
     let out = fx.ftpy().args(["install", "--profile", "fast", "3.13.5t", "3.13.5"]).output().unwrap();
     assert!(out.status.success(), "{}", stderr_of(&out));
     assert_eq!(fx.versions(), ["3.13.5", "3.13.5t"]);
@@ -115,7 +111,7 @@ fn several_requests_in_one_call_and_list_marks_the_variants() {
 
 #[test]
 fn reinstall_is_a_noop_unless_asked_and_never_downloads_twice() {
-    let fx = fixture();
+    let fx = Fixture::with_release(V);
     fx.ftpy().args(["install", "--profile", "fast", "3.13.5t"]).assert().success();
     let again = fx.ftpy().args(["install", "--profile", "fast", "3.13.5t"]).output().unwrap();
     assert!(again.status.success());
@@ -163,7 +159,7 @@ fn digest_mismatch_installs_nothing_and_tries_no_other_source() {
 
 #[test]
 fn corrupted_cache_is_detected_on_reuse() {
-    let fx = fixture();
+    let fx = Fixture::with_release(V);
     fx.ftpy().args(["install", "--profile", "fast", "3.13.5"]).assert().success();
     let cached = fx.path(&format!("cache/sources/{}.tar.xz", sha256_hex(&fake_source(V))));
     fs::write(&cached, b"corrupted").unwrap();
@@ -253,7 +249,7 @@ fn file_mirror_works() {
 
 #[test]
 fn failing_build_removes_staging_and_shows_log_and_hint() {
-    let fx = fixture();
+    let fx = Fixture::with_release(V);
     let out = fx
         .ftpy()
         .env("FAKE_FAIL_MAKE", "1")
@@ -282,7 +278,7 @@ fn failing_build_removes_staging_and_shows_log_and_hint() {
 
 #[test]
 fn failed_checks_leave_nothing_installed() {
-    let fx = fixture();
+    let fx = Fixture::with_release(V);
     let out = fx
         .ftpy()
         .env("FAKE_MISSING_MODULE", "ssl")
@@ -318,7 +314,7 @@ fn failed_checks_leave_nothing_installed() {
 
 #[test]
 fn failed_reinstall_keeps_the_previous_installation() {
-    let fx = fixture();
+    let fx = Fixture::with_release(V);
     fx.ftpy().args(["install", "--profile", "fast", "3.13.5t"]).assert().success();
     let out = fx
         .ftpy()
@@ -336,7 +332,7 @@ fn failed_reinstall_keeps_the_previous_installation() {
 
 #[test]
 fn links_follow_the_newest_patch_release_of_each_series() {
-    let fx = fixture();
+    let fx = Fixture::with_release(V);
     fx.publish("3.13.4", fake_source("3.13.4"));
     fx.ftpy().args(["install", "--profile", "fast", "3.13.5t", "3.13.4t"]).assert().success();
     let link = fx.path("bin/python3.13t");
@@ -352,7 +348,7 @@ fn links_follow_the_newest_patch_release_of_each_series() {
 
 #[test]
 fn leftover_of_a_crash_is_invisible_and_replaced() {
-    let fx = fixture();
+    let fx = Fixture::with_release(V);
     // A crash after the move, before the receipt: a tree without a receipt.
     fs::create_dir_all(fx.path("versions/3.13.5t/bin")).unwrap();
     fs::write(fx.path("versions/3.13.5t/bin/python3.13t"), "").unwrap();
@@ -366,7 +362,7 @@ fn leftover_of_a_crash_is_invisible_and_replaced() {
 
 #[test]
 fn concurrent_installs_of_one_version_build_once() {
-    let fx = fixture();
+    let fx = Fixture::with_release(V);
     let spawn = || {
         let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("ftpy"));
         for (k, v) in fx.ftpy().get_envs() {
@@ -448,7 +444,7 @@ fn unsafe_archives_are_refused() {
 
 #[test]
 fn bad_requests_are_errors_not_panics() {
-    let fx = fixture();
+    let fx = Fixture::with_release(V);
     let out = fx.ftpy().args(["install", "3.12t"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr_of(&out).contains("only from 3.13 on (PEP 703)"), "{}", stderr_of(&out));

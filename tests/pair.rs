@@ -8,13 +8,9 @@ use common::*;
 
 const V: &str = "3.13.5";
 
-fn fixture() -> Fixture {
-    Fixture::with_release(V)
-}
-
 #[test]
 fn pair_is_one_download_one_unpack_and_two_concurrent_builds() {
-    let fx = fixture();
+    let fx = Fixture::with_release(V);
     // 3.13 resolves to 3.13.14 in the built-in recipes; ask for the fixture's release.
     let out = fx
         .ftpy()
@@ -77,7 +73,7 @@ fn pair_is_one_download_one_unpack_and_two_concurrent_builds() {
 
 #[test]
 fn the_same_build_in_two_requests_is_a_pair_too() {
-    let fx = fixture();
+    let fx = Fixture::with_release(V);
     let out = fx.ftpy().args(["install", "--profile", "fast", "3.13.5t", "3.13.5"]).output().unwrap();
     assert!(out.status.success(), "{}", stderr_of(&out));
     assert_eq!(stderr_of(&out).matches("Unpacking").count(), 1);
@@ -85,7 +81,7 @@ fn the_same_build_in_two_requests_is_a_pair_too() {
 
 #[test]
 fn one_failed_build_does_not_stop_the_other() {
-    let fx = fixture();
+    let fx = Fixture::with_release(V);
     let out = fx
         .ftpy()
         .env("FAKE_FAIL_VARIANT", "fttrue")
@@ -103,7 +99,7 @@ fn one_failed_build_does_not_stop_the_other() {
 
 #[test]
 fn reinstall_after_uninstall_restores_from_the_build_cache() {
-    let fx = fixture();
+    let fx = Fixture::with_release(V);
     fx.ftpy().args(["install", "--pair", "--profile", "fast", "3.13.5"]).assert().success();
     assert_eq!(fx.configure_runs().len(), 2);
     fx.ftpy().args(["uninstall", "--pair", "3.13.5"]).assert().success();
@@ -132,7 +128,7 @@ fn reinstall_after_uninstall_restores_from_the_build_cache() {
 
 #[test]
 fn a_corrupt_cached_build_is_rebuilt_never_restored() {
-    let fx = fixture();
+    let fx = Fixture::with_release(V);
     fx.ftpy().args(["install", "--profile", "fast", "3.13.5t"]).assert().success();
     let builds = fx.path("cache/builds");
     let archive = list_dir(&builds).into_iter().find(|f| f.ends_with(".tar.zst")).expect("archived");
@@ -152,7 +148,7 @@ fn a_corrupt_cached_build_is_rebuilt_never_restored() {
 
 #[test]
 fn a_cached_build_that_fails_its_checks_is_dropped_and_rebuilt() {
-    let fx = fixture();
+    let fx = Fixture::with_release(V);
     fx.ftpy().args(["install", "--profile", "fast", "3.13.5t"]).assert().success();
     fx.ftpy().args(["uninstall", "3.13.5t"]).assert().success();
     // The system changed since the build: the restored interpreter no longer passes.
@@ -172,7 +168,7 @@ fn a_cached_build_that_fails_its_checks_is_dropped_and_rebuilt() {
 
 #[test]
 fn cache_commands_show_key_and_prune() {
-    let fx = fixture();
+    let fx = Fixture::with_release(V);
     let key = |args: &[&str]| {
         let out = fx.ftpy().args(["cache", "key"]).args(args).output().unwrap();
         assert!(out.status.success(), "{}", stderr_of(&out));
@@ -206,7 +202,7 @@ fn install_pair_exact(fx: &Fixture) {
 
 #[test]
 fn ccache_on_path_is_used_unless_turned_off() {
-    let fx = fixture();
+    let fx = Fixture::with_release(V);
     let bin = tempfile::TempDir::new().unwrap();
     let ccache = bin.path().join("ccache");
     fs::write(&ccache, "#!/bin/sh\nexec \"$@\"\n").unwrap();
