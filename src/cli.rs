@@ -146,9 +146,10 @@ pub struct DockerfileArgs {
     #[arg(long, default_value = "debian:bookworm-slim")]
     pub base: String,
 
-    /// The builder stage's image: it needs Rust 1.89 or newer, on the same distribution
-    #[arg(long, default_value = "rust:1-bookworm")]
-    pub builder: String,
+    /// The builder stage's image: Rust 1.89 or newer on the base's release [default: the
+    /// official Rust image of the base's Debian release]
+    #[arg(long)]
+    pub builder: Option<String>,
 
     /// Build profile of the interpreter
     #[arg(long, value_enum, default_value_t = Profile::Optimized)]

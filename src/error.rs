@@ -89,11 +89,8 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Version(_) | Error::Usage { .. } => 2,
-            Error::Recipe(
-                RecipeError::NoMatch { .. }
-                | RecipeError::NoFreethreadedBuild { .. }
-                | RecipeError::NoPair { .. },
-            ) => 3,
+            Error::Recipe(RecipeError::NoMatch { .. } | RecipeError::NoFreethreadedBuild { .. }) => 3,
+            Error::Recipe(RecipeError::NoPair { .. }) => 2,
             Error::Recipe(_) => 2,
             Error::NotInstalled { .. } => 3,
             Error::Download(
@@ -114,6 +111,15 @@ impl Error {
 
     pub fn hints(&self) -> Vec<String> {
         match self {
+            Error::Version(VersionError::NoFreethreadingBefore313(_)) | Error::Recipe(RecipeError::NoPair { .. }) => vec![
+                "ask for 3.13t or newer (`ftpy list --available`), or drop the `t` for a GIL-only build".into(),
+            ],
+            Error::Version(_) => vec!["a version looks like 3.13, 3.13t, 3.13.5, 3.13.5t or 3.15.0b4t".into()],
+            Error::Recipe(RecipeError::NoMatch { request, .. })
+                if request.series().is_some_and(|s| s < crate::version::FIRST_FREETHREADED) =>
+            {
+                vec!["ftpy's recipes start at 3.13, the first series with a free-threaded build".into()]
+            }
             Error::Recipe(RecipeError::NoMatch { .. }) => vec![
                 "`ftpy list --available` shows every release the recipes know".into(),
                 "a release newer than ftpy's recipes needs a recipe file in the directory named by FTPY_RECIPES, or a newer ftpy".into(),
@@ -121,8 +127,9 @@ impl Error {
             Error::Recipe(RecipeError::NoFreethreadedBuild { .. }) => {
                 vec!["ask for the GIL build explicitly (no `t`) if that is what you want".into()]
             }
-            Error::Recipe(RecipeError::Invalid { .. } | RecipeError::ReadDir { .. }) => {
-                vec!["fix or remove the file, or unset FTPY_RECIPES".into()]
+            Error::Recipe(RecipeError::Invalid { .. }) => vec!["fix or remove the file, or unset FTPY_RECIPES".into()],
+            Error::Recipe(RecipeError::ReadDir { .. }) => {
+                vec!["FTPY_RECIPES (or --recipes) must name an existing directory of recipe files".into()]
             }
             Error::NotInstalled { request, suggest_install: true } => {
                 vec![format!("install it with `ftpy install {request}`")]

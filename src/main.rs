@@ -32,6 +32,11 @@ use crate::home::Home;
 use crate::progress::Reporter;
 
 fn main() -> ExitCode {
+    // `ftpy list | head` ends quietly, like any Unix tool, instead of panicking on a closed pipe.
+    #[cfg(unix)]
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => code,
@@ -56,7 +61,7 @@ fn run(cli: Cli) -> Result<ExitCode, error::Error> {
         Command::Doctor(args) => commands::doctor::run(args, &ctx),
         Command::Completions(args) => commands::completions::completions(args),
         Command::Man => commands::completions::man(),
-        Command::Ci(command) => commands::ci::run(command),
-        Command::Dockerfile(args) => commands::dockerfile::run(args),
+        Command::Ci(command) => commands::ci::run(command, &ctx),
+        Command::Dockerfile(args) => commands::dockerfile::run(args, &ctx),
     }
 }

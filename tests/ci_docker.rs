@@ -127,8 +127,8 @@ fn ci_github_prints_a_workflow_with_the_matrix_cache_and_tests() {
     // In order: install ftpy, compute the key, (restore), install the pair, make the env, test.
     let (install_ftpy, key, pair, venv, test) = (
         position("cargo install --locked --git"),
-        position("ftpy cache key --pair"),
-        position("ftpy install --pair"),
+        position("ftpy cache key \"$request\""),
+        position("ftpy install ${{ steps.key.outputs.request }}"),
         position("-m venv"),
         position("-m pytest"),
     );
@@ -138,13 +138,23 @@ fn ci_github_prints_a_workflow_with_the_matrix_cache_and_tests() {
         key < cache_run_index && cache_run_index <= pair,
         "the cache is restored between the key and the install"
     );
-    assert!(runs[venv].contains("python-ft") && runs[venv].contains("python-gil"));
+    assert!(
+        runs[key].contains("request=\"${request}t\""),
+        "free-threaded jobs ask for the t build: {}",
+        runs[key]
+    );
+    assert!(runs[venv].contains("steps.python.outputs.python-path"));
+    assert!(steps[save_step]["if"].as_str().unwrap().contains("cache-hit != 'true'"), "no save after a hit");
     assert!(runs[venv].contains("-m pip install pytest"), "the test runner is installed");
     let save_run_index = steps[..save_step].iter().filter(|s| s["run"].is_string()).count();
     assert!(pair < save_run_index && save_run_index <= venv, "saved right after the install");
 
-    let out = fx.ftpy().args(["ci", "github", "--python", "3.13t"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    for bad in ["3.13t", "3.12"] {
+        let out = fx.ftpy().args(["ci", "github", "--python", bad]).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{bad}");
+    }
+    let out = fx.ftpy().args(["ci", "github", "--python", "3.99"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(3));
 }
 
 #[test]
@@ -173,9 +183,24 @@ fn dockerfile_has_a_builder_and_a_slim_final_stage() {
         final_stage.contains("xargs -a /opt/ftpy/runtime-packages.txt"),
         "runtime packages found by the builder"
     );
-    let out = fx.ftpy().args(["dockerfile", "--base", "alpine:3.20"]).output().unwrap();
+    let out = fx
+        .ftpy()
+        .args(["dockerfile", "--base", "alpine:3.20", "--builder", "rust:1-alpine"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr_of(&out).contains("not Debian or Ubuntu based"));
+    assert!(stderr_of(&out).contains("not Debian or Ubuntu based"), "{}", stderr_of(&out));
+    // The builder follows the base's release, and two releases are never mixed.
+    let out = fx.ftpy().args(["dockerfile", "--base", "debian:trixie-slim"]).output().unwrap();
+    assert!(stdout_of(&out).contains("FROM rust:1-trixie AS builder"), "{}", stdout_of(&out));
+    let out = fx.ftpy().args(["dockerfile", "--builder", "rust:1-trixie"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr_of(&out).contains("different releases"), "{}", stderr_of(&out));
+    let out = fx.ftpy().args(["dockerfile", "--base", "ubuntu:24.04"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "no official Rust image for Ubuntu: --builder is needed");
+    // Only what the recipes can build.
+    let out = fx.ftpy().args(["dockerfile", "--python", "3.99t"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(3));
 }
 
 #[test]

@@ -462,7 +462,7 @@ fn bad_requests_are_errors_not_panics() {
         "{stderr}"
     );
     let out = fx.ftpy().args(["install", "--pair", "3.12"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(3));
+    assert_eq!(out.status.code(), Some(2), "bad input, like 3.12t");
     assert!(stderr_of(&out).contains("exist only from 3.13 on"), "{}", stderr_of(&out));
 
     // One bad request stops the command before anything is built.
@@ -474,6 +474,13 @@ fn bad_requests_are_errors_not_panics() {
     assert_eq!(out.status.code(), Some(2));
     let out = fx.ftpy().args(["install", "--jobs", "0", "3.13.5t"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
+    for opt in ["--configure-opt=--prefix=/usr", "--configure-opt=--disable-gil"] {
+        let out = fx.ftpy().args(["install", opt, "3.13.5"]).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{opt}");
+        assert!(stderr_of(&out).contains("is not allowed"), "{}", stderr_of(&out));
+    }
+    let out = fx.ftpy().args(["install", "3.12t"]).output().unwrap();
+    assert!(stderr_of(&out).contains("hint: ask for 3.13t or newer"), "{}", stderr_of(&out));
     let out = fx.ftpy().args(["uninstall", "3.13.5t"]).output().unwrap();
     assert_eq!(out.status.code(), Some(3));
     for args in [&["which", "3.x"][..], &["install"][..], &["uninstall", "3.13t", "--bogus"][..]] {

@@ -7,7 +7,7 @@ use crate::cli::CiCommand;
 use crate::error::Error;
 use crate::version::VersionRequest;
 
-pub fn run(command: CiCommand) -> Result<ExitCode, Error> {
+pub fn run(command: CiCommand, ctx: &crate::context::Context) -> Result<ExitCode, Error> {
     match command {
         CiCommand::Github(args) => {
             for python in &args.python {
@@ -20,6 +20,7 @@ pub fn run(command: CiCommand) -> Result<ExitCode, Error> {
                         hints: vec!["`ftpy ci github --python 3.13 3.14`".into()],
                     });
                 }
+                super::check_buildable(&ctx.recipes()?, &request, true)?;
             }
             print!("{}", github_workflow(&args.python, &args.install_command, &args.test_command));
             Ok(ExitCode::SUCCESS)
@@ -63,30 +64,29 @@ jobs:
       - name: Build cache key
         id: key
         run: |
-          key=$(ftpy cache key --pair ${{{{ matrix.python }}}})
+          request="${{{{ matrix.python }}}}"
+          if [ "${{{{ matrix.build }}}}" = free-threaded ]; then request="${{request}}t"; fi
+          key=$(ftpy cache key "$request")
+          echo "request=$request" >> "$GITHUB_OUTPUT"
           echo "key=$key" >> "$GITHUB_OUTPUT"
       - name: Restore the build cache
+        id: restore
         uses: actions/cache/restore@v4
         with:
           path: ${{{{ env.FTPY_HOME }}}}/cache
           key: ${{{{ runner.os }}}}-${{{{ steps.key.outputs.key }}}}
-      - name: Install the pair (restored from the cache when the key matches)
+      - name: Install this job's build (restored from the cache when the key matches)
         id: python
-        run: ftpy install --pair ${{{{ matrix.python }}}}
+        run: ftpy install ${{{{ steps.key.outputs.request }}}}
       - name: Save the build cache, even if the tests fail later
-        if: always() && steps.python.outcome == 'success'
+        if: always() && steps.python.outcome == 'success' && steps.restore.outputs.cache-hit != 'true'
         uses: actions/cache/save@v4
         with:
           path: ${{{{ env.FTPY_HOME }}}}/cache
           key: ${{{{ runner.os }}}}-${{{{ steps.key.outputs.key }}}}
       - name: Create the environment for this build
         run: |
-          if [ "${{{{ matrix.build }}}}" = free-threaded ]; then
-            python="${{{{ steps.python.outputs.python-ft }}}}"
-          else
-            python="${{{{ steps.python.outputs.python-gil }}}}"
-          fi
-          "$python" -m venv .venv
+          "${{{{ steps.python.outputs.python-path }}}}" -m venv .venv
           .venv/bin/python -m pip install --upgrade pip
           if [ -f requirements.txt ]; then .venv/bin/python -m pip install -r requirements.txt; fi
           if [ -f pyproject.toml ]; then .venv/bin/python -m pip install -e .; fi

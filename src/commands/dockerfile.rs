@@ -9,23 +9,61 @@ use crate::cli::DockerfileArgs;
 use crate::error::Error;
 use crate::version::VersionRequest;
 
-pub fn run(args: DockerfileArgs) -> Result<ExitCode, Error> {
+/// Debian and Ubuntu releases by the names images carry.
+const RELEASES: &[&str] =
+    &["bullseye", "bookworm", "trixie", "focal", "jammy", "noble", "20.04", "22.04", "24.04"];
+
+fn release_of(image: &str) -> Option<&'static str> {
+    RELEASES.iter().copied().find(|r| image.contains(r))
+}
+
+pub fn run(args: DockerfileArgs, ctx: &crate::context::Context) -> Result<ExitCode, Error> {
     let request: VersionRequest = args.python.parse()?;
-    for image in [&args.base, &args.builder] {
+    super::check_buildable(&ctx.recipes()?, &request, false)?;
+    let builder = match &args.builder {
+        Some(builder) => builder.clone(),
+        // The official Rust images exist for Debian releases: take the final image's.
+        None => match release_of(&args.base).filter(|r| ["bullseye", "bookworm", "trixie"].contains(r)) {
+            Some(release) => format!("rust:1-{release}"),
+            None => {
+                return Err(Error::Usage {
+                    message: format!("cannot tell which Rust image matches `{}`", args.base),
+                    hints: vec![format!(
+                        "pass --builder with an image of the same release as {} that has Rust 1.89 or newer",
+                        args.base
+                    )],
+                });
+            }
+        },
+    };
+    for image in [&args.base, &builder] {
         let lower = image.to_lowercase();
         if ["alpine", "fedora", "centos", "rocky", "ubi", "amazonlinux", "opensuse", "archlinux"]
             .iter()
             .any(|other| lower.contains(other))
         {
             return Err(Error::Usage {
-                message: format!("`{image}` is not Debian or Ubuntu based; the Dockerfile's stages use apt-get"),
+                message: format!(
+                    "`{image}` is not Debian or Ubuntu based; the Dockerfile's stages use apt-get"
+                ),
+                hints: vec!["use Debian or Ubuntu images of one release for --base and --builder".into()],
+            });
+        }
+    }
+    if let (Some(a), Some(b)) = (release_of(&args.base), release_of(&builder)) {
+        if a != b {
+            return Err(Error::Usage {
+                message: format!(
+                    "the builder `{builder}` ({b}) and the base `{}` ({a}) are different releases",
+                    args.base
+                ),
                 hints: vec![
-                    "use a Debian or Ubuntu image, with a builder of the same release (--builder rust:1-<release>)".into(),
+                    "an interpreter built against one release's libraries may not run on another's".into(),
                 ],
             });
         }
     }
-    print!("{}", dockerfile(&request, &args.base, &args.builder, args.profile));
+    print!("{}", dockerfile(&request, &args.base, &builder, args.profile));
     Ok(ExitCode::SUCCESS)
 }
 

@@ -22,6 +22,11 @@ pub fn parse_requests(texts: &[String]) -> Result<Vec<VersionRequest>, Error> {
 }
 
 /// Resolve every request (each to both builds with `pair`), without duplicates.
+/// Check that a request names something the recipes have, in both builds when `pair`.
+pub fn check_buildable(recipes: &RecipeBook, request: &VersionRequest, pair: bool) -> Result<(), Error> {
+    resolve_requests(recipes, std::slice::from_ref(request), pair).map(|_| ())
+}
+
 pub fn resolve_requests<'a>(
     recipes: &'a RecipeBook,
     requests: &[VersionRequest],
@@ -41,6 +46,22 @@ pub fn resolve_requests<'a>(
 }
 
 pub fn build_options(flags: &BuildFlags, jobs: Option<usize>, ccache: bool) -> Result<BuildOptions, Error> {
+    // ftpy decides these itself; a second value would contradict the plan and the install key.
+    for opt in &flags.configure_opts {
+        let name = opt.split('=').next().unwrap_or(opt);
+        let why = match name {
+            "--prefix" | "--exec-prefix" => "ftpy installs into <home>/versions/<version>",
+            "--disable-gil" | "--enable-gil" => {
+                "the variant comes from the request: add or drop the `t` (3.13t)"
+            }
+            "--enable-optimizations" | "--with-lto" => "these come from --profile",
+            _ => continue,
+        };
+        return Err(Error::Usage {
+            message: format!("--configure-opt {opt} is not allowed: {why}"),
+            hints: vec!["`ftpy install --dry-run ...` shows the configure command ftpy runs".into()],
+        });
+    }
     let jobs = match jobs {
         Some(0) => return Err(Error::Usage { message: "--jobs must be at least 1".into(), hints: vec![] }),
         Some(n) => n,
