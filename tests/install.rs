@@ -524,7 +524,7 @@ fn dry_run_shows_the_plan_and_touches_nothing() {
     let stdout = stdout_of(&out);
     // The newest final, never the release candidate, and the `t` kept.
     assert!(stdout.contains("3.99.1t: free-threaded build of 3.99.1"), "{stdout}");
-    assert!(stdout.contains("source:     https://example.invalid/3.99.1/Python-3.99.1.tar.xz"), "{stdout}");
+    assert!(stdout.contains("source:    https://example.invalid/3.99.1/Python-3.99.1.tar.xz"), "{stdout}");
     assert!(stdout.contains(&format!("sha256:    {}", "01".repeat(32))), "{stdout}");
     assert!(stdout.contains("--disable-gil --enable-optimizations --with-lto"), "{stdout}");
     assert!(stdout.contains("3.99.2rc1: GIL build of 3.99.2rc1"), "{stdout}");

@@ -56,6 +56,11 @@ pub fn run(args: DoctorArgs, ctx: &Context) -> Result<ExitCode, Error> {
     }
 
     let missing = d.missing();
+    if missing.contains(&crate::sysdeps::SystemDependency::CCompiler) {
+        if let Ok(cc) = std::env::var("CC") {
+            println!("\nCC is set to `{cc}`, which does not compile: fix or unset CC first.");
+        }
+    }
     if !missing.is_empty() {
         println!("\nTo install what is missing:");
         for command in d.install_commands(&missing) {

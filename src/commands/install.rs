@@ -83,7 +83,7 @@ pub fn run(args: InstallArgs, mut ctx: Context) -> Result<ExitCode, Error> {
             .map_err(Error::io("cannot write $GITHUB_PATH or $GITHUB_OUTPUT"))?;
     }
     let Some(error) = first_error else {
-        advise_path(&ctx);
+        advise_path(&ctx, !interpreters.is_empty());
         return Ok(ExitCode::SUCCESS);
     };
     if total == 1 {
@@ -154,15 +154,22 @@ fn print_plan(ctx: &Context, group: &InstallGroup, options: &InstallOptions) {
         println!("{key}: {} build of {}, {status}", key.variant.label(), key.version);
         println!("  series:    {} ({})", group.series.name, group.series.free_threading.describe());
         for (i, url) in sources.iter().enumerate() {
-            println!("  {}  {url}", if i == 0 { "source:   " } else { "then:     " });
+            println!("  {} {url}", if i == 0 { "source:   " } else { "then:     " });
         }
         println!("  sha256:    {}", group.release.sha256);
         println!("  configure: {}", shell_words(std::iter::once("./configure".to_string()).chain(args)));
         println!("  make:      {} (jobserver of {} jobs)", builder::make_program(), options.build.jobs);
         println!("  prefix:    {}", prefix.display());
     }
-    if group.keys.len() > 1 {
-        println!("  (one download and unpack; the {} builds run concurrently)", group.keys.len());
+    let to_build = group
+        .keys
+        .iter()
+        .filter(|k| {
+            options.reinstall || crate::installation::read_receipt(&ctx.home.version_dir(k)).is_none()
+        })
+        .count();
+    if to_build > 1 {
+        println!("  (one download and unpack; the {to_build} builds run concurrently)");
     }
 }
 
@@ -181,11 +188,16 @@ fn shell_words(words: impl Iterator<Item = String>) -> String {
 }
 
 /// One directory on PATH is enough; say so when it is missing.
-fn advise_path(ctx: &Context) {
+fn advise_path(ctx: &Context, installed_any: bool) {
     let bin = ctx.home.bin_dir();
+    if !installed_any {
+        return;
+    }
     let on_path = std::env::var_os("PATH").is_some_and(|p| std::env::split_paths(&p).any(|d| d == bin));
     if !on_path {
-        ctx.reporter
-            .info(format!("hint: add {} to PATH for python3.13t, python3.14t and the rest", bin.display()));
+        ctx.reporter.info(format!(
+            "hint: add {} to PATH: it holds a python3.X and python3.Xt link per installed series",
+            bin.display()
+        ));
     }
 }

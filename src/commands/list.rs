@@ -13,6 +13,7 @@ pub fn run(args: ListArgs, ctx: &Context) -> Result<ExitCode, Error> {
         installation::installed(&ctx.home).map_err(Error::io("cannot read the installed versions"))?;
     if args.available {
         let recipes = ctx.recipes()?;
+        println!("{:<14}{:<26}{}", "release", "GIL build", "free-threaded build");
         for series in recipes.series().collect::<Vec<_>>().into_iter().rev() {
             println!("{} ({})", series.name, series.free_threading.describe());
             for release in series.releases.iter().rev() {

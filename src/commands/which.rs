@@ -17,6 +17,19 @@ pub fn run(args: WhichArgs, ctx: &Context) -> Result<ExitCode, Error> {
             println!("{}", inst.interpreter().display());
             Ok(ExitCode::SUCCESS)
         }
-        None => Err(Error::NotInstalled { request: request.to_string(), suggest_install: true }),
+        None => {
+            // The other build of the same version may be there: say so, never substitute it.
+            let other = VersionRequest {
+                variant: match request.variant {
+                    crate::version::Variant::Gil => crate::version::Variant::Freethreaded,
+                    crate::version::Variant::Freethreaded => crate::version::Variant::Gil,
+                },
+                ..request.clone()
+            };
+            if let Ok(Some(inst)) = installation::find_installed(&ctx.home, &other) {
+                ctx.reporter.info(format!("note: {} ({}) is installed", inst.key, inst.key.variant.label()));
+            }
+            Err(Error::NotInstalled { request: request.to_string(), suggest_install: true })
+        }
     }
 }
