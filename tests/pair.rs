@@ -14,7 +14,7 @@ fn pair_is_one_download_one_unpack_and_two_concurrent_builds() {
     // 3.13 resolves to 3.13.14 in the built-in recipes; ask for the fixture's release.
     let out = fx
         .ftpy()
-        .env("FAKE_MAKE_SLEEP", "1")
+        .env("FAKE_MAKE_SLEEP", "2")
         .args(["install", "--pair", "--profile", "fast", "3.13.5"])
         .output()
         .unwrap();
