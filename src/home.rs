@@ -158,7 +158,8 @@ impl Home {
         Ok(())
     }
 
-    /// The lines of `installed` that are links in `<home>/bin`, for `list` and `which`.
+    /// The `<home>/bin` link that points at this installation, if the installation is the one
+    /// linked for its series (what `list` marks with `*`).
     pub fn linked_name(&self, inst: &Installation) -> Option<PathBuf> {
         let link = self.bin_dir().join(inst.key.interpreter_name());
         let target = fs::read_link(&link).ok()?;
