@@ -49,6 +49,72 @@ pub enum Command {
     /// Inspect and bound the download and build caches
     #[command(subcommand)]
     Cache(CacheCommand),
+    /// Create a project's twin environments (.venv-gil, .venv-ft) from an installed pair
+    Venv(VenvArgs),
+    /// Run a command in both environments of the project and compare exit codes and times
+    Run(RunArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct VenvArgs {
+    /// The project [default: the nearest directory upwards with a pyproject.toml, else the
+    /// current directory]
+    #[arg(value_name = "PROJECT_DIR")]
+    pub project: Option<PathBuf>,
+
+    /// Which pair: 3.13, 3.14, 3.13.5 (with or without the `t`) [default: .python-version, else
+    /// requires-python in pyproject.toml, else the newest installed pair]
+    #[arg(long, value_name = "VERSION")]
+    pub python: Option<String>,
+
+    /// A requirements file to install into both environments (repeatable) [default: the project
+    /// itself with -e . when pyproject.toml has a build system, else its dependencies, else
+    /// requirements.txt]
+    #[arg(short = 'r', long = "requirement", value_name = "FILE")]
+    pub requirements: Vec<PathBuf>,
+
+    /// Install only the dependencies in pyproject.toml, not the project itself
+    #[arg(long)]
+    pub deps_only: bool,
+
+    /// Install the pair first if it is not installed (what `ftpy install --pair` does)
+    #[arg(long)]
+    pub install: bool,
+
+    /// The build profile for --install
+    #[arg(long, value_enum, default_value_t = Profile::Optimized, requires = "install")]
+    pub profile: Profile,
+
+    /// Show the pair, both environments and how they differ; change nothing
+    #[arg(long, conflicts_with_all = ["python", "requirements", "deps_only", "install"])]
+    pub status: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Only in the GIL environment
+    #[arg(long, conflicts_with_all = ["ft", "both"])]
+    pub gil: bool,
+
+    /// Only in the free-threaded environment
+    #[arg(long, conflicts_with = "both")]
+    pub ft: bool,
+
+    /// In both, the GIL one first (the default)
+    #[arg(long)]
+    pub both: bool,
+
+    /// Run each side N times and report the median and spread (for benchmarks)
+    #[arg(long, default_value_t = 1, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub repeat: u32,
+
+    /// The project whose environments to use [default: the nearest directory upwards that has them]
+    #[arg(long, value_name = "DIR")]
+    pub project: Option<PathBuf>,
+
+    /// The command and its arguments, e.g. `-- python -m pytest -q`
+    #[arg(required = true, num_args = 1.., trailing_var_arg = true, allow_hyphen_values = true, value_name = "CMD")]
+    pub command: Vec<String>,
 }
 
 #[derive(Debug, Args)]

@@ -8,6 +8,7 @@ use crate::home::Home;
 use crate::progress::Reporter;
 use crate::recipe::RecipeBook;
 
+#[derive(Clone)]
 pub struct Context {
     pub home: Home,
     /// `FTPY_RECIPES`: read only by commands that need recipes.

@@ -12,6 +12,8 @@
 //! | 7 | the installed interpreter failed its checks |
 //! | 8 | unsafe archive refused |
 //! | 9 | this system cannot build CPython yet (missing compiler, headers, disk space) |
+//! | 10 | the requirements could not be installed into a project environment |
+//! | 11 | `ftpy run`: the command failed in at least one environment |
 
 use std::io;
 use std::path::PathBuf;
@@ -59,6 +61,31 @@ pub enum Error {
         /// What to suggest: installing it (`which`) or looking at what is installed (`uninstall`).
         suggest_install: bool,
     },
+    #[error("no installed pair matches {wanted} (from {source_of_wish}); installed pairs: {}",
+        if installed.is_empty() { "none".to_string() } else { installed.join(", ") })]
+    PairNotInstalled {
+        wanted: String,
+        source_of_wish: String,
+        /// The request for `ftpy install --pair`, when the wish is one.
+        install_request: Option<String>,
+        installed: Vec<String>,
+    },
+    #[error("{}", describe_requirements_failure(env, key, failure))]
+    Requirements {
+        env: String,
+        key: String,
+        failure: crate::pip::PipFailure,
+        /// The requirements as given, for the hint that rebuilds wheels.
+        requirement_args: Vec<String>,
+    },
+    #[error(transparent)]
+    Venv(#[from] crate::venv::VenvError),
+    #[error(transparent)]
+    Scan(#[from] crate::gil_scan::ScanError),
+    #[error("{} has no twin environments ({} and {})", root.display(), crate::project::GIL_ENV, crate::project::FT_ENV)]
+    NoEnvironments { root: PathBuf },
+    #[error("the command failed in {}", sides.join(" and "))]
+    RunFailed { sides: Vec<String> },
     #[error("{message}")]
     Usage { message: String, hints: Vec<String> },
     #[error("{context}")]
@@ -105,6 +132,11 @@ impl Error {
             Error::BuildCache(_) => 1,
             Error::Check { .. } => 7,
             Error::Home(_) | Error::Io { .. } => 1,
+            Error::PairNotInstalled { .. } | Error::NoEnvironments { .. } => 3,
+            Error::Requirements { .. } => 10,
+            Error::Venv(crate::venv::VenvError::Wrong { .. }) => 7,
+            Error::Venv(_) | Error::Scan(_) => 1,
+            Error::RunFailed { .. } => 11,
             Error::Context { source, .. } => source.exit_code(),
         }
     }
@@ -179,10 +211,59 @@ impl Error {
                 hints.push("`ftpy doctor` shows every check; --no-system-check skips this one".into());
                 hints
             }
+            Error::PairNotInstalled { install_request, .. } => {
+                let request = install_request.clone().unwrap_or_else(|| "3.13".into());
+                vec![
+                    format!("install it with `ftpy install --pair {request}`, or add --install to this command"),
+                    "`ftpy list` shows what is installed".into(),
+                ]
+            }
+            Error::Requirements { failure, requirement_args, .. } => {
+                let mut hints = vec![format!("pip's full output is in {}", failure.log.display())];
+                if failure.packages.iter().any(|(_, why)| *why == crate::pip::PackageFailure::BuildFailed) {
+                    hints.push(format!(
+                        "`ftpy wheels build {}` rebuilds them for the free-threaded interpreter and says what blocks each; `ftpy venv` then installs from its wheelhouse",
+                        requirement_args.join(" ")
+                    ));
+                }
+                hints.push("nothing was left half-filled: both environments are as they were before this command".into());
+                hints
+            }
+            Error::NoEnvironments { .. } => vec!["create them with `ftpy venv` in the project directory".into()],
+            Error::Venv(crate::venv::VenvError::Probe { .. }) => {
+                vec!["its base interpreter may have been uninstalled: run `ftpy venv` again to recreate both".into()]
+            }
+            Error::RunFailed { .. } => vec!["the summary above shows each side's exit code".into()],
             Error::Context { source, .. } => source.hints(),
             _ => vec![],
         }
     }
+}
+
+fn describe_requirements_failure(env: &str, key: &str, failure: &crate::pip::PipFailure) -> String {
+    let mut text = if failure.packages.is_empty() {
+        format!("the requirements could not be installed into {env} ({key})")
+    } else {
+        let mut text = format!(
+            "{} could not be installed into {env} ({key}):",
+            if failure.packages.len() == 1 {
+                "1 package".to_string()
+            } else {
+                format!("{} packages", failure.packages.len())
+            }
+        );
+        for (name, why) in &failure.packages {
+            text.push_str(&format!("\n  {name}: {}", why.describe()));
+        }
+        text
+    };
+    if !failure.key_lines.is_empty() {
+        text.push_str("\npip said:");
+        for line in &failure.key_lines {
+            text.push_str(&format!("\n  {line}"));
+        }
+    }
+    text
 }
 
 /// Print `error:`, the cause chain and the hints on stderr; return the exit code.

@@ -5,7 +5,8 @@
 //! <home>/bin/              python3.13, python3.13t, ...: links to the newest build of each series
 //! <home>/cache/sources/    downloaded tarballs, named by their sha256
 //! <home>/cache/builds/     installed trees of earlier builds, keyed by their build inputs
-//! <home>/logs/             one build log per install
+//! <home>/logs/             one build log per install, one pip log per environment
+//! <home>/wheels/<key>/      wheels rebuilt for one interpreter (`ftpy wheels build`)
 //! <home>/locks/            one lock file per install key
 //! <home>/tmp/              staging directories; same file system as versions/, for atomic renames
 //! ```
@@ -86,6 +87,11 @@ impl Home {
 
     pub fn builds_dir(&self) -> PathBuf {
         self.cache_dir().join("builds")
+    }
+
+    /// Wheels built from source for one installed interpreter, e.g. `<home>/wheels/3.13.5t`.
+    pub fn wheelhouse_dir(&self, key: &InstallKey) -> PathBuf {
+        self.root.join("wheels").join(key.to_string())
     }
 
     pub fn logs_dir(&self) -> PathBuf {

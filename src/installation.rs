@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::check::CheckReport;
 use crate::digest::Sha256Digest;
 use crate::home::Home;
-use crate::version::{InstallKey, VersionRequest};
+use crate::version::{InstallKey, Variant, VersionRequest};
 
 pub const RECEIPT_FILE: &str = "ftpy-receipt.json";
 
@@ -83,6 +83,20 @@ pub fn matching_installed(home: &Home, request: &VersionRequest) -> io::Result<V
         .into_iter()
         .filter(|i| i.key.variant == request.variant && request.matches(&i.key.version))
         .collect())
+}
+
+/// Versions installed in both builds, oldest first, as (GIL, free-threaded).
+pub fn installed_pairs(home: &Home) -> io::Result<Vec<(Installation, Installation)>> {
+    let all = installed(home)?;
+    let mut pairs = Vec::new();
+    for gil in all.iter().filter(|i| i.key.variant == Variant::Gil) {
+        if let Some(ft) =
+            all.iter().find(|i| i.key.variant == Variant::Freethreaded && i.key.version == gil.key.version)
+        {
+            pairs.push((gil.clone(), ft.clone()));
+        }
+    }
+    Ok(pairs)
 }
 
 pub fn read_receipt(prefix: &Path) -> Option<Receipt> {

@@ -11,14 +11,19 @@ mod digest;
 mod doctor;
 mod download;
 mod error;
+mod gil_scan;
 mod github;
 mod home;
 mod install;
 mod installation;
+mod pip;
 mod progress;
+mod project;
 mod recipe;
+mod side_by_side;
 mod sysdeps;
 mod unpack;
+mod venv;
 mod version;
 
 use std::process::ExitCode;
@@ -63,5 +68,7 @@ fn run(cli: Cli) -> Result<ExitCode, error::Error> {
         Command::Man => commands::completions::man(),
         Command::Ci(command) => commands::ci::run(command, &ctx),
         Command::Dockerfile(args) => commands::dockerfile::run(args, &ctx),
+        Command::Venv(args) => commands::venv::run(args, ctx),
+        Command::Run(args) => commands::run::run(args, &ctx),
     }
 }

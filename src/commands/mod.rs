@@ -7,7 +7,9 @@ pub mod dockerfile;
 pub mod doctor;
 pub mod install;
 pub mod list;
+pub mod run;
 pub mod uninstall;
+pub mod venv;
 pub mod which;
 
 use crate::builder::BuildOptions;

@@ -1,0 +1,119 @@
+//! `ftpy run [--gil | --ft | --both] [--repeat N] -- CMD ...`: the same command in each of the
+//! project's environments, one after the other, then a summary of exit codes and wall times.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use crate::cli::RunArgs;
+use crate::context::Context;
+use crate::error::Error;
+use crate::project;
+use crate::side_by_side::{self, Exit, Prefix, RunResult, Timing, format_seconds};
+use crate::venv::Environment;
+use crate::version::Variant;
+
+struct Side {
+    label: &'static str,
+    env: Environment,
+    prefix: Prefix,
+    runs: Vec<RunResult>,
+}
+
+pub fn run(args: RunArgs, ctx: &Context) -> Result<ExitCode, Error> {
+    let root = project::find_root(args.project.as_deref(), true)?;
+    let variants: Vec<Variant> = if args.gil {
+        vec![Variant::Gil]
+    } else if args.ft {
+        vec![Variant::Freethreaded]
+    } else {
+        vec![Variant::Gil, Variant::Freethreaded]
+    };
+    let mut sides: Vec<Side> = variants
+        .into_iter()
+        .map(|variant| {
+            let (label, colour) = match variant {
+                Variant::Gil => ("gil", 33),
+                Variant::Freethreaded => ("ft", 36),
+            };
+            Side {
+                label,
+                env: Environment::in_project(&root, variant),
+                prefix: Prefix::new(label, colour),
+                runs: vec![],
+            }
+        })
+        .collect();
+    if sides.iter().any(|s| !s.env.exists()) {
+        return Err(Error::NoEnvironments { root });
+    }
+
+    for side in &mut sides {
+        for round in 1..=args.repeat {
+            if args.repeat > 1 {
+                ctx.reporter.info(format!("{}: run {round} of {}", side.label, args.repeat));
+            }
+            let result = side_by_side::run_in(
+                &side.env,
+                &args.command,
+                &std::env::current_dir().unwrap_or(root.clone()),
+                &side.prefix,
+            )
+            .map_err(Error::io("cannot start the command"))?;
+            side.runs.push(result);
+        }
+    }
+
+    print_summary(&sides);
+    let failed: Vec<String> = sides
+        .iter()
+        .filter(|s| s.runs.iter().any(|r| !r.exit.success()))
+        .map(|s| s.env.name().to_string())
+        .collect();
+    if failed.is_empty() { Ok(ExitCode::SUCCESS) } else { Err(Error::RunFailed { sides: failed }) }
+}
+
+fn print_summary(sides: &[Side]) {
+    println!();
+    println!(
+        "{:<5} {:>4}  {:<12} {:>10} {:>10} {:>10} {:>8}",
+        "side", "runs", "exit", "median", "min", "max", "spread"
+    );
+    let mut medians: Vec<(&str, Duration)> = Vec::new();
+    for side in sides {
+        let walls: Vec<Duration> =
+            side.runs.iter().filter(|r| r.exit != Exit::NotFound).map(|r| r.wall).collect();
+        let failures = side.runs.iter().filter(|r| !r.exit.success()).count();
+        let exit = match side.runs.iter().find(|r| !r.exit.success()) {
+            None => "0".to_string(),
+            Some(first) if failures == side.runs.len() => first.exit.to_string(),
+            Some(first) => format!("{} ({failures} of {})", first.exit, side.runs.len()),
+        };
+        match Timing::of(&walls) {
+            Some(t) => {
+                println!(
+                    "{:<5} {:>4}  {:<12} {:>10} {:>10} {:>10} {:>7.1}%",
+                    side.label,
+                    side.runs.len(),
+                    exit,
+                    format_seconds(t.median),
+                    format_seconds(t.min),
+                    format_seconds(t.max),
+                    t.spread_percent()
+                );
+                medians.push((side.label, t.median));
+            }
+            None => println!("{:<5} {:>4}  {:<12}", side.label, side.runs.len(), exit),
+        }
+    }
+    if let [(_, gil), (_, ft)] = medians[..] {
+        if !gil.is_zero() && !ft.is_zero() {
+            let ratio = ft.as_secs_f64() / gil.as_secs_f64();
+            let verdict = if ratio < 1.0 {
+                format!("free-threaded is {:.2}x as fast", 1.0 / ratio)
+            } else {
+                format!("free-threaded is {:.2}x slower", ratio)
+            };
+            println!("ft/gil median time: {ratio:.2}x ({verdict})");
+        }
+    }
+}

@@ -1,0 +1,326 @@
+//! `ftpy venv`: the project's twin environments, made from the two builds of one installed pair,
+//! with the same requirements installed in both; `ftpy venv --status` compares them.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command, VenvArgs};
+use crate::context::Context;
+use crate::error::Error;
+use crate::gil_scan::{self, GilReport};
+use crate::installation::{self, Installation};
+use crate::pip;
+use crate::progress::format_duration;
+use crate::project::{self, PyProject, PythonSource, PythonWish, Requirements};
+use crate::venv::{self, EnvInfo, EnvRecord, Environment, Replacement};
+use crate::version::Variant;
+
+pub fn run(args: VenvArgs, ctx: Context) -> Result<ExitCode, Error> {
+    let root = project::find_root(args.project.as_deref(), args.status)?;
+    if args.status {
+        return status(&root);
+    }
+    let pyproject_path = root.join("pyproject.toml");
+    let pyproject = if pyproject_path.is_file() { Some(PyProject::read(&pyproject_path)?) } else { None };
+    for file in &args.requirements {
+        if !file.is_file() {
+            return Err(Error::Usage {
+                message: format!("requirements file {} does not exist", file.display()),
+                hints: vec![],
+            });
+        }
+    }
+    let requirements =
+        Requirements::choose(&root, &absolute(&args.requirements)?, pyproject.as_ref(), args.deps_only);
+    let (wish, source) = project::python_wish(args.python.as_deref(), &root, pyproject.as_ref())?;
+
+    let (gil_base, ft_base) = match choose_pair(&ctx, &wish)? {
+        Some(pair) => pair,
+        None if args.install => {
+            install_pair(&ctx, &wish, &source, args.profile)?;
+            choose_pair(&ctx, &wish)?.ok_or_else(|| not_installed(&ctx, &wish, &source))?
+        }
+        None => return Err(not_installed(&ctx, &wish, &source)),
+    };
+    ctx.home.create()?;
+    ctx.reporter.info(format!(
+        "Using the {} pair ({source}) for {}; installing {}",
+        gil_base.key.version,
+        root.display(),
+        requirements.describe()
+    ));
+
+    let started = Instant::now();
+    let sides = [
+        (Environment::in_project(&root, Variant::Gil), &gil_base),
+        (Environment::in_project(&root, Variant::Freethreaded), &ft_base),
+    ];
+    let mut replacements = Vec::new();
+    for (env, _) in &sides {
+        replacements
+            .push(Replacement::begin(&env.path).map_err(Error::io("cannot move the old environment aside"))?);
+    }
+    let stamp = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let results: Vec<Result<EnvInfo, Error>> = std::thread::scope(|s| {
+        let handles: Vec<_> = sides
+            .iter()
+            .map(|(env, base)| {
+                let log = ctx.home.logs_dir().join(format!("venv-{}-{}.log", base.key, stamp));
+                let (ctx, root, requirements) = (&ctx, &root, &requirements);
+                s.spawn(move || fill(ctx, env, base, root, requirements, &log))
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().expect("environment thread panicked")).collect()
+    });
+
+    let failure = results.iter().position(Result::is_err);
+    if let Some(index) = failure {
+        for replacement in replacements {
+            replacement.roll_back().map_err(Error::io("cannot put the previous environment back"))?;
+        }
+        let error = results.into_iter().nth(index).expect("index exists").expect_err("is an error");
+        return Err(error);
+    }
+    let infos: Vec<EnvInfo> = results.into_iter().map(|r| r.expect("checked")).collect();
+    let report = match gil_scan::scan(&sides[1].0.python(), None) {
+        Ok(report) => report,
+        Err(e) => {
+            for replacement in replacements {
+                let _ = replacement.roll_back();
+            }
+            return Err(e.into());
+        }
+    };
+    for replacement in replacements {
+        replacement.commit();
+    }
+    for ((env, base), info) in sides.iter().zip(&infos) {
+        println!(
+            "{:<10} Python {:<8} {:<14} {:>3} packages  {}",
+            env.name(),
+            base.key,
+            base.key.variant.label(),
+            info.packages.len(),
+            env.path.display()
+        );
+    }
+    print_gil_report(&report, &sides[1].0);
+    ctx.reporter.info(format!(
+        "Done in {}. `ftpy run -- <command>` runs a command in both.",
+        format_duration(started.elapsed())
+    ));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Create one environment, install the requirements, check it and leave ftpy's record in it.
+fn fill(
+    ctx: &Context,
+    env: &Environment,
+    base: &Installation,
+    root: &Path,
+    requirements: &Requirements,
+    log: &Path,
+) -> Result<EnvInfo, Error> {
+    let mut task = ctx.reporter.task(env.name());
+    task.phase("creating");
+    env.create(base)?;
+    let mut pip_args = requirements.pip_args();
+    if env.variant == Variant::Freethreaded {
+        let wheelhouse = ctx.home.wheelhouse_dir(&base.key);
+        if wheelhouse.is_dir() {
+            pip_args.extend(["--find-links".to_string(), wheelhouse.display().to_string()]);
+        }
+    }
+    if !matches!(requirements, Requirements::Nothing) {
+        task.phase("installing requirements");
+        pip::install(&env.python(), &pip_args, root, log).map_err(|failure| Error::Requirements {
+            env: env.name().to_string(),
+            key: base.key.to_string(),
+            failure,
+            requirement_args: requirements.pip_args(),
+        })?;
+    }
+    task.phase("checking");
+    let info = env.verify(base)?;
+    let record = EnvRecord {
+        key: base.key.to_string(),
+        base_interpreter: base.interpreter(),
+        requirements: requirements.describe(),
+        created_at: SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
+    };
+    env.write_record(&record).map_err(Error::io("cannot write the environment's record"))?;
+    task.finish();
+    Ok(info)
+}
+
+fn print_gil_report(report: &GilReport, env: &Environment) {
+    if report.keeps_gil_off() {
+        println!(
+            "GIL: stays off in {} ({} extension module{} imported one by one)",
+            env.name(),
+            report.modules_checked,
+            if report.modules_checked == 1 { "" } else { "s" }
+        );
+    } else {
+        println!(
+            "GIL: {} extension module{} turn{} the GIL back on in {}:",
+            report.culprits.len(),
+            if report.culprits.len() == 1 { "" } else { "s" },
+            if report.culprits.len() == 1 { "s" } else { "" },
+            env.name()
+        );
+        for culprit in &report.culprits {
+            match &culprit.distribution {
+                Some(dist) => println!("  {} (from {dist})", culprit.module),
+                None => println!("  {}", culprit.module),
+            }
+        }
+        println!(
+            "  a process that imports one of these runs with the GIL: its threads do not run in parallel"
+        );
+    }
+    for (module, error) in &report.import_errors {
+        println!("  note: {module} could not be imported on its own: {error}");
+    }
+}
+
+/// The newest installed pair the wish accepts, preferring final releases.
+fn choose_pair(ctx: &Context, wish: &PythonWish) -> Result<Option<(Installation, Installation)>, Error> {
+    let pairs =
+        installation::installed_pairs(&ctx.home).map_err(Error::io("cannot read the installed versions"))?;
+    let mut accepted: Vec<_> = pairs.into_iter().filter(|(gil, _)| wish.accepts(&gil.key.version)).collect();
+    accepted.sort_by(|(a, _), (b, _)| {
+        (a.key.version.is_final(), &a.key.version).cmp(&(b.key.version.is_final(), &b.key.version))
+    });
+    Ok(accepted.pop())
+}
+
+fn not_installed(ctx: &Context, wish: &PythonWish, source: &PythonSource) -> Error {
+    let installed = installation::installed_pairs(&ctx.home)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(gil, _)| gil.key.version.to_string())
+        .collect();
+    Error::PairNotInstalled {
+        wanted: describe_wish(wish),
+        source_of_wish: source.to_string(),
+        install_request: wish.install_request().or_else(|| newest_accepted_release(ctx, wish)),
+        installed,
+    }
+}
+
+fn describe_wish(wish: &PythonWish) -> String {
+    match wish {
+        PythonWish::Request(r) => {
+            format!("{}", crate::version::VersionRequest { variant: Variant::Gil, ..r.clone() })
+        }
+        PythonWish::Specifiers(s) => format!("Python {s}"),
+        PythonWish::Any => "any version".into(),
+    }
+}
+
+/// For a `requires-python` wish: the newest release in the recipes that has both builds.
+fn newest_accepted_release(ctx: &Context, wish: &PythonWish) -> Option<String> {
+    let recipes = ctx.recipes().ok()?;
+    recipes
+        .series()
+        .filter(|s| s.supports(Variant::Freethreaded))
+        .flat_map(|s| s.releases.iter())
+        .map(|r| r.version.clone())
+        .filter(|v| v.is_final() && wish.accepts(v))
+        .max()
+        .map(|v| v.to_string())
+}
+
+/// `ftpy install --pair <version>`, with the same defaults and environment (FTPY_MIRROR, ...)
+/// as when typed.
+fn install_pair(
+    ctx: &Context,
+    wish: &PythonWish,
+    source: &PythonSource,
+    profile: crate::builder::Profile,
+) -> Result<(), Error> {
+    let Some(request) = wish.install_request().or_else(|| newest_accepted_release(ctx, wish)) else {
+        return Err(not_installed(ctx, wish, source));
+    };
+    let profile = match profile {
+        crate::builder::Profile::Optimized => "optimized",
+        crate::builder::Profile::Fast => "fast",
+    };
+    ctx.reporter
+        .info(format!("Installing the {request} pair: ftpy install --pair {request} --profile {profile}"));
+    let cli = Cli::try_parse_from(["ftpy", "install", "--pair", &request, "--profile", profile])
+        .map_err(|e| Error::Usage { message: e.to_string(), hints: vec![] })?;
+    let Command::Install(install_args) = cli.command else { unreachable!("parsed an install command") };
+    crate::commands::install::run(install_args, ctx.clone())?;
+    Ok(())
+}
+
+fn absolute(files: &[PathBuf]) -> Result<Vec<PathBuf>, Error> {
+    let cwd = std::env::current_dir().map_err(Error::io("cannot read the current directory"))?;
+    Ok(files.iter().map(|f| cwd.join(f)).collect())
+}
+
+/// `ftpy venv --status`: the pair, both environments, and how they differ.
+fn status(root: &Path) -> Result<ExitCode, Error> {
+    let envs =
+        [Environment::in_project(root, Variant::Gil), Environment::in_project(root, Variant::Freethreaded)];
+    if envs.iter().all(|e| !e.exists()) {
+        return Err(Error::NoEnvironments { root: root.to_path_buf() });
+    }
+    println!("project  {}", root.display());
+    let mut infos: Vec<Option<EnvInfo>> = Vec::new();
+    for env in &envs {
+        if !env.exists() {
+            println!("{:<10} missing (`ftpy venv` creates both)", env.name());
+            infos.push(None);
+            continue;
+        }
+        let record = env.record();
+        match env.probe() {
+            Ok(info) => {
+                let made_from = record.as_ref().map(|r| r.key.clone()).unwrap_or_else(|| "?".into());
+                let variant_ok = info.gil_disabled == (env.variant == Variant::Freethreaded);
+                println!(
+                    "{:<10} Python {:<8} {:<14} {:>3} packages  made from {made_from}{}",
+                    env.name(),
+                    info.version,
+                    if info.gil_disabled { "free-threaded" } else { "GIL" },
+                    info.packages.len(),
+                    if variant_ok { "" } else { "  (WRONG BUILD for this name)" }
+                );
+                infos.push(Some(info));
+            }
+            Err(e) => {
+                println!("{:<10} broken: {e}", env.name());
+                infos.push(None);
+            }
+        }
+    }
+    if let [Some(gil), Some(ft)] = &infos[..] {
+        if gil.version != ft.version {
+            println!("versions differ: {} and {} (recreate both with `ftpy venv`)", gil.version, ft.version);
+        }
+        let differences = venv::package_differences(&gil.packages, &ft.packages);
+        if differences.is_empty() {
+            println!("packages: the same {} in both", gil.packages.len());
+        } else {
+            println!("packages that differ:");
+            for (name, a, b) in differences {
+                let show = |v: Option<String>| v.unwrap_or_else(|| "-".into());
+                println!(
+                    "  {name:<24} {:<12} {}",
+                    format!("{}: {}", project::GIL_ENV, show(a)),
+                    format!("{}: {}", project::FT_ENV, show(b))
+                );
+            }
+        }
+    }
+    if infos[1].is_some() {
+        print_gil_report(&gil_scan::scan(&envs[1].python(), None)?, &envs[1]);
+    }
+    Ok(ExitCode::SUCCESS)
+}

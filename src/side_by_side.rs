@@ -1,0 +1,222 @@
+//! Running one command in an environment, its output streamed line by line behind a prefix that
+//! says which side it came from, and the figures `ftpy run` summarizes: exit codes, wall times,
+//! median and spread.
+
+use std::ffi::OsString;
+use std::io::{self, BufRead, BufReader, IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::venv::Environment;
+
+/// How one run ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Exit {
+    Code(i32),
+    Signal(i32),
+    /// The program is in neither the environment nor PATH.
+    NotFound,
+}
+
+impl Exit {
+    pub fn success(self) -> bool {
+        self == Exit::Code(0)
+    }
+}
+
+impl std::fmt::Display for Exit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Exit::Code(code) => write!(f, "{code}"),
+            Exit::Signal(signal) => write!(f, "signal {signal}"),
+            Exit::NotFound => f.write_str("not found"),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct RunResult {
+    pub exit: Exit,
+    pub wall: Duration,
+}
+
+/// The prefix before every line of one side's output; coloured when stdout is a terminal.
+pub struct Prefix(String);
+
+impl Prefix {
+    pub fn new(label: &str, colour: u8) -> Prefix {
+        let text = format!("{label:>3} │ ");
+        if io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none() {
+            Prefix(format!("\x1b[{colour}m{text}\x1b[0m"))
+        } else {
+            Prefix(text)
+        }
+    }
+}
+
+/// Run `command` with `env` activated (as `bin/activate` would: `VIRTUAL_ENV`, its `bin` first
+/// on PATH, no PYTHONHOME), in `cwd`, streaming its stdout and stderr behind `prefix`.
+pub fn run_in(env: &Environment, command: &[String], cwd: &Path, prefix: &Prefix) -> io::Result<RunResult> {
+    let path = activated_path(env);
+    let Some(program) = find_program(&command[0], &path) else {
+        let _ = writeln!(
+            io::stderr(),
+            "{}ftpy: `{}` is not in {} nor on PATH",
+            prefix.0,
+            command[0],
+            env.bin_dir().display()
+        );
+        return Ok(RunResult { exit: Exit::NotFound, wall: Duration::ZERO });
+    };
+    let started = Instant::now();
+    let mut child = Command::new(program)
+        .args(&command[1..])
+        .current_dir(cwd)
+        .env("VIRTUAL_ENV", &env.path)
+        .env("PATH", &path)
+        .env_remove("PYTHONHOME")
+        .stdin(Stdio::inherit())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    let stdout = child.stdout.take().expect("piped");
+    let stderr = child.stderr.take().expect("piped");
+    std::thread::scope(|s| {
+        s.spawn(|| relay(stdout, io::stdout(), &prefix.0));
+        s.spawn(|| relay(stderr, io::stderr(), &prefix.0));
+    });
+    let status = child.wait()?;
+    let wall = started.elapsed();
+    let exit = match status.code() {
+        Some(code) => Exit::Code(code),
+        None => {
+            #[cfg(unix)]
+            {
+                use std::os::unix::process::ExitStatusExt;
+                Exit::Signal(status.signal().unwrap_or(0))
+            }
+            #[cfg(not(unix))]
+            Exit::Code(1)
+        }
+    };
+    Ok(RunResult { exit, wall })
+}
+
+/// Copy `from` to `to` a line at a time, each line behind `prefix`.
+fn relay(from: impl Read, to: impl Write, prefix: &str) {
+    let mut reader = BufReader::new(from);
+    let mut to = to;
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        match reader.read_until(b'\n', &mut line) {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {
+                if !line.ends_with(b"\n") {
+                    line.push(b'\n');
+                }
+                let mut out = Vec::with_capacity(prefix.len() + line.len());
+                out.extend_from_slice(prefix.as_bytes());
+                out.extend_from_slice(&line);
+                // One write per line, so the two streams do not interleave inside a line.
+                if to.write_all(&out).and_then(|_| to.flush()).is_err() {
+                    break;
+                }
+            }
+        }
+    }
+}
+
+fn activated_path(env: &Environment) -> OsString {
+    let mut dirs = vec![env.bin_dir()];
+    if let Some(path) = std::env::var_os("PATH") {
+        dirs.extend(std::env::split_paths(&path));
+    }
+    std::env::join_paths(dirs).unwrap_or_default()
+}
+
+/// Look `name` up the way a shell would, on the activated PATH.
+fn find_program(name: &str, path: &OsString) -> Option<PathBuf> {
+    if name.contains('/') {
+        return Some(PathBuf::from(name));
+    }
+    std::env::split_paths(path).map(|dir| dir.join(name)).find(|candidate| is_executable(candidate))
+}
+
+fn is_executable(path: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        path.metadata().is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    }
+    #[cfg(not(unix))]
+    path.is_file()
+}
+
+/// Median, fastest and slowest of a side's runs.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Timing {
+    pub median: Duration,
+    pub min: Duration,
+    pub max: Duration,
+}
+
+impl Timing {
+    pub fn of(walls: &[Duration]) -> Option<Timing> {
+        let mut sorted = walls.to_vec();
+        sorted.sort();
+        let n = sorted.len();
+        let median = match n {
+            0 => return None,
+            _ if n % 2 == 1 => sorted[n / 2],
+            _ => (sorted[n / 2 - 1] + sorted[n / 2]) / 2,
+        };
+        Some(Timing { median, min: sorted[0], max: sorted[n - 1] })
+    }
+
+    /// Half the range, relative to the median: `±2.0%`.
+    pub fn spread_percent(&self) -> f64 {
+        if self.median.is_zero() {
+            return 0.0;
+        }
+        (self.max - self.min).as_secs_f64() / 2.0 / self.median.as_secs_f64() * 100.0
+    }
+}
+
+/// `1.234s`, or `12.3ms` below a second.
+pub fn format_seconds(d: Duration) -> String {
+    let s = d.as_secs_f64();
+    if s < 1.0 { format!("{:.1}ms", s * 1000.0) } else { format!("{s:.3}s") }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn median_and_spread() {
+        let ms = |v: &[u64]| v.iter().map(|m| Duration::from_millis(*m)).collect::<Vec<_>>();
+        let t = Timing::of(&ms(&[300, 100, 200])).unwrap();
+        assert_eq!(
+            (t.median, t.min, t.max),
+            (Duration::from_millis(200), Duration::from_millis(100), Duration::from_millis(300))
+        );
+        assert!((t.spread_percent() - 50.0).abs() < 1e-9);
+        assert_eq!(Timing::of(&ms(&[100, 200, 300, 400])).unwrap().median, Duration::from_millis(250));
+        assert_eq!(Timing::of(&[]), None);
+    }
+
+    #[test]
+    fn relay_prefixes_every_line() {
+        let mut out = Vec::new();
+        relay(&b"one\ntwo\nno newline"[..], &mut out, "ft │ ");
+        assert_eq!(String::from_utf8(out).unwrap(), "ft │ one\nft │ two\nft │ no newline\n");
+    }
+
+    #[test]
+    fn seconds_format() {
+        assert_eq!(format_seconds(Duration::from_millis(1500)), "1.500s");
+        assert_eq!(format_seconds(Duration::from_micros(12_340)), "12.3ms");
+    }
+}

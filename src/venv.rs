@@ -1,0 +1,248 @@
+//! A project's twin virtual environments: one per build of an installed pair, created with the
+//! base interpreter's own `venv` module, and replaced as a unit: the old pair is set aside until
+//! the new one is complete, and put back if anything fails.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde::{Deserialize, Serialize};
+
+use crate::installation::Installation;
+use crate::project;
+use crate::version::Variant;
+
+const ENV_PROBE: &str = include_str!("python/env_probe.py");
+
+/// ftpy's note inside each environment: which installation it came from and what went in.
+pub const RECORD_FILE: &str = "ftpy-venv.json";
+
+#[derive(Clone, Debug)]
+pub struct Environment {
+    pub variant: Variant,
+    pub path: PathBuf,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct EnvRecord {
+    /// The installation it was created from, e.g. `3.13.5t`.
+    pub key: String,
+    pub base_interpreter: PathBuf,
+    pub requirements: String,
+    /// Seconds since the Unix epoch.
+    pub created_at: u64,
+}
+
+/// What the environment's interpreter says about itself.
+#[derive(Clone, Debug, Deserialize)]
+pub struct EnvInfo {
+    pub version: String,
+    pub gil_disabled: bool,
+    pub gil_enabled: bool,
+    pub prefix: PathBuf,
+    pub base_prefix: PathBuf,
+    pub packages: BTreeMap<String, String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum VenvError {
+    #[error("cannot create {}: {message}", path.display())]
+    Create { path: PathBuf, message: String },
+    #[error("{} cannot be inspected: {message}", path.display())]
+    Probe { path: PathBuf, message: String },
+    #[error("{} is not what was asked for: {problem}", path.display())]
+    Wrong { path: PathBuf, problem: String },
+}
+
+impl Environment {
+    pub fn in_project(root: &Path, variant: Variant) -> Environment {
+        Environment { variant, path: root.join(project::env_name(variant)) }
+    }
+
+    pub fn name(&self) -> &'static str {
+        project::env_name(self.variant)
+    }
+
+    pub fn bin_dir(&self) -> PathBuf {
+        self.path.join("bin")
+    }
+
+    pub fn python(&self) -> PathBuf {
+        self.bin_dir().join("python")
+    }
+
+    pub fn exists(&self) -> bool {
+        self.path.join("pyvenv.cfg").is_file()
+    }
+
+    pub fn record(&self) -> Option<EnvRecord> {
+        let text = fs::read_to_string(self.path.join(RECORD_FILE)).ok()?;
+        serde_json::from_str(&text).ok()
+    }
+
+    pub fn write_record(&self, record: &EnvRecord) -> std::io::Result<()> {
+        let text = serde_json::to_string_pretty(record).map_err(std::io::Error::other)?;
+        fs::write(self.path.join(RECORD_FILE), text + "\n")
+    }
+
+    /// `<base> -m venv <path>`: with pip, from the interpreter's bundled wheel (no index needed).
+    pub fn create(&self, base: &Installation) -> Result<(), VenvError> {
+        let fail = |message: String| VenvError::Create { path: self.path.clone(), message };
+        let output = Command::new(base.interpreter())
+            .args(["-m", "venv"])
+            .arg(&self.path)
+            .env_remove("PYTHONPATH")
+            .env_remove("PYTHONHOME")
+            .output()
+            .map_err(|e| fail(format!("cannot run {}: {e}", base.interpreter().display())))?;
+        if !output.status.success() {
+            return Err(fail(String::from_utf8_lossy(&output.stderr).trim().to_string()));
+        }
+        Ok(())
+    }
+
+    pub fn probe(&self) -> Result<EnvInfo, VenvError> {
+        let fail = |message: String| VenvError::Probe { path: self.path.clone(), message };
+        let output = Command::new(self.python())
+            .args(["-c", ENV_PROBE])
+            .env_remove("PYTHON_GIL")
+            .env_remove("PYTHONPATH")
+            .env_remove("PYTHONHOME")
+            .output()
+            .map_err(|e| fail(format!("cannot run {}: {e}", self.python().display())))?;
+        if !output.status.success() {
+            return Err(fail(String::from_utf8_lossy(&output.stderr).trim().to_string()));
+        }
+        serde_json::from_slice(&output.stdout).map_err(|e| fail(format!("unreadable probe output: {e}")))
+    }
+
+    /// Check that the environment runs the build it was made from: version, variant, and that
+    /// its prefix is this environment.
+    pub fn verify(&self, base: &Installation) -> Result<EnvInfo, VenvError> {
+        let info = self.probe()?;
+        let wrong = |problem: String| VenvError::Wrong { path: self.path.clone(), problem };
+        if info.version != base.key.version.to_string() {
+            return Err(wrong(format!("it runs Python {}, not {}", info.version, base.key.version)));
+        }
+        let free_threaded = self.variant == Variant::Freethreaded;
+        if info.gil_disabled != free_threaded {
+            return Err(wrong(format!(
+                "its interpreter is a {} build",
+                if info.gil_disabled { "free-threaded" } else { "GIL" }
+            )));
+        }
+        if free_threaded && info.gil_enabled {
+            return Err(wrong("the GIL is enabled at start-up".into()));
+        }
+        let same = |a: &Path, b: &Path| fs::canonicalize(a).ok() == fs::canonicalize(b).ok();
+        if !same(&info.prefix, &self.path) {
+            return Err(wrong(format!("sys.prefix is {}", info.prefix.display())));
+        }
+        if !same(&info.base_prefix, &base.prefix) {
+            return Err(wrong(format!("it was made from {}", info.base_prefix.display())));
+        }
+        Ok(info)
+    }
+}
+
+/// An environment being replaced: the old one waits beside it until the new one is complete.
+pub struct Replacement {
+    target: PathBuf,
+    previous: Option<PathBuf>,
+}
+
+impl Replacement {
+    /// Move whatever is at `target` aside (to `<target>.previous-<pid>`).
+    pub fn begin(target: &Path) -> std::io::Result<Replacement> {
+        let mut previous = None;
+        if fs::symlink_metadata(target).is_ok() {
+            let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let aside = target.with_file_name(format!("{name}.previous-{}", std::process::id()));
+            let _ = fs::remove_dir_all(&aside);
+            fs::rename(target, &aside)?;
+            previous = Some(aside);
+        }
+        Ok(Replacement { target: target.to_path_buf(), previous })
+    }
+
+    /// The new environment stays; the old one is deleted.
+    pub fn commit(self) {
+        if let Some(previous) = &self.previous {
+            let _ = fs::remove_dir_all(previous);
+        }
+    }
+
+    /// The new environment (complete or not) goes; the old one comes back.
+    pub fn roll_back(self) -> std::io::Result<()> {
+        if fs::symlink_metadata(&self.target).is_ok() {
+            fs::remove_dir_all(&self.target)?;
+        }
+        if let Some(previous) = &self.previous {
+            fs::rename(previous, &self.target)?;
+        }
+        Ok(())
+    }
+}
+
+/// Packages that differ between the two environments: (name, GIL side, free-threaded side).
+pub fn package_differences(
+    gil: &BTreeMap<String, String>,
+    ft: &BTreeMap<String, String>,
+) -> Vec<(String, Option<String>, Option<String>)> {
+    let normalize = |name: &str| name.to_ascii_lowercase().replace(['_', '.'], "-");
+    let gil: BTreeMap<String, &String> = gil.iter().map(|(n, v)| (normalize(n), v)).collect();
+    let ft: BTreeMap<String, &String> = ft.iter().map(|(n, v)| (normalize(n), v)).collect();
+    let mut names: Vec<&String> = gil.keys().chain(ft.keys()).collect();
+    names.sort();
+    names.dedup();
+    names
+        .into_iter()
+        .filter_map(|name| {
+            let (a, b) = (gil.get(name), ft.get(name));
+            (a != b).then(|| (name.clone(), a.map(|v| v.to_string()), b.map(|v| v.to_string())))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn differences_by_normalized_name() {
+        let gil: BTreeMap<String, String> =
+            [("Foo_Bar", "1.0"), ("same", "2"), ("onlygil", "1")].map(|(a, b)| (a.into(), b.into())).into();
+        let ft: BTreeMap<String, String> =
+            [("foo-bar", "1.1"), ("same", "2"), ("onlyft", "3")].map(|(a, b)| (a.into(), b.into())).into();
+        assert_eq!(
+            package_differences(&gil, &ft),
+            vec![
+                ("foo-bar".into(), Some("1.0".into()), Some("1.1".into())),
+                ("onlyft".into(), None, Some("3".into())),
+                ("onlygil".into(), Some("1".into()), None),
+            ]
+        );
+    }
+
+    #[test]
+    fn replacement_restores_the_previous_environment() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let target = dir.path().join(".venv-ft");
+        fs::create_dir(&target).unwrap();
+        fs::write(target.join("old"), "").unwrap();
+        let r = Replacement::begin(&target).unwrap();
+        assert!(!target.exists());
+        fs::create_dir(&target).unwrap();
+        fs::write(target.join("half"), "").unwrap();
+        r.roll_back().unwrap();
+        assert!(target.join("old").exists() && !target.join("half").exists());
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+
+        let r = Replacement::begin(&target).unwrap();
+        fs::create_dir(&target).unwrap();
+        r.commit();
+        assert!(target.exists() && !target.join("old").exists());
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+}

@@ -1,0 +1,327 @@
+//! End to end on real interpreters: the CPython 3.13.5 pair (GIL and free-threaded) built from
+//! the unmodified upstream tarball in `../shared/cpython`, served by a local HTTP mirror and
+//! verified against the digest compiled into ftpy's recipes. The pair is built once per test run
+//! (`--profile fast`, about eight minutes on two cores) and shared by every test here: the
+//! install checks, and the twin environments and side-by-side runs made from it.
+
+mod common;
+#[path = "real_pair/packages.rs"]
+mod packages;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+use common::*;
+use packages::{Extension, write_package};
+
+fn upstream_tarball() -> PathBuf {
+    let dir = std::env::var_os("FTPY_TEST_CPYTHON_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/cpython"));
+    dir.join("Python-3.13.5.tar.xz")
+}
+
+struct RealPair {
+    home: PathBuf,
+    install_stdout: String,
+}
+
+/// The shared ftpy home with the real 3.13.5 pair in it; built by the first test that asks.
+fn real_pair() -> &'static RealPair {
+    static PAIR: OnceLock<Result<RealPair, String>> = OnceLock::new();
+    PAIR.get_or_init(build_pair)
+        .as_ref()
+        .unwrap_or_else(|e| panic!("the real pair could not be installed: {e}"))
+}
+
+fn build_pair() -> Result<RealPair, String> {
+    let tarball = upstream_tarball();
+    let bytes = fs::read(&tarball)
+        .map_err(|e| format!("{} is needed (set FTPY_TEST_CPYTHON_DIR): {e}", tarball.display()))?;
+    let home = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("real-pair");
+    let _ = fs::remove_dir_all(&home);
+    let server = TestServer::start();
+    server.route("/3.13.5/Python-3.13.5.tar.xz", Route::Serve(bytes));
+    // The built-in recipes: the digest checked is the one python.org published.
+    let out = Command::new(assert_cmd::cargo::cargo_bin("ftpy"))
+        .env("FTPY_HOME", &home)
+        .env("FTPY_MIRROR", &server.base)
+        .env_remove("FTPY_RECIPES")
+        .env_remove("PYTHON_GIL")
+        .args(["install", "--pair", "--profile", "fast", "3.13.5"])
+        .output()
+        .map_err(|e| e.to_string())?;
+    if !out.status.success() {
+        return Err(format!("install failed:\n{}", stderr_of(&out)));
+    }
+    Ok(RealPair { home, install_stdout: stdout_of(&out) })
+}
+
+/// ftpy with the shared home, run in `cwd`, with pip kept off the network and its cache private.
+fn ftpy_in(cwd: &Path, args: &[&str]) -> Output {
+    let pair = real_pair();
+    Command::new(assert_cmd::cargo::cargo_bin("ftpy"))
+        .current_dir(cwd)
+        .env("FTPY_HOME", &pair.home)
+        .env("PIP_NO_INDEX", "1")
+        .env("PIP_CACHE_DIR", cwd.join(".pip-cache"))
+        .env("CI", "true")
+        .env_remove("PYTHON_GIL")
+        .env_remove("VIRTUAL_ENV")
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn python_says(python: &Path, code: &str) -> String {
+    let out = Command::new(python).args(["-c", code]).env_remove("PYTHON_GIL").output().unwrap();
+    assert!(out.status.success(), "{} -c {code}: {}", python.display(), stderr_of(&out));
+    stdout_of(&out).trim().to_string()
+}
+
+#[test]
+fn installs_the_real_pair_and_each_build_is_what_was_asked_for() {
+    let pair = real_pair();
+    let home = &pair.home;
+    assert!(pair.install_stdout.contains("Installed 3.13.5t"), "{}", pair.install_stdout);
+    assert!(pair.install_stdout.contains("GIL disabled"), "{}", pair.install_stdout);
+
+    for (request, expected, flags) in
+        [("3.13t", "3.13.5t", "3.13.5 1 False"), ("3.13", "3.13.5", "3.13.5 0 True")]
+    {
+        let which = ftpy_in(home, &["which", request]);
+        assert!(which.status.success(), "{}", stderr_of(&which));
+        let python = PathBuf::from(stdout_of(&which).trim());
+        assert_eq!(python.parent().unwrap(), home.join(format!("versions/{expected}/bin")));
+        // What a user would check by hand.
+        let said = python_says(
+            &python,
+            "import sys, sysconfig, ssl, sqlite3, ctypes, lzma, bz2, zlib; \
+             print(sys.version.split()[0], sysconfig.get_config_var('Py_GIL_DISABLED') or 0, sys._is_gil_enabled())",
+        );
+        assert_eq!(said, flags);
+        let pip = Command::new(&python).args(["-m", "pip", "--version"]).output().unwrap();
+        assert!(pip.status.success(), "{}", stderr_of(&pip));
+    }
+    assert!(home.join("bin/python3.13t").exists() && home.join("bin/python3.13").exists());
+    // Nothing left in staging; the source is in the cache under its digest.
+    assert!(list_dir(&home.join("tmp")).is_empty(), "{:?}", list_dir(&home.join("tmp")));
+    assert!(
+        home.join("cache/sources/93e583f243454e6e9e4588ca2c2662206ad961659863277afcdb96801647d640.tar.xz")
+            .exists()
+    );
+}
+
+/// A project whose requirements are a pure-Python package and two C extensions, one that
+/// declares it keeps the GIL off and one that does not.
+fn project_with_three_packages(dir: &Path) -> PathBuf {
+    let pkgs = dir.join("pkgs");
+    let pure = write_package(&pkgs, "purepkg", None, &[]);
+    let ft = write_package(
+        &pkgs,
+        "ftext",
+        Some(Extension { declares_no_gil: true, refuses_free_threading: false }),
+        &[],
+    );
+    let gil = write_package(
+        &pkgs,
+        "gilext",
+        Some(Extension { declares_no_gil: false, refuses_free_threading: false }),
+        &[],
+    );
+    let project = dir.join("proj");
+    fs::create_dir_all(&project).unwrap();
+    fs::write(
+        project.join("requirements.txt"),
+        format!("{}\n{}\n{}\n", pure.display(), ft.display(), gil.display()),
+    )
+    .unwrap();
+    project
+}
+
+#[test]
+fn twin_environments_report_gil_reenabling_modules_and_run_side_by_side() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let project = project_with_three_packages(dir.path());
+
+    let out = ftpy_in(&project, &["venv", "--python", "3.13", "-r", "requirements.txt"]);
+    assert!(out.status.success(), "{}\n{}", stdout_of(&out), stderr_of(&out));
+    let report = stdout_of(&out);
+    assert!(report.contains(".venv-gil") && report.contains("3.13.5 "), "{report}");
+    assert!(report.contains(".venv-ft") && report.contains("3.13.5t"), "{report}");
+    assert!(report.contains("1 extension module turns the GIL back on in .venv-ft"), "{report}");
+    assert!(report.contains("gilext._core (from gilext)"), "{report}");
+    assert!(!report.contains("ftext._core"), "{report}");
+
+    // The report agrees with what the interpreters themselves say.
+    let ft_python = project.join(".venv-ft/bin/python");
+    assert_eq!(
+        python_says(&ft_python, "import ftext, sys; print(ftext.add(2, 3), sys._is_gil_enabled())"),
+        "5 False"
+    );
+    assert_eq!(
+        python_says(&ft_python, "import gilext, sys; print(gilext.add(2, 3), sys._is_gil_enabled())"),
+        "5 True"
+    );
+    assert_eq!(
+        python_says(&project.join(".venv-gil/bin/python"), "import gilext, ftext, purepkg; print('ok')"),
+        "ok"
+    );
+    let record: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(project.join(".venv-ft/ftpy-venv.json")).unwrap()).unwrap();
+    assert_eq!(record["key"], "3.13.5t");
+
+    // Status: the same packages on both sides; then one removed from the GIL side.
+    let status = ftpy_in(&project, &["venv", "--status"]);
+    assert!(status.status.success(), "{}", stderr_of(&status));
+    assert!(stdout_of(&status).contains("packages: the same"), "{}", stdout_of(&status));
+    let removed = Command::new(project.join(".venv-gil/bin/python"))
+        .args(["-m", "pip", "uninstall", "-y", "-q", "purepkg"])
+        .output()
+        .unwrap();
+    assert!(removed.status.success(), "{}", stderr_of(&removed));
+    let status = ftpy_in(&project, &["venv", "--status"]);
+    let text = stdout_of(&status);
+    let line =
+        text.lines().find(|l| l.trim_start().starts_with("purepkg")).unwrap_or_else(|| panic!("{text}"));
+    assert!(line.contains(".venv-gil: -") && line.contains(".venv-ft: 1.0"), "{text}");
+    assert!(text.contains("gilext._core"), "{text}");
+
+    // Run in both, from a subdirectory: the environments are found upwards.
+    let sub = project.join("tests");
+    fs::create_dir_all(&sub).unwrap();
+    let run = ftpy_in(&sub, &["run", "--", "python", "-c", "import sys; print(sys._is_gil_enabled())"]);
+    assert!(run.status.success(), "{}", stderr_of(&run));
+    let text = stdout_of(&run);
+    assert!(text.contains("gil │ True") && text.contains(" ft │ False"), "{text}");
+    assert_eq!(summary_line_of(&text, "gil").split_whitespace().nth(2), Some("0"), "{text}");
+    assert_eq!(summary_line_of(&text, "ft").split_whitespace().nth(2), Some("0"), "{text}");
+    assert!(text.contains("ft/gil median time:"), "{text}");
+
+    // A failing side makes the exit code non-zero, and the summary says which code it gave.
+    let run =
+        ftpy_in(&project, &["run", "--ft", "--", "python", "-c", "import sys; print('bye'); sys.exit(3)"]);
+    assert_eq!(run.status.code(), Some(11), "{}", stderr_of(&run));
+    let text = stdout_of(&run);
+    assert!(text.contains(" ft │ bye") && !text.contains("gil │"), "{text}");
+    assert_eq!(summary_line_of(&text, "ft").split_whitespace().nth(2), Some("3"), "{text}");
+    assert!(stderr_of(&run).contains("the command failed in .venv-ft"), "{}", stderr_of(&run));
+
+    // Repeats: every run counted, median and spread reported.
+    let run = ftpy_in(&project, &["run", "--repeat", "3", "--", "python", "-c", "pass"]);
+    assert!(run.status.success(), "{}", stderr_of(&run));
+    let text = stdout_of(&run);
+    for side in ["gil", "ft"] {
+        let fields: Vec<String> = summary_line_of(&text, side).split_whitespace().map(String::from).collect();
+        assert_eq!(fields[1], "3", "{text}");
+        assert!(fields[6].ends_with('%'), "{text}");
+    }
+
+    // A program in neither environment nor PATH fails on both sides, clearly.
+    let run = ftpy_in(&project, &["run", "--", "no-such-program-ftpy"]);
+    assert_eq!(run.status.code(), Some(11));
+    assert!(stdout_of(&run).contains("not found"), "{}", stdout_of(&run));
+}
+
+fn summary_line_of(text: &str, side: &str) -> String {
+    text.lines()
+        .find(|l| l.starts_with(&format!("{side:<5} ")))
+        .unwrap_or_else(|| panic!("{text}"))
+        .to_string()
+}
+
+#[test]
+fn a_package_that_cannot_be_built_free_threaded_leaves_the_old_environments_in_place() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let pkgs = dir.path().join("pkgs");
+    let pure = write_package(&pkgs, "purepkg", None, &[]);
+    let gilonly = write_package(
+        &pkgs,
+        "gilonly",
+        Some(Extension { declares_no_gil: false, refuses_free_threading: true }),
+        &[],
+    );
+    let project = dir.path().join("proj");
+    fs::create_dir_all(&project).unwrap();
+    fs::write(project.join("good.txt"), format!("{}\n", pure.display())).unwrap();
+    fs::write(project.join("bad.txt"), format!("{}\n{}\n", pure.display(), gilonly.display())).unwrap();
+
+    let out = ftpy_in(&project, &["venv", "--python", "3.13.5", "-r", "good.txt"]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+
+    let out = ftpy_in(&project, &["venv", "--python", "3.13.5", "-r", "bad.txt"]);
+    assert_eq!(out.status.code(), Some(10), "{}", stderr_of(&out));
+    let err = stderr_of(&out);
+    assert!(err.contains("1 package could not be installed into .venv-ft (3.13.5t)"), "{err}");
+    assert!(err.contains("gilonly: no usable wheel, and building it from source failed"), "{err}");
+    assert!(err.contains("does not support free-threaded Python"), "{err}");
+    assert!(err.contains("ftpy wheels build -r"), "{err}");
+    assert!(err.lines().count() < 25, "a wall of output:\n{err}");
+    // The pip log holds everything.
+    let log = err.lines().find_map(|l| l.strip_prefix("hint: pip's full output is in ")).unwrap();
+    assert!(fs::read_to_string(log).unwrap().contains("gilonly"));
+
+    // Both environments are the ones from before, complete; nothing else was left behind.
+    for env in [".venv-gil", ".venv-ft"] {
+        let python = project.join(env).join("bin/python");
+        assert_eq!(
+            python_says(
+                &python,
+                "import importlib.util as u; print(bool(u.find_spec('purepkg')), bool(u.find_spec('gilonly')))"
+            ),
+            "True False"
+        );
+    }
+    let mut entries = list_dir(&project);
+    entries.retain(|e| e.starts_with(".venv"));
+    assert_eq!(entries, vec![".venv-ft", ".venv-gil"]);
+}
+
+#[test]
+fn the_version_comes_from_python_version_then_requires_python() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let pkgs = dir.path().join("pkgs");
+    let pure = write_package(&pkgs, "purepkg", None, &[]);
+    // The project itself is installed editable, with its dependency.
+    let dep = format!("purepkg @ file://{}", pure.display());
+    let project = write_package(dir.path(), "demo", None, &[dep.as_str()]);
+    let pyproject = fs::read_to_string(project.join("pyproject.toml")).unwrap();
+    fs::write(
+        project.join("pyproject.toml"),
+        pyproject.replace("[project]\n", "[project]\nrequires-python = \">=3.13\"\n"),
+    )
+    .unwrap();
+
+    // .python-version wins; pyenv's `t` entries are understood.
+    fs::write(project.join(".python-version"), "3.14t\n").unwrap();
+    let out = ftpy_in(&project, &["venv"]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr_of(&out));
+    let err = stderr_of(&out);
+    assert!(err.contains("no installed pair matches 3.14"), "{err}");
+    assert!(err.contains(".python-version"), "{err}");
+    assert!(err.contains("ftpy install --pair 3.14"), "{err}");
+    assert!(!project.join(".venv-ft").exists() && !project.join(".venv-gil").exists());
+
+    // Without it, requires-python decides; the project is installed with -e . in both.
+    fs::remove_file(project.join(".python-version")).unwrap();
+    let out = ftpy_in(&project, &["venv"]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(stderr_of(&out).contains("requires-python >=3.13"), "{}", stderr_of(&out));
+    for env in [".venv-gil", ".venv-ft"] {
+        let said =
+            python_says(&project.join(env).join("bin/python"), "import demo, purepkg; print(demo.__file__)");
+        assert!(said.starts_with(&project.join("src").display().to_string()), "{said}");
+    }
+
+    // A requires-python nothing installed satisfies names the release to install.
+    fs::write(
+        project.join("pyproject.toml"),
+        pyproject.replace("[project]\n", "[project]\nrequires-python = \">=3.14\"\n"),
+    )
+    .unwrap();
+    let out = ftpy_in(&project, &["venv"]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(stderr_of(&out).contains("ftpy install --pair 3.14."), "{}", stderr_of(&out));
+}
