@@ -217,7 +217,7 @@ impl Requirements {
             }
             Requirements::EditableProject => "the project itself (-e .)".into(),
             Requirements::Dependencies(deps) => format!("{} dependencies from pyproject.toml", deps.len()),
-            Requirements::Nothing => "nothing".into(),
+            Requirements::Nothing => "no requirements".into(),
         }
     }
 }

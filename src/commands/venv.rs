@@ -47,7 +47,7 @@ pub fn run(args: VenvArgs, ctx: Context) -> Result<ExitCode, Error> {
     };
     ctx.home.create()?;
     ctx.reporter.info(format!(
-        "Using the {} pair ({source}) for {}; installing {}",
+        "Using the {} pair ({source}) for {}; installing: {}",
         gil_base.key.version,
         root.display(),
         requirements.describe()
@@ -99,11 +99,11 @@ pub fn run(args: VenvArgs, ctx: Context) -> Result<ExitCode, Error> {
     }
     for ((env, base), info) in sides.iter().zip(&infos) {
         println!(
-            "{:<10} Python {:<8} {:<14} {:>3} packages  {}",
+            "{:<10} Python {:<8} {:<14} {:>13}  {}",
             env.name(),
             base.key,
             base.key.variant.label(),
-            info.packages.len(),
+            packages(info.packages.len()),
             env.path.display()
         );
     }
@@ -154,6 +154,10 @@ fn fill(
     env.write_record(&record).map_err(Error::io("cannot write the environment's record"))?;
     task.finish();
     Ok(info)
+}
+
+fn packages(n: usize) -> String {
+    if n == 1 { "1 package".into() } else { format!("{n} packages") }
 }
 
 fn print_gil_report(report: &GilReport, env: &Environment) {
@@ -285,11 +289,11 @@ fn status(root: &Path) -> Result<ExitCode, Error> {
                 let made_from = record.as_ref().map(|r| r.key.clone()).unwrap_or_else(|| "?".into());
                 let variant_ok = info.gil_disabled == (env.variant == Variant::Freethreaded);
                 println!(
-                    "{:<10} Python {:<8} {:<14} {:>3} packages  made from {made_from}{}",
+                    "{:<10} Python {:<8} {:<14} {:>13}  made from {made_from}{}",
                     env.name(),
-                    info.version,
+                    format!("{}{}", info.version, if info.gil_disabled { "t" } else { "" }),
                     if info.gil_disabled { "free-threaded" } else { "GIL" },
-                    info.packages.len(),
+                    packages(info.packages.len()),
                     if variant_ok { "" } else { "  (WRONG BUILD for this name)" }
                 );
                 infos.push(Some(info));
@@ -306,7 +310,7 @@ fn status(root: &Path) -> Result<ExitCode, Error> {
         }
         let differences = venv::package_differences(&gil.packages, &ft.packages);
         if differences.is_empty() {
-            println!("packages: the same {} in both", gil.packages.len());
+            println!("packages: the same {} in both", packages(gil.packages.len()));
         } else {
             println!("packages that differ:");
             for (name, a, b) in differences {
