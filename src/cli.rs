@@ -53,6 +53,74 @@ pub enum Command {
     Venv(VenvArgs),
     /// Run a command in both environments of the project and compare exit codes and times
     Run(RunArgs),
+    /// Which dependencies lack a free-threaded wheel; build them from source and prove them
+    #[command(subcommand)]
+    Wheels(WheelsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WheelsCommand {
+    /// Report, for every requirement and dependency, whether a wheel loads in the target
+    Check(WheelsCheckArgs),
+    /// Build from source every package that has no usable wheel, then check each keeps the GIL off
+    Build(WheelsBuildArgs),
+}
+
+/// What to check: requirements, the target interpreter and the index.
+#[derive(Debug, Args)]
+pub struct WheelSelection {
+    /// The project whose pyproject.toml dependencies to read when no -r is given
+    #[arg(value_name = "PROJECT_DIR")]
+    pub project: Option<PathBuf>,
+
+    /// A requirements file (repeatable)
+    #[arg(short = 'r', long = "requirement", value_name = "FILE")]
+    pub requirements: Vec<PathBuf>,
+
+    /// The target interpreter, e.g. 3.13t or 3.14t (without `t`: the GIL build) [default: the
+    /// newest installed free-threaded build]
+    #[arg(long, value_name = "VERSION")]
+    pub python: Option<String>,
+
+    /// The package index [default: PIP_INDEX_URL, else pip's configuration, else pip's default]
+    #[arg(short = 'i', long, value_name = "URL")]
+    pub index_url: Option<String>,
+
+    /// Another index to look in as well (repeatable; also PIP_EXTRA_INDEX_URL)
+    #[arg(long, value_name = "URL")]
+    pub extra_index_url: Vec<String>,
+
+    /// Ignore index pages cached in the last few minutes
+    #[arg(long)]
+    pub refresh: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct WheelsCheckArgs {
+    #[command(flatten)]
+    pub selection: WheelSelection,
+
+    /// Check for this platform tag instead of this machine's, as pip's --platform (repeatable)
+    #[arg(long = "platform", value_name = "TAG")]
+    pub platforms: Vec<String>,
+
+    /// Print the report as JSON
+    #[arg(long)]
+    pub json: bool,
+
+    /// Exit non-zero (12) when anything lacks a usable wheel
+    #[arg(long)]
+    pub strict: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct WheelsBuildArgs {
+    #[command(flatten)]
+    pub selection: WheelSelection,
+
+    /// Where to put the wheels [default: <home>/wheels/<interpreter>, which `ftpy venv` uses]
+    #[arg(long, value_name = "DIR")]
+    pub wheelhouse: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

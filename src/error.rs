@@ -14,6 +14,8 @@
 //! | 9 | this system cannot build CPython yet (missing compiler, headers, disk space) |
 //! | 10 | the requirements could not be installed into a project environment |
 //! | 11 | `ftpy run`: the command failed in at least one environment |
+//! | 12 | `ftpy wheels check --strict`: something has no usable wheel for the target |
+//! | 13 | `ftpy wheels build`: a package could not be built |
 
 use std::io;
 use std::path::PathBuf;
@@ -86,6 +88,14 @@ pub enum Error {
     NoEnvironments { root: PathBuf },
     #[error("the command failed in {}", sides.join(" and "))]
     RunFailed { sides: Vec<String> },
+    #[error(transparent)]
+    Index(#[from] crate::package_index::IndexError),
+    #[error(transparent)]
+    Coverage(#[from] crate::coverage::CoverageError),
+    #[error("{count} of {total} requirements have no usable wheel for {target}")]
+    WheelsMissing { count: usize, total: usize, target: String },
+    #[error("{} could not be built: {}", if failed.len() == 1 { "1 package".to_string() } else { format!("{} packages", failed.len()) }, failed.join(", "))]
+    WheelBuild { failed: Vec<String>, hints: Vec<String> },
     #[error("{message}")]
     Usage { message: String, hints: Vec<String> },
     #[error("{context}")]
@@ -137,6 +147,12 @@ impl Error {
             Error::Venv(crate::venv::VenvError::Wrong { .. }) => 7,
             Error::Venv(_) | Error::Scan(_) => 1,
             Error::RunFailed { .. } => 11,
+            Error::WheelsMissing { .. } => 12,
+            Error::WheelBuild { .. } => 13,
+            Error::Index(crate::package_index::IndexError::Fetch { .. }) => 4,
+            Error::Index(_) => 2,
+            Error::Coverage(crate::coverage::CoverageError::Index(crate::package_index::IndexError::Fetch { .. })) => 4,
+            Error::Coverage(_) => 2,
             Error::Context { source, .. } => source.exit_code(),
         }
     }
@@ -229,6 +245,19 @@ impl Error {
                 hints.push("nothing was left half-filled: both environments are as they were before this command".into());
                 hints
             }
+            Error::WheelsMissing { .. } => {
+                vec!["`ftpy wheels build` builds the ones that have an sdist, with the same arguments".into()]
+            }
+            Error::WheelBuild { hints, .. } => hints.clone(),
+            Error::Index(crate::package_index::IndexError::NoIndex) => {
+                vec!["name one with --index-url, PIP_INDEX_URL or pip.conf".into()]
+            }
+            Error::Index(crate::package_index::IndexError::NoIndexConfigured) => {
+                vec!["name an index with --index-url to check against".into()]
+            }
+            Error::Index(_) | Error::Coverage(crate::coverage::CoverageError::Index(_)) => vec![
+                "check the index URL (--index-url, PIP_INDEX_URL, pip.conf) and the network or proxy".into(),
+            ],
             Error::NoEnvironments { .. } => vec!["create them with `ftpy venv` in the project directory".into()],
             Error::Venv(crate::venv::VenvError::Probe { .. }) => {
                 vec!["its base interpreter may have been uninstalled: run `ftpy venv` again to recreate both".into()]

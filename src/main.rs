@@ -7,6 +7,7 @@ mod cli;
 mod clock;
 mod commands;
 mod context;
+mod coverage;
 mod digest;
 mod doctor;
 mod download;
@@ -17,14 +18,18 @@ mod home;
 mod install;
 mod installation;
 mod pip;
+mod package_index;
 mod progress;
 mod project;
 mod recipe;
+mod requirements_file;
 mod side_by_side;
 mod sysdeps;
 mod unpack;
 mod venv;
 mod version;
+mod wheel_build;
+mod wheel_tags;
 
 use std::process::ExitCode;
 
@@ -70,5 +75,6 @@ fn run(cli: Cli) -> Result<ExitCode, error::Error> {
         Command::Dockerfile(args) => commands::dockerfile::run(args, &ctx),
         Command::Venv(args) => commands::venv::run(args, ctx),
         Command::Run(args) => commands::run::run(args, &ctx),
+        Command::Wheels(command) => commands::wheels::run(command, &ctx),
     }
 }

@@ -10,6 +10,7 @@ pub mod list;
 pub mod run;
 pub mod uninstall;
 pub mod venv;
+pub mod wheels;
 pub mod which;
 
 use crate::builder::BuildOptions;

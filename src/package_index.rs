@@ -1,0 +1,532 @@
+//! The package index the user's pip uses, read through the simple repository API: PEP 691 JSON
+//! when the index offers it, the PEP 503 HTML form otherwise. Pages are cached for a few
+//! minutes under `<home>/cache/index/`; core metadata files (PEP 658), which never change,
+//! are kept.
+//!
+//! The index is never named by ftpy: it is `--index-url`, else `PIP_INDEX_URL`, else pip's
+//! configuration files (as `pip config list` reports them), else the default compiled into the
+//! interpreter's own pip.
+
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::wheel_tags::normalize_name;
+
+const ACCEPT: &str =
+    "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.01";
+const JSON_TYPE: &str = "application/vnd.pypi.simple.v1+json";
+
+#[derive(Debug, thiserror::Error)]
+pub enum IndexError {
+    #[error("no package index is configured for pip, and no pip could be asked for its default")]
+    NoIndex,
+    #[error("pip is configured not to use any index (PIP_NO_INDEX or no-index in pip.conf)")]
+    NoIndexConfigured,
+    #[error("cannot read {url}: {message}")]
+    Fetch { url: String, message: String },
+    #[error("{url} returned a page ftpy cannot read: {message}")]
+    Parse { url: String, message: String },
+}
+
+/// Where the index URLs came from, for the report header.
+#[derive(Clone, Debug, Serialize)]
+pub struct IndexConfig {
+    /// The primary index, then the extra ones; pip merges what they offer.
+    pub urls: Vec<String>,
+    pub source: String,
+}
+
+/// Work out the indexes pip would use. `python` is the interpreter whose pip is asked for its
+/// configuration files and default; without one, `python3` on PATH.
+pub fn index_config(
+    flag: Option<&str>,
+    flag_extra: &[String],
+    python: Option<&Path>,
+) -> Result<IndexConfig, IndexError> {
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    if flag.is_none() && env("PIP_NO_INDEX").is_some_and(|v| matches!(v.as_str(), "1" | "true" | "yes" | "on")) {
+        return Err(IndexError::NoIndexConfigured);
+    }
+    let python = python.map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("python3"));
+    let files = pip_config_files(&python);
+    let from_files = |key: &str| -> Option<String> {
+        // [install] overrides [global]; later files (user, then site) override earlier ones.
+        let mut value = None;
+        for section in ["global", "install"] {
+            for (k, v) in &files {
+                if *k == format!("{section}.{key}") {
+                    value = Some(v.clone());
+                }
+            }
+        }
+        value
+    };
+    let (primary, source) = if let Some(url) = flag {
+        (url.to_string(), "--index-url".to_string())
+    } else if let Some(url) = env("PIP_INDEX_URL") {
+        (url, "PIP_INDEX_URL".to_string())
+    } else if let Some(url) = from_files("index-url") {
+        (url, "pip configuration".to_string())
+    } else if let Some(url) = pip_default_index(&python) {
+        (url, format!("the default of {}'s pip", python.display()))
+    } else {
+        return Err(IndexError::NoIndex);
+    };
+    let mut urls = vec![primary.trim().to_string()];
+    let extra_env = env("PIP_EXTRA_INDEX_URL");
+    let extras = flag_extra
+        .iter()
+        .cloned()
+        .chain(extra_env.into_iter())
+        .chain(if flag.is_none() { from_files("extra-index-url") } else { None });
+    for extra in extras {
+        for url in extra.split_whitespace() {
+            if !urls.iter().any(|u| u == url) {
+                urls.push(url.to_string());
+            }
+        }
+    }
+    Ok(IndexConfig { urls, source })
+}
+
+/// `pip config list`: `section.key='value'` lines from pip's configuration files.
+fn pip_config_files(python: &Path) -> Vec<(String, String)> {
+    let Ok(output) = Command::new(python)
+        .args(["-m", "pip", "config", "list", "--disable-pip-version-check"])
+        .env_remove("PYTHONPATH")
+        .output()
+    else {
+        return Vec::new();
+    };
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| {
+            let (key, value) = line.split_once('=')?;
+            if key.starts_with(':') {
+                return None; // environment variables, read above with their own precedence
+            }
+            let value = value.trim().trim_matches('\'').trim_matches('"').replace("\\n", " ");
+            Some((key.trim().to_string(), value))
+        })
+        .collect()
+}
+
+fn pip_default_index(python: &Path) -> Option<String> {
+    let output = Command::new(python)
+        .args(["-c", "from pip._internal.models.index import PyPI; print(PyPI.simple_url)"])
+        .env_remove("PYTHONPATH")
+        .output()
+        .ok()?;
+    let url = String::from_utf8_lossy(&output.stdout).trim().to_string();
+    (output.status.success() && url.starts_with("http")).then_some(url)
+}
+
+/// One file a project page lists.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct IndexFile {
+    pub filename: String,
+    pub url: String,
+    pub requires_python: Option<String>,
+    /// `Some(reason)` (possibly empty) when yanked.
+    pub yanked: Option<String>,
+    /// The index serves `<url>.metadata` (PEP 658 / 714).
+    pub core_metadata: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct ProjectPage {
+    /// False when no index knows the project.
+    pub found: bool,
+    pub files: Vec<IndexFile>,
+}
+
+pub struct IndexClient {
+    agent: ureq::Agent,
+    pub config: IndexConfig,
+    cache_dir: Option<PathBuf>,
+    ttl: Duration,
+}
+
+#[derive(Serialize, Deserialize)]
+struct CachedPage {
+    url: String,
+    fetched_at: u64,
+    content_type: String,
+    body: String,
+}
+
+impl IndexClient {
+    pub fn new(config: IndexConfig, cache_dir: Option<PathBuf>, ttl: Duration) -> IndexClient {
+        let agent = ureq::Agent::config_builder()
+            .timeout_global(Some(Duration::from_secs(60)))
+            .http_status_as_error(false)
+            .build()
+            .new_agent();
+        IndexClient { agent, config, cache_dir, ttl }
+    }
+
+    /// Every file every index lists for `project`.
+    pub fn project(&self, project: &str) -> Result<ProjectPage, IndexError> {
+        let name = normalize_name(project);
+        let mut page = ProjectPage { found: false, files: Vec::new() };
+        for base in &self.config.urls {
+            let url = format!("{}/{name}/", base.trim_end_matches('/'));
+            let Some((content_type, body)) = self.get_page(&url)? else { continue };
+            page.found = true;
+            let files = if content_type.starts_with(JSON_TYPE) || content_type.contains("json") {
+                parse_json(&url, &body)?
+            } else {
+                parse_html(&url, &body)
+            };
+            page.files.extend(files);
+        }
+        Ok(page)
+    }
+
+    /// The core metadata of a file: the `.metadata` file when the index serves one, else read
+    /// from the wheel's `*.dist-info/METADATA` or the sdist's `PKG-INFO`.
+    pub fn metadata(&self, file: &IndexFile) -> Result<String, IndexError> {
+        let key = format!("meta-{}", hex::encode(Sha256::digest(file.url.as_bytes())));
+        if let Some(text) = self.cache_dir.as_ref().and_then(|d| fs::read_to_string(d.join(&key)).ok()) {
+            return Ok(text);
+        }
+        let text = if file.core_metadata {
+            let url = format!("{}.metadata", file.url);
+            self.get_bytes(&url).map(|b| String::from_utf8_lossy(&b).into_owned())?
+        } else {
+            let bytes = self.get_bytes(&file.url)?;
+            read_archive_metadata(&file.filename, &bytes)
+                .map_err(|message| IndexError::Parse { url: file.url.clone(), message })?
+        };
+        if let Some(dir) = &self.cache_dir {
+            write_atomically(&dir.join(&key), text.as_bytes());
+        }
+        Ok(text)
+    }
+
+    fn get_page(&self, url: &str) -> Result<Option<(String, String)>, IndexError> {
+        let key = format!("page-{}.json", hex::encode(Sha256::digest(url.as_bytes())));
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+        if let Some(dir) = &self.cache_dir
+            && let Ok(text) = fs::read_to_string(dir.join(&key))
+            && let Ok(cached) = serde_json::from_str::<CachedPage>(&text)
+            && cached.url == url
+            && now.saturating_sub(cached.fetched_at) < self.ttl.as_secs()
+        {
+            return Ok(Some((cached.content_type, cached.body)));
+        }
+        let fail = |message: String| IndexError::Fetch { url: url.to_string(), message };
+        let mut response = self.agent.get(url).header("Accept", ACCEPT).call().map_err(|e| fail(e.to_string()))?;
+        let status = response.status().as_u16();
+        if status == 404 {
+            return Ok(None);
+        }
+        if status != 200 {
+            return Err(fail(format!("HTTP {status}")));
+        }
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("text/html")
+            .to_string();
+        let body = response.body_mut().read_to_string().map_err(|e| fail(e.to_string()))?;
+        if let Some(dir) = &self.cache_dir {
+            let cached = CachedPage { url: url.to_string(), fetched_at: now, content_type: content_type.clone(), body };
+            if let Ok(text) = serde_json::to_string(&cached) {
+                write_atomically(&dir.join(&key), text.as_bytes());
+            }
+            return Ok(Some((cached.content_type, cached.body)));
+        }
+        Ok(Some((content_type, body)))
+    }
+
+    fn get_bytes(&self, url: &str) -> Result<Vec<u8>, IndexError> {
+        let fail = |message: String| IndexError::Fetch { url: url.to_string(), message };
+        if let Some(path) = url.strip_prefix("file://") {
+            return fs::read(path).map_err(|e| fail(e.to_string()));
+        }
+        let mut response = self.agent.get(url).call().map_err(|e| fail(e.to_string()))?;
+        if response.status().as_u16() != 200 {
+            return Err(fail(format!("HTTP {}", response.status().as_u16())));
+        }
+        let mut bytes = Vec::new();
+        response
+            .body_mut()
+            .with_config()
+            .limit(512 * 1024 * 1024)
+            .reader()
+            .read_to_end(&mut bytes)
+            .map_err(|e| fail(e.to_string()))?;
+        Ok(bytes)
+    }
+}
+
+fn write_atomically(path: &Path, bytes: &[u8]) {
+    if let Some(dir) = path.parent() {
+        let _ = fs::create_dir_all(dir);
+    }
+    let temporary = path.with_extension(format!("partial-{}", std::process::id()));
+    if fs::write(&temporary, bytes).is_ok() {
+        let _ = fs::rename(&temporary, path);
+    }
+}
+
+fn resolve(page_url: &str, href: &str) -> String {
+    let joined = url::Url::parse(page_url).and_then(|base| base.join(href)).map(|u| u.to_string());
+    let full = joined.unwrap_or_else(|_| href.to_string());
+    full.split('#').next().unwrap_or(&full).to_string()
+}
+
+#[derive(Deserialize)]
+struct JsonPage {
+    files: Vec<JsonFile>,
+}
+
+#[derive(Deserialize)]
+struct JsonFile {
+    filename: String,
+    url: String,
+    #[serde(rename = "requires-python", default)]
+    requires_python: Option<String>,
+    #[serde(default)]
+    yanked: serde_json::Value,
+    #[serde(rename = "core-metadata", default)]
+    core_metadata: serde_json::Value,
+    #[serde(rename = "dist-info-metadata", default)]
+    dist_info_metadata: serde_json::Value,
+}
+
+fn parse_json(url: &str, body: &str) -> Result<Vec<IndexFile>, IndexError> {
+    let page: JsonPage =
+        serde_json::from_str(body).map_err(|e| IndexError::Parse { url: url.to_string(), message: e.to_string() })?;
+    let truthy = |v: &serde_json::Value| !matches!(v, serde_json::Value::Null | serde_json::Value::Bool(false));
+    Ok(page
+        .files
+        .into_iter()
+        .map(|f| IndexFile {
+            url: resolve(url, &f.url),
+            filename: f.filename,
+            requires_python: f.requires_python.filter(|r| !r.trim().is_empty()),
+            yanked: match &f.yanked {
+                serde_json::Value::String(reason) => Some(reason.clone()),
+                serde_json::Value::Bool(true) => Some(String::new()),
+                _ => None,
+            },
+            core_metadata: truthy(&f.core_metadata) || truthy(&f.dist_info_metadata),
+        })
+        .collect())
+}
+
+/// The anchors of a PEP 503 page, with their `data-*` attributes.
+fn parse_html(url: &str, body: &str) -> Vec<IndexFile> {
+    let mut files = Vec::new();
+    let mut rest = body;
+    while let Some(start) = find_ignore_case(rest, "<a ") {
+        rest = &rest[start + 3..];
+        let Some(tag_end) = rest.find('>') else { break };
+        let attributes = &rest[..tag_end];
+        let after = &rest[tag_end + 1..];
+        let text_end = find_ignore_case(after, "</a>").unwrap_or(after.len());
+        let filename = unescape(after[..text_end].trim());
+        rest = &after[text_end..];
+        let Some(href) = attribute(attributes, "href") else { continue };
+        files.push(IndexFile {
+            url: resolve(url, &href),
+            filename,
+            requires_python: attribute(attributes, "data-requires-python").filter(|r| !r.trim().is_empty()),
+            yanked: attribute(attributes, "data-yanked"),
+            core_metadata: attribute(attributes, "data-core-metadata")
+                .or_else(|| attribute(attributes, "data-dist-info-metadata"))
+                .is_some_and(|v| v != "false"),
+        });
+    }
+    files
+}
+
+fn find_ignore_case(haystack: &str, needle: &str) -> Option<usize> {
+    haystack.to_ascii_lowercase().find(needle)
+}
+
+/// The value of `name="..."` (or `'...'`, or a bare `name`, which gives an empty value).
+fn attribute(attributes: &str, name: &str) -> Option<String> {
+    let lower = attributes.to_ascii_lowercase();
+    let mut search = 0;
+    while let Some(found) = lower[search..].find(name) {
+        let at = search + found;
+        search = at + name.len();
+        let before_ok = at == 0 || lower.as_bytes()[at - 1].is_ascii_whitespace();
+        let after = &attributes[at + name.len()..];
+        if !before_ok || after.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '-') {
+            continue;
+        }
+        let after = after.trim_start();
+        let Some(value) = after.strip_prefix('=') else { return Some(String::new()) };
+        let value = value.trim_start();
+        let quote = value.chars().next()?;
+        let text = if quote == '"' || quote == '\'' {
+            let inner = &value[1..];
+            &inner[..inner.find(quote).unwrap_or(inner.len())]
+        } else {
+            &value[..value.find(char::is_whitespace).unwrap_or(value.len())]
+        };
+        return Some(unescape(text));
+    }
+    None
+}
+
+fn unescape(text: &str) -> String {
+    text.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", "\"").replace("&#39;", "'").replace("&amp;", "&")
+}
+
+/// `*.dist-info/METADATA` of a wheel, or the top-level `PKG-INFO` of an sdist.
+fn read_archive_metadata(filename: &str, bytes: &[u8]) -> Result<String, String> {
+    if filename.ends_with(".whl") {
+        return zip_member(bytes, |n| n.ends_with(".dist-info/METADATA") && n.matches('/').count() == 1)
+            .ok_or_else(|| "the wheel has no .dist-info/METADATA".to_string())?;
+    }
+    if filename.ends_with(".tar.gz") || filename.ends_with(".tgz") {
+        let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(bytes));
+        for entry in archive.entries().map_err(|e| e.to_string())? {
+            let mut entry = entry.map_err(|e| e.to_string())?;
+            let path = entry.path().map_err(|e| e.to_string())?.into_owned();
+            if path.components().count() == 2 && path.ends_with("PKG-INFO") {
+                let mut text = String::new();
+                entry.read_to_string(&mut text).map_err(|e| e.to_string())?;
+                return Ok(text);
+            }
+        }
+        return Err("the sdist has no PKG-INFO".into());
+    }
+    if filename.ends_with(".zip") {
+        return zip_member(bytes, |n| n.ends_with("/PKG-INFO") && n.matches('/').count() == 1)
+            .ok_or_else(|| "the sdist has no PKG-INFO".to_string())?;
+    }
+    Err(format!("cannot read metadata from {filename}"))
+}
+
+/// The text of the first member of a zip archive whose name `wanted` accepts.
+fn zip_member(bytes: &[u8], wanted: impl Fn(&str) -> bool) -> Option<Result<String, String>> {
+    let mut archive = match zip::ZipArchive::new(std::io::Cursor::new(bytes)) {
+        Ok(archive) => archive,
+        Err(e) => return Some(Err(e.to_string())),
+    };
+    for index in 0..archive.len() {
+        let mut member = match archive.by_index(index) {
+            Ok(member) => member,
+            Err(e) => return Some(Err(e.to_string())),
+        };
+        let name = member.name().map(|n| n.into_owned()).unwrap_or_default();
+        if wanted(&name) {
+            let mut text = String::new();
+            return Some(member.read_to_string(&mut text).map(|_| text).map_err(|e| e.to_string()));
+        }
+    }
+    None
+}
+
+/// The fields of core metadata ftpy uses.
+#[derive(Clone, Debug, Default)]
+pub struct CoreMetadata {
+    pub requires_dist: Vec<String>,
+    pub classifiers: Vec<String>,
+    /// Metadata 2.2+: `Requires-Dist` declared dynamic, i.e. known only after a build.
+    pub dynamic_requires: bool,
+}
+
+impl CoreMetadata {
+    pub fn parse(text: &str) -> CoreMetadata {
+        let mut meta = CoreMetadata::default();
+        let mut last: Option<(String, String)> = None;
+        let mut fields: Vec<(String, String)> = Vec::new();
+        for line in text.lines() {
+            if line.is_empty() {
+                break; // the body (description) starts here
+            }
+            if line.starts_with([' ', '\t']) {
+                if let Some((_, value)) = &mut last {
+                    value.push(' ');
+                    value.push_str(line.trim());
+                }
+                continue;
+            }
+            if let Some(done) = last.take() {
+                fields.push(done);
+            }
+            if let Some((key, value)) = line.split_once(':') {
+                last = Some((key.trim().to_ascii_lowercase(), value.trim().to_string()));
+            }
+        }
+        fields.extend(last);
+        for (key, value) in fields {
+            match key.as_str() {
+                "requires-dist" => meta.requires_dist.push(value),
+                "classifier" => meta.classifiers.push(value),
+                "dynamic" if value.eq_ignore_ascii_case("requires-dist") => meta.dynamic_requires = true,
+                _ => {}
+            }
+        }
+        meta
+    }
+
+    /// The Free Threading trove classifier's last part, e.g. `3 - Stable`.
+    pub fn free_threading_classifier(&self) -> Option<String> {
+        self.classifiers
+            .iter()
+            .find_map(|c| c.strip_prefix("Programming Language :: Python :: Free Threading :: "))
+            .map(String::from)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_json_pages() {
+        let body = r#"{"meta":{"api-version":"1.1"},"name":"demo","files":[
+            {"filename":"demo-1.0.tar.gz","url":"../../files/demo-1.0.tar.gz#sha256=00","hashes":{},"yanked":false},
+            {"filename":"demo-2.0-py3-none-any.whl","url":"https://x/demo-2.0-py3-none-any.whl","hashes":{},
+             "requires-python":">=3.9","yanked":"broken","core-metadata":{"sha256":"ab"}}]}"#;
+        let files = parse_json("http://host/simple/demo/", body).unwrap();
+        assert_eq!(files[0].url, "http://host/files/demo-1.0.tar.gz");
+        assert_eq!(files[0].yanked, None);
+        assert!(!files[0].core_metadata);
+        assert_eq!(files[1].requires_python.as_deref(), Some(">=3.9"));
+        assert_eq!(files[1].yanked.as_deref(), Some("broken"));
+        assert!(files[1].core_metadata);
+    }
+
+    #[test]
+    fn reads_html_pages() {
+        let body = r#"<html><body>
+            <a href="/files/demo-1.0.tar.gz#sha256=00" data-requires-python="&gt;=3.8">demo-1.0.tar.gz</a><br/>
+            <A HREF='demo-2.0-py3-none-any.whl' data-yanked data-core-metadata="sha256=ab">demo-2.0-py3-none-any.whl</A>
+            </body></html>"#;
+        let files = parse_html("http://host/simple/demo/", body);
+        assert_eq!(files.len(), 2);
+        assert_eq!(files[0].url, "http://host/files/demo-1.0.tar.gz");
+        assert_eq!(files[0].requires_python.as_deref(), Some(">=3.8"));
+        assert_eq!(files[1].url, "http://host/simple/demo/demo-2.0-py3-none-any.whl");
+        assert_eq!(files[1].yanked.as_deref(), Some(""));
+        assert!(files[1].core_metadata);
+    }
+
+    #[test]
+    fn reads_core_metadata() {
+        let meta = CoreMetadata::parse(
+            "Metadata-Version: 2.4\nName: demo\nRequires-Dist: attrs>=23\nRequires-Dist: numpy; extra == \"fast\"\n\
+             Classifier: Programming Language :: Python :: Free Threading :: 3 - Stable\nDynamic: Requires-Dist\n\n\
+             Requires-Dist: not-a-field\n",
+        );
+        assert_eq!(meta.requires_dist, vec!["attrs>=23", "numpy; extra == \"fast\""]);
+        assert_eq!(meta.free_threading_classifier().as_deref(), Some("3 - Stable"));
+        assert!(meta.dynamic_requires);
+    }
+}

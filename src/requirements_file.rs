@@ -1,0 +1,133 @@
+//! Requirements files as pip reads them: one PEP 508 requirement per line, `#` comments, `\`
+//! continuations, nested `-r`/`-c` files, and the index options pip honours inside them.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use crate::error::Error;
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RequirementLines {
+    /// PEP 508 requirement strings, with where each came from (`file:line`).
+    pub requirements: Vec<(String, String)>,
+    /// Lines that are not requirements from an index: `-e`, paths, URLs; pip builds those.
+    pub direct: Vec<(String, String)>,
+    pub index_url: Option<String>,
+    pub extra_index_urls: Vec<String>,
+}
+
+impl RequirementLines {
+    pub fn read(path: &Path) -> Result<RequirementLines, Error> {
+        let mut lines = RequirementLines::default();
+        lines.read_into(path, 0)?;
+        Ok(lines)
+    }
+
+    fn read_into(&mut self, path: &Path, depth: usize) -> Result<(), Error> {
+        if depth > 10 {
+            return Err(Error::Usage { message: format!("{}: -r nested too deeply", path.display()), hints: vec![] });
+        }
+        let text = fs::read_to_string(path).map_err(|source| Error::Io {
+            context: format!("cannot read requirements file {}", path.display()),
+            source,
+        })?;
+        let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let mut logical = String::new();
+        let mut start_line = 0;
+        for (number, raw) in text.lines().enumerate() {
+            if logical.is_empty() {
+                start_line = number + 1;
+            }
+            // A comment starts at `#` at the beginning or after whitespace.
+            let line = match raw.find(" #").or_else(|| raw.trim_start().starts_with('#').then_some(0)) {
+                Some(at) => &raw[..at],
+                None => raw,
+            };
+            if let Some(continued) = line.strip_suffix('\\') {
+                logical.push_str(continued);
+                continue;
+            }
+            logical.push_str(line);
+            let entry = std::mem::take(&mut logical);
+            self.line(entry.trim(), &dir, &format!("{}:{start_line}", path.display()), depth)?;
+        }
+        Ok(())
+    }
+
+    fn line(&mut self, line: &str, dir: &Path, origin: &str, depth: usize) -> Result<(), Error> {
+        if line.is_empty() {
+            return Ok(());
+        }
+        let option = |names: &[&str]| -> Option<String> {
+            for name in names {
+                if let Some(rest) = line.strip_prefix(name) {
+                    let rest = rest.strip_prefix('=').unwrap_or(rest);
+                    if rest.is_empty() || rest.starts_with([' ', '\t']) || line.starts_with(&format!("{name}=")) {
+                        return Some(rest.trim().to_string());
+                    }
+                }
+            }
+            None
+        };
+        if let Some(file) = option(&["-r", "--requirement"]) {
+            let nested: PathBuf = dir.join(file);
+            return self.read_into(&nested, depth + 1);
+        }
+        if option(&["-c", "--constraint"]).is_some() {
+            return Ok(()); // constraints narrow versions; ftpy reports what the requirements give
+        }
+        if let Some(url) = option(&["-i", "--index-url"]) {
+            self.index_url = Some(url);
+            return Ok(());
+        }
+        if let Some(url) = option(&["--extra-index-url"]) {
+            self.extra_index_urls.push(url);
+            return Ok(());
+        }
+        if let Some(target) = option(&["-e", "--editable"]) {
+            self.direct.push((target, origin.to_string()));
+            return Ok(());
+        }
+        if line.starts_with('-') {
+            return Ok(()); // other pip options (--hash, --pre, --find-links, ...)
+        }
+        // A path or URL, not a name: pip builds it, there is nothing to look up.
+        let looks_like_path = line.starts_with('.') || line.starts_with('/') || line.contains("://") && !line.contains('@');
+        if looks_like_path {
+            self.direct.push((line.to_string(), origin.to_string()));
+            return Ok(());
+        }
+        // `--hash` options may follow a requirement on the same line.
+        let requirement = line.split(" --").next().unwrap_or(line).trim();
+        self.requirements.push((requirement.to_string(), origin.to_string()));
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_pip_requirements_files() {
+        let dir = tempfile::TempDir::new().unwrap();
+        fs::write(dir.path().join("base.txt"), "attrs>=23  # pinned below\n").unwrap();
+        fs::write(
+            dir.path().join("req.txt"),
+            "# top\n-r base.txt\n--index-url http://mirror/simple\nnumpy>=2; \\\n  python_version >= \"3.13\"\n\
+             -e ./local\n./vendor/pkg.tar.gz\nrequests==2.32.3 --hash=sha256:abc\n-c constraints.txt\n\
+             demo @ https://host/demo-1.0.tar.gz\n",
+        )
+        .unwrap();
+        let lines = RequirementLines::read(&dir.path().join("req.txt")).unwrap();
+        let names: Vec<&str> = lines.requirements.iter().map(|(r, _)| r.as_str()).collect();
+        assert_eq!(
+            names,
+            vec!["attrs>=23", "numpy>=2;   python_version >= \"3.13\"", "requests==2.32.3", "demo @ https://host/demo-1.0.tar.gz"]
+        );
+        assert!(lines.requirements[1].1.ends_with("req.txt:4"));
+        assert_eq!(lines.index_url.as_deref(), Some("http://mirror/simple"));
+        assert_eq!(lines.direct.len(), 2);
+        assert!(RequirementLines::read(&dir.path().join("missing.txt")).is_err());
+    }
+}

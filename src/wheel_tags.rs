@@ -1,0 +1,348 @@
+//! Distribution file names and the wheel tags a target interpreter accepts.
+//!
+//! A wheel `name-1.0-cp313-cp313t-manylinux_2_17_x86_64.whl` loads in an interpreter only when
+//! one of its (python, abi, platform) tag triples is among the interpreter's supported tags. For
+//! a free-threaded CPython those are built the way pip's `packaging.tags` builds them: the
+//! `cp313t` ABI and `none`, never `abi3` (the stable ABI does not exist for free-threaded builds
+//! yet), over the platform tags of the machine or of `--platform`.
+
+use std::collections::HashSet;
+use std::str::FromStr;
+
+use pep508_rs::pep440_rs::Version;
+
+use crate::version::MinorVersion;
+
+/// One file of a release, as its name describes it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DistKind {
+    Wheel { pythons: Vec<String>, abis: Vec<String>, platforms: Vec<String> },
+    Sdist,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DistFilename {
+    /// Normalized project name (`foo-bar`).
+    pub name: String,
+    pub version: Version,
+    pub kind: DistKind,
+}
+
+/// PEP 503 normalization: lower case, runs of `-`, `_`, `.` become one `-`.
+pub fn normalize_name(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    let mut separator = false;
+    for c in name.chars() {
+        if matches!(c, '-' | '_' | '.') {
+            separator = true;
+            continue;
+        }
+        if separator && !out.is_empty() {
+            out.push('-');
+        }
+        separator = false;
+        out.push(c.to_ascii_lowercase());
+    }
+    out
+}
+
+impl DistFilename {
+    /// Parse a wheel or sdist file name of project `project`; `None` for anything else (eggs,
+    /// `.exe` installers, names of another project).
+    pub fn parse(filename: &str, project: &str) -> Option<DistFilename> {
+        let project = normalize_name(project);
+        if let Some(stem) = filename.strip_suffix(".whl") {
+            let parts: Vec<&str> = stem.split('-').collect();
+            if !(parts.len() == 5 || parts.len() == 6) || normalize_name(parts[0]) != project {
+                return None;
+            }
+            let n = parts.len();
+            let split = |s: &str| s.split('.').map(String::from).collect::<Vec<_>>();
+            return Some(DistFilename {
+                name: project,
+                version: Version::from_str(parts[1]).ok()?,
+                kind: DistKind::Wheel {
+                    pythons: split(parts[n - 3]),
+                    abis: split(parts[n - 2]),
+                    platforms: split(parts[n - 1]),
+                },
+            });
+        }
+        let stem = [".tar.gz", ".zip", ".tar.bz2", ".tar.xz", ".tgz", ".tar"]
+            .iter()
+            .find_map(|ext| filename.strip_suffix(ext))?;
+        // The name part may itself hold dashes: try each split from the right.
+        for (i, _) in stem.match_indices('-').rev() {
+            let (name, version) = (&stem[..i], &stem[i + 1..]);
+            if normalize_name(name) == project {
+                return Some(DistFilename {
+                    name: project,
+                    version: Version::from_str(version).ok()?,
+                    kind: DistKind::Sdist,
+                });
+            }
+        }
+        None
+    }
+
+    pub fn is_wheel(&self) -> bool {
+        matches!(self.kind, DistKind::Wheel { .. })
+    }
+
+    /// A wheel with no compiled code: `none` ABI on the `any` platform.
+    pub fn is_pure_wheel(&self) -> bool {
+        match &self.kind {
+            DistKind::Wheel { abis, platforms, .. } => {
+                abis.iter().all(|a| a == "none") && platforms.iter().all(|p| p == "any")
+            }
+            DistKind::Sdist => false,
+        }
+    }
+
+    pub fn tag_triples(&self) -> Vec<(String, String, String)> {
+        let mut out = Vec::new();
+        if let DistKind::Wheel { pythons, abis, platforms } = &self.kind {
+            for py in pythons {
+                for abi in abis {
+                    for plat in platforms {
+                        out.push((py.clone(), abi.clone(), plat.clone()));
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+/// The interpreter a wheel must load in.
+#[derive(Clone, Debug)]
+pub struct Target {
+    pub series: MinorVersion,
+    pub free_threaded: bool,
+    pub platforms: Vec<String>,
+    supported: HashSet<(String, String, String)>,
+}
+
+impl Target {
+    pub fn new(series: MinorVersion, free_threaded: bool, platforms: Vec<String>) -> Target {
+        let mut supported = HashSet::new();
+        let nodot = format!("{}{}", series.major, series.minor);
+        let cp = format!("cp{nodot}");
+        let abi = format!("cp{nodot}{}", if free_threaded { "t" } else { "" });
+        let mut abis = vec![abi.clone()];
+        if !free_threaded {
+            abis.push("abi3".into());
+        }
+        abis.push("none".into());
+        for plat in &platforms {
+            for a in &abis {
+                supported.insert((cp.clone(), a.clone(), plat.clone()));
+            }
+            if !free_threaded {
+                // cp3X-abi3 wheels of older versions load in newer GIL interpreters.
+                for minor in 2..series.minor {
+                    supported.insert((format!("cp{}{minor}", series.major), "abi3".into(), plat.clone()));
+                }
+            }
+        }
+        // packaging's compatible_tags: pyXY/py3 with no ABI, on the platforms and on `any`.
+        let mut pythons = vec![format!("py{nodot}"), format!("py{}", series.major)];
+        pythons.extend((0..series.minor).rev().map(|m| format!("py{}{m}", series.major)));
+        for py in &pythons {
+            for plat in platforms.iter().map(String::as_str).chain(["any"]) {
+                supported.insert((py.clone(), "none".into(), plat.to_string()));
+            }
+        }
+        supported.insert((cp, "none".into(), "any".into()));
+        Target { series, free_threaded, platforms, supported }
+    }
+
+    /// The target tag of compiled wheels, e.g. `cp313t`.
+    pub fn abi_tag(&self) -> String {
+        format!("cp{}{}{}", self.series.major, self.series.minor, if self.free_threaded { "t" } else { "" })
+    }
+
+    pub fn accepts(&self, file: &DistFilename) -> bool {
+        file.tag_triples().into_iter().any(|t| self.supported.contains(&t))
+    }
+
+    /// Why a wheel does not load here, in a word: `abi3`, `cp313` (the GIL ABI), another
+    /// Python, another platform.
+    pub fn rejection(&self, file: &DistFilename) -> Option<WheelMismatch> {
+        if !file.is_wheel() || self.accepts(file) {
+            return None;
+        }
+        let DistKind::Wheel { pythons, abis, platforms } = &file.kind else { return None };
+        let platform_fits = platforms.iter().any(|p| p == "any" || self.platforms.contains(p));
+        let gil_abi = format!("cp{}{}", self.series.major, self.series.minor);
+        let python_fits = pythons.iter().any(|p| *p == gil_abi || p.starts_with("py3") || p == "cp3");
+        if platform_fits && abis.iter().any(|a| a == "abi3") && self.free_threaded {
+            return Some(WheelMismatch::Abi3);
+        }
+        if platform_fits && python_fits && abis.contains(&gil_abi) && self.free_threaded {
+            return Some(WheelMismatch::GilAbi);
+        }
+        if !platform_fits {
+            return Some(WheelMismatch::Platform);
+        }
+        Some(WheelMismatch::Python)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WheelMismatch {
+    Abi3,
+    GilAbi,
+    Python,
+    Platform,
+}
+
+impl WheelMismatch {
+    pub fn describe(self, target: &Target) -> String {
+        match self {
+            WheelMismatch::Abi3 => "abi3".into(),
+            WheelMismatch::GilAbi => format!("cp{}{} (GIL ABI)", target.series.major, target.series.minor),
+            WheelMismatch::Python => "other Pythons".into(),
+            WheelMismatch::Platform => "other platforms".into(),
+        }
+    }
+}
+
+/// The platform tags of this machine, most specific first, as pip computes them: on Linux with
+/// glibc 2.N, `manylinux_2_N_<arch>` down to `manylinux_2_5`, the legacy aliases, then
+/// `linux_<arch>`; on macOS, `macosx_<major>_0_<arch>` and `universal2` down to 10.x.
+pub fn host_platforms() -> Vec<String> {
+    let arch = std::env::consts::ARCH;
+    match std::env::consts::OS {
+        "linux" => {
+            let mut out = Vec::new();
+            if let Some((major, minor)) = glibc_version() {
+                for m in (0..=minor).rev() {
+                    if major == 2 && m < 5 {
+                        break;
+                    }
+                    out.push(format!("manylinux_{major}_{m}_{arch}"));
+                    match m {
+                        17 => out.push(format!("manylinux2014_{arch}")),
+                        12 => out.push(format!("manylinux2010_{arch}")),
+                        5 => out.push(format!("manylinux1_{arch}")),
+                        _ => {}
+                    }
+                }
+            }
+            out.push(format!("linux_{arch}"));
+            out
+        }
+        "macos" => {
+            let arch = if arch == "aarch64" { "arm64" } else { arch };
+            let mut out = Vec::new();
+            for major in (11..=26).rev() {
+                out.push(format!("macosx_{major}_0_{arch}"));
+                out.push(format!("macosx_{major}_0_universal2"));
+            }
+            if arch == "x86_64" {
+                for minor in (9..=16).rev() {
+                    out.push(format!("macosx_10_{minor}_x86_64"));
+                    out.push(format!("macosx_10_{minor}_universal2"));
+                }
+            }
+            out
+        }
+        _ => vec![],
+    }
+}
+
+/// `--platform` values, expanded as pip expands them: a legacy manylinux tag also accepts the
+/// older legacy tags (manylinux2014 takes manylinux2010 and manylinux1 wheels).
+pub fn custom_platforms(given: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for tag in given {
+        let mut add = |t: String| {
+            if !out.contains(&t) {
+                out.push(t);
+            }
+        };
+        add(tag.clone());
+        for (legacy, older) in [("manylinux2014_", &["manylinux2010_", "manylinux1_"][..]), ("manylinux2010_", &["manylinux1_"][..])] {
+            if let Some(arch) = tag.strip_prefix(legacy) {
+                for o in older {
+                    add(format!("{o}{arch}"));
+                }
+            }
+        }
+    }
+    out
+}
+
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn glibc_version() -> Option<(u32, u32)> {
+    // SAFETY: gnu_get_libc_version returns a pointer to a static NUL-terminated string.
+    let text = unsafe { std::ffi::CStr::from_ptr(libc::gnu_get_libc_version()) }.to_str().ok()?;
+    let mut parts = text.split('.');
+    Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn glibc_version() -> Option<(u32, u32)> {
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target(ft: bool) -> Target {
+        Target::new(MinorVersion { major: 3, minor: 13 }, ft, custom_platforms(&["manylinux2014_x86_64".into()]))
+    }
+
+    fn file(name: &str) -> DistFilename {
+        DistFilename::parse(name, "demo").unwrap()
+    }
+
+    #[test]
+    fn parses_wheels_and_sdists() {
+        let w = file("Demo-1.2.0-cp313-cp313t-manylinux_2_17_x86_64.manylinux2014_x86_64.whl");
+        assert_eq!(w.version, Version::from_str("1.2").unwrap());
+        assert_eq!(w.tag_triples().len(), 2);
+        let w = file("demo-1.0-1-py3-none-any.whl");
+        assert!(w.is_pure_wheel());
+        assert_eq!(DistFilename::parse("demo_thing-2.0.tar.gz", "demo-thing").unwrap().kind, DistKind::Sdist);
+        assert_eq!(DistFilename::parse("demo-thing-2.0rc1.zip", "Demo.Thing").unwrap().version.to_string(), "2.0rc1");
+        assert!(DistFilename::parse("other-1.0.tar.gz", "demo").is_none());
+        assert!(DistFilename::parse("demo-1.0.win32.exe", "demo").is_none());
+        assert!(DistFilename::parse("demo-notaversion-py3-none-any.whl", "demo").is_none());
+        assert_eq!(normalize_name("Foo__Bar.baz"), "foo-bar-baz");
+    }
+
+    #[test]
+    fn free_threaded_targets_take_cp313t_and_pure_wheels_only() {
+        let ft = target(true);
+        assert!(ft.accepts(&file("demo-1.0-cp313-cp313t-manylinux2014_x86_64.whl")));
+        assert!(ft.accepts(&file("demo-1.0-cp313-cp313t-manylinux1_x86_64.whl")));
+        assert!(ft.accepts(&file("demo-1.0-py3-none-any.whl")));
+        assert!(ft.accepts(&file("demo-1.0-py2.py3-none-any.whl")));
+        let abi3 = file("demo-1.0-cp39-abi3-manylinux2014_x86_64.whl");
+        assert!(!ft.accepts(&abi3));
+        assert_eq!(ft.rejection(&abi3), Some(WheelMismatch::Abi3));
+        let gil = file("demo-1.0-cp313-cp313-manylinux2014_x86_64.whl");
+        assert_eq!(ft.rejection(&gil), Some(WheelMismatch::GilAbi));
+        assert_eq!(ft.rejection(&file("demo-1.0-cp314-cp314t-manylinux2014_x86_64.whl")), Some(WheelMismatch::Python));
+        assert_eq!(ft.rejection(&file("demo-1.0-cp313-cp313t-win_amd64.whl")), Some(WheelMismatch::Platform));
+        assert!(!ft.accepts(&file("demo-1.0-cp313-cp313t-manylinux_2_28_x86_64.whl")));
+
+        let gil_target = target(false);
+        assert!(gil_target.accepts(&abi3));
+        assert!(gil_target.accepts(&gil));
+        assert!(!gil_target.accepts(&file("demo-1.0-cp313-cp313t-manylinux2014_x86_64.whl")));
+    }
+
+    #[test]
+    fn host_platforms_end_with_the_generic_tag() {
+        if std::env::consts::OS == "linux" {
+            let p = host_platforms();
+            assert_eq!(p.last().unwrap(), &format!("linux_{}", std::env::consts::ARCH));
+            assert!(p.iter().any(|t| t.starts_with("manylinux2014_")));
+        }
+    }
+}
