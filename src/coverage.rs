@@ -157,7 +157,11 @@ pub fn check(
     let mut rows_direct: Vec<Row> = Vec::new();
     for root in roots {
         let requirement = Requirement::<pep508_rs::VerbatimUrl>::from_str(&root.text).map_err(|e| {
-            CoverageError::Invalid { text: root.text.clone(), origin: root.origin.clone(), message: e.message.to_string() }
+            CoverageError::Invalid {
+                text: root.text.clone(),
+                origin: root.origin.clone(),
+                message: e.message.to_string(),
+            }
         })?;
         if !requirement.marker.evaluate(&env.markers, &[]) {
             continue;
@@ -186,6 +190,8 @@ pub fn check(
     let mut choices: BTreeMap<String, Choice> = BTreeMap::new();
     // The (version, extras) each dependency list was read for, so a change is read again.
     let mut expanded: HashMap<String, (Option<String>, BTreeSet<String>)> = HashMap::new();
+    // What the metadata of the chosen release said: the classifier and notes, by name.
+    let mut learned: HashMap<String, (Option<String>, Option<String>, Vec<String>)> = HashMap::new();
     for _round in 0..64 {
         let missing: Vec<String> = wanted.keys().filter(|n| !pages.contains_key(*n)).cloned().collect();
         for (name, page) in parallel(&missing, |name| client.project(name)) {
@@ -207,27 +213,27 @@ pub fn check(
             break;
         }
         let fetched = parallel(&to_expand, |(_, file)| client.metadata(file));
-        let mut grew = false;
         for ((name, _), ((_, file), result)) in to_expand.iter().zip(fetched) {
-            let choice = choices.get_mut(name).expect("chosen");
-            expanded.insert(name.clone(), (choice.row.version.clone(), wanted[name].extras.clone()));
+            let version = choices[name].row.version.clone();
+            expanded.insert(name.clone(), (version.clone(), wanted[name].extras.clone()));
+            let mut notes = Vec::new();
             let metadata = match result {
                 Ok(text) => CoreMetadata::parse(&text),
                 Err(e) => {
-                    choice.row.notes.push(format!("dependencies unknown: {e}"));
+                    notes.push(format!("dependencies unknown: {e}"));
+                    learned.insert(name.clone(), (version, None, notes));
                     continue;
                 }
             };
-            choice.row.free_threading = metadata.free_threading_classifier();
-            if metadata.dynamic_requires && file.filename.ends_with(".tar.gz") {
-                choice.row.notes.push("dependencies are known only after building it".into());
+            if metadata.dynamic_requires && !file.filename.ends_with(".whl") {
+                notes.push("dependencies are known only after building it".into());
             }
             let extras: Vec<ExtraName> =
                 wanted[name].extras.iter().filter_map(|e| ExtraName::from_str(e).ok()).collect();
-            let parent = format!("{name} {}", choice.row.version.as_deref().unwrap_or("?"));
+            let parent = format!("{name} {}", version.as_deref().unwrap_or("?"));
             for text in &metadata.requires_dist {
                 let Ok(dep) = Requirement::<pep508_rs::VerbatimUrl>::from_str(text) else {
-                    choice.row.notes.push(format!("unreadable dependency `{text}`"));
+                    notes.push(format!("unreadable dependency `{text}`"));
                     continue;
                 };
                 if !dep.marker.evaluate(&env.markers, &extras) {
@@ -237,28 +243,30 @@ pub fn check(
                 let entry = wanted.entry(dep_name).or_default();
                 if !entry.required_by.contains(&parent) {
                     entry.required_by.push(parent.clone());
-                    grew = true;
                 }
                 if let Some(VersionOrUrl::VersionSpecifier(s)) = &dep.version_or_url
                     && !entry.specifiers.contains(s)
                 {
                     entry.specifiers.push(s.clone());
                     entry.texts.push(format!("{s}"));
-                    grew = true;
                 }
                 for extra in &dep.extras {
-                    grew |= entry.extras.insert(extra.to_string());
+                    entry.extras.insert(extra.to_string());
                 }
             }
-        }
-        if !grew && to_expand.is_empty() {
-            break;
+            learned.insert(name.clone(), (version, metadata.free_threading_classifier(), notes));
         }
     }
 
     let mut rows: Vec<Row> = choices.into_values().map(|c| c.row).collect();
     for row in &mut rows {
         row.required_by = wanted[&row.name].required_by.clone();
+        if let Some((version, classifier, notes)) = learned.get(&row.name)
+            && *version == row.version
+        {
+            row.free_threading = classifier.clone();
+            row.notes.extend(notes.iter().cloned());
+        }
     }
     rows.sort_by(|a, b| b.direct.cmp(&a.direct).then_with(|| a.name.cmp(&b.name)));
     rows.extend(rows_direct);
@@ -300,9 +308,11 @@ fn choose(name: &str, want: &Wanted, page: &ProjectPage, env: &TargetEnv) -> Cho
         row.notes.push("no such project on the index".into());
         return Choice { row, metadata_file: None };
     }
-    let pinned = want.specifiers.iter().flat_map(|s| s.iter()).any(|s| {
-        matches!(s.operator(), Operator::Equal | Operator::ExactEqual)
-    });
+    let pinned = want
+        .specifiers
+        .iter()
+        .flat_map(|s| s.iter())
+        .any(|s| matches!(s.operator(), Operator::Equal | Operator::ExactEqual));
     let mut by_version: BTreeMap<Version, Vec<(&IndexFile, DistFilename)>> = BTreeMap::new();
     let mut yanked_skipped = false;
     for file in &page.files {
@@ -325,10 +335,9 @@ fn choose(name: &str, want: &Wanted, page: &ProjectPage, env: &TargetEnv) -> Cho
     if !explicit_pre && matching.iter().any(|v| !v.any_prerelease()) {
         matching.retain(|v| !v.any_prerelease());
     }
-    let installable = |v: &Version| {
-        by_version[v].iter().any(|(_, f)| !f.is_wheel() || env.target.accepts(f))
-    };
-    let has_target_wheel = |v: &Version| by_version[v].iter().any(|(_, f)| f.is_wheel() && env.target.accepts(f));
+    let installable = |v: &Version| by_version[v].iter().any(|(_, f)| !f.is_wheel() || env.target.accepts(f));
+    let has_target_wheel =
+        |v: &Version| by_version[v].iter().any(|(_, f)| f.is_wheel() && env.target.accepts(f));
     let newest = matching.last().copied();
     let chosen = matching.iter().rev().find(|v| installable(v)).copied();
     let Some(newest) = newest else {
@@ -348,7 +357,8 @@ fn choose(name: &str, want: &Wanted, page: &ProjectPage, env: &TargetEnv) -> Cho
     if chosen.is_some_and(|c| c != newest) {
         row.newest = Some(newest.to_string());
     }
-    let accepted: Vec<&DistFilename> = files.iter().map(|(_, f)| f).filter(|f| f.is_wheel() && env.target.accepts(f)).collect();
+    let accepted: Vec<&DistFilename> =
+        files.iter().map(|(_, f)| f).filter(|f| f.is_wheel() && env.target.accepts(f)).collect();
     row.verdict = if chosen.is_none() {
         Verdict::WillNotLoad
     } else if accepted.iter().any(|f| !f.is_pure_wheel()) {
@@ -359,7 +369,8 @@ fn choose(name: &str, want: &Wanted, page: &ProjectPage, env: &TargetEnv) -> Cho
         Verdict::MustBuild
     };
     if !row.verdict.is_ready() {
-        let mut kinds: Vec<WheelMismatch> = files.iter().filter_map(|(_, f)| env.target.rejection(f)).collect();
+        let mut kinds: Vec<WheelMismatch> =
+            files.iter().filter_map(|(_, f)| env.target.rejection(f)).collect();
         kinds.sort();
         kinds.dedup();
         row.wheel_mismatches = kinds;

@@ -151,7 +151,9 @@ impl Error {
             Error::WheelBuild { .. } => 13,
             Error::Index(crate::package_index::IndexError::Fetch { .. }) => 4,
             Error::Index(_) => 2,
-            Error::Coverage(crate::coverage::CoverageError::Index(crate::package_index::IndexError::Fetch { .. })) => 4,
+            Error::Coverage(crate::coverage::CoverageError::Index(
+                crate::package_index::IndexError::Fetch { .. },
+            )) => 4,
             Error::Coverage(_) => 2,
             Error::Context { source, .. } => source.exit_code(),
         }

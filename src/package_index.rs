@@ -50,7 +50,9 @@ pub fn index_config(
     python: Option<&Path>,
 ) -> Result<IndexConfig, IndexError> {
     let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-    if flag.is_none() && env("PIP_NO_INDEX").is_some_and(|v| matches!(v.as_str(), "1" | "true" | "yes" | "on")) {
+    if flag.is_none()
+        && env("PIP_NO_INDEX").is_some_and(|v| matches!(v.as_str(), "1" | "true" | "yes" | "on"))
+    {
         return Err(IndexError::NoIndexConfigured);
     }
     let python = python.map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("python3"));
@@ -80,11 +82,11 @@ pub fn index_config(
     };
     let mut urls = vec![primary.trim().to_string()];
     let extra_env = env("PIP_EXTRA_INDEX_URL");
-    let extras = flag_extra
-        .iter()
-        .cloned()
-        .chain(extra_env.into_iter())
-        .chain(if flag.is_none() { from_files("extra-index-url") } else { None });
+    let extras = flag_extra.iter().cloned().chain(extra_env.into_iter()).chain(if flag.is_none() {
+        from_files("extra-index-url")
+    } else {
+        None
+    });
     for extra in extras {
         for url in extra.split_whitespace() {
             if !urls.iter().any(|u| u == url) {
@@ -222,7 +224,8 @@ impl IndexClient {
             return Ok(Some((cached.content_type, cached.body)));
         }
         let fail = |message: String| IndexError::Fetch { url: url.to_string(), message };
-        let mut response = self.agent.get(url).header("Accept", ACCEPT).call().map_err(|e| fail(e.to_string()))?;
+        let mut response =
+            self.agent.get(url).header("Accept", ACCEPT).call().map_err(|e| fail(e.to_string()))?;
         let status = response.status().as_u16();
         if status == 404 {
             return Ok(None);
@@ -238,7 +241,12 @@ impl IndexClient {
             .to_string();
         let body = response.body_mut().read_to_string().map_err(|e| fail(e.to_string()))?;
         if let Some(dir) = &self.cache_dir {
-            let cached = CachedPage { url: url.to_string(), fetched_at: now, content_type: content_type.clone(), body };
+            let cached = CachedPage {
+                url: url.to_string(),
+                fetched_at: now,
+                content_type: content_type.clone(),
+                body,
+            };
             if let Ok(text) = serde_json::to_string(&cached) {
                 write_atomically(&dir.join(&key), text.as_bytes());
             }
@@ -304,9 +312,10 @@ struct JsonFile {
 }
 
 fn parse_json(url: &str, body: &str) -> Result<Vec<IndexFile>, IndexError> {
-    let page: JsonPage =
-        serde_json::from_str(body).map_err(|e| IndexError::Parse { url: url.to_string(), message: e.to_string() })?;
-    let truthy = |v: &serde_json::Value| !matches!(v, serde_json::Value::Null | serde_json::Value::Bool(false));
+    let page: JsonPage = serde_json::from_str(body)
+        .map_err(|e| IndexError::Parse { url: url.to_string(), message: e.to_string() })?;
+    let truthy =
+        |v: &serde_json::Value| !matches!(v, serde_json::Value::Null | serde_json::Value::Bool(false));
     Ok(page
         .files
         .into_iter()
@@ -382,7 +391,11 @@ fn attribute(attributes: &str, name: &str) -> Option<String> {
 }
 
 fn unescape(text: &str) -> String {
-    text.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", "\"").replace("&#39;", "'").replace("&amp;", "&")
+    text.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&amp;", "&")
 }
 
 /// `*.dist-info/METADATA` of a wheel, or the top-level `PKG-INFO` of an sdist.

@@ -25,7 +25,10 @@ impl RequirementLines {
 
     fn read_into(&mut self, path: &Path, depth: usize) -> Result<(), Error> {
         if depth > 10 {
-            return Err(Error::Usage { message: format!("{}: -r nested too deeply", path.display()), hints: vec![] });
+            return Err(Error::Usage {
+                message: format!("{}: -r nested too deeply", path.display()),
+                hints: vec![],
+            });
         }
         let text = fs::read_to_string(path).map_err(|source| Error::Io {
             context: format!("cannot read requirements file {}", path.display()),
@@ -62,7 +65,10 @@ impl RequirementLines {
             for name in names {
                 if let Some(rest) = line.strip_prefix(name) {
                     let rest = rest.strip_prefix('=').unwrap_or(rest);
-                    if rest.is_empty() || rest.starts_with([' ', '\t']) || line.starts_with(&format!("{name}=")) {
+                    if rest.is_empty()
+                        || rest.starts_with([' ', '\t'])
+                        || line.starts_with(&format!("{name}="))
+                    {
                         return Some(rest.trim().to_string());
                     }
                 }
@@ -92,7 +98,8 @@ impl RequirementLines {
             return Ok(()); // other pip options (--hash, --pre, --find-links, ...)
         }
         // A path or URL, not a name: pip builds it, there is nothing to look up.
-        let looks_like_path = line.starts_with('.') || line.starts_with('/') || line.contains("://") && !line.contains('@');
+        let looks_like_path =
+            line.starts_with('.') || line.starts_with('/') || line.contains("://") && !line.contains('@');
         if looks_like_path {
             self.direct.push((line.to_string(), origin.to_string()));
             return Ok(());
@@ -123,7 +130,12 @@ mod tests {
         let names: Vec<&str> = lines.requirements.iter().map(|(r, _)| r.as_str()).collect();
         assert_eq!(
             names,
-            vec!["attrs>=23", "numpy>=2;   python_version >= \"3.13\"", "requests==2.32.3", "demo @ https://host/demo-1.0.tar.gz"]
+            vec![
+                "attrs>=23",
+                "numpy>=2;   python_version >= \"3.13\"",
+                "requests==2.32.3",
+                "demo @ https://host/demo-1.0.tar.gz"
+            ]
         );
         assert!(lines.requirements[1].1.ends_with("req.txt:4"));
         assert_eq!(lines.index_url.as_deref(), Some("http://mirror/simple"));

@@ -81,7 +81,9 @@ pub fn diagnose(log: &str) -> Vec<Blocker> {
             push(Blocker::LimitedApi);
         }
         if lower.contains("pyo3")
-            && (lower.contains("free-threaded") || lower.contains("free threaded") || lower.contains("gil_disabled"))
+            && (lower.contains("free-threaded")
+                || lower.contains("free threaded")
+                || lower.contains("gil_disabled"))
         {
             push(Blocker::OldPyO3);
         }
@@ -90,7 +92,8 @@ pub fn diagnose(log: &str) -> Vec<Blocker> {
             && header.ends_with(".h")
         {
             let header = header.trim().to_string();
-            let package = HEADER_PACKAGES.iter().find(|(h, _)| header.starts_with(h) || header == *h).map(|(_, p)| *p);
+            let package =
+                HEADER_PACKAGES.iter().find(|(h, _)| header.starts_with(h) || header == *h).map(|(_, p)| *p);
             push(Blocker::MissingHeader { header, package });
         }
     }
@@ -100,8 +103,12 @@ pub fn diagnose(log: &str) -> Vec<Blocker> {
 /// `cython<3.1`, `cython==0.29.37`, `cython<3` in a build requirement line.
 fn cython_pin(lower: &str) -> Option<String> {
     let at = lower.find("cython")?;
-    let spec: String = lower[at + 6..].chars().take_while(|c| !c.is_whitespace() && *c != ')' && *c != '\'' && *c != '"' && *c != ',').collect();
-    let version = spec.strip_prefix("==").or_else(|| spec.strip_prefix("<=")).or_else(|| spec.strip_prefix('<'))?;
+    let spec: String = lower[at + 6..]
+        .chars()
+        .take_while(|c| !c.is_whitespace() && *c != ')' && *c != '\'' && *c != '"' && *c != ',')
+        .collect();
+    let version =
+        spec.strip_prefix("==").or_else(|| spec.strip_prefix("<=")).or_else(|| spec.strip_prefix('<'))?;
     let mut parts = version.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
     let (major, minor) = (parts.next()?, parts.next().unwrap_or(0));
     let too_old = if spec.starts_with('<') && !spec.starts_with("<=") {
@@ -157,13 +164,10 @@ pub fn build(
     if !status.success() {
         return Ok(BuildOutcome { wheel: Err(diagnose(&text)), log: log.to_path_buf() });
     }
-    let built = fs::read_dir(scratch.path().join("out"))?
-        .flatten()
-        .map(|e| e.path())
-        .find(|p| {
-            let file = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            DistFilename::parse(file, name).is_some_and(|d| d.is_wheel())
-        });
+    let built = fs::read_dir(scratch.path().join("out"))?.flatten().map(|e| e.path()).find(|p| {
+        let file = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        DistFilename::parse(file, name).is_some_and(|d| d.is_wheel())
+    });
     let Some(built) = built else {
         return Ok(BuildOutcome { wheel: Err(diagnose(&text)), log: log.to_path_buf() });
     };
@@ -195,7 +199,10 @@ mod tests {
         assert_eq!(found[0], Blocker::OldCython("cython<3.0".into()));
         assert_eq!(found[1], Blocker::LimitedApi);
         assert_eq!(found[2], Blocker::OldPyO3);
-        assert_eq!(found[3], Blocker::MissingHeader { header: "yaml.h".into(), package: Some("libyaml-dev") });
+        assert_eq!(
+            found[3],
+            Blocker::MissingHeader { header: "yaml.h".into(), package: Some("libyaml-dev") }
+        );
         assert!(found[4].hint().contains("weird/thing.h"));
         assert!(diagnose("Collecting cython>=3.1\nCollecting Cython==3.1.2\n").is_empty());
         assert_eq!(diagnose("Collecting cython==0.29.37")[0], Blocker::OldCython("cython==0.29.37".into()));

@@ -264,7 +264,10 @@ pub fn custom_platforms(given: &[String]) -> Vec<String> {
             }
         };
         add(tag.clone());
-        for (legacy, older) in [("manylinux2014_", &["manylinux2010_", "manylinux1_"][..]), ("manylinux2010_", &["manylinux1_"][..])] {
+        for (legacy, older) in [
+            ("manylinux2014_", &["manylinux2010_", "manylinux1_"][..]),
+            ("manylinux2010_", &["manylinux1_"][..]),
+        ] {
             if let Some(arch) = tag.strip_prefix(legacy) {
                 for o in older {
                     add(format!("{o}{arch}"));
@@ -293,7 +296,11 @@ mod tests {
     use super::*;
 
     fn target(ft: bool) -> Target {
-        Target::new(MinorVersion { major: 3, minor: 13 }, ft, custom_platforms(&["manylinux2014_x86_64".into()]))
+        Target::new(
+            MinorVersion { major: 3, minor: 13 },
+            ft,
+            custom_platforms(&["manylinux2014_x86_64".into()]),
+        )
     }
 
     fn file(name: &str) -> DistFilename {
@@ -308,7 +315,10 @@ mod tests {
         let w = file("demo-1.0-1-py3-none-any.whl");
         assert!(w.is_pure_wheel());
         assert_eq!(DistFilename::parse("demo_thing-2.0.tar.gz", "demo-thing").unwrap().kind, DistKind::Sdist);
-        assert_eq!(DistFilename::parse("demo-thing-2.0rc1.zip", "Demo.Thing").unwrap().version.to_string(), "2.0rc1");
+        assert_eq!(
+            DistFilename::parse("demo-thing-2.0rc1.zip", "Demo.Thing").unwrap().version.to_string(),
+            "2.0rc1"
+        );
         assert!(DistFilename::parse("other-1.0.tar.gz", "demo").is_none());
         assert!(DistFilename::parse("demo-1.0.win32.exe", "demo").is_none());
         assert!(DistFilename::parse("demo-notaversion-py3-none-any.whl", "demo").is_none());
@@ -327,7 +337,10 @@ mod tests {
         assert_eq!(ft.rejection(&abi3), Some(WheelMismatch::Abi3));
         let gil = file("demo-1.0-cp313-cp313-manylinux2014_x86_64.whl");
         assert_eq!(ft.rejection(&gil), Some(WheelMismatch::GilAbi));
-        assert_eq!(ft.rejection(&file("demo-1.0-cp314-cp314t-manylinux2014_x86_64.whl")), Some(WheelMismatch::Python));
+        assert_eq!(
+            ft.rejection(&file("demo-1.0-cp314-cp314t-manylinux2014_x86_64.whl")),
+            Some(WheelMismatch::Python)
+        );
         assert_eq!(ft.rejection(&file("demo-1.0-cp313-cp313t-win_amd64.whl")), Some(WheelMismatch::Platform));
         assert!(!ft.accepts(&file("demo-1.0-cp313-cp313t-manylinux_2_28_x86_64.whl")));
 

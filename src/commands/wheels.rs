@@ -50,9 +50,12 @@ impl TargetPython {
 
 fn target_python(ctx: &Context, text: Option<&str>) -> Result<TargetPython, Error> {
     let request: Option<VersionRequest> = text.map(str::parse).transpose()?;
-    let installed = installation::installed(&ctx.home).map_err(Error::io("cannot read the installed versions"))?;
+    let installed =
+        installation::installed(&ctx.home).map_err(Error::io("cannot read the installed versions"))?;
     let found = match &request {
-        Some(r) => installed.into_iter().filter(|i| i.key.variant == r.variant && r.matches(&i.key.version)).last(),
+        Some(r) => {
+            installed.into_iter().filter(|i| i.key.variant == r.variant && r.matches(&i.key.version)).last()
+        }
         None => installed.into_iter().filter(|i| i.key.variant == Variant::Freethreaded).last(),
     };
     if let Some(inst) = found {
@@ -69,10 +72,15 @@ fn target_python(ctx: &Context, text: Option<&str>) -> Result<TargetPython, Erro
         None => {
             let newest = recipes
                 .series()
-                .filter(|s| s.supports(Variant::Freethreaded) && s.releases.iter().any(|r| r.version.is_final()))
+                .filter(|s| {
+                    s.supports(Variant::Freethreaded) && s.releases.iter().any(|r| r.version.is_final())
+                })
                 .map(|s| s.name)
                 .max()
-                .ok_or_else(|| Error::Usage { message: "no free-threaded series in the recipes".into(), hints: vec![] })?;
+                .ok_or_else(|| Error::Usage {
+                    message: "no free-threaded series in the recipes".into(),
+                    hints: vec![],
+                })?;
             format!("{newest}t").parse()?
         }
     };
@@ -97,7 +105,13 @@ struct Inputs {
 }
 
 fn read_inputs(selection: &WheelSelection) -> Result<Inputs, Error> {
-    let mut inputs = Inputs { roots: vec![], direct: vec![], index_url: None, extra_index_urls: vec![], described: String::new() };
+    let mut inputs = Inputs {
+        roots: vec![],
+        direct: vec![],
+        index_url: None,
+        extra_index_urls: vec![],
+        described: String::new(),
+    };
     let mut files = selection.requirements.clone();
     if files.is_empty() {
         let root = project::find_root(selection.project.as_deref(), false)?;
@@ -114,14 +128,19 @@ fn read_inputs(selection: &WheelSelection) -> Result<Inputs, Error> {
         }
         if inputs.roots.is_empty() && files.is_empty() {
             return Err(Error::Usage {
-                message: format!("nothing to check in {}: no -r file, no pyproject.toml dependencies, no requirements.txt", root.display()),
+                message: format!(
+                    "nothing to check in {}: no -r file, no pyproject.toml dependencies, no requirements.txt",
+                    root.display()
+                ),
                 hints: vec!["name a requirements file with -r".into()],
             });
         }
     }
     for file in &files {
         let lines = RequirementLines::read(file)?;
-        inputs.roots.extend(lines.requirements.into_iter().map(|(text, origin)| RootRequirement { text, origin }));
+        inputs
+            .roots
+            .extend(lines.requirements.into_iter().map(|(text, origin)| RootRequirement { text, origin }));
         inputs.direct.extend(lines.direct);
         inputs.index_url = inputs.index_url.or(lines.index_url);
         inputs.extra_index_urls.extend(lines.extra_index_urls);
@@ -132,7 +151,12 @@ fn read_inputs(selection: &WheelSelection) -> Result<Inputs, Error> {
     Ok(inputs)
 }
 
-fn client(ctx: &Context, selection: &WheelSelection, inputs: &Inputs, python: &TargetPython) -> Result<IndexClient, Error> {
+fn client(
+    ctx: &Context,
+    selection: &WheelSelection,
+    inputs: &Inputs,
+    python: &TargetPython,
+) -> Result<IndexClient, Error> {
     let mut extras = selection.extra_index_url.clone();
     extras.extend(inputs.extra_index_urls.iter().cloned());
     let flag = selection.index_url.as_deref().or(inputs.index_url.as_deref());
@@ -190,7 +214,11 @@ fn run_check(
 ) -> Result<(TargetPython, Target, IndexClient, Inputs, Vec<Row>), Error> {
     let inputs = read_inputs(selection)?;
     let python = target_python(ctx, selection.python.as_deref())?;
-    let platforms = if platforms.is_empty() { wheel_tags::host_platforms() } else { wheel_tags::custom_platforms(platforms) };
+    let platforms = if platforms.is_empty() {
+        wheel_tags::host_platforms()
+    } else {
+        wheel_tags::custom_platforms(platforms)
+    };
     let target = Target::new(python.series, python.variant == Variant::Freethreaded, platforms);
     let env = TargetEnv::new(target.clone(), &python.full_version)
         .map_err(|e| Error::Usage { message: format!("cannot describe the target: {e}"), hints: vec![] })?;
@@ -213,7 +241,11 @@ fn check(args: WheelsCheckArgs, ctx: &Context) -> Result<ExitCode, Error> {
     let summary = Summary::of(&rows);
     if args.json {
         let report = Report {
-            target: TargetReport { abi: python.label(), python: python.full_version.clone(), platforms: target.platforms.clone() },
+            target: TargetReport {
+                abi: python.label(),
+                python: python.full_version.clone(),
+                platforms: target.platforms.clone(),
+            },
             index: &client.config,
             packages: &rows,
             summary,
@@ -323,7 +355,10 @@ fn build(args: WheelsBuildArgs, ctx: &Context) -> Result<ExitCode, Error> {
         ctx.reporter.warn(format!("{}: {} (nothing to build from)", row.name, verdict_text(row, &target).0));
     }
     if wanted.is_empty() {
-        println!("Nothing to build: every requirement has a wheel for {} or cannot be built from an sdist", python.label());
+        println!(
+            "Nothing to build: every requirement has a wheel for {} or cannot be built from an sdist",
+            python.label()
+        );
         return Ok(ExitCode::SUCCESS);
     }
     ctx.home.create()?;
@@ -332,7 +367,9 @@ fn build(args: WheelsBuildArgs, ctx: &Context) -> Result<ExitCode, Error> {
         .urls
         .iter()
         .enumerate()
-        .flat_map(|(i, url)| [if i == 0 { "--index-url" } else { "--extra-index-url" }.to_string(), url.clone()])
+        .flat_map(|(i, url)| {
+            [if i == 0 { "--index-url" } else { "--extra-index-url" }.to_string(), url.clone()]
+        })
         .collect();
     let mut states: Vec<(&Row, BuildState)> = Vec::new();
     for row in &wanted {
@@ -344,14 +381,18 @@ fn build(args: WheelsBuildArgs, ctx: &Context) -> Result<ExitCode, Error> {
         let mut task = ctx.reporter.task(&format!("{} {version}", row.name));
         task.phase("building from source");
         let log = ctx.home.logs_dir().join(format!("wheel-{}-{version}-{}.log", row.name, inst.key));
-        let outcome = wheel_build::build(&inst.interpreter(), &row.name, &version, &index_args, &wheelhouse, &log)
-            .map_err(Error::io("cannot run pip wheel"))?;
+        let outcome =
+            wheel_build::build(&inst.interpreter(), &row.name, &version, &index_args, &wheelhouse, &log)
+                .map_err(Error::io("cannot run pip wheel"))?;
         task.finish();
         states.push((
             row,
             match outcome.wheel {
                 Ok(path) => BuildState::Built(path),
-                Err(blockers) => BuildState::Failed { log: outcome.log, hints: blockers.iter().map(|b| b.hint()).collect() },
+                Err(blockers) => BuildState::Failed {
+                    log: outcome.log,
+                    hints: blockers.iter().map(|b| b.hint()).collect(),
+                },
             },
         ));
     }
@@ -365,7 +406,8 @@ fn build(args: WheelsBuildArgs, ctx: &Context) -> Result<ExitCode, Error> {
             BuildState::Failed { .. } => None,
         })
         .collect();
-    let report = if wheels.is_empty() { None } else { Some(verify(ctx, &inst, &wheels, &wheelhouse, &index_args)?) };
+    let report =
+        if wheels.is_empty() { None } else { Some(verify(ctx, &inst, &wheels, &wheelhouse, &index_args)?) };
 
     println!("{:<24} {:<12} {:<10} GIL", "package", "version", "wheel");
     let mut failed = Vec::new();
@@ -385,7 +427,10 @@ fn build(args: WheelsBuildArgs, ctx: &Context) -> Result<ExitCode, Error> {
                 if culprits.is_empty() {
                     "stays off".to_string()
                 } else {
-                    format!("TURNED BACK ON by {} (works, but the process loses free-threading)", culprits.join(", "))
+                    format!(
+                        "TURNED BACK ON by {} (works, but the process loses free-threading)",
+                        culprits.join(", ")
+                    )
                 }
             }
             (None, _) => "-".to_string(),
@@ -435,11 +480,13 @@ fn verify(
     args.extend(index_args.iter().cloned());
     args.extend(wheels.iter().map(|w| w.display().to_string()));
     let log = ctx.home.logs_dir().join(format!("wheel-verify-{}.log", inst.key));
-    crate::pip::install(&env.python(), &args, scratch.path(), &log).map_err(|failure| Error::Requirements {
-        env: "a scratch environment".into(),
-        key: inst.key.to_string(),
-        failure,
-        requirement_args: vec![],
+    crate::pip::install(&env.python(), &args, scratch.path(), &log).map_err(|failure| {
+        Error::Requirements {
+            env: "a scratch environment".into(),
+            key: inst.key.to_string(),
+            failure,
+            requirement_args: vec![],
+        }
     })?;
     let names: Vec<String> = wheels.iter().filter_map(|w| wheel_build::wheel_project(w)).collect();
     let mut report = gil_scan::scan(&env.python(), None)?;

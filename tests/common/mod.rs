@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod index;
+
 use std::collections::HashMap;
 use std::fs;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -26,6 +28,8 @@ pub enum Route {
     /// The first request gets full headers and only `after` bytes before the connection is
     /// closed; later requests are served normally (with Range support).
     CutOnce { body: Vec<u8>, after: usize },
+    /// 200 with the body and this Content-Type.
+    Typed { body: Vec<u8>, content_type: String },
 }
 
 #[derive(Clone, Debug)]
@@ -95,6 +99,7 @@ fn handle(mut stream: TcpStream, routes: &Mutex<HashMap<String, Route>>, hits: &
         first
     };
     let route = routes.lock().unwrap().get(&path).cloned();
+    let mut content_type = String::new();
     let (body, honour_range, cut) = match route {
         None => {
             let _ = stream.write_all(
@@ -105,6 +110,10 @@ fn handle(mut stream: TcpStream, routes: &Mutex<HashMap<String, Route>>, hits: &
         Some(Route::Serve(body)) => (body, true, None),
         Some(Route::ServeNoRange(body)) => (body, false, None),
         Some(Route::CutOnce { body, after }) => (body, true, first_hit.then_some(after)),
+        Some(Route::Typed { body, content_type: kind }) => {
+            content_type = format!("Content-Type: {kind}\r\n");
+            (body, false, None)
+        }
     };
     let start = range
         .as_deref()
@@ -126,7 +135,7 @@ fn handle(mut stream: TcpStream, routes: &Mutex<HashMap<String, Route>>, hits: &
         None => String::new(),
     };
     let header = format!(
-        "HTTP/1.1 {status}\r\nContent-Length: {}\r\n{range_header}Connection: close\r\n\r\n",
+        "HTTP/1.1 {status}\r\nContent-Length: {}\r\n{range_header}{content_type}Connection: close\r\n\r\n",
         slice.len()
     );
     let _ = stream.write_all(header.as_bytes());

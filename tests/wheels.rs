@@ -1,0 +1,313 @@
+//! `ftpy wheels check` against a local index: every status, markers, extras, yanked files,
+//! Requires-Python, a transitive dependency, the HTML fallback, the brief cache, --json and
+//! --strict. The target is 3.13t from the recipes (not installed), on this machine's platform.
+
+mod common;
+
+use std::fs;
+use std::process::Output;
+
+use common::index::{FixtureFile, IndexFixture, metadata, sdist, wheel};
+use common::*;
+
+const FT_CLASSIFIER: &str = "Programming Language :: Python :: Free Threading :: 3 - Stable";
+
+fn arch() -> &'static str {
+    std::env::consts::ARCH
+}
+
+fn manylinux() -> String {
+    format!("manylinux_2_17_{0}.manylinux2014_{0}", arch())
+}
+
+fn file_wheel(name: &str, version: &str, tag: &str, requires: &[&str], classifiers: &[&str]) -> FixtureFile {
+    let meta = metadata(name, version, requires, classifiers);
+    let (filename, bytes) = wheel(name, version, tag, &meta);
+    FixtureFile::new(&filename, bytes).with_metadata(meta)
+}
+
+/// A wheel without a `.metadata` file: its METADATA is read from the archive.
+fn bare_wheel(name: &str, version: &str, tag: &str, requires: &[&str]) -> FixtureFile {
+    let (filename, bytes) = wheel(name, version, tag, &metadata(name, version, requires, &[]));
+    FixtureFile::new(&filename, bytes)
+}
+
+fn file_sdist(name: &str, version: &str, requires: &[&str]) -> FixtureFile {
+    let (filename, bytes) = sdist(name, version, &metadata(name, version, requires, &[]));
+    FixtureFile::new(&filename, bytes)
+}
+
+/// The fixture index: one project per status.
+fn index() -> IndexFixture {
+    let ml = manylinux();
+    let index = IndexFixture::new();
+    // A free-threaded wheel, with a transitive dependency, one behind a false marker, one behind an extra.
+    index.json_project(
+        "ftwheel",
+        vec![
+            file_wheel(
+                "ftwheel",
+                "2.0",
+                &format!("cp313-cp313t-{ml}"),
+                &["puredep>=1.0", "gilonly; python_version < \"3.13\"", "extrapkg; extra == \"fast\""],
+                &[FT_CLASSIFIER],
+            ),
+            file_wheel("ftwheel", "2.0", &format!("cp313-cp313-{ml}"), &[], &[]),
+            file_sdist("ftwheel", "2.0", &[]),
+        ],
+    );
+    // Only on the HTML page; the newest release is yanked.
+    index.html_project(
+        "puredep",
+        vec![
+            bare_wheel("puredep", "1.0", "py3-none-any", &[]),
+            bare_wheel("puredep", "1.1", "py3-none-any", &[]).yanked("broken upload"),
+        ],
+    );
+    index.json_project("extrapkg", vec![file_wheel("extrapkg", "0.3", "py3-none-any", &[], &[])]);
+    // Only abi3 and GIL-ABI wheels, no sdist: nothing loads.
+    index.json_project(
+        "abionly",
+        vec![
+            file_wheel("abionly", "1.0", &format!("cp39-abi3-{ml}"), &[], &[]),
+            file_wheel("abionly", "1.0", &format!("cp313-cp313-{ml}"), &[], &[]),
+        ],
+    );
+    // The newest release is an sdist beside a GIL wheel; an older one has a cp313t wheel.
+    index.json_project(
+        "sdistonly",
+        vec![
+            file_sdist("sdistonly", "1.0", &[]),
+            file_wheel("sdistonly", "1.0", &format!("cp313-cp313-{ml}"), &[], &[]),
+            file_wheel("sdistonly", "0.9", &format!("cp313-cp313t-{ml}"), &[], &[]),
+        ],
+    );
+    // The newest release has nothing that loads; pip takes the older pure one.
+    index.json_project(
+        "newbroken",
+        vec![
+            file_wheel("newbroken", "2.0", &format!("cp39-abi3-{ml}"), &[], &[]),
+            file_wheel("newbroken", "1.5", "py3-none-any", &[], &[]),
+        ],
+    );
+    // Requires-Python keeps the newest release out of reach of 3.13.
+    index.json_project(
+        "py314only",
+        vec![
+            file_wheel("py314only", "1.0", "py3-none-any", &[], &[]).requires_python(">=3.14"),
+            file_wheel("py314only", "0.5", "py3-none-any", &[], &[]).requires_python(">=3.9"),
+        ],
+    );
+    index.json_project("pinned", vec![file_wheel("pinned", "1.0", "py3-none-any", &[], &[])]);
+    index
+}
+
+const REQUIREMENTS: &str = "\
+ftwheel[fast]>=1.0
+abionly
+sdistonly
+newbroken
+py314only
+pinned==3.0
+nosuchpkg
+skipped; python_version < \"3.10\"
+./local/project
+";
+
+fn check(fixture: &Fixture, index: &IndexFixture, dir: &std::path::Path, extra: &[&str]) -> Output {
+    let mut args = vec!["wheels", "check", "-r", "requirements.txt", "--python", "3.13t"];
+    args.extend(extra);
+    fixture
+        .ftpy()
+        .current_dir(dir)
+        .env("PIP_INDEX_URL", &index.url)
+        .env_remove("PIP_EXTRA_INDEX_URL")
+        .env("PIP_CONFIG_FILE", "/dev/null")
+        .args(&args)
+        .output()
+        .unwrap()
+}
+
+fn project_dir() -> tempfile::TempDir {
+    let dir = tempfile::TempDir::new().unwrap();
+    fs::write(dir.path().join("requirements.txt"), REQUIREMENTS).unwrap();
+    dir
+}
+
+fn row<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    report["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == name)
+        .unwrap_or_else(|| panic!("{name} missing from {report:#}"))
+}
+
+#[test]
+fn every_status_as_json() {
+    let fixture = Fixture::new();
+    let index = index();
+    let dir = project_dir();
+    let out = check(&fixture, &index, dir.path(), &["--json"]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let report: serde_json::Value = serde_json::from_str(&stdout_of(&out)).unwrap();
+    assert_eq!(report["target"]["abi"], "cp313t");
+    assert_eq!(report["index"]["urls"][0], index.url.as_str());
+    assert_eq!(report["index"]["source"], "PIP_INDEX_URL");
+
+    let ft = row(&report, "ftwheel");
+    assert_eq!((ft["verdict"].as_str(), ft["version"].as_str()), (Some("target-wheel"), Some("2.0")));
+    assert_eq!(ft["free_threading"], "3 - Stable");
+    assert_eq!(ft["direct"], true);
+
+    // Transitive, from the HTML page, the yanked 1.1 passed over; metadata read from the wheel.
+    let pure = row(&report, "puredep");
+    assert_eq!((pure["verdict"].as_str(), pure["version"].as_str()), (Some("pure-wheel"), Some("1.0")));
+    assert_eq!(pure["direct"], false);
+    assert_eq!(pure["required_by"][0], "ftwheel 2.0");
+    // The extra pulled extrapkg in; the false marker kept gilonly out.
+    assert_eq!(row(&report, "extrapkg")["verdict"], "pure-wheel");
+    let names: Vec<&str> =
+        report["packages"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+    assert!(!names.contains(&"gilonly") && !names.contains(&"skipped"), "{names:?}");
+
+    let abi = row(&report, "abionly");
+    assert_eq!(abi["verdict"], "will-not-load");
+    assert_eq!(abi["wheel_mismatches"], serde_json::json!(["abi3", "gil-abi"]));
+    assert_eq!(abi["prefer_binary"], serde_json::Value::Null);
+
+    let sdist = row(&report, "sdistonly");
+    assert_eq!((sdist["verdict"].as_str(), sdist["version"].as_str()), (Some("must-build"), Some("1.0")));
+    assert_eq!(sdist["prefer_binary"], "0.9");
+    assert_eq!(sdist["wheel_mismatches"], serde_json::json!(["gil-abi"]));
+
+    let newbroken = row(&report, "newbroken");
+    assert_eq!(
+        (newbroken["verdict"].as_str(), newbroken["version"].as_str()),
+        (Some("pure-wheel"), Some("1.5"))
+    );
+    assert_eq!(newbroken["newest"], "2.0");
+
+    assert_eq!(row(&report, "py314only")["version"], "0.5");
+    let pinned = row(&report, "pinned");
+    assert_eq!(pinned["verdict"], "not-found");
+    assert!(pinned["notes"][0].as_str().unwrap().contains("no release matches"), "{pinned}");
+    let missing = row(&report, "nosuchpkg");
+    assert_eq!(missing["verdict"], "not-found");
+    assert_eq!(missing["notes"][0], "no such project on the index");
+    assert_eq!(row(&report, "./local/project")["verdict"], "direct-reference");
+
+    // 9 index packages: ftwheel, puredep, extrapkg, newbroken, py314only are ready.
+    assert_eq!(report["summary"]["total"], 9);
+    assert_eq!(report["summary"]["ready"], 5);
+    assert_eq!(report["summary"]["must_build"], 1);
+    assert_eq!(report["summary"]["will_not_load"], 1);
+    assert_eq!(report["summary"]["not_found"], 2);
+}
+
+#[test]
+fn table_summary_strict_and_cache() {
+    let fixture = Fixture::new();
+    let index = index();
+    let dir = project_dir();
+    let out = check(&fixture, &index, dir.path(), &[]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let text = stdout_of(&out);
+    assert!(!text.contains('\x1b'), "no colour without a terminal:\n{text}");
+    assert!(
+        text.contains(
+            "5 of 9 ready for cp313t; 1 must be built (`ftpy wheels build`), 1 will not load, 2 not found"
+        ),
+        "{text}"
+    );
+    let line = text.lines().find(|l| l.starts_with("sdistonly")).unwrap();
+    assert!(
+        line.contains("sdist only: must be built") && line.contains("--prefer-binary would take 0.9"),
+        "{line}"
+    );
+    let line = text.lines().find(|l| l.starts_with("abionly")).unwrap();
+    assert!(line.contains("wheels only for abi3, cp313 (GIL ABI)"), "{line}");
+    let line = text.lines().find(|l| l.starts_with("puredep")).unwrap();
+    assert!(line.contains("via ftwheel 2.0"), "{line}");
+    assert_eq!(index.page_hits("ftwheel"), 1);
+
+    // Within a few minutes the pages come from the cache; --strict gates on the verdicts.
+    let out = check(&fixture, &index, dir.path(), &["--strict"]);
+    assert_eq!(out.status.code(), Some(12), "{}", stderr_of(&out));
+    assert!(
+        stderr_of(&out).contains("4 of 9 requirements have no usable wheel for cp313t"),
+        "{}",
+        stderr_of(&out)
+    );
+    assert_eq!(index.page_hits("ftwheel"), 1, "the page was fetched again");
+    let out = check(&fixture, &index, dir.path(), &["--refresh"]);
+    assert!(out.status.success());
+    assert_eq!(index.page_hits("ftwheel"), 2);
+}
+
+#[test]
+fn index_choice_and_errors() {
+    let fixture = Fixture::new();
+    let index = index();
+    let dir = tempfile::TempDir::new().unwrap();
+    fs::write(dir.path().join("requirements.txt"), "ftwheel\n").unwrap();
+
+    // --index-url wins over PIP_INDEX_URL.
+    let out = fixture
+        .ftpy()
+        .current_dir(dir.path())
+        .env("PIP_INDEX_URL", "http://127.0.0.1:9/simple")
+        .env("PIP_CONFIG_FILE", "/dev/null")
+        .args(["wheels", "check", "--python", "3.13t", "--json", "--index-url", &index.url])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let report: serde_json::Value = serde_json::from_str(&stdout_of(&out)).unwrap();
+    assert_eq!(report["index"]["source"], "--index-url");
+
+    // pip's own configuration file is read when nothing else names an index.
+    let conf = dir.path().join("pip.conf");
+    fs::write(&conf, format!("[global]\nindex-url = {}\n", index.url)).unwrap();
+    let out = fixture
+        .ftpy()
+        .current_dir(dir.path())
+        .env_remove("PIP_INDEX_URL")
+        .env("PIP_CONFIG_FILE", &conf)
+        .args(["wheels", "check", "--python", "3.13t", "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let report: serde_json::Value = serde_json::from_str(&stdout_of(&out)).unwrap();
+    assert_eq!(report["index"]["source"], "pip configuration");
+    assert_eq!(report["index"]["urls"][0], index.url.as_str());
+
+    // A GIL target accepts the GIL wheel of abionly.
+    fs::write(dir.path().join("requirements.txt"), "abionly\n").unwrap();
+    let out = fixture
+        .ftpy()
+        .current_dir(dir.path())
+        .env("PIP_INDEX_URL", &index.url)
+        .args(["wheels", "check", "--python", "3.13", "--json"])
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_str(&stdout_of(&out)).unwrap();
+    assert_eq!(row(&report, "abionly")["verdict"], "target-wheel");
+
+    // An unreachable index is a network error (4); a bad requirement is bad input (2).
+    let out = fixture
+        .ftpy()
+        .current_dir(dir.path())
+        .args(["wheels", "check", "--python", "3.13t", "--index-url", "http://127.0.0.1:9/simple"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(4), "{}", stderr_of(&out));
+    fs::write(dir.path().join("requirements.txt"), "not a valid [requirement\n").unwrap();
+    let out = fixture
+        .ftpy()
+        .current_dir(dir.path())
+        .args(["wheels", "check", "--python", "3.13t", "--index-url", &index.url])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr_of(&out));
+    assert!(stderr_of(&out).contains("requirements.txt:1"), "{}", stderr_of(&out));
+}
