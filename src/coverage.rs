@@ -228,8 +228,15 @@ pub fn check(
             if metadata.dynamic_requires && !file.filename.ends_with(".whl") {
                 notes.push("dependencies are known only after building it".into());
             }
-            let extras: Vec<ExtraName> =
-                wanted[name].extras.iter().filter_map(|e| ExtraName::from_str(e).ok()).collect();
+            // As pip does: an extra the release does not declare is ignored.
+            let mut extras: Vec<ExtraName> = Vec::new();
+            for extra in &wanted[name].extras {
+                if metadata.provides_extra.contains(&normalize_name(extra)) {
+                    extras.extend(ExtraName::from_str(extra).ok());
+                } else {
+                    notes.push(format!("has no extra `{extra}`"));
+                }
+            }
             let parent = format!("{name} {}", version.as_deref().unwrap_or("?"));
             for text in &metadata.requires_dist {
                 let Ok(dep) = Requirement::<pep508_rs::VerbatimUrl>::from_str(text) else {

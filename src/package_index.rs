@@ -449,6 +449,8 @@ fn zip_member(bytes: &[u8], wanted: impl Fn(&str) -> bool) -> Option<Result<Stri
 pub struct CoreMetadata {
     pub requires_dist: Vec<String>,
     pub classifiers: Vec<String>,
+    /// `Provides-Extra`: pip ignores (with a warning) any other extra asked for.
+    pub provides_extra: Vec<String>,
     /// Metadata 2.2+: `Requires-Dist` declared dynamic, i.e. known only after a build.
     pub dynamic_requires: bool,
 }
@@ -481,6 +483,7 @@ impl CoreMetadata {
             match key.as_str() {
                 "requires-dist" => meta.requires_dist.push(value),
                 "classifier" => meta.classifiers.push(value),
+                "provides-extra" => meta.provides_extra.push(crate::wheel_tags::normalize_name(&value)),
                 "dynamic" if value.eq_ignore_ascii_case("requires-dist") => meta.dynamic_requires = true,
                 _ => {}
             }
@@ -535,11 +538,13 @@ mod tests {
     fn reads_core_metadata() {
         let meta = CoreMetadata::parse(
             "Metadata-Version: 2.4\nName: demo\nRequires-Dist: attrs>=23\nRequires-Dist: numpy; extra == \"fast\"\n\
-             Classifier: Programming Language :: Python :: Free Threading :: 3 - Stable\nDynamic: Requires-Dist\n\n\
+             Classifier: Programming Language :: Python :: Free Threading :: 3 - Stable\nDynamic: Requires-Dist\n\
+             Provides-Extra: Fast_Math\n\n\
              Requires-Dist: not-a-field\n",
         );
         assert_eq!(meta.requires_dist, vec!["attrs>=23", "numpy; extra == \"fast\""]);
         assert_eq!(meta.free_threading_classifier().as_deref(), Some("3 - Stable"));
         assert!(meta.dynamic_requires);
+        assert_eq!(meta.provides_extra, vec!["fast-math"]);
     }
 }

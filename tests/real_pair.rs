@@ -13,8 +13,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
+use common::index::{FixtureFile, IndexFixture, every_status_index};
 use common::*;
-use packages::{Extension, write_package};
+use packages::{Extension, sdist_of, write_package};
 
 fn upstream_tarball() -> PathBuf {
     let dir = std::env::var_os("FTPY_TEST_CPYTHON_DIR")
@@ -80,6 +81,25 @@ fn ftpy_in(cwd: &Path, args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// ftpy with the shared home, pip pointed at `index` (and only at it).
+fn ftpy_with_index(cwd: &Path, index: &str, args: &[&str]) -> Output {
+    let pair = real_pair();
+    Command::new(assert_cmd::cargo::cargo_bin("ftpy"))
+        .current_dir(cwd)
+        .env("FTPY_HOME", &pair.home)
+        .env("PIP_INDEX_URL", index)
+        .env("PIP_CONFIG_FILE", "/dev/null")
+        .env("PIP_CACHE_DIR", cwd.join(".pip-cache"))
+        .env("CI", "true")
+        .env_remove("PIP_NO_INDEX")
+        .env_remove("PIP_EXTRA_INDEX_URL")
+        .env_remove("PYTHON_GIL")
+        .env_remove("VIRTUAL_ENV")
+        .args(args)
+        .output()
+        .unwrap()
+}
+
 fn python_says(python: &Path, code: &str) -> String {
     let out = Command::new(python).args(["-c", code]).env_remove("PYTHON_GIL").output().unwrap();
     assert!(out.status.success(), "{} -c {code}: {}", python.display(), stderr_of(&out));
@@ -127,13 +147,13 @@ fn project_with_three_packages(dir: &Path) -> PathBuf {
     let ft = write_package(
         &pkgs,
         "ftext",
-        Some(Extension { declares_no_gil: true, refuses_free_threading: false }),
+        Some(Extension { declares_no_gil: true, refuses_free_threading: false, ..Default::default() }),
         &[],
     );
     let gil = write_package(
         &pkgs,
         "gilext",
-        Some(Extension { declares_no_gil: false, refuses_free_threading: false }),
+        Some(Extension { declares_no_gil: false, refuses_free_threading: false, ..Default::default() }),
         &[],
     );
     let project = dir.join("proj");
@@ -245,7 +265,7 @@ fn a_package_that_cannot_be_built_free_threaded_leaves_the_old_environments_in_p
     let gilonly = write_package(
         &pkgs,
         "gilonly",
-        Some(Extension { declares_no_gil: false, refuses_free_threading: true }),
+        Some(Extension { declares_no_gil: false, refuses_free_threading: true, ..Default::default() }),
         &[],
     );
     let project = dir.path().join("proj");
@@ -329,4 +349,150 @@ fn the_version_comes_from_python_version_then_requires_python() {
     let out = ftpy_in(&project, &["venv"]);
     assert_eq!(out.status.code(), Some(3));
     assert!(stderr_of(&out).contains("ftpy install --pair 3.14."), "{}", stderr_of(&out));
+}
+
+fn ft_python() -> PathBuf {
+    real_pair().home.join("versions/3.13.5t/bin/python3.13t")
+}
+
+/// Serve the sdist of each package tree from a local index, as its only file.
+fn index_of_sdists(index: &IndexFixture, trees: &[PathBuf]) {
+    for tree in trees {
+        let (filename, bytes) = sdist_of(&ft_python(), tree);
+        let name = tree.file_name().unwrap().to_string_lossy().into_owned();
+        index.json_project(&name, vec![FixtureFile::new(&filename, bytes)]);
+    }
+}
+
+#[test]
+fn wheels_build_rebuilds_sdists_for_free_threading_and_proves_each() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let pkgs = dir.path().join("pkgs");
+    let ft =
+        write_package(&pkgs, "ftsdist", Some(Extension { declares_no_gil: true, ..Default::default() }), &[]);
+    let gil = write_package(&pkgs, "gilsdist", Some(Extension::default()), &[]);
+    let refuses = write_package(
+        &pkgs,
+        "nofree",
+        Some(Extension { refuses_free_threading: true, ..Default::default() }),
+        &[],
+    );
+    let limited =
+        write_package(&pkgs, "limitedapi", Some(Extension { limited_api: true, ..Default::default() }), &[]);
+    let index = IndexFixture::new();
+    index_of_sdists(&index, &[ft, gil, refuses, limited]);
+    let project = dir.path().join("proj");
+    fs::create_dir_all(&project).unwrap();
+    fs::write(project.join("requirements.txt"), "ftsdist\ngilsdist\n").unwrap();
+
+    // The check says both must be built.
+    let out = ftpy_with_index(&project, &index.url, &["wheels", "check", "-r", "requirements.txt", "--json"]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let report: serde_json::Value = serde_json::from_str(&stdout_of(&out)).unwrap();
+    assert_eq!(report["target"]["abi"], "cp313t");
+    assert_eq!(report["summary"]["must_build"], 2, "{report:#}");
+
+    let out = ftpy_with_index(&project, &index.url, &["wheels", "build", "-r", "requirements.txt"]);
+    assert!(out.status.success(), "{}\n{}", stdout_of(&out), stderr_of(&out));
+    let text = stdout_of(&out);
+    let line = |name: &str| {
+        text.lines().find(|l| l.starts_with(name)).unwrap_or_else(|| panic!("{text}")).to_string()
+    };
+    assert!(line("ftsdist").contains("built") && line("ftsdist").contains("stays off"), "{text}");
+    assert!(
+        line("gilsdist").contains("built") && line("gilsdist").contains("TURNED BACK ON by gilsdist._core"),
+        "{text}"
+    );
+    let wheelhouse = real_pair().home.join("wheels/3.13.5t");
+    let wheels = list_dir(&wheelhouse);
+    assert!(wheels.iter().any(|w| w.starts_with("ftsdist-1.0-cp313-cp313t-")), "{wheels:?}");
+    assert!(wheels.iter().any(|w| w.starts_with("gilsdist-1.0-cp313-cp313t-")), "{wheels:?}");
+    assert!(!wheels.iter().any(|w| w.starts_with(".build-")), "scratch left behind: {wheels:?}");
+
+    // Built once: the next run reuses the wheels.
+    let out = ftpy_with_index(&project, &index.url, &["wheels", "build", "-r", "requirements.txt"]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(stdout_of(&out).lines().filter(|l| l.contains("reused")).count() == 2, "{}", stdout_of(&out));
+
+    // ftpy venv installs the free-threaded side from the wheelhouse.
+    let out = ftpy_with_index(&project, &index.url, &["venv", "-r", "requirements.txt", "--python", "3.13"]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(stdout_of(&out).contains("gilsdist._core (from gilsdist)"), "{}", stdout_of(&out));
+    let used = fs::read_dir(real_pair().home.join("logs")).unwrap().flatten().any(|e| {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let text = fs::read_to_string(e.path()).unwrap_or_default();
+        name.starts_with("venv-3.13.5t-")
+            && text.contains("ftsdist")
+            && text.contains(&wheelhouse.display().to_string())
+    });
+    assert!(used, "the free-threaded environment did not install from the wheelhouse");
+
+    // Packages that cannot be built get a named reason, and exit 13.
+    fs::write(project.join("blocked.txt"), "nofree\nlimitedapi\n").unwrap();
+    let out = ftpy_with_index(&project, &index.url, &["wheels", "build", "-r", "blocked.txt"]);
+    assert_eq!(out.status.code(), Some(13), "{}\n{}", stdout_of(&out), stderr_of(&out));
+    let err = stderr_of(&out);
+    assert!(err.contains("2 packages could not be built: limitedapi, nofree"), "{err}");
+    assert!(err.contains("limitedapi: it builds for the limited API"), "{err}");
+    assert!(err.contains("nofree: the build log is"), "{err}");
+    assert!(
+        stdout_of(&out).lines().any(|l| l.starts_with("nofree") && l.contains("FAILED")),
+        "{}",
+        stdout_of(&out)
+    );
+}
+
+#[test]
+fn wheels_check_agrees_with_pips_own_resolution() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let index = every_status_index();
+    let ft = write_package(
+        &dir.path().join("pkgs"),
+        "ftsdist",
+        Some(Extension { declares_no_gil: true, ..Default::default() }),
+        &[],
+    );
+    index_of_sdists(&index, &[ft]);
+    let requirements = dir.path().join("requirements.txt");
+    fs::write(&requirements, "ftwheel[fast]>=1.0\nnewbroken\npy314only\nftsdist\n").unwrap();
+
+    let out =
+        ftpy_with_index(dir.path(), &index.url, &["wheels", "check", "-r", "requirements.txt", "--json"]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let report: serde_json::Value = serde_json::from_str(&stdout_of(&out)).unwrap();
+    let mut ours: Vec<(String, String)> = report["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["name"].as_str().unwrap().to_string(), p["version"].as_str().unwrap().to_string()))
+        .collect();
+    ours.sort();
+
+    // pip, run by the free-threaded interpreter itself, resolving against the same index.
+    let pip_report = dir.path().join("pip-report.json");
+    let pip = Command::new(ft_python())
+        .current_dir(dir.path())
+        .args(["-m", "pip", "install", "--dry-run", "--ignore-installed", "--quiet", "--report"])
+        .arg(&pip_report)
+        .args(["--index-url", &index.url, "--cache-dir"])
+        .arg(dir.path().join("pip-cache"))
+        .args(["-r", "requirements.txt"])
+        .env("PIP_CONFIG_FILE", "/dev/null")
+        .env_remove("PYTHON_GIL")
+        .output()
+        .unwrap();
+    assert!(pip.status.success(), "{}", stderr_of(&pip));
+    let pip_report: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(&pip_report).unwrap()).unwrap();
+    let mut theirs: Vec<(String, String)> = pip_report["install"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            let name = i["metadata"]["name"].as_str().unwrap().to_ascii_lowercase().replace('_', "-");
+            (name, i["metadata"]["version"].as_str().unwrap().to_string())
+        })
+        .collect();
+    theirs.sort();
+    assert_eq!(ours, theirs);
 }

@@ -7,106 +7,14 @@ mod common;
 use std::fs;
 use std::process::Output;
 
-use common::index::{FixtureFile, IndexFixture, metadata, sdist, wheel};
+use common::index::{IndexFixture, every_status_index as index};
 use common::*;
-
-const FT_CLASSIFIER: &str = "Programming Language :: Python :: Free Threading :: 3 - Stable";
-
-fn arch() -> &'static str {
-    std::env::consts::ARCH
-}
-
-fn manylinux() -> String {
-    format!("manylinux_2_17_{0}.manylinux2014_{0}", arch())
-}
-
-fn file_wheel(name: &str, version: &str, tag: &str, requires: &[&str], classifiers: &[&str]) -> FixtureFile {
-    let meta = metadata(name, version, requires, classifiers);
-    let (filename, bytes) = wheel(name, version, tag, &meta);
-    FixtureFile::new(&filename, bytes).with_metadata(meta)
-}
-
-/// A wheel without a `.metadata` file: its METADATA is read from the archive.
-fn bare_wheel(name: &str, version: &str, tag: &str, requires: &[&str]) -> FixtureFile {
-    let (filename, bytes) = wheel(name, version, tag, &metadata(name, version, requires, &[]));
-    FixtureFile::new(&filename, bytes)
-}
-
-fn file_sdist(name: &str, version: &str, requires: &[&str]) -> FixtureFile {
-    let (filename, bytes) = sdist(name, version, &metadata(name, version, requires, &[]));
-    FixtureFile::new(&filename, bytes)
-}
-
-/// The fixture index: one project per status.
-fn index() -> IndexFixture {
-    let ml = manylinux();
-    let index = IndexFixture::new();
-    // A free-threaded wheel, with a transitive dependency, one behind a false marker, one behind an extra.
-    index.json_project(
-        "ftwheel",
-        vec![
-            file_wheel(
-                "ftwheel",
-                "2.0",
-                &format!("cp313-cp313t-{ml}"),
-                &["puredep>=1.0", "gilonly; python_version < \"3.13\"", "extrapkg; extra == \"fast\""],
-                &[FT_CLASSIFIER],
-            ),
-            file_wheel("ftwheel", "2.0", &format!("cp313-cp313-{ml}"), &[], &[]),
-            file_sdist("ftwheel", "2.0", &[]),
-        ],
-    );
-    // Only on the HTML page; the newest release is yanked.
-    index.html_project(
-        "puredep",
-        vec![
-            bare_wheel("puredep", "1.0", "py3-none-any", &[]),
-            bare_wheel("puredep", "1.1", "py3-none-any", &[]).yanked("broken upload"),
-        ],
-    );
-    index.json_project("extrapkg", vec![file_wheel("extrapkg", "0.3", "py3-none-any", &[], &[])]);
-    // Only abi3 and GIL-ABI wheels, no sdist: nothing loads.
-    index.json_project(
-        "abionly",
-        vec![
-            file_wheel("abionly", "1.0", &format!("cp39-abi3-{ml}"), &[], &[]),
-            file_wheel("abionly", "1.0", &format!("cp313-cp313-{ml}"), &[], &[]),
-        ],
-    );
-    // The newest release is an sdist beside a GIL wheel; an older one has a cp313t wheel.
-    index.json_project(
-        "sdistonly",
-        vec![
-            file_sdist("sdistonly", "1.0", &[]),
-            file_wheel("sdistonly", "1.0", &format!("cp313-cp313-{ml}"), &[], &[]),
-            file_wheel("sdistonly", "0.9", &format!("cp313-cp313t-{ml}"), &[], &[]),
-        ],
-    );
-    // The newest release has nothing that loads; pip takes the older pure one.
-    index.json_project(
-        "newbroken",
-        vec![
-            file_wheel("newbroken", "2.0", &format!("cp39-abi3-{ml}"), &[], &[]),
-            file_wheel("newbroken", "1.5", "py3-none-any", &[], &[]),
-        ],
-    );
-    // Requires-Python keeps the newest release out of reach of 3.13.
-    index.json_project(
-        "py314only",
-        vec![
-            file_wheel("py314only", "1.0", "py3-none-any", &[], &[]).requires_python(">=3.14"),
-            file_wheel("py314only", "0.5", "py3-none-any", &[], &[]).requires_python(">=3.9"),
-        ],
-    );
-    index.json_project("pinned", vec![file_wheel("pinned", "1.0", "py3-none-any", &[], &[])]);
-    index
-}
 
 const REQUIREMENTS: &str = "\
 ftwheel[fast]>=1.0
 abionly
 sdistonly
-newbroken
+newbroken[bogus]
 py314only
 pinned==3.0
 nosuchpkg
@@ -187,6 +95,7 @@ fn every_status_as_json() {
         (Some("pure-wheel"), Some("1.5"))
     );
     assert_eq!(newbroken["newest"], "2.0");
+    assert_eq!(newbroken["notes"][0], "has no extra `bogus`");
 
     assert_eq!(row(&report, "py314only")["version"], "0.5");
     let pinned = row(&report, "pinned");

@@ -139,6 +139,9 @@ pub fn hex(bytes: &[u8]) -> String {
 pub fn metadata(name: &str, version: &str, requires: &[&str], classifiers: &[&str]) -> String {
     let mut text = format!("Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n");
     for r in requires {
+        if let Some(extra) = r.split("extra == \"").nth(1).and_then(|rest| rest.split('"').next()) {
+            text.push_str(&format!("Provides-Extra: {extra}\n"));
+        }
         text.push_str(&format!("Requires-Dist: {r}\n"));
     }
     for c in classifiers {
@@ -180,4 +183,103 @@ pub fn sdist(name: &str, version: &str, meta: &str) -> (String, Vec<u8>) {
     header.set_cksum();
     tar.append_data(&mut header, format!("{base}/PKG-INFO"), meta.as_bytes()).unwrap();
     (format!("{base}.tar.gz"), tar.into_inner().unwrap().finish().unwrap())
+}
+
+const FT_CLASSIFIER: &str = "Programming Language :: Python :: Free Threading :: 3 - Stable";
+
+pub fn arch() -> &'static str {
+    std::env::consts::ARCH
+}
+
+pub fn manylinux() -> String {
+    format!("manylinux_2_17_{0}.manylinux2014_{0}", arch())
+}
+
+pub fn file_wheel(
+    name: &str,
+    version: &str,
+    tag: &str,
+    requires: &[&str],
+    classifiers: &[&str],
+) -> FixtureFile {
+    let meta = metadata(name, version, requires, classifiers);
+    let (filename, bytes) = wheel(name, version, tag, &meta);
+    FixtureFile::new(&filename, bytes).with_metadata(meta)
+}
+
+/// A wheel without a `.metadata` file: its METADATA is read from the archive.
+pub fn bare_wheel(name: &str, version: &str, tag: &str, requires: &[&str]) -> FixtureFile {
+    let (filename, bytes) = wheel(name, version, tag, &metadata(name, version, requires, &[]));
+    FixtureFile::new(&filename, bytes)
+}
+
+pub fn file_sdist(name: &str, version: &str, requires: &[&str]) -> FixtureFile {
+    let (filename, bytes) = sdist(name, version, &metadata(name, version, requires, &[]));
+    FixtureFile::new(&filename, bytes)
+}
+
+/// The fixture index: one project per status.
+/// The fixture index of tests/wheels.rs: one project per status.
+pub fn every_status_index() -> IndexFixture {
+    let ml = manylinux();
+    let index = IndexFixture::new();
+    // A free-threaded wheel, with a transitive dependency, one behind a false marker, one behind an extra.
+    index.json_project(
+        "ftwheel",
+        vec![
+            file_wheel(
+                "ftwheel",
+                "2.0",
+                &format!("cp313-cp313t-{ml}"),
+                &["puredep>=1.0", "gilonly; python_version < \"3.13\"", "extrapkg; extra == \"fast\""],
+                &[FT_CLASSIFIER],
+            ),
+            file_wheel("ftwheel", "2.0", &format!("cp313-cp313-{ml}"), &[], &[]),
+            file_sdist("ftwheel", "2.0", &[]),
+        ],
+    );
+    // Only on the HTML page; the newest release is yanked.
+    index.html_project(
+        "puredep",
+        vec![
+            bare_wheel("puredep", "1.0", "py3-none-any", &[]),
+            bare_wheel("puredep", "1.1", "py3-none-any", &[]).yanked("broken upload"),
+        ],
+    );
+    index.json_project("extrapkg", vec![file_wheel("extrapkg", "0.3", "py3-none-any", &[], &[])]);
+    // Only abi3 and GIL-ABI wheels, no sdist: nothing loads.
+    index.json_project(
+        "abionly",
+        vec![
+            file_wheel("abionly", "1.0", &format!("cp39-abi3-{ml}"), &[], &[]),
+            file_wheel("abionly", "1.0", &format!("cp313-cp313-{ml}"), &[], &[]),
+        ],
+    );
+    // The newest release is an sdist beside a GIL wheel; an older one has a cp313t wheel.
+    index.json_project(
+        "sdistonly",
+        vec![
+            file_sdist("sdistonly", "1.0", &[]),
+            file_wheel("sdistonly", "1.0", &format!("cp313-cp313-{ml}"), &[], &[]),
+            file_wheel("sdistonly", "0.9", &format!("cp313-cp313t-{ml}"), &[], &[]),
+        ],
+    );
+    // The newest release has nothing that loads; pip takes the older pure one.
+    index.json_project(
+        "newbroken",
+        vec![
+            file_wheel("newbroken", "2.0", &format!("cp39-abi3-{ml}"), &[], &[]),
+            file_wheel("newbroken", "1.5", "py3-none-any", &[], &[]),
+        ],
+    );
+    // Requires-Python keeps the newest release out of reach of 3.13.
+    index.json_project(
+        "py314only",
+        vec![
+            file_wheel("py314only", "1.0", "py3-none-any", &[], &[]).requires_python(">=3.14"),
+            file_wheel("py314only", "0.5", "py3-none-any", &[], &[]).requires_python(">=3.9"),
+        ],
+    );
+    index.json_project("pinned", vec![file_wheel("pinned", "1.0", "py3-none-any", &[], &[])]);
+    index
 }

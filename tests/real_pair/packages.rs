@@ -9,9 +9,12 @@ const BACKEND: &str = include_str!("../fixtures/ftpy_test_backend.py");
 /// A C extension `<name>._core` with `add(a, b)`. `declares_no_gil` adds the `Py_mod_gil` slot
 /// that tells a free-threaded interpreter it may keep the GIL off; `refuses_free_threading`
 /// makes the build fail on a free-threaded interpreter, as packages with no support yet do.
+#[derive(Default)]
 pub struct Extension {
     pub declares_no_gil: bool,
     pub refuses_free_threading: bool,
+    /// Builds for the limited API (abi3), which free-threaded CPython 3.13 refuses.
+    pub limited_api: bool,
 }
 
 fn c_source(name: &str, ext: &Extension) -> String {
@@ -21,8 +24,9 @@ fn c_source(name: &str, ext: &Extension) -> String {
         String::new()
     };
     let gil_slot = if ext.declares_no_gil { "    {Py_mod_gil, Py_MOD_GIL_NOT_USED},\n" } else { "" };
+    let limited = if ext.limited_api { "#define Py_LIMITED_API 0x030D0000\n" } else { "" };
     format!(
-        r#"#include <Python.h>
+        r#"{limited}#include <Python.h>
 {guard}
 static PyObject *add(PyObject *self, PyObject *args) {{
     long a, b;
@@ -37,6 +41,24 @@ static struct PyModuleDef def = {{PyModuleDef_HEAD_INIT, "_core", NULL, 0, metho
 PyMODINIT_FUNC PyInit__core(void) {{ return PyModuleDef_Init(&def); }}
 "#
     )
+}
+
+/// Build the sdist of a package tree with `python` (through the tree's own backend); return its
+/// file name and bytes.
+pub fn sdist_of(python: &Path, package: &Path) -> (String, Vec<u8>) {
+    let out = package.join("dist");
+    fs::create_dir_all(&out).unwrap();
+    let run = std::process::Command::new(python)
+        .current_dir(package)
+        .args(["-c", "import sys; sys.path.insert(0, '.'); import ftpy_test_backend as b; print(b.build_sdist(sys.argv[1]))"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let name = String::from_utf8_lossy(&run.stdout).trim().to_string();
+    let bytes = fs::read(out.join(&name)).unwrap();
+    fs::remove_dir_all(&out).unwrap();
+    (name, bytes)
 }
 
 /// Write a package source tree under `parent/<name>` and return its path.
