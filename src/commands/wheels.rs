@@ -307,13 +307,14 @@ fn print_table(rows: &[Row], target: &Target) {
             notes.push(format!("via {}", row.required_by.join(", ")));
         }
         notes.extend(row.notes.iter().cloned());
-        println!(
+        let line = format!(
             "{:<name_width$}  {:<12} {} {}",
             row.name,
             row.version.as_deref().unwrap_or("-"),
             colour(&format!("{text:<28}"), code),
             notes.join("; ")
         );
+        println!("{}", line.trim_end());
     }
 }
 
