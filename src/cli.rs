@@ -149,12 +149,17 @@ pub struct VenvArgs {
     #[arg(long)]
     pub install: bool,
 
+    /// First build from source the requirements that have no free-threaded wheel (what
+    /// `ftpy wheels build` does), so the free-threaded environment installs those wheels
+    #[arg(long)]
+    pub build_wheels: bool,
+
     /// The build profile for --install
     #[arg(long, value_enum, default_value_t = Profile::Optimized, requires = "install")]
     pub profile: Profile,
 
     /// Show the pair, both environments and how they differ; change nothing
-    #[arg(long, conflicts_with_all = ["python", "requirements", "deps_only", "install"])]
+    #[arg(long, conflicts_with_all = ["python", "requirements", "deps_only", "install", "build_wheels"])]
     pub status: bool,
 }
 

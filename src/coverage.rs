@@ -427,3 +427,81 @@ where
         .zip(results.into_inner().unwrap().into_iter().map(|r| r.expect("every item ran")))
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::version::MinorVersion;
+
+    fn env() -> TargetEnv {
+        let platforms = vec!["manylinux_2_17_x86_64".to_string(), "linux_x86_64".to_string()];
+        TargetEnv::new(Target::new(MinorVersion { major: 3, minor: 13 }, true, platforms), "3.13.5").unwrap()
+    }
+
+    fn file(name: &str) -> IndexFile {
+        IndexFile {
+            filename: name.into(),
+            url: format!("http://x/{name}"),
+            requires_python: None,
+            yanked: None,
+            core_metadata: false,
+        }
+    }
+
+    fn want(specs: &[&str]) -> Wanted {
+        Wanted {
+            specifiers: specs.iter().map(|s| VersionSpecifiers::from_str(s).unwrap()).collect(),
+            direct: true,
+            ..Wanted::default()
+        }
+    }
+
+    fn page(files: Vec<IndexFile>) -> ProjectPage {
+        ProjectPage { found: true, files }
+    }
+
+    #[test]
+    fn pre_releases_only_when_named_or_nothing_else() {
+        let p = page(vec![file("demo-1.0-py3-none-any.whl"), file("demo-2.0b1-py3-none-any.whl")]);
+        assert_eq!(choose("demo", &want(&[]), &p, &env()).row.version.as_deref(), Some("1.0"));
+        assert_eq!(choose("demo", &want(&[">=2.0b1"]), &p, &env()).row.version.as_deref(), Some("2.0b1"));
+        let only_pre = page(vec![file("demo-2.0b1-py3-none-any.whl")]);
+        assert_eq!(choose("demo", &want(&[]), &only_pre, &env()).row.version.as_deref(), Some("2.0b1"));
+    }
+
+    #[test]
+    fn yanked_only_for_an_exact_pin_and_requires_python_filters() {
+        let mut yanked = file("demo-2.0-py3-none-any.whl");
+        yanked.yanked = Some("bad".into());
+        let mut too_new = file("demo-3.0-py3-none-any.whl");
+        too_new.requires_python = Some(">=3.14".into());
+        let p = page(vec![file("demo-1.0-py3-none-any.whl"), yanked, too_new]);
+        assert_eq!(choose("demo", &want(&[]), &p, &env()).row.version.as_deref(), Some("1.0"));
+        assert_eq!(choose("demo", &want(&["==2.0"]), &p, &env()).row.version.as_deref(), Some("2.0"));
+        let none = choose("demo", &want(&["==3.0"]), &p, &env()).row;
+        assert_eq!(none.verdict, Verdict::NotFound);
+    }
+
+    #[test]
+    fn verdicts_at_the_release_pip_takes() {
+        let p = page(vec![
+            file("demo-2.0-cp39-abi3-manylinux_2_17_x86_64.whl"),
+            file("demo-2.0-cp313-cp313-manylinux_2_17_x86_64.whl"),
+            file("demo-1.0.tar.gz"),
+            file("demo-0.9-cp313-cp313t-manylinux_2_17_x86_64.whl"),
+        ]);
+        let row = choose("demo", &want(&[]), &p, &env()).row;
+        assert_eq!(
+            (row.verdict, row.version.as_deref(), row.newest.as_deref()),
+            (Verdict::MustBuild, Some("1.0"), Some("2.0"))
+        );
+        assert_eq!(row.prefer_binary.as_deref(), Some("0.9"));
+        let row = choose("demo", &want(&[">=2"]), &p, &env()).row;
+        assert_eq!((row.verdict, row.version.as_deref()), (Verdict::WillNotLoad, Some("2.0")));
+        assert_eq!(row.wheel_mismatches, vec![WheelMismatch::Abi3, WheelMismatch::GilAbi]);
+        let row = choose("demo", &want(&["<1"]), &p, &env()).row;
+        assert_eq!((row.verdict, row.version.as_deref()), (Verdict::TargetWheel, Some("0.9")));
+        let missing = choose("demo", &want(&[]), &ProjectPage { found: false, files: vec![] }, &env()).row;
+        assert_eq!(missing.verdict, Verdict::NotFound);
+    }
+}

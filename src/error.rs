@@ -77,8 +77,8 @@ pub enum Error {
         env: String,
         key: String,
         failure: crate::pip::PipFailure,
-        /// The requirements as given, for the hint that rebuilds wheels.
-        requirement_args: Vec<String>,
+        /// The `ftpy wheels build ...` command for these requirements, for the hint.
+        rebuild_command: String,
     },
     #[error(transparent)]
     Venv(#[from] crate::venv::VenvError),
@@ -236,30 +236,19 @@ impl Error {
                     "`ftpy list` shows what is installed".into(),
                 ]
             }
-            Error::Requirements { failure, requirement_args, .. } => {
+            Error::Requirements { env, failure, rebuild_command, .. } => {
                 let mut hints = vec![format!("pip's full output is in {}", failure.log.display())];
-                if failure.packages.iter().any(|(_, why)| *why == crate::pip::PackageFailure::BuildFailed) {
+                let build_failed = failure.packages.iter().any(|(_, why)| *why == crate::pip::PackageFailure::BuildFailed);
+                if build_failed && !rebuild_command.is_empty() {
                     hints.push(format!(
-                        "`ftpy wheels build {}` rebuilds them for the free-threaded interpreter and says what blocks each; `ftpy venv` then installs from its wheelhouse",
-                        requirement_args.join(" ")
+                        "`{rebuild_command}` rebuilds them for the free-threaded interpreter and says what blocks each; `ftpy venv` then installs from its wheelhouse (`ftpy venv --build-wheels` does both)"
                     ));
                 }
-                hints.push("nothing was left half-filled: both environments are as they were before this command".into());
+                if env.starts_with(".venv") {
+                    hints.push("nothing was left half-filled: both environments are as they were before this command".into());
+                }
                 hints
             }
-            Error::WheelsMissing { .. } => {
-                vec!["`ftpy wheels build` builds the ones that have an sdist, with the same arguments".into()]
-            }
-            Error::WheelBuild { hints, .. } => hints.clone(),
-            Error::Index(crate::package_index::IndexError::NoIndex) => {
-                vec!["name one with --index-url, PIP_INDEX_URL or pip.conf".into()]
-            }
-            Error::Index(crate::package_index::IndexError::NoIndexConfigured) => {
-                vec!["name an index with --index-url to check against".into()]
-            }
-            Error::Index(_) | Error::Coverage(crate::coverage::CoverageError::Index(_)) => vec![
-                "check the index URL (--index-url, PIP_INDEX_URL, pip.conf) and the network or proxy".into(),
-            ],
             Error::NoEnvironments { .. } => vec!["create them with `ftpy venv` in the project directory".into()],
             Error::Venv(crate::venv::VenvError::Probe { .. }) => {
                 vec!["its base interpreter may have been uninstalled: run `ftpy venv` again to recreate both".into()]

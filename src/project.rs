@@ -210,6 +210,17 @@ impl Requirements {
         }
     }
 
+    /// The `ftpy wheels build` command that covers the same requirements.
+    pub fn rebuild_command(&self) -> String {
+        match self {
+            Requirements::Files(files) => {
+                let args: Vec<String> = files.iter().map(|f| format!("-r {}", f.display())).collect();
+                format!("ftpy wheels build {}", args.join(" "))
+            }
+            _ => "ftpy wheels build".into(),
+        }
+    }
+
     pub fn describe(&self) -> String {
         match self {
             Requirements::Files(files) => {

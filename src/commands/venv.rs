@@ -46,6 +46,18 @@ pub fn run(args: VenvArgs, ctx: Context) -> Result<ExitCode, Error> {
         None => return Err(not_installed(&ctx, &wish, &source)),
     };
     ctx.home.create()?;
+    if args.build_wheels {
+        ctx.reporter.info(format!("Building the wheels {} lacks: ftpy wheels build", ft_base.key));
+        let selection = crate::cli::WheelSelection {
+            project: Some(root.clone()),
+            requirements: absolute(&args.requirements)?,
+            python: Some(ft_base.key.to_string()),
+            index_url: None,
+            extra_index_url: vec![],
+            refresh: false,
+        };
+        crate::commands::wheels::build(crate::cli::WheelsBuildArgs { selection, wheelhouse: None }, &ctx)?;
+    }
     ctx.reporter.info(format!(
         "Using the {} pair ({source}) for {}; installing: {}",
         gil_base.key.version,
@@ -140,7 +152,7 @@ fn fill(
             env: env.name().to_string(),
             key: base.key.to_string(),
             failure,
-            requirement_args: requirements.pip_args(),
+            rebuild_command: requirements.rebuild_command(),
         })?;
     }
     task.phase("checking");

@@ -344,7 +344,7 @@ enum BuildState {
     Failed { log: PathBuf, hints: Vec<String> },
 }
 
-fn build(args: WheelsBuildArgs, ctx: &Context) -> Result<ExitCode, Error> {
+pub fn build(args: WheelsBuildArgs, ctx: &Context) -> Result<ExitCode, Error> {
     let (python, target, client, _inputs, rows) = run_check(ctx, &args.selection, &[])?;
     let Some(inst) = python.installed.clone() else {
         let request = format!("{}{}", python.series, python.variant.suffix());
@@ -486,7 +486,7 @@ fn verify(
             env: "a scratch environment".into(),
             key: inst.key.to_string(),
             failure,
-            requirement_args: vec![],
+            rebuild_command: String::new(),
         }
     })?;
     let names: Vec<String> = wheels.iter().filter_map(|w| wheel_build::wheel_project(w)).collect();
