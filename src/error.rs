@@ -239,7 +239,7 @@ impl Error {
             Error::Requirements { env, failure, rebuild_command, .. } => {
                 let mut hints = vec![format!("pip's full output is in {}", failure.log.display())];
                 let build_failed = failure.packages.iter().any(|(_, why)| *why == crate::pip::PackageFailure::BuildFailed);
-                if build_failed && !rebuild_command.is_empty() {
+                if build_failed && !rebuild_command.is_empty() && env == crate::project::FT_ENV {
                     hints.push(format!(
                         "`{rebuild_command}` rebuilds them for the free-threaded interpreter and says what blocks each; `ftpy venv` then installs from its wheelhouse (`ftpy venv --build-wheels` does both)"
                     ));
