@@ -71,7 +71,8 @@ pub struct Row {
 /// The interpreter and platform the answer is for.
 pub struct TargetEnv {
     pub target: Target,
-    pub python_full: Version,
+    /// `3.14.0` for `3.14.0rc2`: what pip compares `Requires-Python` with.
+    pub python_release: Version,
     pub markers: MarkerEnvironment,
 }
 
@@ -113,7 +114,8 @@ impl TargetEnv {
         })
         .map_err(|e| e.to_string())?;
         let python_full = Version::from_str(python_full).map_err(|e| e.to_string())?;
-        Ok(TargetEnv { target, python_full, markers })
+        let python_release = Version::new(python_full.release().iter().copied());
+        Ok(TargetEnv { target, python_release, markers })
     }
 }
 
@@ -123,7 +125,7 @@ pub struct RootRequirement {
     pub origin: String,
 }
 
-#[derive(Default)]
+#[derive(Clone, Default)]
 struct Wanted {
     specifiers: Vec<VersionSpecifiers>,
     texts: Vec<String>,
@@ -147,13 +149,18 @@ struct Choice {
 }
 
 /// Check every root requirement and its dependencies against the index.
+///
+/// Rounds repeat until nothing changes: the requirements are the roots plus the dependencies of
+/// the releases chosen in the previous round (so a dependency of a release no longer chosen
+/// drops out), the pages of new names are fetched, every name is chosen again, and the metadata
+/// of new choices is fetched; pages and metadata are fetched concurrently.
 pub fn check(
     client: &IndexClient,
     env: &TargetEnv,
     roots: &[RootRequirement],
     direct_references: &[(String, String)],
 ) -> Result<Vec<Row>, CoverageError> {
-    let mut wanted: BTreeMap<String, Wanted> = BTreeMap::new();
+    let mut root_wants: BTreeMap<String, Wanted> = BTreeMap::new();
     let mut rows_direct: Vec<Row> = Vec::new();
     for root in roots {
         let requirement = Requirement::<pep508_rs::VerbatimUrl>::from_str(&root.text).map_err(|e| {
@@ -167,17 +174,14 @@ pub fn check(
             continue;
         }
         let name = normalize_name(requirement.name.as_ref());
-        match &requirement.version_or_url {
-            Some(VersionOrUrl::Url(url)) => {
-                rows_direct.push(direct_row(&name, &url.to_string(), &root.origin));
-                continue;
-            }
-            Some(VersionOrUrl::VersionSpecifier(specifiers)) => {
-                wanted.entry(name.clone()).or_default().specifiers.push(specifiers.clone())
-            }
-            None => {}
+        if let Some(VersionOrUrl::Url(url)) = &requirement.version_or_url {
+            rows_direct.push(direct_row(&name, &url.to_string(), &root.origin));
+            continue;
         }
-        let entry = wanted.entry(name).or_default();
+        let entry = root_wants.entry(name).or_default();
+        if let Some(VersionOrUrl::VersionSpecifier(specifiers)) = &requirement.version_or_url {
+            entry.specifiers.push(specifiers.clone());
+        }
         entry.direct = true;
         entry.texts.push(root.text.clone());
         entry.extras.extend(requirement.extras.iter().map(|e| e.to_string()));
@@ -187,97 +191,119 @@ pub fn check(
     }
 
     let mut pages: HashMap<String, ProjectPage> = HashMap::new();
+    let mut metadata: HashMap<(String, String), Result<CoreMetadata, String>> = HashMap::new();
     let mut choices: BTreeMap<String, Choice> = BTreeMap::new();
-    // The (version, extras) each dependency list was read for, so a change is read again.
-    let mut expanded: HashMap<String, (Option<String>, BTreeSet<String>)> = HashMap::new();
-    // What the metadata of the chosen release said: the classifier and notes, by name.
-    let mut learned: HashMap<String, (Option<String>, Option<String>, Vec<String>)> = HashMap::new();
+    let mut wanted = root_wants.clone();
+    let mut last_state: Option<Vec<(String, Option<String>, usize)>> = None;
     for _round in 0..64 {
+        wanted = expand(&root_wants, &choices, &metadata, env);
         let missing: Vec<String> = wanted.keys().filter(|n| !pages.contains_key(*n)).cloned().collect();
         for (name, page) in parallel(&missing, |name| client.project(name)) {
             pages.insert(name, page?);
         }
-        for (name, want) in &wanted {
-            let choice = choose(name, want, &pages[name], env);
-            choices.insert(name.clone(), choice);
-        }
-        let to_expand: Vec<(String, IndexFile)> = choices
+        choices =
+            wanted.iter().map(|(name, want)| (name.clone(), choose(name, want, &pages[name], env))).collect();
+        let to_read: Vec<((String, String), IndexFile)> = choices
             .iter()
-            .filter(|(name, c)| {
-                let key = (c.row.version.clone(), wanted[*name].extras.clone());
-                expanded.get(*name) != Some(&key) && c.metadata_file.is_some()
+            .filter_map(|(name, c)| {
+                let key = (name.clone(), c.row.version.clone()?);
+                (!metadata.contains_key(&key)).then(|| c.metadata_file.clone().map(|f| (key, f))).flatten()
             })
-            .map(|(name, c)| (name.clone(), c.metadata_file.clone().expect("filtered")))
             .collect();
-        if to_expand.is_empty() {
+        for ((key, _), result) in parallel(&to_read, |(_, file)| client.metadata(file)) {
+            metadata.insert(key, result.map(|text| CoreMetadata::parse(&text)).map_err(|e| e.to_string()));
+        }
+        let state: Vec<(String, Option<String>, usize)> = wanted
+            .iter()
+            .map(|(n, w)| (n.clone(), choices[n].row.version.clone(), w.specifiers.len() + w.extras.len()))
+            .collect();
+        if to_read.is_empty() && last_state.as_ref() == Some(&state) {
             break;
         }
-        let fetched = parallel(&to_expand, |(_, file)| client.metadata(file));
-        for ((name, _), ((_, file), result)) in to_expand.iter().zip(fetched) {
-            let version = choices[name].row.version.clone();
-            expanded.insert(name.clone(), (version.clone(), wanted[name].extras.clone()));
-            let mut notes = Vec::new();
-            let metadata = match result {
-                Ok(text) => CoreMetadata::parse(&text),
-                Err(e) => {
-                    notes.push(format!("dependencies unknown: {e}"));
-                    learned.insert(name.clone(), (version, None, notes));
-                    continue;
-                }
-            };
-            if metadata.dynamic_requires && !file.filename.ends_with(".whl") {
-                notes.push("dependencies are known only after building it".into());
-            }
-            // As pip does: an extra the release does not declare is ignored.
-            let mut extras: Vec<ExtraName> = Vec::new();
-            for extra in &wanted[name].extras {
-                if metadata.provides_extra.contains(&normalize_name(extra)) {
-                    extras.extend(ExtraName::from_str(extra).ok());
-                } else {
-                    notes.push(format!("has no extra `{extra}`"));
-                }
-            }
-            let parent = format!("{name} {}", version.as_deref().unwrap_or("?"));
-            for text in &metadata.requires_dist {
-                let Ok(dep) = Requirement::<pep508_rs::VerbatimUrl>::from_str(text) else {
-                    notes.push(format!("unreadable dependency `{text}`"));
-                    continue;
-                };
-                if !dep.marker.evaluate(&env.markers, &extras) {
-                    continue;
-                }
-                let dep_name = normalize_name(dep.name.as_ref());
-                let entry = wanted.entry(dep_name).or_default();
-                if !entry.required_by.contains(&parent) {
-                    entry.required_by.push(parent.clone());
-                }
-                if let Some(VersionOrUrl::VersionSpecifier(s)) = &dep.version_or_url
-                    && !entry.specifiers.contains(s)
-                {
-                    entry.specifiers.push(s.clone());
-                    entry.texts.push(format!("{s}"));
-                }
-                for extra in &dep.extras {
-                    entry.extras.insert(extra.to_string());
-                }
-            }
-            learned.insert(name.clone(), (version, metadata.free_threading_classifier(), notes));
-        }
+        last_state = Some(state);
     }
 
-    let mut rows: Vec<Row> = choices.into_values().map(|c| c.row).collect();
-    for row in &mut rows {
-        row.required_by = wanted[&row.name].required_by.clone();
-        if let Some((version, classifier, notes)) = learned.get(&row.name)
-            && *version == row.version
-        {
-            row.free_threading = classifier.clone();
-            row.notes.extend(notes.iter().cloned());
+    let mut rows: Vec<Row> = Vec::new();
+    for (name, choice) in choices {
+        let mut row = choice.row;
+        row.required_by = wanted[&name].required_by.clone();
+        if let Some(version) = &row.version {
+            match metadata.get(&(name.clone(), version.clone())) {
+                Some(Ok(meta)) => {
+                    row.free_threading = meta.free_threading_classifier();
+                    if meta.dynamic_requires {
+                        row.notes.push("its dependencies are known only after building it".into());
+                    }
+                    for extra in &wanted[&name].extras {
+                        if !meta.provides_extra.contains(&normalize_name(extra)) {
+                            row.notes.push(format!("has no extra `{extra}`"));
+                        }
+                    }
+                    for text in &meta.requires_dist {
+                        if Requirement::<pep508_rs::VerbatimUrl>::from_str(text).is_err() {
+                            row.notes.push(format!("unreadable dependency `{text}`"));
+                        }
+                    }
+                }
+                Some(Err(e)) => row.notes.push(format!("dependencies unknown: {e}")),
+                None => {}
+            }
         }
+        rows.push(row);
     }
     rows.sort_by(|a, b| b.direct.cmp(&a.direct).then_with(|| a.name.cmp(&b.name)));
     rows.extend(rows_direct);
     Ok(rows)
+}
+
+/// The requirements of this round: the roots, then the dependencies of every chosen release
+/// reachable from them, with markers evaluated for the target and the extras each release
+/// declares.
+fn expand(
+    roots: &BTreeMap<String, Wanted>,
+    choices: &BTreeMap<String, Choice>,
+    metadata: &HashMap<(String, String), Result<CoreMetadata, String>>,
+    env: &TargetEnv,
+) -> BTreeMap<String, Wanted> {
+    let mut wanted = roots.clone();
+    let mut done: BTreeSet<(String, BTreeSet<String>)> = BTreeSet::new();
+    loop {
+        let next = wanted.iter().find_map(|(name, want)| {
+            let key = (name.clone(), want.extras.clone());
+            (!done.contains(&key)).then_some(key)
+        });
+        let Some((name, extras)) = next else { break };
+        done.insert((name.clone(), extras.clone()));
+        let Some(version) = choices.get(&name).and_then(|c| c.row.version.clone()) else { continue };
+        let Some(Ok(meta)) = metadata.get(&(name.clone(), version.clone())) else { continue };
+        // As pip does: an extra the release does not declare is ignored.
+        let extras: Vec<ExtraName> = extras
+            .iter()
+            .filter(|e| meta.provides_extra.contains(&normalize_name(e)))
+            .filter_map(|e| ExtraName::from_str(e).ok())
+            .collect();
+        let parent = format!("{name} {version}");
+        for text in &meta.requires_dist {
+            let Ok(dep) = Requirement::<pep508_rs::VerbatimUrl>::from_str(text) else { continue };
+            if !dep.marker.evaluate(&env.markers, &extras) {
+                continue;
+            }
+            let entry = wanted.entry(normalize_name(dep.name.as_ref())).or_default();
+            if !entry.required_by.contains(&parent) {
+                entry.required_by.push(parent.clone());
+            }
+            if let Some(VersionOrUrl::VersionSpecifier(s)) = &dep.version_or_url
+                && !entry.specifiers.contains(s)
+            {
+                entry.specifiers.push(s.clone());
+                entry.texts.push(format!("{s}"));
+            }
+            for extra in &dep.extras {
+                entry.extras.insert(extra.to_string());
+            }
+        }
+    }
+    wanted
 }
 
 fn direct_row(name: &str, target: &str, origin: &str) -> Row {
@@ -315,54 +341,83 @@ fn choose(name: &str, want: &Wanted, page: &ProjectPage, env: &TargetEnv) -> Cho
         row.notes.push("no such project on the index".into());
         return Choice { row, metadata_file: None };
     }
+    // pip's rules, in its order: files for another Python are out; a release is a candidate when
+    // it has a file that installs here (a wheel for the target or an sdist); the specifiers pick
+    // among candidates, pre-releases only when a specifier names one or no final one is left;
+    // yanked files only when every candidate is yanked and the version is pinned exactly.
     let pinned = want
         .specifiers
         .iter()
         .flat_map(|s| s.iter())
-        .any(|s| matches!(s.operator(), Operator::Equal | Operator::ExactEqual));
+        .any(|s| *s.operator() == Operator::ExactEqual || *s.operator() == Operator::Equal);
     let mut by_version: BTreeMap<Version, Vec<(&IndexFile, DistFilename)>> = BTreeMap::new();
-    let mut yanked_skipped = false;
     for file in &page.files {
         let Some(parsed) = DistFilename::parse(&file.filename, name) else { continue };
         if let Some(requires) = &file.requires_python
             && let Ok(spec) = VersionSpecifiers::from_str(requires)
-            && !spec.contains(&env.python_full)
+            && !spec.contains(&env.python_release)
         {
-            continue;
-        }
-        if file.yanked.is_some() && !pinned {
-            yanked_skipped = true;
             continue;
         }
         by_version.entry(parsed.version.clone()).or_default().push((file, parsed));
     }
+    let installs = |f: &DistFilename| !f.is_wheel() || env.target.accepts(f);
     let allows = |v: &Version| want.specifiers.iter().all(|s| s.contains(v));
-    let explicit_pre = want.specifiers.iter().flat_map(|s| s.iter()).any(|s| s.any_prerelease());
-    let mut matching: Vec<&Version> = by_version.keys().filter(|v| allows(v)).collect();
-    if !explicit_pre && matching.iter().any(|v| !v.any_prerelease()) {
-        matching.retain(|v| !v.any_prerelease());
+    let explicit_pre =
+        want.specifiers.iter().flat_map(|s| s.iter()).any(|s| {
+            !matches!(s.operator(), Operator::NotEqual | Operator::NotEqualStar) && s.any_prerelease()
+        });
+    fn pick<'a>(
+        versions: Vec<&'a Version>,
+        allows: &dyn Fn(&Version) -> bool,
+        explicit_pre: bool,
+    ) -> Vec<&'a Version> {
+        let mut matching: Vec<&Version> = versions.into_iter().filter(|v| allows(v)).collect();
+        if !explicit_pre && matching.iter().any(|v| !v.any_prerelease()) {
+            matching.retain(|v| !v.any_prerelease());
+        }
+        matching
     }
-    let installable = |v: &Version| by_version[v].iter().any(|(_, f)| !f.is_wheel() || env.target.accepts(f));
-    let has_target_wheel =
-        |v: &Version| by_version[v].iter().any(|(_, f)| f.is_wheel() && env.target.accepts(f));
-    let newest = matching.last().copied();
-    let chosen = matching.iter().rev().find(|v| installable(v)).copied();
-    let Some(newest) = newest else {
+    let live = |v: &Version| by_version[v].iter().any(|(f, p)| f.yanked.is_none() && installs(p));
+    let candidates = pick(
+        by_version.keys().filter(|v| by_version[*v].iter().any(|(_, p)| installs(p))).collect(),
+        &allows,
+        explicit_pre,
+    );
+    let all_yanked = !candidates.is_empty() && !candidates.iter().any(|v| live(v));
+    let chosen: Option<&Version> = if all_yanked && pinned {
+        candidates.last().copied()
+    } else {
+        candidates.iter().rev().find(|v| live(v)).copied()
+    };
+    // For the report: the newest release the requirement allows, whatever its files.
+    let listed = pick(
+        by_version.keys().filter(|v| by_version[*v].iter().any(|(f, _)| f.yanked.is_none())).collect(),
+        &allows,
+        explicit_pre,
+    );
+    let Some(newest) = listed.last().copied().or(chosen) else {
         row.notes.push(if by_version.is_empty() {
-            "the index lists no installable files for this Python".to_string()
+            "the index lists no files for this Python".to_string()
         } else {
             format!("no release matches {}", row.requirement)
         });
-        if yanked_skipped {
+        if by_version.values().flatten().any(|(f, _)| f.yanked.is_some()) {
             row.notes.push("some releases are yanked".into());
         }
         return Choice { row, metadata_file: None };
     };
     let at = chosen.unwrap_or(newest);
-    let files = &by_version[at];
+    let files: Vec<&(&IndexFile, DistFilename)> = {
+        let unyanked: Vec<_> = by_version[at].iter().filter(|(f, _)| f.yanked.is_none()).collect();
+        if unyanked.is_empty() { by_version[at].iter().collect() } else { unyanked }
+    };
     row.version = Some(at.to_string());
-    if chosen.is_some_and(|c| c != newest) {
+    if chosen.is_some_and(|c| c < newest) {
         row.newest = Some(newest.to_string());
+    }
+    if chosen.is_some_and(|c| by_version[c].iter().all(|(f, _)| f.yanked.is_some())) {
+        row.notes.push("a yanked release, taken because it is pinned".into());
     }
     let accepted: Vec<&DistFilename> =
         files.iter().map(|(_, f)| f).filter(|f| f.is_wheel() && env.target.accepts(f)).collect();
@@ -381,7 +436,10 @@ fn choose(name: &str, want: &Wanted, page: &ProjectPage, env: &TargetEnv) -> Cho
         kinds.sort();
         kinds.dedup();
         row.wheel_mismatches = kinds;
-        row.prefer_binary = matching.iter().rev().find(|v| has_target_wheel(v)).map(|v| v.to_string());
+        let has_target_wheel = |v: &Version| {
+            by_version[v].iter().any(|(f, p)| f.yanked.is_none() && p.is_wheel() && env.target.accepts(p))
+        };
+        row.prefer_binary = listed.iter().rev().find(|v| has_target_wheel(v)).map(|v| v.to_string());
     }
     // Metadata: a wheel with a .metadata file, else the target's wheel, else the sdist.
     let metadata_file = files
@@ -480,6 +538,46 @@ mod tests {
         assert_eq!(choose("demo", &want(&["==2.0"]), &p, &env()).row.version.as_deref(), Some("2.0"));
         let none = choose("demo", &want(&["==3.0"]), &p, &env()).row;
         assert_eq!(none.verdict, Verdict::NotFound);
+    }
+
+    #[test]
+    fn as_pip_does_for_release_candidates_and_pre_releases_with_wheels() {
+        // A 3.14.0rc2 interpreter satisfies Requires-Python >=3.14 (pip compares 3.14.0).
+        let platforms = vec!["manylinux_2_17_x86_64".to_string()];
+        let rc =
+            TargetEnv::new(Target::new(MinorVersion { major: 3, minor: 14 }, true, platforms), "3.14.0rc2")
+                .unwrap();
+        let mut f = file("demo-1.0-py3-none-any.whl");
+        f.requires_python = Some(">=3.14".into());
+        assert_eq!(choose("demo", &want(&[]), &page(vec![f]), &rc).row.version.as_deref(), Some("1.0"));
+        // Final releases with only GIL wheels, a pre-release with a cp313t wheel: pip takes the
+        // pre-release, since no final one installs.
+        let p = page(vec![
+            file("demo-1.0-cp313-cp313-manylinux_2_17_x86_64.whl"),
+            file("demo-1.1rc1-cp313-cp313t-manylinux_2_17_x86_64.whl"),
+        ]);
+        let row = choose("demo", &want(&[]), &p, &env()).row;
+        assert_eq!((row.verdict, row.version.as_deref()), (Verdict::TargetWheel, Some("1.1rc1")));
+        // `!=` naming a pre-release does not turn pre-releases on.
+        let p = page(vec![file("demo-1.0-py3-none-any.whl"), file("demo-2.0b2-py3-none-any.whl")]);
+        assert_eq!(choose("demo", &want(&["!=2.0b1"]), &p, &env()).row.version.as_deref(), Some("1.0"));
+    }
+
+    #[test]
+    fn a_pin_takes_a_yanked_release_only_when_nothing_else_matches() {
+        let mut yanked = file("demo-2.0-py3-none-any.whl");
+        yanked.yanked = Some(String::new());
+        let p = page(vec![file("demo-2.0.tar.gz"), yanked.clone()]);
+        // The sdist of 2.0 is not yanked: it is what pip takes.
+        let row = choose("demo", &want(&["==2.0"]), &p, &env()).row;
+        assert_eq!((row.verdict, row.version.as_deref()), (Verdict::MustBuild, Some("2.0")));
+        let row = choose("demo", &want(&["==2.0"]), &page(vec![yanked.clone()]), &env()).row;
+        assert_eq!((row.verdict, row.version.as_deref()), (Verdict::PureWheel, Some("2.0")));
+        assert!(row.notes[0].contains("yanked"));
+        assert_eq!(
+            choose("demo", &want(&[">=2.0"]), &page(vec![yanked]), &env()).row.verdict,
+            Verdict::NotFound
+        );
     }
 
     #[test]

@@ -14,6 +14,8 @@ pub struct RequirementLines {
     pub direct: Vec<(String, String)>,
     pub index_url: Option<String>,
     pub extra_index_urls: Vec<String>,
+    /// A `--no-index` line: pip would look only in `--find-links` locations.
+    pub no_index: bool,
 }
 
 impl RequirementLines {
@@ -41,11 +43,12 @@ impl RequirementLines {
             if logical.is_empty() {
                 start_line = number + 1;
             }
-            // A comment starts at `#` at the beginning or after whitespace.
-            let line = match raw.find(" #").or_else(|| raw.trim_start().starts_with('#').then_some(0)) {
-                Some(at) => &raw[..at],
-                None => raw,
-            };
+            // A comment starts at a `#` at the beginning of the line or after whitespace.
+            let comment = raw
+                .char_indices()
+                .find(|&(i, c)| c == '#' && (i == 0 || raw[..i].ends_with(char::is_whitespace)))
+                .map(|(i, _)| i);
+            let line = &raw[..comment.unwrap_or(raw.len())];
             if let Some(continued) = line.strip_suffix('\\') {
                 logical.push_str(continued);
                 continue;
@@ -54,6 +57,10 @@ impl RequirementLines {
             let entry = std::mem::take(&mut logical);
             self.line(entry.trim(), &dir, &format!("{}:{start_line}", path.display()), depth)?;
         }
+        // A continuation on the last line still ends the requirement, as pip reads it.
+        if !logical.trim().is_empty() {
+            self.line(logical.trim(), &dir, &format!("{}:{start_line}", path.display()), depth)?;
+        }
         Ok(())
     }
 
@@ -61,16 +68,16 @@ impl RequirementLines {
         if line.is_empty() {
             return Ok(());
         }
+        // `-r file`, `-rfile`, `--requirement file`, `--requirement=file`.
         let option = |names: &[&str]| -> Option<String> {
             for name in names {
-                if let Some(rest) = line.strip_prefix(name) {
-                    let rest = rest.strip_prefix('=').unwrap_or(rest);
-                    if rest.is_empty()
-                        || rest.starts_with([' ', '\t'])
-                        || line.starts_with(&format!("{name}="))
-                    {
-                        return Some(rest.trim().to_string());
-                    }
+                let Some(rest) = line.strip_prefix(name) else { continue };
+                let long = name.starts_with("--");
+                if let Some(value) = rest.strip_prefix('=') {
+                    return Some(value.trim().to_string());
+                }
+                if rest.is_empty() || rest.starts_with(char::is_whitespace) || !long {
+                    return Some(rest.trim().to_string());
                 }
             }
             None
@@ -94,13 +101,14 @@ impl RequirementLines {
             self.direct.push((target, origin.to_string()));
             return Ok(());
         }
+        if line == "--no-index" {
+            self.no_index = true;
+            return Ok(());
+        }
         if line.starts_with('-') {
             return Ok(()); // other pip options (--hash, --pre, --find-links, ...)
         }
-        // A path or URL, not a name: pip builds it, there is nothing to look up.
-        let looks_like_path =
-            line.starts_with('.') || line.starts_with('/') || line.contains("://") && !line.contains('@');
-        if looks_like_path {
+        if is_direct_reference(line) {
             self.direct.push((line.to_string(), origin.to_string()));
             return Ok(());
         }
@@ -109,6 +117,26 @@ impl RequirementLines {
         self.requirements.push((requirement.to_string(), origin.to_string()));
         Ok(())
     }
+}
+
+/// A path or URL rather than a name (pip builds it; there is nothing to look up): `./pkg`,
+/// `dist/x.whl`, `git+https://host/r@v1#egg=x`. `name @ url` is PEP 508 and not one of these.
+fn is_direct_reference(line: &str) -> bool {
+    let spec = line.split(';').next().unwrap_or(line).trim();
+    let name_end = spec
+        .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
+        .unwrap_or(spec.len());
+    let after_name = spec[name_end..].trim_start();
+    let after_extras = match after_name.strip_prefix('[') {
+        Some(rest) => rest.split_once(']').map(|(_, r)| r.trim_start()).unwrap_or(""),
+        None => after_name,
+    };
+    if name_end > 0 && after_extras.starts_with('@') {
+        return false;
+    }
+    spec.contains('/')
+        || spec.contains('\\')
+        || [".whl", ".tar.gz", ".zip", ".tgz"].iter().any(|s| spec.ends_with(s))
 }
 
 #[cfg(test)]
@@ -123,7 +151,8 @@ mod tests {
             dir.path().join("req.txt"),
             "# top\n-r base.txt\n--index-url http://mirror/simple\nnumpy>=2; \\\n  python_version >= \"3.13\"\n\
              -e ./local\n./vendor/pkg.tar.gz\nrequests==2.32.3 --hash=sha256:abc\n-c constraints.txt\n\
-             demo @ https://host/demo-1.0.tar.gz\n",
+             demo @ https://host/demo-1.0.tar.gz\ngit+https://host/r.git@v1#egg=r\ndist/x-1.0-py3-none-any.whl\n\
+             -rbase.txt\npytest\t# tab comment\nlast \\\n",
         )
         .unwrap();
         let lines = RequirementLines::read(&dir.path().join("req.txt")).unwrap();
@@ -134,12 +163,16 @@ mod tests {
                 "attrs>=23",
                 "numpy>=2;   python_version >= \"3.13\"",
                 "requests==2.32.3",
-                "demo @ https://host/demo-1.0.tar.gz"
+                "demo @ https://host/demo-1.0.tar.gz",
+                "attrs>=23",
+                "pytest",
+                "last"
             ]
         );
         assert!(lines.requirements[1].1.ends_with("req.txt:4"));
         assert_eq!(lines.index_url.as_deref(), Some("http://mirror/simple"));
-        assert_eq!(lines.direct.len(), 2);
+        assert_eq!(lines.direct.len(), 4, "{:?}", lines.direct);
+        assert!(!lines.no_index);
         assert!(RequirementLines::read(&dir.path().join("missing.txt")).is_err());
     }
 }
