@@ -210,8 +210,11 @@ pub fn check(
                 (!metadata.contains_key(&key)).then(|| c.metadata_file.clone().map(|f| (key, f))).flatten()
             })
             .collect();
-        for ((key, _), result) in parallel(&to_read, |(_, file)| client.metadata(file)) {
-            metadata.insert(key, result.map(|text| CoreMetadata::parse(&text)).map_err(|e| e.to_string()));
+        for ((key, file), result) in parallel(&to_read, |(_, file)| client.metadata(file)) {
+            let parse = |text: String| {
+                if file.filename.ends_with(".whl") { CoreMetadata::parse(&text) } else { CoreMetadata::parse_sdist(&text) }
+            };
+            metadata.insert(key, result.map(parse).map_err(|e| e.to_string()));
         }
         let state: Vec<(String, Option<String>, usize)> = wanted
             .iter()

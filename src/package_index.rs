@@ -239,7 +239,12 @@ impl IndexClient {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("text/html")
             .to_string();
-        let body = response.body_mut().read_to_string().map_err(|e| fail(e.to_string()))?;
+        let body = response
+            .body_mut()
+            .with_config()
+            .limit(256 * 1024 * 1024)
+            .read_to_string()
+            .map_err(|e| fail(e.to_string()))?;
         if let Some(dir) = &self.cache_dir {
             let cached = CachedPage {
                 url: url.to_string(),
@@ -335,16 +340,21 @@ fn parse_json(url: &str, body: &str) -> Result<Vec<IndexFile>, IndexError> {
 
 /// The anchors of a PEP 503 page, with their `data-*` attributes.
 fn parse_html(url: &str, body: &str) -> Vec<IndexFile> {
+    // Searched in a lower-cased copy (same byte offsets: ASCII lower-casing keeps lengths).
+    let lower = body.to_ascii_lowercase();
     let mut files = Vec::new();
-    let mut rest = body;
-    while let Some(start) = find_ignore_case(rest, "<a ") {
-        rest = &rest[start + 3..];
-        let Some(tag_end) = rest.find('>') else { break };
-        let attributes = &rest[..tag_end];
-        let after = &rest[tag_end + 1..];
-        let text_end = find_ignore_case(after, "</a>").unwrap_or(after.len());
-        let filename = unescape(after[..text_end].trim());
-        rest = &after[text_end..];
+    let mut at = 0;
+    while let Some(found) = lower[at..].find("<a") {
+        let start = at + found + 2;
+        at = start;
+        if !lower[start..].starts_with(|c: char| c.is_ascii_whitespace()) {
+            continue; // <abbr>, <aside>, ...
+        }
+        let Some(tag_end) = lower[start..].find('>').map(|e| start + e) else { break };
+        let attributes = &body[start..tag_end];
+        let text_end = lower[tag_end..].find("</a>").map(|e| tag_end + e).unwrap_or(body.len());
+        let filename = unescape(body[tag_end + 1..text_end].trim());
+        at = text_end;
         let Some(href) = attribute(attributes, "href") else { continue };
         files.push(IndexFile {
             url: resolve(url, &href),
@@ -357,10 +367,6 @@ fn parse_html(url: &str, body: &str) -> Vec<IndexFile> {
         });
     }
     files
-}
-
-fn find_ignore_case(haystack: &str, needle: &str) -> Option<usize> {
-    haystack.to_ascii_lowercase().find(needle)
 }
 
 /// The value of `name="..."` (or `'...'`, or a bare `name`, which gives an empty value).
@@ -453,6 +459,8 @@ pub struct CoreMetadata {
     pub provides_extra: Vec<String>,
     /// Metadata 2.2+: `Requires-Dist` declared dynamic, i.e. known only after a build.
     pub dynamic_requires: bool,
+    /// `Metadata-Version`, e.g. (2, 1).
+    pub version: Option<(u32, u32)>,
 }
 
 impl CoreMetadata {
@@ -485,8 +493,22 @@ impl CoreMetadata {
                 "classifier" => meta.classifiers.push(value),
                 "provides-extra" => meta.provides_extra.push(crate::wheel_tags::normalize_name(&value)),
                 "dynamic" if value.eq_ignore_ascii_case("requires-dist") => meta.dynamic_requires = true,
+                "metadata-version" => {
+                    let mut parts = value.split('.').map(|p| p.trim().parse::<u32>().unwrap_or(0));
+                    meta.version = Some((parts.next().unwrap_or(0), parts.next().unwrap_or(0)));
+                }
                 _ => {}
             }
+        }
+        meta
+    }
+
+    /// Metadata of an sdist (PKG-INFO): before Metadata 2.2 (PEP 643) every field may change
+    /// when the package is built, so its dependencies are not known until then.
+    pub fn parse_sdist(text: &str) -> CoreMetadata {
+        let mut meta = CoreMetadata::parse(text);
+        if meta.version.is_none_or(|v| v < (2, 2)) {
+            meta.dynamic_requires = true;
         }
         meta
     }
@@ -523,7 +545,8 @@ mod tests {
     fn reads_html_pages() {
         let body = r#"<html><body>
             <a href="/files/demo-1.0.tar.gz#sha256=00" data-requires-python="&gt;=3.8">demo-1.0.tar.gz</a><br/>
-            <A HREF='demo-2.0-py3-none-any.whl' data-yanked data-core-metadata="sha256=ab">demo-2.0-py3-none-any.whl</A>
+            <abbr>x</abbr><A
+              HREF='demo-2.0-py3-none-any.whl' data-yanked data-core-metadata="sha256=ab">demo-2.0-py3-none-any.whl</A>
             </body></html>"#;
         let files = parse_html("http://host/simple/demo/", body);
         assert_eq!(files.len(), 2);
@@ -546,5 +569,8 @@ mod tests {
         assert_eq!(meta.free_threading_classifier().as_deref(), Some("3 - Stable"));
         assert!(meta.dynamic_requires);
         assert_eq!(meta.provides_extra, vec!["fast-math"]);
+        assert_eq!(meta.version, Some((2, 4)));
+        assert!(CoreMetadata::parse_sdist("Metadata-Version: 2.1\nName: x\n").dynamic_requires);
+        assert!(!CoreMetadata::parse_sdist("Metadata-Version: 2.2\nName: x\n").dynamic_requires);
     }
 }

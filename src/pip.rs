@@ -70,23 +70,28 @@ pub fn read_failure(text: &str) -> (Vec<(String, PackageFailure)>, Vec<String>) 
             packages.push((name, why));
         }
     };
-    // The last package pip was working on: a metadata or build-requirements failure names it
-    // only through the "Collecting"/"Processing" line before it.
+    // The package pip is working on: while collecting, the last "Collecting"/"Processing" line
+    // (metadata and build-requirement failures name it only that way); once pip builds wheels,
+    // the last "Building wheel for X" line.
     let mut current: Option<String> = None;
     for line in text.lines().map(str::trim) {
         if let Some(rest) = line.strip_prefix("Collecting ").or_else(|| line.strip_prefix("Processing ")) {
             current = Some(requirement_name(rest));
+        } else if line.starts_with("Building wheels for collected packages") {
+            current = None;
+        } else if let Some(rest) = line.strip_prefix("Building wheel for ") {
+            let name = rest.split_whitespace().next().unwrap_or("").to_string();
+            if line.trim_end_matches('\'').ends_with("error") {
+                add(&name, PackageFailure::BuildFailed);
+            }
+            current = Some(name);
         } else if let Some(rest) = line.strip_prefix("ERROR: Failed building wheel for ") {
             add(rest, PackageFailure::BuildFailed);
-        } else if let Some(rest) = line.strip_prefix("Building wheel for ") {
-            if line.ends_with("error") {
-                add(rest.split_whitespace().next().unwrap_or(""), PackageFailure::BuildFailed);
-            }
         } else if let Some(list) = line
             .split_once("Failed to build installable wheels for some pyproject.toml based projects")
             .map(|(_, rest)| rest)
         {
-            for name in list.trim().trim_start_matches('(').trim_end_matches(')').split(',') {
+            for name in list.trim().trim_start_matches(':').trim().trim_start_matches('(').trim_end_matches(')').split(',') {
                 add(name, PackageFailure::BuildFailed);
             }
         } else if let Some(rest) = line.strip_prefix("Failed to build ") {
@@ -95,9 +100,7 @@ pub fn read_failure(text: &str) -> (Vec<(String, PackageFailure)>, Vec<String>) 
             }
         } else if let Some(rest) = line.strip_prefix("ERROR: No matching distribution found for ") {
             add(&requirement_name(rest), PackageFailure::NoMatchingDistribution);
-        } else if line.contains("metadata-generation-failed")
-            || line.contains("subprocess-exited-with-error") && current.is_some()
-        {
+        } else if line.contains("metadata-generation-failed") || line.contains("subprocess-exited-with-error") {
             if let Some(name) = &current {
                 add(name, PackageFailure::BuildFailed);
             }
@@ -150,10 +153,13 @@ mod tests {
         let log = "\
 Processing /tmp/p/pkgs/gilonly
   Installing build dependencies: started
-  Building wheel for gilonly (pyproject.toml): finished with status 'error'
+Processing /tmp/p/pkgs/purepkg
+Building wheels for collected packages: gilonly, purepkg
+  Building wheel for gilonly (pyproject.toml): started
   error: subprocess-exited-with-error
   src/gilonly.c:3:2: error: #error \"gilonly needs the GIL\"
-  ERROR: Failed building wheel for gilonly
+  Building wheel for gilonly (pyproject.toml): finished with status 'error'
+  Building wheel for purepkg (pyproject.toml): finished with status 'done'
 Collecting numpy>=2 (from -r req.txt (line 2))
 ERROR: Failed to build installable wheels for some pyproject.toml based projects (gilonly, numpy)
 ";

@@ -17,6 +17,8 @@ pub enum Blocker {
     LimitedApi,
     /// A Rust extension whose PyO3 predates 0.23.
     OldPyO3,
+    /// The interpreter's own headers are missing: its installation is broken.
+    BrokenInterpreter,
     /// A C header is missing: a system package is needed.
     MissingHeader { header: String, package: Option<&'static str> },
 }
@@ -29,6 +31,7 @@ impl Blocker {
             ),
             Blocker::LimitedApi => "it builds for the limited API (Py_LIMITED_API, abi3 wheels), which free-threaded CPython does not support: the package needs a non-abi3 build for cp3XXt".into(),
             Blocker::OldPyO3 => "it is a Rust extension on a PyO3 older than 0.23, the first that supports free-threaded Python: a newer release of the package is needed".into(),
+            Blocker::BrokenInterpreter => "the interpreter's own headers (Python.h) are missing: reinstall it with `ftpy install --reinstall`".into(),
             Blocker::MissingHeader { header, package: Some(package) } => {
                 format!("the C header {header} is missing: install {package} (Debian/Ubuntu name)")
             }
@@ -59,7 +62,6 @@ const HEADER_PACKAGES: &[(&str, &str)] = &[
     ("gmp.h", "libgmp-dev"),
     ("hdf5.h", "libhdf5-dev"),
     ("cblas.h", "libopenblas-dev"),
-    ("Python.h", "python3-dev"),
 ];
 
 /// What a failed build's log says about why.
@@ -91,6 +93,10 @@ pub fn diagnose(log: &str) -> Vec<Blocker> {
             && let Some(header) = rest.split(':').next()
             && header.ends_with(".h")
         {
+            if header.trim() == "Python.h" {
+                push(Blocker::BrokenInterpreter);
+                continue;
+            }
             let header = header.trim().to_string();
             let package =
                 HEADER_PACKAGES.iter().find(|(h, _)| header.starts_with(h) || header == *h).map(|(_, p)| *p);
@@ -100,22 +106,29 @@ pub fn diagnose(log: &str) -> Vec<Blocker> {
     found
 }
 
-/// `cython<3.1`, `cython==0.29.37`, `cython<3` in a build requirement line.
+/// A Cython pin below 3.1 in a build requirement line: `cython<3.1`, `Cython>=0.29.21,<3.0`,
+/// `cython==0.29.37`.
 fn cython_pin(lower: &str) -> Option<String> {
     let at = lower.find("cython")?;
     let spec: String = lower[at + 6..]
+        .trim_start()
         .chars()
-        .take_while(|c| !c.is_whitespace() && *c != ')' && *c != '\'' && *c != '"' && *c != ',')
+        .take_while(|c| !c.is_whitespace() && !matches!(c, ')' | '\'' | '"' | ';'))
         .collect();
-    let version =
-        spec.strip_prefix("==").or_else(|| spec.strip_prefix("<=")).or_else(|| spec.strip_prefix('<'))?;
-    let mut parts = version.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
-    let (major, minor) = (parts.next()?, parts.next().unwrap_or(0));
-    let too_old = if spec.starts_with('<') && !spec.starts_with("<=") {
-        (major, minor) <= (3, 1)
-    } else {
-        (major, minor) < (3, 1)
-    };
+    let too_old = spec.split(',').any(|clause| {
+        let (op, version) = if let Some(v) = clause.strip_prefix("==") {
+            ("==", v)
+        } else if let Some(v) = clause.strip_prefix("<=") {
+            ("<=", v)
+        } else if let Some(v) = clause.strip_prefix('<') {
+            ("<", v)
+        } else {
+            return false;
+        };
+        let mut parts = version.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
+        let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+        if op == "<" { (major, minor) <= (3, 1) } else { (major, minor) < (3, 1) }
+    });
     too_old.then(|| format!("cython{spec}"))
 }
 
@@ -206,5 +219,7 @@ mod tests {
         assert!(found[4].hint().contains("weird/thing.h"));
         assert!(diagnose("Collecting cython>=3.1\nCollecting Cython==3.1.2\n").is_empty());
         assert_eq!(diagnose("Collecting cython==0.29.37")[0], Blocker::OldCython("cython==0.29.37".into()));
+        assert_eq!(diagnose("Collecting Cython>=0.29.21,<3.0")[0], Blocker::OldCython("cython>=0.29.21,<3.0".into()));
+        assert_eq!(diagnose("x.c:1:10: fatal error: Python.h: No such file or directory")[0], Blocker::BrokenInterpreter);
     }
 }
