@@ -212,7 +212,11 @@ pub fn check(
             .collect();
         for ((key, file), result) in parallel(&to_read, |(_, file)| client.metadata(file)) {
             let parse = |text: String| {
-                if file.filename.ends_with(".whl") { CoreMetadata::parse(&text) } else { CoreMetadata::parse_sdist(&text) }
+                if file.filename.ends_with(".whl") {
+                    CoreMetadata::parse(&text)
+                } else {
+                    CoreMetadata::parse_sdist(&text)
+                }
             };
             metadata.insert(key, result.map(parse).map_err(|e| e.to_string()));
         }

@@ -103,13 +103,7 @@ pub struct Downloader {
 
 impl Downloader {
     pub fn new(cache_dir: PathBuf, retry: RetryPolicy) -> Downloader {
-        let agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_connect(Some(Duration::from_secs(30)))
-            .timeout_per_read(Some(Duration::from_secs(60)))
-            .user_agent(concat!("ftpy/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .into();
+        let agent = crate::http::agent();
         Downloader { agent, cache_dir, retry }
     }
 

@@ -149,11 +149,11 @@ impl Error {
             Error::RunFailed { .. } => 11,
             Error::WheelsMissing { .. } => 12,
             Error::WheelBuild { .. } => 13,
-            Error::Index(crate::package_index::IndexError::Fetch { .. }) => 4,
-            Error::Index(_) => 2,
-            Error::Coverage(crate::coverage::CoverageError::Index(
-                crate::package_index::IndexError::Fetch { .. },
-            )) => 4,
+            Error::Index(e) | Error::Coverage(crate::coverage::CoverageError::Index(e)) => match e {
+                crate::package_index::IndexError::Fetch { .. }
+                | crate::package_index::IndexError::AllFailed { .. } => 4,
+                _ => 2,
+            },
             Error::Coverage(_) => 2,
             Error::Context { source, .. } => source.exit_code(),
         }

@@ -15,6 +15,7 @@ mod error;
 mod gil_scan;
 mod github;
 mod home;
+mod http;
 mod install;
 mod installation;
 mod package_index;

@@ -30,6 +30,10 @@ pub enum IndexError {
     NoIndexConfigured,
     #[error("cannot read {url}: {message}")]
     Fetch { url: String, message: String },
+    #[error("`{url}` is not a package index URL: {message}")]
+    BadUrl { url: String, message: String },
+    #[error("no index could be read for {project}: {}", errors.join("; "))]
+    AllFailed { project: String, errors: Vec<String> },
     #[error("{url} returned a page ftpy cannot read: {message}")]
     Parse { url: String, message: String },
 }
@@ -37,9 +41,43 @@ pub enum IndexError {
 /// Where the index URLs came from, for the report header.
 #[derive(Clone, Debug, Serialize)]
 pub struct IndexConfig {
-    /// The primary index, then the extra ones; pip merges what they offer.
+    /// The primary index, then the extra ones; pip merges what they offer. Shown (and
+    /// serialized) with any password masked, as pip shows them.
+    #[serde(serialize_with = "serialize_redacted")]
     pub urls: Vec<String>,
     pub source: String,
+}
+
+impl IndexConfig {
+    pub fn shown_urls(&self) -> Vec<String> {
+        self.urls.iter().map(|u| redact(u)).collect()
+    }
+}
+
+fn serialize_redacted<S: serde::Serializer>(urls: &[String], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(urls.iter().map(|u| redact(u)))
+}
+
+/// `https://user:****@host/simple`: a URL fit to print.
+pub fn redact(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("****"));
+            parsed.to_string()
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// Check an index URL: http, https or file, parsable.
+fn validated(url: &str) -> Result<String, IndexError> {
+    let url = url.trim();
+    let bad = |message: &str| IndexError::BadUrl { url: redact(url), message: message.to_string() };
+    let parsed = url::Url::parse(url).map_err(|e| bad(&e.to_string()))?;
+    match parsed.scheme() {
+        "http" | "https" | "file" => Ok(url.to_string()),
+        other => Err(bad(&format!("the scheme {other}: is not http, https or file"))),
+    }
 }
 
 /// Work out the indexes pip would use. `python` is the interpreter whose pip is asked for its
@@ -50,13 +88,14 @@ pub fn index_config(
     python: Option<&Path>,
 ) -> Result<IndexConfig, IndexError> {
     let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-    if flag.is_none()
-        && env("PIP_NO_INDEX").is_some_and(|v| matches!(v.as_str(), "1" | "true" | "yes" | "on"))
-    {
-        return Err(IndexError::NoIndexConfigured);
-    }
+    let truthy = |v: &str| matches!(v.trim().to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on");
     let python = python.map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("python3"));
     let files = pip_config_files(&python);
+    let no_index_in_files =
+        files.iter().any(|(k, v)| (k == "global.no-index" || k == "install.no-index") && truthy(v));
+    if flag.is_none() && (env("PIP_NO_INDEX").is_some_and(|v| truthy(&v)) || no_index_in_files) {
+        return Err(IndexError::NoIndexConfigured);
+    }
     let from_files = |key: &str| -> Option<String> {
         // [install] overrides [global]; later files (user, then site) override earlier ones.
         let mut value = None;
@@ -80,17 +119,15 @@ pub fn index_config(
     } else {
         return Err(IndexError::NoIndex);
     };
-    let mut urls = vec![primary.trim().to_string()];
-    let extra_env = env("PIP_EXTRA_INDEX_URL");
-    let extras = flag_extra.iter().cloned().chain(extra_env.into_iter()).chain(if flag.is_none() {
-        from_files("extra-index-url")
-    } else {
-        None
-    });
-    for extra in extras {
+    let mut urls = vec![validated(&primary)?];
+    // As pip: command-line extras add to the configured ones; PIP_EXTRA_INDEX_URL replaces the
+    // value from the files.
+    let configured = env("PIP_EXTRA_INDEX_URL").or_else(|| from_files("extra-index-url"));
+    for extra in flag_extra.iter().cloned().chain(configured) {
         for url in extra.split_whitespace() {
-            if !urls.iter().any(|u| u == url) {
-                urls.push(url.to_string());
+            let url = validated(url)?;
+            if !urls.contains(&url) {
+                urls.push(url);
             }
         }
     }
@@ -165,11 +202,7 @@ struct CachedPage {
 
 impl IndexClient {
     pub fn new(config: IndexConfig, cache_dir: Option<PathBuf>, ttl: Duration) -> IndexClient {
-        let agent = ureq::Agent::config_builder()
-            .timeout_global(Some(Duration::from_secs(60)))
-            .http_status_as_error(false)
-            .build()
-            .new_agent();
+        let agent = crate::http::agent();
         IndexClient { agent, config, cache_dir, ttl }
     }
 
@@ -177,9 +210,20 @@ impl IndexClient {
     pub fn project(&self, project: &str) -> Result<ProjectPage, IndexError> {
         let name = normalize_name(project);
         let mut page = ProjectPage { found: false, files: Vec::new() };
+        let mut errors = Vec::new();
+        let mut answered = false;
         for base in &self.config.urls {
             let url = format!("{}/{name}/", base.trim_end_matches('/'));
-            let Some((content_type, body)) = self.get_page(&url)? else { continue };
+            // As pip: an index that cannot be read is skipped; only when none answers is it an error.
+            let fetched = match self.get_page(&url) {
+                Ok(fetched) => fetched,
+                Err(e) => {
+                    errors.push(e);
+                    continue;
+                }
+            };
+            answered = true;
+            let Some((content_type, body)) = fetched else { continue };
             page.found = true;
             let files = if content_type.starts_with(JSON_TYPE) || content_type.contains("json") {
                 parse_json(&url, &body)?
@@ -187,6 +231,15 @@ impl IndexClient {
                 parse_html(&url, &body)
             };
             page.files.extend(files);
+        }
+        if !answered && !errors.is_empty() {
+            if errors.len() == 1 {
+                return Err(errors.remove(0));
+            }
+            return Err(IndexError::AllFailed {
+                project: name,
+                errors: errors.iter().map(|e| e.to_string()).collect(),
+            });
         }
         Ok(page)
     }
@@ -218,14 +271,23 @@ impl IndexClient {
         if let Some(dir) = &self.cache_dir
             && let Ok(text) = fs::read_to_string(dir.join(&key))
             && let Ok(cached) = serde_json::from_str::<CachedPage>(&text)
-            && cached.url == url
+            && cached.url == redact(url)
             && now.saturating_sub(cached.fetched_at) < self.ttl.as_secs()
         {
             return Ok(Some((cached.content_type, cached.body)));
         }
-        let fail = |message: String| IndexError::Fetch { url: url.to_string(), message };
+        let fail = |message: String| IndexError::Fetch { url: redact(url), message };
+        if url.starts_with("file:") {
+            // pip reads a local index directory's index.html.
+            let dir = local_path(url).ok_or_else(|| fail("not a local path".into()))?;
+            return match fs::read_to_string(dir.join("index.html")) {
+                Ok(body) => Ok(Some(("text/html".to_string(), body))),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                Err(e) => Err(fail(e.to_string())),
+            };
+        }
         let mut response =
-            self.agent.get(url).header("Accept", ACCEPT).call().map_err(|e| fail(e.to_string()))?;
+            self.request(url).header("Accept", ACCEPT).call().map_err(|e| fail(e.to_string()))?;
         let status = response.status().as_u16();
         if status == 404 {
             return Ok(None);
@@ -246,12 +308,8 @@ impl IndexClient {
             .read_to_string()
             .map_err(|e| fail(e.to_string()))?;
         if let Some(dir) = &self.cache_dir {
-            let cached = CachedPage {
-                url: url.to_string(),
-                fetched_at: now,
-                content_type: content_type.clone(),
-                body,
-            };
+            let cached =
+                CachedPage { url: redact(url), fetched_at: now, content_type: content_type.clone(), body };
             if let Ok(text) = serde_json::to_string(&cached) {
                 write_atomically(&dir.join(&key), text.as_bytes());
             }
@@ -261,11 +319,12 @@ impl IndexClient {
     }
 
     fn get_bytes(&self, url: &str) -> Result<Vec<u8>, IndexError> {
-        let fail = |message: String| IndexError::Fetch { url: url.to_string(), message };
-        if let Some(path) = url.strip_prefix("file://") {
+        let fail = |message: String| IndexError::Fetch { url: redact(url), message };
+        if url.starts_with("file:") {
+            let path = local_path(url).ok_or_else(|| fail("not a local path".into()))?;
             return fs::read(path).map_err(|e| fail(e.to_string()));
         }
-        let mut response = self.agent.get(url).call().map_err(|e| fail(e.to_string()))?;
+        let mut response = self.request(url).call().map_err(|e| fail(e.to_string()))?;
         if response.status().as_u16() != 200 {
             return Err(fail(format!("HTTP {}", response.status().as_u16())));
         }
@@ -279,6 +338,60 @@ impl IndexClient {
             .map_err(|e| fail(e.to_string()))?;
         Ok(bytes)
     }
+}
+
+impl IndexClient {
+    /// A GET of `url` without credentials in it: those of the URL itself, or of the configured
+    /// index on the same host, go in an Authorization header (ureq does not send URL userinfo).
+    fn request(&self, url: &str) -> ureq::RequestBuilder<ureq::typestate::WithoutBody> {
+        let Ok(mut parsed) = url::Url::parse(url) else { return self.agent.get(url) };
+        let credentials = if !parsed.username().is_empty() {
+            Some((parsed.username().to_string(), parsed.password().unwrap_or("").to_string()))
+        } else {
+            self.config.urls.iter().filter_map(|u| url::Url::parse(u).ok()).find_map(|index| {
+                let same = index.host_str() == parsed.host_str()
+                    && index.port_or_known_default() == parsed.port_or_known_default();
+                (same && !index.username().is_empty())
+                    .then(|| (index.username().to_string(), index.password().unwrap_or("").to_string()))
+            })
+        };
+        let _ = parsed.set_username("");
+        let _ = parsed.set_password(None);
+        let request = self.agent.get(parsed.as_str());
+        match credentials {
+            Some((user, password)) => {
+                let decode = |s: &str| {
+                    url::form_urlencoded::parse(format!("x={s}").as_bytes())
+                        .next()
+                        .map(|(_, v)| v.into_owned())
+                        .unwrap_or_default()
+                };
+                let token = base64(format!("{}:{}", decode(&user), decode(&password)).as_bytes());
+                request.header("Authorization", format!("Basic {token}"))
+            }
+            None => request,
+        }
+    }
+}
+
+fn local_path(url: &str) -> Option<PathBuf> {
+    url::Url::parse(url).ok()?.to_file_path().ok()
+}
+
+fn base64(bytes: &[u8]) -> String {
+    const TABLE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk.iter().enumerate().fold(0u32, |acc, (i, b)| acc | (*b as u32) << (16 - 8 * i));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(TABLE[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
 }
 
 fn write_atomically(path: &Path, bytes: &[u8]) {
@@ -555,6 +668,17 @@ mod tests {
         assert_eq!(files[1].url, "http://host/simple/demo/demo-2.0-py3-none-any.whl");
         assert_eq!(files[1].yanked.as_deref(), Some(""));
         assert!(files[1].core_metadata);
+    }
+
+    #[test]
+    fn credentials_are_masked_and_encoded() {
+        assert_eq!(redact("https://user:s3cret@host/simple"), "https://user:****@host/simple");
+        assert_eq!(redact("https://host/simple"), "https://host/simple");
+        assert_eq!(base64(b"user:pass"), "dXNlcjpwYXNz");
+        assert_eq!(base64(b"ab"), "YWI=");
+        assert!(matches!(validated("ftp://x/simple"), Err(IndexError::BadUrl { .. })));
+        assert!(matches!(validated("notaurl"), Err(IndexError::BadUrl { .. })));
+        assert!(validated("file:///srv/simple").is_ok());
     }
 
     #[test]

@@ -91,7 +91,14 @@ pub fn read_failure(text: &str) -> (Vec<(String, PackageFailure)>, Vec<String>) 
             .split_once("Failed to build installable wheels for some pyproject.toml based projects")
             .map(|(_, rest)| rest)
         {
-            for name in list.trim().trim_start_matches(':').trim().trim_start_matches('(').trim_end_matches(')').split(',') {
+            for name in list
+                .trim()
+                .trim_start_matches(':')
+                .trim()
+                .trim_start_matches('(')
+                .trim_end_matches(')')
+                .split(',')
+            {
                 add(name, PackageFailure::BuildFailed);
             }
         } else if let Some(rest) = line.strip_prefix("Failed to build ") {
@@ -100,7 +107,8 @@ pub fn read_failure(text: &str) -> (Vec<(String, PackageFailure)>, Vec<String>) 
             }
         } else if let Some(rest) = line.strip_prefix("ERROR: No matching distribution found for ") {
             add(&requirement_name(rest), PackageFailure::NoMatchingDistribution);
-        } else if line.contains("metadata-generation-failed") || line.contains("subprocess-exited-with-error") {
+        } else if line.contains("metadata-generation-failed") || line.contains("subprocess-exited-with-error")
+        {
             if let Some(name) = &current {
                 add(name, PackageFailure::BuildFailed);
             }

@@ -219,7 +219,13 @@ mod tests {
         assert!(found[4].hint().contains("weird/thing.h"));
         assert!(diagnose("Collecting cython>=3.1\nCollecting Cython==3.1.2\n").is_empty());
         assert_eq!(diagnose("Collecting cython==0.29.37")[0], Blocker::OldCython("cython==0.29.37".into()));
-        assert_eq!(diagnose("Collecting Cython>=0.29.21,<3.0")[0], Blocker::OldCython("cython>=0.29.21,<3.0".into()));
-        assert_eq!(diagnose("x.c:1:10: fatal error: Python.h: No such file or directory")[0], Blocker::BrokenInterpreter);
+        assert_eq!(
+            diagnose("Collecting Cython>=0.29.21,<3.0")[0],
+            Blocker::OldCython("cython>=0.29.21,<3.0".into())
+        );
+        assert_eq!(
+            diagnose("x.c:1:10: fatal error: Python.h: No such file or directory")[0],
+            Blocker::BrokenInterpreter
+        );
     }
 }

@@ -229,7 +229,7 @@ fn run_check(
         if inputs.roots.len() == 1 { "" } else { "s" },
         python.label(),
         python.full_version,
-        client.config.urls.join(", "),
+        client.config.shown_urls().join(", "),
         client.config.source
     ));
     let rows = coverage::check(&client, &env, &inputs.roots, &inputs.direct)?;
