@@ -325,7 +325,11 @@ fn direct_row(name: &str, target: &str, origin: &str) -> Row {
         prefer_binary: None,
         wheel_mismatches: vec![],
         free_threading: None,
-        notes: vec![format!("from {origin}; pip builds it from source")],
+        notes: vec![if target.ends_with(".whl") {
+            format!("from {origin}; pip installs this wheel as given")
+        } else {
+            format!("from {origin}; pip builds it from source")
+        }],
     }
 }
 

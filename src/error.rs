@@ -16,6 +16,7 @@
 //! | 11 | `ftpy run`: the command failed in at least one environment |
 //! | 12 | `ftpy wheels check --strict`: something has no usable wheel for the target |
 //! | 13 | `ftpy wheels build`: a package could not be built |
+//! | 130 | interrupted (Ctrl-C, SIGTERM) while replacing a project's environments; nothing changed |
 
 use std::io;
 use std::path::PathBuf;
@@ -63,14 +64,17 @@ pub enum Error {
         /// What to suggest: installing it (`which`) or looking at what is installed (`uninstall`).
         suggest_install: bool,
     },
-    #[error("no installed pair matches {wanted} (from {source_of_wish}); installed pairs: {}",
-        if installed.is_empty() { "none".to_string() } else { installed.join(", ") })]
+    #[error("no installed pair matches {wanted} (from {source_of_wish}); installed pairs in {}: {}",
+        home.display(), if installed.is_empty() { "none".to_string() } else { installed.join(", ") })]
     PairNotInstalled {
         wanted: String,
         source_of_wish: String,
         /// The request for `ftpy install --pair`, when the wish is one.
         install_request: Option<String>,
         installed: Vec<String>,
+        /// An installed build the wish accepts whose twin is missing: (installed, missing).
+        half_pair: Option<(String, String)>,
+        home: PathBuf,
     },
     #[error("{}", describe_requirements_failure(env, key, failure))]
     Requirements {
@@ -86,6 +90,10 @@ pub enum Error {
     Scan(#[from] crate::gil_scan::ScanError),
     #[error("{} has no twin environments ({} and {})", root.display(), crate::project::GIL_ENV, crate::project::FT_ENV)]
     NoEnvironments { root: PathBuf },
+    #[error("interrupted: the project's environments are as they were before")]
+    Interrupted,
+    #[error("{env} in {} cannot be used: {problem}", root.display())]
+    BrokenEnvironment { env: String, root: PathBuf, problem: String },
     #[error("the command failed in {}", sides.join(" and "))]
     RunFailed { sides: Vec<String> },
     #[error(transparent)]
@@ -93,7 +101,7 @@ pub enum Error {
     #[error(transparent)]
     Coverage(#[from] crate::coverage::CoverageError),
     #[error("{count} of {total} requirements have no usable wheel for {target}")]
-    WheelsMissing { count: usize, total: usize, target: String },
+    WheelsMissing { count: usize, total: usize, target: String, must_build: usize, not_found: usize },
     #[error("{} could not be built: {}", if failed.len() == 1 { "1 package".to_string() } else { format!("{} packages", failed.len()) }, failed.join(", "))]
     WheelBuild { failed: Vec<String>, hints: Vec<String> },
     #[error("{message}")]
@@ -147,6 +155,8 @@ impl Error {
             Error::Venv(crate::venv::VenvError::Wrong { .. }) => 7,
             Error::Venv(_) | Error::Scan(_) => 1,
             Error::RunFailed { .. } => 11,
+            Error::Interrupted => 130,
+            Error::BrokenEnvironment { .. } => 3,
             Error::WheelsMissing { .. } => 12,
             Error::WheelBuild { .. } => 13,
             Error::Index(e) | Error::Coverage(crate::coverage::CoverageError::Index(e)) => match e {
@@ -229,12 +239,19 @@ impl Error {
                 hints.push("`ftpy doctor` shows every check; --no-system-check skips this one".into());
                 hints
             }
-            Error::PairNotInstalled { install_request, .. } => {
-                let request = install_request.clone().unwrap_or_else(|| "3.13".into());
-                vec![
-                    format!("install it with `ftpy install --pair {request}`, or add --install to this command"),
-                    "`ftpy list` shows what is installed".into(),
-                ]
+            Error::PairNotInstalled { install_request, half_pair, .. } => {
+                let mut hints = Vec::new();
+                if let Some((have, missing)) = half_pair {
+                    hints.push(format!("{have} is installed without its twin: `ftpy install {missing}` completes the pair"));
+                }
+                match install_request {
+                    Some(request) => hints.push(format!(
+                        "install a pair with `ftpy install --pair {request}`, or add --install to this command"
+                    )),
+                    None => hints.push("no release in ftpy's recipes satisfies it (`ftpy list --available`)".into()),
+                }
+                hints.push("`ftpy list` shows what is installed; FTPY_HOME (or --home) chooses the home".into());
+                hints
             }
             Error::Requirements { env, failure, rebuild_command, .. } => {
                 let mut hints = vec![format!("pip's full output is in {}", failure.log.display())];
@@ -248,6 +265,9 @@ impl Error {
                     hints.push("nothing was left half-filled: both environments are as they were before this command".into());
                 }
                 hints
+            }
+            Error::BrokenEnvironment { .. } => {
+                vec!["recreate both with `ftpy venv` in the project directory (`ftpy venv --status` shows them)".into()]
             }
             Error::NoEnvironments { .. } => vec!["create them with `ftpy venv` in the project directory".into()],
             Error::Venv(crate::venv::VenvError::Probe { .. }) => {

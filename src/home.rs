@@ -65,6 +65,10 @@ impl Home {
         Ok(())
     }
 
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
     pub fn versions_dir(&self) -> PathBuf {
         self.root.join("versions")
     }

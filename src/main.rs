@@ -18,6 +18,7 @@ mod home;
 mod http;
 mod install;
 mod installation;
+mod interrupt;
 mod package_index;
 mod pip;
 mod progress;

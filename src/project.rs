@@ -147,6 +147,10 @@ fn python_version_file(root: &Path) -> Result<Option<(PathBuf, VersionRequest)>,
                 return Ok(Some((path, request)));
             }
         }
+        // pyenv's `system`, or an empty file: no version named here; look further.
+        if entries.iter().all(|e| *e == "system") {
+            continue;
+        }
         return Err(Error::Usage {
             message: format!(
                 "{} names no CPython version ftpy understands: {}",
@@ -234,7 +238,8 @@ impl Requirements {
 }
 
 /// The project directory: the one named, else the nearest directory from here upwards that
-/// holds a twin environment, a pyproject.toml or a .python-version; else the current directory.
+/// holds the twin environments (`look_for_envs`), or else a pyproject.toml, a requirements.txt
+/// or the environments; else the current directory.
 pub fn find_root(explicit: Option<&Path>, look_for_envs: bool) -> Result<PathBuf, Error> {
     let cwd = std::env::current_dir().map_err(Error::io("cannot read the current directory"))?;
     if let Some(dir) = explicit {
@@ -248,8 +253,9 @@ pub fn find_root(explicit: Option<&Path>, look_for_envs: bool) -> Result<PathBuf
         return Ok(dir);
     }
     for dir in cwd.ancestors() {
-        let envs = look_for_envs && (dir.join(GIL_ENV).is_dir() || dir.join(FT_ENV).is_dir());
-        if envs || (!look_for_envs && dir.join("pyproject.toml").is_file()) {
+        let envs = dir.join(GIL_ENV).is_dir() || dir.join(FT_ENV).is_dir();
+        let project = dir.join("pyproject.toml").is_file() || dir.join("requirements.txt").is_file();
+        if envs || (!look_for_envs && project) {
             return Ok(dir.to_path_buf());
         }
     }
@@ -286,8 +292,10 @@ mod tests {
         assert!(!wish.accepts(&"3.14.0".parse().unwrap()));
         assert_eq!(wish.install_request().as_deref(), Some("3.13"));
 
-        fs::write(dir.path().join(".python-version"), "system\n").unwrap();
+        fs::write(dir.path().join(".python-version"), "banana\n").unwrap();
         assert!(matches!(python_wish(None, &sub, None), Err(Error::Usage { .. })));
+        fs::write(dir.path().join(".python-version"), "system\n").unwrap();
+        assert_eq!(python_wish(None, &sub, None).unwrap().1, PythonSource::NewestInstalled);
         // --python wins over the file.
         let (wish, source) = python_wish(Some("3.14t"), &sub, None).unwrap();
         assert_eq!(source, PythonSource::Flag);

@@ -119,6 +119,22 @@ impl RequirementLines {
     }
 }
 
+/// Every `-r` file must be a readable file: a usage error otherwise, before anything is done.
+pub fn check_files(files: &[PathBuf]) -> Result<(), Error> {
+    for file in files {
+        let problem = match fs::metadata(file) {
+            Ok(m) if m.is_file() => continue,
+            Ok(_) => "is not a file",
+            Err(_) => "does not exist",
+        };
+        return Err(Error::Usage {
+            message: format!("requirements file {} {problem}", file.display()),
+            hints: vec!["-r takes a requirements file, as for pip install -r".into()],
+        });
+    }
+    Ok(())
+}
+
 /// A path or URL rather than a name (pip builds it; there is nothing to look up): `./pkg`,
 /// `dist/x.whl`, `git+https://host/r@v1#egg=x`. `name @ url` is PEP 508 and not one of these.
 fn is_direct_reference(line: &str) -> bool {

@@ -57,7 +57,15 @@ impl Prefix {
 
 /// Run `command` with `env` activated (as `bin/activate` would: `VIRTUAL_ENV`, its `bin` first
 /// on PATH, no PYTHONHOME), in `cwd`, streaming its stdout and stderr behind `prefix`.
-pub fn run_in(env: &Environment, command: &[String], cwd: &Path, prefix: &Prefix) -> io::Result<RunResult> {
+/// `input`: bytes to give the command on stdin (the same to every run); `None` lets it read
+/// ftpy's own stdin.
+pub fn run_in(
+    env: &Environment,
+    command: &[String],
+    cwd: &Path,
+    prefix: &Prefix,
+    input: Option<&[u8]>,
+) -> io::Result<RunResult> {
     let path = activated_path(env);
     let Some(program) = find_program(&command[0], &path) else {
         let _ = writeln!(
@@ -76,13 +84,20 @@ pub fn run_in(env: &Environment, command: &[String], cwd: &Path, prefix: &Prefix
         .env("VIRTUAL_ENV", &env.path)
         .env("PATH", &path)
         .env_remove("PYTHONHOME")
-        .stdin(Stdio::inherit())
+        .stdin(if input.is_some() { Stdio::piped() } else { Stdio::inherit() })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()?;
     let stdout = child.stdout.take().expect("piped");
     let stderr = child.stderr.take().expect("piped");
+    let stdin = child.stdin.take();
     std::thread::scope(|s| {
+        if let (Some(mut stdin), Some(bytes)) = (stdin, input) {
+            // A command that stops reading early closes the pipe: that is its business.
+            s.spawn(move || {
+                let _ = stdin.write_all(bytes);
+            });
+        }
         s.spawn(|| relay(stdout, io::stdout(), &prefix.0));
         s.spawn(|| relay(stderr, io::stderr(), &prefix.0));
     });

@@ -76,6 +76,21 @@ impl Environment {
         self.path.join("pyvenv.cfg").is_file()
     }
 
+    /// What is wrong with it, if anything: its interpreter missing or dangling (the base was
+    /// uninstalled or moved), or no record (an interrupted `ftpy venv`).
+    pub fn problem(&self) -> Option<String> {
+        if !self.exists() {
+            return Some("it does not exist".into());
+        }
+        if std::fs::metadata(self.python()).is_err() {
+            return Some(format!("its interpreter {} is missing or points nowhere", self.python().display()));
+        }
+        if self.record().is_none() {
+            return Some(format!("it was not completed by `ftpy venv` (no {RECORD_FILE})"));
+        }
+        None
+    }
+
     pub fn record(&self) -> Option<EnvRecord> {
         let text = fs::read_to_string(self.path.join(RECORD_FILE)).ok()?;
         serde_json::from_str(&text).ok()
@@ -146,35 +161,42 @@ impl Environment {
     }
 }
 
-/// An environment being replaced: the old one waits beside it until the new one is complete.
+/// An environment being replaced: the old one waits beside it, as `<name>.previous-<pid>`,
+/// until the new one is complete. Dropped without `commit`, it rolls back.
 pub struct Replacement {
     target: PathBuf,
     previous: Option<PathBuf>,
+    done: bool,
 }
 
 impl Replacement {
-    /// Move whatever is at `target` aside (to `<target>.previous-<pid>`).
+    /// Move whatever is at `target` aside.
     pub fn begin(target: &Path) -> std::io::Result<Replacement> {
         let mut previous = None;
         if fs::symlink_metadata(target).is_ok() {
-            let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-            let aside = target.with_file_name(format!("{name}.previous-{}", std::process::id()));
+            let aside = aside_name(target, std::process::id());
             let _ = fs::remove_dir_all(&aside);
             fs::rename(target, &aside)?;
             previous = Some(aside);
         }
-        Ok(Replacement { target: target.to_path_buf(), previous })
+        Ok(Replacement { target: target.to_path_buf(), previous, done: false })
     }
 
     /// The new environment stays; the old one is deleted.
-    pub fn commit(self) {
+    pub fn commit(mut self) {
+        self.done = true;
         if let Some(previous) = &self.previous {
             let _ = fs::remove_dir_all(previous);
         }
     }
 
     /// The new environment (complete or not) goes; the old one comes back.
-    pub fn roll_back(self) -> std::io::Result<()> {
+    pub fn roll_back(mut self) -> std::io::Result<()> {
+        self.done = true;
+        self.undo()
+    }
+
+    fn undo(&self) -> std::io::Result<()> {
         if fs::symlink_metadata(&self.target).is_ok() {
             fs::remove_dir_all(&self.target)?;
         }
@@ -183,6 +205,59 @@ impl Replacement {
         }
         Ok(())
     }
+}
+
+impl Drop for Replacement {
+    fn drop(&mut self) {
+        if !self.done {
+            let _ = self.undo();
+        }
+    }
+}
+
+fn aside_name(target: &Path, pid: u32) -> PathBuf {
+    let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    target.with_file_name(format!("{name}.previous-{pid}"))
+}
+
+/// Finish what a killed `ftpy venv` left: for each `<target>.previous-<pid>` whose process is
+/// gone, keep the new environment if it was completed (it has its record), else put the previous
+/// one back. Returns what was done, for the user.
+pub fn recover_interrupted(target: &Path) -> Vec<String> {
+    let mut done = Vec::new();
+    let (Some(dir), Some(name)) =
+        (target.parent(), target.file_name().map(|n| n.to_string_lossy().into_owned()))
+    else {
+        return done;
+    };
+    let Ok(entries) = fs::read_dir(dir) else { return done };
+    let prefix = format!("{name}.previous-");
+    for entry in entries.flatten() {
+        let file = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = file.strip_prefix(&prefix).and_then(|p| p.parse::<u32>().ok()) else { continue };
+        if pid == std::process::id() || process_alive(pid) {
+            continue;
+        }
+        let complete = target.join(RECORD_FILE).is_file();
+        if complete {
+            let _ = fs::remove_dir_all(entry.path());
+            done.push(format!("removed {file}, left by an interrupted `ftpy venv`"));
+        } else {
+            let _ = fs::remove_dir_all(target);
+            if fs::rename(entry.path(), target).is_ok() {
+                done.push(format!(
+                    "put back {name} from {file}: an interrupted `ftpy venv` had replaced it half-way"
+                ));
+            }
+        }
+    }
+    done
+}
+
+fn process_alive(pid: u32) -> bool {
+    // SAFETY: signal 0 only checks that the process exists.
+    let Ok(pid) = libc::pid_t::try_from(pid) else { return false };
+    unsafe { libc::kill(pid, 0) == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM) }
 }
 
 /// Packages that differ between the two environments: (name, GIL side, free-threaded side).
@@ -244,5 +319,32 @@ mod tests {
         r.commit();
         assert!(target.exists() && !target.join("old").exists());
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+
+        // Dropped without a decision (an early return, a panic): rolled back.
+        fs::write(target.join("kept"), "").unwrap();
+        {
+            let _r = Replacement::begin(&target).unwrap();
+            fs::create_dir(&target).unwrap();
+        }
+        assert!(target.join("kept").exists());
+    }
+
+    #[test]
+    fn recovers_what_a_killed_run_left() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let target = dir.path().join(".venv-ft");
+        // A pid that cannot be running.
+        let aside = aside_name(&target, 999_999_999);
+        fs::create_dir(&aside).unwrap();
+        fs::write(aside.join("old"), "").unwrap();
+        fs::create_dir(&target).unwrap(); // half-made: no record
+        let done = recover_interrupted(&target);
+        assert_eq!(done.len(), 1, "{done:?}");
+        assert!(target.join("old").exists() && !aside.exists());
+
+        fs::create_dir(&aside).unwrap();
+        fs::write(target.join(RECORD_FILE), "{}").unwrap(); // complete: the new one stays
+        recover_interrupted(&target);
+        assert!(target.join("old").exists() && !aside.exists());
     }
 }

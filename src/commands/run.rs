@@ -1,6 +1,7 @@
 //! `ftpy run [--gil | --ft | --both] [--repeat N] -- CMD ...`: the same command in each of the
 //! project's environments, one after the other, then a summary of exit codes and wall times.
 
+use std::io::{IsTerminal, Read};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -43,22 +44,33 @@ pub fn run(args: RunArgs, ctx: &Context) -> Result<ExitCode, Error> {
             }
         })
         .collect();
-    if sides.iter().any(|s| !s.env.exists()) {
+    if sides.iter().all(|s| !s.env.exists()) {
         return Err(Error::NoEnvironments { root });
     }
+    for side in &sides {
+        // Never fall back to another python on PATH: that would compare the wrong interpreters.
+        if let Some(problem) = side.env.problem() {
+            return Err(Error::BrokenEnvironment { env: side.env.name().to_string(), root, problem });
+        }
+    }
 
+    // Piped input goes to every run, not just the first one to read it.
+    let runs = sides.len() * args.repeat as usize;
+    let input: Option<Vec<u8>> = if runs > 1 && !std::io::stdin().is_terminal() {
+        let mut bytes = Vec::new();
+        std::io::stdin().read_to_end(&mut bytes).map_err(Error::io("cannot read stdin"))?;
+        Some(bytes)
+    } else {
+        None
+    };
+    let cwd = std::env::current_dir().unwrap_or(root.clone());
     for side in &mut sides {
         for round in 1..=args.repeat {
             if args.repeat > 1 {
                 ctx.reporter.info(format!("{}: run {round} of {}", side.label, args.repeat));
             }
-            let result = side_by_side::run_in(
-                &side.env,
-                &args.command,
-                &std::env::current_dir().unwrap_or(root.clone()),
-                &side.prefix,
-            )
-            .map_err(Error::io("cannot start the command"))?;
+            let result = side_by_side::run_in(&side.env, &args.command, &cwd, &side.prefix, input.as_deref())
+                .map_err(Error::io("cannot start the command"))?;
             side.runs.push(result);
         }
     }
@@ -105,7 +117,10 @@ fn print_summary(sides: &[Side]) {
             None => println!("{:<5} {:>4}  {:<12}", side.label, side.runs.len(), exit),
         }
     }
-    if let [(_, gil), (_, ft)] = medians[..] {
+    let all_passed = sides.iter().all(|s| s.runs.iter().all(|r| r.exit.success()));
+    if medians.len() == 2 && !all_passed {
+        println!("no ratio: the command failed on a side");
+    } else if let [(_, gil), (_, ft)] = medians[..] {
         if !gil.is_zero() && !ft.is_zero() {
             let ratio = ft.as_secs_f64() / gil.as_secs_f64();
             let verdict = if ratio < 1.0 {
@@ -114,6 +129,9 @@ fn print_summary(sides: &[Side]) {
                 format!("free-threaded is {:.2}x slower", ratio)
             };
             println!("ft/gil median time: {ratio:.2}x ({verdict})");
+            if sides.iter().any(|s| s.runs.len() == 1) {
+                println!("one run per side: --repeat N gives a median and its spread");
+            }
         }
     }
 }

@@ -20,22 +20,30 @@ use crate::version::Variant;
 
 pub fn run(args: VenvArgs, ctx: Context) -> Result<ExitCode, Error> {
     let root = project::find_root(args.project.as_deref(), args.status)?;
+    for variant in [Variant::Gil, Variant::Freethreaded] {
+        for done in venv::recover_interrupted(&Environment::in_project(&root, variant).path) {
+            ctx.reporter.warn(done);
+        }
+    }
     if args.status {
         return status(&root);
     }
     let pyproject_path = root.join("pyproject.toml");
     let pyproject = if pyproject_path.is_file() { Some(PyProject::read(&pyproject_path)?) } else { None };
-    for file in &args.requirements {
-        if !file.is_file() {
-            return Err(Error::Usage {
-                message: format!("requirements file {} does not exist", file.display()),
-                hints: vec![],
-            });
-        }
-    }
+    crate::requirements_file::check_files(&args.requirements)?;
     let requirements =
         Requirements::choose(&root, &absolute(&args.requirements)?, pyproject.as_ref(), args.deps_only);
     let (wish, source) = project::python_wish(args.python.as_deref(), &root, pyproject.as_ref())?;
+    if let PythonWish::Request(request) = &wish
+        && request.series().is_some_and(|s| s < crate::version::FIRST_FREETHREADED)
+    {
+        return Err(Error::Usage {
+            message: format!(
+                "{request} (from {source}) has no free-threaded build: pairs exist from 3.13 on"
+            ),
+            hints: vec!["ask for 3.13 or newer with --python".into()],
+        });
+    }
 
     let (gil_base, ft_base) = match choose_pair(&ctx, &wish)? {
         Some(pair) => pair,
@@ -70,8 +78,11 @@ pub fn run(args: VenvArgs, ctx: Context) -> Result<ExitCode, Error> {
         (Environment::in_project(&root, Variant::Gil), &gil_base),
         (Environment::in_project(&root, Variant::Freethreaded), &ft_base),
     ];
+    // From here until the new environments are complete, Ctrl-C rolls back instead of killing.
+    let signals = crate::interrupt::Guard::install();
     let mut replacements = Vec::new();
     for (env, _) in &sides {
+        // On failure, the replacements begun so far roll back as they are dropped.
         replacements
             .push(Replacement::begin(&env.path).map_err(Error::io("cannot move the old environment aside"))?);
     }
@@ -89,26 +100,28 @@ pub fn run(args: VenvArgs, ctx: Context) -> Result<ExitCode, Error> {
     });
 
     let failure = results.iter().position(Result::is_err);
-    if let Some(index) = failure {
+    if signals.interrupted() || failure.is_some() {
         for replacement in replacements {
-            replacement.roll_back().map_err(Error::io("cannot put the previous environment back"))?;
+            if let Err(e) = replacement.roll_back() {
+                ctx.reporter.warn(format!("cannot put the previous environment back: {e}"));
+            }
         }
-        let error = results.into_iter().nth(index).expect("index exists").expect_err("is an error");
-        return Err(error);
+        if signals.interrupted() {
+            return Err(Error::Interrupted);
+        }
+        let index = failure.expect("a failure");
+        return Err(results.into_iter().nth(index).expect("index exists").expect_err("is an error"));
     }
     let infos: Vec<EnvInfo> = results.into_iter().map(|r| r.expect("checked")).collect();
-    let report = match gil_scan::scan(&sides[1].0.python(), None) {
-        Ok(report) => report,
-        Err(e) => {
-            for replacement in replacements {
-                let _ = replacement.roll_back();
-            }
-            return Err(e.into());
-        }
-    };
+    // A failed scan drops the replacements, which rolls them back.
+    let report = gil_scan::scan(&sides[1].0.python(), None)?;
+    if signals.interrupted() {
+        return Err(Error::Interrupted);
+    }
     for replacement in replacements {
         replacement.commit();
     }
+    drop(signals);
     for ((env, base), info) in sides.iter().zip(&infos) {
         println!(
             "{:<10} Python {:<8} {:<14} {:>13}  {}",
@@ -173,7 +186,9 @@ fn packages(n: usize) -> String {
 }
 
 fn print_gil_report(report: &GilReport, env: &Environment) {
-    if report.keeps_gil_off() {
+    if report.modules_checked == 0 {
+        println!("GIL: stays off in {} (no extension modules installed)", env.name());
+    } else if report.keeps_gil_off() {
         println!(
             "GIL: stays off in {} ({} extension module{} imported one by one)",
             env.name(),
@@ -220,11 +235,28 @@ fn not_installed(ctx: &Context, wish: &PythonWish, source: &PythonSource) -> Err
         .into_iter()
         .map(|(gil, _)| gil.key.version.to_string())
         .collect();
+    // One build of an accepted version is there, the other is not: name the missing one.
+    let all = installation::installed(&ctx.home).unwrap_or_default();
+    let half_pair = all.iter().rev().filter(|i| wish.accepts(&i.key.version)).find_map(|i| {
+        let twin = crate::version::InstallKey {
+            version: i.key.version.clone(),
+            variant: match i.key.variant {
+                Variant::Gil => Variant::Freethreaded,
+                Variant::Freethreaded => Variant::Gil,
+            },
+        };
+        (!all.iter().any(|o| o.key == twin)).then(|| (i.key.to_string(), twin.to_string()))
+    });
     Error::PairNotInstalled {
         wanted: describe_wish(wish),
         source_of_wish: source.to_string(),
-        install_request: wish.install_request().or_else(|| newest_accepted_release(ctx, wish)),
+        install_request: wish
+            .install_request()
+            .filter(|_| half_pair.is_none())
+            .or_else(|| newest_accepted_release(ctx, wish)),
         installed,
+        half_pair,
+        home: ctx.home.root().to_path_buf(),
     }
 }
 
@@ -289,11 +321,16 @@ fn status(root: &Path) -> Result<ExitCode, Error> {
     }
     println!("project  {}", root.display());
     let mut infos: Vec<Option<EnvInfo>> = Vec::new();
+    let mut first_problem: Option<(String, String)> = None;
     for env in &envs {
-        if !env.exists() {
-            println!("{:<10} missing (`ftpy venv` creates both)", env.name());
-            infos.push(None);
-            continue;
+        if let Some(problem) = env.problem() {
+            first_problem.get_or_insert((env.name().to_string(), problem.clone()));
+            if !env.exists() {
+                println!("{:<10} missing", env.name());
+                infos.push(None);
+                continue;
+            }
+            println!("{:<10} broken: {problem}", env.name());
         }
         let record = env.record();
         match env.probe() {
@@ -308,10 +345,16 @@ fn status(root: &Path) -> Result<ExitCode, Error> {
                     packages(info.packages.len()),
                     if variant_ok { "" } else { "  (WRONG BUILD for this name)" }
                 );
+                if !variant_ok {
+                    first_problem.get_or_insert((env.name().to_string(), "it runs the other build".into()));
+                }
                 infos.push(Some(info));
             }
             Err(e) => {
-                println!("{:<10} broken: {e}", env.name());
+                if env.problem().is_none() {
+                    println!("{:<10} broken: {e}", env.name());
+                    first_problem.get_or_insert((env.name().to_string(), e.to_string()));
+                }
                 infos.push(None);
             }
         }
@@ -338,5 +381,8 @@ fn status(root: &Path) -> Result<ExitCode, Error> {
     if infos[1].is_some() {
         print_gil_report(&gil_scan::scan(&envs[1].python(), None)?, &envs[1]);
     }
-    Ok(ExitCode::SUCCESS)
+    match first_problem {
+        Some((env, problem)) => Err(Error::BrokenEnvironment { env, root: root.to_path_buf(), problem }),
+        None => Ok(ExitCode::SUCCESS),
+    }
 }

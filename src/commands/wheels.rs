@@ -105,6 +105,7 @@ struct Inputs {
 }
 
 fn read_inputs(selection: &WheelSelection) -> Result<Inputs, Error> {
+    crate::requirements_file::check_files(&selection.requirements)?;
     let mut inputs = Inputs {
         roots: vec![],
         direct: vec![],
@@ -138,6 +139,15 @@ fn read_inputs(selection: &WheelSelection) -> Result<Inputs, Error> {
     }
     for file in &files {
         let lines = RequirementLines::read(file)?;
+        if lines.no_index && selection.index_url.is_none() {
+            return Err(Error::Usage {
+                message: format!(
+                    "{} says --no-index: pip would look only in --find-links locations",
+                    file.display()
+                ),
+                hints: vec!["name the index to check against with --index-url".into()],
+            });
+        }
         inputs
             .roots
             .extend(lines.requirements.into_iter().map(|(text, origin)| RootRequirement { text, origin }));
@@ -224,9 +234,14 @@ fn run_check(
         .map_err(|e| Error::Usage { message: format!("cannot describe the target: {e}"), hints: vec![] })?;
     let client = client(ctx, selection, &inputs, &python)?;
     ctx.reporter.info(format!(
-        "Checking {} requirement{} for {} (Python {}) against {} ({})",
+        "Checking {} requirement{}{} for {} (Python {}) against {} ({})",
         inputs.roots.len(),
         if inputs.roots.len() == 1 { "" } else { "s" },
+        if inputs.direct.is_empty() {
+            String::new()
+        } else {
+            format!(" (and {} paths or URLs pip takes as given)", inputs.direct.len())
+        },
         python.label(),
         python.full_version,
         client.config.shown_urls().join(", "),
@@ -258,7 +273,13 @@ fn check(args: WheelsCheckArgs, ctx: &Context) -> Result<ExitCode, Error> {
     let summary = Summary::of(&rows);
     let missing = summary.total - summary.ready;
     if args.strict && missing > 0 {
-        return Err(Error::WheelsMissing { count: missing, total: summary.total, target: python.label() });
+        return Err(Error::WheelsMissing {
+            count: missing,
+            total: summary.total,
+            target: python.label(),
+            must_build: summary.must_build,
+            not_found: summary.not_found,
+        });
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -345,6 +366,16 @@ enum BuildState {
 }
 
 pub fn build(args: WheelsBuildArgs, ctx: &Context) -> Result<ExitCode, Error> {
+    if let Some(text) = &args.selection.python
+        && text.parse::<VersionRequest>().is_ok_and(|r| r.variant == Variant::Gil)
+    {
+        return Err(Error::Usage {
+            message: format!(
+                "--python {text} is a GIL build: `ftpy wheels build` builds for free-threaded interpreters"
+            ),
+            hints: vec![format!("add the `t`: --python {text}t")],
+        });
+    }
     let (python, target, client, _inputs, rows) = run_check(ctx, &args.selection, &[])?;
     let Some(inst) = python.installed.clone() else {
         let request = format!("{}{}", python.series, python.variant.suffix());
