@@ -270,6 +270,32 @@ impl Error {
                 vec!["recreate both with `ftpy venv` in the project directory (`ftpy venv --status` shows them)".into()]
             }
             Error::NoEnvironments { .. } => vec!["create them with `ftpy venv` in the project directory".into()],
+            Error::WheelBuild { hints, .. } => hints.clone(),
+            Error::WheelsMissing { must_build, not_found, .. } => {
+                let mut hints = Vec::new();
+                if *must_build > 0 {
+                    hints.push("`ftpy wheels build`, with the same arguments, builds the ones that have an sdist".into());
+                }
+                if *not_found > 0 {
+                    hints.push("for `not found`, check the names and versions asked for, and the index".into());
+                }
+                hints
+            }
+            Error::Index(e) | Error::Coverage(crate::coverage::CoverageError::Index(e)) => match e {
+                crate::package_index::IndexError::NoIndex => {
+                    vec!["name one with --index-url, PIP_INDEX_URL or pip.conf".into()]
+                }
+                crate::package_index::IndexError::NoIndexConfigured => {
+                    vec!["name an index to check against with --index-url".into()]
+                }
+                crate::package_index::IndexError::BadUrl { .. } => {
+                    vec!["an index URL looks like https://host/simple (or file:///path/to/simple)".into()]
+                }
+                _ => vec![
+                    "check the index URL (--index-url, PIP_INDEX_URL, pip.conf) and the network or proxy".into(),
+                    "behind a proxy that re-signs TLS, point SSL_CERT_FILE (or PIP_CERT) at its CA bundle".into(),
+                ],
+            },
             Error::Venv(crate::venv::VenvError::Probe { .. }) => {
                 vec!["its base interpreter may have been uninstalled: run `ftpy venv` again to recreate both".into()]
             }

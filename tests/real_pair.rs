@@ -394,6 +394,13 @@ fn wheels_build_rebuilds_sdists_for_free_threading_and_proves_each() {
     assert_eq!(report["target"]["abi"], "cp313t");
     assert_eq!(report["summary"]["must_build"], 2, "{report:#}");
 
+    // A reused home (FTPY_TEST_REAL_HOME) may hold these wheels from an earlier run.
+    let wheelhouse = real_pair().home.join("wheels/3.13.5t");
+    for old in
+        list_dir(&wheelhouse).iter().filter(|w| w.starts_with("ftsdist-") || w.starts_with("gilsdist-"))
+    {
+        fs::remove_file(wheelhouse.join(old)).unwrap();
+    }
     let out = ftpy_with_index(&project, &index.url, &["wheels", "build", "-r", "requirements.txt"]);
     assert!(out.status.success(), "{}\n{}", stdout_of(&out), stderr_of(&out));
     let text = stdout_of(&out);
@@ -405,7 +412,6 @@ fn wheels_build_rebuilds_sdists_for_free_threading_and_proves_each() {
         line("gilsdist").contains("built") && line("gilsdist").contains("TURNED BACK ON by gilsdist._core"),
         "{text}"
     );
-    let wheelhouse = real_pair().home.join("wheels/3.13.5t");
     let wheels = list_dir(&wheelhouse);
     assert!(wheels.iter().any(|w| w.starts_with("ftsdist-1.0-cp313-cp313t-")), "{wheels:?}");
     assert!(wheels.iter().any(|w| w.starts_with("gilsdist-1.0-cp313-cp313t-")), "{wheels:?}");

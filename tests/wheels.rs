@@ -210,6 +210,15 @@ fn index_choice_and_errors() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(4), "{}", stderr_of(&out));
+    assert!(stderr_of(&out).contains("hint: check the index URL"), "{}", stderr_of(&out));
+    let out = fixture
+        .ftpy()
+        .current_dir(dir.path())
+        .args(["wheels", "check", "--python", "3.13t", "--index-url", "ftp://host/simple"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr_of(&out));
+    assert!(stderr_of(&out).contains("is not a package index URL"), "{}", stderr_of(&out));
     fs::write(dir.path().join("requirements.txt"), "not a valid [requirement\n").unwrap();
     let out = fixture
         .ftpy()
@@ -219,4 +228,33 @@ fn index_choice_and_errors() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", stderr_of(&out));
     assert!(stderr_of(&out).contains("requirements.txt:1"), "{}", stderr_of(&out));
+}
+
+#[test]
+fn a_local_directory_index_through_file_urls() {
+    let fixture = Fixture::new();
+    let dir = tempfile::TempDir::new().unwrap();
+    let root = dir.path().join("index");
+    let meta = common::index::metadata("localpkg", "1.0", &[], &[]);
+    let (filename, bytes) = common::index::wheel("localpkg", "1.0", "py3-none-any", &meta);
+    fs::create_dir_all(root.join("files")).unwrap();
+    fs::create_dir_all(root.join("simple/localpkg")).unwrap();
+    fs::write(root.join("files").join(&filename), bytes).unwrap();
+    fs::write(
+        root.join("simple/localpkg/index.html"),
+        format!("<html><body><a href=\"../../files/{filename}\">{filename}</a></body></html>"),
+    )
+    .unwrap();
+    fs::write(dir.path().join("requirements.txt"), "localpkg\n").unwrap();
+    let url = format!("file://{}/simple", root.display());
+    let out = fixture
+        .ftpy()
+        .current_dir(dir.path())
+        .args(["wheels", "check", "--python", "3.13t", "--json", "--index-url", &url])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let report: serde_json::Value = serde_json::from_str(&stdout_of(&out)).unwrap();
+    assert_eq!(row(&report, "localpkg")["verdict"], "pure-wheel");
+    assert_eq!(report["summary"]["ready"], 1);
 }
