@@ -78,6 +78,9 @@ pub fn run(args: VenvArgs, ctx: Context) -> Result<ExitCode, Error> {
         (Environment::in_project(&root, Variant::Gil), &gil_base),
         (Environment::in_project(&root, Variant::Freethreaded), &ft_base),
     ];
+    if sides.iter().any(|(env, _)| env.path.exists()) {
+        ctx.reporter.info("Replacing the existing environments; they come back if anything fails");
+    }
     // From here until the new environments are complete, Ctrl-C rolls back instead of killing.
     let signals = crate::interrupt::Guard::install();
     let mut replacements = Vec::new();
