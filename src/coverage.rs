@@ -73,6 +73,8 @@ pub struct TargetEnv {
     pub target: Target,
     /// `3.14.0` for `3.14.0rc2`: what pip compares `Requires-Python` with.
     pub python_release: Version,
+    /// pip's `--pre`: pre-releases are candidates like any other release.
+    pub pre: bool,
     pub markers: MarkerEnvironment,
 }
 
@@ -115,7 +117,7 @@ impl TargetEnv {
         .map_err(|e| e.to_string())?;
         let python_full = Version::from_str(python_full).map_err(|e| e.to_string())?;
         let python_release = Version::new(python_full.release().iter().copied());
-        Ok(TargetEnv { target, python_release, markers })
+        Ok(TargetEnv { target, python_release, markers, pre: false })
     }
 }
 
@@ -374,8 +376,8 @@ fn choose(name: &str, want: &Wanted, page: &ProjectPage, env: &TargetEnv) -> Cho
     }
     let installs = |f: &DistFilename| !f.is_wheel() || env.target.accepts(f);
     let allows = |v: &Version| want.specifiers.iter().all(|s| s.contains(v));
-    let explicit_pre =
-        want.specifiers.iter().flat_map(|s| s.iter()).any(|s| {
+    let explicit_pre = env.pre
+        || want.specifiers.iter().flat_map(|s| s.iter()).any(|s| {
             !matches!(s.operator(), Operator::NotEqual | Operator::NotEqualStar) && s.any_prerelease()
         });
     fn pick<'a>(
@@ -534,6 +536,9 @@ mod tests {
         let p = page(vec![file("demo-1.0-py3-none-any.whl"), file("demo-2.0b1-py3-none-any.whl")]);
         assert_eq!(choose("demo", &want(&[]), &p, &env()).row.version.as_deref(), Some("1.0"));
         assert_eq!(choose("demo", &want(&[">=2.0b1"]), &p, &env()).row.version.as_deref(), Some("2.0b1"));
+        let mut pre = env();
+        pre.pre = true; // pip's --pre
+        assert_eq!(choose("demo", &want(&[]), &p, &pre).row.version.as_deref(), Some("2.0b1"));
         let only_pre = page(vec![file("demo-2.0b1-py3-none-any.whl")]);
         assert_eq!(choose("demo", &want(&[]), &only_pre, &env()).row.version.as_deref(), Some("2.0b1"));
     }

@@ -16,6 +16,10 @@ pub struct RequirementLines {
     pub extra_index_urls: Vec<String>,
     /// A `--no-index` line: pip would look only in `--find-links` locations.
     pub no_index: bool,
+    /// A `--pre` line: pre-releases are allowed.
+    pub pre: bool,
+    /// `--find-links` / `-f` locations, which pip also looks in.
+    pub find_links: Vec<String>,
 }
 
 impl RequirementLines {
@@ -105,6 +109,14 @@ impl RequirementLines {
             self.no_index = true;
             return Ok(());
         }
+        if line == "--pre" {
+            self.pre = true;
+            return Ok(());
+        }
+        if let Some(location) = option(&["-f", "--find-links"]) {
+            self.find_links.push(location);
+            return Ok(());
+        }
         if line.starts_with('-') {
             return Ok(()); // other pip options (--hash, --pre, --find-links, ...)
         }
@@ -168,7 +180,7 @@ mod tests {
             "# top\n-r base.txt\n--index-url http://mirror/simple\nnumpy>=2; \\\n  python_version >= \"3.13\"\n\
              -e ./local\n./vendor/pkg.tar.gz\nrequests==2.32.3 --hash=sha256:abc\n-c constraints.txt\n\
              demo @ https://host/demo-1.0.tar.gz\ngit+https://host/r.git@v1#egg=r\ndist/x-1.0-py3-none-any.whl\n\
-             -rbase.txt\npytest\t# tab comment\nlast \\\n",
+             -rbase.txt\npytest\t# tab comment\n--pre\n-f ./wheels\nlast \\\n",
         )
         .unwrap();
         let lines = RequirementLines::read(&dir.path().join("req.txt")).unwrap();
@@ -189,6 +201,8 @@ mod tests {
         assert_eq!(lines.index_url.as_deref(), Some("http://mirror/simple"));
         assert_eq!(lines.direct.len(), 4, "{:?}", lines.direct);
         assert!(!lines.no_index);
+        assert!(lines.pre);
+        assert_eq!(lines.find_links, vec!["./wheels"]);
         assert!(RequirementLines::read(&dir.path().join("missing.txt")).is_err());
     }
 }

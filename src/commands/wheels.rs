@@ -100,6 +100,9 @@ struct Inputs {
     direct: Vec<(String, String)>,
     index_url: Option<String>,
     extra_index_urls: Vec<String>,
+    /// `--pre` in a requirements file.
+    pre: bool,
+    find_links: Vec<String>,
     /// `-r FILE` arguments for pip, to repeat in hints.
     described: String,
 }
@@ -111,6 +114,8 @@ fn read_inputs(selection: &WheelSelection) -> Result<Inputs, Error> {
         direct: vec![],
         index_url: None,
         extra_index_urls: vec![],
+        pre: false,
+        find_links: vec![],
         described: String::new(),
     };
     let mut files = selection.requirements.clone();
@@ -154,6 +159,8 @@ fn read_inputs(selection: &WheelSelection) -> Result<Inputs, Error> {
         inputs.direct.extend(lines.direct);
         inputs.index_url = inputs.index_url.or(lines.index_url);
         inputs.extra_index_urls.extend(lines.extra_index_urls);
+        inputs.pre |= lines.pre;
+        inputs.find_links.extend(lines.find_links);
     }
     if !files.is_empty() {
         inputs.described = files.iter().map(|f| format!("-r {}", f.display())).collect::<Vec<_>>().join(" ");
@@ -230,8 +237,13 @@ fn run_check(
         wheel_tags::custom_platforms(platforms)
     };
     let target = Target::new(python.series, python.variant == Variant::Freethreaded, platforms);
-    let env = TargetEnv::new(target.clone(), &python.full_version)
+    let mut env = TargetEnv::new(target.clone(), &python.full_version)
         .map_err(|e| Error::Usage { message: format!("cannot describe the target: {e}"), hints: vec![] })?;
+    env.pre = inputs.pre;
+    for location in &inputs.find_links {
+        ctx.reporter
+            .warn(format!("pip would also look in --find-links {location}; ftpy checks only the index"));
+    }
     let client = client(ctx, selection, &inputs, &python)?;
     ctx.reporter.info(format!(
         "Checking {} requirement{}{} for {} (Python {}) against {} ({})",
