@@ -248,6 +248,23 @@ fn file_mirror_works() {
 }
 
 #[test]
+fn a_pgo_training_run_that_fails_once_is_run_again_and_twice_fails_the_build() {
+    let fx = Fixture::with_release(V);
+    let out = fx.ftpy().env("FAKE_PGO_FAILURES", "1").args(["install", "3.13.5t"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let logs = list_dir(&fx.path("logs"));
+    let log = fs::read_to_string(fx.path("logs").join(&logs[0])).unwrap();
+    assert!(log.contains("the PGO training run failed; running it once more"), "{log}");
+    assert_eq!(fx.records("make.").len(), 2, "make ran twice");
+
+    let fx = Fixture::with_release(V);
+    let out = fx.ftpy().env("FAKE_PGO_FAILURES", "2").args(["install", "3.13.5t"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(6), "{}", stderr_of(&out));
+    assert!(stderr_of(&out).contains("test_generators failed"), "{}", stderr_of(&out));
+    assert!(fx.versions().is_empty());
+}
+
+#[test]
 fn failing_build_removes_staging_and_shows_log_and_hint() {
     let fx = Fixture::with_release(V);
     let out = fx
