@@ -5,7 +5,8 @@
 use std::ffi::OsString;
 use std::io::{self, BufRead, BufReader, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{ChildStdin, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::venv::Environment;
@@ -57,14 +58,87 @@ impl Prefix {
 
 /// Run `command` with `env` activated (as `bin/activate` would: `VIRTUAL_ENV`, its `bin` first
 /// on PATH, no PYTHONHOME), in `cwd`, streaming its stdout and stderr behind `prefix`.
-/// `input`: bytes to give the command on stdin (the same to every run); `None` lets it read
-/// ftpy's own stdin.
+/// Where a run's stdin comes from.
+pub enum Input<'a> {
+    /// ftpy's own stdin (a terminal, or a single run).
+    Inherit,
+    /// ftpy's stdin, passed through as it arrives and recorded (the first of several runs).
+    Live(&'a StdinTee),
+    /// What the first run was given (the later runs).
+    Replay(Vec<u8>),
+}
+
+/// Reads ftpy's stdin on a thread of its own, hands it to the attached child and keeps a copy.
+/// Nothing waits for the end of stdin, so a pipe that never closes does not hang ftpy.
+pub struct StdinTee {
+    state: Arc<Mutex<TeeState>>,
+    started: std::sync::Once,
+}
+
+impl Default for StdinTee {
+    fn default() -> StdinTee {
+        StdinTee { state: Arc::default(), started: std::sync::Once::new() }
+    }
+}
+
+#[derive(Default)]
+struct TeeState {
+    recorded: Vec<u8>,
+    sink: Option<ChildStdin>,
+}
+
+impl StdinTee {
+    fn attach(&self, sink: ChildStdin) {
+        let mut state = self.state.lock().expect("tee lock");
+        let recorded = state.recorded.clone();
+        let mut sink = sink;
+        // Whatever arrived before this child started.
+        if sink.write_all(&recorded).is_ok() {
+            state.sink = Some(sink);
+        }
+        drop(state);
+        let shared = self.state.clone();
+        self.started.call_once(move || {
+            std::thread::spawn(move || {
+                let mut stdin = io::stdin().lock();
+                let mut chunk = [0u8; 8192];
+                loop {
+                    let n = match stdin.read(&mut chunk) {
+                        Ok(0) | Err(_) => 0,
+                        Ok(n) => n,
+                    };
+                    let mut state = shared.lock().expect("tee lock");
+                    if n == 0 {
+                        state.sink = None; // end of input: close the child's stdin
+                        break;
+                    }
+                    state.recorded.extend_from_slice(&chunk[..n]);
+                    if let Some(sink) = state.sink.as_mut()
+                        && sink.write_all(&chunk[..n]).is_err()
+                    {
+                        state.sink = None;
+                    }
+                }
+            });
+        });
+    }
+
+    fn detach(&self) {
+        self.state.lock().expect("tee lock").sink = None;
+    }
+
+    /// What has been read so far.
+    pub fn recorded(&self) -> Vec<u8> {
+        self.state.lock().expect("tee lock").recorded.clone()
+    }
+}
+
 pub fn run_in(
     env: &Environment,
     command: &[String],
     cwd: &Path,
     prefix: &Prefix,
-    input: Option<&[u8]>,
+    input: Input<'_>,
 ) -> io::Result<RunResult> {
     let path = activated_path(env);
     let Some(program) = find_program(&command[0], &path) else {
@@ -84,16 +158,22 @@ pub fn run_in(
         .env("VIRTUAL_ENV", &env.path)
         .env("PATH", &path)
         .env_remove("PYTHONHOME")
-        .stdin(if input.is_some() { Stdio::piped() } else { Stdio::inherit() })
+        .stdin(if matches!(input, Input::Inherit) { Stdio::inherit() } else { Stdio::piped() })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()?;
     let stdout = child.stdout.take().expect("piped");
     let stderr = child.stderr.take().expect("piped");
-    let stdin = child.stdin.take();
+    let mut stdin = child.stdin.take();
+    if let Input::Live(tee) = &input
+        && let Some(sink) = stdin.take()
+    {
+        tee.attach(sink);
+    }
     std::thread::scope(|s| {
-        if let (Some(mut stdin), Some(bytes)) = (stdin, input) {
-            // A command that stops reading early closes the pipe: that is its business.
+        if let (Some(mut stdin), Input::Replay(bytes)) = (stdin.take(), &input) {
+            // A command that stops reading early closes the pipe: that is its business
+            // (SIGPIPE is ignored while `ftpy run` runs, so the write just fails).
             s.spawn(move || {
                 let _ = stdin.write_all(bytes);
             });
@@ -103,6 +183,9 @@ pub fn run_in(
     });
     let status = child.wait()?;
     let wall = started.elapsed();
+    if let Input::Live(tee) = &input {
+        tee.detach();
+    }
     let exit = match status.code() {
         Some(code) => Exit::Code(code),
         None => {

@@ -246,6 +246,25 @@ fn twin_environments_report_gil_reenabling_modules_and_run_side_by_side() {
         assert!(fields[6].ends_with('%'), "{text}");
     }
 
+    // Piped input reaches both sides.
+    let mut child = Command::new(assert_cmd::cargo::cargo_bin("ftpy"))
+        .current_dir(&project)
+        .env("FTPY_HOME", &real_pair().home)
+        .args(["run", "--", "python", "-c", "print(input().upper())"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), b"hello\n").unwrap();
+    let run = child.wait_with_output().unwrap();
+    assert!(run.status.success(), "{}", stderr_of(&run));
+    assert!(
+        stdout_of(&run).contains("gil │ HELLO") && stdout_of(&run).contains(" ft │ HELLO"),
+        "{}",
+        stdout_of(&run)
+    );
+
     // A program in neither environment nor PATH fails on both sides, clearly.
     let run = ftpy_in(&project, &["run", "--", "no-such-program-ftpy"]);
     assert_eq!(run.status.code(), Some(11));

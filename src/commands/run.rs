@@ -1,7 +1,7 @@
 //! `ftpy run [--gil | --ft | --both] [--repeat N] -- CMD ...`: the same command in each of the
 //! project's environments, one after the other, then a summary of exit codes and wall times.
 
-use std::io::{IsTerminal, Read};
+use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -9,7 +9,7 @@ use crate::cli::RunArgs;
 use crate::context::Context;
 use crate::error::Error;
 use crate::project;
-use crate::side_by_side::{self, Exit, Prefix, RunResult, Timing, format_seconds};
+use crate::side_by_side::{self, Exit, Input, Prefix, RunResult, StdinTee, Timing, format_seconds};
 use crate::venv::Environment;
 use crate::version::Variant;
 
@@ -54,22 +54,29 @@ pub fn run(args: RunArgs, ctx: &Context) -> Result<ExitCode, Error> {
         }
     }
 
-    // Piped input goes to every run, not just the first one to read it.
+    // A command that exits without reading its input closes the pipe ftpy writes to: that must
+    // be a failed write, not the end of ftpy.
+    #[cfg(unix)]
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+    }
+    // Piped input goes to every run: the first gets it as it arrives, the later ones a copy.
     let runs = sides.len() * args.repeat as usize;
-    let input: Option<Vec<u8>> = if runs > 1 && !std::io::stdin().is_terminal() {
-        let mut bytes = Vec::new();
-        std::io::stdin().read_to_end(&mut bytes).map_err(Error::io("cannot read stdin"))?;
-        Some(bytes)
-    } else {
-        None
-    };
+    let tee = (runs > 1 && !std::io::stdin().is_terminal()).then(StdinTee::default);
+    let mut first = true;
     let cwd = std::env::current_dir().unwrap_or(root.clone());
     for side in &mut sides {
         for round in 1..=args.repeat {
             if args.repeat > 1 {
                 ctx.reporter.info(format!("{}: run {round} of {}", side.label, args.repeat));
             }
-            let result = side_by_side::run_in(&side.env, &args.command, &cwd, &side.prefix, input.as_deref())
+            let input = match &tee {
+                None => Input::Inherit,
+                Some(tee) if first => Input::Live(tee),
+                Some(tee) => Input::Replay(tee.recorded()),
+            };
+            first = false;
+            let result = side_by_side::run_in(&side.env, &args.command, &cwd, &side.prefix, input)
                 .map_err(Error::io("cannot start the command"))?;
             side.runs.push(result);
         }
