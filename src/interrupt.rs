@@ -1,4 +1,4 @@
-//! Ctrl-C and SIGTERM while ftpy changes a project: instead of dying half-way, ftpy notes the
+//! Ctrl-C, SIGTERM, SIGHUP and SIGQUIT while ftpy changes a project: instead of dying half-way, ftpy notes the
 //! signal, lets its children (which get the terminal's SIGINT themselves) end, puts back what
 //! it was replacing, and exits 130.
 
@@ -10,9 +10,9 @@ extern "C" fn note_signal(_: libc::c_int) {
     INTERRUPTED.store(true, Ordering::SeqCst);
 }
 
-/// While alive, SIGINT and SIGTERM set a flag instead of ending the process.
+/// While alive, SIGINT, SIGTERM, SIGHUP and SIGQUIT set a flag instead of ending the process.
 pub struct Guard {
-    previous: [libc::sighandler_t; 2],
+    previous: [libc::sighandler_t; 4],
 }
 
 impl Guard {
@@ -20,7 +20,14 @@ impl Guard {
         INTERRUPTED.store(false, Ordering::SeqCst);
         let handler = note_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
         // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
-        let previous = unsafe { [libc::signal(libc::SIGINT, handler), libc::signal(libc::SIGTERM, handler)] };
+        let previous = unsafe {
+            [
+                libc::signal(libc::SIGINT, handler),
+                libc::signal(libc::SIGTERM, handler),
+                libc::signal(libc::SIGHUP, handler),
+                libc::signal(libc::SIGQUIT, handler),
+            ]
+        };
         Guard { previous }
     }
 
@@ -35,6 +42,8 @@ impl Drop for Guard {
         unsafe {
             libc::signal(libc::SIGINT, self.previous[0]);
             libc::signal(libc::SIGTERM, self.previous[1]);
+            libc::signal(libc::SIGHUP, self.previous[2]);
+            libc::signal(libc::SIGQUIT, self.previous[3]);
         }
     }
 }

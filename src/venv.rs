@@ -9,6 +9,8 @@ use std::process::Command;
 
 use serde::{Deserialize, Serialize};
 
+use std::time::{SystemTime, UNIX_EPOCH};
+
 use crate::installation::Installation;
 use crate::project;
 use crate::version::Variant;
@@ -174,8 +176,10 @@ impl Replacement {
     pub fn begin(target: &Path) -> std::io::Result<Replacement> {
         let mut previous = None;
         if fs::symlink_metadata(target).is_ok() {
-            let aside = aside_name(target, std::process::id());
-            let _ = fs::remove_dir_all(&aside);
+            // Unique: a pid can come back (PID 1 in every container), an earlier aside must not
+            // be overwritten.
+            let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+            let aside = aside_name(target, &format!("{}-{nanos}", std::process::id()));
             fs::rename(target, &aside)?;
             previous = Some(aside);
         }
@@ -215,36 +219,70 @@ impl Drop for Replacement {
     }
 }
 
-fn aside_name(target: &Path, pid: u32) -> PathBuf {
+fn aside_name(target: &Path, tag: &str) -> PathBuf {
     let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    target.with_file_name(format!("{name}.previous-{pid}"))
+    target.with_file_name(format!("{name}.previous-{tag}"))
 }
 
-/// Finish what a killed `ftpy venv` left: for each `<target>.previous-<pid>` whose process is
-/// gone, keep the new environment if it was completed (it has its record), else put the previous
-/// one back. Returns what was done, for the user.
-pub fn recover_interrupted(target: &Path) -> Vec<String> {
+/// Hold `<home>/locks/venv-<project hash>.lock` while working on a project's environments;
+/// wait (saying so) while another `ftpy venv` holds it.
+pub fn lock_project(
+    home: &crate::home::Home,
+    root: &Path,
+    reporter: &crate::progress::Reporter,
+) -> Result<fs::File, crate::error::Error> {
+    use sha2::Digest;
+    let dir = home.locks_dir();
+    fs::create_dir_all(&dir).map_err(crate::error::Error::io("cannot create the locks directory"))?;
+    let key = hex::encode(&sha2::Sha256::digest(root.to_string_lossy().as_bytes())[..8]);
+    let file = fs::File::create(dir.join(format!("venv-{key}.lock")))
+        .map_err(crate::error::Error::io("cannot create the project lock"))?;
+    if file.try_lock().is_err() {
+        reporter.info(format!("waiting for another `ftpy venv` working on {}", root.display()));
+        file.lock().map_err(crate::error::Error::io("cannot lock the project"))?;
+    }
+    Ok(file)
+}
+
+/// Finish what a killed `ftpy venv` left in `root`: `<env>.previous-<pid>-<n>` directories whose
+/// process is gone. When both environments carry records of one run (the stamp written last),
+/// that run completed and the old copies go; otherwise every old copy is put back, so the two
+/// environments always belong together. Returns what was done, for the user.
+pub fn recover_interrupted(root: &Path) -> Vec<String> {
     let mut done = Vec::new();
-    let (Some(dir), Some(name)) =
-        (target.parent(), target.file_name().map(|n| n.to_string_lossy().into_owned()))
-    else {
-        return done;
-    };
-    let Ok(entries) = fs::read_dir(dir) else { return done };
-    let prefix = format!("{name}.previous-");
+    let targets = [root.join(project::GIL_ENV), root.join(project::FT_ENV)];
+    let mut asides: Vec<(usize, PathBuf)> = Vec::new();
+    let Ok(entries) = fs::read_dir(root) else { return done };
     for entry in entries.flatten() {
         let file = entry.file_name().to_string_lossy().into_owned();
-        let Some(pid) = file.strip_prefix(&prefix).and_then(|p| p.parse::<u32>().ok()) else { continue };
-        if pid == std::process::id() || process_alive(pid) {
-            continue;
+        for (index, target) in targets.iter().enumerate() {
+            let name = target.file_name().expect("a name").to_string_lossy().into_owned();
+            let Some(tag) = file.strip_prefix(&format!("{name}.previous-")) else { continue };
+            let pid = tag.split('-').next().and_then(|p| p.parse::<u32>().ok());
+            if pid.is_some_and(|pid| pid != std::process::id() && process_alive(pid)) {
+                continue;
+            }
+            asides.push((index, entry.path()));
         }
-        let complete = target.join(RECORD_FILE).is_file();
-        if complete {
-            let _ = fs::remove_dir_all(entry.path());
-            done.push(format!("removed {file}, left by an interrupted `ftpy venv`"));
+    }
+    if asides.is_empty() {
+        return done;
+    }
+    let stamp = |t: &Path| -> Option<u64> {
+        let text = fs::read_to_string(t.join(RECORD_FILE)).ok()?;
+        serde_json::from_str::<EnvRecord>(&text).ok().map(|r| r.created_at)
+    };
+    let completed = matches!((stamp(&targets[0]), stamp(&targets[1])), (Some(a), Some(b)) if a == b);
+    for (index, aside) in asides {
+        let file = aside.file_name().unwrap_or_default().to_string_lossy().into_owned();
+        let target = &targets[index];
+        let name = target.file_name().unwrap_or_default().to_string_lossy().into_owned();
+        if completed {
+            let _ = fs::remove_dir_all(&aside);
+            done.push(format!("removed {file}, left by an interrupted `ftpy venv` that had completed"));
         } else {
             let _ = fs::remove_dir_all(target);
-            if fs::rename(entry.path(), target).is_ok() {
+            if fs::rename(&aside, target).is_ok() {
                 done.push(format!(
                     "put back {name} from {file}: an interrupted `ftpy venv` had replaced it half-way"
                 ));
@@ -332,19 +370,38 @@ mod tests {
     #[test]
     fn recovers_what_a_killed_run_left() {
         let dir = tempfile::TempDir::new().unwrap();
-        let target = dir.path().join(".venv-ft");
-        // A pid that cannot be running.
-        let aside = aside_name(&target, 999_999_999);
-        fs::create_dir(&aside).unwrap();
-        fs::write(aside.join("old"), "").unwrap();
-        fs::create_dir(&target).unwrap(); // half-made: no record
-        let done = recover_interrupted(&target);
-        assert_eq!(done.len(), 1, "{done:?}");
-        assert!(target.join("old").exists() && !aside.exists());
+        let (gil, ft) = (dir.path().join(".venv-gil"), dir.path().join(".venv-ft"));
+        let record = |path: &Path, stamp: u64| {
+            let r = EnvRecord {
+                key: "k".into(),
+                base_interpreter: "/p".into(),
+                requirements: "r".into(),
+                created_at: stamp,
+            };
+            fs::write(path.join(RECORD_FILE), serde_json::to_string(&r).unwrap()).unwrap();
+        };
+        // Killed half-way: the GIL side finished, the free-threaded one did not. A pid that
+        // cannot be running.
+        for target in [&gil, &ft] {
+            let aside = aside_name(target, "999999999-1");
+            fs::create_dir(&aside).unwrap();
+            fs::write(aside.join("old"), "").unwrap();
+            fs::create_dir(target).unwrap();
+        }
+        record(&gil, 7);
+        let done = recover_interrupted(dir.path());
+        assert_eq!(done.len(), 2, "{done:?}");
+        assert!(gil.join("old").exists() && ft.join("old").exists(), "both sides put back together");
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 2);
 
-        fs::create_dir(&aside).unwrap();
-        fs::write(target.join(RECORD_FILE), "{}").unwrap(); // complete: the new one stays
-        recover_interrupted(&target);
-        assert!(target.join("old").exists() && !aside.exists());
+        // Killed after both records were written: the new pair stays.
+        for target in [&gil, &ft] {
+            fs::rename(target, aside_name(target, "999999999-2")).unwrap();
+            fs::create_dir(target).unwrap();
+            record(target, 9);
+        }
+        recover_interrupted(dir.path());
+        assert!(!gil.join("old").exists() && gil.join(RECORD_FILE).exists());
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 2);
     }
 }

@@ -20,10 +20,10 @@ use crate::version::Variant;
 
 pub fn run(args: VenvArgs, ctx: Context) -> Result<ExitCode, Error> {
     let root = project::find_root(args.project.as_deref(), args.status)?;
-    for variant in [Variant::Gil, Variant::Freethreaded] {
-        for done in venv::recover_interrupted(&Environment::in_project(&root, variant).path) {
-            ctx.reporter.warn(done);
-        }
+    // One `ftpy venv` per project at a time: recovery and replacement must not interleave.
+    let _lock = venv::lock_project(&ctx.home, &root, &ctx.reporter)?;
+    for done in venv::recover_interrupted(&root) {
+        ctx.reporter.warn(done);
     }
     if args.status {
         return status(&root);
@@ -116,6 +116,17 @@ pub fn run(args: VenvArgs, ctx: Context) -> Result<ExitCode, Error> {
         return Err(results.into_iter().nth(index).expect("index exists").expect_err("is an error"));
     }
     let infos: Vec<EnvInfo> = results.into_iter().map(|r| r.expect("checked")).collect();
+    // Both complete: their records, with one stamp, mark them as a pair made together (what
+    // recovery after a kill looks for). Written last, after every check.
+    for (env, base) in &sides {
+        let record = EnvRecord {
+            key: base.key.to_string(),
+            base_interpreter: base.interpreter(),
+            requirements: requirements.describe(),
+            created_at: stamp,
+        };
+        env.write_record(&record).map_err(Error::io("cannot write the environment's record"))?;
+    }
     // A failed scan drops the replacements, which rolls them back.
     let report = gil_scan::scan(&sides[1].0.python(), None)?;
     if signals.interrupted() {
@@ -173,13 +184,6 @@ fn fill(
     }
     task.phase("checking");
     let info = env.verify(base)?;
-    let record = EnvRecord {
-        key: base.key.to_string(),
-        base_interpreter: base.interpreter(),
-        requirements: requirements.describe(),
-        created_at: SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
-    };
-    env.write_record(&record).map_err(Error::io("cannot write the environment's record"))?;
     task.finish();
     Ok(info)
 }
