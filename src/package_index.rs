@@ -65,6 +65,11 @@ pub fn redact(url: &str) -> String {
             let _ = parsed.set_password(Some("****"));
             parsed.to_string()
         }
+        // A token alone in the user part is the secret: pip masks it too.
+        Ok(mut parsed) if !parsed.username().is_empty() => {
+            let _ = parsed.set_username("****");
+            parsed.to_string()
+        }
         _ => url.to_string(),
     }
 }
@@ -360,18 +365,33 @@ impl IndexClient {
         let request = self.agent.get(parsed.as_str());
         match credentials {
             Some((user, password)) => {
-                let decode = |s: &str| {
-                    url::form_urlencoded::parse(format!("x={s}").as_bytes())
-                        .next()
-                        .map(|(_, v)| v.into_owned())
-                        .unwrap_or_default()
-                };
+                let decode = |s: &str| percent_decode(s);
                 let token = base64(format!("{}:{}", decode(&user), decode(&password)).as_bytes());
                 request.header("Authorization", format!("Basic {token}"))
             }
             None => request,
         }
     }
+}
+
+/// `%XX` sequences decoded (a `+` stays a `+`, as in pip's `unquote`).
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let Ok(b) = u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"), 16)
+        {
+            out.push(b);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn local_path(url: &str) -> Option<PathBuf> {
@@ -404,8 +424,14 @@ fn write_atomically(path: &Path, bytes: &[u8]) {
     }
 }
 
+/// The absolute URL of a link on a page, without a fragment and without credentials (which
+/// `request` adds back for the index's host, so they never reach messages or reports).
 fn resolve(page_url: &str, href: &str) -> String {
-    let joined = url::Url::parse(page_url).and_then(|base| base.join(href)).map(|u| u.to_string());
+    let joined = url::Url::parse(page_url).and_then(|base| base.join(href)).map(|mut u| {
+        let _ = u.set_username("");
+        let _ = u.set_password(None);
+        u.to_string()
+    });
     let full = joined.unwrap_or_else(|_| href.to_string());
     full.split('#').next().unwrap_or(&full).to_string()
 }
@@ -431,7 +457,7 @@ struct JsonFile {
 
 fn parse_json(url: &str, body: &str) -> Result<Vec<IndexFile>, IndexError> {
     let page: JsonPage = serde_json::from_str(body)
-        .map_err(|e| IndexError::Parse { url: url.to_string(), message: e.to_string() })?;
+        .map_err(|e| IndexError::Parse { url: redact(url), message: e.to_string() })?;
     let truthy =
         |v: &serde_json::Value| !matches!(v, serde_json::Value::Null | serde_json::Value::Bool(false));
     Ok(page
@@ -463,7 +489,7 @@ fn parse_html(url: &str, body: &str) -> Vec<IndexFile> {
         if !lower[start..].starts_with(|c: char| c.is_ascii_whitespace()) {
             continue; // <abbr>, <aside>, ...
         }
-        let Some(tag_end) = lower[start..].find('>').map(|e| start + e) else { break };
+        let Some(tag_end) = tag_end(&lower, start) else { break };
         let attributes = &body[start..tag_end];
         let text_end = lower[tag_end..].find("</a>").map(|e| tag_end + e).unwrap_or(body.len());
         let filename = unescape(body[tag_end + 1..text_end].trim());
@@ -480,6 +506,21 @@ fn parse_html(url: &str, body: &str) -> Vec<IndexFile> {
         });
     }
     files
+}
+
+/// The `>` that closes a tag opened before `from`, skipping any inside quoted values
+/// (`data-requires-python=">=3.8"`).
+fn tag_end(text: &str, from: usize) -> Option<usize> {
+    let mut quote: Option<u8> = None;
+    for (i, b) in text.bytes().enumerate().skip(from) {
+        match (quote, b) {
+            (None, b'"' | b'\'') => quote = Some(b),
+            (Some(q), b) if b == q => quote = None,
+            (None, b'>') => return Some(i),
+            _ => {}
+        }
+    }
+    None
 }
 
 /// The value of `name="..."` (or `'...'`, or a bare `name`, which gives an empty value).
@@ -657,7 +698,7 @@ mod tests {
     #[test]
     fn reads_html_pages() {
         let body = r#"<html><body>
-            <a href="/files/demo-1.0.tar.gz#sha256=00" data-requires-python="&gt;=3.8">demo-1.0.tar.gz</a><br/>
+            <a href="/files/demo-1.0.tar.gz#sha256=00" data-requires-python=">=3.8">demo-1.0.tar.gz</a><br/>
             <abbr>x</abbr><A
               HREF='demo-2.0-py3-none-any.whl' data-yanked data-core-metadata="sha256=ab">demo-2.0-py3-none-any.whl</A>
             </body></html>"#;
@@ -674,6 +715,10 @@ mod tests {
     fn credentials_are_masked_and_encoded() {
         assert_eq!(redact("https://user:s3cret@host/simple"), "https://user:****@host/simple");
         assert_eq!(redact("https://host/simple"), "https://host/simple");
+        assert_eq!(redact("https://tok3n@host/simple"), "https://****@host/simple");
+        assert_eq!(percent_decode("a%2Bb+c%40"), "a+b+c@");
+        assert_eq!(percent_decode("50%"), "50%");
+        assert_eq!(resolve("https://u:p@host/simple/x/", "../../f/x.whl#sha256=1"), "https://host/f/x.whl");
         assert_eq!(base64(b"user:pass"), "dXNlcjpwYXNz");
         assert_eq!(base64(b"ab"), "YWI=");
         assert!(matches!(validated("ftp://x/simple"), Err(IndexError::BadUrl { .. })));

@@ -214,14 +214,15 @@ impl Requirements {
         }
     }
 
-    /// The `ftpy wheels build` command that covers the same requirements.
-    pub fn rebuild_command(&self) -> String {
+    /// The `ftpy wheels build` command that covers the same requirements, for the interpreter
+    /// `key` whose wheelhouse `ftpy venv` reads.
+    pub fn rebuild_command(&self, key: &str, root: &Path) -> String {
         match self {
             Requirements::Files(files) => {
                 let args: Vec<String> = files.iter().map(|f| format!("-r {}", f.display())).collect();
-                format!("ftpy wheels build {}", args.join(" "))
+                format!("ftpy wheels build --python {key} {}", args.join(" "))
             }
-            _ => "ftpy wheels build".into(),
+            _ => format!("ftpy wheels build --python {key} {}", root.display()),
         }
     }
 

@@ -58,12 +58,13 @@ impl RequirementLines {
                 continue;
             }
             logical.push_str(line);
-            let entry = std::mem::take(&mut logical);
+            let entry = expand_variables(&std::mem::take(&mut logical));
             self.line(entry.trim(), &dir, &format!("{}:{start_line}", path.display()), depth)?;
         }
         // A continuation on the last line still ends the requirement, as pip reads it.
         if !logical.trim().is_empty() {
-            self.line(logical.trim(), &dir, &format!("{}:{start_line}", path.display()), depth)?;
+            let entry = expand_variables(&logical);
+            self.line(entry.trim(), &dir, &format!("{}:{start_line}", path.display()), depth)?;
         }
         Ok(())
     }
@@ -129,6 +130,36 @@ impl RequirementLines {
         self.requirements.push((requirement.to_string(), origin.to_string()));
         Ok(())
     }
+}
+
+/// `${NAME}` (upper case, digits, `_`) replaced by the environment variable, as pip does, so
+/// that a token can stay out of the file; unset variables are left as written.
+fn expand_variables(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut rest = line;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let end = after.find('}');
+        let name = end.map(|e| &after[..e]);
+        match name.filter(|n| {
+            !n.is_empty() && n.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+        }) {
+            Some(name) => {
+                match std::env::var(name) {
+                    Ok(value) => out.push_str(&value),
+                    Err(_) => out.push_str(&rest[start..start + 3 + name.len()]),
+                }
+                rest = &after[name.len() + 1..];
+            }
+            None => {
+                out.push_str("${");
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Every `-r` file must be a readable file: a usage error otherwise, before anything is done.
@@ -204,5 +235,11 @@ mod tests {
         assert!(lines.pre);
         assert_eq!(lines.find_links, vec!["./wheels"]);
         assert!(RequirementLines::read(&dir.path().join("missing.txt")).is_err());
+        // SAFETY: set in a test before any thread of it reads the environment.
+        unsafe { std::env::set_var("FTPY_TEST_TOKEN_X", "s3cret") };
+        assert_eq!(
+            expand_variables("-i https://${FTPY_TEST_TOKEN_X}@h/${NOPE_UNSET_Q} ${lower} $"),
+            "-i https://s3cret@h/${NOPE_UNSET_Q} ${lower} $"
+        );
     }
 }

@@ -194,10 +194,18 @@ impl Replacement {
         }
     }
 
-    /// The new environment (complete or not) goes; the old one comes back.
-    pub fn roll_back(mut self) -> std::io::Result<()> {
+    /// The new environment (complete or not) goes; the old one comes back. On failure, says
+    /// where the old one is and how to put it back by hand.
+    pub fn roll_back(mut self) -> Result<(), String> {
         self.done = true;
-        self.undo()
+        self.undo().map_err(|e| match &self.previous {
+            Some(previous) => format!(
+                "cannot put the previous {} back ({e}); it is at {}: `rm -rf {0:?} && mv {1:?} {0:?}` restores it",
+                self.target.display(),
+                previous.display()
+            ),
+            None => format!("cannot remove the incomplete {} ({e})", self.target.display()),
+        })
     }
 
     fn undo(&self) -> std::io::Result<()> {

@@ -303,7 +303,7 @@ fn a_package_that_cannot_be_built_free_threaded_leaves_the_old_environments_in_p
     assert!(err.contains("1 package could not be installed into .venv-ft (3.13.5t)"), "{err}");
     assert!(err.contains("gilonly: no usable wheel, and building it from source failed"), "{err}");
     assert!(err.contains("does not support free-threaded Python"), "{err}");
-    assert!(err.contains("ftpy wheels build -r"), "{err}");
+    assert!(err.contains("ftpy wheels build --python 3.13.5t -r"), "{err}");
     assert!(err.lines().count() < 25, "a wall of output:\n{err}");
     // The pip log holds everything.
     let log = err.lines().find_map(|l| l.strip_prefix("hint: pip's full output is in ")).unwrap();

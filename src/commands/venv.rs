@@ -104,10 +104,13 @@ pub fn run(args: VenvArgs, ctx: Context) -> Result<ExitCode, Error> {
 
     let failure = results.iter().position(Result::is_err);
     if signals.interrupted() || failure.is_some() {
-        for replacement in replacements {
-            if let Err(e) = replacement.roll_back() {
-                ctx.reporter.warn(format!("cannot put the previous environment back: {e}"));
-            }
+        let problems: Vec<String> = replacements.into_iter().filter_map(|r| r.roll_back().err()).collect();
+        if !problems.is_empty() {
+            // Never claim the environments are as before when they are not.
+            return Err(Error::Io {
+                context: problems.join("\n"),
+                source: std::io::Error::other("the environments could not be restored"),
+            });
         }
         if signals.interrupted() {
             return Err(Error::Interrupted);
@@ -179,7 +182,7 @@ fn fill(
             env: env.name().to_string(),
             key: base.key.to_string(),
             failure,
-            rebuild_command: requirements.rebuild_command(),
+            rebuild_command: requirements.rebuild_command(&base.key.to_string(), root),
         })?;
     }
     task.phase("checking");
