@@ -11,7 +11,9 @@
 # The index (benches/make_index.py, served by benches/index_server.py with PEP 691 JSON) holds
 # N projects, a quarter each with cp313t wheels, pure wheels, abi3 wheels only, sdists only.
 # ftpy runs with a fresh home (no cached pages), then again warm. Prints times, the ratio and
-# whether the two answers agree; asserts nothing.
+# whether the two answers agree; asserts nothing. FTPY_BENCH_PYTHON picks the python whose pip
+# is measured (default python3); use a current pip, e.g. FTPY_BENCH_PYTHON=$(ftpy which 3.13t):
+# pip before 24 accepts abi3 wheels for `--abi cp313t`, which free-threaded CPython cannot load.
 set -euo pipefail
 
 root=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd -P)
