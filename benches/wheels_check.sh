@@ -13,7 +13,8 @@
 # ftpy runs with a fresh home (no cached pages), then again warm. Prints times, the ratio and
 # whether the two answers agree; asserts nothing. FTPY_BENCH_PYTHON picks the python whose pip
 # is measured (default python3); use a current pip, e.g. FTPY_BENCH_PYTHON=$(ftpy which 3.13t):
-# pip before 24 accepts abi3 wheels for `--abi cp313t`, which free-threaded CPython cannot load.
+# an older pip (23.2.1 here) accepts abi3 wheels for `--abi cp313t`, which free-threaded CPython
+# cannot load.
 set -euo pipefail
 
 root=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd -P)
