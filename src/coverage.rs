@@ -195,7 +195,7 @@ pub fn check(
     let mut pages: HashMap<String, ProjectPage> = HashMap::new();
     let mut metadata: HashMap<(String, String), Result<CoreMetadata, String>> = HashMap::new();
     let mut choices: BTreeMap<String, Choice> = BTreeMap::new();
-    let mut wanted = root_wants.clone();
+    let mut wanted = BTreeMap::new();
     let mut last_state: Option<Vec<(String, Option<String>, usize)>> = None;
     for _round in 0..64 {
         wanted = expand(&root_wants, &choices, &metadata, env);

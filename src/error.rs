@@ -296,6 +296,13 @@ impl Error {
                     "behind a proxy that re-signs TLS, point SSL_CERT_FILE (or PIP_CERT) at its CA bundle".into(),
                 ],
             },
+            Error::Venv(crate::venv::VenvError::Create { .. }) => vec![
+                "check the base interpreter runs (`ftpy which 3.13t`), or reinstall it with `ftpy install --reinstall`".into(),
+            ],
+            Error::Venv(crate::venv::VenvError::Wrong { .. }) => {
+                vec!["recreate both with `ftpy venv`; if it happens again, reinstall the pair with `ftpy install --pair --reinstall`".into()]
+            }
+            Error::Scan(_) => vec!["the environment's python could not run the scan: recreate both with `ftpy venv`".into()],
             Error::Venv(crate::venv::VenvError::Probe { .. }) => {
                 vec!["its base interpreter may have been uninstalled: run `ftpy venv` again to recreate both".into()]
             }

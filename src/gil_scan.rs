@@ -71,13 +71,10 @@ pub fn list_extensions(python: &Path) -> Result<Vec<ExtensionModule>, ScanError>
     serde_json::from_slice(&output.stdout).map_err(|e| fail(format!("unreadable module list: {e}")))
 }
 
-/// Import each of `modules` (or every extension module in the environment when `None`) in its
-/// own process, several at a time, and collect the ones that turn the GIL back on.
-pub fn scan(python: &Path, only: Option<&[String]>) -> Result<GilReport, ScanError> {
-    let mut modules = list_extensions(python)?;
-    if let Some(wanted) = only {
-        modules.retain(|m| wanted.iter().any(|w| m.module == *w || m.module.starts_with(&format!("{w}."))));
-    }
+/// Import every extension module in the environment in its own process, several at a time,
+/// and collect the ones that turn the GIL back on.
+pub fn scan(python: &Path) -> Result<GilReport, ScanError> {
+    let modules = list_extensions(python)?;
     let owners: BTreeMap<String, Option<String>> =
         modules.iter().map(|m| (m.module.clone(), m.distribution.clone())).collect();
     let results: Mutex<Vec<(String, Result<ProbeOutput, String>)>> = Mutex::new(Vec::new());

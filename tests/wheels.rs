@@ -258,3 +258,28 @@ fn a_local_directory_index_through_file_urls() {
     assert_eq!(row(&report, "localpkg")["verdict"], "pure-wheel");
     assert_eq!(report["summary"]["ready"], 1);
 }
+
+#[test]
+fn another_platform_is_checked_with_its_own_tags() {
+    let fixture = Fixture::new();
+    let index = index();
+    let dir = tempfile::TempDir::new().unwrap();
+    fs::write(dir.path().join("requirements.txt"), "ftwheel\nextrapkg\n").unwrap();
+    // ftwheel has only manylinux wheels (and an sdist): on Windows it must be built; the pure
+    // wheel is fine anywhere.
+    let out = fixture
+        .ftpy()
+        .current_dir(dir.path())
+        .env("PIP_INDEX_URL", &index.url)
+        .env("PIP_CONFIG_FILE", "/dev/null")
+        .args(["wheels", "check", "--python", "3.13t", "--platform", "win_amd64", "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let report: serde_json::Value = serde_json::from_str(&stdout_of(&out)).unwrap();
+    assert_eq!(report["target"]["platforms"], serde_json::json!(["win_amd64"]));
+    let ft = row(&report, "ftwheel");
+    assert_eq!(ft["verdict"], "must-build");
+    assert_eq!(ft["wheel_mismatches"], serde_json::json!(["platform"]));
+    assert_eq!(row(&report, "extrapkg")["verdict"], "pure-wheel");
+}

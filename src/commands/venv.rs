@@ -131,7 +131,7 @@ pub fn run(args: VenvArgs, ctx: Context) -> Result<ExitCode, Error> {
         env.write_record(&record).map_err(Error::io("cannot write the environment's record"))?;
     }
     // A failed scan drops the replacements, which rolls them back.
-    let report = gil_scan::scan(&sides[1].0.python(), None)?;
+    let report = gil_scan::scan(&sides[1].0.python())?;
     if signals.interrupted() {
         return Err(Error::Interrupted);
     }
@@ -389,7 +389,7 @@ fn status(root: &Path) -> Result<ExitCode, Error> {
         }
     }
     if infos[1].is_some() {
-        print_gil_report(&gil_scan::scan(&envs[1].python(), None)?, &envs[1]);
+        print_gil_report(&gil_scan::scan(&envs[1].python())?, &envs[1]);
     }
     match first_problem {
         Some((env, problem)) => Err(Error::BrokenEnvironment { env, root: root.to_path_buf(), problem }),

@@ -533,7 +533,7 @@ fn verify(
         }
     })?;
     let names: Vec<String> = wheels.iter().filter_map(|w| wheel_build::wheel_project(w)).collect();
-    let mut report = gil_scan::scan(&env.python(), None)?;
+    let mut report = gil_scan::scan(&env.python())?;
     report.culprits.retain(|c| c.distribution.as_deref().is_some_and(|d| names.contains(&normalize_name(d))));
     Ok(report)
 }
