@@ -15,8 +15,19 @@
 # directory. Each side gets a fresh, temporary home (FTPY_HOME, PYENV_ROOT), so nothing is
 # shared between them or with your own installs; ccache is off for ftpy. Needs pyenv on PATH
 # and the tarball at ../shared/cpython (or FTPY_BENCH_TARBALL). Prints wall times and ratios;
-# it asserts nothing. Takes about an hour for all three on 2 cores.
+# it asserts nothing. Takes about two and a half hours for all three on 2 cores.
+# FTPY_BENCH_KEEP=1 keeps the work directory (build logs, homes) for a look afterwards.
 set -euo pipefail
+
+# A job a script starts with `&` (or nohup) has SIGINT and SIGQUIT ignored, and so has every
+# build under it; CPython's PGO training run then fails (test_generators expects
+# raise_signal(SIGINT) to raise KeyboardInterrupt). ftpy resets them for its builds, pyenv does
+# not: give both sides the defaults, or the optimized comparison measures nothing. (bash reports
+# SIGQUIT ignored for itself in any case, so only SIGINT tells.)
+sigign=$(awk '/^SigIgn/ {print $2}' "/proc/$$/status" 2>/dev/null || echo 0)
+if (( 16#${sigign: -1} & 2 )); then
+    exec env --default-signal=INT,QUIT bash "$0" "$@"
+fi
 
 root=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd -P)
 version=3.13.5
@@ -33,7 +44,11 @@ modes=("$@")
 [ ${#modes[@]} -gt 0 ] || modes=(fast optimized warm)
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/ftpy-bench.XXXXXX")
-trap 'rm -rf -- "$work"' EXIT
+if [ -n "${FTPY_BENCH_KEEP:-}" ]; then
+    echo "keeping the logs and homes in $work" >&2
+else
+    trap 'rm -rf -- "$work"' EXIT
+fi
 mkdir -p "$work/mirror/$version"
 ln -s "$tarball" "$work/mirror/$version/Python-$version.tar.xz"
 

@@ -8,7 +8,9 @@
 //! the archive as it unpacks it into staging; an archive that does not match, or does not
 //! unpack, is deleted and never installed.
 
+use std::collections::HashMap;
 use std::fs::{self, File};
+use std::os::unix::fs::MetadataExt;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -21,7 +23,8 @@ use crate::digest::{HashingReader, HashingWriter, Sha256Digest, sha256_reader};
 use crate::unpack;
 
 /// Bumped when the archive layout changes, so old entries stop matching.
-const FORMAT: u32 = 1;
+/// 2: hard links are kept as links (a free-threaded tree's python3.13 and python3.13t).
+const FORMAT: u32 = 2;
 
 /// Everything that decides what a build produces.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -110,6 +113,38 @@ impl Toolchain {
     }
 }
 
+/// Add `source` to the archive as `name`, directories first and in name order, so that the
+/// same tree always makes the same archive. A file with several links is stored once; its
+/// other names become hard-link entries pointing at the first (`seen`: inode to archive name).
+fn append_tree<W: io::Write>(
+    tar: &mut tar::Builder<W>,
+    source: &Path,
+    name: &Path,
+    seen: &mut HashMap<(u64, u64), PathBuf>,
+) -> io::Result<()> {
+    let meta = fs::symlink_metadata(source)?;
+    if meta.is_file() && meta.nlink() > 1 {
+        let inode = (meta.dev(), meta.ino());
+        if let Some(first) = seen.get(&inode) {
+            let mut header = tar::Header::new_gnu();
+            header.set_metadata_in_mode(&meta, tar::HeaderMode::Complete);
+            header.set_entry_type(tar::EntryType::Link);
+            header.set_size(0);
+            return tar.append_link(&mut header, name, first);
+        }
+        seen.insert(inode, name.to_path_buf());
+    }
+    tar.append_path_with_name(source, name)?;
+    if meta.is_dir() {
+        let mut children: Vec<_> = fs::read_dir(source)?.map(|e| e.map(|e| e.file_name())).collect::<Result<_, _>>()?;
+        children.sort();
+        for child in children {
+            append_tree(tar, &source.join(&child), &name.join(&child), seen)?;
+        }
+    }
+    Ok(())
+}
+
 /// What `<key>.json` holds.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct EntryMeta {
@@ -182,7 +217,7 @@ impl BuildCache {
             let mut tar = tar::Builder::new(encoder);
             tar.follow_symlinks(false);
             tar.mode(tar::HeaderMode::Complete);
-            tar.append_dir_all(&inputs.install_key, tree)?;
+            append_tree(&mut tar, tree, Path::new(&inputs.install_key), &mut HashMap::new())?;
             let (file, digest, bytes) = tar.into_inner()?.finish()?.finish();
             file.sync_all()?;
             Ok((digest, bytes))
@@ -361,6 +396,7 @@ mod tests {
         let tree = dir.join("prefix");
         fs::create_dir_all(tree.join("bin")).unwrap();
         fs::write(tree.join("bin/python3.13t"), "#!/bin/sh\n").unwrap();
+        fs::hard_link(tree.join("bin/python3.13t"), tree.join("bin/python3.13")).unwrap();
         std::os::unix::fs::symlink("python3.13t", tree.join("bin/python3")).unwrap();
         tree
     }
@@ -406,6 +442,12 @@ mod tests {
         assert_eq!(restored, dest.canonicalize().unwrap().join("3.13.5t"));
         assert_eq!(fs::read_to_string(restored.join("bin/python3.13t")).unwrap(), "#!/bin/sh\n");
         assert_eq!(fs::read_link(restored.join("bin/python3")).unwrap(), Path::new("python3.13t"));
+        // Hard links stay links: one file, two names, stored once.
+        let (a, b) = (
+            fs::metadata(restored.join("bin/python3.13t")).unwrap(),
+            fs::metadata(restored.join("bin/python3.13")).unwrap(),
+        );
+        assert_eq!((a.ino(), a.nlink()), (b.ino(), 2));
         assert_eq!(entry.meta.build_seconds, 12.0);
     }
 

@@ -47,6 +47,8 @@ pub enum DownloadError {
     CachedMismatch { path: PathBuf, expected: Sha256Digest, actual: Sha256Digest },
     #[error("could not download the source from any of {} location(s):\n{}", failures.len(), list_failures(failures))]
     Unavailable { failures: Vec<(String, SourceFailure)> },
+    #[error("the download was stopped by a signal (what arrived is kept, to be resumed)")]
+    Interrupted,
     #[error("cannot write to the source cache {}", path.display())]
     Cache {
         path: PathBuf,
@@ -77,6 +79,8 @@ pub enum SourceFailure {
     UnsupportedScheme,
     #[error("local file error: {0}")]
     Local(String),
+    #[error("stopped by a signal")]
+    Interrupted,
 }
 
 impl SourceFailure {
@@ -85,7 +89,10 @@ impl SourceFailure {
         match self {
             SourceFailure::Network(_) => true,
             SourceFailure::Status(code) => *code >= 500 || *code == 408 || *code == 429,
-            SourceFailure::NotFound | SourceFailure::UnsupportedScheme | SourceFailure::Local(_) => false,
+            SourceFailure::NotFound
+            | SourceFailure::UnsupportedScheme
+            | SourceFailure::Local(_)
+            | SourceFailure::Interrupted => false,
         }
     }
 }
@@ -150,7 +157,13 @@ impl Downloader {
                     round + 1,
                     self.retry.retries + 1
                 ));
-                thread::sleep(pause);
+                let resume_at = std::time::Instant::now() + pause;
+                while std::time::Instant::now() < resume_at {
+                    if crate::interrupt::requested() {
+                        return Err(DownloadError::Interrupted);
+                    }
+                    thread::sleep(Duration::from_millis(50).min(pause));
+                }
                 pause *= 2;
             }
             let mut any_transient = false;
@@ -182,6 +195,7 @@ impl Downloader {
                             actual,
                         });
                     }
+                    Err(SourceFailure::Interrupted) => return Err(DownloadError::Interrupted),
                     Err(failure) => {
                         reporter.warn(format!("{url}: {failure}"));
                         any_transient |= failure.is_transient();
@@ -251,6 +265,11 @@ impl Downloader {
         let mut buffer = vec![0u8; 128 * 1024];
         let mut received: u64 = 0;
         loop {
+            if crate::interrupt::requested() {
+                // Keep what arrived: the next install resumes it with a range request.
+                let _ = file.flush();
+                return Err(SourceFailure::Interrupted);
+            }
             let n = match reader.read(&mut buffer) {
                 Ok(0) => break,
                 Ok(n) => n,

@@ -90,8 +90,9 @@ pub enum Error {
     Scan(#[from] crate::gil_scan::ScanError),
     #[error("{} has no twin environments ({} and {})", root.display(), crate::project::GIL_ENV, crate::project::FT_ENV)]
     NoEnvironments { root: PathBuf },
-    #[error("interrupted: the project's environments are as they were before")]
-    Interrupted,
+    /// A signal stopped the work; `state` says what was left as it was.
+    #[error("interrupted: {state}")]
+    Interrupted { state: String },
     #[error("{env} in {} cannot be used: {problem}", root.display())]
     BrokenEnvironment { env: String, root: PathBuf, problem: String },
     #[error("the command failed in {}", sides.join(" and "))]
@@ -127,12 +128,20 @@ impl Error {
         move |source| Error::Io { context: context.to_string(), source }
     }
 
+    /// Stopped by a signal while replacing a project's environments, which were put back.
+    pub fn interrupted_venv() -> Error {
+        Error::Interrupted { state: "the project's environments are as they were before".into() }
+    }
+
     pub fn context(self, context: impl Into<String>) -> Error {
         Error::Context { context: context.into(), source: Box::new(self) }
     }
 
     pub fn exit_code(&self) -> u8 {
         match self {
+            Error::Interrupted { .. }
+            | Error::Download(DownloadError::Interrupted)
+            | Error::Build(BuildError::Interrupted { .. }) => 130,
             Error::Version(_) | Error::Usage { .. } => 2,
             Error::Recipe(RecipeError::NoMatch { .. } | RecipeError::NoFreethreadedBuild { .. }) => 3,
             Error::Recipe(RecipeError::NoPair { .. }) => 2,
@@ -155,7 +164,6 @@ impl Error {
             Error::Venv(crate::venv::VenvError::Wrong { .. }) => 7,
             Error::Venv(_) | Error::Scan(_) => 1,
             Error::RunFailed { .. } => 11,
-            Error::Interrupted => 130,
             Error::BrokenEnvironment { .. } => 3,
             Error::WheelsMissing { .. } => 12,
             Error::WheelBuild { .. } => 13,

@@ -119,6 +119,9 @@ pub fn install_group(
     keys.sort();
     let _locks: Vec<File> = keys.iter().map(|k| lock_key(ctx, k)).collect::<Result<_, _>>()?;
     remove_stale_staging(ctx, &keys);
+    // From here, Ctrl-C or SIGTERM stops the builds and downloads, which then fail; the staging
+    // directory goes, and a previous installation being replaced stays (see `finish_interrupted`).
+    let signals = crate::interrupt::Guard::install();
 
     let toolchain = Toolchain::detect();
     let mut report = GroupReport { results: Vec::new(), shared_failure: None };
@@ -154,6 +157,8 @@ pub fn install_group(
         .map_err(Error::io("cannot create a staging directory"))?;
     let cache = BuildCache::new(home.builds_dir());
 
+    let reinstalling: Vec<InstallKey> =
+        pending.iter().filter(|p| p.has_previous).map(|p| p.key.clone()).collect();
     let to_build = if options.use_build_cache {
         restore_all(ctx, &cache, pending, staging.path(), options, &mut report.results)
     } else {
@@ -170,8 +175,48 @@ pub fn install_group(
     if let Err(e) = home.refresh_links() {
         ctx.reporter.warn(format!("cannot update the links in {}: {e}", home.bin_dir().display()));
     }
+    if signals.interrupted() {
+        finish_interrupted(&mut report, &reinstalling);
+    }
     report.results.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(report)
+}
+
+/// After a signal: every key the signal stopped fails with [`Error::Interrupted`], saying what
+/// was left as it was. Failures of their own (a build that had already failed) keep their error.
+fn finish_interrupted(report: &mut GroupReport, reinstalling: &[InstallKey]) {
+    let stopped = |key: &InstallKey| {
+        let state = if reinstalling.contains(key) {
+            format!("{key} was not reinstalled; the previous installation is in place")
+        } else {
+            format!("{key} was not installed, and nothing of it was left behind")
+        };
+        Error::Interrupted { state }
+    };
+    for (key, result) in &mut report.results {
+        if result.as_ref().is_err_and(caused_by_signal) {
+            *result = Err(stopped(key));
+        }
+    }
+    if report.shared_failure.as_ref().is_some_and(|(_, e)| caused_by_signal(e)) {
+        let (keys, _) = report.shared_failure.take().expect("checked");
+        report.results.extend(keys.into_iter().map(|key| {
+            let error = stopped(&key);
+            (key, Err(error))
+        }));
+    }
+}
+
+/// Failures a signal explains: a stopped build or download, and the checks of a tree whose
+/// probe got the terminal's Ctrl-C.
+fn caused_by_signal(error: &Error) -> bool {
+    matches!(
+        error,
+        Error::Interrupted { .. }
+            | Error::Build(builder::BuildError::Interrupted { .. })
+            | Error::Download(crate::download::DownloadError::Interrupted)
+            | Error::Check { .. }
+    )
 }
 
 /// Restore from the build cache what it holds, all at once; return what still needs a build.
@@ -273,6 +318,9 @@ fn build_all(
     fs::create_dir(&unpacked).map_err(Error::io("cannot create a staging directory"))?;
     ctx.reporter.info(format!("Unpacking {}", group.release.file_name()));
     let source_dir = unpack::unpack_tar_xz(&archive, &unpacked)?;
+    if crate::interrupt::requested() {
+        return Err(Error::Interrupted { state: "stopped before building".into() });
+    }
 
     // Each make holds one implicit job slot; the pipe holds the rest. One build alone runs
     // `jobs` jobs; two together share them, and whichever is in a serial stretch (configure,
@@ -389,8 +437,9 @@ fn finalize(
             });
         }
     };
-    // Only complete builds are worth keeping: not one that lacks modules it should have.
-    if let Some(cache) = store.filter(|_| warnings.is_empty()) {
+    // Only complete builds are worth keeping: not one that lacks modules it should have. After
+    // a signal, the install stands but ftpy leaves without archiving it.
+    if let Some(cache) = store.filter(|_| warnings.is_empty() && !crate::interrupt::requested()) {
         let (tree, inputs) = (&installation.prefix, &p.inputs);
         if let Err(e) = cache.store(tree, inputs, installation.receipt.build_seconds) {
             ctx.reporter.warn(format!("could not keep {key} in the build cache: {e}"));

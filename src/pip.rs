@@ -42,7 +42,8 @@ pub fn install(python: &Path, args: &[String], cwd: &Path, log: &Path) -> Result
         |message: String| PipFailure { log: log.to_path_buf(), packages: vec![], key_lines: vec![message] };
     let out = File::create(log).map_err(|e| fail(format!("cannot write {}: {e}", log.display())))?;
     let err = out.try_clone().map_err(|e| fail(e.to_string()))?;
-    let status = Command::new(python)
+    let mut command = Command::new(python);
+    command
         .args(["-m", "pip", "install", "--disable-pip-version-check", "--no-input", "--progress-bar", "off"])
         .args(args)
         .current_dir(cwd)
@@ -50,8 +51,12 @@ pub fn install(python: &Path, args: &[String], cwd: &Path, log: &Path) -> Result
         .env_remove("PYTHONHOME")
         .stdin(Stdio::null())
         .stdout(out)
-        .stderr(err)
-        .status()
+        .stderr(err);
+    // Under `ftpy venv`'s guard, a SIGTERM to ftpy stops pip and its build backends too.
+    crate::interrupt::prepare_child(&mut command);
+    let status = command
+        .spawn()
+        .and_then(|mut child| crate::interrupt::wait_stopping_on_signal(&mut child))
         .map_err(|e| fail(format!("cannot run {}: {e}", python.display())))?;
     if status.success() {
         return Ok(());

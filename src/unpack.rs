@@ -74,8 +74,9 @@ pub fn unpack_tar(reader: impl Read, dest: &Path, name: &str) -> Result<PathBuf,
                     .link_name()
                     .map_err(io_err)?
                     .ok_or_else(|| unsafe_entry("is a hard link without a target"))?;
-                if entry_path(&target).is_none() {
-                    return Err(unsafe_entry("is a hard link to a file outside the archive"));
+                match entry_path(&target) {
+                    Some(target) if !through_symlink(&dest, &target) => {}
+                    _ => return Err(unsafe_entry("is a hard link to a file outside the archive")),
                 }
             }
             _ => return Err(unsafe_entry("is a device, FIFO or other special file")),

@@ -378,6 +378,97 @@ fn leftover_of_a_crash_is_invisible_and_replaced() {
 }
 
 #[test]
+fn a_signal_stops_the_builds_and_leaves_nothing_half_installed() {
+    let fx = Fixture::with_release(V);
+    fx.ftpy().args(["install", "--profile", "fast", "3.13.5"]).assert().success();
+    // The fake make sleeps this long: a distinctive command line to look for afterwards.
+    let nap = "41.25";
+    let sleeping = || {
+        let out = std::process::Command::new("pgrep").args(["-f", &format!("sleep {nap}")]).output().unwrap();
+        !out.stdout.is_empty()
+    };
+    for signal in ["-INT", "-TERM"] {
+        let makes_before = fx.records("make.").len();
+        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("ftpy"));
+        for (k, v) in fx.ftpy().get_envs() {
+            match v {
+                Some(v) => cmd.env(k, v),
+                None => cmd.env_remove(k),
+            };
+        }
+        let child = cmd
+            .env("FAKE_MAKE_SLEEP", nap)
+            .args(["install", "--profile", "fast", "--pair", "--reinstall", "--no-build-cache", V])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Both builds are compiling (each make has recorded its start) before the signal.
+        let waited = std::time::Instant::now();
+        while fx.records("make.").len() < makes_before + 2 {
+            assert!(waited.elapsed().as_secs() < 30, "the builds never started");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        // To ftpy alone, as `docker stop` or a CI runner would send it: ftpy must stop make.
+        let pid = child.id().to_string();
+        assert!(std::process::Command::new("kill").args([signal, &pid]).status().unwrap().success());
+        let out = child.wait_with_output().unwrap();
+        let stderr = stderr_of(&out);
+        assert_eq!(out.status.code(), Some(130), "{signal}: {stderr}");
+        assert!(
+            stderr.contains("3.13.5 was not reinstalled; the previous installation is in place"),
+            "{signal}: {stderr}"
+        );
+        assert!(
+            stderr.contains("3.13.5t was not installed, and nothing of it was left behind"),
+            "{signal}: {stderr}"
+        );
+        assert!(!sleeping(), "{signal}: the builds' processes were stopped too");
+        assert!(fx.staging_leftovers().is_empty(), "{signal}: {:?}", fx.staging_leftovers());
+        assert_eq!(fx.versions(), ["3.13.5"], "{signal}");
+        fx.ftpy().args(["which", "3.13.5"]).assert().success();
+    }
+    // Nothing stale blocks the next install.
+    fx.ftpy().args(["install", "--profile", "fast", "--pair", V]).assert().success();
+    assert_eq!(fx.versions(), ["3.13.5", "3.13.5t"]);
+}
+
+/// The SIGINT and SIGQUIT bits of a `SigIgn:` line of /proc/<pid>/status.
+fn ignores_sigint_or_sigquit(line: &str) -> bool {
+    let mask = u64::from_str_radix(line.trim().trim_start_matches("SigIgn:").trim(), 16).unwrap();
+    mask & ((1 << (2 - 1)) | (1 << (3 - 1))) != 0
+}
+
+#[test]
+fn builds_get_default_sigint_when_ftpy_was_started_with_it_ignored() {
+    // A shell script's `cmd &` (and nohup) starts cmd with SIGINT ignored; CPython's PGO training
+    // run then fails (test_generators needs raise_signal(SIGINT) to raise KeyboardInterrupt).
+    let control = std::process::Command::new("sh")
+        .args(["-c", "trap '' INT QUIT; grep SigIgn /proc/self/status"])
+        .output()
+        .unwrap();
+    assert!(ignores_sigint_or_sigquit(&stdout_of(&control)), "the trap does ignore them");
+
+    let fx = Fixture::with_release(V);
+    let mut cmd = std::process::Command::new("sh");
+    for (k, v) in fx.ftpy().get_envs() {
+        match v {
+            Some(v) => cmd.env(k, v),
+            None => cmd.env_remove(k),
+        };
+    }
+    let out = cmd
+        .args(["-c", "trap '' INT QUIT; exec \"$0\" install --profile fast 3.13.5t"])
+        .arg(assert_cmd::cargo::cargo_bin("ftpy"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let seen = fx.records("sigign.");
+    assert_eq!(seen.len(), 1);
+    assert!(!ignores_sigint_or_sigquit(&seen[0]), "the build's shell had {}", seen[0]);
+}
+
+#[test]
 fn concurrent_installs_of_one_version_build_once() {
     let fx = Fixture::with_release(V);
     let spawn = || {

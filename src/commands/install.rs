@@ -46,7 +46,13 @@ pub fn run(args: InstallArgs, mut ctx: Context) -> Result<ExitCode, Error> {
     let mut failed: Vec<String> = Vec::new();
     let mut interpreters: Vec<(crate::version::InstallKey, std::path::PathBuf)> = Vec::new();
     let mut first_error: Option<Error> = None;
+    // What a signal left uninstalled; once set, no further release is started.
+    let mut interrupted: Vec<String> = Vec::new();
     let mut fail = |keys: Vec<String>, error: Error| {
+        if let Error::Interrupted { state } = error {
+            interrupted.push(state);
+            return;
+        }
         let error = error.context(format!("failed to install {}", keys.join(" and ")));
         if total > 1 {
             error::report_nonfatal(&error);
@@ -55,6 +61,12 @@ pub fn run(args: InstallArgs, mut ctx: Context) -> Result<ExitCode, Error> {
         first_error.get_or_insert(error);
     };
     for group in &groups {
+        if crate::interrupt::requested() {
+            let keys: Vec<String> = group.keys.iter().map(ToString::to_string).collect();
+            let state = format!("{} not started", keys.join(" and "));
+            fail(keys, Error::Interrupted { state });
+            continue;
+        }
         match install::install_group(&ctx, group, &options) {
             Ok(report) => {
                 for (key, result) in report.results {
@@ -77,6 +89,12 @@ pub fn run(args: InstallArgs, mut ctx: Context) -> Result<ExitCode, Error> {
             }
             Err(error) => fail(group.keys.iter().map(ToString::to_string).collect(), error),
         }
+    }
+    if !interrupted.is_empty() {
+        if let Some(error) = first_error.filter(|_| total == 1) {
+            error::report_nonfatal(&error);
+        }
+        return Err(Error::Interrupted { state: interrupted.join("; ") });
     }
     if crate::github::active() {
         publish_to_github(&ctx, &interpreters)

@@ -113,7 +113,7 @@ pub fn run(args: VenvArgs, ctx: Context) -> Result<ExitCode, Error> {
             });
         }
         if signals.interrupted() {
-            return Err(Error::Interrupted);
+            return Err(Error::interrupted_venv());
         }
         let index = failure.expect("a failure");
         return Err(results.into_iter().nth(index).expect("index exists").expect_err("is an error"));
@@ -133,7 +133,7 @@ pub fn run(args: VenvArgs, ctx: Context) -> Result<ExitCode, Error> {
     // A failed scan drops the replacements, which rolls them back.
     let report = gil_scan::scan(&sides[1].0.python())?;
     if signals.interrupted() {
-        return Err(Error::Interrupted);
+        return Err(Error::interrupted_venv());
     }
     for replacement in replacements {
         replacement.commit();

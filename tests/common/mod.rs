@@ -221,6 +221,7 @@ all:\n\
 \t@echo \"gcc -c Python/ceval.c (MAKEFLAGS=$(MAKEFLAGS))\"\n\
 \t@echo \"$(MAKEFLAGS)\" > \"$$(mktemp \"$$FTPY_TEST_RECORD/make.XXXXXX\")\"\n\
 \t@if [ -n \"$$FAKE_FAIL_MAKE\" ] || [ \"$$FAKE_FAIL_VARIANT\" = \"ft$(FT)\" ]; then echo \"../Modules/zlibmodule.c:10:10: fatal error: zlib.h: No such file or directory\"; exit 2; fi\n\
+\t@grep SigIgn /proc/self/status > \"$$(mktemp \"$$FTPY_TEST_RECORD/sigign.XXXXXX\")\"\n\
 \t@start=$$(date +%s.%N); sleep $${FAKE_MAKE_SLEEP:-0}; echo \"$$start $$(date +%s.%N)\" > \"$$(mktemp \"$$FTPY_TEST_RECORD/times.XXXXXX\")\"\n\
 \t@if [ -n \"$$FAKE_PGO_FAILURES\" ]; then echo \"Running code to generate profile data (this can take a while):\"; echo \"./python -m test --pgo --timeout=\"; n=$$(ls profile-failed.* 2>/dev/null | wc -l); if [ $$n -lt $$FAKE_PGO_FAILURES ]; then touch profile-failed.$$n; echo \"test test_generators failed\"; exit 2; fi; fi\n\
 \t@echo \"gcc -o python\"\n\
