@@ -10,8 +10,8 @@
 
 use std::collections::HashMap;
 use std::fs::{self, File};
-use std::os::unix::fs::MetadataExt;
 use std::io;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -136,7 +136,8 @@ fn append_tree<W: io::Write>(
     }
     tar.append_path_with_name(source, name)?;
     if meta.is_dir() {
-        let mut children: Vec<_> = fs::read_dir(source)?.map(|e| e.map(|e| e.file_name())).collect::<Result<_, _>>()?;
+        let mut children: Vec<_> =
+            fs::read_dir(source)?.map(|e| e.map(|e| e.file_name())).collect::<Result<_, _>>()?;
         children.sort();
         for child in children {
             append_tree(tar, &source.join(&child), &name.join(&child), seen)?;

@@ -115,12 +115,11 @@ impl CheckError {
 /// Run `interpreter` with the probe and return what it reports.
 pub fn probe(interpreter: &Path) -> Result<CheckReport, CheckError> {
     let path = interpreter.display().to_string();
-    let output = Command::new(interpreter)
-        .arg("-I")
-        .arg("-c")
-        .arg(PROBE)
-        .args(REQUIRED_MODULES)
-        .env_remove("PYTHON_GIL")
+    let mut command = Command::new(interpreter);
+    command.arg("-I").arg("-c").arg(PROBE).args(REQUIRED_MODULES).env_remove("PYTHON_GIL");
+    // During an install, the terminal's Ctrl-C must not kill the probe and pass for a failed
+    // check: ftpy notes the signal, and the probe's answer stands.
+    let output = crate::interrupt::prepare_child(&mut command)
         .output()
         .map_err(|e| CheckError::Probe { path: path.clone(), message: e.to_string() })?;
     if !output.status.success() {

@@ -133,7 +133,12 @@ impl Downloader {
         // One fetch per digest at a time; a second process waits and then finds it cached.
         let lock_path = self.cache_dir.join(format!("{expected}.lock"));
         let lock = File::create(&lock_path).map_err(cache_err(&lock_path))?;
-        lock.lock().map_err(cache_err(&lock_path))?;
+        let waiting = || reporter.info(format!("Waiting for another ftpy process to download {expected}"));
+        match crate::interrupt::lock_exclusive(&lock, waiting) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => return Err(DownloadError::Interrupted),
+            Err(e) => return Err(cache_err(&lock_path)(e)),
+        }
 
         let target = self.cached_path(expected);
         if target.exists() {

@@ -16,7 +16,7 @@
 //! | 11 | `ftpy run`: the command failed in at least one environment |
 //! | 12 | `ftpy wheels check --strict`: something has no usable wheel for the target |
 //! | 13 | `ftpy wheels build`: a package could not be built |
-//! | 130 | interrupted (Ctrl-C, SIGTERM) while replacing a project's environments; nothing changed |
+//! | 130 | interrupted (Ctrl-C, SIGTERM, SIGHUP, SIGQUIT): nothing half-installed, environments as before |
 
 use std::io;
 use std::path::PathBuf;

@@ -207,15 +207,14 @@ fn finish_interrupted(report: &mut GroupReport, reinstalling: &[InstallKey]) {
     }
 }
 
-/// Failures a signal explains: a stopped build or download, and the checks of a tree whose
-/// probe got the terminal's Ctrl-C.
+/// Failures a signal explains: a stopped build, download or wait. (The checks' probe runs in
+/// its own process group, so a check's verdict is never the terminal's Ctrl-C.)
 fn caused_by_signal(error: &Error) -> bool {
     matches!(
         error,
         Error::Interrupted { .. }
             | Error::Build(builder::BuildError::Interrupted { .. })
             | Error::Download(crate::download::DownloadError::Interrupted)
-            | Error::Check { .. }
     )
 }
 
@@ -299,6 +298,10 @@ fn restore_one(
     }
 }
 
+fn stopped_early() -> Error {
+    Error::Interrupted { state: "stopped before building".into() }
+}
+
 /// Fetch and unpack once, then build every pending key at the same time, sharing the cores
 /// through one jobserver.
 fn build_all(
@@ -310,7 +313,9 @@ fn build_all(
     options: &InstallOptions,
 ) -> Result<Vec<KeyResult>, Error> {
     if options.system_check {
-        check_system(ctx, options)?;
+        // The checks run compilers in ftpy's process group: a Ctrl-C there is no verdict.
+        check_system(ctx, options)
+            .map_err(|e| if crate::interrupt::requested() { stopped_early() } else { e })?;
     }
     let downloader = Downloader::new(ctx.home.sources_dir(), ctx.retry.clone());
     let archive = downloader.fetch(&sources_for(ctx, group.release), &group.release.sha256, &ctx.reporter)?;
@@ -319,7 +324,7 @@ fn build_all(
     ctx.reporter.info(format!("Unpacking {}", group.release.file_name()));
     let source_dir = unpack::unpack_tar_xz(&archive, &unpacked)?;
     if crate::interrupt::requested() {
-        return Err(Error::Interrupted { state: "stopped before building".into() });
+        return Err(stopped_early());
     }
 
     // Each make holds one implicit job slot; the pipe holds the rest. One build alone runs
@@ -521,18 +526,19 @@ fn lock_key(ctx: &Context, key: &InstallKey) -> Result<File, Error> {
     fs::create_dir_all(ctx.home.locks_dir()).map_err(Error::io("cannot create the lock directory"))?;
     let path = ctx.home.locks_dir().join(format!("{key}.lock"));
     let file = File::create(&path).map_err(Error::io("cannot create the install lock"))?;
-    match file.try_lock() {
-        Ok(()) => {}
-        Err(fs::TryLockError::WouldBlock) => {
-            ctx.reporter.info(format!(
-                "Waiting for another ftpy process that is installing {key} (lock {})",
-                path.display()
-            ));
-            file.lock().map_err(Error::io("cannot take the install lock"))?;
-        }
-        Err(fs::TryLockError::Error(e)) => return Err(Error::io("cannot take the install lock")(e)),
+    let waiting = || {
+        ctx.reporter.info(format!(
+            "Waiting for another ftpy process that is installing {key} (lock {})",
+            path.display()
+        ))
+    };
+    match crate::interrupt::lock_exclusive(&file, waiting) {
+        Ok(()) => Ok(file),
+        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => Err(Error::Interrupted {
+            state: format!("{key} was not installed; another ftpy process is installing it"),
+        }),
+        Err(e) => Err(Error::io("cannot take the install lock")(e)),
     }
-    Ok(file)
 }
 
 /// Staging directories named only by keys whose locks we hold were left by a process that

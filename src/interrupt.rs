@@ -5,13 +5,16 @@
 //! Guards nest: the flag is cleared only by the outermost one, so an inner guard (an install
 //! run on behalf of another command) cannot forget a signal that arrived before it.
 
+use std::fs::{File, TryLockError};
 use std::io;
 use std::process::{Child, Command, ExitStatus};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::time::Duration;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
-static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+/// How many signals arrived while a guard was alive: the first asks children to stop, a
+/// second forces them.
+static SIGNALS_SEEN: AtomicUsize = AtomicUsize::new(0);
 
 /// How many guards are alive.
 static DEPTH: AtomicUsize = AtomicUsize::new(0);
@@ -22,7 +25,7 @@ static PREVIOUS: Mutex<[libc::sighandler_t; 4]> = Mutex::new([0; 4]);
 const SIGNALS: [libc::c_int; 4] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT];
 
 extern "C" fn note_signal(_: libc::c_int) {
-    INTERRUPTED.store(true, Ordering::SeqCst);
+    SIGNALS_SEEN.fetch_add(1, Ordering::SeqCst);
 }
 
 /// While alive, SIGINT, SIGTERM, SIGHUP and SIGQUIT set a flag instead of ending the process.
@@ -34,11 +37,17 @@ impl Guard {
     pub fn install() -> Guard {
         let mut previous = PREVIOUS.lock().unwrap_or_else(|e| e.into_inner());
         if DEPTH.load(Ordering::SeqCst) == 0 {
-            INTERRUPTED.store(false, Ordering::SeqCst);
+            SIGNALS_SEEN.store(0, Ordering::SeqCst);
             let handler = note_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
             for (slot, signal) in previous.iter_mut().zip(SIGNALS) {
-                // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+                // SAFETY: the handler only touches an atomic, which is async-signal-safe.
                 *slot = unsafe { libc::signal(signal, handler) };
+                // A signal ftpy was started with ignored stays ignored (`nohup ftpy ...` must
+                // survive the terminal closing, a script's `ftpy ... &` the shell's Ctrl-C).
+                if *slot == libc::SIG_IGN {
+                    // SAFETY: as above.
+                    unsafe { libc::signal(signal, libc::SIG_IGN) };
+                }
             }
         }
         DEPTH.fetch_add(1, Ordering::SeqCst);
@@ -64,57 +73,111 @@ impl Drop for Guard {
 
 /// A signal arrived while a guard was alive (and one still is). Long work polls this to stop.
 pub fn requested() -> bool {
-    DEPTH.load(Ordering::SeqCst) > 0 && INTERRUPTED.load(Ordering::SeqCst)
+    signals_seen() > 0
 }
 
-/// Prepare a child that ftpy waits on (a build step, pip):
+fn signals_seen() -> usize {
+    if DEPTH.load(Ordering::SeqCst) == 0 {
+        return 0;
+    }
+    SIGNALS_SEEN.load(Ordering::SeqCst)
+}
+
+/// Prepare a child that ftpy waits on (a build step, pip, an interpreter check):
 ///
 /// - While a guard is alive, start it in a process group of its own, so that
 ///   [`wait_stopping_on_signal`] can stop it with everything it started (make's compilers, pip's
-///   build backends), even when the signal was sent to ftpy alone. Without a guard the child
-///   stays in ftpy's group and gets the terminal's Ctrl-C directly, as ftpy does.
+///   build backends) even when the signal was sent to ftpy alone, and so that the terminal's
+///   Ctrl-C reaches ftpy only, which then stops it in order. It also gets SIGTERM if ftpy dies
+///   (`kill -9`) rather than building on unowned. Without a guard the child stays in ftpy's
+///   group and gets the terminal's Ctrl-C directly, as ftpy does.
 /// - Give it the default SIGINT and SIGQUIT. A job a shell script starts with `&` (or `nohup`)
 ///   inherits both ignored, and CPython's test suite then fails: test_generators expects
 ///   `signal.raise_signal(SIGINT)` to raise KeyboardInterrupt, and that test is part of the PGO
 ///   training run, so every optimized build started that way failed.
 pub fn prepare_child(command: &mut Command) -> &mut Command {
     use std::os::unix::process::CommandExt;
-    if DEPTH.load(Ordering::SeqCst) > 0 {
+    let guarded = DEPTH.load(Ordering::SeqCst) > 0;
+    if guarded {
         command.process_group(0);
     }
-    // SAFETY: runs in the child between fork and exec; signal(2) is async-signal-safe, and
-    // nothing else is touched.
+    // SAFETY: runs in the child between fork and exec; signal(2) and prctl(2) are
+    // async-signal-safe, and nothing else is touched.
     unsafe {
-        command.pre_exec(|| {
+        command.pre_exec(move || {
             libc::signal(libc::SIGINT, libc::SIG_DFL);
             libc::signal(libc::SIGQUIT, libc::SIG_DFL);
+            #[cfg(target_os = "linux")]
+            if guarded {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM as libc::c_ulong);
+            }
             Ok(())
         })
     }
 }
 
-/// Wait for `child`; once a signal has been noted, send SIGTERM to its process group (once, see
-/// [`prepare_child`]) and go on waiting for it to end.
+/// How long a child gets to stop after SIGTERM before it is killed.
+const STOP_GRACE: Duration = Duration::from_secs(20);
+
+/// Wait for `child`; once a signal has been noted, send SIGTERM (and SIGCONT, in case it was
+/// stopped) to its process group (see [`prepare_child`]) and go on waiting. A second signal, or
+/// [`STOP_GRACE`] without an end, sends SIGKILL.
 pub fn wait_stopping_on_signal(child: &mut Child) -> io::Result<ExitStatus> {
-    let mut stopped = false;
+    let mut asked: Option<Instant> = None;
+    let mut killed = false;
     loop {
         if let Some(status) = child.try_wait()? {
             return Ok(status);
         }
-        if requested() && !stopped {
-            // SAFETY: kill(2) on our own child's process group. The child has not been reaped
-            // (try_wait saw it running), so its pid, and with it the group id, is still its own.
-            // Without its own group the pgid is ftpy's: signal the child alone then.
-            let pid = child.id() as libc::pid_t;
-            unsafe {
-                if libc::getpgid(pid) == pid {
-                    libc::kill(-pid, libc::SIGTERM);
-                } else {
-                    libc::kill(pid, libc::SIGTERM);
-                }
-            }
-            stopped = true;
+        let seen = signals_seen();
+        if seen > 0 && asked.is_none() {
+            signal_child(child, libc::SIGTERM);
+            signal_child(child, libc::SIGCONT);
+            asked = Some(Instant::now());
+        }
+        if !killed && asked.is_some_and(|at| seen > 1 || at.elapsed() > STOP_GRACE) {
+            signal_child(child, libc::SIGKILL);
+            killed = true;
         }
         std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Send `signal` to the child's process group when it leads one, else to the child alone.
+fn signal_child(child: &Child, signal: libc::c_int) {
+    let pid = child.id() as libc::pid_t;
+    // SAFETY: kill(2) on our own child, not yet reaped (try_wait saw it running), so its pid,
+    // and with it the group id it leads, is still its own.
+    unsafe {
+        if libc::getpgid(pid) == pid {
+            libc::kill(-pid, signal);
+        } else {
+            libc::kill(pid, signal);
+        }
+    }
+}
+
+/// Take an exclusive lock on `file`, calling `on_wait` once if another process holds it. While
+/// waiting, a noted signal ends the wait with an `Interrupted` error (flock itself would not
+/// return: handlers are installed with SA_RESTART).
+pub fn lock_exclusive(file: &File, on_wait: impl FnOnce()) -> io::Result<()> {
+    match file.try_lock() {
+        Ok(()) => return Ok(()),
+        Err(TryLockError::WouldBlock) => on_wait(),
+        Err(TryLockError::Error(e)) => return Err(e),
+    }
+    loop {
+        if requested() {
+            return Err(io::Error::new(io::ErrorKind::Interrupted, "stopped by a signal while waiting"));
+        }
+        if DEPTH.load(Ordering::SeqCst) == 0 {
+            // No guard: a signal ends the process, so a plain blocking wait is fine.
+            return file.lock();
+        }
+        match file.try_lock() {
+            Ok(()) => return Ok(()),
+            Err(TryLockError::WouldBlock) => std::thread::sleep(Duration::from_millis(100)),
+            Err(TryLockError::Error(e)) => return Err(e),
+        }
     }
 }

@@ -75,7 +75,11 @@ pub fn unpack_tar(reader: impl Read, dest: &Path, name: &str) -> Result<PathBuf,
                     .map_err(io_err)?
                     .ok_or_else(|| unsafe_entry("is a hard link without a target"))?;
                 match entry_path(&target) {
-                    Some(target) if !through_symlink(&dest, &target) => {}
+                    // A link to a symlink would copy it to another directory, where its
+                    // relative target may point elsewhere: refused with the outside ones.
+                    Some(target)
+                        if !through_symlink(&dest, &target)
+                            && !fs::symlink_metadata(dest.join(&target)).is_ok_and(|m| m.is_symlink()) => {}
                     _ => return Err(unsafe_entry("is a hard link to a file outside the archive")),
                 }
             }

@@ -382,7 +382,7 @@ fn a_signal_stops_the_builds_and_leaves_nothing_half_installed() {
     let fx = Fixture::with_release(V);
     fx.ftpy().args(["install", "--profile", "fast", "3.13.5"]).assert().success();
     // The fake make sleeps this long: a distinctive command line to look for afterwards.
-    let nap = "41.25";
+    let nap = "301.25";
     let sleeping = || {
         let out = std::process::Command::new("pgrep").args(["-f", &format!("sleep {nap}")]).output().unwrap();
         !out.stdout.is_empty()
@@ -406,13 +406,16 @@ fn a_signal_stops_the_builds_and_leaves_nothing_half_installed() {
         // Both builds are compiling (each make has recorded its start) before the signal.
         let waited = std::time::Instant::now();
         while fx.records("make.").len() < makes_before + 2 {
-            assert!(waited.elapsed().as_secs() < 30, "the builds never started");
+            assert!(waited.elapsed().as_secs() < 120, "the builds never started");
             std::thread::sleep(std::time::Duration::from_millis(50));
         }
         // To ftpy alone, as `docker stop` or a CI runner would send it: ftpy must stop make.
         let pid = child.id().to_string();
         assert!(std::process::Command::new("kill").args([signal, &pid]).status().unwrap().success());
+        let signalled = std::time::Instant::now();
         let out = child.wait_with_output().unwrap();
+        // Left alone, the fake make sleeps 5 minutes more (and ftpy reads its output until then).
+        assert!(signalled.elapsed().as_secs() < 150, "{signal}: ftpy stopped the builds instead of waiting");
         let stderr = stderr_of(&out);
         assert_eq!(out.status.code(), Some(130), "{signal}: {stderr}");
         assert!(
@@ -466,6 +469,37 @@ fn builds_get_default_sigint_when_ftpy_was_started_with_it_ignored() {
     let seen = fx.records("sigign.");
     assert_eq!(seen.len(), 1);
     assert!(!ignores_sigint_or_sigquit(&seen[0]), "the build's shell had {}", seen[0]);
+}
+
+#[test]
+fn a_signal_ftpy_was_started_with_ignored_stays_ignored() {
+    // `nohup ftpy install ... &`: closing the terminal (SIGHUP) must not stop the install.
+    let fx = Fixture::with_release(V);
+    let mut cmd = std::process::Command::new("sh");
+    for (k, v) in fx.ftpy().get_envs() {
+        match v {
+            Some(v) => cmd.env(k, v),
+            None => cmd.env_remove(k),
+        };
+    }
+    let child = cmd
+        .env("FAKE_MAKE_SLEEP", "3")
+        .args(["-c", "trap '' HUP; exec \"$0\" install --profile fast 3.13.5t"])
+        .arg(assert_cmd::cargo::cargo_bin("ftpy"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let waited = std::time::Instant::now();
+    while fx.records("make.").is_empty() {
+        assert!(waited.elapsed().as_secs() < 120, "the build never started");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let pid = child.id().to_string();
+    assert!(std::process::Command::new("kill").args(["-HUP", &pid]).status().unwrap().success());
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert_eq!(fx.versions(), ["3.13.5t"]);
 }
 
 #[test]

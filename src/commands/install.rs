@@ -42,6 +42,8 @@ pub fn run(args: InstallArgs, mut ctx: Context) -> Result<ExitCode, Error> {
         return Ok(ExitCode::SUCCESS);
     }
 
+    // One guard over every release: after Ctrl-C or SIGTERM, no further release starts.
+    let _signals = crate::interrupt::Guard::install();
     let total: usize = groups.iter().map(|g| g.keys.len()).sum();
     let mut failed: Vec<String> = Vec::new();
     let mut interpreters: Vec<(crate::version::InstallKey, std::path::PathBuf)> = Vec::new();
@@ -89,6 +91,10 @@ pub fn run(args: InstallArgs, mut ctx: Context) -> Result<ExitCode, Error> {
             }
             Err(error) => fail(group.keys.iter().map(ToString::to_string).collect(), error),
         }
+    }
+    if interrupted.is_empty() && crate::interrupt::requested() {
+        // The signal came as the last build was finishing: everything asked for is installed.
+        interrupted.push("every requested build had finished and is installed".into());
     }
     if !interrupted.is_empty() {
         if let Some(error) = first_error.filter(|_| total == 1) {
