@@ -389,13 +389,7 @@ fn a_signal_stops_the_builds_and_leaves_nothing_half_installed() {
     };
     for signal in ["-INT", "-TERM"] {
         let makes_before = fx.records("make.").len();
-        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("ftpy"));
-        for (k, v) in fx.ftpy().get_envs() {
-            match v {
-                Some(v) => cmd.env(k, v),
-                None => cmd.env_remove(k),
-            };
-        }
+        let mut cmd = fx.command(assert_cmd::cargo::cargo_bin("ftpy"));
         let child = cmd
             .env("FAKE_MAKE_SLEEP", nap)
             .args(["install", "--profile", "fast", "--pair", "--reinstall", "--no-build-cache", V])
@@ -453,13 +447,7 @@ fn builds_get_default_sigint_when_ftpy_was_started_with_it_ignored() {
     assert!(ignores_sigint_or_sigquit(&stdout_of(&control)), "the trap does ignore them");
 
     let fx = Fixture::with_release(V);
-    let mut cmd = std::process::Command::new("sh");
-    for (k, v) in fx.ftpy().get_envs() {
-        match v {
-            Some(v) => cmd.env(k, v),
-            None => cmd.env_remove(k),
-        };
-    }
+    let mut cmd = fx.command("sh");
     let out = cmd
         .args(["-c", "trap '' INT QUIT; exec \"$0\" install --profile fast 3.13.5t"])
         .arg(assert_cmd::cargo::cargo_bin("ftpy"))
@@ -475,13 +463,7 @@ fn builds_get_default_sigint_when_ftpy_was_started_with_it_ignored() {
 fn a_signal_ftpy_was_started_with_ignored_stays_ignored() {
     // `nohup ftpy install ... &`: closing the terminal (SIGHUP) must not stop the install.
     let fx = Fixture::with_release(V);
-    let mut cmd = std::process::Command::new("sh");
-    for (k, v) in fx.ftpy().get_envs() {
-        match v {
-            Some(v) => cmd.env(k, v),
-            None => cmd.env_remove(k),
-        };
-    }
+    let mut cmd = fx.command("sh");
     let child = cmd
         .env("FAKE_MAKE_SLEEP", "3")
         .args(["-c", "trap '' HUP; exec \"$0\" install --profile fast 3.13.5t"])
@@ -506,13 +488,7 @@ fn a_signal_ftpy_was_started_with_ignored_stays_ignored() {
 fn concurrent_installs_of_one_version_build_once() {
     let fx = Fixture::with_release(V);
     let spawn = || {
-        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("ftpy"));
-        for (k, v) in fx.ftpy().get_envs() {
-            match v {
-                Some(v) => cmd.env(k, v),
-                None => cmd.env_remove(k),
-            };
-        }
+        let mut cmd = fx.command(assert_cmd::cargo::cargo_bin("ftpy"));
         cmd.env("FAKE_MAKE_SLEEP", "2")
             .args(["install", "--profile", "fast", "3.13.5t"])
             .stdout(Stdio::piped())

@@ -340,6 +340,19 @@ impl Fixture {
         cmd
     }
 
+    /// A plain `std` command for `program` (ftpy itself, or a shell that execs it) with the
+    /// environment [`Fixture::ftpy`] sets: for tests that spawn, signal and wait themselves.
+    pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> std::process::Command {
+        let mut cmd = std::process::Command::new(program);
+        for (k, v) in self.ftpy().get_envs() {
+            match v {
+                Some(v) => cmd.env(k, v),
+                None => cmd.env_remove(k),
+            };
+        }
+        cmd
+    }
+
     /// Argument lists that the fake configure recorded, one Vec per run.
     pub fn configure_runs(&self) -> Vec<Vec<String>> {
         self.records("configure.")
