@@ -93,8 +93,12 @@ pub fn run(args: InstallArgs, mut ctx: Context) -> Result<ExitCode, Error> {
         }
     }
     if interrupted.is_empty() && crate::interrupt::requested() {
-        // The signal came as the last build was finishing: everything asked for is installed.
-        interrupted.push("every requested build had finished and is installed".into());
+        // The signal came as the last build was finishing: nothing was left half-way.
+        interrupted.push(if first_error.is_none() {
+            "every requested build had finished and is installed".into()
+        } else {
+            "the builds that did not fail had finished and are installed".into()
+        });
     }
     if !interrupted.is_empty() {
         if let Some(error) = first_error.filter(|_| total == 1) {
