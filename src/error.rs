@@ -152,7 +152,7 @@ impl Error {
             ) => 5,
             Error::Download(DownloadError::Unavailable { .. }) => 4,
             Error::Download(DownloadError::Cache { .. }) => 1,
-            Error::Unpack(UnpackError::Unsafe { .. }) => 8,
+            Error::Unpack(UnpackError::Unsafe { .. } | UnpackError::TooLarge { .. }) => 8,
             Error::Unpack(_) => 1,
             Error::Build(_) => 6,
             Error::NotReady { .. } => EXIT_NOT_READY,
@@ -220,7 +220,7 @@ impl Error {
                     vec!["check the network connection or proxy (HTTPS_PROXY), or point --mirror / FTPY_MIRROR at a reachable mirror".into()]
                 }
             }
-            Error::Unpack(UnpackError::Unsafe { .. }) => {
+            Error::Unpack(UnpackError::Unsafe { .. } | UnpackError::TooLarge { .. }) => {
                 vec!["nothing was installed; the archive matched the sha256 its recipe names, so check that recipe (FTPY_RECIPES)".into()]
             }
             Error::Build(e) => {
