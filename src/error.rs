@@ -195,7 +195,16 @@ impl Error {
             Error::Recipe(RecipeError::NoFreethreadedBuild { .. }) => {
                 vec!["ask for the GIL build explicitly (no `t`) if that is what you want".into()]
             }
-            Error::Recipe(RecipeError::Invalid { .. }) => vec!["fix or remove the file, or unset FTPY_RECIPES".into()],
+            Error::Recipe(RecipeError::Invalid { .. } | RecipeError::ReadFile { .. }) => {
+                vec!["fix or remove the file, or unset FTPY_RECIPES".into()]
+            }
+            Error::Recipe(RecipeError::Duplicate { .. }) => {
+                vec!["keep that release in one of the two files: which one wins must not depend on file names".into()]
+            }
+            Error::Recipe(RecipeError::DigestChanged { published, .. }) => vec![
+                "a different sha256 for a published release means different bytes than upstream published; nothing was downloaded or built".into(),
+                format!("if you made that tarball yourself and mean it, add `replaces_sha256 = \"{published}\"` to that [[release]] entry; otherwise remove the override"),
+            ],
             Error::Recipe(RecipeError::ReadDir { .. }) => {
                 vec!["FTPY_RECIPES (or --recipes) must name an existing directory of recipe files".into()]
             }

@@ -12,6 +12,7 @@ use crate::install::{self, InstallGroup, InstallOptions, Outcome};
 use crate::progress::format_duration;
 
 pub fn run(args: InstallArgs, mut ctx: Context) -> Result<ExitCode, Error> {
+    super::check_build_home(ctx.home.root())?;
     ctx.mirrors = args.mirrors.iter().map(|m| m.trim().to_string()).filter(|m| !m.is_empty()).collect();
     for mirror in &ctx.mirrors {
         if !crate::download::is_supported_url(mirror) {
@@ -34,6 +35,14 @@ pub fn run(args: InstallArgs, mut ctx: Context) -> Result<ExitCode, Error> {
     let recipes = ctx.recipes()?;
     let resolved = super::resolve_requests(&recipes, &requests, args.pair)?;
     let groups = install::group_by_release(&resolved);
+    for group in &groups {
+        if let Some(replaced) = &group.release.replaced {
+            ctx.reporter.warn(format!(
+                "{}: building from sha256 {}, which {} puts in place of the published {} (replaces_sha256)",
+                group.release.version, group.release.sha256, replaced.origin, replaced.published
+            ));
+        }
+    }
 
     if args.dry_run {
         for group in &groups {
