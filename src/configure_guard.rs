@@ -137,10 +137,10 @@ pub fn check(arg: &str) -> Result<(), Refusal> {
             || (long == "program-transform-name" && option == "progr-tra")
     };
     for (spelling, why) in GUARDED {
-        if let Long { name, shortest } = spelling {
-            if abbreviates(name, *shortest) {
-                return refuse(display(spelling), why);
-            }
+        if let Long { name, shortest } = spelling
+            && abbreviates(name, *shortest)
+        {
+            return refuse(display(spelling), why);
         }
     }
     for (long, shortest) in OTHER_VALUE_OPTIONS {
