@@ -67,7 +67,7 @@ pub fn build_options(flags: &BuildFlags, jobs: Option<usize>, ccache: bool) -> R
             return Err(Error::Usage {
                 message: format!("--jobs {n} is out of range: it must be from 1 to {MAX_JOBS}"),
                 hints: vec![format!(
-                    "make shares its jobs through a pipe that holds {MAX_JOBS} at most here, more than any one machine can use; leave --jobs out for one per core ({})",
+                    "{MAX_JOBS} parallel jobs are more than any one machine can use, and each is a token in make's jobserver pipe, whose size is bounded; leave --jobs out for one per core ({})",
                     std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
                 )],
             });
