@@ -104,12 +104,14 @@ pub fn unpack_tar_with(
     tar.set_unpack_xattrs(false);
     let dest = dest.canonicalize().map_err(io_err)?;
     let mut symlinks = Vec::new();
-    let (mut count, mut total) = (0u64, 0u64);
+    let (mut count, mut total, mut last_size) = (0u64, 0u64, 0u64);
     let mut entries = tar.entries().map_err(io_err)?;
     loop {
-        // What the tar reader reads before it hands out the next entry: the rest of the last
-        // one, its padding, and this one's headers, long names and pax records.
-        budget.left.set(limits.max_metadata_bytes);
+        // What the tar reader reads before it hands out the next entry: what is left unread of
+        // the last one (all of a skipped entry's data), and this one's headers, long names and
+        // pax records. Unused allowance is not carried over.
+        let unread = budget.left.get().min(last_size);
+        budget.left.set(unread.saturating_add(limits.max_metadata_bytes));
         let Some(entry) = entries.next() else { break };
         let mut entry = entry.map_err(io_err)?;
         let path = entry.path().map_err(io_err)?.into_owned();
@@ -130,7 +132,8 @@ pub fn unpack_tar_with(
                 escape_control(&path.display().to_string())
             )));
         }
-        budget.left.set(budget.left.get().saturating_add(entry.size()));
+        last_size = entry.size();
+        budget.left.set(budget.left.get().saturating_add(last_size));
         let relative =
             entry_path(&path).ok_or_else(|| unsafe_entry("has an absolute path or a `..` component"))?;
         if relative.as_os_str().is_empty() {
@@ -512,6 +515,18 @@ mod tests {
         let err = unpack(&stream, small).1.unwrap_err();
         assert!(matches!(err, UnpackError::TooLarge { .. }), "{err:?}");
         assert!(err.to_string().contains("metadata"), "{err}");
+
+        // Data that is skipped rather than unpacked (a global pax header's) is no metadata.
+        let global = vec![b'c'; 8];
+        let roomy = Limits { max_bytes: 1 << 20, ..small };
+        let big = vec![b'y'; 10_000];
+        let skipped = tar(&[
+            (EntryType::XGlobalHeader, "pax_global_header", "", 0o644, &global),
+            (DIR, "./", "", 0o755, &big),
+            (DIR, "top/", "", 0o755, b""),
+        ]);
+        let (_d, result) = unpack(&skipped, roomy);
+        assert!(result.is_ok(), "{result:?}");
     }
 
     #[test]
