@@ -239,6 +239,16 @@ pub struct InstallArgs {
     /// Pause before the first retry of a failed download, in milliseconds
     #[arg(long, env = "FTPY_RETRY_PAUSE_MS", default_value_t = 1000, hide = true)]
     pub retry_pause_ms: u64,
+
+    /// The most a source download may be, in MiB
+    #[arg(long, env = "FTPY_MAX_DOWNLOAD_MIB", default_value_t = crate::download::DownloadLimits::DEFAULT_MAX_MIB,
+        value_parser = clap::value_parser!(u64).range(1..=1024 * 1024), hide = true)]
+    pub max_download_mib: u64,
+
+    /// Give up a download that averages under 1 KiB/s over this many seconds
+    #[arg(long, env = "FTPY_DOWNLOAD_SPEED_TIME", default_value_t = crate::download::DownloadLimits::DEFAULT_RATE_WINDOW_SECS,
+        value_parser = clap::value_parser!(u64).range(1..=3600), hide = true)]
+    pub download_speed_time: u64,
 }
 
 /// What decides the result of a build, besides the version.

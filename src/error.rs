@@ -213,13 +213,7 @@ impl Error {
             Error::Download(DownloadError::CachedMismatch { .. }) => {
                 vec!["run the same command again to download the source afresh".into()]
             }
-            Error::Download(e @ DownloadError::Unavailable { .. }) => {
-                if e.all_not_found() {
-                    vec!["a mirror must be laid out like python.org: <base>/3.13.5/Python-3.13.5.tar.xz".into()]
-                } else {
-                    vec!["check the network connection or proxy (HTTPS_PROXY), or point --mirror / FTPY_MIRROR at a reachable mirror".into()]
-                }
-            }
+            Error::Download(e @ (DownloadError::Unavailable { .. } | DownloadError::Cache { .. })) => e.hints(),
             Error::Unpack(UnpackError::Unsafe { .. }) => {
                 vec!["nothing was installed; the archive matched the sha256 its recipe names, so check that recipe (FTPY_RECIPES)".into()]
             }
@@ -353,15 +347,17 @@ pub fn report(error: &Error) -> ExitCode {
     ExitCode::from(error.exit_code())
 }
 
-/// Print an error that does not end the command (one of several installs).
+/// Print an error that does not end the command (one of several installs). Any password in a
+/// URL it quotes is masked, whichever part of ftpy wrote the message.
 pub fn report_nonfatal(error: &Error) {
-    eprintln!("error: {error}");
+    use crate::redact::redact;
+    eprintln!("error: {}", redact(&error.to_string()));
     let mut cause = std::error::Error::source(error);
     while let Some(e) = cause {
-        eprintln!("  caused by: {e}");
+        eprintln!("  caused by: {}", redact(&e.to_string()));
         cause = e.source();
     }
     for hint in error.hints() {
-        eprintln!("hint: {hint}");
+        eprintln!("hint: {}", redact(&hint));
     }
 }

@@ -143,7 +143,9 @@ pub fn install_group(
             (Some(_), true) => {}
         }
         let inputs = build_inputs(ctx, group, key, &options.build, &toolchain);
+        // What the receipt records: never a password.
         let source_url = sources_for(ctx, group.release).urls.join(" ");
+        let source_url = crate::redact::redact(&source_url);
         pending.push(Pending { key: key.clone(), source_url, has_previous: prefix.exists(), prefix, inputs });
     }
     if pending.is_empty() {
@@ -317,7 +319,7 @@ fn build_all(
         check_system(ctx, options)
             .map_err(|e| if crate::interrupt::requested() { stopped_early() } else { e })?;
     }
-    let downloader = Downloader::new(ctx.home.sources_dir(), ctx.retry.clone());
+    let downloader = Downloader::new(ctx.home.sources_dir(), ctx.retry.clone(), ctx.limits.clone());
     let archive = downloader.fetch(&sources_for(ctx, group.release), &group.release.sha256, &ctx.reporter)?;
     let unpacked = staging.join("src");
     fs::create_dir(&unpacked).map_err(Error::io("cannot create a staging directory"))?;
