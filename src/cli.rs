@@ -303,7 +303,10 @@ pub struct CompletionsArgs {
 
 #[derive(Debug, Args)]
 pub struct DoctorArgs {
-    /// Count the headers of ssl, zlib, ctypes, sqlite3, lzma and bz2 as optional
+    /// The series to check for: what a build requires depends on it (3.14 adds libzstd)
+    #[arg(long, value_name = "SERIES", default_value_t = crate::version::RECOMMENDED_SERIES)]
+    pub python: crate::version::MinorVersion,
+    /// Count the headers of the required modules (ssl, zlib, ctypes, ...) as optional
     #[arg(long)]
     pub allow_missing_modules: bool,
 }

@@ -6,11 +6,14 @@ use std::process::Command;
 
 use crate::home::Home;
 use crate::sysdeps::{Platform, SystemDependency, is_present};
+use crate::version::MinorVersion;
 
 /// Below this much free space in the home, a build is likely to fail part-way.
 pub const REQUIRED_FREE_BYTES: u64 = 3 * 1024 * 1024 * 1024;
 
 pub struct Diagnosis {
+    /// The series whose build the diagnosis is for: what is required depends on it.
+    pub series: MinorVersion,
     pub platform: Option<Platform>,
     /// Every dependency and whether it is there.
     pub findings: Vec<(SystemDependency, bool)>,
@@ -23,9 +26,10 @@ pub struct Diagnosis {
 }
 
 impl Diagnosis {
-    pub fn run(home: &Home) -> Diagnosis {
+    pub fn run(home: &Home, series: MinorVersion) -> Diagnosis {
         let measured_at = nearest_existing(home.versions_dir().parent().unwrap_or(Path::new("/")));
         Diagnosis {
+            series,
             platform: Platform::detect(),
             findings: SystemDependency::ALL.iter().map(|d| (*d, is_present(*d))).collect(),
             free_bytes: free_bytes(&measured_at),
@@ -40,7 +44,9 @@ impl Diagnosis {
         self.findings
             .iter()
             .filter(|(dep, present)| {
-                !present && dep.required() && (!allow_missing_modules || dep.module().is_none())
+                !present
+                    && dep.required_for(self.series)
+                    && (!allow_missing_modules || dep.module().is_none())
             })
             .map(|(dep, _)| *dep)
             .collect()
@@ -123,6 +129,7 @@ mod tests {
 
     fn diagnosis(missing: &[SystemDependency]) -> Diagnosis {
         Diagnosis {
+            series: MinorVersion { major: 3, minor: 14 },
             platform: Some(Platform::Debian),
             findings: SystemDependency::ALL.iter().map(|d| (*d, !missing.contains(d))).collect(),
             free_bytes: Some(10 * REQUIRED_FREE_BYTES),
@@ -145,6 +152,16 @@ mod tests {
         assert!(d.ready(true));
         let d = diagnosis(&[SystemDependency::CCompiler]);
         assert!(!d.ready(true), "no compiler, no build");
+    }
+
+    #[test]
+    fn zstd_is_required_from_3_14_only() {
+        let mut d = diagnosis(&[SystemDependency::Zstd]);
+        assert!(!d.ready(false));
+        assert_eq!(d.missing_required(false), vec![SystemDependency::Zstd]);
+        assert!(d.install_commands(&d.missing_required(false))[0].ends_with("apt-get install -y libzstd-dev"));
+        d.series = MinorVersion { major: 3, minor: 13 };
+        assert!(d.ready(false), "3.13 has no compression.zstd");
     }
 
     #[test]

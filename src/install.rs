@@ -22,7 +22,7 @@ use crate::error::Error;
 use crate::installation::{self, Installation, Receipt};
 use crate::recipe::{Release, Resolved, Series};
 use crate::unpack;
-use crate::version::InstallKey;
+use crate::version::{InstallKey, MinorVersion};
 
 #[derive(Clone, Debug)]
 pub struct InstallOptions {
@@ -314,7 +314,7 @@ fn build_all(
 ) -> Result<Vec<KeyResult>, Error> {
     if options.system_check {
         // The checks run compilers in ftpy's process group: a Ctrl-C there is no verdict.
-        check_system(ctx, options)
+        check_system(ctx, options, group.release.version.series())
             .map_err(|e| if crate::interrupt::requested() { stopped_early() } else { e })?;
     }
     let downloader = Downloader::new(ctx.home.sources_dir(), ctx.retry.clone());
@@ -466,7 +466,7 @@ fn place_and_check(
     let key = &p.key;
     fs::rename(&finished.tree, &p.prefix).map_err(Error::io("cannot move the build into place"))?;
     let interpreter = p.prefix.join("bin").join(key.interpreter_name());
-    let (report, warnings) = check::probe(&interpreter)
+    let (report, warnings) = check::probe(&interpreter, key.version.series())
         .and_then(|report| check::evaluate(&report, key, options.allow_missing_modules).map(|w| (report, w)))
         .map_err(|source| Error::Check { key: key.to_string(), log: PathBuf::new(), source })?;
     let receipt = Receipt {
@@ -488,8 +488,8 @@ fn place_and_check(
 }
 
 /// Stop before downloading when the build could not succeed: what `ftpy doctor` checks.
-fn check_system(ctx: &Context, options: &InstallOptions) -> Result<(), Error> {
-    let diagnosis = Diagnosis::run(&ctx.home);
+fn check_system(ctx: &Context, options: &InstallOptions, series: MinorVersion) -> Result<(), Error> {
+    let diagnosis = Diagnosis::run(&ctx.home, series);
     if diagnosis.ready(options.allow_missing_modules) {
         return Ok(());
     }

@@ -70,6 +70,86 @@ fn install_stops_before_downloading_when_the_system_cannot_build() {
         .success();
 }
 
+/// A compiler that works but cannot find zstd.h, as on a machine without libzstd's headers
+/// (with PKG_CONFIG_LIBDIR pointing nowhere, so that pkg-config does not find it either).
+fn compiler_without_zstd(fx: &Fixture) -> std::path::PathBuf {
+    let cc = fx.record.path().join("cc-without-zstd");
+    std::fs::write(
+        &cc,
+        "#!/bin/sh\nif [ \"$1\" = -E ]; then input=$(cat); case \"$input\" in *zstd.h*) exit 1;; esac; \
+         printf '%s\\n' \"$input\" | exec cc \"$@\"; fi\nexec cc \"$@\"\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&cc, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    cc
+}
+
+#[test]
+fn zstd_is_required_for_3_14_by_doctor_the_system_check_and_the_install_checks() {
+    let fx = Fixture::with_release("3.14.6");
+    let cc = compiler_without_zstd(&fx);
+
+    // doctor checks for 3.14 unless told otherwise.
+    let out = fx.ftpy().env("CC", &cc).env("PKG_CONFIG_LIBDIR", "/nonexistent").arg("doctor").output().unwrap();
+    assert_eq!(out.status.code(), Some(9), "{}", stdout_of(&out));
+    let stdout = stdout_of(&out);
+    assert!(stdout.contains("Can this machine build CPython 3.14?"), "{stdout}");
+    assert!(stdout.contains("MISSING  the zstd headers"), "{stdout}");
+    assert!(stdout.contains("compression.zstd"), "{stdout}");
+    assert!(stdout.contains("apt-get install -y libzstd-dev"), "{stdout}");
+    let out = fx.ftpy().env("CC", &cc).env("PKG_CONFIG_LIBDIR", "/nonexistent").args(["doctor", "--python", "3.13"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stdout_of(&out));
+    assert!(stdout_of(&out).contains("required from 3.14 on"), "{}", stdout_of(&out));
+    let out = fx.ftpy().args(["doctor", "--python", "3.12"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr_of(&out));
+
+    // The system check stops a 3.14 install before it downloads anything.
+    let out = fx.ftpy().env("CC", &cc).env("PKG_CONFIG_LIBDIR", "/nonexistent").args(["install", "--profile", "fast", "3.14.6t"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(9), "{}", stderr_of(&out));
+    assert!(stderr_of(&out).contains("libzstd-dev"), "{}", stderr_of(&out));
+    assert!(fx.server.all_hits().is_empty(), "nothing downloaded");
+
+    // A build without the module fails its checks, naming the package; the receipt of one with
+    // it records the module as checked and required.
+    let out = fx
+        .ftpy()
+        .env("FAKE_MISSING_MODULE", "compression.zstd")
+        .args(["install", "--profile", "fast", "--no-system-check", "3.14.6t"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(7), "{}", stderr_of(&out));
+    assert!(stderr_of(&out).contains("compression.zstd"), "{}", stderr_of(&out));
+    assert!(stderr_of(&out).contains("libzstd-dev"), "{}", stderr_of(&out));
+    fx.ftpy().args(["install", "--profile", "fast", "--no-system-check", "3.14.6t"]).assert().success();
+    let receipt: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(fx.home.path().join("versions/3.14.6t/ftpy-receipt.json")).unwrap(),
+    )
+    .unwrap();
+    let checks = &receipt["checks"];
+    assert!(checks["modules"]["compression.zstd"].is_null(), "{checks}");
+    assert!(checks["modules"].get("tkinter").is_some(), "optional modules are checked too: {checks}");
+    let required: Vec<&str> =
+        checks["required_modules"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    assert!(required.contains(&"compression.zstd") && !required.contains(&"tkinter"), "{required:?}");
+
+    // 3.13 has no compression.zstd: not asked for.
+    let fx = Fixture::with_release(V);
+    fx.ftpy().env("CC", &cc).env("PKG_CONFIG_LIBDIR", "/nonexistent").args(["install", "--profile", "fast", "3.13.5t"]).assert().success();
+    let receipt = std::fs::read_to_string(fx.home.path().join("versions/3.13.5t/ftpy-receipt.json")).unwrap();
+    assert!(!receipt.contains("zstd"), "{receipt}");
+}
+
+#[test]
+fn generated_workflow_and_dockerfile_install_the_table_s_packages() {
+    let fx = Fixture::with_release(V);
+    let workflow = stdout_of(&fx.ftpy().args(["ci", "github"]).output().unwrap());
+    let dockerfile = stdout_of(&fx.ftpy().args(["dockerfile", "--python", "3.14t"]).output().unwrap());
+    for text in [&workflow, &dockerfile] {
+        assert!(text.contains("libzstd-dev"), "{text}");
+        assert!(text.contains("libssl-dev"), "{text}");
+    }
+}
+
 #[test]
 fn github_actions_gets_log_groups_path_and_outputs() {
     let fx = Fixture::with_release(V);
