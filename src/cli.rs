@@ -261,8 +261,8 @@ pub enum CiCommand {
 
 #[derive(Debug, Args)]
 pub struct CiGithubArgs {
-    /// Release series to test on; each is tested on both builds
-    #[arg(long, num_args = 1.., default_values_t = ["3.13".to_string(), "3.14".to_string()])]
+    /// Release series to test on; each is tested on both builds (add 3.13 to test it too)
+    #[arg(long, num_args = 1.., default_values_t = [crate::version::RECOMMENDED_SERIES.to_string()])]
     pub python: Vec<String>,
 
     /// How the workflow installs ftpy [default: from the git URL in the repository variable

@@ -120,7 +120,9 @@ fn zstd_is_required_for_3_14_by_doctor_the_system_check_and_the_install_checks()
     assert_eq!(out.status.code(), Some(7), "{}", stderr_of(&out));
     assert!(stderr_of(&out).contains("compression.zstd"), "{}", stderr_of(&out));
     assert!(stderr_of(&out).contains("libzstd-dev"), "{}", stderr_of(&out));
-    fx.ftpy().args(["install", "--profile", "fast", "--no-system-check", "3.14.6t"]).assert().success();
+    let out = fx.ftpy().args(["install", "--profile", "fast", "--no-system-check", "3.14.6t"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    assert!(!stderr_of(&out).contains("series to target"), "{}", stderr_of(&out));
     let receipt: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(fx.home.path().join("versions/3.14.6t/ftpy-receipt.json")).unwrap(),
     )
@@ -134,7 +136,19 @@ fn zstd_is_required_for_3_14_by_doctor_the_system_check_and_the_install_checks()
 
     // 3.13 has no compression.zstd: not asked for.
     let fx = Fixture::with_release(V);
-    fx.ftpy().env("CC", &cc).env("PKG_CONFIG_LIBDIR", "/nonexistent").args(["install", "--profile", "fast", "3.13.5t"]).assert().success();
+    let out = fx
+        .ftpy()
+        .env("CC", &cc)
+        .env("PKG_CONFIG_LIBDIR", "/nonexistent")
+        .args(["install", "--profile", "fast", "3.13.5t"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    // One line of advice towards 3.14t, and the install goes on.
+    let stderr = stderr_of(&out);
+    let advice: Vec<&str> = stderr.lines().filter(|l| l.contains("series to target")).collect();
+    assert_eq!(advice.len(), 1, "{}", stderr_of(&out));
+    assert!(advice[0].contains("ftpy install 3.14t"), "{advice:?}");
     let receipt = std::fs::read_to_string(fx.home.path().join("versions/3.13.5t/ftpy-receipt.json")).unwrap();
     assert!(!receipt.contains("zstd"), "{receipt}");
 }
@@ -144,6 +158,12 @@ fn generated_workflow_and_dockerfile_install_the_table_s_packages() {
     let fx = Fixture::with_release(V);
     let workflow = stdout_of(&fx.ftpy().args(["ci", "github"]).output().unwrap());
     let dockerfile = stdout_of(&fx.ftpy().args(["dockerfile", "--python", "3.14t"]).output().unwrap());
+    let matrix: serde_yaml::Value = serde_yaml::from_str(&workflow).unwrap();
+    assert_eq!(
+        matrix["jobs"]["test"]["strategy"]["matrix"]["python"],
+        serde_yaml::to_value(["3.14"]).unwrap(),
+        "3.14 by default: {workflow}"
+    );
     for text in [&workflow, &dockerfile] {
         assert!(text.contains("libzstd-dev"), "{text}");
         assert!(text.contains("libssl-dev"), "{text}");

@@ -281,16 +281,19 @@ fn describe_wish(wish: &PythonWish) -> String {
 }
 
 /// For a `requires-python` wish: the newest release in the recipes that has both builds.
+/// The newest final release the wish accepts, from the recommended series (3.14) when the wish
+/// allows it, else from any series.
 fn newest_accepted_release(ctx: &Context, wish: &PythonWish) -> Option<String> {
     let recipes = ctx.recipes().ok()?;
-    recipes
+    let accepted: Vec<crate::version::Version> = recipes
         .series()
         .filter(|s| s.supports(Variant::Freethreaded))
         .flat_map(|s| s.releases.iter())
         .map(|r| r.version.clone())
         .filter(|v| v.is_final() && wish.accepts(v))
-        .max()
-        .map(|v| v.to_string())
+        .collect();
+    let recommended = accepted.iter().filter(|v| v.series() == crate::version::RECOMMENDED_SERIES).max();
+    recommended.or_else(|| accepted.iter().max()).map(ToString::to_string)
 }
 
 /// `ftpy install --pair <version>`, with the same defaults and environment (FTPY_MIRROR, ...)
