@@ -276,6 +276,18 @@ fn dockerfile_has_a_builder_and_a_slim_final_stage() {
     assert!(final_stage.contains("ENV PATH=/opt/ftpy/bin:$PATH"));
     assert!(!final_stage.contains("-dev"), "no build dependencies in the final stage");
     assert!(final_stage.contains("CMD [\"python3.14t\"]"));
+    assert!(final_stage.contains("ln -sf /opt/ftpy/bin/python3.14t /usr/local/bin/python3"), "{final_stage}");
+    assert!(final_stage.contains("ln -sf /opt/ftpy/bin/python3.14t /usr/local/bin/python\n"), "{final_stage}");
+    // The header's command writes this same file again: the version is in it.
+    assert!(
+        text.contains("#   ftpy dockerfile --python 3.14t --base debian:bookworm-slim > Dockerfile.python"),
+        "{text}"
+    );
+    assert!(text.contains("about 16 minutes"), "{text}");
+    assert!(stderr_of(&out).contains("about 16 minutes"), "{}", stderr_of(&out));
+    let out = fx.ftpy().args(["dockerfile", "--python", "3.13t", "--profile", "fast"]).output().unwrap();
+    assert!(stdout_of(&out).contains("#   ftpy dockerfile --python 3.13t --base debian:bookworm-slim --profile fast >"));
+    assert!(!stderr_of(&out).contains("minutes"), "{}", stderr_of(&out));
     let out = fx.ftpy().args(["dockerfile", "--python", "3.12t"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
 
@@ -298,6 +310,13 @@ fn dockerfile_has_a_builder_and_a_slim_final_stage() {
     assert!(stderr_of(&out).contains("different releases"), "{}", stderr_of(&out));
     let out = fx.ftpy().args(["dockerfile", "--base", "ubuntu:24.04"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2), "no official Rust image for Ubuntu: --builder is needed");
+    assert!(stderr_of(&out).contains("packaged Rust is older than the 1.89"), "{}", stderr_of(&out));
+    // A builder without cargo would stop in install.sh: refused before anything is written.
+    let out =
+        fx.ftpy().args(["dockerfile", "--base", "ubuntu:24.04", "--builder", "ubuntu:24.04"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stdout_of(&out));
+    assert!(stderr_of(&out).contains("plain ubuntu image without Rust"), "{}", stderr_of(&out));
+    assert!(stdout_of(&out).is_empty());
     // Only what the recipes can build.
     let out = fx.ftpy().args(["dockerfile", "--python", "3.99t"]).output().unwrap();
     assert_eq!(out.status.code(), Some(3));
