@@ -5,7 +5,7 @@ set -euo pipefail
 
 usage() {
     cat <<'EOF'
-Usage: ./install.sh [--build-deps] [--help]
+Usage: ./install.sh [--build-deps | --deps-only] [--help]
 
 Builds ftpy from this checkout (cargo build --release --locked) and installs
 the binary into ${FTPY_INSTALL_DIR:-$HOME/.local/bin}.
@@ -17,6 +17,8 @@ Options:
                  (Alpine). Needs root, or sudo. The list follows ftpy's
                  table of modules per series (src/sysdeps.rs); 3.14 adds
                  libzstd for compression.zstd.
+  --deps-only    Install only those build dependencies, not ftpy (for a CI job
+                 that restored ftpy from a cache but must build CPython).
   -h, --help     Show this help and exit.
 
 Environment:
@@ -31,9 +33,11 @@ die() {
 }
 
 build_deps=0
+deps_only=0
 for arg in "$@"; do
     case "$arg" in
         --build-deps) build_deps=1 ;;
+        --deps-only) build_deps=1 deps_only=1 ;;
         -h | --help)
             usage
             exit 0
@@ -155,6 +159,9 @@ find_cargo() {
 if [ "$build_deps" -eq 1 ]; then
     echo "==> Installing CPython build dependencies"
     install_build_deps
+fi
+if [ "$deps_only" -eq 1 ]; then
+    exit 0
 fi
 
 cargo_bin=$(find_cargo) || die "cargo not found. Install Rust 1.89 or newer first, via rustup (https://rustup.rs), then rerun."

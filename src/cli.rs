@@ -265,10 +265,10 @@ pub struct CiGithubArgs {
     #[arg(long, num_args = 1.., default_values_t = [crate::version::RECOMMENDED_SERIES.to_string()])]
     pub python: Vec<String>,
 
-    /// How the workflow installs ftpy [default: from the git URL in the repository variable
-    /// FTPY_GIT_URL]
-    #[arg(long, default_value = "cargo install --locked --git \"${{ vars.FTPY_GIT_URL }}\" ftpy")]
-    pub install_command: String,
+    /// ftpy's action as `uses:` takes it, e.g. owner/ftpy@v1 [default: checked out from the
+    /// repository named by the repository variable FTPY_REPOSITORY]
+    #[arg(long, value_name = "OWNER/NAME@REF")]
+    pub action: Option<String>,
 
     /// The test runner module, run as `python -m ...` in each environment
     #[arg(long, default_value = "pytest")]

@@ -199,55 +199,48 @@ fn github_actions_gets_log_groups_path_and_outputs() {
 }
 
 #[test]
-fn ci_github_prints_a_workflow_with_the_matrix_cache_and_tests() {
+fn ci_github_prints_a_workflow_that_uses_the_action_venv_and_run() {
     let fx = Fixture::new();
     let out = fx.ftpy().args(["ci", "github", "--python", "3.13", "3.14"]).output().unwrap();
     assert!(out.status.success(), "{}", stderr_of(&out));
     let doc: serde_yaml::Value = serde_yaml::from_str(&stdout_of(&out)).expect("valid YAML");
     let job = &doc["jobs"]["test"];
-    let matrix = &job["strategy"]["matrix"];
-    assert_eq!(matrix["python"], serde_yaml::to_value(["3.13", "3.14"]).unwrap());
-    assert_eq!(matrix["build"], serde_yaml::to_value(["gil", "free-threaded"]).unwrap());
+    assert_eq!(job["strategy"]["matrix"]["python"], serde_yaml::to_value(["3.13", "3.14"]).unwrap());
     let steps = job["steps"].as_sequence().expect("steps");
     let runs: Vec<String> = steps.iter().filter_map(|s| s["run"].as_str().map(str::to_string)).collect();
-    let position = |needle: &str| {
-        runs.iter()
-            .position(|r| r.contains(needle))
-            .unwrap_or_else(|| panic!("no step runs {needle}: {runs:?}"))
-    };
-    let uses = |prefix: &str| {
-        steps.iter().position(|s| s["uses"].as_str().is_some_and(|u| u.starts_with(prefix))).expect(prefix)
-    };
-    let cache_step = uses("actions/cache/restore@");
-    let save_step = uses("actions/cache/save@");
-    assert_eq!(steps[save_step]["with"]["key"], steps[cache_step]["with"]["key"]);
-    assert!(steps[save_step]["if"].as_str().unwrap().contains("always()"), "saved even when tests fail");
-    assert!(steps[cache_step]["with"]["key"].as_str().unwrap().contains("steps.key.outputs.key"));
-    assert!(steps[cache_step]["with"]["path"].as_str().unwrap().contains("FTPY_HOME"));
-    // In order: install ftpy, compute the key, (restore), install the pair, make the env, test.
-    let (install_ftpy, key, pair, venv, test) = (
-        position("cargo install --locked --git"),
-        position("ftpy cache key \"$request\""),
-        position("ftpy install ${{ steps.key.outputs.request }}"),
-        position("-m venv"),
-        position("-m pytest"),
+    // Without --action: ftpy's action is checked out from the repository variable, then used.
+    let checkout = steps.iter().find(|s| s["with"]["path"].as_str() == Some(".ftpy-action")).expect("checkout");
+    assert_eq!(checkout["with"]["repository"].as_str(), Some("${{ vars.FTPY_REPOSITORY }}"));
+    let setup = steps.iter().find(|s| s["uses"].as_str() == Some("./.ftpy-action")).expect("the action");
+    assert_eq!(setup["with"]["python-version"].as_str(), Some("${{ matrix.python }}"));
+    assert_eq!(setup["with"]["pair"].as_bool(), Some(true));
+    // Then what a developer runs: twin environments, the runner, the tests side by side.
+    assert_eq!(
+        runs,
+        [
+            "ftpy venv --python ${{ matrix.python }}",
+            "ftpy run -- python -m pip install pytest",
+            "ftpy run -- python -m pytest"
+        ]
     );
-    assert!(install_ftpy < key && key < pair && pair < venv && venv < test);
-    let cache_run_index = steps[..cache_step].iter().filter(|s| s["run"].is_string()).count();
-    assert!(
-        key < cache_run_index && cache_run_index <= pair,
-        "the cache is restored between the key and the install"
-    );
-    assert!(
-        runs[key].contains("request=\"${request}t\""),
-        "free-threaded jobs ask for the t build: {}",
-        runs[key]
-    );
-    assert!(runs[venv].contains("steps.python.outputs.python-path"));
-    assert!(steps[save_step]["if"].as_str().unwrap().contains("cache-hit != 'true'"), "no save after a hit");
-    assert!(runs[venv].contains("-m pip install pytest"), "the test runner is installed");
-    let save_run_index = steps[..save_step].iter().filter(|s| s["run"].is_string()).count();
-    assert!(pair < save_run_index && save_run_index <= venv, "saved right after the install");
+    let text = stdout_of(&out);
+    assert!(!text.contains("pip install -e"), "ftpy venv decides how the project is installed");
+    assert!(!text.contains("cargo install"), "the action builds and caches ftpy");
+
+    let out = fx.ftpy().args(["ci", "github", "--action", "example/ftpy@v1"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let doc: serde_yaml::Value = serde_yaml::from_str(&stdout_of(&out)).unwrap();
+    let steps = doc["jobs"]["test"]["steps"].as_sequence().unwrap();
+    assert!(steps.iter().any(|s| s["uses"].as_str() == Some("example/ftpy@v1")));
+    assert!(!stdout_of(&out).contains(".ftpy-action"));
+    for bad in ["example/ftpy", "a b@v1", "x@v1\n  evil: 1", "\"q\"@v1"] {
+        let out = fx.ftpy().args(["ci", "github", "--action", bad]).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{bad}: {}", stdout_of(&out));
+    }
+    let help = stdout_of(&fx.ftpy().args(["ci", "github", "--help"]).output().unwrap());
+    for line in help.lines().filter(|l| l.contains("[default")) {
+        assert_eq!(line.matches("[default").count(), 1, "one default per option: {line}");
+    }
 
     for bad in ["3.13t", "3.12"] {
         let out = fx.ftpy().args(["ci", "github", "--python", bad]).output().unwrap();
@@ -255,6 +248,32 @@ fn ci_github_prints_a_workflow_with_the_matrix_cache_and_tests() {
     }
     let out = fx.ftpy().args(["ci", "github", "--python", "3.99"]).output().unwrap();
     assert_eq!(out.status.code(), Some(3));
+}
+
+/// The action's own structure: each cache is restored before and saved after what it keeps,
+/// under one key, never after a hit; the builds' cache holds the builds, not the index cache.
+#[test]
+fn the_action_caches_ftpy_and_the_builds_under_matching_keys() {
+    let text = fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/action.yml")).unwrap();
+    let action: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+    assert_eq!(action["runs"]["using"].as_str(), Some("composite"));
+    assert_eq!(action["inputs"]["python-version"]["default"].as_str(), Some("3.14t"));
+    let steps = action["runs"]["steps"].as_sequence().unwrap();
+    let position = |pred: &dyn Fn(&serde_yaml::Value) -> bool| steps.iter().position(|s| pred(s)).unwrap();
+    for (restore_id, user) in [("ftpy-cache", "ftpy"), ("builds", "install")] {
+        let restore = position(&|s| s["id"].as_str() == Some(restore_id));
+        let uses = position(&|s| s["run"].as_str().is_some_and(|r| r.ends_with(&format!(" {user}"))));
+        let save = position(&|s| {
+            s["uses"].as_str().is_some_and(|u| u.starts_with("actions/cache/save@"))
+                && s["with"]["key"] == steps[restore]["with"]["key"]
+        });
+        assert!(restore < uses && uses < save, "{restore_id}: restore, use, save");
+        assert_eq!(steps[save]["with"]["path"], steps[restore]["with"]["path"]);
+        let condition = steps[save]["if"].as_str().unwrap();
+        assert!(condition.contains(&format!("steps.{restore_id}.outputs.cache-hit != 'true'")), "{condition}");
+    }
+    let builds = steps.iter().find(|s| s["id"].as_str() == Some("builds")).unwrap();
+    assert_eq!(builds["with"]["path"].as_str(), Some("${{ steps.prepare.outputs.builds-dir }}"));
 }
 
 #[test]
