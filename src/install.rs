@@ -494,7 +494,7 @@ fn check_system(ctx: &Context, options: &InstallOptions, series: MinorVersion) -
         return Ok(());
     }
     let deps = diagnosis.missing_required(options.allow_missing_modules);
-    let mut missing: Vec<String> = deps.iter().map(ToString::to_string).collect();
+    let mut missing: Vec<String> = deps.iter().map(|d| diagnosis.describe(*d)).collect();
     if !diagnosis.enough_space() {
         missing.push(format!(
             "free disk space ({} in {}, a build needs {}; free some, or point FTPY_HOME elsewhere)",

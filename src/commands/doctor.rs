@@ -27,7 +27,12 @@ pub fn run(args: DoctorArgs, ctx: &Context) -> Result<ExitCode, Error> {
                 "MISSING",
                 format!("required: without it {module} is missing and the install fails its checks"),
             ),
-            (false, true, None) => ("MISSING", "required: no build without it".into()),
+            (false, true, None) => match (dep, d.broken_cc()) {
+                (crate::sysdeps::SystemDependency::CCompiler, Some(cc)) => {
+                    ("MISSING", format!("required: CC is set to `{cc}`, which does not compile"))
+                }
+                _ => ("MISSING", "required: no build without it".into()),
+            },
             (false, false, Some(module)) => match dep.required_since() {
                 Some(since) if since > series => {
                     ("missing", format!("required from {since} on: {module} needs it"))
@@ -72,14 +77,13 @@ pub fn run(args: DoctorArgs, ctx: &Context) -> Result<ExitCode, Error> {
     }
 
     let missing = d.missing();
-    if missing.contains(&crate::sysdeps::SystemDependency::CCompiler) {
-        if let Ok(cc) = std::env::var("CC") {
-            println!("\nCC is set to `{cc}`, which does not compile: fix or unset CC first.");
-        }
+    if let Some(cc) = d.broken_cc() {
+        println!("\nCC is set to `{cc}`, which does not compile: fix or unset CC first.");
     }
-    if !missing.is_empty() {
+    let commands = d.install_commands(&missing);
+    if !commands.is_empty() {
         println!("\nTo install what is missing:");
-        for command in d.install_commands(&missing) {
+        for command in commands {
             println!("  {command}");
         }
     }
