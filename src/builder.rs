@@ -233,7 +233,9 @@ fn ensurepip_mode(configure_args: &[String]) -> Option<&'static str> {
         match arg.as_str() {
             "--without-ensurepip" | "--with-ensurepip=no" => mode = None,
             "--with-ensurepip=upgrade" => mode = Some("upgrade"),
-            "--with-ensurepip" | "--with-ensurepip=yes" | "--with-ensurepip=install" => mode = Some("install"),
+            "--with-ensurepip" | "--with-ensurepip=yes" | "--with-ensurepip=install" => {
+                mode = Some("install")
+            }
             _ => {}
         }
     }
@@ -305,7 +307,8 @@ fn relocate_scripts(bin: &Path, staged: &Path, prefix: &Path) -> io::Result<()> 
             rest = &rest[at + from.len()..];
         }
         out.extend_from_slice(rest);
-        let temporary = entry.path().with_file_name(format!(".{}.ftpy-partial", entry.file_name().to_string_lossy()));
+        let temporary =
+            entry.path().with_file_name(format!(".{}.ftpy-partial", entry.file_name().to_string_lossy()));
         fs::write(&temporary, &out)?;
         fs::set_permissions(&temporary, meta.permissions())?;
         fs::rename(&temporary, entry.path())?;
@@ -493,7 +496,10 @@ mod tests {
         let final_python = format!("{}/bin/python3.14t", prefix.display());
         assert_eq!(fs::read_to_string(bin.join("pip3")).unwrap(), format!("#!{final_python}\nimport sys\n"));
         let trampoline = fs::read_to_string(bin.join("pip3.14")).unwrap();
-        assert!(trampoline.contains(&format!("\"{final_python}\"")) && !trampoline.contains("dest"), "{trampoline}");
+        assert!(
+            trampoline.contains(&format!("\"{final_python}\"")) && !trampoline.contains("dest"),
+            "{trampoline}"
+        );
         assert_eq!(fs::metadata(bin.join("pip3")).unwrap().permissions().mode() & 0o777, 0o755);
         assert!(fs::symlink_metadata(bin.join("pip")).unwrap().file_type().is_symlink());
         assert_eq!(fs::read_dir(&bin).unwrap().count(), 4, "no temporary files left");

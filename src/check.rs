@@ -213,10 +213,7 @@ mod tests {
             gil_enabled: gil,
             gil_enabled_after_imports: gil,
             modules: modules_for(series(version)).map(|m| (m.import.to_string(), None)).collect(),
-            required_modules: required_modules(series(version))
-                .into_iter()
-                .map(String::from)
-                .collect(),
+            required_modules: required_modules(series(version)).into_iter().map(String::from).collect(),
             pip: Some("25.1".into()),
         }
     }
@@ -276,7 +273,8 @@ mod tests {
         assert!(r.required_modules.iter().any(|m| m == "compression.zstd"));
         assert!(!report("3.13.5", true, false).modules.contains_key("compression.zstd"));
         let mut r = report("3.14.6", true, false);
-        r.modules.insert("compression.zstd".into(), Some("ModuleNotFoundError: No module named '_zstd'".into()));
+        r.modules
+            .insert("compression.zstd".into(), Some("ModuleNotFoundError: No module named '_zstd'".into()));
         let err = evaluate(&r, &key("3.14.6t"), false).unwrap_err();
         assert!(err.to_string().contains("compression.zstd"), "{err}");
         assert!(err.hints().iter().any(|h| h.contains("libzstd-dev")), "{:?}", err.hints());

@@ -44,7 +44,8 @@ impl Diagnosis {
 
     /// `$CC` when it is set and does not compile: what to fix instead of installing a package.
     pub fn broken_cc(&self) -> Option<&str> {
-        let compiler_missing = self.findings.iter().any(|(d, present)| *d == SystemDependency::CCompiler && !present);
+        let compiler_missing =
+            self.findings.iter().any(|(d, present)| *d == SystemDependency::CCompiler && !present);
         self.cc_variable.as_deref().filter(|_| compiler_missing)
     }
 
@@ -187,7 +188,9 @@ mod tests {
         let mut d = diagnosis(&[SystemDependency::Zstd]);
         assert!(!d.ready(false));
         assert_eq!(d.missing_required(false), vec![SystemDependency::Zstd]);
-        assert!(d.install_commands(&d.missing_required(false))[0].ends_with("apt-get install -y libzstd-dev"));
+        assert!(
+            d.install_commands(&d.missing_required(false))[0].ends_with("apt-get install -y libzstd-dev")
+        );
         d.series = MinorVersion { major: 3, minor: 13 };
         assert!(d.ready(false), "3.13 has no compression.zstd");
     }

@@ -606,7 +606,12 @@ mod tests {
         assert_eq!(SystemDependency::for_module("_zstd"), Some(SystemDependency::Zstd));
         assert_eq!(SystemDependency::for_module("_hashlib"), Some(SystemDependency::Ssl));
         for module in STDLIB_MODULES {
-            assert_eq!(SystemDependency::for_module(module.import), Some(module.dependency), "{}", module.import);
+            assert_eq!(
+                SystemDependency::for_module(module.import),
+                Some(module.dependency),
+                "{}",
+                module.import
+            );
         }
     }
 }

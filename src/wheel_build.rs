@@ -96,7 +96,10 @@ pub fn diagnose(log: &str) -> Vec<Blocker> {
             let package = crate::sysdeps::SystemDependency::for_header(&header)
                 .map(|dep| dep.package(crate::sysdeps::Platform::Debian))
                 .or_else(|| {
-                    HEADER_PACKAGES.iter().find(|(h, _)| header.starts_with(h) || header == *h).map(|(_, p)| *p)
+                    HEADER_PACKAGES
+                        .iter()
+                        .find(|(h, _)| header.starts_with(h) || header == *h)
+                        .map(|(_, p)| *p)
                 });
             push(Blocker::MissingHeader { header, package });
         }

@@ -137,7 +137,8 @@ impl Runner<'_> {
                 }
                 continue;
             }
-            let script = step["run"].as_str().unwrap_or_else(|| panic!("step {index} has neither run nor uses"));
+            let script =
+                step["run"].as_str().unwrap_or_else(|| panic!("step {index} has neither run nor uses"));
             assert_eq!(step["shell"].as_str(), Some("bash"), "composite steps name their shell");
             let output_file = files.join(format!("output-{index}"));
             let mut command = Command::new("bash");
@@ -201,7 +202,8 @@ fn the_action_s_steps_run_as_written_and_a_second_runner_restores_everything() {
     let cache_store = work.path().join("actions-cache");
     fs::create_dir(&cache_store).unwrap();
     let real_home = PathBuf::from(std::env::var("HOME").unwrap());
-    let cargo_home = std::env::var("CARGO_HOME").unwrap_or_else(|_| real_home.join(".cargo").display().to_string());
+    let cargo_home =
+        std::env::var("CARGO_HOME").unwrap_or_else(|_| real_home.join(".cargo").display().to_string());
     let rustup_home =
         std::env::var("RUSTUP_HOME").unwrap_or_else(|_| real_home.join(".rustup").display().to_string());
     let runner = Runner {

@@ -60,7 +60,10 @@ fn install_stops_before_downloading_when_the_system_cannot_build() {
         .unwrap();
     assert_eq!(out.status.code(), Some(9), "{}", stderr_of(&out));
     let stderr = stderr_of(&out);
-    assert!(stderr.contains("cannot build CPython yet: a C compiler (CC is set to `/nonexistent/cc`"), "{stderr}");
+    assert!(
+        stderr.contains("cannot build CPython yet: a C compiler (CC is set to `/nonexistent/cc`"),
+        "{stderr}"
+    );
     assert!(!stderr.contains("build-essential"), "{stderr}");
     assert!(fx.server.all_hits().is_empty(), "nothing downloaded");
     assert!(fx.versions().is_empty());
@@ -92,21 +95,34 @@ fn zstd_is_required_for_3_14_by_doctor_the_system_check_and_the_install_checks()
     let cc = compiler_without_zstd(&fx);
 
     // doctor checks for 3.14 unless told otherwise.
-    let out = fx.ftpy().env("CC", &cc).env("PKG_CONFIG_LIBDIR", "/nonexistent").arg("doctor").output().unwrap();
+    let out =
+        fx.ftpy().env("CC", &cc).env("PKG_CONFIG_LIBDIR", "/nonexistent").arg("doctor").output().unwrap();
     assert_eq!(out.status.code(), Some(9), "{}", stdout_of(&out));
     let stdout = stdout_of(&out);
     assert!(stdout.contains("Can this machine build CPython 3.14?"), "{stdout}");
     assert!(stdout.contains("MISSING  the zstd headers"), "{stdout}");
     assert!(stdout.contains("compression.zstd"), "{stdout}");
     assert!(stdout.contains("apt-get install -y libzstd-dev"), "{stdout}");
-    let out = fx.ftpy().env("CC", &cc).env("PKG_CONFIG_LIBDIR", "/nonexistent").args(["doctor", "--python", "3.13"]).output().unwrap();
+    let out = fx
+        .ftpy()
+        .env("CC", &cc)
+        .env("PKG_CONFIG_LIBDIR", "/nonexistent")
+        .args(["doctor", "--python", "3.13"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stdout_of(&out));
     assert!(stdout_of(&out).contains("required from 3.14 on"), "{}", stdout_of(&out));
     let out = fx.ftpy().args(["doctor", "--python", "3.12"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", stderr_of(&out));
 
     // The system check stops a 3.14 install before it downloads anything.
-    let out = fx.ftpy().env("CC", &cc).env("PKG_CONFIG_LIBDIR", "/nonexistent").args(["install", "--profile", "fast", "3.14.6t"]).output().unwrap();
+    let out = fx
+        .ftpy()
+        .env("CC", &cc)
+        .env("PKG_CONFIG_LIBDIR", "/nonexistent")
+        .args(["install", "--profile", "fast", "3.14.6t"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(9), "{}", stderr_of(&out));
     assert!(stderr_of(&out).contains("libzstd-dev"), "{}", stderr_of(&out));
     assert!(fx.server.all_hits().is_empty(), "nothing downloaded");
@@ -122,7 +138,8 @@ fn zstd_is_required_for_3_14_by_doctor_the_system_check_and_the_install_checks()
     assert_eq!(out.status.code(), Some(7), "{}", stderr_of(&out));
     assert!(stderr_of(&out).contains("compression.zstd"), "{}", stderr_of(&out));
     assert!(stderr_of(&out).contains("libzstd-dev"), "{}", stderr_of(&out));
-    let out = fx.ftpy().args(["install", "--profile", "fast", "--no-system-check", "3.14.6t"]).output().unwrap();
+    let out =
+        fx.ftpy().args(["install", "--profile", "fast", "--no-system-check", "3.14.6t"]).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
     assert!(!stderr_of(&out).contains("series to target"), "{}", stderr_of(&out));
     let receipt: serde_json::Value = serde_json::from_str(
@@ -211,7 +228,8 @@ fn ci_github_prints_a_workflow_that_uses_the_action_venv_and_run() {
     let steps = job["steps"].as_sequence().expect("steps");
     let runs: Vec<String> = steps.iter().filter_map(|s| s["run"].as_str().map(str::to_string)).collect();
     // Without --action: ftpy's action is checked out from the repository variable, then used.
-    let checkout = steps.iter().find(|s| s["with"]["path"].as_str() == Some(".ftpy-action")).expect("checkout");
+    let checkout =
+        steps.iter().find(|s| s["with"]["path"].as_str() == Some(".ftpy-action")).expect("checkout");
     assert_eq!(checkout["with"]["repository"].as_str(), Some("${{ vars.FTPY_REPOSITORY }}"));
     let setup = steps.iter().find(|s| s["uses"].as_str() == Some("./.ftpy-action")).expect("the action");
     assert_eq!(setup["with"]["python-version"].as_str(), Some("${{ matrix.python }}"));
@@ -272,7 +290,10 @@ fn the_action_caches_ftpy_and_the_builds_under_matching_keys() {
         assert!(restore < uses && uses < save, "{restore_id}: restore, use, save");
         assert_eq!(steps[save]["with"]["path"], steps[restore]["with"]["path"]);
         let condition = steps[save]["if"].as_str().unwrap();
-        assert!(condition.contains(&format!("steps.{restore_id}.outputs.cache-hit != 'true'")), "{condition}");
+        assert!(
+            condition.contains(&format!("steps.{restore_id}.outputs.cache-hit != 'true'")),
+            "{condition}"
+        );
     }
     let builds = steps.iter().find(|s| s["id"].as_str() == Some("builds")).unwrap();
     assert_eq!(builds["with"]["path"].as_str(), Some("${{ steps.prepare.outputs.builds-dir }}"));
@@ -298,7 +319,10 @@ fn dockerfile_has_a_builder_and_a_slim_final_stage() {
     assert!(!final_stage.contains("-dev"), "no build dependencies in the final stage");
     assert!(final_stage.contains("CMD [\"python3.14t\"]"));
     assert!(final_stage.contains("ln -sf /opt/ftpy/bin/python3.14t /usr/local/bin/python3"), "{final_stage}");
-    assert!(final_stage.contains("ln -sf /opt/ftpy/bin/python3.14t /usr/local/bin/python\n"), "{final_stage}");
+    assert!(
+        final_stage.contains("ln -sf /opt/ftpy/bin/python3.14t /usr/local/bin/python\n"),
+        "{final_stage}"
+    );
     // The header's command writes this same file again: the version is in it.
     assert!(
         text.contains("#   ftpy dockerfile --python 3.14t --base debian:bookworm-slim > Dockerfile.python"),
@@ -307,7 +331,10 @@ fn dockerfile_has_a_builder_and_a_slim_final_stage() {
     assert!(text.contains("about 16 minutes"), "{text}");
     assert!(stderr_of(&out).contains("about 16 minutes"), "{}", stderr_of(&out));
     let out = fx.ftpy().args(["dockerfile", "--python", "3.13t", "--profile", "fast"]).output().unwrap();
-    assert!(stdout_of(&out).contains("#   ftpy dockerfile --python 3.13t --base debian:bookworm-slim --profile fast >"));
+    assert!(
+        stdout_of(&out)
+            .contains("#   ftpy dockerfile --python 3.13t --base debian:bookworm-slim --profile fast >")
+    );
     assert!(!stderr_of(&out).contains("minutes"), "{}", stderr_of(&out));
     let out = fx.ftpy().args(["dockerfile", "--python", "3.12t"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
@@ -333,8 +360,11 @@ fn dockerfile_has_a_builder_and_a_slim_final_stage() {
     assert_eq!(out.status.code(), Some(2), "no official Rust image for Ubuntu: --builder is needed");
     assert!(stderr_of(&out).contains("packaged Rust is older than the 1.89"), "{}", stderr_of(&out));
     // A builder without cargo would stop in install.sh: refused before anything is written.
-    let out =
-        fx.ftpy().args(["dockerfile", "--base", "ubuntu:24.04", "--builder", "ubuntu:24.04"]).output().unwrap();
+    let out = fx
+        .ftpy()
+        .args(["dockerfile", "--base", "ubuntu:24.04", "--builder", "ubuntu:24.04"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", stdout_of(&out));
     assert!(stderr_of(&out).contains("plain ubuntu image without Rust"), "{}", stderr_of(&out));
     assert!(stdout_of(&out).is_empty());

@@ -130,7 +130,9 @@ fn builder_stage_commands_run_as_written() {
     // known to this system's package index (the same release as the default images).
     let packages = fs::read_to_string(home.join("runtime-packages.txt")).unwrap();
     let packages: Vec<&str> = packages.lines().collect();
-    for needed in ["libc6", "libssl3", "libffi8", "libsqlite3-0", "liblzma5", "libbz2-1.0", "zlib1g", "libzstd1"] {
+    for needed in
+        ["libc6", "libssl3", "libffi8", "libsqlite3-0", "liblzma5", "libbz2-1.0", "zlib1g", "libzstd1"]
+    {
         assert!(packages.contains(&needed), "{needed} missing from {packages:?}");
     }
     for package in &packages {

@@ -114,7 +114,13 @@ fn regenerate_command(args: &DockerfileArgs) -> String {
     command
 }
 
-pub fn dockerfile(request: &VersionRequest, base: &str, builder: &str, profile: Profile, command: &str) -> String {
+pub fn dockerfile(
+    request: &VersionRequest,
+    base: &str,
+    builder: &str,
+    profile: Profile,
+    command: &str,
+) -> String {
     let (profile_flag, duration) = match profile {
         Profile::Optimized => {
             (String::new(), format!("about {OPTIMIZED_MINUTES} minutes on 2 cores (PGO and LTO)"))
