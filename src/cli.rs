@@ -334,6 +334,11 @@ pub struct UninstallArgs {
     /// Remove both builds (GIL and free-threaded) of each version
     #[arg(long)]
     pub pair: bool,
+
+    /// Remove even installations that twin environments made by `ftpy venv` are based on
+    /// (those environments stop working)
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Subcommand)]

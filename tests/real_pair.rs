@@ -278,6 +278,15 @@ fn twin_environments_report_gil_reenabling_modules_and_run_side_by_side() {
     let run = ftpy_in(&project, &["run", "--", "no-such-program-ftpy"]);
     assert_eq!(run.status.code(), Some(11));
     assert!(stdout_of(&run).contains("not found"), "{}", stdout_of(&run));
+
+    // The pair is these environments' base: uninstall names them and wants --force.
+    let out = ftpy_in(dir.path(), &["uninstall", "--pair", "3.14.6"]);
+    assert_eq!(out.status.code(), Some(14), "{}", stderr_of(&out));
+    let err = stderr_of(&out);
+    assert!(err.contains(&project.join(".venv-ft").display().to_string()), "{err}");
+    assert!(err.contains(&project.join(".venv-gil").display().to_string()), "{err}");
+    assert!(err.contains("--force"), "{err}");
+    assert!(real_pair().home.join("versions/3.14.6t/bin/python3.14t").exists(), "nothing removed");
 }
 
 fn summary_line_of(text: &str, side: &str) -> String {

@@ -139,6 +139,13 @@ pub fn run(args: VenvArgs, ctx: Context) -> Result<ExitCode, Error> {
         replacement.commit();
     }
     drop(signals);
+    if let Err(e) = crate::project_registry::register(&ctx.home, &root) {
+        ctx.reporter.warn(format!(
+            "cannot record {} in ftpy's list of projects ({e}): `ftpy uninstall` will not know it uses {}",
+            root.display(),
+            gil_base.key.version
+        ));
+    }
     for ((env, base), info) in sides.iter().zip(&infos) {
         println!(
             "{:<10} Python {:<8} {:<14} {:>13}  {}",
