@@ -333,7 +333,7 @@ fn build_all(
     let jobserver = jobserver::Client::new(options.build.jobs.saturating_sub(1))
         .map_err(Error::io("cannot create the make jobserver"))?;
     let launcher = if options.build.ccache { builder::find_ccache() } else { None };
-    let stamp = unix_now();
+    let stamp = crate::clock::file_stamp_now();
     let plans: Vec<(Pending, BuildPlan)> = to_build
         .into_iter()
         .map(|p| {

@@ -90,11 +90,12 @@ pub fn run(args: VenvArgs, ctx: Context) -> Result<ExitCode, Error> {
             .push(Replacement::begin(&env.path).map_err(Error::io("cannot move the old environment aside"))?);
     }
     let stamp = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let log_stamp = crate::clock::file_stamp(stamp);
     let results: Vec<Result<EnvInfo, Error>> = std::thread::scope(|s| {
         let handles: Vec<_> = sides
             .iter()
             .map(|(env, base)| {
-                let log = ctx.home.logs_dir().join(format!("venv-{}-{}.log", base.key, stamp));
+                let log = ctx.home.logs_dir().join(format!("venv-{}-{log_stamp}.log", base.key));
                 let (ctx, root, requirements) = (&ctx, &root, &requirements);
                 s.spawn(move || fill(ctx, env, base, root, requirements, &log))
             })
