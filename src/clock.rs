@@ -45,6 +45,7 @@ mod tests {
         assert_eq!(file_stamp(0), "19700101-000000");
         assert_eq!(file_stamp(951_782_400), "20000229-000000");
         assert_eq!(file_stamp(1_796_230_458), "20261202-165418");
-        assert_eq!(file_stamp(4_107_542_399), "20991231-235959");
+        assert_eq!(file_stamp(4_102_444_799), "20991231-235959");
+        assert_eq!(file_stamp(4_107_542_399), "21000228-235959");
     }
 }
