@@ -271,14 +271,14 @@ pub enum CiCommand {
 
 #[derive(Debug, Args)]
 pub struct CiGithubArgs {
-    /// Release series to test on; each is tested on both builds
-    #[arg(long, num_args = 1.., default_values_t = ["3.13".to_string(), "3.14".to_string()])]
+    /// Release series to test on; each is tested on both builds (add 3.13 to test it too)
+    #[arg(long, num_args = 1.., default_values_t = [crate::version::RECOMMENDED_SERIES.to_string()])]
     pub python: Vec<String>,
 
-    /// How the workflow installs ftpy [default: from the git URL in the repository variable
-    /// FTPY_GIT_URL]
-    #[arg(long, default_value = "cargo install --locked --git \"${{ vars.FTPY_GIT_URL }}\" ftpy")]
-    pub install_command: String,
+    /// ftpy's action as `uses:` takes it, e.g. owner/ftpy@v1 [default: checked out from the
+    /// repository named by the repository variable FTPY_REPOSITORY]
+    #[arg(long, value_name = "OWNER/NAME@REF")]
+    pub action: Option<String>,
 
     /// The test runner module, run as `python -m ...` in each environment
     #[arg(long, default_value = "pytest")]
@@ -313,7 +313,10 @@ pub struct CompletionsArgs {
 
 #[derive(Debug, Args)]
 pub struct DoctorArgs {
-    /// Count the headers of ssl, zlib, ctypes, sqlite3, lzma and bz2 as optional
+    /// The series to check for: what a build requires depends on it (3.14 adds libzstd)
+    #[arg(long, value_name = "SERIES", default_value_t = crate::version::RECOMMENDED_SERIES)]
+    pub python: crate::version::MinorVersion,
+    /// Count the headers of the required modules (ssl, zlib, ctypes, ...) as optional
     #[arg(long)]
     pub allow_missing_modules: bool,
 }
@@ -341,6 +344,11 @@ pub struct UninstallArgs {
     /// Remove both builds (GIL and free-threaded) of each version
     #[arg(long)]
     pub pair: bool,
+
+    /// Remove even installations that twin environments made by `ftpy venv` are based on
+    /// (those environments stop working)
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Subcommand)]

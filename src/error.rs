@@ -32,6 +32,21 @@ use crate::version::VersionError;
 
 /// Exit code of `ftpy doctor`, and of `ftpy install` when its system check fails.
 pub const EXIT_NOT_READY: u8 = 9;
+/// `ftpy uninstall` of an installation environments are based on, without `--force`.
+pub const EXIT_IN_USE: u8 = 14;
+
+fn in_use_keys(users: &[(String, Vec<std::path::PathBuf>)]) -> String {
+    let keys: Vec<&str> = users.iter().map(|(k, _)| k.as_str()).collect();
+    format!("{} {}", keys.join(" and "), if keys.len() == 1 { "is" } else { "are" })
+}
+
+fn in_use_list(users: &[(String, Vec<std::path::PathBuf>)]) -> String {
+    let lines: Vec<String> = users
+        .iter()
+        .flat_map(|(k, envs)| envs.iter().map(move |e| format!("  {} ({k})", e.display())))
+        .collect();
+    lines.join("\n")
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -58,6 +73,9 @@ pub enum Error {
     },
     #[error("this system cannot build CPython yet: {}", missing.join(", "))]
     NotReady { missing: Vec<String>, commands: Vec<String> },
+    /// Installations that environments made by `ftpy venv` are based on: (key, environments).
+    #[error("{} in use by twin environments:\n{}", in_use_keys(users), in_use_list(users))]
+    InUse { users: Vec<(String, Vec<std::path::PathBuf>)> },
     #[error("{request} is not installed")]
     NotInstalled {
         request: String,
@@ -156,6 +174,7 @@ impl Error {
             Error::Unpack(_) => 1,
             Error::Build(_) => 6,
             Error::NotReady { .. } => EXIT_NOT_READY,
+            Error::InUse { .. } => EXIT_IN_USE,
             Error::BuildCache(_) => 1,
             Error::Check { .. } => 7,
             Error::Home(_) | Error::Io { .. } => 1,
@@ -236,6 +255,10 @@ impl Error {
                 hints
             }
             Error::Usage { hints, .. } => hints.clone(),
+            Error::InUse { .. } => vec![
+                "those environments stop working without it: `ftpy uninstall --force` removes it anyway".into(),
+                "or remove the environments first (they are directories), or keep the installation".into(),
+            ],
             Error::NotReady { commands, .. } => {
                 let mut hints: Vec<String> = commands.iter().map(|c| format!("run `{c}`")).collect();
                 hints.push("`ftpy doctor` shows every check; --no-system-check skips this one".into());

@@ -23,6 +23,7 @@ mod package_index;
 mod pip;
 mod progress;
 mod project;
+mod project_registry;
 mod recipe;
 mod redact;
 mod requirements_file;

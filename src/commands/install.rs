@@ -47,6 +47,9 @@ pub fn run(args: InstallArgs, mut ctx: Context) -> Result<ExitCode, Error> {
     let recipes = ctx.recipes()?;
     let resolved = super::resolve_requests(&recipes, &requests, args.pair)?;
     let groups = install::group_by_release(&resolved);
+    if let Some(advice) = series_advice(&groups) {
+        ctx.reporter.info(advice);
+    }
 
     if args.dry_run {
         for group in &groups {
@@ -242,4 +245,18 @@ fn advise_path(ctx: &Context, installed_any: bool) {
             bin.display()
         ));
     }
+}
+
+/// One line of advice when a free-threaded build of a series older than the recommended one is
+/// asked for: the free-threading guidance targets 3.14t.
+fn series_advice(groups: &[InstallGroup]) -> Option<String> {
+    let recommended = crate::version::RECOMMENDED_SERIES;
+    let old = groups
+        .iter()
+        .flat_map(|g| g.keys.iter())
+        .find(|k| k.variant == crate::version::Variant::Freethreaded && k.version.series() < recommended)?;
+    Some(format!(
+        "Note: {recommended}t is the free-threaded series to target: {}t lacks its thread-safety fixes and is slower (`ftpy install {recommended}t`)",
+        old.version.series()
+    ))
 }

@@ -272,13 +272,20 @@ install:\n\
 
 /// The stub interpreter answers ftpy's probe the way a real one would, steered by FAKE_* vars.
 const PYTHON_IN: &str = r#"#!/bin/sh
-ssl=null
-if [ "$FAKE_MISSING_MODULE" = ssl ]; then ssl='"ModuleNotFoundError: No module named _ssl"'; fi
+# As ftpy runs it: python -I -c PROBE MODULE...; each module imports unless FAKE_MISSING_MODULE names it.
+if [ "$1" = -I ] && [ "$2" = -c ]; then shift 3; fi
+[ $# -gt 0 ] || set -- ssl zlib ctypes sqlite3 lzma bz2
+modules=""
+for m in "$@"; do
+    v=null
+    if [ "$FAKE_MISSING_MODULE" = "$m" ]; then v="\"ModuleNotFoundError: No module named _$m\""; fi
+    modules="$modules${modules:+, }\"$m\": $v"
+done
 gil=@GIL@
 if [ -n "$FAKE_GIL_ENABLED" ]; then gil=true; fi
 pip='"25.1.1"'
 if [ -n "$FAKE_NO_PIP" ]; then pip=null; fi
-printf '{"version": "%s", "gil_disabled_build": @FT@, "gil_enabled": %s, "gil_enabled_after_imports": %s, "modules": {"ssl": %s, "zlib": null, "ctypes": null, "sqlite3": null, "lzma": null, "bz2": null}, "pip": %s}\n' "@VERSION@" "$gil" "$gil" "$ssl" "$pip"
+printf '{"version": "%s", "gil_disabled_build": @FT@, "gil_enabled": %s, "gil_enabled_after_imports": %s, "modules": {%s}, "pip": %s}\n' "@VERSION@" "$gil" "$gil" "$modules" "$pip"
 "#;
 
 /// A source tarball for `version` laid out like CPython's, with a fake build system.
