@@ -246,7 +246,8 @@ impl RecipeBook {
             let sha256 =
                 entry.sha256.parse().map_err(|e: crate::digest::InvalidDigest| invalid(e.to_string()))?;
             if !crate::download::is_supported_url(&entry.url) {
-                return Err(invalid(format!("release {version}: unsupported url `{}`", entry.url)));
+                let url = crate::redact::redact(&entry.url);
+                return Err(invalid(format!("release {version}: unsupported url `{url}`")));
             }
             let replaces: Option<Sha256Digest> = match &entry.replaces_sha256 {
                 Some(text) => Some(text.parse().map_err(|e: crate::digest::InvalidDigest| {
