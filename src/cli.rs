@@ -125,8 +125,8 @@ pub struct WheelsBuildArgs {
 
 #[derive(Debug, Args)]
 pub struct VenvArgs {
-    /// The project [default: the nearest directory upwards with a pyproject.toml, else the
-    /// current directory]
+    /// The project [default: the nearest directory from here upwards that holds .venv-gil or
+    /// .venv-ft, a pyproject.toml or a requirements.txt; else the current directory]
     #[arg(value_name = "PROJECT_DIR")]
     pub project: Option<PathBuf>,
 
