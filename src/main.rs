@@ -27,6 +27,7 @@ mod recipe;
 mod requirements_file;
 mod side_by_side;
 mod sysdeps;
+mod terminal_text;
 mod unpack;
 mod venv;
 mod version;

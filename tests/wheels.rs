@@ -283,3 +283,89 @@ fn another_platform_is_checked_with_its_own_tags() {
     assert_eq!(ft["wheel_mismatches"], serde_json::json!(["platform"]));
     assert_eq!(row(&report, "extrapkg")["verdict"], "pure-wheel");
 }
+
+/// Every file under `dir`, with its contents.
+fn files_under(dir: &std::path::Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    let Ok(entries) = fs::read_dir(dir) else { return out };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(files_under(&path));
+        } else {
+            out.push((path.clone(), fs::read(&path).unwrap_or_default()));
+        }
+    }
+    out
+}
+
+#[test]
+fn a_remote_index_cannot_make_ftpy_read_local_files() {
+    use std::os::unix::fs::PermissionsExt;
+    let fixture = Fixture::new();
+    let index = index();
+    let private = tempfile::TempDir::new().unwrap();
+    let secret = private.path().join("secret");
+    fs::write(
+        &secret,
+        "Metadata-Version: 2.1\nName: victim\nRequires-Dist: leaked-name\nX-Marker: s3cr3t-b0dy\n",
+    )
+    .unwrap();
+    let local = format!("file://{}?", secret.display());
+    // The JSON page lists the local file (with "metadata"), and also a javascript: and a data: link;
+    // the HTML page of another project links the same local file.
+    index.raw_json_project(
+        "victim",
+        vec![
+            serde_json::json!({"filename": "victim-1.0-py3-none-any.whl", "url": local,
+                "hashes": {}, "core-metadata": true, "data-dist-info-metadata": true}),
+            serde_json::json!({"filename": "victim-0.9-py3-none-any.whl", "url": "javascript:alert(1)",
+                "hashes": {}, "core-metadata": true}),
+            serde_json::json!({"filename": "victim-0.8-py3-none-any.whl",
+                "url": "data:text/plain,Requires-Dist: via-data", "hashes": {}}),
+        ],
+    );
+    index.server.route(
+        "/simple/victim2/",
+        Route::Typed {
+            body: format!(
+                "<a href=\"{local}\" data-dist-info-metadata=\"true\">victim2-1.0-py3-none-any.whl</a>"
+            )
+            .into_bytes(),
+            content_type: "text/html".into(),
+        },
+    );
+    let dir = tempfile::TempDir::new().unwrap();
+    fs::write(dir.path().join("requirements.txt"), "victim\nvictim2\nftwheel\n").unwrap();
+    let out = check(&fixture, &index, dir.path(), &["--json"]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let report: serde_json::Value = serde_json::from_str(&stdout_of(&out)).unwrap();
+    for name in ["victim", "victim2"] {
+        let victim = row(&report, name);
+        assert_eq!(victim["verdict"], "not-found", "{victim}");
+        assert_eq!(victim["notes"][0], "the index lists no files for this Python", "{victim}");
+    }
+    assert_eq!(row(&report, "ftwheel")["verdict"], "target-wheel", "the rest of the check went on");
+    let asked: Vec<String> = index.server.all_hits().into_iter().map(|h| h.path).collect();
+    assert!(
+        !asked.iter().any(|p| p.contains("leaked") || p.contains("via-data")),
+        "the local file's dependency was followed: {asked:?}"
+    );
+    assert!(!stdout_of(&out).contains("leaked") && !stderr_of(&out).contains("leaked"));
+
+    // The cache holds nothing of the file, and what it holds is the user's alone.
+    let cache = fixture.home.path().join("cache/index");
+    let cached = files_under(&cache);
+    assert!(!cached.is_empty(), "the pages were cached");
+    let mode = |p: &std::path::Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&cache), 0o700);
+    for (path, bytes) in &cached {
+        let text = String::from_utf8_lossy(bytes);
+        assert!(
+            !text.contains("s3cr3t-b0dy") && !text.contains("leaked-name"),
+            "{} holds the file",
+            path.display()
+        );
+        assert_eq!(mode(path), 0o600, "{}", path.display());
+    }
+}
