@@ -369,3 +369,61 @@ fn a_remote_index_cannot_make_ftpy_read_local_files() {
         assert_eq!(mode(path), 0o600, "{}", path.display());
     }
 }
+
+#[test]
+fn a_requirements_tree_that_branches_30_ways_8_deep_is_read_at_once() {
+    let fixture = Fixture::new();
+    let index = index();
+    let dir = tempfile::TempDir::new().unwrap();
+    let d = dir.path();
+    fs::create_dir(d.join("sub")).unwrap();
+    // Level k names level k+1 thirty times, spelt differently: 30^8 reads if each -r were
+    // followed, 9 files read once each.
+    for level in 0..8 {
+        let next = level + 1;
+        let lines: String = (0..30)
+            .map(|i| match i % 3 {
+                0 => format!("-r level{next}.txt\n"),
+                1 => format!("-r ./level{next}.txt\n"),
+                _ => format!("--requirement=sub/../level{next}.txt\n"),
+            })
+            .collect();
+        fs::write(d.join(format!("level{level}.txt")), lines).unwrap();
+    }
+    fs::write(d.join("level8.txt"), "ftwheel\n").unwrap();
+    let started = std::time::Instant::now();
+    let out = fixture
+        .ftpy()
+        .current_dir(d)
+        .env("PIP_INDEX_URL", &index.url)
+        .env("PIP_CONFIG_FILE", "/dev/null")
+        .args(["wheels", "check", "-r", "level0.txt", "-r", "level8.txt", "--python", "3.13t", "--json"])
+        .timeout(std::time::Duration::from_secs(120))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let report: serde_json::Value = serde_json::from_str(&stdout_of(&out)).unwrap();
+    assert_eq!(row(&report, "ftwheel")["verdict"], "target-wheel");
+    // Generous: it takes well under a second; the unbounded reading took hours.
+    assert!(started.elapsed() < std::time::Duration::from_secs(60), "{:?}", started.elapsed());
+
+    // A -r of a device is refused as bad input, naming the chain.
+    fs::write(d.join("top.txt"), "ftwheel\n-r zero.txt\n").unwrap();
+    fs::write(d.join("zero.txt"), "-r /dev/zero\n").unwrap();
+    let out = fixture
+        .ftpy()
+        .current_dir(d)
+        .env("PIP_INDEX_URL", &index.url)
+        .args(["wheels", "check", "-r", "top.txt", "--python", "3.13t"])
+        .timeout(std::time::Duration::from_secs(120))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr_of(&out));
+    let err = stderr_of(&out);
+    assert!(err.contains("/dev/zero: not a regular file"), "{err}");
+    assert!(
+        err.contains("top.txt -> zero.txt -> /dev/zero") || err.contains("zero.txt -> /dev/zero"),
+        "{err}"
+    );
+    assert!(err.contains("hint: "), "{err}");
+}

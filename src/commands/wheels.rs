@@ -17,7 +17,7 @@ use crate::gil_scan;
 use crate::installation::{self, Installation};
 use crate::package_index::{self, IndexClient, IndexConfig};
 use crate::project::{self, PyProject};
-use crate::requirements_file::RequirementLines;
+use crate::requirements_file::{ReadBudget, RequirementLines};
 use crate::venv::Environment;
 use crate::version::{MinorVersion, Variant, VersionRequest};
 use crate::wheel_build;
@@ -142,8 +142,9 @@ fn read_inputs(selection: &WheelSelection) -> Result<Inputs, Error> {
             });
         }
     }
+    let mut budget = ReadBudget::default();
     for file in &files {
-        let lines = RequirementLines::read(file)?;
+        let lines = RequirementLines::read_with(file, &mut budget)?;
         if lines.no_index && selection.index_url.is_none() {
             return Err(Error::Usage {
                 message: format!(
