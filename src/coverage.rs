@@ -19,6 +19,7 @@ use pep508_rs::{ExtraName, MarkerEnvironment, MarkerEnvironmentBuilder, Requirem
 use serde::Serialize;
 
 use crate::package_index::{CoreMetadata, IndexClient, IndexError, IndexFile, ProjectPage};
+use crate::terminal_text::{escape_control, escape_shortened};
 use crate::wheel_tags::{DistFilename, Target, WheelMismatch, normalize_name};
 
 /// What a requirement's chosen release offers the target.
@@ -37,6 +38,9 @@ pub enum Verdict {
     NotFound,
     /// A path or URL: pip builds it from source; nothing to look up.
     DirectReference,
+    /// The index could not be read for this project (its page failed or made no sense), while
+    /// it answered for others; the notes say why.
+    Unchecked,
 }
 
 impl Verdict {
@@ -165,12 +169,10 @@ pub fn check(
     let mut root_wants: BTreeMap<String, Wanted> = BTreeMap::new();
     let mut rows_direct: Vec<Row> = Vec::new();
     for root in roots {
-        let requirement = Requirement::<pep508_rs::VerbatimUrl>::from_str(&root.text).map_err(|e| {
-            CoverageError::Invalid {
-                text: root.text.clone(),
-                origin: root.origin.clone(),
-                message: e.message.to_string(),
-            }
+        let requirement = parse_requirement(&root.text).map_err(|message| CoverageError::Invalid {
+            text: escape_shortened(&root.text, SHOWN_CHARS),
+            origin: escape_control(&root.origin).into_owned(),
+            message,
         })?;
         if !requirement.marker.evaluate(&env.markers, &[]) {
             continue;
@@ -192,7 +194,9 @@ pub fn check(
         rows_direct.push(direct_row(text, text, origin));
     }
 
-    let mut pages: HashMap<String, ProjectPage> = HashMap::new();
+    // A page that cannot be read fails its project only; when no page at all can be read, the
+    // index is not answering, and that is the error.
+    let mut pages: HashMap<String, Result<ProjectPage, IndexError>> = HashMap::new();
     let mut metadata: HashMap<(String, String), Result<CoreMetadata, String>> = HashMap::new();
     let mut choices: BTreeMap<String, Choice> = BTreeMap::new();
     let mut wanted = BTreeMap::new();
@@ -201,10 +205,22 @@ pub fn check(
         wanted = expand(&root_wants, &choices, &metadata, env);
         let missing: Vec<String> = wanted.keys().filter(|n| !pages.contains_key(*n)).cloned().collect();
         for (name, page) in parallel(&missing, |name| client.project(name)) {
-            pages.insert(name, page?);
+            pages.insert(name, page);
         }
-        choices =
-            wanted.iter().map(|(name, want)| (name.clone(), choose(name, want, &pages[name], env))).collect();
+        if !pages.is_empty() && pages.values().all(|p| p.is_err()) {
+            let first = pages.into_values().find_map(Result::err).expect("all failed");
+            return Err(CoverageError::Index(first));
+        }
+        choices = wanted
+            .iter()
+            .map(|(name, want)| {
+                let choice = match &pages[name] {
+                    Ok(page) => choose(name, want, page, env),
+                    Err(e) => unchecked(name, want, e),
+                };
+                (name.clone(), choice)
+            })
+            .collect();
         let to_read: Vec<((String, String), IndexFile)> = choices
             .iter()
             .filter_map(|(name, c)| {
@@ -249,12 +265,15 @@ pub fn check(
                         }
                     }
                     for text in &meta.requires_dist {
-                        if Requirement::<pep508_rs::VerbatimUrl>::from_str(text).is_err() {
-                            row.notes.push(format!("unreadable dependency `{text}`"));
+                        if let Err(why) = parse_requirement(text) {
+                            row.notes.push(format!(
+                                "unreadable dependency `{}` (not followed): {why}",
+                                escape_shortened(text, SHOWN_CHARS)
+                            ));
                         }
                     }
                 }
-                Some(Err(e)) => row.notes.push(format!("dependencies unknown: {e}")),
+                Some(Err(e)) => row.notes.push(format!("dependencies unknown: {}", escape_control(e))),
                 None => {}
             }
         }
@@ -293,7 +312,7 @@ fn expand(
             .collect();
         let parent = format!("{name} {version}");
         for text in &meta.requires_dist {
-            let Ok(dep) = Requirement::<pep508_rs::VerbatimUrl>::from_str(text) else { continue };
+            let Ok(dep) = parse_requirement(text) else { continue };
             if !dep.marker.evaluate(&env.markers, &extras) {
                 continue;
             }
@@ -313,6 +332,49 @@ fn expand(
         }
     }
     wanted
+}
+
+/// A project name longer than this is a lie, not a name: far beyond any real project's, and
+/// as a URL it makes an index answer "URI too long" (which would then fail the whole check).
+const MAX_NAME_CHARS: usize = 256;
+/// How much of a requirement an error or a note repeats.
+const SHOWN_CHARS: usize = 120;
+
+/// A PEP 508 requirement, from the user's files or a release's metadata, with a name of at
+/// most [`MAX_NAME_CHARS`]; the reason otherwise, fit to print.
+fn parse_requirement(text: &str) -> Result<Requirement<pep508_rs::VerbatimUrl>, String> {
+    let name_chars = text
+        .trim_start()
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+        .count();
+    if name_chars > MAX_NAME_CHARS {
+        return Err(format!("a project name of {name_chars} characters"));
+    }
+    Requirement::<pep508_rs::VerbatimUrl>::from_str(text)
+        .map_err(|e| escape_shortened(&e.message.to_string(), 2 * SHOWN_CHARS))
+}
+
+/// The row of a project whose page could not be read.
+fn unchecked(name: &str, want: &Wanted, error: &IndexError) -> Choice {
+    let requirement = if want.texts.is_empty() { name.to_string() } else { want.texts.join(", ") };
+    let row = Row {
+        name: name.to_string(),
+        requirement,
+        direct: want.direct,
+        required_by: vec![],
+        version: None,
+        verdict: Verdict::Unchecked,
+        newest: None,
+        prefer_binary: None,
+        wheel_mismatches: vec![],
+        free_threading: None,
+        notes: vec![format!(
+            "the index could not be read for it: {}",
+            escape_shortened(&error.to_string(), 400)
+        )],
+    };
+    Choice { row, metadata_file: None }
 }
 
 fn direct_row(name: &str, target: &str, origin: &str) -> Row {

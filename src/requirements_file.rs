@@ -44,6 +44,7 @@ pub struct ReadBudget {
 }
 
 impl RequirementLines {
+    #[cfg(test)]
     pub fn read(path: &Path) -> Result<RequirementLines, Error> {
         RequirementLines::read_with(path, &mut ReadBudget::default())
     }

@@ -427,3 +427,63 @@ fn a_requirements_tree_that_branches_30_ways_8_deep_is_read_at_once() {
     );
     assert!(err.contains("hint: "), "{err}");
 }
+
+#[test]
+fn one_lying_metadata_file_fails_only_its_package() {
+    let fixture = Fixture::new();
+    let index = index();
+    let long_name = "a".repeat(100_000);
+    let lying = common::index::metadata("liar", "1.0", &[long_name.as_str(), "puredep>=1.0"], &[]);
+    let (filename, bytes) = common::index::wheel("liar", "1.0", "py3-none-any", &lying);
+    index.json_project("liar", vec![common::index::FixtureFile::new(&filename, bytes).with_metadata(lying)]);
+    let invalid = common::index::metadata("badreq", "1.0", &["not a [valid requirement"], &[]);
+    let (filename, bytes) = common::index::wheel("badreq", "1.0", "py3-none-any", &invalid);
+    index.json_project(
+        "badreq",
+        vec![common::index::FixtureFile::new(&filename, bytes).with_metadata(invalid)],
+    );
+    // A page that makes no sense fails its project only.
+    index.server.route(
+        "/simple/brokenpage/",
+        Route::Typed {
+            body: b"{\"files\": 7}".to_vec(),
+            content_type: "application/vnd.pypi.simple.v1+json".into(),
+        },
+    );
+    let dir = tempfile::TempDir::new().unwrap();
+    fs::write(dir.path().join("requirements.txt"), "liar\nbadreq\nftwheel\nbrokenpage\n").unwrap();
+
+    let out = check(&fixture, &index, dir.path(), &["--json"]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let report: serde_json::Value = serde_json::from_str(&stdout_of(&out)).unwrap();
+    let liar = row(&report, "liar");
+    assert_eq!(liar["verdict"], "pure-wheel", "{liar}");
+    let notes = liar["notes"].to_string();
+    assert!(notes.contains("100000 characters"), "{notes}");
+    assert!(notes.len() < 2_000, "the finding repeats the lie in full: {} bytes", notes.len());
+    // What the lying file declares beside the lie is still followed.
+    let puredep = row(&report, "puredep");
+    assert!(puredep["required_by"].as_array().unwrap().contains(&"liar 1.0".into()), "{puredep}");
+    let badreq = row(&report, "badreq");
+    assert!(badreq["notes"].to_string().contains("unreadable dependency"), "{badreq}");
+    assert_eq!(row(&report, "ftwheel")["verdict"], "target-wheel");
+    let broken = row(&report, "brokenpage");
+    assert_eq!(broken["verdict"], "unchecked", "{broken}");
+    assert!(broken["notes"][0].as_str().unwrap().contains("returned a page ftpy cannot read"), "{broken}");
+    assert_eq!(report["summary"]["unchecked"], 1);
+    let names: Vec<&str> =
+        report["packages"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+    assert!(names.iter().all(|n| n.len() < 100), "a row for the lie itself: {}", names.len());
+    assert!(!index.server.all_hits().iter().any(|h| h.path.contains("aaaaaaaa")), "the lie was asked for");
+
+    // The same verdict rules as ever: --strict fails on what is not ready (the unreadable
+    // page), not on the lie.
+    let out = check(&fixture, &index, dir.path(), &["--strict"]);
+    assert_eq!(out.status.code(), Some(12), "{}", stderr_of(&out));
+    let text = stdout_of(&out);
+    assert!(text.lines().all(|l| l.len() < 2_000), "a table line holds the whole lie");
+    assert!(text.contains("1 could not be checked"), "{text}");
+    fs::write(dir.path().join("requirements.txt"), "liar\nbadreq\nftwheel\n").unwrap();
+    let out = check(&fixture, &index, dir.path(), &["--strict"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+}

@@ -18,6 +18,7 @@ use crate::installation::{self, Installation};
 use crate::package_index::{self, IndexClient, IndexConfig};
 use crate::project::{self, PyProject};
 use crate::requirements_file::{ReadBudget, RequirementLines};
+use crate::terminal_text::escape_control;
 use crate::venv::Environment;
 use crate::version::{MinorVersion, Variant, VersionRequest};
 use crate::wheel_build;
@@ -149,7 +150,7 @@ fn read_inputs(selection: &WheelSelection) -> Result<Inputs, Error> {
             return Err(Error::Usage {
                 message: format!(
                     "{} says --no-index: pip would look only in --find-links locations",
-                    file.display()
+                    escape_control(&file.display().to_string())
                 ),
                 hints: vec!["name the index to check against with --index-url".into()],
             });
@@ -206,6 +207,8 @@ struct Summary {
     must_build: usize,
     will_not_load: usize,
     not_found: usize,
+    /// Projects whose index page could not be read (while others could).
+    unchecked: usize,
     direct_references: usize,
 }
 
@@ -219,6 +222,7 @@ impl Summary {
             must_build: count(Verdict::MustBuild),
             will_not_load: count(Verdict::WillNotLoad),
             not_found: count(Verdict::NotFound),
+            unchecked: count(Verdict::Unchecked),
             direct_references,
         }
     }
@@ -242,8 +246,10 @@ fn run_check(
         .map_err(|e| Error::Usage { message: format!("cannot describe the target: {e}"), hints: vec![] })?;
     env.pre = inputs.pre;
     for location in &inputs.find_links {
-        ctx.reporter
-            .warn(format!("pip would also look in --find-links {location}; ftpy checks only the index"));
+        ctx.reporter.warn(format!(
+            "pip would also look in --find-links {}; ftpy checks only the index",
+            escape_control(location)
+        ));
     }
     let client = client(ctx, selection, &inputs, &python)?;
     ctx.reporter.info(format!(
@@ -313,11 +319,15 @@ fn verdict_text(row: &Row, target: &Target) -> (String, u8) {
         Verdict::WillNotLoad => ("no wheel that loads".into(), 31),
         Verdict::NotFound => ("not found".into(), 31),
         Verdict::DirectReference => ("path or URL".into(), 36),
+        Verdict::Unchecked => ("could not be checked".into(), 31),
     }
 }
 
+/// The table on stdout. Names, versions and notes come from the user's files and the index:
+/// control characters in them are shown escaped.
 fn print_table(rows: &[Row], target: &Target) {
-    let name_width = rows.iter().map(|r| r.name.len()).max().unwrap_or(7).clamp(7, 32);
+    let name_width =
+        rows.iter().map(|r| escape_control(&r.name).chars().count()).max().unwrap_or(7).clamp(7, 32);
     println!("{:<name_width$}  {:<12} {:<28} notes", "package", "version", "status");
     for row in rows {
         let (text, code) = verdict_text(row, target);
@@ -343,10 +353,10 @@ fn print_table(rows: &[Row], target: &Target) {
         notes.extend(row.notes.iter().cloned());
         let line = format!(
             "{:<name_width$}  {:<12} {} {}",
-            row.name,
-            row.version.as_deref().unwrap_or("-"),
+            escape_control(&row.name),
+            escape_control(row.version.as_deref().unwrap_or("-")),
             colour(&format!("{text:<28}"), code),
-            notes.join("; ")
+            escape_control(&notes.join("; "))
         );
         println!("{}", line.trim_end());
     }
@@ -362,6 +372,9 @@ fn print_summary(summary: &Summary, label: &str) {
     }
     if summary.not_found > 0 {
         parts.push(format!("{} not found", summary.not_found));
+    }
+    if summary.unchecked > 0 {
+        parts.push(format!("{} could not be checked", summary.unchecked));
     }
     let line = format!("{} of {} ready for {label}", summary.ready, summary.total);
     if parts.is_empty() {
@@ -396,8 +409,15 @@ pub fn build(args: WheelsBuildArgs, ctx: &Context) -> Result<ExitCode, Error> {
     };
     let wheelhouse = args.wheelhouse.clone().unwrap_or_else(|| ctx.home.wheelhouse_dir(&inst.key));
     let wanted: Vec<&Row> = rows.iter().filter(|r| r.verdict == Verdict::MustBuild).collect();
-    for row in rows.iter().filter(|r| r.verdict == Verdict::WillNotLoad || r.verdict == Verdict::NotFound) {
-        ctx.reporter.warn(format!("{}: {} (nothing to build from)", row.name, verdict_text(row, &target).0));
+    for row in rows
+        .iter()
+        .filter(|r| matches!(r.verdict, Verdict::WillNotLoad | Verdict::NotFound | Verdict::Unchecked))
+    {
+        ctx.reporter.warn(format!(
+            "{}: {} (nothing to build from)",
+            escape_control(&row.name),
+            verdict_text(row, &target).0
+        ));
     }
     if wanted.is_empty() {
         println!(
