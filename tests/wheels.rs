@@ -487,3 +487,37 @@ fn one_lying_metadata_file_fails_only_its_package() {
     let out = check(&fixture, &index, dir.path(), &["--strict"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
 }
+
+#[test]
+fn control_characters_from_files_and_the_index_are_shown_escaped() {
+    let fixture = Fixture::new();
+    let index = index();
+    // A release whose metadata declares a dependency that is no requirement, with escapes in it.
+    let meta = common::index::metadata("shady", "1.0", &["evil\x1b[2J\u{9b}31m ((("], &[]);
+    let (filename, bytes) = common::index::wheel("shady", "1.0", "py3-none-any", &meta);
+    index.json_project("shady", vec![common::index::FixtureFile::new(&filename, bytes).with_metadata(meta)]);
+    let dir = tempfile::TempDir::new().unwrap();
+    fs::write(dir.path().join("requirements.txt"), "shady\n./local/\x1b[31mred\r\x07\n-f ./w\x1b[1mheels\n")
+        .unwrap();
+    let out = check(&fixture, &index, dir.path(), &[]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let (stdout, stderr) = (stdout_of(&out), stderr_of(&out));
+    for text in [&stdout, &stderr] {
+        assert!(!text.contains(['\x1b', '\r', '\x07', '\u{9b}']), "raw control characters:\n{text:?}");
+    }
+    assert!(stdout.contains("./local/\\x1b[31mred\\r\\x07"), "{stdout}");
+    assert!(stdout.contains("unreadable dependency `evil\\x1b[2J\\u{9b}31m (((`"), "{stdout}");
+    assert!(stderr.contains("--find-links ./w\\x1b[1mheels"), "{stderr}");
+
+    // In errors too: a requirement that is not one, and a -r file that is not there.
+    fs::write(dir.path().join("requirements.txt"), "bad\x1b]0;owned\x07 [\n").unwrap();
+    let out = check(&fixture, &index, dir.path(), &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr_of(&out));
+    let stderr = stderr_of(&out);
+    assert!(!stderr.contains(['\x1b', '\x07']), "{stderr:?}");
+    assert!(stderr.contains("bad\\x1b]0;owned\\x07 ["), "{stderr}");
+    fs::write(dir.path().join("requirements.txt"), "-r mi\x1b[8mssing.txt\n").unwrap();
+    let out = check(&fixture, &index, dir.path(), &[]);
+    let stderr = stderr_of(&out);
+    assert!(!stderr.contains('\x1b') && stderr.contains("mi\\x1b[8mssing.txt"), "{stderr:?}");
+}
