@@ -528,9 +528,9 @@ fn choose(name: &str, want: &Wanted, page: &ProjectPage, env: &TargetEnv) -> Cho
 }
 
 /// Run `f` over `items` on a few threads; results in input order.
-fn parallel<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<(T, R)>
+fn parallel<T, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<(T, R)>
 where
-    T: Clone + Send,
+    T: Clone + Send + Sync,
 {
     let results: Mutex<Vec<Option<R>>> = Mutex::new((0..items.len()).map(|_| None).collect());
     let next = Mutex::new(0usize);

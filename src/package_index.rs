@@ -496,11 +496,7 @@ fn write_atomically(path: &Path, bytes: &[u8]) {
 /// (`file://`) index may also link local files. Every other scheme (`javascript:`, `data:`,
 /// `ftp:`, ...) is dropped.
 fn link_allowed(page: &url::Url, link: &url::Url) -> bool {
-    match (page.scheme(), link.scheme()) {
-        ("http" | "https" | "file", "http" | "https") => true,
-        ("file", "file") => true,
-        _ => false,
-    }
+    matches!((page.scheme(), link.scheme()), ("http" | "https" | "file", "http" | "https") | ("file", "file"))
 }
 
 /// The absolute URL of a link on a page, without a fragment and without credentials (which

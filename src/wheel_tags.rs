@@ -98,20 +98,6 @@ impl DistFilename {
             DistKind::Sdist => false,
         }
     }
-
-    pub fn tag_triples(&self) -> Vec<(String, String, String)> {
-        let mut out = Vec::new();
-        if let DistKind::Wheel { pythons, abis, platforms } = &self.kind {
-            for py in pythons {
-                for abi in abis {
-                    for plat in platforms {
-                        out.push((py.clone(), abi.clone(), plat.clone()));
-                    }
-                }
-            }
-        }
-        out
-    }
 }
 
 /// The interpreter a wheel must load in.
@@ -321,7 +307,8 @@ mod tests {
     fn parses_wheels_and_sdists() {
         let w = file("Demo-1.2.0-cp313-cp313t-manylinux_2_17_x86_64.manylinux2014_x86_64.whl");
         assert_eq!(w.version, Version::from_str("1.2").unwrap());
-        assert_eq!(w.tag_triples().len(), 2);
+        let DistKind::Wheel { platforms, .. } = &w.kind else { panic!("a wheel") };
+        assert_eq!(platforms, &["manylinux_2_17_x86_64", "manylinux2014_x86_64"]);
         let w = file("demo-1.0-1-py3-none-any.whl");
         assert!(w.is_pure_wheel());
         assert_eq!(DistFilename::parse("demo_thing-2.0.tar.gz", "demo-thing").unwrap().kind, DistKind::Sdist);

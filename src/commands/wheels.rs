@@ -54,10 +54,8 @@ fn target_python(ctx: &Context, text: Option<&str>) -> Result<TargetPython, Erro
     let installed =
         installation::installed(&ctx.home).map_err(Error::io("cannot read the installed versions"))?;
     let found = match &request {
-        Some(r) => {
-            installed.into_iter().filter(|i| i.key.variant == r.variant && r.matches(&i.key.version)).last()
-        }
-        None => installed.into_iter().filter(|i| i.key.variant == Variant::Freethreaded).last(),
+        Some(r) => installed.into_iter().rfind(|i| i.key.variant == r.variant && r.matches(&i.key.version)),
+        None => installed.into_iter().rfind(|i| i.key.variant == Variant::Freethreaded),
     };
     if let Some(inst) = found {
         return Ok(TargetPython {
