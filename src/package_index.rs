@@ -287,7 +287,7 @@ impl IndexClient {
         {
             return Ok(Some((cached.content_type, cached.body)));
         }
-        let fail = |message: String| IndexError::Fetch { url: redact(url), message };
+        let fail = |message: String| IndexError::Fetch { url: redact(url), message: shown(&message) };
         if url.starts_with("file:") {
             // pip reads a local index directory's index.html.
             let dir = local_path(url).ok_or_else(|| fail("not a local path".into()))?;
@@ -335,7 +335,7 @@ impl IndexClient {
 
     /// At most `limit` bytes of a file an index links: more is an error, not a truncation.
     fn get_bytes(&self, url: &str, limit: u64) -> Result<Vec<u8>, IndexError> {
-        let fail = |message: String| IndexError::Fetch { url: redact(url), message };
+        let fail = |message: String| IndexError::Fetch { url: redact(url), message: shown(&message) };
         let too_large = || fail(format!("larger than {} MiB", limit / (1024 * 1024)));
         if url.starts_with("file:") {
             // Links are vetted where pages are read; this is the second lock on the same door:
@@ -417,6 +417,12 @@ fn percent_decode(text: &str) -> String {
         }
     }
     String::from_utf8_lossy(&out).into_owned()
+}
+
+/// An error message that may quote what an index sent (serde quotes the strings it did not
+/// expect): escaped and shortened to print.
+fn shown(message: &str) -> String {
+    crate::terminal_text::escape_shortened(message, 300)
 }
 
 /// Read up to `limit + 1` bytes of `path` into `out`, refusing anything but a regular file
@@ -535,7 +541,7 @@ struct JsonFile {
 
 fn parse_json(url: &str, body: &str) -> Result<Vec<IndexFile>, IndexError> {
     let page: JsonPage = serde_json::from_str(body)
-        .map_err(|e| IndexError::Parse { url: redact(url), message: e.to_string() })?;
+        .map_err(|e| IndexError::Parse { url: redact(url), message: shown(&e.to_string()) })?;
     let truthy =
         |v: &serde_json::Value| !matches!(v, serde_json::Value::Null | serde_json::Value::Bool(false));
     Ok(page

@@ -520,4 +520,17 @@ fn control_characters_from_files_and_the_index_are_shown_escaped() {
     let out = check(&fixture, &index, dir.path(), &[]);
     let stderr = stderr_of(&out);
     assert!(!stderr.contains('\x1b') && stderr.contains("mi\\x1b[8mssing.txt"), "{stderr:?}");
+    // An index error that quotes the page (serde quotes the string it did not expect).
+    index.server.route(
+        "/simple/garbled/",
+        Route::Typed {
+            body: serde_json::json!({"files": "\x1b[2J\x1b]0;owned\x07"}).to_string().into_bytes(),
+            content_type: "application/vnd.pypi.simple.v1+json".into(),
+        },
+    );
+    fs::write(dir.path().join("requirements.txt"), "garbled\n").unwrap();
+    let out = check(&fixture, &index, dir.path(), &[]);
+    let stderr = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(!stderr.contains(['\x1b', '\x07']) && stderr.contains("owned"), "{stderr:?}");
 }
