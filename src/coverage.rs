@@ -200,9 +200,10 @@ pub fn check(
     let mut metadata: HashMap<(String, String), Result<CoreMetadata, String>> = HashMap::new();
     let mut choices: BTreeMap<String, Choice> = BTreeMap::new();
     let mut wanted = BTreeMap::new();
+    let mut cut_short = BTreeSet::new();
     let mut last_state: Option<Vec<(String, Option<String>, usize)>> = None;
     for _round in 0..64 {
-        wanted = expand(&root_wants, &choices, &metadata, env);
+        (wanted, cut_short) = expand(&root_wants, &choices, &metadata, env);
         let missing: Vec<String> = wanted.keys().filter(|n| !pages.contains_key(*n)).cloned().collect();
         for (name, page) in parallel(&missing, |name| client.project(name)) {
             pages.insert(name, page);
@@ -256,6 +257,13 @@ pub fn check(
             match metadata.get(&(name.clone(), version.clone())) {
                 Some(Ok(meta)) => {
                     row.free_threading = meta.free_threading_classifier();
+                    if meta.requires_dist_dropped > 0 {
+                        row.notes.push(format!(
+                            "its metadata declares {} more dependencies than the {} ftpy reads; those were not checked",
+                            meta.requires_dist_dropped,
+                            crate::package_index::MAX_REQUIRES_DIST
+                        ));
+                    }
                     if meta.dynamic_requires {
                         row.notes.push("its dependencies are known only after building it".into());
                     }
@@ -277,6 +285,11 @@ pub fn check(
                 None => {}
             }
         }
+        if cut_short.contains(&name) {
+            row.notes.push(format!(
+                "some of its dependencies were not checked: the check reached {MAX_PROJECTS} projects"
+            ));
+        }
         rows.push(row);
     }
     rows.sort_by(|a, b| b.direct.cmp(&a.direct).then_with(|| a.name.cmp(&b.name)));
@@ -286,22 +299,25 @@ pub fn check(
 
 /// The requirements of this round: the roots, then the dependencies of every chosen release
 /// reachable from them, with markers evaluated for the target and the extras each release
-/// declares.
+/// declares. No dependency adds a project past [`MAX_PROJECTS`]; the second value names the
+/// projects some of whose dependencies were left out for that.
 fn expand(
     roots: &BTreeMap<String, Wanted>,
     choices: &BTreeMap<String, Choice>,
     metadata: &HashMap<(String, String), Result<CoreMetadata, String>>,
     env: &TargetEnv,
-) -> BTreeMap<String, Wanted> {
+) -> (BTreeMap<String, Wanted>, BTreeSet<String>) {
+    let mut cut_short = BTreeSet::new();
     let mut wanted = roots.clone();
     let mut done: BTreeSet<(String, BTreeSet<String>)> = BTreeSet::new();
-    loop {
-        let next = wanted.iter().find_map(|(name, want)| {
-            let key = (name.clone(), want.extras.clone());
-            (!done.contains(&key)).then_some(key)
-        });
-        let Some((name, extras)) = next else { break };
-        done.insert((name.clone(), extras.clone()));
+    // Names touched since they were last expanded, smallest first (the order of the old full
+    // scan, without its cost: quadratic in the number of projects).
+    let mut pending: BTreeSet<String> = wanted.keys().cloned().collect();
+    while let Some(name) = pending.pop_first() {
+        let extras = wanted[&name].extras.clone();
+        if !done.insert((name.clone(), extras.clone())) {
+            continue;
+        }
         let Some(version) = choices.get(&name).and_then(|c| c.row.version.clone()) else { continue };
         let Some(Ok(meta)) = metadata.get(&(name.clone(), version.clone())) else { continue };
         // As pip does: an extra the release does not declare is ignored.
@@ -316,7 +332,13 @@ fn expand(
             if !dep.marker.evaluate(&env.markers, &extras) {
                 continue;
             }
-            let entry = wanted.entry(normalize_name(dep.name.as_ref())).or_default();
+            let dep_name = normalize_name(dep.name.as_ref());
+            if wanted.len() >= MAX_PROJECTS && !wanted.contains_key(&dep_name) {
+                cut_short.insert(name.clone());
+                continue;
+            }
+            pending.insert(dep_name.clone());
+            let entry = wanted.entry(dep_name).or_default();
             if !entry.required_by.contains(&parent) {
                 entry.required_by.push(parent.clone());
             }
@@ -331,9 +353,12 @@ fn expand(
             }
         }
     }
-    wanted
+    (wanted, cut_short)
 }
 
+/// The projects one check looks up, at most (the roots aside): real dependency trees have a
+/// few hundred; an index whose metadata names more is lying, and each is a request.
+const MAX_PROJECTS: usize = 2000;
 /// A project name longer than this is a lie, not a name: far beyond any real project's, and
 /// as a URL it makes an index answer "URI too long" (which would then fail the whole check).
 const MAX_NAME_CHARS: usize = 256;
@@ -591,6 +616,23 @@ mod tests {
 
     fn page(files: Vec<IndexFile>) -> ProjectPage {
         ProjectPage { found: true, files }
+    }
+
+    #[test]
+    fn lying_metadata_adds_a_bounded_number_of_projects() {
+        let mut text = String::from("Metadata-Version: 2.1\nName: fanout\n");
+        for i in 0..3000 {
+            text.push_str(&format!("Requires-Dist: dep{i}\n"));
+        }
+        let meta = CoreMetadata::parse(&text);
+        assert_eq!((meta.requires_dist.len(), meta.requires_dist_dropped), (2000, 1000));
+        let roots: BTreeMap<String, Wanted> = [("fanout".to_string(), want(&[]))].into();
+        let choice = choose("fanout", &want(&[]), &page(vec![file("fanout-1.0-py3-none-any.whl")]), &env());
+        let choices: BTreeMap<String, Choice> = [("fanout".to_string(), choice)].into();
+        let metadata = [(("fanout".to_string(), "1.0".to_string()), Ok(meta))].into();
+        let (wanted, cut_short) = expand(&roots, &choices, &metadata, &env());
+        assert_eq!(wanted.len(), MAX_PROJECTS);
+        assert_eq!(cut_short, BTreeSet::from(["fanout".to_string()]));
     }
 
     #[test]

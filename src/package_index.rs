@@ -699,6 +699,9 @@ fn zip_member(bytes: &[u8], wanted: impl Fn(&str) -> bool) -> Option<Result<Stri
     None
 }
 
+/// More dependencies than any real release declares (the largest have a few hundred).
+pub const MAX_REQUIRES_DIST: usize = 2000;
+
 /// The fields of core metadata ftpy uses.
 #[derive(Clone, Debug, Default)]
 pub struct CoreMetadata {
@@ -708,6 +711,9 @@ pub struct CoreMetadata {
     pub provides_extra: Vec<String>,
     /// Metadata 2.2+: `Requires-Dist` declared dynamic, i.e. known only after a build.
     pub dynamic_requires: bool,
+    /// `Requires-Dist` fields past [`MAX_REQUIRES_DIST`], not kept: metadata that declares more
+    /// is lying, and following them all would be unbounded work.
+    pub requires_dist_dropped: usize,
     /// `Metadata-Version`, e.g. (2, 1).
     pub version: Option<(u32, u32)>,
 }
@@ -738,6 +744,9 @@ impl CoreMetadata {
         fields.extend(last);
         for (key, value) in fields {
             match key.as_str() {
+                "requires-dist" if meta.requires_dist.len() >= MAX_REQUIRES_DIST => {
+                    meta.requires_dist_dropped += 1
+                }
                 "requires-dist" => meta.requires_dist.push(value),
                 "classifier" => meta.classifiers.push(value),
                 "provides-extra" => meta.provides_extra.push(crate::wheel_tags::normalize_name(&value)),
