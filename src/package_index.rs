@@ -647,20 +647,37 @@ fn unescape(text: &str) -> String {
 
 /// `*.dist-info/METADATA` of a wheel, or the top-level `PKG-INFO` of an sdist.
 fn read_archive_metadata(filename: &str, bytes: &[u8]) -> Result<String, String> {
+    read_archive_metadata_within(filename, bytes, SDIST_UNPACKED_LIMIT)
+}
+
+/// An sdist is read (decompressed) no further than this looking for its `PKG-INFO`, which comes
+/// near the start of real ones: a small gzip file can expand a thousandfold.
+const SDIST_UNPACKED_LIMIT: u64 = 1024 * 1024 * 1024;
+
+fn read_archive_metadata_within(filename: &str, bytes: &[u8], unpacked_limit: u64) -> Result<String, String> {
     if filename.ends_with(".whl") {
         return zip_member(bytes, |n| n.ends_with(".dist-info/METADATA") && n.matches('/').count() == 1)
             .ok_or_else(|| "the wheel has no .dist-info/METADATA".to_string())?;
     }
     if filename.ends_with(".tar.gz") || filename.ends_with(".tgz") {
-        let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(bytes));
-        for entry in archive.entries().map_err(|e| e.to_string())? {
-            let mut entry = entry.map_err(|e| e.to_string())?;
-            let path = entry.path().map_err(|e| e.to_string())?.into_owned();
-            if path.components().count() == 2 && path.ends_with("PKG-INFO") {
-                return read_bounded_text(&mut entry);
+        let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(bytes).take(unpacked_limit));
+        let found = (|| {
+            for entry in archive.entries().map_err(|e| e.to_string())? {
+                let mut entry = entry.map_err(|e| e.to_string())?;
+                let path = entry.path().map_err(|e| e.to_string())?.into_owned();
+                if path.components().count() == 2 && path.ends_with("PKG-INFO") {
+                    return read_bounded_text(&mut entry);
+                }
             }
+            Err("the sdist has no PKG-INFO".to_string())
+        })();
+        if found.is_err() && archive.into_inner().limit() == 0 {
+            return Err(format!(
+                "the sdist unpacks to more than {} MiB before its PKG-INFO",
+                unpacked_limit / (1024 * 1024)
+            ));
         }
-        return Err("the sdist has no PKG-INFO".into());
+        return found;
     }
     if filename.ends_with(".zip") {
         return zip_member(bytes, |n| n.ends_with("/PKG-INFO") && n.matches('/').count() == 1)
@@ -845,6 +862,32 @@ mod tests {
         assert_eq!(files.len(), 1);
         assert_eq!(files[0].url, "http://host/simple/demo/a-1.2.tar.gz");
         assert_eq!(parse_html(local, html).len(), 2, "a local index may link local files");
+    }
+
+    #[test]
+    fn an_sdist_is_unpacked_only_so_far_looking_for_its_metadata() {
+        let sdist = |filler: usize| {
+            let mut tar =
+                tar::Builder::new(flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast()));
+            for (name, data) in
+                [("demo-1.0/filler", vec![0u8; filler]), ("demo-1.0/PKG-INFO", b"Name: demo\n".to_vec())]
+            {
+                let mut header = tar::Header::new_gnu();
+                header.set_size(data.len() as u64);
+                header.set_mode(0o644);
+                header.set_cksum();
+                tar.append_data(&mut header, name, data.as_slice()).unwrap();
+            }
+            tar.into_inner().unwrap().finish().unwrap()
+        };
+        let limit = 1024 * 1024;
+        let small = sdist(1000);
+        assert_eq!(read_archive_metadata_within("demo-1.0.tar.gz", &small, limit).unwrap(), "Name: demo\n");
+        // 4 MiB of zeros compress to a few KB: a bomb in miniature.
+        let bomb = sdist(4 * 1024 * 1024);
+        assert!(bomb.len() < 64 * 1024);
+        let error = read_archive_metadata_within("demo-1.0.tar.gz", &bomb, limit).unwrap_err();
+        assert_eq!(error, "the sdist unpacks to more than 1 MiB before its PKG-INFO");
     }
 
     #[test]
