@@ -43,9 +43,28 @@ pub fn run(args: UninstallArgs, ctx: &Context) -> Result<ExitCode, Error> {
     if targets.is_empty() {
         return Err(Error::NotInstalled { request: args.requests.join(" "), suggest_install: false });
     }
+    // Environments made from these installations stop working without them: say which, and
+    // ask for --force before breaking them.
+    let dependents: Vec<(String, Vec<std::path::PathBuf>)> = targets
+        .iter()
+        .map(|t| (t.key.to_string(), crate::project_registry::dependents(&ctx.home, &t.key, &t.prefix)))
+        .filter(|(_, envs)| !envs.is_empty())
+        .collect();
+    if !dependents.is_empty() && !args.force {
+        return Err(Error::InUse { users: dependents });
+    }
     for target in targets {
         install::uninstall(ctx, &target)?;
         println!("Removed {} ({})", target.key, target.prefix.display());
+    }
+    for (key, envs) in &dependents {
+        for env in envs {
+            ctx.reporter.warn(format!(
+                "{} was made from {key} and no longer works: run `ftpy venv` in {} to make it again",
+                env.display(),
+                env.parent().map(|p| p.display().to_string()).unwrap_or_default()
+            ));
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
