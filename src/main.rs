@@ -29,6 +29,7 @@ mod redact;
 mod requirements_file;
 mod side_by_side;
 mod sysdeps;
+mod terminal_text;
 mod unpack;
 mod venv;
 mod version;
