@@ -492,3 +492,259 @@ fn boot_id() -> String {
 fn pid_namespace() -> String {
     fs::read_link("/proc/self/ns/pid").map(|p| p.to_string_lossy().into_owned()).unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::process::CommandExt;
+
+    /// A `sleep` leading a process group of its own; killed, group and all, when dropped.
+    struct Sleeper(Child);
+
+    impl Sleeper {
+        fn start(command: &mut Command) -> Sleeper {
+            Sleeper(command.arg("60").process_group(0).spawn().unwrap())
+        }
+
+        fn pgid(&self) -> i32 {
+            self.0.id() as i32
+        }
+
+        fn running(&mut self) -> bool {
+            self.0.try_wait().unwrap().is_none()
+        }
+    }
+
+    impl Drop for Sleeper {
+        fn drop(&mut self) {
+            if self.running() {
+                // SAFETY: our child, not yet reaped: the group id is still its own.
+                unsafe { libc::kill(-self.pgid(), libc::SIGKILL) };
+                let _ = self.0.wait();
+            }
+        }
+    }
+
+    fn sleep() -> Sleeper {
+        Sleeper::start(&mut Command::new("sleep"))
+    }
+
+    /// A record of `sleeper`'s group as a run that has since died would have left it.
+    fn record_of_dead_run(sleeper: &Sleeper) -> GroupRecord {
+        let mut gone = Command::new("true").spawn().unwrap();
+        gone.wait().unwrap();
+        GroupRecord {
+            pgid: sleeper.pgid(),
+            leader_start: ProcStat::read(sleeper.pgid()).unwrap().start,
+            owner_pid: gone.id() as i32,
+            owner_start: 0,
+            boot_id: boot_id(),
+            pid_namespace: pid_namespace(),
+            what: "build of 3.13.5t".into(),
+        }
+    }
+
+    fn write_unowned(dir: &Path, record: &GroupRecord) -> PathBuf {
+        let path = dir.join(format!("{}{RECORD_SUFFIX}", record.pgid));
+        fs::write(&path, serde_json::to_vec(record).unwrap()).unwrap();
+        path
+    }
+
+    fn reap(dir: &Path) -> Vec<String> {
+        let mut lines = Vec::new();
+        reap_in(dir, |line| lines.push(line));
+        lines
+    }
+
+    #[test]
+    fn the_group_of_a_dead_run_is_stopped_and_its_record_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut sleeper = sleep();
+        let record = record_of_dead_run(&sleeper);
+        let path = write_unowned(dir.path(), &record);
+        let lines = reap(dir.path());
+        assert_eq!(
+            lines,
+            [format!(
+                "stopped 1 leftover process of an interrupted ftpy run (pid {}, build of 3.13.5t)",
+                record.owner_pid
+            )]
+        );
+        assert!(!sleeper.running());
+        assert!(!path.exists());
+    }
+
+    #[test]
+    fn a_group_id_now_led_by_another_process_is_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut sleeper = sleep();
+        // As if the recorded leader had ended and its pid now led a newer group.
+        let record = GroupRecord { leader_start: 1, ..record_of_dead_run(&sleeper) };
+        let path = write_unowned(dir.path(), &record);
+        assert!(reap(dir.path()).is_empty());
+        assert!(sleeper.running(), "an unrelated group was killed");
+        assert!(!path.exists(), "the stale record stays");
+    }
+
+    /// A group whose leader (a shell) has ended, leaving a `sleep` it started: the shape a
+    /// `kill -9` of ftpy leaves. (shell's start time, the sleep's pid)
+    fn orphaned_member() -> (OrphanGuard, u64) {
+        let mut shell = Command::new("sh")
+            .args(["-c", "sleep 60 >/dev/null & echo $!"])
+            .stdout(std::process::Stdio::piped())
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        let pgid = shell.id() as i32;
+        let leader_start = ProcStat::read(pgid).unwrap().start;
+        let mut out = String::new();
+        io::Read::read_to_string(shell.stdout.as_mut().unwrap(), &mut out).unwrap();
+        shell.wait().unwrap();
+        (OrphanGuard { pid: out.trim().parse().unwrap(), pgid }, leader_start)
+    }
+
+    struct OrphanGuard {
+        pid: i32,
+        pgid: i32,
+    }
+
+    impl OrphanGuard {
+        fn running(&self) -> bool {
+            ProcStat::read(self.pid).is_some_and(|s| s.pgrp == self.pgid && !s.zombie)
+        }
+    }
+
+    impl Drop for OrphanGuard {
+        fn drop(&mut self) {
+            if self.running() {
+                // SAFETY: the group still has this member, so its id names it and no other.
+                unsafe { libc::kill(-self.pgid, libc::SIGKILL) };
+            }
+        }
+    }
+
+    fn record_of_orphan(orphan: &OrphanGuard, leader_start: u64) -> GroupRecord {
+        let mut gone = Command::new("true").spawn().unwrap();
+        gone.wait().unwrap();
+        GroupRecord {
+            pgid: orphan.pgid,
+            leader_start,
+            owner_pid: gone.id() as i32,
+            owner_start: 0,
+            boot_id: boot_id(),
+            pid_namespace: pid_namespace(),
+            what: "build of 3.13.5t".into(),
+        }
+    }
+
+    #[test]
+    fn what_a_dead_leader_left_in_its_group_is_stopped() {
+        let dir = tempfile::tempdir().unwrap();
+        let (orphan, leader_start) = orphaned_member();
+        assert!(orphan.running());
+        let path = write_unowned(dir.path(), &record_of_orphan(&orphan, leader_start));
+        assert_eq!(reap(dir.path()).len(), 1);
+        assert!(poll_until(Duration::from_secs(10), || !orphan.running()), "the orphan still runs");
+        assert!(!path.exists());
+    }
+
+    #[test]
+    fn a_group_with_a_member_older_than_its_recorded_leader_is_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let (orphan, _) = orphaned_member();
+        // A record whose leader started after this member: not the group it recorded.
+        let member_start = ProcStat::read(orphan.pid).unwrap().start;
+        let path = write_unowned(dir.path(), &record_of_orphan(&orphan, member_start + 1));
+        assert!(reap(dir.path()).is_empty());
+        assert!(orphan.running(), "an unrelated group was killed");
+        assert!(!path.exists());
+    }
+
+    #[test]
+    fn a_group_of_another_user_is_left_alone() {
+        // SAFETY: geteuid(2) has no preconditions.
+        if unsafe { libc::geteuid() } != 0 {
+            // Only root can start one, and only root could kill one.
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let mut sleeper = Sleeper::start(Command::new("sleep").uid(65534).gid(65534));
+        let record = record_of_dead_run(&sleeper);
+        let path = write_unowned(dir.path(), &record);
+        assert!(reap(dir.path()).is_empty());
+        assert!(sleeper.running(), "another user's group was killed");
+        assert!(!path.exists());
+    }
+
+    #[test]
+    fn a_record_of_a_live_run_is_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut sleeper = sleep();
+        // Its lock held: this process is the owner.
+        let running = write_record(dir.path(), &sleeper.0, "pip install").unwrap().unwrap();
+        let path = dir.path().join(format!("{}{RECORD_SUFFIX}", sleeper.pgid()));
+        assert!(path.exists());
+        assert!(reap(dir.path()).is_empty());
+        assert!(sleeper.running());
+        assert!(path.exists());
+        // Its lock free, but the owner (this process, same start time) still runs.
+        let record: GroupRecord = serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
+        assert_eq!(record.owner_pid, std::process::id() as i32);
+        drop(running);
+        assert!(!path.exists(), "the record goes with the run");
+        let path = write_unowned(dir.path(), &record);
+        assert!(reap(dir.path()).is_empty());
+        assert!(sleeper.running());
+        assert!(path.exists());
+    }
+
+    #[test]
+    fn a_record_whose_group_has_ended_is_just_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut sleeper = sleep();
+        let record = record_of_dead_run(&sleeper);
+        // SAFETY: our child, not yet reaped.
+        unsafe { libc::kill(sleeper.pgid(), libc::SIGKILL) };
+        sleeper.0.wait().unwrap();
+        let path = write_unowned(dir.path(), &record);
+        assert!(reap(dir.path()).is_empty());
+        assert!(!path.exists());
+    }
+
+    #[test]
+    fn records_from_another_boot_or_damaged_are_removed_and_kill_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut sleeper = sleep();
+        let other_boot = GroupRecord { boot_id: "another boot".into(), ..record_of_dead_run(&sleeper) };
+        let path = write_unowned(dir.path(), &other_boot);
+        let damaged = dir.path().join(format!("1{RECORD_SUFFIX}"));
+        fs::write(&damaged, b"{\"pgid\": 1, ").unwrap();
+        assert!(reap(dir.path()).is_empty());
+        assert!(sleeper.running());
+        assert!(!path.exists());
+        assert!(!damaged.exists());
+    }
+
+    #[test]
+    fn only_a_process_group_leader_is_recorded() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut child = Command::new("sleep").arg("60").spawn().unwrap();
+        let recorded = write_record(dir.path(), &child, "check");
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert!(recorded.unwrap().is_none());
+        assert!(fs::read_dir(dir.path()).unwrap().next().is_none(), "nothing left behind");
+    }
+
+    #[test]
+    fn proc_stat_fields_are_counted_from_the_last_parenthesis() {
+        let line = "4242 (a) b (c) S) Z 1 4240 4240 0 -1 4194560 100 0 0 0 0 0 0 0 20 0 1 0 987654 \
+                    2000000 100 18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0\n";
+        assert_eq!(ProcStat::parse(line), Some(ProcStat { pgrp: 4240, start: 987654, zombie: true }));
+        assert_eq!(ProcStat::parse("4242 (sleep"), None);
+        let own = ProcStat::read(std::process::id() as i32).unwrap();
+        // SAFETY: getpgrp(2) has no preconditions.
+        assert_eq!(own.pgrp, unsafe { libc::getpgrp() });
+        assert!(!own.zombie);
+    }
+}
