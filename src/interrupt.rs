@@ -696,6 +696,17 @@ mod tests {
         assert!(reap(dir.path()).is_empty());
         assert!(sleeper.running());
         assert!(path.exists());
+        // Its owner's pid unknown here (a run in another pid namespace), but its lock held.
+        let foreign = GroupRecord { owner_start: 0, ..record_of_dead_run(&sleeper) };
+        let path = write_unowned(dir.path(), &foreign);
+        let held = File::open(&path).unwrap();
+        held.try_lock().unwrap();
+        assert!(reap(dir.path()).is_empty());
+        assert!(sleeper.running(), "a group whose ftpy holds its record was killed");
+        assert!(path.exists());
+        drop(held);
+        assert_eq!(reap(dir.path()).len(), 1, "once unlocked, the record is acted on");
+        assert!(!sleeper.running());
     }
 
     #[test]
