@@ -150,3 +150,50 @@ fn the_next_run_stops_what_a_killed_ftpy_left_building() {
     assert!(fx.staging_leftovers().is_empty(), "{:?}", fx.staging_leftovers());
     assert_eq!(fx.versions(), ["3.13.5t"]);
 }
+
+#[test]
+fn a_running_install_is_left_alone_by_other_runs() {
+    let fx = Fixture::with_release(V);
+    let _guard = KillLeftovers(&fx);
+    let nap = "313.25";
+    let mut ftpy = start_install(&fx, nap, None);
+    let sleeper = format!("sleep {nap}");
+    assert!(poll(Duration::from_secs(120), || running(&fx, &sleeper)), "the build never started");
+    assert_eq!(group_records(&fx).len(), 1, "the build's group is recorded while it runs");
+
+    let list = fx.ftpy().arg("list").output().unwrap();
+    assert!(list.status.success(), "{}", stderr_of(&list));
+    assert!(!stderr_of(&list).contains("leftover"), "{}", stderr_of(&list));
+    assert!(running(&fx, &sleeper), "another run stopped a live install's build");
+    assert_eq!(group_records(&fx).len(), 1);
+    assert!(ftpy.try_wait().unwrap().is_none(), "the install goes on");
+
+    // Stopped the ordinary way, it stops its build and takes the record away.
+    // SAFETY: kill(2) on our own child, not yet waited for.
+    assert_eq!(unsafe { libc::kill(ftpy.id() as i32, libc::SIGTERM) }, 0);
+    let out = ftpy.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", stderr_of(&out));
+    assert!(poll(Duration::from_secs(20), || !running(&fx, &sleeper)));
+    assert!(group_records(&fx).is_empty(), "{:?}", group_records(&fx));
+}
+
+#[test]
+fn the_record_of_a_killed_run_whose_processes_have_ended_is_just_removed() {
+    let fx = Fixture::with_release(V);
+    let guard = KillLeftovers(&fx);
+    let nap = "314.25";
+    let mut ftpy = start_install(&fx, nap, None);
+    let sleeper = format!("sleep {nap}");
+    assert!(poll(Duration::from_secs(120), || running(&fx, &sleeper)), "the build never started");
+    kill_9(&mut ftpy);
+    assert!(poll(Duration::from_secs(20), || running(&fx, &sleeper)), "the recipe's sleep outlives ftpy");
+    // Whatever was left ends by itself (here: killed by the test) before the next run.
+    drop(guard);
+    assert!(poll(Duration::from_secs(20), || processes_of(fx.record.path()).is_empty()));
+    assert_eq!(group_records(&fx).len(), 1, "the killed run's record stays");
+
+    let list = fx.ftpy().arg("list").output().unwrap();
+    assert!(list.status.success(), "{}", stderr_of(&list));
+    assert!(!stderr_of(&list).contains("leftover"), "{}", stderr_of(&list));
+    assert!(group_records(&fx).is_empty(), "{:?}", group_records(&fx));
+}
