@@ -245,10 +245,11 @@ fn remove_abandoned_temp(path: &Path) {
     if !old {
         return;
     }
-    if let Ok(file) = File::open(path) {
-        if file.try_lock().is_ok() && same_file(&file, path) {
-            let _ = fs::remove_file(path);
-        }
+    if let Ok(file) = File::open(path)
+        && file.try_lock().is_ok()
+        && same_file(&file, path)
+    {
+        let _ = fs::remove_file(path);
     }
 }
 
