@@ -126,11 +126,19 @@ const STOP_GRACE: Duration = Duration::from_secs(20);
 /// Wait for `child`; once a signal has been noted, send SIGTERM (and SIGCONT, in case it was
 /// stopped) to its process group (see [`prepare_child`]) and go on waiting. A second signal, or
 /// [`STOP_GRACE`] without an end, sends SIGKILL.
+///
+/// Once it has ended after a signal, what is left of its group (something that ignores
+/// SIGTERM) gets a few seconds, then SIGKILL: it would otherwise keep the build log's pipe, and
+/// with it ftpy, open.
 pub fn wait_stopping_on_signal(child: &mut Child) -> io::Result<ExitStatus> {
+    let leader = leftovers::GroupLeader::of(child);
     let mut asked: Option<Instant> = None;
     let mut killed = false;
     loop {
         if let Some(status) = child.try_wait()? {
+            if let Some(leader) = leader.filter(|_| signals_seen() > 0) {
+                leftovers::stop_rest_of_group(leader);
+            }
             return Ok(status);
         }
         let seen = signals_seen();

@@ -197,3 +197,36 @@ fn the_record_of_a_killed_run_whose_processes_have_ended_is_just_removed() {
     assert!(!stderr_of(&list).contains("leftover"), "{}", stderr_of(&list));
     assert!(group_records(&fx).is_empty(), "{:?}", group_records(&fx));
 }
+
+#[test]
+fn a_signal_to_ftpy_stops_also_what_ignores_sigterm_in_the_build() {
+    let fx = Fixture::with_release(V);
+    let _guard = KillLeftovers(&fx);
+    let (nap, stubborn) = ("315.25", "316.25");
+    let make = make_with_stubborn_child(fx.record.path(), stubborn);
+    let mut ftpy = start_install(&fx, nap, Some(&make));
+    let stubborn_sleeper = format!("sleep {stubborn}");
+    assert!(
+        poll(Duration::from_secs(120), || running(&fx, &format!("sleep {nap}"))
+            && running(&fx, &stubborn_sleeper)),
+        "the build never started"
+    );
+    // SAFETY: kill(2) on our own child, not yet waited for.
+    assert_eq!(unsafe { libc::kill(ftpy.id() as i32, libc::SIGINT) }, 0);
+    // make ends on SIGTERM; its child that ignores it (and holds the build log's pipe) must
+    // neither keep ftpy waiting nor outlive the interrupted run. Left alone it sleeps 5 minutes.
+    assert!(
+        poll(Duration::from_secs(60), || ftpy.try_wait().unwrap().is_some()),
+        "ftpy still waits after the signal: {:?}",
+        processes_of(fx.record.path())
+    );
+    let out = ftpy.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", stderr_of(&out));
+    assert!(
+        poll(Duration::from_secs(2), || !running(&fx, &stubborn_sleeper)),
+        "still running after ftpy exited: {:?}",
+        processes_of(fx.record.path())
+    );
+    assert!(group_records(&fx).is_empty(), "{:?}", group_records(&fx));
+    assert!(fx.staging_leftovers().is_empty(), "{:?}", fx.staging_leftovers());
+}

@@ -76,15 +76,11 @@ pub fn record_group(child: &Child, what: &str) -> Option<RunningGroup> {
 }
 
 fn write_record(dir: &Path, child: &Child, what: &str) -> io::Result<Option<RunningGroup>> {
-    let pgid = child.id() as libc::pid_t;
-    // SAFETY: getpgid(2) on our own child, not yet reaped.
-    if unsafe { libc::getpgid(pgid) } != pgid {
-        return Ok(None);
-    }
-    let (Some(leader), Some(owner)) = (ProcStat::read(pgid), ProcStat::read(std::process::id() as i32))
+    let (Some(leader), Some(owner)) = (GroupLeader::of(child), ProcStat::read(std::process::id() as i32))
     else {
         return Ok(None);
     };
+    let pgid = leader.pgid;
     let record = GroupRecord {
         pgid,
         leader_start: leader.start,
@@ -148,7 +144,7 @@ fn reap_record(path: &Path) -> Option<String> {
         // Its ftpy runs, and is about to remove the record.
         return None;
     }
-    let line = match stop_group(&record) {
+    let line = match stop_group(record.pgid, record.leader_start) {
         Stopped::NotOurs | Stopped::Gone => None,
         Stopped::All(count) => Some(format!(
             "stopped {count} leftover {} of an interrupted ftpy run (pid {}, {})",
@@ -184,20 +180,44 @@ enum Stopped {
     Not { left: usize },
 }
 
-fn stop_group(record: &GroupRecord) -> Stopped {
-    let pgid = record.pgid;
+/// Stop what is left of the group a child of ours led, now that the child has ended: after a
+/// signal, what ignores SIGTERM (and holds the build log's pipe) must not keep ftpy waiting.
+pub(super) fn stop_rest_of_group(leader: GroupLeader) {
+    stop_group(leader.pgid, leader.start);
+}
+
+/// A child of ours that leads its own process group, and when it started.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct GroupLeader {
+    pgid: i32,
+    start: u64,
+}
+
+impl GroupLeader {
+    /// `child` must not have been waited for yet: its pid, and the group it leads, are its own.
+    pub(super) fn of(child: &Child) -> Option<GroupLeader> {
+        let pid = child.id() as libc::pid_t;
+        // SAFETY: getpgid(2) on our own child, not yet reaped.
+        if unsafe { libc::getpgid(pid) } != pid {
+            return None;
+        }
+        Some(GroupLeader { pgid: pid, start: ProcStat::read(pid)?.start })
+    }
+}
+
+fn stop_group(pgid: i32, leader_start: u64) -> Stopped {
     // SAFETY: getpgrp(2) has no preconditions.
     if pgid <= 1 || pgid == unsafe { libc::getpgrp() } {
         return Stopped::NotOurs;
     }
     let check = || -> Result<usize, Stopped> {
-        if ProcStat::read(pgid).is_some_and(|leader| leader.start != record.leader_start) {
+        if ProcStat::read(pgid).is_some_and(|leader| leader.start != leader_start) {
             return Err(Stopped::NotOurs);
         }
         let members = group_members(pgid);
         // SAFETY: geteuid(2) has no preconditions.
         let uid = unsafe { libc::geteuid() };
-        if members.iter().any(|m| m.uid != uid || m.stat.start < record.leader_start) {
+        if members.iter().any(|m| m.uid != uid || m.stat.start < leader_start) {
             return Err(Stopped::NotOurs);
         }
         Ok(members.len())
