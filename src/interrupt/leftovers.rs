@@ -93,8 +93,8 @@ fn write_record(dir: &Path, child: &Child, what: &str) -> io::Result<Option<Runn
     fs::create_dir_all(dir)?;
     let mut temp = tempfile::Builder::new().prefix(RECORD_TEMP_PREFIX).tempfile_in(dir)?;
     temp.as_file().try_lock().map_err(io::Error::other)?;
+    // Not synced: after a crash of the machine its boot id says it is void anyway.
     serde_json::to_writer(&mut temp, &record)?;
-    temp.as_file().sync_all()?;
     let path = dir.join(format!("{pgid}{RECORD_SUFFIX}"));
     let file = temp.persist(&path).map_err(|e| e.error)?;
     Ok(Some(RunningGroup { path, _lock: file }))
@@ -128,6 +128,11 @@ fn reap_record(path: &Path) -> Option<String> {
     file.try_lock().ok()?;
     // Removed (and maybe replaced) since we opened it: its owner finished.
     if !same_file(&file, path) {
+        return None;
+    }
+    // Written by another user (root running with a home others can write to): not ours to
+    // act on, nor to remove.
+    if !owned_by_us(&file) {
         return None;
     }
     let record: Option<GroupRecord> = serde_json::from_reader(io::BufReader::new(&file)).ok();
@@ -271,6 +276,12 @@ fn remove_abandoned_temp(path: &Path) {
     {
         let _ = fs::remove_file(path);
     }
+}
+
+fn owned_by_us(file: &File) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    // SAFETY: geteuid(2) has no preconditions.
+    file.metadata().is_ok_and(|m| m.uid() == unsafe { libc::geteuid() })
 }
 
 /// `path` still names the file `file` has open.
@@ -518,6 +529,22 @@ mod tests {
         assert!(reap(dir.path()).is_empty());
         assert!(sleeper.running(), "another user's group was killed");
         assert!(!path.exists());
+    }
+
+    #[test]
+    fn a_record_written_by_another_user_is_ignored() {
+        // SAFETY: geteuid(2) has no preconditions.
+        if unsafe { libc::geteuid() } != 0 {
+            // Only root can make a file another user owns, and only root could be misled.
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let mut sleeper = sleep();
+        let path = write_unowned(dir.path(), &record_of_dead_run(&sleeper));
+        std::os::unix::fs::chown(&path, Some(65534), Some(65534)).unwrap();
+        assert!(reap(dir.path()).is_empty());
+        assert!(sleeper.running(), "a record planted by another user killed a group");
+        assert!(path.exists());
     }
 
     #[test]
