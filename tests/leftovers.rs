@@ -92,6 +92,11 @@ fn running(fx: &Fixture, what: &str) -> bool {
     processes_of(fx.record.path()).iter().any(|(_, argv)| argv == what)
 }
 
+/// The build's group is recorded (ftpy writes the record just after starting make).
+fn recorded(fx: &Fixture) -> bool {
+    group_records(fx).len() == 1
+}
+
 /// The records of running process groups under the home.
 fn group_records(fx: &Fixture) -> Vec<String> {
     list_dir(&fx.path("locks")).into_iter().filter(|n| n.ends_with(".pgid")).collect()
@@ -112,7 +117,9 @@ fn the_next_run_stops_what_a_killed_ftpy_left_building() {
     let mut ftpy = start_install(&fx, nap, Some(&make));
     let (sleeper, stubborn_sleeper) = (format!("sleep {nap}"), format!("sleep {stubborn}"));
     assert!(
-        poll(Duration::from_secs(120), || running(&fx, &sleeper) && running(&fx, &stubborn_sleeper)),
+        poll(Duration::from_secs(120), || running(&fx, &sleeper)
+            && running(&fx, &stubborn_sleeper)
+            && recorded(&fx)),
         "the build never started: {:?}",
         processes_of(fx.record.path())
     );
@@ -158,8 +165,11 @@ fn a_running_install_is_left_alone_by_other_runs() {
     let nap = "313.25";
     let mut ftpy = start_install(&fx, nap, None);
     let sleeper = format!("sleep {nap}");
-    assert!(poll(Duration::from_secs(120), || running(&fx, &sleeper)), "the build never started");
-    assert_eq!(group_records(&fx).len(), 1, "the build's group is recorded while it runs");
+    assert!(
+        poll(Duration::from_secs(120), || running(&fx, &sleeper) && recorded(&fx)),
+        "the build never started, or its group was not recorded: {:?}",
+        group_records(&fx)
+    );
 
     let list = fx.ftpy().arg("list").output().unwrap();
     assert!(list.status.success(), "{}", stderr_of(&list));
@@ -184,7 +194,7 @@ fn the_record_of_a_killed_run_whose_processes_have_ended_is_just_removed() {
     let nap = "314.25";
     let mut ftpy = start_install(&fx, nap, None);
     let sleeper = format!("sleep {nap}");
-    assert!(poll(Duration::from_secs(120), || running(&fx, &sleeper)), "the build never started");
+    assert!(poll(Duration::from_secs(120), || running(&fx, &sleeper) && recorded(&fx)));
     kill_9(&mut ftpy);
     assert!(poll(Duration::from_secs(20), || running(&fx, &sleeper)), "the recipe's sleep outlives ftpy");
     // Whatever was left ends by itself (here: killed by the test) before the next run.
