@@ -93,7 +93,8 @@ fn signals_seen() -> usize {
 ///   [`wait_stopping_on_signal`] can stop it with everything it started (make's compilers, pip's
 ///   build backends) even when the signal was sent to ftpy alone, and so that the terminal's
 ///   Ctrl-C reaches ftpy only, which then stops it in order. It also gets SIGTERM if ftpy dies
-///   (`kill -9`) rather than building on unowned. Without a guard the child stays in ftpy's
+///   (`kill -9`) rather than building on unowned; what it started is stopped by the next ftpy
+///   run, from the group's record ([`record_group`]). Without a guard the child stays in ftpy's
 ///   group and gets the terminal's Ctrl-C directly, as ftpy does.
 /// - Give it the default SIGINT and SIGQUIT. A job a shell script starts with `&` (or `nohup`)
 ///   inherits both ignored, and CPython's test suite then fails: test_generators expects
