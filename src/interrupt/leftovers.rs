@@ -69,7 +69,7 @@ impl Drop for RunningGroup {
     }
 }
 
-/// Record the group `child` leads, if it leads one (see [`prepare_child`]) and records are kept.
+/// Record the group `child` leads, if it leads one (see [`super::prepare_child`]) and records are kept.
 /// Best effort: a record that cannot be written costs only the clean-up after a `kill -9`.
 pub fn record_group(child: &Child, what: &str) -> Option<RunningGroup> {
     write_record(RECORDS_DIR.get()?, child, what).ok().flatten()
