@@ -74,6 +74,11 @@ fn run(cli: Cli) -> Result<ExitCode, error::Error> {
         limits: DownloadLimits::default(),
         reporter: Reporter::new(cli.quiet),
     };
+    if !matches!(cli.command, Command::Completions(_) | Command::Man) {
+        // What a killed ftpy left building stops before anything else touches the home.
+        interrupt::reap_leftover_groups(&ctx.home, &ctx.reporter);
+        interrupt::record_groups_in(ctx.home.locks_dir());
+    }
     match cli.command {
         Command::Install(args) => commands::install::run(args, ctx),
         Command::List(args) => commands::list::run(args, &ctx),
