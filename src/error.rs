@@ -16,10 +16,11 @@
 //! | 11 | `ftpy run`: the command failed in at least one environment |
 //! | 12 | `ftpy wheels check --strict`: something has no usable wheel for the target |
 //! | 13 | `ftpy wheels build`: a package could not be built |
+//! | 14 | an installation is damaged (no readable receipt); ftpy will not touch it unasked |
 //! | 130 | interrupted (Ctrl-C, SIGTERM, SIGHUP, SIGQUIT): nothing half-installed, environments as before |
 
 use std::io;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use crate::builder::BuildError;
@@ -58,6 +59,8 @@ pub enum Error {
     },
     #[error("this system cannot build CPython yet: {}", missing.join(", "))]
     NotReady { missing: Vec<String>, commands: Vec<String> },
+    #[error("{} is damaged: {problem}", prefix.display())]
+    Damaged { key: String, prefix: PathBuf, problem: String },
     #[error("{request} is not installed")]
     NotInstalled {
         request: String,
@@ -147,6 +150,7 @@ impl Error {
             Error::Recipe(RecipeError::NoPair { .. }) => 2,
             Error::Recipe(_) => 2,
             Error::NotInstalled { .. } => 3,
+            Error::Damaged { .. } => 14,
             Error::Download(
                 DownloadError::ChecksumMismatch { .. } | DownloadError::CachedMismatch { .. },
             ) => 5,
@@ -202,6 +206,11 @@ impl Error {
             Error::NotInstalled { request, suggest_install: true } => {
                 vec![format!("install it with `ftpy install {request}`")]
             }
+            Error::Damaged { key, prefix, .. } => vec![
+                "ftpy does not delete what it cannot prove it left half-made: it may hold installed packages".into(),
+                format!("`ftpy install --reinstall {key}` replaces it and keeps the old tree under {}", prefix.parent().and_then(Path::parent).map(|h| h.join("damaged")).unwrap_or_default().display()),
+                format!("`ftpy uninstall {key}` removes it"),
+            ],
             Error::NotInstalled { suggest_install: false, .. } => {
                 vec!["`ftpy list` shows what is installed".into()]
             }

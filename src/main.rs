@@ -19,6 +19,7 @@ mod http;
 mod install;
 mod installation;
 mod interrupt;
+mod journal;
 mod package_index;
 mod pip;
 mod progress;
@@ -64,7 +65,24 @@ fn run(cli: Cli) -> Result<ExitCode, error::Error> {
         retry: RetryPolicy::default(),
         reporter: Reporter::new(cli.quiet),
     };
+    // Finish or undo what a killed ftpy left, before anything reads or changes installations.
+    if matches!(
+        cli.command,
+        Command::Install(_)
+            | Command::List(_)
+            | Command::Which(_)
+            | Command::Uninstall(_)
+            | Command::Venv(_)
+            | Command::Run(_)
+            | Command::Wheels(_)
+    ) {
+        journal::recover_all(&ctx.home, &ctx.reporter);
+    }
     match cli.command {
+        Command::DebugKillPoints => {
+            journal::KillPoint::ALL.iter().for_each(|p| println!("{}", p.name()));
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Install(args) => commands::install::run(args, ctx),
         Command::List(args) => commands::list::run(args, &ctx),
         Command::Which(args) => commands::which::run(args, &ctx),
