@@ -217,3 +217,23 @@ pub fn remove_tree(home: &Home, prefix: &Path) -> io::Result<()> {
 
 /// `tmp/removing-<key>-<unique>`: a tree on its way out, no longer an installation.
 pub const TRASH_PREFIX: &str = "removing-";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn remove_tree_leaves_nothing_in_tmp() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let home = Home::locate(Some(dir.path().to_path_buf())).unwrap();
+        home.create().unwrap();
+        let file = home.versions_dir().join("3.13.5t");
+        fs::write(&file, "a file where a tree should be").unwrap();
+        remove_tree(&home, &file).unwrap();
+        let tree = home.versions_dir().join("3.13.5");
+        fs::create_dir_all(tree.join("bin")).unwrap();
+        remove_tree(&home, &tree).unwrap();
+        assert!(fs::symlink_metadata(&file).is_err() && !tree.exists());
+        assert_eq!(fs::read_dir(home.tmp_dir()).unwrap().count(), 0);
+    }
+}
