@@ -469,8 +469,7 @@ fn a_damaged_receipt_is_listed_kept_and_replaced_only_when_asked() {
     assert!(stderr_of(&out).contains("is damaged"), "{}", stderr_of(&out));
     assert!(mine.exists(), "install deleted a damaged installation");
 
-    let out =
-        fx.ftpy().args(["install", "--profile", "fast", "--reinstall", "3.13.5t"]).output().unwrap();
+    let out = fx.ftpy().args(["install", "--profile", "fast", "--reinstall", "3.13.5t"]).output().unwrap();
     assert!(out.status.success(), "{}", stderr_of(&out));
     assert!(stderr_of(&out).contains("is kept at"), "{}", stderr_of(&out));
     fx.ftpy().args(["which", "3.13.5t"]).assert().success();

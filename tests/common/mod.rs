@@ -237,6 +237,22 @@ install:\n\
 const PYTHON_IN: &str = r#"#!/bin/sh
 # FAKE_PROBE_PAUSE=<file>: say so in <file>, then hang as a check that never ends would.
 if [ -n "$FAKE_PROBE_PAUSE" ]; then echo probing > "$FAKE_PROBE_PAUSE"; exec sleep 300; fi
+# `-m venv DIR`: an environment whose python answers ftpy's environment probe (and lists no
+# extension modules), made from this installation.
+if [ "$1" = "-m" ] && [ "$2" = venv ]; then
+  base=$(cd "$(dirname "$0")/.." && pwd)
+  mkdir -p "$3/bin"
+  printf 'home = %s/bin\n' "$base" > "$3/pyvenv.cfg"
+  cat > "$3/bin/python" <<EOF
+#!/bin/sh
+case "\$2" in
+  *EXTENSION_SUFFIXES*) echo '[]' ;;
+  *) echo '{"version": "@VERSION@", "gil_disabled": @FT@, "gil_enabled": @GIL@, "prefix": "$3", "base_prefix": "$base", "packages": {}}' ;;
+esac
+EOF
+  chmod +x "$3/bin/python"
+  exit 0
+fi
 ssl=null
 if [ "$FAKE_MISSING_MODULE" = ssl ]; then ssl='"ModuleNotFoundError: No module named _ssl"'; fi
 gil=@GIL@
