@@ -1,4 +1,5 @@
-//! `ftpy uninstall 3.13.5t`: remove installations, each in one rename out of `versions/`.
+//! `ftpy uninstall 3.13.5t`: remove installations (and damaged trees, named by their key), each
+//! in one rename out of `versions/`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
