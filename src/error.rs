@@ -61,6 +61,13 @@ pub enum Error {
     NotReady { missing: Vec<String>, commands: Vec<String> },
     #[error("{} is damaged: {problem}", prefix.display())]
     Damaged { key: String, prefix: PathBuf, problem: String },
+    #[error("cannot finish or undo what an interrupted install of {key} left; nothing was changed")]
+    Recovery {
+        key: String,
+        journal: PathBuf,
+        #[source]
+        source: io::Error,
+    },
     #[error("{request} is not installed")]
     NotInstalled {
         request: String,
@@ -151,6 +158,7 @@ impl Error {
             Error::Recipe(_) => 2,
             Error::NotInstalled { .. } => 3,
             Error::Damaged { .. } => 14,
+            Error::Recovery { .. } => 1,
             Error::Download(
                 DownloadError::ChecksumMismatch { .. } | DownloadError::CachedMismatch { .. },
             ) => 5,
@@ -210,6 +218,10 @@ impl Error {
                 "ftpy does not delete what it cannot prove it left half-made: it may hold installed packages".into(),
                 format!("`ftpy install --reinstall {key}` replaces it and keeps the old tree under {}", prefix.parent().and_then(Path::parent).map(|h| h.join("damaged")).unwrap_or_default().display()),
                 format!("`ftpy uninstall {key}` removes it"),
+            ],
+            Error::Recovery { key, journal, .. } => vec![
+                format!("the journal {} says what was being moved; fix the cause above and run the command again", journal.display()),
+                format!("to settle it by hand: make versions/{key} the tree you want (a set-aside one is in tmp/previous-{key}-*), then delete the journal"),
             ],
             Error::NotInstalled { suggest_install: false, .. } => {
                 vec!["`ftpy list` shows what is installed".into()]

@@ -128,9 +128,9 @@ pub fn install_group(
     for key in &keys {
         match journal::recover_key(home, key) {
             Ok(done) => done.into_iter().for_each(|d| ctx.reporter.warn(format!("recovered: {d}"))),
-            Err(e) => {
-                return Err(Error::io("cannot recover what an interrupted install left")(e)
-                    .context(format!("{key} is left as it is")));
+            Err(source) => {
+                let journal = home.tmp_dir().join(format!("journal-{key}.json"));
+                return Err(Error::Recovery { key: key.to_string(), journal, source });
             }
         }
     }

@@ -237,7 +237,7 @@ pub fn recover_key(home: &Home, key: &InstallKey) -> io::Result<Vec<String>> {
     let text = match fs::read_to_string(&path) {
         Ok(text) => text,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(e),
+        Err(e) => return Err(with(format!("cannot read the journal {}", path.display()))(e)),
     };
     let record: Record = serde_json::from_str(&text)
         .map_err(|e| io::Error::other(format!("the journal {} is unreadable: {e}", path.display())))?;
@@ -265,11 +265,17 @@ pub fn recover_key(home: &Home, key: &InstallKey) -> io::Result<Vec<String>> {
     match previous {
         Some(aside) if fs::symlink_metadata(&aside).is_ok() => {
             if committed {
-                let what = drop_previous(home, key, &aside, record.keep_previous)?;
+                let what = drop_previous(home, key, &aside, record.keep_previous)
+                    .map_err(with(format!("cannot drop the set-aside {}", aside.display())))?;
                 done.push(format!("{key}: an interrupted install had completed; {what}"));
             } else {
-                installation::remove_tree(home, &prefix)?;
-                fs::rename(&aside, &prefix)?;
+                installation::remove_tree(home, &prefix)
+                    .map_err(with(format!("cannot remove the half-made {}", prefix.display())))?;
+                fs::rename(&aside, &prefix).map_err(with(format!(
+                    "cannot put the previous installation {} back as {}",
+                    aside.display(),
+                    prefix.display()
+                )))?;
                 done.push(format!(
                     "{key}: put back the previous installation, which an interrupted `ftpy install --reinstall` had set aside"
                 ));
@@ -280,14 +286,20 @@ pub fn recover_key(home: &Home, key: &InstallKey) -> io::Result<Vec<String>> {
         Some(_) => {}
         None => {
             if !committed && fs::symlink_metadata(&prefix).is_ok() {
-                installation::remove_tree(home, &prefix)?;
+                installation::remove_tree(home, &prefix)
+                    .map_err(with(format!("cannot remove the half-made {}", prefix.display())))?;
                 done.push(format!("{key}: removed the half-made tree of an interrupted install"));
             }
         }
     }
-    fs::remove_file(&path)?;
+    fs::remove_file(&path).map_err(with(format!("cannot remove the journal {}", path.display())))?;
     sync_dir(&home.tmp_dir())?;
     Ok(done)
+}
+
+/// An I/O error with what was being done, for a message that names the paths.
+fn with(what: String) -> impl FnOnce(io::Error) -> io::Error {
+    move |e| io::Error::new(e.kind(), format!("{what}: {e}"))
 }
 
 /// Take `key`'s lock if no process holds it (that process would be the owner of what it

@@ -809,3 +809,20 @@ fn list_available_offers_both_variants() {
     assert!(stdout.lines().any(|l| l.contains("3.13.5 ") && l.contains("3.13.5t")), "{stdout}");
     assert!(stdout.lines().any(|l| l.contains("3.15.0b4t") && l.contains("pre-release")), "{stdout}");
 }
+
+#[test]
+fn an_unreadable_journal_stops_the_install_of_its_key_and_touches_nothing() {
+    let fx = Fixture::with_release(V);
+    fx.ftpy().args(["install", "--profile", "fast", "3.13.5t"]).assert().success();
+    fs::write(fx.path("tmp/journal-3.13.5t.json"), "{ not json").unwrap();
+    let out = fx.ftpy().arg("list").output().unwrap();
+    assert!(stdout_of(&out).contains("3.13.5t"), "{}", stdout_of(&out));
+    assert!(stderr_of(&out).contains("journal-3.13.5t.json is unreadable"), "{}", stderr_of(&out));
+    let out = fx.ftpy().args(["install", "--profile", "fast", "--reinstall", "3.13.5t"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+    let stderr = stderr_of(&out);
+    assert!(stderr.contains("cannot finish or undo what an interrupted install of 3.13.5t left"), "{stderr}");
+    assert!(stderr.contains("hint: to settle it by hand"), "{stderr}");
+    assert_eq!(fx.configure_runs().len(), 1, "nothing was built");
+    fx.ftpy().args(["which", "3.13.5t"]).assert().success();
+}
