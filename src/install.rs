@@ -129,7 +129,7 @@ pub fn install_group(
         match journal::recover_key(home, key) {
             Ok(done) => done.into_iter().for_each(|d| ctx.reporter.warn(format!("recovered: {d}"))),
             Err(source) => {
-                let journal = home.tmp_dir().join(format!("journal-{key}.json"));
+                let journal = journal::journal_path(home, key);
                 return Err(Error::Recovery { key: key.to_string(), journal, source });
             }
         }
@@ -632,6 +632,12 @@ fn remove_stale_staging(ctx: &Context, held: &[InstallKey]) {
 /// deletes.
 pub fn uninstall(ctx: &Context, key: &InstallKey, prefix: &Path) -> Result<(), Error> {
     let _lock = lock_key(ctx, key)?;
+    // An install that died while this waited for its lock must not put a tree back afterwards.
+    journal::recover_key(&ctx.home, key).map_err(|source| Error::Recovery {
+        key: key.to_string(),
+        journal: journal::journal_path(&ctx.home, key),
+        source,
+    })?;
     installation::remove_tree(&ctx.home, prefix).map_err(Error::io("cannot remove the installation"))?;
     ctx.home.refresh_links().map_err(Error::io("cannot update the links in the ftpy bin directory"))?;
     Ok(())

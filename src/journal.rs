@@ -165,7 +165,8 @@ pub struct Journal {
     path: PathBuf,
 }
 
-fn journal_path(home: &Home, key: &InstallKey) -> PathBuf {
+/// `<home>/tmp/journal-<key>.json`.
+pub fn journal_path(home: &Home, key: &InstallKey) -> PathBuf {
     home.tmp_dir().join(format!("{JOURNAL_PREFIX}{key}.json"))
 }
 
