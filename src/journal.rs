@@ -186,7 +186,7 @@ impl Journal {
             keep_previous,
         };
         let path = journal_path(home, key);
-        let temporary = home.tmp_dir().join(format!(".{JOURNAL_PREFIX}{key}.{}", unique_tag()));
+        let temporary = home.tmp_dir().join(format!(".{JOURNAL_PREFIX}{key}-{}", unique_tag()));
         let text = serde_json::to_string_pretty(&record).map_err(io::Error::other)?;
         let written = (|| {
             fs::write(&temporary, text + "\n")?;
@@ -242,15 +242,21 @@ pub fn recover_key(home: &Home, key: &InstallKey) -> io::Result<Vec<String>> {
     };
     let record: Record = serde_json::from_str(&text)
         .map_err(|e| io::Error::other(format!("the journal {} is unreadable: {e}", path.display())))?;
-    // Never act on a path the journal should not name: only ftpy's own set-aside trees.
+    if record.format > JOURNAL_FORMAT {
+        return Err(io::Error::other(format!(
+            "the journal {} was written by a newer ftpy (format {})",
+            path.display(),
+            record.format
+        )));
+    }
+    // Never act on a path the journal should not name: only ftpy's own set-aside trees, in
+    // this home's tmp/ (found by name, so a home that moved still recovers).
     let aside_prefix = format!("{ASIDE_PREFIX}{key}-");
-    let previous = match &record.previous {
-        Some(p)
-            if record.key == key.to_string()
-                && p.parent() == Some(home.tmp_dir().as_path())
-                && p.file_name().is_some_and(|n| n.to_string_lossy().starts_with(&aside_prefix)) =>
+    let previous = match record.previous.as_deref().map(Path::file_name) {
+        Some(Some(name))
+            if record.key == key.to_string() && name.to_string_lossy().starts_with(&aside_prefix) =>
         {
-            Some(p.clone())
+            Some(home.tmp_dir().join(name))
         }
         None if record.key == key.to_string() => None,
         _ => {
@@ -345,6 +351,11 @@ pub fn recover_all(home: &Home, reporter: &Reporter) {
             let Some(key) = key_before_tag(rest, 3) else { continue };
             let Some(_lock) = try_lock_key(home, key) else { continue };
             let _ = fs::remove_dir_all(&path);
+        } else if let Some(rest) = name.strip_prefix(&format!(".{JOURNAL_PREFIX}")) {
+            // A journal that was being written: nothing had moved yet.
+            let Some(key) = key_before_tag(rest, 3) else { continue };
+            let Some(_lock) = try_lock_key(home, key) else { continue };
+            let _ = fs::remove_file(&path);
         } else if let Some(rest) = name.strip_prefix("install-") {
             // A staging directory: `install-<key>[+<key>]-<random>`.
             let Some((keys, _)) = rest.rsplit_once('-') else { continue };
@@ -381,6 +392,66 @@ mod tests {
         names.sort();
         names.dedup();
         assert_eq!(names.len(), KillPoint::ALL.len());
+    }
+
+    fn home() -> (tempfile::TempDir, Home, InstallKey) {
+        let dir = tempfile::TempDir::new().unwrap();
+        let home = Home::locate(Some(dir.path().to_path_buf())).unwrap();
+        home.create().unwrap();
+        (dir, home, "3.13.5t".parse().unwrap())
+    }
+
+    /// A tree at `path` holding `file`, with a receipt when `receipt`.
+    fn tree(path: &Path, file: &str, receipt: bool) {
+        fs::create_dir_all(path).unwrap();
+        fs::write(path.join(file), "").unwrap();
+        if receipt {
+            fs::write(path.join(installation::RECEIPT_FILE), r#"{"key": "3.13.5t"}"#).unwrap();
+        }
+    }
+
+    #[test]
+    fn recovery_restores_or_drops_by_the_receipt_and_never_deletes_an_unmoved_tree() {
+        let (_dir, home, key) = home();
+        let prefix = home.version_dir(&key);
+        // Killed during the checks of a reinstall: the old tree comes back.
+        let aside = aside_path(&home, &key);
+        Journal::begin(&home, &key, Some(&aside), false).unwrap();
+        tree(&aside, "old", true);
+        tree(&prefix, "new", false);
+        assert_eq!(recover_key(&home, &key).unwrap().len(), 1);
+        assert!(prefix.join("old").exists() && !aside.exists());
+        assert!(!journal_path(&home, &key).exists());
+
+        // Killed after the receipt: the new tree stays, the old one goes.
+        let aside = aside_path(&home, &key);
+        Journal::begin(&home, &key, Some(&aside), false).unwrap();
+        fs::rename(&prefix, &aside).unwrap();
+        tree(&prefix, "new", true);
+        recover_key(&home, &key).unwrap();
+        assert!(prefix.join("new").exists() && !aside.exists());
+
+        // Killed before a damaged tree was set aside: it is still in place, and stays.
+        fs::remove_file(prefix.join(installation::RECEIPT_FILE)).unwrap();
+        let aside = aside_path(&home, &key);
+        Journal::begin(&home, &key, Some(&aside), true).unwrap();
+        assert!(recover_key(&home, &key).unwrap().is_empty());
+        assert!(prefix.join("new").exists());
+
+        // A fresh install killed before its receipt: the journal proves the tree half-made.
+        Journal::begin(&home, &key, None, false).unwrap();
+        assert_eq!(recover_key(&home, &key).unwrap().len(), 1);
+        assert!(!prefix.exists());
+
+        // A journal this ftpy cannot read changes nothing and stays.
+        tree(&prefix, "new", false);
+        fs::write(
+            journal_path(&home, &key),
+            r#"{"format": 9, "key": "3.13.5t", "pid": 1, "previous": null}"#,
+        )
+        .unwrap();
+        assert!(recover_key(&home, &key).is_err());
+        assert!(prefix.join("new").exists() && journal_path(&home, &key).exists());
     }
 
     #[test]
