@@ -147,7 +147,7 @@ pub fn install_group(
         let (has_previous, keep_previous) =
             match (installation::receipt_state(&prefix, key), options.reinstall) {
                 (ReceiptState::Valid(receipt), false) => {
-                    let inst = Installation { key: key.clone(), prefix, receipt };
+                    let inst = Installation { key: key.clone(), prefix, receipt: *receipt };
                     report.results.push((key.clone(), Ok(Outcome::AlreadyInstalled(inst))));
                     continue;
                 }

@@ -69,7 +69,7 @@ pub struct Damaged {
 
 /// What a receipt read found.
 pub enum ReceiptState {
-    Valid(Receipt),
+    Valid(Box<Receipt>),
     /// Nothing at the prefix at all.
     Absent,
     /// Something is there, but not an installation: the reason.
@@ -109,7 +109,7 @@ pub fn scan(home: &Home) -> io::Result<(Vec<Installation>, Vec<Damaged>)> {
         };
         let prefix = entry.path();
         match receipt_state(&prefix, &key) {
-            ReceiptState::Valid(receipt) => found.push(Installation { key, prefix, receipt }),
+            ReceiptState::Valid(receipt) => found.push(Installation { key, prefix, receipt: *receipt }),
             ReceiptState::Damaged(problem) => damaged.push(Damaged { key, prefix, problem }),
             ReceiptState::Absent => {}
         }
@@ -151,7 +151,7 @@ pub fn installed_pairs(home: &Home) -> io::Result<Vec<(Installation, Installatio
 pub fn read_receipt(prefix: &Path) -> Option<Receipt> {
     let key = prefix.file_name()?.to_string_lossy().parse::<InstallKey>().ok()?;
     match receipt_state(prefix, &key) {
-        ReceiptState::Valid(receipt) => Some(receipt),
+        ReceiptState::Valid(receipt) => Some(*receipt),
         _ => None,
     }
 }
@@ -175,7 +175,7 @@ pub fn receipt_state(prefix: &Path, key: &InstallKey) -> ReceiptState {
         Err(e) => return ReceiptState::Damaged(format!("its receipt {RECEIPT_FILE} cannot be read: {e}")),
     };
     match serde_json::from_slice::<Receipt>(&text) {
-        Ok(receipt) if receipt.key == key.to_string() => ReceiptState::Valid(receipt),
+        Ok(receipt) if receipt.key == key.to_string() => ReceiptState::Valid(Box::new(receipt)),
         Ok(receipt) => {
             ReceiptState::Damaged(format!("its receipt {RECEIPT_FILE} names {:?}, not {key}", receipt.key))
         }
