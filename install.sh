@@ -5,7 +5,7 @@ set -euo pipefail
 
 usage() {
     cat <<'EOF'
-Usage: ./install.sh [--build-deps] [--help]
+Usage: ./install.sh [--build-deps | --deps-only] [--help]
 
 Builds ftpy from this checkout (cargo build --release --locked) and installs
 the binary into ${FTPY_INSTALL_DIR:-$HOME/.local/bin}.
@@ -13,7 +13,12 @@ the binary into ${FTPY_INSTALL_DIR:-$HOME/.local/bin}.
 Options:
   --build-deps   First install the compiler, tools and headers needed to build
                  CPython from source, using apt-get (Debian/Ubuntu), dnf
-                 (Fedora/RHEL) or apk (Alpine). Needs root, or sudo.
+                 (Fedora/RHEL), pacman (Arch), zypper (openSUSE) or apk
+                 (Alpine). Needs root, or sudo. The list follows ftpy's
+                 table of modules per series (src/sysdeps.rs); 3.14 adds
+                 libzstd for compression.zstd.
+  --deps-only    Install only those build dependencies, not ftpy (for a CI job
+                 that restored ftpy from a cache but must build CPython).
   -h, --help     Show this help and exit.
 
 Environment:
@@ -28,9 +33,11 @@ die() {
 }
 
 build_deps=0
+deps_only=0
 for arg in "$@"; do
     case "$arg" in
         --build-deps) build_deps=1 ;;
+        --deps-only) build_deps=1 deps_only=1 ;;
         -h | --help)
             usage
             exit 0
@@ -93,23 +100,23 @@ install_build_deps() {
     if command -v apt-get >/dev/null 2>&1; then
         cmds=(
             "env DEBIAN_FRONTEND=noninteractive apt-get update"
-            "env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends build-essential pkg-config make ca-certificates libssl-dev zlib1g-dev libffi-dev libsqlite3-dev liblzma-dev libbz2-dev libreadline-dev uuid-dev libgdbm-dev tk-dev xz-utils"
+            "env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends build-essential make pkg-config libssl-dev zlib1g-dev libffi-dev libsqlite3-dev liblzma-dev libbz2-dev libreadline-dev uuid-dev libgdbm-dev tk-dev libzstd-dev ca-certificates xz-utils"
         )
     elif command -v dnf >/dev/null 2>&1; then
         cmds=(
-            "dnf install -y gcc make pkgconf-pkg-config openssl-devel zlib-devel libffi-devel sqlite-devel xz-devel bzip2-devel readline-devel libuuid-devel gdbm-devel tk-devel xz"
+            "dnf install -y gcc make pkgconf-pkg-config openssl-devel zlib-devel libffi-devel sqlite-devel xz-devel bzip2-devel readline-devel libuuid-devel gdbm-devel tk-devel libzstd-devel xz"
         )
     elif command -v pacman >/dev/null 2>&1; then
         cmds=(
-            "pacman -S --needed --noconfirm base-devel pkgconf openssl zlib libffi sqlite xz bzip2 readline util-linux-libs gdbm tk"
+            "pacman -S --needed --noconfirm base-devel make pkgconf openssl zlib libffi sqlite xz bzip2 readline util-linux-libs gdbm tk zstd"
         )
     elif command -v zypper >/dev/null 2>&1; then
         cmds=(
-            "zypper install -y gcc make pkg-config libopenssl-devel zlib-devel libffi-devel sqlite3-devel xz-devel libbz2-devel readline-devel libuuid-devel gdbm-devel tk-devel xz"
+            "zypper install -y gcc make pkg-config libopenssl-devel zlib-devel libffi-devel sqlite3-devel xz-devel libbz2-devel readline-devel libuuid-devel gdbm-devel tk-devel libzstd-devel xz"
         )
     elif command -v apk >/dev/null 2>&1; then
         cmds=(
-            "apk add --no-cache build-base pkgconf openssl-dev zlib-dev libffi-dev sqlite-dev xz-dev bzip2-dev readline-dev util-linux-dev gdbm-dev tk-dev linux-headers xz"
+            "apk add --no-cache build-base make pkgconf openssl-dev zlib-dev libffi-dev sqlite-dev xz-dev bzip2-dev readline-dev util-linux-dev gdbm-dev tk-dev zstd-dev linux-headers xz"
         )
     else
         cat >&2 <<'EOT'
@@ -118,7 +125,7 @@ Install these with your system's package manager, then rerun without --build-dep
   - a C compiler and linker (gcc or clang), make, pkg-config
   - xz (to unpack .tar.xz sources), CA certificates
   - development headers for: OpenSSL, zlib, libffi, SQLite 3, liblzma (xz),
-    bzip2, readline, libuuid, gdbm, Tk
+    bzip2, zstd (3.14 and later), readline, libuuid, gdbm, Tk
 EOT
         exit 1
     fi
@@ -152,6 +159,9 @@ find_cargo() {
 if [ "$build_deps" -eq 1 ]; then
     echo "==> Installing CPython build dependencies"
     install_build_deps
+fi
+if [ "$deps_only" -eq 1 ]; then
+    exit 0
 fi
 
 cargo_bin=$(find_cargo) || die "cargo not found. Install Rust 1.89 or newer first, via rustup (https://rustup.rs), then rerun."

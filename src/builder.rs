@@ -97,6 +97,8 @@ pub enum Step {
     Configure,
     Make,
     Install,
+    /// ensurepip, run by the staged interpreter.
+    Pip,
 }
 
 impl fmt::Display for Step {
@@ -105,6 +107,7 @@ impl fmt::Display for Step {
             Step::Configure => "configure",
             Step::Make => "make",
             Step::Install => "make install",
+            Step::Pip => "ensurepip",
         })
     }
 }
@@ -214,9 +217,103 @@ pub fn build_interpreter(plan: &BuildPlan, task: &mut Task) -> Result<(), BuildE
 
     task.phase("install");
     let mut command = Command::new(&make);
-    command.arg("install").arg(format!("DESTDIR={}", plan.destdir.display()));
+    // pip is installed below, by the new interpreter itself: make's ensurepip runs the build
+    // directory's python, which sees the site-packages of the final prefix, so on a reinstall
+    // it finds the previous installation's pip there and skips the staged tree.
+    command.arg("install").arg(format!("DESTDIR={}", plan.destdir.display())).arg("ENSUREPIP=no");
     plan.jobserver.configure_make(&mut command);
-    run_step(Step::Install, command, plan, &mut log, task)
+    run_step(Step::Install, command, plan, &mut log, task)?;
+    install_pip(plan, &mut log, task)
+}
+
+/// The `--with-ensurepip` choice of the configure arguments: `None` for no pip.
+fn ensurepip_mode(configure_args: &[String]) -> Option<&'static str> {
+    let mut mode = Some("install");
+    for arg in configure_args {
+        match arg.as_str() {
+            "--without-ensurepip" | "--with-ensurepip=no" => mode = None,
+            "--with-ensurepip=upgrade" => mode = Some("upgrade"),
+            "--with-ensurepip" | "--with-ensurepip=yes" | "--with-ensurepip=install" => {
+                mode = Some("install")
+            }
+            _ => {}
+        }
+    }
+    mode
+}
+
+/// Run ensurepip with the staged interpreter, isolated, so that only its own (empty)
+/// site-packages counts; then point the scripts pip wrote at the final prefix.
+fn install_pip(plan: &BuildPlan, log: &mut BuildLog, task: &mut Task) -> Result<(), BuildError> {
+    let Some(mode) = ensurepip_mode(&plan.configure_args) else { return Ok(()) };
+    let Some(prefix) = plan.configure_args.iter().rev().find_map(|a| a.strip_prefix("--prefix=")) else {
+        return Ok(());
+    };
+    let staged = staged_prefix(&plan.destdir, Path::new(prefix));
+    let interpreter = staged.join("bin").join(plan.key.interpreter_name());
+    if !interpreter.exists() {
+        return Ok(()); // `NoInterpreter` is reported by the caller.
+    }
+    task.phase("install pip");
+    let mut command = Command::new(&interpreter);
+    command.args(["-I", "-m", "ensurepip"]);
+    if mode == "upgrade" {
+        command.arg("--upgrade");
+    }
+    // A shared libpython must be the staged one, not the previous installation's.
+    let lib = staged.join("lib");
+    let library_path = match std::env::var_os("LD_LIBRARY_PATH") {
+        Some(old) if !old.is_empty() => {
+            let mut joined = lib.into_os_string();
+            joined.push(":");
+            joined.push(old);
+            joined
+        }
+        _ => lib.into_os_string(),
+    };
+    command.env("LD_LIBRARY_PATH", library_path);
+    run_step(Step::Pip, command, plan, log, task)?;
+    relocate_scripts(&staged.join("bin"), &staged, Path::new(prefix))
+        .map_err(|source| BuildError::Log { path: log.path.clone(), source })
+}
+
+/// `<destdir>/<prefix>`, the way `make install DESTDIR=` lays it out.
+fn staged_prefix(destdir: &Path, prefix: &Path) -> PathBuf {
+    destdir.join(prefix.strip_prefix("/").unwrap_or(prefix))
+}
+
+/// Scripts in `bin` that name the staged prefix (pip's, in their `#!` line or in the `/bin/sh`
+/// trampoline pip writes for long paths) name `prefix` instead; written whole through a
+/// temporary file, mode kept.
+fn relocate_scripts(bin: &Path, staged: &Path, prefix: &Path) -> io::Result<()> {
+    const LARGEST_SCRIPT: u64 = 1024 * 1024;
+    let from = staged.as_os_str().as_encoded_bytes();
+    let to = prefix.as_os_str().as_encoded_bytes();
+    for entry in fs::read_dir(bin)? {
+        let entry = entry?;
+        let meta = fs::symlink_metadata(entry.path())?;
+        if !meta.is_file() || meta.len() > LARGEST_SCRIPT {
+            continue;
+        }
+        let bytes = fs::read(entry.path())?;
+        if !bytes.starts_with(b"#!") || !bytes.windows(from.len()).any(|w| w == from) {
+            continue;
+        }
+        let mut out = Vec::with_capacity(bytes.len());
+        let mut rest = &bytes[..];
+        while let Some(at) = rest.windows(from.len()).position(|w| w == from) {
+            out.extend_from_slice(&rest[..at]);
+            out.extend_from_slice(to);
+            rest = &rest[at + from.len()..];
+        }
+        out.extend_from_slice(rest);
+        let temporary =
+            entry.path().with_file_name(format!(".{}.ftpy-partial", entry.file_name().to_string_lossy()));
+        fs::write(&temporary, &out)?;
+        fs::set_permissions(&temporary, meta.permissions())?;
+        fs::rename(&temporary, entry.path())?;
+    }
+    Ok(())
 }
 
 struct BuildLog {
@@ -368,5 +465,43 @@ mod tests {
             BuildOptions { profile: Profile::Fast, jobs: 2, extra_configure: vec![], ccache: false };
         let args = configure_args(&series(), Variant::Gil, &options, Path::new("/p"));
         assert_eq!(args, ["--prefix=/p", "--with-ensurepip=install"]);
+    }
+
+    #[test]
+    fn ensurepip_follows_the_last_configure_choice() {
+        let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(ensurepip_mode(&args(&["--prefix=/p", "--with-ensurepip=install"])), Some("install"));
+        assert_eq!(ensurepip_mode(&args(&["--with-ensurepip=install", "--without-ensurepip"])), None);
+        assert_eq!(ensurepip_mode(&args(&["--with-ensurepip=upgrade"])), Some("upgrade"));
+        assert_eq!(ensurepip_mode(&args(&[])), Some("install"));
+    }
+
+    #[test]
+    fn scripts_are_pointed_at_the_final_prefix() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let prefix = Path::new("/home/u/.local/share/ftpy/versions/3.14.6t");
+        let staged = staged_prefix(&dir.path().join("dest"), prefix);
+        let bin = staged.join("bin");
+        fs::create_dir_all(&bin).unwrap();
+        let python = format!("{}/bin/python3.14t", staged.display());
+        // The short form, and the trampoline pip writes when the path is too long for `#!`.
+        fs::write(bin.join("pip3"), format!("#!{python}\nimport sys\n")).unwrap();
+        let trampoline = format!("#!/bin/sh\n'''exec' \"{python}\" \"$0\" \"$@\"\n' '''\nimport sys\n");
+        fs::write(bin.join("pip3.14"), trampoline).unwrap();
+        fs::write(bin.join("python3.14t"), b"\x7fELF binary naming nothing").unwrap();
+        std::os::unix::fs::symlink("pip3", bin.join("pip")).unwrap();
+        fs::set_permissions(bin.join("pip3"), fs::Permissions::from_mode(0o755)).unwrap();
+        relocate_scripts(&bin, &staged, prefix).unwrap();
+        let final_python = format!("{}/bin/python3.14t", prefix.display());
+        assert_eq!(fs::read_to_string(bin.join("pip3")).unwrap(), format!("#!{final_python}\nimport sys\n"));
+        let trampoline = fs::read_to_string(bin.join("pip3.14")).unwrap();
+        assert!(
+            trampoline.contains(&format!("\"{final_python}\"")) && !trampoline.contains("dest"),
+            "{trampoline}"
+        );
+        assert_eq!(fs::metadata(bin.join("pip3")).unwrap().permissions().mode() & 0o777, 0o755);
+        assert!(fs::symlink_metadata(bin.join("pip")).unwrap().file_type().is_symlink());
+        assert_eq!(fs::read_dir(&bin).unwrap().count(), 4, "no temporary files left");
     }
 }

@@ -9,11 +9,8 @@ use std::process::Command;
 
 use serde::{Deserialize, Serialize};
 
-use crate::sysdeps::SystemDependency;
-use crate::version::{InstallKey, Variant};
-
-/// Extension modules every install must have, unless `--allow-missing-modules`.
-pub const REQUIRED_MODULES: &[&str] = &["ssl", "zlib", "ctypes", "sqlite3", "lzma", "bz2"];
+use crate::sysdeps::{SystemDependency, modules_for, required_modules};
+use crate::version::{InstallKey, MinorVersion, Variant};
 
 const PROBE: &str = r#"
 import importlib, json, platform, sys, sysconfig
@@ -48,14 +45,22 @@ pub struct CheckReport {
     pub gil_disabled_build: bool,
     pub gil_enabled: bool,
     pub gil_enabled_after_imports: bool,
-    /// Module name to `None` when it imported, or the import error.
+    /// Every module checked (required and optional, from [`crate::sysdeps::STDLIB_MODULES`]):
+    /// name to `None` when it imported, or the import error.
     pub modules: BTreeMap<String, Option<String>>,
+    /// Which of `modules` the install required. (Receipts before this field: all of them.)
+    #[serde(default)]
+    pub required_modules: Vec<String>,
     pub pip: Option<String>,
 }
 
 impl CheckReport {
     pub fn missing_modules(&self) -> Vec<(&str, &str)> {
         self.modules.iter().filter_map(|(name, error)| error.as_deref().map(|e| (name.as_str(), e))).collect()
+    }
+
+    fn is_required(&self, module: &str) -> bool {
+        self.required_modules.is_empty() || self.required_modules.iter().any(|m| m == module)
     }
 
     /// `3.13.5, GIL disabled, ssl zlib ctypes sqlite3 lzma bz2, pip 25.1.1`
@@ -113,11 +118,12 @@ impl CheckError {
     }
 }
 
-/// Run `interpreter` with the probe and return what it reports.
-pub fn probe(interpreter: &Path) -> Result<CheckReport, CheckError> {
+/// Run `interpreter`, of `series`, with the probe and return what it reports.
+pub fn probe(interpreter: &Path, series: MinorVersion) -> Result<CheckReport, CheckError> {
     let path = interpreter.display().to_string();
+    let modules: Vec<&str> = modules_for(series).map(|m| m.import).collect();
     let mut command = Command::new(interpreter);
-    command.arg("-I").arg("-c").arg(PROBE).args(REQUIRED_MODULES).env_remove("PYTHON_GIL");
+    command.arg("-I").arg("-c").arg(PROBE).args(&modules).env_remove("PYTHON_GIL");
     // During an install, the terminal's Ctrl-C must not kill the probe and pass for a failed
     // check: ftpy notes the signal, and the probe's answer stands.
     let output = crate::interrupt::prepare_child(&mut command)
@@ -129,10 +135,12 @@ pub fn probe(interpreter: &Path) -> Result<CheckReport, CheckError> {
     }
     let stdout = String::from_utf8_lossy(&output.stdout);
     let last = stdout.lines().last().unwrap_or_default();
-    serde_json::from_str(last).map_err(|e| CheckError::Probe {
+    let mut report: CheckReport = serde_json::from_str(last).map_err(|e| CheckError::Probe {
         path,
         message: format!("unreadable probe output ({e}): {}", stdout.trim()),
-    })
+    })?;
+    report.required_modules = required_modules(series).into_iter().map(String::from).collect();
+    Ok(report)
 }
 
 /// Compare the report with what was asked for. Missing modules are returned as warnings when
@@ -159,9 +167,30 @@ pub fn evaluate(
         }
         _ => {}
     }
-    let missing: Vec<(String, String)> =
-        report.missing_modules().into_iter().map(|(m, e)| (m.to_string(), e.to_string())).collect();
+    let (missing, optional): (Vec<(&str, &str)>, Vec<(&str, &str)>) =
+        report.missing_modules().into_iter().partition(|(m, _)| report.is_required(m));
+    let mut missing: Vec<(String, String)> =
+        missing.into_iter().map(|(m, e)| (m.to_string(), e.to_string())).collect();
+    // A module asked for but absent from the answer was not checked: never a pass.
+    for module in report.required_modules.iter().filter(|m| !report.modules.contains_key(*m)) {
+        missing.push((module.clone(), "not reported by the probe".into()));
+    }
     let mut warnings = Vec::new();
+    if !optional.is_empty() {
+        let names: Vec<&str> = optional.iter().map(|(m, _)| *m).collect();
+        let mut packages: Vec<String> = Vec::new();
+        for dep in optional.iter().filter_map(|(m, _)| SystemDependency::for_module(m)) {
+            let name = dep.to_string();
+            if !packages.contains(&name) {
+                packages.push(name);
+            }
+        }
+        warnings.push(format!(
+            "optional modules not built: {} (for them, install {} and reinstall; `ftpy doctor` names the packages)",
+            names.join(", "),
+            packages.join(", ")
+        ));
+    }
     if !missing.is_empty() {
         if !allow_missing_modules {
             return Err(CheckError::MissingModules { missing });
@@ -184,9 +213,14 @@ mod tests {
             gil_disabled_build: ft_build,
             gil_enabled: gil,
             gil_enabled_after_imports: gil,
-            modules: REQUIRED_MODULES.iter().map(|m| (m.to_string(), None)).collect(),
+            modules: modules_for(series(version)).map(|m| (m.import.to_string(), None)).collect(),
+            required_modules: required_modules(series(version)).into_iter().map(String::from).collect(),
             pip: Some("25.1".into()),
         }
+    }
+
+    fn series(version: &str) -> MinorVersion {
+        version.parse::<crate::version::Version>().unwrap().series()
     }
 
     fn key(s: &str) -> InstallKey {
@@ -231,5 +265,39 @@ mod tests {
         assert_eq!(warnings.len(), 1);
         r.pip = None;
         assert!(matches!(evaluate(&r, &key("3.13.5t"), true), Err(CheckError::NoPip)));
+    }
+
+    #[test]
+    fn zstd_is_checked_and_required_from_3_14() {
+        let r = report("3.14.6", true, false);
+        assert_eq!(r.modules.get("compression.zstd"), Some(&None));
+        assert!(r.required_modules.iter().any(|m| m == "compression.zstd"));
+        assert!(!report("3.13.5", true, false).modules.contains_key("compression.zstd"));
+        let mut r = report("3.14.6", true, false);
+        r.modules
+            .insert("compression.zstd".into(), Some("ModuleNotFoundError: No module named '_zstd'".into()));
+        let err = evaluate(&r, &key("3.14.6t"), false).unwrap_err();
+        assert!(err.to_string().contains("compression.zstd"), "{err}");
+        assert!(err.hints().iter().any(|h| h.contains("libzstd-dev")), "{:?}", err.hints());
+    }
+
+    #[test]
+    fn a_missing_optional_module_is_reported_not_fatal() {
+        let mut r = report("3.14.6", false, true);
+        r.modules.insert("tkinter".into(), Some("ModuleNotFoundError: No module named '_tkinter'".into()));
+        r.modules.insert("readline".into(), Some("ModuleNotFoundError: No module named 'readline'".into()));
+        let warnings = evaluate(&r, &key("3.14.6"), false).unwrap();
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(warnings[0].contains("readline, tkinter"), "{warnings:?}");
+        assert!(warnings[0].contains("the Tk headers"), "{warnings:?}");
+    }
+
+    #[test]
+    fn a_receipt_from_before_the_module_table_still_reads() {
+        let old = r#"{"version":"3.13.5","gil_disabled_build":true,"gil_enabled":false,
+            "gil_enabled_after_imports":false,"modules":{"ssl":null},"pip":"25.1.1"}"#;
+        let r: CheckReport = serde_json::from_str(old).unwrap();
+        assert!(r.required_modules.is_empty());
+        assert!(r.is_required("ssl"));
     }
 }

@@ -242,6 +242,16 @@ pub struct InstallArgs {
     /// Pause before the first retry of a failed download, in milliseconds
     #[arg(long, env = "FTPY_RETRY_PAUSE_MS", default_value_t = 1000, hide = true)]
     pub retry_pause_ms: u64,
+
+    /// The most a source download may be, in MiB
+    #[arg(long, env = "FTPY_MAX_DOWNLOAD_MIB", default_value_t = crate::download::DownloadLimits::DEFAULT_MAX_MIB,
+        value_parser = clap::value_parser!(u64).range(1..=1024 * 1024), hide = true)]
+    pub max_download_mib: u64,
+
+    /// Give up a download that averages under 1 KiB/s over this many seconds
+    #[arg(long, env = "FTPY_DOWNLOAD_SPEED_TIME", default_value_t = crate::download::DownloadLimits::DEFAULT_RATE_WINDOW_SECS,
+        value_parser = clap::value_parser!(u64).range(1..=3600), hide = true)]
+    pub download_speed_time: u64,
 }
 
 /// What decides the result of a build, besides the version.
@@ -264,14 +274,14 @@ pub enum CiCommand {
 
 #[derive(Debug, Args)]
 pub struct CiGithubArgs {
-    /// Release series to test on; each is tested on both builds
-    #[arg(long, num_args = 1.., default_values_t = ["3.13".to_string(), "3.14".to_string()])]
+    /// Release series to test on; each is tested on both builds (add 3.13 to test it too)
+    #[arg(long, num_args = 1.., default_values_t = [crate::version::RECOMMENDED_SERIES.to_string()])]
     pub python: Vec<String>,
 
-    /// How the workflow installs ftpy [default: from the git URL in the repository variable
-    /// FTPY_GIT_URL]
-    #[arg(long, default_value = "cargo install --locked --git \"${{ vars.FTPY_GIT_URL }}\" ftpy")]
-    pub install_command: String,
+    /// ftpy's action as `uses:` takes it, e.g. owner/ftpy@v1 [default: checked out from the
+    /// repository named by the repository variable FTPY_REPOSITORY]
+    #[arg(long, value_name = "OWNER/NAME@REF")]
+    pub action: Option<String>,
 
     /// The test runner module, run as `python -m ...` in each environment
     #[arg(long, default_value = "pytest")]
@@ -306,7 +316,10 @@ pub struct CompletionsArgs {
 
 #[derive(Debug, Args)]
 pub struct DoctorArgs {
-    /// Count the headers of ssl, zlib, ctypes, sqlite3, lzma and bz2 as optional
+    /// The series to check for: what a build requires depends on it (3.14 adds libzstd)
+    #[arg(long, value_name = "SERIES", default_value_t = crate::version::RECOMMENDED_SERIES)]
+    pub python: crate::version::MinorVersion,
+    /// Count the headers of the required modules (ssl, zlib, ctypes, ...) as optional
     #[arg(long)]
     pub allow_missing_modules: bool,
 }
@@ -334,6 +347,11 @@ pub struct UninstallArgs {
     /// Remove both builds (GIL and free-threaded) of each version
     #[arg(long)]
     pub pair: bool,
+
+    /// Remove even installations that twin environments made by `ftpy venv` are based on
+    /// (those environments stop working)
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use crate::download::RetryPolicy;
+use crate::download::{DownloadLimits, RetryPolicy};
 use crate::error::Error;
 use crate::home::Home;
 use crate::progress::Reporter;
@@ -16,6 +16,8 @@ pub struct Context {
     /// Mirror bases laid out like python.org's `ftp/python/`, tried in order; empty: upstream.
     pub mirrors: Vec<String>,
     pub retry: RetryPolicy,
+    /// How big and how slow a source download may be.
+    pub limits: DownloadLimits,
     pub reporter: Reporter,
 }
 

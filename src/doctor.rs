@@ -6,11 +6,14 @@ use std::process::Command;
 
 use crate::home::Home;
 use crate::sysdeps::{Platform, SystemDependency, is_present};
+use crate::version::MinorVersion;
 
 /// Below this much free space in the home, a build is likely to fail part-way.
 pub const REQUIRED_FREE_BYTES: u64 = 3 * 1024 * 1024 * 1024;
 
 pub struct Diagnosis {
+    /// The series whose build the diagnosis is for: what is required depends on it.
+    pub series: MinorVersion,
     pub platform: Option<Platform>,
     /// Every dependency and whether it is there.
     pub findings: Vec<(SystemDependency, bool)>,
@@ -20,17 +23,39 @@ pub struct Diagnosis {
     pub measured_at: PathBuf,
     /// `Err` with the reason when the home cannot be written.
     pub home_writable: Result<(), String>,
+    /// `$CC`, when it is set: a compiler that does not work is then the variable's fault, and no
+    /// package fixes it.
+    pub cc_variable: Option<String>,
 }
 
 impl Diagnosis {
-    pub fn run(home: &Home) -> Diagnosis {
+    pub fn run(home: &Home, series: MinorVersion) -> Diagnosis {
         let measured_at = nearest_existing(home.versions_dir().parent().unwrap_or(Path::new("/")));
         Diagnosis {
+            series,
             platform: Platform::detect(),
             findings: SystemDependency::ALL.iter().map(|d| (*d, is_present(*d))).collect(),
             free_bytes: free_bytes(&measured_at),
             home_writable: writable(&measured_at),
             measured_at,
+            cc_variable: std::env::var("CC").ok().filter(|cc| !cc.trim().is_empty()),
+        }
+    }
+
+    /// `$CC` when it is set and does not compile: what to fix instead of installing a package.
+    pub fn broken_cc(&self) -> Option<&str> {
+        let compiler_missing =
+            self.findings.iter().any(|(d, present)| *d == SystemDependency::CCompiler && !present);
+        self.cc_variable.as_deref().filter(|_| compiler_missing)
+    }
+
+    /// What is missing, described: a broken `$CC` is named as such.
+    pub fn describe(&self, dep: SystemDependency) -> String {
+        match (dep, self.broken_cc()) {
+            (SystemDependency::CCompiler, Some(cc)) => {
+                format!("a C compiler (CC is set to `{cc}`, which does not compile: fix or unset CC)")
+            }
+            _ => dep.to_string(),
         }
     }
 
@@ -40,7 +65,9 @@ impl Diagnosis {
         self.findings
             .iter()
             .filter(|(dep, present)| {
-                !present && dep.required() && (!allow_missing_modules || dep.module().is_none())
+                !present
+                    && dep.required_for(self.series)
+                    && (!allow_missing_modules || dep.module().is_none())
             })
             .map(|(dep, _)| *dep)
             .collect()
@@ -62,6 +89,13 @@ impl Diagnosis {
 
     /// The commands that install `deps`: one for the detected platform, else one per platform.
     pub fn install_commands(&self, deps: &[SystemDependency]) -> Vec<String> {
+        // A broken $CC is fixed by fixing the variable, not by a package.
+        let deps: Vec<SystemDependency> = deps
+            .iter()
+            .copied()
+            .filter(|d| !(*d == SystemDependency::CCompiler && self.broken_cc().is_some()))
+            .collect();
+        let deps = &deps[..];
         if deps.is_empty() {
             return Vec::new();
         }
@@ -123,11 +157,13 @@ mod tests {
 
     fn diagnosis(missing: &[SystemDependency]) -> Diagnosis {
         Diagnosis {
+            series: MinorVersion { major: 3, minor: 14 },
             platform: Some(Platform::Debian),
             findings: SystemDependency::ALL.iter().map(|d| (*d, !missing.contains(d))).collect(),
             free_bytes: Some(10 * REQUIRED_FREE_BYTES),
             measured_at: PathBuf::from("/"),
             home_writable: Ok(()),
+            cc_variable: None,
         }
     }
 
@@ -145,6 +181,28 @@ mod tests {
         assert!(d.ready(true));
         let d = diagnosis(&[SystemDependency::CCompiler]);
         assert!(!d.ready(true), "no compiler, no build");
+    }
+
+    #[test]
+    fn zstd_is_required_from_3_14_only() {
+        let mut d = diagnosis(&[SystemDependency::Zstd]);
+        assert!(!d.ready(false));
+        assert_eq!(d.missing_required(false), vec![SystemDependency::Zstd]);
+        assert!(
+            d.install_commands(&d.missing_required(false))[0].ends_with("apt-get install -y libzstd-dev")
+        );
+        d.series = MinorVersion { major: 3, minor: 13 };
+        assert!(d.ready(false), "3.13 has no compression.zstd");
+    }
+
+    #[test]
+    fn a_broken_cc_variable_is_named_instead_of_a_package() {
+        let mut d = diagnosis(&[SystemDependency::CCompiler]);
+        assert_eq!(d.install_commands(&d.missing()).len(), 1, "build-essential without CC");
+        d.cc_variable = Some("/nonexistent/cc".into());
+        assert!(d.install_commands(&d.missing()).is_empty());
+        assert!(d.describe(SystemDependency::CCompiler).contains("CC is set to `/nonexistent/cc`"));
+        assert!(!d.ready(false));
     }
 
     #[test]

@@ -7,15 +7,26 @@
 //! in order, then a pause that doubles each round. A transfer cut short resumes with a range
 //! request when the server allows it, and restarts from zero when it does not.
 //! A cached file is hashed again on every use.
+//!
+//! Every transfer is bounded ([`DownloadLimits`]): a file larger than the cap is refused (before
+//! reading, when the server announces its size), and one that arrives slower than a minimum
+//! rate is given up, like curl's `--speed-limit`/`--speed-time`. A `file://` source must be a
+//! regular file. A failure to write into the cache (a full disk) ends the fetch as a local
+//! error, never blamed on the network, and leaves no `.partial` behind. Addresses are shown
+//! with any password masked ([`crate::redact`]); a user part is sent as HTTP Basic auth.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, Write};
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use crate::digest::{HashingReader, Sha256Digest, Sha256Hasher, sha256_file};
+use crate::digest::{Sha256Digest, Sha256Hasher, sha256_file};
 use crate::progress::Reporter;
+use crate::redact::redact;
+
+const MIB: u64 = 1024 * 1024;
 
 /// Where a source can be had, in the order to try.
 #[derive(Clone, Debug)]
@@ -33,6 +44,37 @@ pub struct RetryPolicy {
 impl Default for RetryPolicy {
     fn default() -> Self {
         RetryPolicy { retries: 3, first_pause: Duration::from_secs(1) }
+    }
+}
+
+/// How big and how slow one source download may be.
+#[derive(Clone, Debug)]
+pub struct DownloadLimits {
+    /// The most bytes a source file may have. A CPython source archive is 20 to 30 MB.
+    pub max_bytes: u64,
+    /// The slowest average rate, in bytes per second, accepted over `rate_window`.
+    pub min_rate: u64,
+    pub rate_window: Duration,
+}
+
+impl DownloadLimits {
+    pub const DEFAULT_MAX_MIB: u64 = 512;
+    pub const DEFAULT_RATE_WINDOW_SECS: u64 = 30;
+    /// 1 KiB/s: slower than that for the whole window, the connection is as good as dead.
+    pub const MIN_RATE: u64 = 1024;
+
+    pub fn new(max_mib: u64, rate_window_secs: u64) -> DownloadLimits {
+        DownloadLimits {
+            max_bytes: max_mib.saturating_mul(MIB),
+            min_rate: Self::MIN_RATE,
+            rate_window: Duration::from_secs(rate_window_secs),
+        }
+    }
+}
+
+impl Default for DownloadLimits {
+    fn default() -> Self {
+        DownloadLimits::new(Self::DEFAULT_MAX_MIB, Self::DEFAULT_RATE_WINDOW_SECS)
     }
 }
 
@@ -61,8 +103,66 @@ impl DownloadError {
     /// True when every source answered that it does not have the file (as opposed to network
     /// trouble): the address or mirror layout is wrong rather than the connection.
     pub fn all_not_found(&self) -> bool {
-        matches!(self, DownloadError::Unavailable { failures }
-            if failures.iter().all(|(_, f)| matches!(f, SourceFailure::NotFound)))
+        self.all_failed(|f| matches!(f, SourceFailure::NotFound))
+    }
+
+    fn all_failed(&self, what: impl Fn(&SourceFailure) -> bool) -> bool {
+        matches!(self, DownloadError::Unavailable { failures } if failures.iter().all(|(_, f)| what(f)))
+    }
+
+    fn any_failed(&self, what: impl Fn(&SourceFailure) -> bool) -> bool {
+        matches!(self, DownloadError::Unavailable { failures } if failures.iter().any(|(_, f)| what(f)))
+    }
+
+    /// What to do next, for the kinds of failure that are not a verdict on the bytes.
+    pub fn hints(&self) -> Vec<String> {
+        match self {
+            DownloadError::Cache { path, source } => {
+                let dir = path.parent().unwrap_or(path);
+                if source.raw_os_error() == Some(libc::ENOSPC) || source.raw_os_error() == Some(libc::EDQUOT)
+                {
+                    vec![
+                        format!("the disk holding {} is full: free some space there (`df -h {}`) and run the same command again", dir.display(), dir.display()),
+                        "or point FTPY_HOME (--home) at a file system with room for the sources and the builds".into(),
+                    ]
+                } else {
+                    vec![format!(
+                        "check that {} is a directory you can write to, on a disk with free space; nothing partial was kept",
+                        dir.display()
+                    )]
+                }
+            }
+            DownloadError::Unavailable { .. } => {
+                let mut hints = Vec::new();
+                if self.any_failed(|f| matches!(f, SourceFailure::TooLarge { .. })) {
+                    hints.push(format!(
+                        "a CPython source archive is 20 to 30 MB: check the recipe's URL and the mirror; FTPY_MAX_DOWNLOAD_MIB raises the cap (now {} MiB)",
+                        self.cap_mib().unwrap_or(DownloadLimits::DEFAULT_MAX_MIB)
+                    ));
+                }
+                if self.any_failed(|f| matches!(f, SourceFailure::NotRegular(_))) {
+                    hints.push("a file:// source must name a regular file (a mirror: file:///absolute/path/to/the/mirror)".into());
+                }
+                if self.all_not_found() {
+                    hints.push(
+                        "a mirror must be laid out like python.org: <base>/3.13.5/Python-3.13.5.tar.xz"
+                            .into(),
+                    );
+                } else if self.any_failed(SourceFailure::is_transient) {
+                    hints.push("check the network connection or proxy (HTTPS_PROXY), or point --mirror / FTPY_MIRROR at a reachable mirror".into());
+                }
+                hints
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    fn cap_mib(&self) -> Option<u64> {
+        let DownloadError::Unavailable { failures } = self else { return None };
+        failures.iter().find_map(|(_, f)| match f {
+            SourceFailure::TooLarge { limit, .. } => Some(limit / MIB),
+            _ => None,
+        })
     }
 }
 
@@ -79,26 +179,53 @@ pub enum SourceFailure {
     UnsupportedScheme,
     #[error("local file error: {0}")]
     Local(String),
+    #[error("not a regular file ({0}); refused")]
+    NotRegular(&'static str),
+    #[error("{}", describe_too_large(*limit, *announced))]
+    TooLarge { limit: u64, announced: Option<u64> },
+    #[error(
+        "the transfer stalled: {bytes} bytes in the last {seconds} s, under the minimum of {min_rate} bytes/s"
+    )]
+    TooSlow { bytes: u64, seconds: u64, min_rate: u64 },
     #[error("stopped by a signal")]
     Interrupted,
+    /// Writing into the cache failed: a local error that ends the whole fetch.
+    #[error("cannot write the download: {0}")]
+    Write(io::Error),
+}
+
+fn describe_too_large(limit: u64, announced: Option<u64>) -> String {
+    match announced {
+        Some(size) => format!(
+            "the source announced {}, more than the {} MiB a source download may be; refused before reading",
+            crate::progress::human_bytes(size),
+            limit / MIB
+        ),
+        None => {
+            format!("the download exceeded {} MiB, the most a source download may be; stopped", limit / MIB)
+        }
+    }
 }
 
 impl SourceFailure {
     /// Worth another try later: the network, or a server error.
     fn is_transient(&self) -> bool {
         match self {
-            SourceFailure::Network(_) => true,
+            SourceFailure::Network(_) | SourceFailure::TooSlow { .. } => true,
             SourceFailure::Status(code) => *code >= 500 || *code == 408 || *code == 429,
             SourceFailure::NotFound
             | SourceFailure::UnsupportedScheme
             | SourceFailure::Local(_)
-            | SourceFailure::Interrupted => false,
+            | SourceFailure::NotRegular(_)
+            | SourceFailure::TooLarge { .. }
+            | SourceFailure::Interrupted
+            | SourceFailure::Write(_) => false,
         }
     }
 }
 
 fn list_failures(failures: &[(String, SourceFailure)]) -> String {
-    let lines: Vec<String> = failures.iter().map(|(url, f)| format!("  {url}: {f}")).collect();
+    let lines: Vec<String> = failures.iter().map(|(url, f)| format!("  {}: {f}", redact(url))).collect();
     lines.join("\n")
 }
 
@@ -106,12 +233,13 @@ pub struct Downloader {
     agent: ureq::Agent,
     cache_dir: PathBuf,
     retry: RetryPolicy,
+    limits: DownloadLimits,
 }
 
 impl Downloader {
-    pub fn new(cache_dir: PathBuf, retry: RetryPolicy) -> Downloader {
+    pub fn new(cache_dir: PathBuf, retry: RetryPolicy, limits: DownloadLimits) -> Downloader {
         let agent = crate::http::agent();
-        Downloader { agent, cache_dir, retry }
+        Downloader { agent, cache_dir, retry, limits }
     }
 
     pub fn cached_path(&self, expected: &Sha256Digest) -> PathBuf {
@@ -177,15 +305,18 @@ impl Downloader {
                     continue;
                 }
                 let mut attempt = self.fetch_one(url, &partial, reporter);
-                if let Ok(fetched) = &attempt {
-                    if fetched.resumed && &fetched.digest != expected {
-                        // The first part may have come from elsewhere: blame this source
-                        // only for a whole file it sent alone.
-                        reporter
-                            .warn(format!("{url}: resumed download does not verify; downloading it whole"));
-                        let _ = fs::remove_file(&partial);
-                        attempt = self.fetch_one(url, &partial, reporter);
-                    }
+                if let Ok(fetched) = &attempt
+                    && fetched.resumed
+                    && &fetched.digest != expected
+                {
+                    // The first part may have come from elsewhere: blame this source only for a
+                    // whole file it sent alone.
+                    reporter.warn(format!(
+                        "{}: resumed download does not verify; downloading it whole",
+                        redact(url)
+                    ));
+                    let _ = fs::remove_file(&partial);
+                    attempt = self.fetch_one(url, &partial, reporter);
                 }
                 match attempt.map(|fetched| fetched.digest) {
                     Ok(actual) if &actual == expected => {
@@ -195,14 +326,22 @@ impl Downloader {
                     Ok(actual) => {
                         let _ = fs::remove_file(&partial);
                         return Err(DownloadError::ChecksumMismatch {
-                            url: url.clone(),
+                            url: redact(url),
                             expected: *expected,
                             actual,
                         });
                     }
                     Err(SourceFailure::Interrupted) => return Err(DownloadError::Interrupted),
+                    Err(SourceFailure::Write(source)) => {
+                        // A full disk is no reason to try another source; keep nothing of it.
+                        let _ = fs::remove_file(&partial);
+                        return Err(DownloadError::Cache { path: partial, source });
+                    }
                     Err(failure) => {
-                        reporter.warn(format!("{url}: {failure}"));
+                        if matches!(failure, SourceFailure::TooLarge { .. }) {
+                            let _ = fs::remove_file(&partial);
+                        }
+                        reporter.warn(format!("{}: {failure}", redact(url)));
                         any_transient |= failure.is_transient();
                         failures.retain(|(u, _)| u != url);
                         failures.push((url.clone(), failure));
@@ -219,25 +358,31 @@ impl Downloader {
     /// One attempt at one source: stream into `partial` (resuming what is there when the
     /// server allows) and return the digest of the whole file, and whether it was resumed.
     fn fetch_one(&self, url: &str, partial: &Path, reporter: &Reporter) -> Result<Fetched, SourceFailure> {
+        let shown = redact(url);
         if let Some(path) = url.strip_prefix("file://") {
-            return copy_local(Path::new(path), partial, url, reporter);
+            return self.copy_local(path, partial, &shown, reporter);
         }
         if !is_supported_url(url) {
             return Err(SourceFailure::UnsupportedScheme);
         }
-        let have = fs::metadata(partial).map(|m| m.len()).unwrap_or(0);
-        let mut request = self.agent.get(url);
+        let max = self.limits.max_bytes;
+        let mut have = fs::metadata(partial).map(|m| m.len()).unwrap_or(0);
+        if have >= max {
+            let _ = fs::remove_file(partial);
+            have = 0;
+        }
+        let mut request = crate::http::get(&self.agent, url);
         if have > 0 {
             request = request.header("Range", format!("bytes={have}-"));
         }
-        let response = request.call().map_err(|e| SourceFailure::Network(e.to_string()))?;
+        let response = request.call().map_err(|e| SourceFailure::Network(redact(&e.to_string())))?;
         let status = response.status().as_u16();
         let length = response
             .headers()
             .get("content-length")
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok());
-        let (mut file, mut hasher, offset) = match status {
+        let offset = match status {
             206 if have > 0 => {
                 if range_start(response.headers()) != Some(have) {
                     let _ = fs::remove_file(partial);
@@ -245,17 +390,9 @@ impl Downloader {
                         "the server resumed at the wrong offset; restarting".into(),
                     ));
                 }
-                reporter.info(format!("Resuming {url} at {}", crate::progress::human_bytes(have)));
-                let mut file =
-                    OpenOptions::new().read(true).append(true).open(partial).map_err(local_failure)?;
-                let mut hasher = Sha256Hasher::default();
-                hash_into(&mut file, &mut hasher).map_err(local_failure)?;
-                (file, hasher, have)
+                have
             }
-            200 => {
-                reporter.info(format!("Downloading {url}"));
-                (File::create(partial).map_err(local_failure)?, Sha256Hasher::default(), 0)
-            }
+            200 => 0,
             416 => {
                 // What we have is not a prefix the server recognises: start over next round.
                 let _ = fs::remove_file(partial);
@@ -264,39 +401,147 @@ impl Downloader {
             404 | 410 => return Err(SourceFailure::NotFound),
             code => return Err(SourceFailure::Status(code)),
         };
-        let mut transfer = reporter.transfer("source", length.map(|l| l + offset), offset);
+        let total = length.map(|l| l.saturating_add(offset));
+        if let Some(total) = total.filter(|t| *t > max) {
+            return Err(SourceFailure::TooLarge { limit: max, announced: Some(total) });
+        }
+        let (mut file, mut hasher) = if offset > 0 {
+            reporter.info(format!("Resuming {shown} at {}", crate::progress::human_bytes(have)));
+            let mut file =
+                OpenOptions::new().read(true).append(true).open(partial).map_err(SourceFailure::Write)?;
+            let mut hasher = Sha256Hasher::default();
+            hash_into(&mut file, &mut hasher).map_err(SourceFailure::Write)?;
+            (file, hasher)
+        } else {
+            reporter.info(format!("Downloading {shown}"));
+            (File::create(partial).map_err(SourceFailure::Write)?, Sha256Hasher::default())
+        };
+        let mut transfer = reporter.transfer("source", total, offset);
         let mut body = response.into_body().into_reader();
         let mut reader = transfer.reader(&mut body);
-        let mut buffer = vec![0u8; 128 * 1024];
-        let mut received: u64 = 0;
-        loop {
-            if crate::interrupt::requested() {
-                // Keep what arrived: the next install resumes it with a range request.
-                let _ = file.flush();
-                return Err(SourceFailure::Interrupted);
-            }
-            let n = match reader.read(&mut buffer) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    let _ = file.flush();
-                    return Err(SourceFailure::Network(format!("transfer interrupted: {e}")));
-                }
-            };
-            hasher.update(&buffer[..n]);
-            file.write_all(&buffer[..n]).map_err(local_failure)?;
-            received += n as u64;
-        }
-        drop(reader);
+        let streamed = self.stream(&mut reader, &mut file, &mut hasher, offset, |e| {
+            SourceFailure::Network(format!("transfer interrupted: {}", redact(&e.to_string())))
+        });
         transfer.finish();
-        file.sync_all().map_err(local_failure)?;
+        // On a network error, what arrived is kept for a range request next time.
+        let received = streamed?;
+        file.sync_all().map_err(SourceFailure::Write)?;
         if let Some(length) = length.filter(|l| received < *l) {
             // Cut short: keep what arrived for a range request next time.
             return Err(SourceFailure::Network(format!("transfer ended after {received} of {length} bytes")));
         }
         Ok(Fetched { digest: hasher.finish(), resumed: offset > 0 })
     }
+
+    /// Copy `reader` to the end of `file` through `hasher`; `already` bytes are in it from
+    /// before. Return how many bytes came. Stops at the size cap, when fewer bytes than the
+    /// minimum rate allows came over the last window, and at a signal.
+    fn stream(
+        &self,
+        reader: &mut impl Read,
+        file: &mut File,
+        hasher: &mut Sha256Hasher,
+        already: u64,
+        read_failure: impl Fn(io::Error) -> SourceFailure,
+    ) -> Result<u64, SourceFailure> {
+        let limits = &self.limits;
+        let mut buffer = vec![0u8; 128 * 1024];
+        let mut received: u64 = 0;
+        let (mut window_start, mut window_bytes) = (Instant::now(), 0u64);
+        loop {
+            if crate::interrupt::requested() {
+                // Keep what arrived: the next install resumes it with a range request.
+                return Err(SourceFailure::Interrupted);
+            }
+            let n = match reader.read(&mut buffer) {
+                Ok(0) => return Ok(received),
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(read_failure(e)),
+            };
+            if already + received + n as u64 > limits.max_bytes {
+                return Err(SourceFailure::TooLarge { limit: limits.max_bytes, announced: None });
+            }
+            hasher.update(&buffer[..n]);
+            file.write_all(&buffer[..n]).map_err(SourceFailure::Write)?;
+            received += n as u64;
+            window_bytes += n as u64;
+            let elapsed = window_start.elapsed();
+            if elapsed >= limits.rate_window {
+                if (window_bytes as f64) < limits.min_rate as f64 * elapsed.as_secs_f64() {
+                    return Err(SourceFailure::TooSlow {
+                        bytes: window_bytes,
+                        seconds: elapsed.as_secs(),
+                        min_rate: limits.min_rate,
+                    });
+                }
+                (window_start, window_bytes) = (Instant::now(), 0);
+            }
+        }
+    }
+
+    /// A `file://` source: a regular file, read in full. `path` is what follows `file://`.
+    fn copy_local(
+        &self,
+        path: &str,
+        partial: &Path,
+        shown: &str,
+        reporter: &Reporter,
+    ) -> Result<Fetched, SourceFailure> {
+        if !path.starts_with('/') {
+            return Err(SourceFailure::Local(
+                "a file:// address needs an absolute path: file:///path".into(),
+            ));
+        }
+        let source = Path::new(path);
+        // The type is checked before opening: opening a FIFO for reading waits for a writer,
+        // and a device can stream forever.
+        let metadata = match fs::metadata(source) {
+            Ok(m) => m,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(SourceFailure::NotFound),
+            Err(e) => return Err(SourceFailure::Local(e.to_string())),
+        };
+        check_regular(&metadata)?;
+        if metadata.len() > self.limits.max_bytes {
+            return Err(SourceFailure::TooLarge {
+                limit: self.limits.max_bytes,
+                announced: Some(metadata.len()),
+            });
+        }
+        // Non-blocking, and checked again once open: the path may have changed in between.
+        let mut input = OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(source)
+            .map_err(|e| SourceFailure::Local(e.to_string()))?;
+        check_regular(&input.metadata().map_err(|e| SourceFailure::Local(e.to_string()))?)?;
+        reporter.info(format!("Copying {shown}"));
+        let mut output = File::create(partial).map_err(SourceFailure::Write)?;
+        let mut hasher = Sha256Hasher::default();
+        self.stream(&mut input, &mut output, &mut hasher, 0, |e| SourceFailure::Local(e.to_string()))?;
+        output.sync_all().map_err(SourceFailure::Write)?;
+        Ok(Fetched { digest: hasher.finish(), resumed: false })
+    }
+}
+
+fn check_regular(metadata: &fs::Metadata) -> Result<(), SourceFailure> {
+    let kind = metadata.file_type();
+    let what = if kind.is_file() {
+        return Ok(());
+    } else if kind.is_dir() {
+        "a directory"
+    } else if kind.is_fifo() {
+        "a FIFO"
+    } else if kind.is_char_device() {
+        "a character device"
+    } else if kind.is_block_device() {
+        "a block device"
+    } else if kind.is_socket() {
+        "a socket"
+    } else {
+        "not a file"
+    };
+    Err(SourceFailure::NotRegular(what))
 }
 
 /// A complete transfer, not yet compared with the expected digest.
@@ -316,6 +561,35 @@ pub fn is_supported_url(url: &str) -> bool {
     ["http://", "https://", "file://"].iter().any(|scheme| url.starts_with(scheme))
 }
 
+/// Why `base` cannot be a mirror, if it cannot. A mirror is an http(s) URL with a host, or a
+/// `file:///` URL with an absolute path below the root; release paths are appended to it.
+pub fn check_mirror(base: &str) -> Result<(), String> {
+    if !is_supported_url(base) {
+        return Err("it is not an http://, https:// or file:// URL".into());
+    }
+    if let Some(path) = base.strip_prefix("file://") {
+        if !path.starts_with('/') {
+            return Err("a file:// mirror needs an absolute path: file:///path/to/mirror".into());
+        }
+        if path.trim_matches('/').is_empty() {
+            return Err("it names no directory".into());
+        }
+        if path.contains(['?', '#']) {
+            return Err("a file:// mirror cannot have a query or fragment".into());
+        }
+        return Ok(());
+    }
+    // What the URL parser says may quote the URL: only its own words are kept.
+    let parsed = url::Url::parse(base).map_err(|e| format!("it is not a valid URL ({e})"))?;
+    if parsed.host_str().is_none_or(str::is_empty) {
+        return Err("it names no host".into());
+    }
+    if parsed.query().is_some() || parsed.fragment().is_some() {
+        return Err("a mirror base cannot have a query or fragment: release paths are appended to it".into());
+    }
+    Ok(())
+}
+
 /// Read what a file already holds into the hasher, leaving the cursor at its end.
 fn hash_into(file: &mut File, hasher: &mut Sha256Hasher) -> io::Result<()> {
     file.seek(io::SeekFrom::Start(0))?;
@@ -326,27 +600,4 @@ fn hash_into(file: &mut File, hasher: &mut Sha256Hasher) -> io::Result<()> {
             n => hasher.update(&buffer[..n]),
         }
     }
-}
-
-fn copy_local(
-    source: &Path,
-    partial: &Path,
-    url: &str,
-    reporter: &Reporter,
-) -> Result<Fetched, SourceFailure> {
-    let input = match File::open(source) {
-        Ok(f) => f,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(SourceFailure::NotFound),
-        Err(e) => return Err(SourceFailure::Local(e.to_string())),
-    };
-    reporter.info(format!("Copying {url}"));
-    let mut output = File::create(partial).map_err(local_failure)?;
-    let mut reader = HashingReader::new(input);
-    io::copy(&mut reader, &mut output).map_err(local_failure)?;
-    output.sync_all().map_err(local_failure)?;
-    Ok(Fetched { digest: reader.finish(), resumed: false })
-}
-
-fn local_failure(e: io::Error) -> SourceFailure {
-    SourceFailure::Local(e.to_string())
 }

@@ -16,7 +16,8 @@
 //! | 11 | `ftpy run`: the command failed in at least one environment |
 //! | 12 | `ftpy wheels check --strict`: something has no usable wheel for the target |
 //! | 13 | `ftpy wheels build`: a package could not be built |
-//! | 14 | an installation is damaged (no readable receipt); ftpy will not touch it unasked |
+//! | 14 | `ftpy uninstall`: twin environments are based on the installation (no `--force`) |
+//! | 15 | an installation is damaged (no readable receipt); ftpy will not touch it unasked |
 //! | 130 | interrupted (Ctrl-C, SIGTERM, SIGHUP, SIGQUIT): nothing half-installed, environments as before |
 
 use std::io;
@@ -33,6 +34,23 @@ use crate::version::VersionError;
 
 /// Exit code of `ftpy doctor`, and of `ftpy install` when its system check fails.
 pub const EXIT_NOT_READY: u8 = 9;
+/// `ftpy uninstall` of an installation environments are based on, without `--force`.
+pub const EXIT_IN_USE: u8 = 14;
+/// `ftpy install` of a key whose tree under `versions/` is damaged, without `--reinstall`.
+pub const EXIT_DAMAGED: u8 = 15;
+
+fn in_use_keys(users: &[(String, Vec<std::path::PathBuf>)]) -> String {
+    let keys: Vec<&str> = users.iter().map(|(k, _)| k.as_str()).collect();
+    format!("{} {}", keys.join(" and "), if keys.len() == 1 { "is" } else { "are" })
+}
+
+fn in_use_list(users: &[(String, Vec<std::path::PathBuf>)]) -> String {
+    let lines: Vec<String> = users
+        .iter()
+        .flat_map(|(k, envs)| envs.iter().map(move |e| format!("  {} ({k})", e.display())))
+        .collect();
+    lines.join("\n")
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -68,6 +86,9 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
+    /// Installations that environments made by `ftpy venv` are based on: (key, environments).
+    #[error("{} in use by twin environments:\n{}", in_use_keys(users), in_use_list(users))]
+    InUse { users: Vec<(String, Vec<std::path::PathBuf>)> },
     #[error("{request} is not installed")]
     NotInstalled {
         request: String,
@@ -157,7 +178,7 @@ impl Error {
             Error::Recipe(RecipeError::NoPair { .. }) => 2,
             Error::Recipe(_) => 2,
             Error::NotInstalled { .. } => 3,
-            Error::Damaged { .. } => 14,
+            Error::Damaged { .. } => EXIT_DAMAGED,
             Error::Recovery { .. } => 1,
             Error::Download(
                 DownloadError::ChecksumMismatch { .. } | DownloadError::CachedMismatch { .. },
@@ -168,6 +189,7 @@ impl Error {
             Error::Unpack(_) => 1,
             Error::Build(_) => 6,
             Error::NotReady { .. } => EXIT_NOT_READY,
+            Error::InUse { .. } => EXIT_IN_USE,
             Error::BuildCache(_) => 1,
             Error::Check { .. } => 7,
             Error::Home(_) | Error::Io { .. } => 1,
@@ -234,13 +256,7 @@ impl Error {
             Error::Download(DownloadError::CachedMismatch { .. }) => {
                 vec!["run the same command again to download the source afresh".into()]
             }
-            Error::Download(e @ DownloadError::Unavailable { .. }) => {
-                if e.all_not_found() {
-                    vec!["a mirror must be laid out like python.org: <base>/3.13.5/Python-3.13.5.tar.xz".into()]
-                } else {
-                    vec!["check the network connection or proxy (HTTPS_PROXY), or point --mirror / FTPY_MIRROR at a reachable mirror".into()]
-                }
-            }
+            Error::Download(e @ (DownloadError::Unavailable { .. } | DownloadError::Cache { .. })) => e.hints(),
             Error::Unpack(UnpackError::Unsafe { .. }) => {
                 vec!["nothing was installed; the archive matched the sha256 its recipe names, so check that recipe (FTPY_RECIPES)".into()]
             }
@@ -263,6 +279,10 @@ impl Error {
                 hints
             }
             Error::Usage { hints, .. } => hints.clone(),
+            Error::InUse { .. } => vec![
+                "those environments stop working without it: `ftpy uninstall --force` removes it anyway".into(),
+                "or remove the environments first (they are directories), or keep the installation".into(),
+            ],
             Error::NotReady { commands, .. } => {
                 let mut hints: Vec<String> = commands.iter().map(|c| format!("run `{c}`")).collect();
                 hints.push("`ftpy doctor` shows every check; --no-system-check skips this one".into());
@@ -374,15 +394,17 @@ pub fn report(error: &Error) -> ExitCode {
     ExitCode::from(error.exit_code())
 }
 
-/// Print an error that does not end the command (one of several installs).
+/// Print an error that does not end the command (one of several installs). Any password in a
+/// URL it quotes is masked, whichever part of ftpy wrote the message.
 pub fn report_nonfatal(error: &Error) {
-    eprintln!("error: {error}");
+    use crate::redact::redact;
+    eprintln!("error: {}", redact(&error.to_string()));
     let mut cause = std::error::Error::source(error);
     while let Some(e) = cause {
-        eprintln!("  caused by: {e}");
+        eprintln!("  caused by: {}", redact(&e.to_string()));
         cause = e.source();
     }
     for hint in error.hints() {
-        eprintln!("hint: {hint}");
+        eprintln!("hint: {}", redact(&hint));
     }
 }

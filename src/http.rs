@@ -1,13 +1,16 @@
 //! The HTTP client settings every download shares: the platform's certificate store (so a
 //! company proxy's CA that the system trusts is trusted here too), or the PEM bundle named by
 //! `SSL_CERT_FILE`, `PIP_CERT` or `REQUESTS_CA_BUNDLE`; ftpy's user agent; HTTP errors returned
-//! as responses, for the caller to judge.
+//! as responses, for the caller to judge. And the one way a user part in a URL
+//! (`https://user:password@host/`) becomes HTTP Basic authentication: ureq does not send URL
+//! userinfo by itself, and drops the header on a redirect.
 
 use std::time::Duration;
 
 use ureq::tls::{PemItem, RootCerts, TlsConfig};
 
-/// An agent that gives up on a connection after 30 s and on a silent server after 60 s.
+/// An agent that gives up on a connection after 30 s, and on a server that is silent for 60 s
+/// or takes longer than that to send its response headers.
 pub fn agent() -> ureq::Agent {
     ureq::Agent::config_builder()
         .http_status_as_error(false)
@@ -15,6 +18,7 @@ pub fn agent() -> ureq::Agent {
         .tls_config(TlsConfig::builder().root_certs(root_certs()).build())
         .timeout_connect(Some(Duration::from_secs(30)))
         .timeout_per_read(Some(Duration::from_secs(60)))
+        .timeout_recv_response(Some(Duration::from_secs(60)))
         .build()
         .new_agent()
 }
@@ -34,4 +38,91 @@ fn root_certs() -> RootCerts {
         }
     }
     RootCerts::PlatformVerifier
+}
+
+/// A GET of `url` with its user part, if any, moved out of the address into an
+/// `Authorization: Basic` header.
+pub fn get(agent: &ureq::Agent, url: &str) -> ureq::RequestBuilder<ureq::typestate::WithoutBody> {
+    let (address, credentials) = split_credentials(url);
+    let request = agent.get(address.as_str());
+    match credentials {
+        Some((user, password)) => request.header("Authorization", basic_auth(&user, &password)),
+        None => request,
+    }
+}
+
+/// `url` without its user part, and that part as (user, password), still percent-encoded. A
+/// URL that does not parse is returned as it is (its error messages are masked by
+/// [`crate::redact::redact`]).
+pub fn split_credentials(url: &str) -> (String, Option<(String, String)>) {
+    let Ok(mut parsed) = url::Url::parse(url) else { return (url.to_string(), None) };
+    if parsed.username().is_empty() && parsed.password().is_none() {
+        return (url.to_string(), None);
+    }
+    let credentials = (parsed.username().to_string(), parsed.password().unwrap_or("").to_string());
+    let _ = parsed.set_username("");
+    let _ = parsed.set_password(None);
+    (parsed.to_string(), Some(credentials))
+}
+
+/// The `Authorization` value for a URL's user and password (percent-decoded, as pip does).
+pub fn basic_auth(user: &str, password: &str) -> String {
+    let token = base64(format!("{}:{}", percent_decode(user), percent_decode(password)).as_bytes());
+    format!("Basic {token}")
+}
+
+/// `%XX` sequences decoded (a `+` stays a `+`, as in pip's `unquote`).
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let Ok(b) = u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"), 16)
+        {
+            out.push(b);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn base64(bytes: &[u8]) -> String {
+    const TABLE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk.iter().enumerate().fold(0u32, |acc, (i, b)| acc | (*b as u32) << (16 - 8 * i));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(TABLE[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_parts_become_basic_auth() {
+        assert_eq!(percent_decode("a%2Bb+c%40"), "a+b+c@");
+        assert_eq!(percent_decode("50%"), "50%");
+        assert_eq!(base64(b"user:pass"), "dXNlcjpwYXNz");
+        assert_eq!(base64(b"ab"), "YWI=");
+        assert_eq!(basic_auth("user", "pass"), "Basic dXNlcjpwYXNz");
+        assert_eq!(basic_auth("us%40r", "p%3Ass"), format!("Basic {}", base64(b"us@r:p:ss")));
+        let (address, credentials) = split_credentials("http://alice:s3cr3t@127.0.0.1:8/x/y.tar.xz");
+        assert_eq!(address, "http://127.0.0.1:8/x/y.tar.xz");
+        assert_eq!(credentials, Some(("alice".to_string(), "s3cr3t".to_string())));
+        assert_eq!(split_credentials("https://tok@h/").1, Some(("tok".to_string(), String::new())));
+        assert_eq!(split_credentials("https://h/x"), ("https://h/x".to_string(), None));
+    }
 }

@@ -26,7 +26,7 @@ use crate::installation::{self, Installation, Receipt, ReceiptState};
 use crate::journal::{self, Journal, KillPoint};
 use crate::recipe::{Release, Resolved, Series};
 use crate::unpack;
-use crate::version::InstallKey;
+use crate::version::{InstallKey, MinorVersion};
 
 #[derive(Clone, Debug)]
 pub struct InstallOptions {
@@ -170,7 +170,9 @@ pub fn install_group(
                 }
             };
         let inputs = build_inputs(ctx, group, key, &options.build, &toolchain);
+        // What the receipt records: never a password.
         let source_url = sources_for(ctx, group.release).urls.join(" ");
+        let source_url = crate::redact::redact(&source_url);
         pending.push(Pending { key: key.clone(), source_url, has_previous, keep_previous, prefix, inputs });
     }
     if pending.is_empty() {
@@ -342,10 +344,10 @@ fn build_all(
 ) -> Result<Vec<KeyResult>, Error> {
     if options.system_check {
         // The checks run compilers in ftpy's process group: a Ctrl-C there is no verdict.
-        check_system(ctx, options)
+        check_system(ctx, options, group.release.version.series())
             .map_err(|e| if crate::interrupt::requested() { stopped_early() } else { e })?;
     }
-    let downloader = Downloader::new(ctx.home.sources_dir(), ctx.retry.clone());
+    let downloader = Downloader::new(ctx.home.sources_dir(), ctx.retry.clone(), ctx.limits.clone());
     let archive = downloader.fetch(&sources_for(ctx, group.release), &group.release.sha256, &ctx.reporter)?;
     let unpacked = staging.join("src");
     fs::create_dir(&unpacked).map_err(Error::io("cannot create a staging directory"))?;
@@ -362,7 +364,7 @@ fn build_all(
     let jobserver = jobserver::Client::new(options.build.jobs.saturating_sub(1))
         .map_err(Error::io("cannot create the make jobserver"))?;
     let launcher = if options.build.ccache { builder::find_ccache() } else { None };
-    let stamp = unix_now();
+    let stamp = crate::clock::file_stamp_now();
     let plans: Vec<(Pending, BuildPlan)> = to_build
         .into_iter()
         .map(|p| {
@@ -526,7 +528,7 @@ fn place_and_check(
     fs::rename(&finished.tree, &p.prefix).map_err(Error::io("cannot move the build into place"))?;
     journal::kill_point(KillPoint::Placed);
     let interpreter = p.prefix.join("bin").join(key.interpreter_name());
-    let (report, warnings) = check::probe(&interpreter)
+    let (report, warnings) = check::probe(&interpreter, key.version.series())
         .and_then(|report| check::evaluate(&report, key, options.allow_missing_modules).map(|w| (report, w)))
         .map_err(|source| Error::Check { key: key.to_string(), log: PathBuf::new(), source })?;
     journal::kill_point(KillPoint::Checked);
@@ -550,13 +552,13 @@ fn place_and_check(
 }
 
 /// Stop before downloading when the build could not succeed: what `ftpy doctor` checks.
-fn check_system(ctx: &Context, options: &InstallOptions) -> Result<(), Error> {
-    let diagnosis = Diagnosis::run(&ctx.home);
+fn check_system(ctx: &Context, options: &InstallOptions, series: MinorVersion) -> Result<(), Error> {
+    let diagnosis = Diagnosis::run(&ctx.home, series);
     if diagnosis.ready(options.allow_missing_modules) {
         return Ok(());
     }
     let deps = diagnosis.missing_required(options.allow_missing_modules);
-    let mut missing: Vec<String> = deps.iter().map(ToString::to_string).collect();
+    let mut missing: Vec<String> = deps.iter().map(|d| diagnosis.describe(*d)).collect();
     if !diagnosis.enough_space() {
         missing.push(format!(
             "free disk space ({} in {}, a build needs {}; free some, or point FTPY_HOME elsewhere)",

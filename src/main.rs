@@ -24,7 +24,9 @@ mod package_index;
 mod pip;
 mod progress;
 mod project;
+mod project_registry;
 mod recipe;
+mod redact;
 mod requirements_file;
 mod side_by_side;
 mod sysdeps;
@@ -40,7 +42,7 @@ use clap::Parser;
 
 use crate::cli::{Cli, Command};
 use crate::context::Context;
-use crate::download::RetryPolicy;
+use crate::download::{DownloadLimits, RetryPolicy};
 use crate::home::Home;
 use crate::progress::Reporter;
 
@@ -49,6 +51,12 @@ fn main() -> ExitCode {
     #[cfg(unix)]
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+    // An empty FTPY_MIRROR is no mirror, as an empty PIP_INDEX_URL is no index: CI systems pass
+    // unset variables as "". (`--mirror ''` and `FTPY_MIRROR=,,,` stay bad input.)
+    if std::env::var_os("FTPY_MIRROR").is_some_and(|v| v.to_string_lossy().trim().is_empty()) {
+        // SAFETY: no other thread has been started yet.
+        unsafe { std::env::remove_var("FTPY_MIRROR") };
     }
     let cli = Cli::parse();
     match run(cli) {
@@ -63,6 +71,7 @@ fn run(cli: Cli) -> Result<ExitCode, error::Error> {
         recipes_dir: cli.recipes,
         mirrors: Vec::new(),
         retry: RetryPolicy::default(),
+        limits: DownloadLimits::default(),
         reporter: Reporter::new(cli.quiet),
     };
     // Finish or undo what a killed ftpy left, before anything reads or changes installations.

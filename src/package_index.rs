@@ -60,18 +60,7 @@ fn serialize_redacted<S: serde::Serializer>(urls: &[String], s: S) -> Result<S::
 
 /// `https://user:****@host/simple`: a URL fit to print.
 pub fn redact(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut parsed) if parsed.password().is_some() => {
-            let _ = parsed.set_password(Some("****"));
-            parsed.to_string()
-        }
-        // A token alone in the user part is the secret: pip masks it too.
-        Ok(mut parsed) if !parsed.username().is_empty() => {
-            let _ = parsed.set_username("****");
-            parsed.to_string()
-        }
-        _ => url.to_string(),
-    }
+    crate::redact::redact(url)
 }
 
 /// Check an index URL: http, https or file, parsable.
@@ -365,53 +354,15 @@ impl IndexClient {
         let request = self.agent.get(parsed.as_str());
         match credentials {
             Some((user, password)) => {
-                let decode = |s: &str| percent_decode(s);
-                let token = base64(format!("{}:{}", decode(&user), decode(&password)).as_bytes());
-                request.header("Authorization", format!("Basic {token}"))
+                request.header("Authorization", crate::http::basic_auth(&user, &password))
             }
             None => request,
         }
     }
 }
 
-/// `%XX` sequences decoded (a `+` stays a `+`, as in pip's `unquote`).
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && i + 2 < bytes.len()
-            && let Ok(b) = u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"), 16)
-        {
-            out.push(b);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 fn local_path(url: &str) -> Option<PathBuf> {
     url::Url::parse(url).ok()?.to_file_path().ok()
-}
-
-fn base64(bytes: &[u8]) -> String {
-    const TABLE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let n = chunk.iter().enumerate().fold(0u32, |acc, (i, b)| acc | (*b as u32) << (16 - 8 * i));
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(TABLE[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
 }
 
 fn write_atomically(path: &Path, bytes: &[u8]) {
@@ -716,13 +667,12 @@ mod tests {
         assert_eq!(redact("https://user:s3cret@host/simple"), "https://user:****@host/simple");
         assert_eq!(redact("https://host/simple"), "https://host/simple");
         assert_eq!(redact("https://tok3n@host/simple"), "https://****@host/simple");
-        assert_eq!(percent_decode("a%2Bb+c%40"), "a+b+c@");
-        assert_eq!(percent_decode("50%"), "50%");
         assert_eq!(resolve("https://u:p@host/simple/x/", "../../f/x.whl#sha256=1"), "https://host/f/x.whl");
-        assert_eq!(base64(b"user:pass"), "dXNlcjpwYXNz");
-        assert_eq!(base64(b"ab"), "YWI=");
         assert!(matches!(validated("ftp://x/simple"), Err(IndexError::BadUrl { .. })));
         assert!(matches!(validated("notaurl"), Err(IndexError::BadUrl { .. })));
+        // A URL that does not parse is still shown masked.
+        let bad = validated("https://alice:secret@host:99999/simple").unwrap_err().to_string();
+        assert!(bad.contains("https://alice:****@host:99999/simple") && !bad.contains("secret"), "{bad}");
         assert!(validated("file:///srv/simple").is_ok());
     }
 

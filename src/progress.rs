@@ -22,26 +22,29 @@ impl Reporter {
         Reporter { bars, quiet }
     }
 
-    /// A line of narration on stderr that does not tear a bar apart.
+    /// A line of narration on stderr that does not tear a bar apart. A password in a URL it
+    /// quotes is masked.
     pub fn info(&self, message: impl AsRef<str>) {
         if self.quiet {
             return;
         }
+        let message = crate::redact::redact(message.as_ref());
         match &self.bars {
             Some(bars) => {
-                let _ = bars.println(message.as_ref());
+                let _ = bars.println(message);
             }
-            None => eprintln!("{}", message.as_ref()),
+            None => eprintln!("{message}"),
         }
     }
 
     /// A warning is shown even with `--quiet`.
     pub fn warn(&self, message: impl AsRef<str>) {
+        let message = crate::redact::redact(message.as_ref());
         match &self.bars {
             Some(bars) => {
-                let _ = bars.println(format!("warning: {}", message.as_ref()));
+                let _ = bars.println(format!("warning: {message}"));
             }
-            None => eprintln!("warning: {}", message.as_ref()),
+            None => eprintln!("warning: {message}"),
         }
     }
 

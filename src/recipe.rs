@@ -193,7 +193,8 @@ impl RecipeBook {
             let sha256 =
                 entry.sha256.parse().map_err(|e: crate::digest::InvalidDigest| invalid(e.to_string()))?;
             if !crate::download::is_supported_url(&entry.url) {
-                return Err(invalid(format!("release {version}: unsupported url `{}`", entry.url)));
+                let url = crate::redact::redact(&entry.url);
+                return Err(invalid(format!("release {version}: unsupported url `{url}`")));
             }
             let release = Release { version, url: entry.url, sha256 };
             match series.releases.binary_search_by(|r| r.version.cmp(&release.version)) {

@@ -1,5 +1,8 @@
 //! What building CPython needs from the system, how to tell whether it is there, and how each
-//! platform provides it. Used by `ftpy doctor`, by the check `ftpy install` makes before it
+//! platform provides it. [`STDLIB_MODULES`] is the one table of the extension modules ftpy
+//! checks after an install, per series, and of the library each is built from; doctor, the
+//! system check, the post-install checks and their hints, the generated workflow and
+//! Dockerfile, and `install.sh` (by a test) all follow it. Used by `ftpy doctor`, by the check `ftpy install` makes before it
 //! downloads anything, and to turn a failed build or a missing module into the command that
 //! fixes it.
 
@@ -7,6 +10,8 @@ use std::fmt;
 use std::fs;
 use std::io::Write;
 use std::process::{Command, Stdio};
+
+use crate::version::{FIRST_FREETHREADED, MinorVersion};
 
 /// The package managers ftpy knows how to advise for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -100,10 +105,11 @@ pub enum SystemDependency {
     Uuid,
     Gdbm,
     Tk,
+    Zstd,
 }
 
 impl SystemDependency {
-    pub const ALL: [SystemDependency; 13] = [
+    pub const ALL: [SystemDependency; 14] = [
         SystemDependency::CCompiler,
         SystemDependency::Make,
         SystemDependency::PkgConfig,
@@ -117,12 +123,32 @@ impl SystemDependency {
         SystemDependency::Uuid,
         SystemDependency::Gdbm,
         SystemDependency::Tk,
+        SystemDependency::Zstd,
     ];
 
-    /// Without it no build succeeds, or the result fails ftpy's checks.
-    pub fn required(self) -> bool {
+    /// Without it no build of `series` succeeds, or the result fails ftpy's checks: the tools,
+    /// and the library of every module [`STDLIB_MODULES`] requires in that series.
+    pub fn required_for(self, series: MinorVersion) -> bool {
         use SystemDependency::*;
-        matches!(self, CCompiler | Make | Ssl | Zlib | Libffi | Sqlite3 | Lzma | Bz2)
+        match self {
+            CCompiler | Make => true,
+            PkgConfig => false,
+            _ => modules_for(series).any(|m| m.dependency == self && m.need == Need::Required),
+        }
+    }
+
+    /// The first series whose install fails without it, if any does.
+    pub fn required_since(self) -> Option<MinorVersion> {
+        use SystemDependency::*;
+        match self {
+            CCompiler | Make => Some(FIRST_FREETHREADED),
+            PkgConfig => None,
+            _ => STDLIB_MODULES
+                .iter()
+                .filter(|m| m.dependency == self && m.need == Need::Required)
+                .map(|m| m.since.max(FIRST_FREETHREADED))
+                .min(),
+        }
     }
 
     /// The header whose presence shows the development files are installed.
@@ -139,7 +165,19 @@ impl SystemDependency {
             Uuid => "uuid/uuid.h",
             Gdbm => "gdbm.h",
             Tk => "tk.h",
+            Zstd => "zstd.h",
             CCompiler | Make | PkgConfig => return None,
+        })
+    }
+
+    /// The dependency that provides `header` (`openssl/evp.h`: the OpenSSL headers; headers of
+    /// a subdirectory count for the library whose marker header is there).
+    pub fn for_header(header: &str) -> Option<SystemDependency> {
+        SystemDependency::ALL.into_iter().find(|dep| {
+            dep.header().is_some_and(|own| match own.split_once('/') {
+                Some((dir, _)) => header.strip_prefix(dir).is_some_and(|rest| rest.starts_with('/')),
+                None => header == own,
+            })
         })
     }
 
@@ -156,26 +194,19 @@ impl SystemDependency {
             Readline => "readline",
             Uuid => "uuid",
             Tk => "tk",
+            Zstd => "libzstd",
             _ => return None,
         })
     }
 
+    /// The first series with a module that needs it, if it is a library.
+    pub fn module_since(self) -> Option<MinorVersion> {
+        STDLIB_MODULES.iter().filter(|m| m.dependency == self).map(|m| m.since).min()
+    }
+
     /// The standard-library module that needs it, if it is a library.
     pub fn module(self) -> Option<&'static str> {
-        use SystemDependency::*;
-        Some(match self {
-            Ssl => "ssl",
-            Zlib => "zlib",
-            Libffi => "ctypes",
-            Sqlite3 => "sqlite3",
-            Lzma => "lzma",
-            Bz2 => "bz2",
-            Readline => "readline",
-            Uuid => "_uuid",
-            Gdbm => "dbm.gnu",
-            Tk => "tkinter",
-            CCompiler | Make | PkgConfig => return None,
-        })
+        STDLIB_MODULES.iter().find(|m| m.dependency == self).map(|m| m.import)
     }
 
     /// The package that provides it on `platform`.
@@ -183,7 +214,7 @@ impl SystemDependency {
         use Platform::*;
         use SystemDependency::*;
         let [debian, fedora, alpine, arch, suse, brew] = match self {
-            CCompiler => ["build-essential", "gcc", "build-base", "gcc", "gcc", "llvm"],
+            CCompiler => ["build-essential", "gcc", "build-base", "base-devel", "gcc", "llvm"],
             Make => ["make", "make", "make", "make", "make", "make"],
             PkgConfig => ["pkg-config", "pkgconf-pkg-config", "pkgconf", "pkgconf", "pkg-config", "pkgconf"],
             Ssl => ["libssl-dev", "openssl-devel", "openssl-dev", "openssl", "libopenssl-devel", "openssl@3"],
@@ -210,6 +241,7 @@ impl SystemDependency {
             ],
             Gdbm => ["libgdbm-dev", "gdbm-devel", "gdbm-dev", "gdbm", "gdbm-devel", "gdbm"],
             Tk => ["tk-dev", "tk-devel", "tk-dev", "tk", "tk-devel", "tcl-tk"],
+            Zstd => ["libzstd-dev", "libzstd-devel", "zstd-dev", "zstd", "libzstd-devel", "zstd"],
         };
         match platform {
             Debian => debian,
@@ -237,22 +269,30 @@ impl SystemDependency {
             Uuid => "the libuuid headers",
             Gdbm => "the gdbm headers",
             Tk => "the Tk headers",
+            Zstd => "the zstd headers",
         }
     }
 
-    /// The system dependency an optional stdlib module is built from.
+    /// The system dependency a standard-library module (or its C part, `_ssl`) is built from.
     pub fn for_module(module: &str) -> Option<SystemDependency> {
         use SystemDependency::*;
-        Some(match module {
-            "ssl" | "_ssl" | "_hashlib" => Ssl,
-            "zlib" => Zlib,
-            "ctypes" | "_ctypes" => Libffi,
-            "sqlite3" | "_sqlite3" => Sqlite3,
-            "lzma" | "_lzma" => Lzma,
-            "bz2" | "_bz2" => Bz2,
-            "readline" => Readline,
-            _ => return None,
-        })
+        const C_PARTS: [(&str, SystemDependency); 10] = [
+            ("_ssl", Ssl),
+            ("_hashlib", Ssl),
+            ("_ctypes", Libffi),
+            ("_sqlite3", Sqlite3),
+            ("_lzma", Lzma),
+            ("_bz2", Bz2),
+            ("_zstd", Zstd),
+            ("_gdbm", Gdbm),
+            ("_tkinter", Tk),
+            ("uuid", Uuid),
+        ];
+        STDLIB_MODULES
+            .iter()
+            .find(|m| m.import == module)
+            .map(|m| m.dependency)
+            .or_else(|| C_PARTS.iter().find(|(name, _)| *name == module).map(|(_, dep)| *dep))
     }
 
     /// Recognise a build log line that names a missing dependency.
@@ -292,6 +332,85 @@ impl SystemDependency {
 impl fmt::Display for SystemDependency {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.what())
+    }
+}
+
+/// Whether an install fails without a module, or only reports that it is missing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Need {
+    /// The install fails its checks without it (unless `--allow-missing-modules`), naming the
+    /// package that provides its library.
+    Required,
+    /// Reported after the install, with the package that would provide it.
+    Optional,
+}
+
+/// An extension module of the standard library that needs a system library.
+#[derive(Clone, Copy, Debug)]
+pub struct StdlibModule {
+    /// What the post-install probe imports.
+    pub import: &'static str,
+    pub dependency: SystemDependency,
+    /// The first series that has the module.
+    pub since: MinorVersion,
+    pub need: Need,
+}
+
+const fn module(import: &'static str, dependency: SystemDependency, since: u32, need: Need) -> StdlibModule {
+    StdlibModule { import, dependency, since: MinorVersion { major: 3, minor: since }, need }
+}
+
+/// The modules ftpy checks after every install, in the order they are reported. Required are
+/// the ones code commonly imports without a fallback (ssl for pip itself, the compression
+/// modules for archives and wheels, ctypes and sqlite3 for common libraries). 3.14 adds
+/// `compression.zstd` (PEP 784): required, because libzstd's headers are packaged everywhere
+/// ftpy supports and a user finds its absence only at the first import.
+pub const STDLIB_MODULES: &[StdlibModule] = &[
+    module("ssl", SystemDependency::Ssl, 0, Need::Required),
+    module("zlib", SystemDependency::Zlib, 0, Need::Required),
+    module("ctypes", SystemDependency::Libffi, 0, Need::Required),
+    module("sqlite3", SystemDependency::Sqlite3, 0, Need::Required),
+    module("lzma", SystemDependency::Lzma, 0, Need::Required),
+    module("bz2", SystemDependency::Bz2, 0, Need::Required),
+    module("compression.zstd", SystemDependency::Zstd, 14, Need::Required),
+    module("readline", SystemDependency::Readline, 0, Need::Optional),
+    module("_uuid", SystemDependency::Uuid, 0, Need::Optional),
+    module("dbm.gnu", SystemDependency::Gdbm, 0, Need::Optional),
+    module("tkinter", SystemDependency::Tk, 0, Need::Optional),
+];
+
+/// The modules `series` has, required first in table order.
+pub fn modules_for(series: MinorVersion) -> impl Iterator<Item = &'static StdlibModule> {
+    STDLIB_MODULES.iter().filter(move |m| m.since <= series)
+}
+
+/// The import names of the modules an install of `series` must have.
+pub fn required_modules(series: MinorVersion) -> Vec<&'static str> {
+    modules_for(series).filter(|m| m.need == Need::Required).map(|m| m.import).collect()
+}
+
+impl Platform {
+    /// Everything `install.sh --build-deps`, the generated workflow and the Dockerfile's
+    /// builder install: every dependency in [`SystemDependency::ALL`] (required or optional, for
+    /// every series), and what fetching and unpacking need besides.
+    pub fn build_packages(self) -> Vec<&'static str> {
+        let mut packages: Vec<&'static str> = Vec::new();
+        for dep in SystemDependency::ALL {
+            if self == Platform::MacOs && dep == SystemDependency::CCompiler {
+                continue; // xcode-select, not a package
+            }
+            let package = dep.package(self);
+            if !packages.contains(&package) {
+                packages.push(package);
+            }
+        }
+        packages.extend_from_slice(match self {
+            Platform::Debian => &["ca-certificates", "xz-utils"][..],
+            Platform::Fedora | Platform::OpenSuse => &["xz"][..],
+            Platform::Alpine => &["linux-headers", "xz"][..],
+            Platform::Arch | Platform::MacOs => &[][..],
+        });
+        packages
     }
 }
 
@@ -434,9 +553,65 @@ mod tests {
     #[test]
     fn this_machine_has_what_the_test_suite_builds_with() {
         // CI installs the build dependencies first (install.sh --build-deps).
-        for dep in SystemDependency::ALL.into_iter().filter(|d| d.required()) {
+        let newest = crate::version::RECOMMENDED_SERIES;
+        for dep in SystemDependency::ALL.into_iter().filter(|d| d.required_for(newest)) {
             assert!(is_present(dep), "{dep} is missing here");
         }
         assert!(!header_found("surely/not/a/real/header.h"));
+    }
+
+    /// install.sh is shell and cannot read the table: its package lists must say the same.
+    #[test]
+    fn install_sh_installs_what_the_table_says() {
+        let script = include_str!("../install.sh");
+        let managers = [
+            ("apt-get install", Platform::Debian),
+            ("dnf install", Platform::Fedora),
+            ("pacman -S", Platform::Arch),
+            ("zypper install", Platform::OpenSuse),
+            ("apk add", Platform::Alpine),
+        ];
+        for (command, platform) in managers {
+            let line = script
+                .lines()
+                .find(|l| l.contains(command) && l.trim_start().starts_with('"'))
+                .unwrap_or_else(|| panic!("install.sh has no `{command}` line"));
+            let listed: std::collections::BTreeSet<&str> = line
+                .trim()
+                .trim_matches('"')
+                .split_whitespace()
+                .filter(|w| !w.starts_with('-') && !w.contains('=') && !command.contains(*w) && *w != "env")
+                .collect();
+            let expected: std::collections::BTreeSet<&str> = platform.build_packages().into_iter().collect();
+            assert_eq!(
+                listed,
+                expected,
+                "install.sh's {} line must list exactly: {}",
+                platform.name(),
+                platform.build_packages().join(" ")
+            );
+        }
+    }
+
+    #[test]
+    fn modules_per_series() {
+        let v = |minor| MinorVersion { major: 3, minor };
+        assert_eq!(required_modules(v(13)), ["ssl", "zlib", "ctypes", "sqlite3", "lzma", "bz2"]);
+        assert!(required_modules(v(14)).contains(&"compression.zstd"));
+        assert!(SystemDependency::Zstd.required_for(v(14)));
+        assert!(!SystemDependency::Zstd.required_for(v(13)));
+        assert!(!SystemDependency::Tk.required_for(v(14)));
+        assert!(SystemDependency::Make.required_for(v(13)));
+        assert_eq!(SystemDependency::Zstd.required_since(), Some(v(14)));
+        assert_eq!(SystemDependency::for_module("_zstd"), Some(SystemDependency::Zstd));
+        assert_eq!(SystemDependency::for_module("_hashlib"), Some(SystemDependency::Ssl));
+        for module in STDLIB_MODULES {
+            assert_eq!(
+                SystemDependency::for_module(module.import),
+                Some(module.dependency),
+                "{}",
+                module.import
+            );
+        }
     }
 }

@@ -39,6 +39,10 @@ impl Variant {
 /// The first minor version that has a free-threaded build.
 pub const FIRST_FREETHREADED: MinorVersion = MinorVersion { major: 3, minor: 13 };
 
+/// The series ftpy recommends and defaults to: free-threading's guidance targets 3.14t (3.13t
+/// lacks later thread-safety fixes and is slower; 3.14 made the free-threaded build supported).
+pub const RECOMMENDED_SERIES: MinorVersion = MinorVersion { major: 3, minor: 14 };
+
 /// A release series such as `3.13`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct MinorVersion {

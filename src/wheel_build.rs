@@ -42,11 +42,9 @@ impl Blocker {
     }
 }
 
-/// Development packages (Debian names) for headers sdists commonly need.
+/// Development packages (Debian names) for headers sdists commonly need, beyond those of
+/// CPython's own build (`SystemDependency::for_header`).
 const HEADER_PACKAGES: &[(&str, &str)] = &[
-    ("ffi.h", "libffi-dev"),
-    ("openssl/", "libssl-dev"),
-    ("zlib.h", "zlib1g-dev"),
     ("libxml/", "libxml2-dev"),
     ("libxslt/", "libxslt1-dev"),
     ("jpeglib.h", "libjpeg-dev"),
@@ -55,9 +53,6 @@ const HEADER_PACKAGES: &[(&str, &str)] = &[
     ("libpq-fe.h", "libpq-dev"),
     ("pg_config.h", "libpq-dev"),
     ("mysql.h", "default-libmysqlclient-dev"),
-    ("sqlite3.h", "libsqlite3-dev"),
-    ("bzlib.h", "libbz2-dev"),
-    ("lzma.h", "liblzma-dev"),
     ("krb5.h", "libkrb5-dev"),
     ("gmp.h", "libgmp-dev"),
     ("hdf5.h", "libhdf5-dev"),
@@ -98,8 +93,14 @@ pub fn diagnose(log: &str) -> Vec<Blocker> {
                 continue;
             }
             let header = header.trim().to_string();
-            let package =
-                HEADER_PACKAGES.iter().find(|(h, _)| header.starts_with(h) || header == *h).map(|(_, p)| *p);
+            let package = crate::sysdeps::SystemDependency::for_header(&header)
+                .map(|dep| dep.package(crate::sysdeps::Platform::Debian))
+                .or_else(|| {
+                    HEADER_PACKAGES
+                        .iter()
+                        .find(|(h, _)| header.starts_with(h) || header == *h)
+                        .map(|(_, p)| *p)
+                });
             push(Blocker::MissingHeader { header, package });
         }
     }

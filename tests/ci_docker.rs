@@ -44,7 +44,9 @@ fn doctor_passes_here_and_names_the_package_when_something_is_missing() {
     assert_eq!(out.status.code(), Some(9), "{}", stdout_of(&out));
     let stdout = stdout_of(&out);
     assert!(stdout.contains("MISSING  a C compiler"), "{stdout}");
-    assert!(stdout.contains("apt-get install -y build-essential"), "{stdout}");
+    // The variable is at fault: no package would fix it.
+    assert!(stdout.contains("CC is set to `/nonexistent/cc`, which does not compile"), "{stdout}");
+    assert!(!stdout.contains("build-essential"), "{stdout}");
 }
 
 #[test]
@@ -58,8 +60,11 @@ fn install_stops_before_downloading_when_the_system_cannot_build() {
         .unwrap();
     assert_eq!(out.status.code(), Some(9), "{}", stderr_of(&out));
     let stderr = stderr_of(&out);
-    assert!(stderr.contains("cannot build CPython yet: a C compiler"), "{stderr}");
-    assert!(stderr.contains("apt-get install -y build-essential"), "{stderr}");
+    assert!(
+        stderr.contains("cannot build CPython yet: a C compiler (CC is set to `/nonexistent/cc`"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("build-essential"), "{stderr}");
     assert!(fx.server.all_hits().is_empty(), "nothing downloaded");
     assert!(fx.versions().is_empty());
     // The fake build needs no compiler: skipping the check lets it through.
@@ -68,6 +73,120 @@ fn install_stops_before_downloading_when_the_system_cannot_build() {
         .args(["install", "--profile", "fast", "--no-system-check", "3.13.5t"])
         .assert()
         .success();
+}
+
+/// A compiler that works but cannot find zstd.h, as on a machine without libzstd's headers
+/// (with PKG_CONFIG_LIBDIR pointing nowhere, so that pkg-config does not find it either).
+fn compiler_without_zstd(fx: &Fixture) -> std::path::PathBuf {
+    let cc = fx.record.path().join("cc-without-zstd");
+    std::fs::write(
+        &cc,
+        "#!/bin/sh\nif [ \"$1\" = -E ]; then input=$(cat); case \"$input\" in *zstd.h*) exit 1;; esac; \
+         printf '%s\\n' \"$input\" | exec cc \"$@\"; fi\nexec cc \"$@\"\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&cc, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    cc
+}
+
+#[test]
+fn zstd_is_required_for_3_14_by_doctor_the_system_check_and_the_install_checks() {
+    let fx = Fixture::with_release("3.14.6");
+    let cc = compiler_without_zstd(&fx);
+
+    // doctor checks for 3.14 unless told otherwise.
+    let out =
+        fx.ftpy().env("CC", &cc).env("PKG_CONFIG_LIBDIR", "/nonexistent").arg("doctor").output().unwrap();
+    assert_eq!(out.status.code(), Some(9), "{}", stdout_of(&out));
+    let stdout = stdout_of(&out);
+    assert!(stdout.contains("Can this machine build CPython 3.14?"), "{stdout}");
+    assert!(stdout.contains("MISSING  the zstd headers"), "{stdout}");
+    assert!(stdout.contains("compression.zstd"), "{stdout}");
+    assert!(stdout.contains("apt-get install -y libzstd-dev"), "{stdout}");
+    let out = fx
+        .ftpy()
+        .env("CC", &cc)
+        .env("PKG_CONFIG_LIBDIR", "/nonexistent")
+        .args(["doctor", "--python", "3.13"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stdout_of(&out));
+    assert!(stdout_of(&out).contains("required from 3.14 on"), "{}", stdout_of(&out));
+    let out = fx.ftpy().args(["doctor", "--python", "3.12"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr_of(&out));
+
+    // The system check stops a 3.14 install before it downloads anything.
+    let out = fx
+        .ftpy()
+        .env("CC", &cc)
+        .env("PKG_CONFIG_LIBDIR", "/nonexistent")
+        .args(["install", "--profile", "fast", "3.14.6t"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(9), "{}", stderr_of(&out));
+    assert!(stderr_of(&out).contains("libzstd-dev"), "{}", stderr_of(&out));
+    assert!(fx.server.all_hits().is_empty(), "nothing downloaded");
+
+    // A build without the module fails its checks, naming the package; the receipt of one with
+    // it records the module as checked and required.
+    let out = fx
+        .ftpy()
+        .env("FAKE_MISSING_MODULE", "compression.zstd")
+        .args(["install", "--profile", "fast", "--no-system-check", "3.14.6t"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(7), "{}", stderr_of(&out));
+    assert!(stderr_of(&out).contains("compression.zstd"), "{}", stderr_of(&out));
+    assert!(stderr_of(&out).contains("libzstd-dev"), "{}", stderr_of(&out));
+    let out =
+        fx.ftpy().args(["install", "--profile", "fast", "--no-system-check", "3.14.6t"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    assert!(!stderr_of(&out).contains("series to target"), "{}", stderr_of(&out));
+    let receipt: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(fx.home.path().join("versions/3.14.6t/ftpy-receipt.json")).unwrap(),
+    )
+    .unwrap();
+    let checks = &receipt["checks"];
+    assert!(checks["modules"]["compression.zstd"].is_null(), "{checks}");
+    assert!(checks["modules"].get("tkinter").is_some(), "optional modules are checked too: {checks}");
+    let required: Vec<&str> =
+        checks["required_modules"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    assert!(required.contains(&"compression.zstd") && !required.contains(&"tkinter"), "{required:?}");
+
+    // 3.13 has no compression.zstd: not asked for.
+    let fx = Fixture::with_release(V);
+    let out = fx
+        .ftpy()
+        .env("CC", &cc)
+        .env("PKG_CONFIG_LIBDIR", "/nonexistent")
+        .args(["install", "--profile", "fast", "3.13.5t"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    // One line of advice towards 3.14t, and the install goes on.
+    let stderr = stderr_of(&out);
+    let advice: Vec<&str> = stderr.lines().filter(|l| l.contains("series to target")).collect();
+    assert_eq!(advice.len(), 1, "{}", stderr_of(&out));
+    assert!(advice[0].contains("ftpy install 3.14t"), "{advice:?}");
+    let receipt = std::fs::read_to_string(fx.home.path().join("versions/3.13.5t/ftpy-receipt.json")).unwrap();
+    assert!(!receipt.contains("zstd"), "{receipt}");
+}
+
+#[test]
+fn generated_workflow_and_dockerfile_install_the_table_s_packages() {
+    let fx = Fixture::with_release(V);
+    let workflow = stdout_of(&fx.ftpy().args(["ci", "github"]).output().unwrap());
+    let dockerfile = stdout_of(&fx.ftpy().args(["dockerfile", "--python", "3.14t"]).output().unwrap());
+    let matrix: serde_yaml::Value = serde_yaml::from_str(&workflow).unwrap();
+    assert_eq!(
+        matrix["jobs"]["test"]["strategy"]["matrix"]["python"],
+        serde_yaml::to_value(["3.14"]).unwrap(),
+        "3.14 by default: {workflow}"
+    );
+    for text in [&workflow, &dockerfile] {
+        assert!(text.contains("libzstd-dev"), "{text}");
+        assert!(text.contains("libssl-dev"), "{text}");
+    }
 }
 
 #[test]
@@ -99,55 +218,49 @@ fn github_actions_gets_log_groups_path_and_outputs() {
 }
 
 #[test]
-fn ci_github_prints_a_workflow_with_the_matrix_cache_and_tests() {
+fn ci_github_prints_a_workflow_that_uses_the_action_venv_and_run() {
     let fx = Fixture::new();
     let out = fx.ftpy().args(["ci", "github", "--python", "3.13", "3.14"]).output().unwrap();
     assert!(out.status.success(), "{}", stderr_of(&out));
     let doc: serde_yaml::Value = serde_yaml::from_str(&stdout_of(&out)).expect("valid YAML");
     let job = &doc["jobs"]["test"];
-    let matrix = &job["strategy"]["matrix"];
-    assert_eq!(matrix["python"], serde_yaml::to_value(["3.13", "3.14"]).unwrap());
-    assert_eq!(matrix["build"], serde_yaml::to_value(["gil", "free-threaded"]).unwrap());
+    assert_eq!(job["strategy"]["matrix"]["python"], serde_yaml::to_value(["3.13", "3.14"]).unwrap());
     let steps = job["steps"].as_sequence().expect("steps");
     let runs: Vec<String> = steps.iter().filter_map(|s| s["run"].as_str().map(str::to_string)).collect();
-    let position = |needle: &str| {
-        runs.iter()
-            .position(|r| r.contains(needle))
-            .unwrap_or_else(|| panic!("no step runs {needle}: {runs:?}"))
-    };
-    let uses = |prefix: &str| {
-        steps.iter().position(|s| s["uses"].as_str().is_some_and(|u| u.starts_with(prefix))).expect(prefix)
-    };
-    let cache_step = uses("actions/cache/restore@");
-    let save_step = uses("actions/cache/save@");
-    assert_eq!(steps[save_step]["with"]["key"], steps[cache_step]["with"]["key"]);
-    assert!(steps[save_step]["if"].as_str().unwrap().contains("always()"), "saved even when tests fail");
-    assert!(steps[cache_step]["with"]["key"].as_str().unwrap().contains("steps.key.outputs.key"));
-    assert!(steps[cache_step]["with"]["path"].as_str().unwrap().contains("FTPY_HOME"));
-    // In order: install ftpy, compute the key, (restore), install the pair, make the env, test.
-    let (install_ftpy, key, pair, venv, test) = (
-        position("cargo install --locked --git"),
-        position("ftpy cache key \"$request\""),
-        position("ftpy install ${{ steps.key.outputs.request }}"),
-        position("-m venv"),
-        position("-m pytest"),
+    // Without --action: ftpy's action is checked out from the repository variable, then used.
+    let checkout =
+        steps.iter().find(|s| s["with"]["path"].as_str() == Some(".ftpy-action")).expect("checkout");
+    assert_eq!(checkout["with"]["repository"].as_str(), Some("${{ vars.FTPY_REPOSITORY }}"));
+    let setup = steps.iter().find(|s| s["uses"].as_str() == Some("./.ftpy-action")).expect("the action");
+    assert_eq!(setup["with"]["python-version"].as_str(), Some("${{ matrix.python }}"));
+    assert_eq!(setup["with"]["pair"].as_bool(), Some(true));
+    // Then what a developer runs: twin environments, the runner, the tests side by side.
+    assert_eq!(
+        runs,
+        [
+            "ftpy venv --python ${{ matrix.python }}",
+            "ftpy run -- python -m pip install pytest",
+            "ftpy run -- python -m pytest"
+        ]
     );
-    assert!(install_ftpy < key && key < pair && pair < venv && venv < test);
-    let cache_run_index = steps[..cache_step].iter().filter(|s| s["run"].is_string()).count();
-    assert!(
-        key < cache_run_index && cache_run_index <= pair,
-        "the cache is restored between the key and the install"
-    );
-    assert!(
-        runs[key].contains("request=\"${request}t\""),
-        "free-threaded jobs ask for the t build: {}",
-        runs[key]
-    );
-    assert!(runs[venv].contains("steps.python.outputs.python-path"));
-    assert!(steps[save_step]["if"].as_str().unwrap().contains("cache-hit != 'true'"), "no save after a hit");
-    assert!(runs[venv].contains("-m pip install pytest"), "the test runner is installed");
-    let save_run_index = steps[..save_step].iter().filter(|s| s["run"].is_string()).count();
-    assert!(pair < save_run_index && save_run_index <= venv, "saved right after the install");
+    let text = stdout_of(&out);
+    assert!(!text.contains("pip install -e"), "ftpy venv decides how the project is installed");
+    assert!(!text.contains("cargo install"), "the action builds and caches ftpy");
+
+    let out = fx.ftpy().args(["ci", "github", "--action", "example/ftpy@v1"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let doc: serde_yaml::Value = serde_yaml::from_str(&stdout_of(&out)).unwrap();
+    let steps = doc["jobs"]["test"]["steps"].as_sequence().unwrap();
+    assert!(steps.iter().any(|s| s["uses"].as_str() == Some("example/ftpy@v1")));
+    assert!(!stdout_of(&out).contains(".ftpy-action"));
+    for bad in ["example/ftpy", "a b@v1", "x@v1\n  evil: 1", "\"q\"@v1"] {
+        let out = fx.ftpy().args(["ci", "github", "--action", bad]).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{bad}: {}", stdout_of(&out));
+    }
+    let help = stdout_of(&fx.ftpy().args(["ci", "github", "--help"]).output().unwrap());
+    for line in help.lines().filter(|l| l.contains("[default")) {
+        assert_eq!(line.matches("[default").count(), 1, "one default per option: {line}");
+    }
 
     for bad in ["3.13t", "3.12"] {
         let out = fx.ftpy().args(["ci", "github", "--python", bad]).output().unwrap();
@@ -155,6 +268,35 @@ fn ci_github_prints_a_workflow_with_the_matrix_cache_and_tests() {
     }
     let out = fx.ftpy().args(["ci", "github", "--python", "3.99"]).output().unwrap();
     assert_eq!(out.status.code(), Some(3));
+}
+
+/// The action's own structure: each cache is restored before and saved after what it keeps,
+/// under one key, never after a hit; the builds' cache holds the builds, not the index cache.
+#[test]
+fn the_action_caches_ftpy_and_the_builds_under_matching_keys() {
+    let text = fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/action.yml")).unwrap();
+    let action: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+    assert_eq!(action["runs"]["using"].as_str(), Some("composite"));
+    assert_eq!(action["inputs"]["python-version"]["default"].as_str(), Some("3.14t"));
+    let steps = action["runs"]["steps"].as_sequence().unwrap();
+    let position = |pred: &dyn Fn(&serde_yaml::Value) -> bool| steps.iter().position(|s| pred(s)).unwrap();
+    for (restore_id, user) in [("ftpy-cache", "ftpy"), ("builds", "install")] {
+        let restore = position(&|s| s["id"].as_str() == Some(restore_id));
+        let uses = position(&|s| s["run"].as_str().is_some_and(|r| r.ends_with(&format!(" {user}"))));
+        let save = position(&|s| {
+            s["uses"].as_str().is_some_and(|u| u.starts_with("actions/cache/save@"))
+                && s["with"]["key"] == steps[restore]["with"]["key"]
+        });
+        assert!(restore < uses && uses < save, "{restore_id}: restore, use, save");
+        assert_eq!(steps[save]["with"]["path"], steps[restore]["with"]["path"]);
+        let condition = steps[save]["if"].as_str().unwrap();
+        assert!(
+            condition.contains(&format!("steps.{restore_id}.outputs.cache-hit != 'true'")),
+            "{condition}"
+        );
+    }
+    let builds = steps.iter().find(|s| s["id"].as_str() == Some("builds")).unwrap();
+    assert_eq!(builds["with"]["path"].as_str(), Some("${{ steps.prepare.outputs.builds-dir }}"));
 }
 
 #[test]
@@ -176,6 +318,24 @@ fn dockerfile_has_a_builder_and_a_slim_final_stage() {
     assert!(final_stage.contains("ENV PATH=/opt/ftpy/bin:$PATH"));
     assert!(!final_stage.contains("-dev"), "no build dependencies in the final stage");
     assert!(final_stage.contains("CMD [\"python3.14t\"]"));
+    assert!(final_stage.contains("ln -sf /opt/ftpy/bin/python3.14t /usr/local/bin/python3"), "{final_stage}");
+    assert!(
+        final_stage.contains("ln -sf /opt/ftpy/bin/python3.14t /usr/local/bin/python\n"),
+        "{final_stage}"
+    );
+    // The header's command writes this same file again: the version is in it.
+    assert!(
+        text.contains("#   ftpy dockerfile --python 3.14t --base debian:bookworm-slim > Dockerfile.python"),
+        "{text}"
+    );
+    assert!(text.contains("about 16 minutes"), "{text}");
+    assert!(stderr_of(&out).contains("about 16 minutes"), "{}", stderr_of(&out));
+    let out = fx.ftpy().args(["dockerfile", "--python", "3.13t", "--profile", "fast"]).output().unwrap();
+    assert!(
+        stdout_of(&out)
+            .contains("#   ftpy dockerfile --python 3.13t --base debian:bookworm-slim --profile fast >")
+    );
+    assert!(!stderr_of(&out).contains("minutes"), "{}", stderr_of(&out));
     let out = fx.ftpy().args(["dockerfile", "--python", "3.12t"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
 
@@ -198,6 +358,16 @@ fn dockerfile_has_a_builder_and_a_slim_final_stage() {
     assert!(stderr_of(&out).contains("different releases"), "{}", stderr_of(&out));
     let out = fx.ftpy().args(["dockerfile", "--base", "ubuntu:24.04"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2), "no official Rust image for Ubuntu: --builder is needed");
+    assert!(stderr_of(&out).contains("packaged Rust is older than the 1.89"), "{}", stderr_of(&out));
+    // A builder without cargo would stop in install.sh: refused before anything is written.
+    let out = fx
+        .ftpy()
+        .args(["dockerfile", "--base", "ubuntu:24.04", "--builder", "ubuntu:24.04"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stdout_of(&out));
+    assert!(stderr_of(&out).contains("plain ubuntu image without Rust"), "{}", stderr_of(&out));
+    assert!(stdout_of(&out).is_empty());
     // Only what the recipes can build.
     let out = fx.ftpy().args(["dockerfile", "--python", "3.99t"]).output().unwrap();
     assert_eq!(out.status.code(), Some(3));

@@ -1,7 +1,7 @@
 //! There is no Docker engine here, so the image itself cannot be built. What can be checked is
 //! that the builder stage's commands run, as written, in a clean environment: a fresh clone of
 //! this repository in place of `COPY . /src/ftpy`, a fresh FTPY_HOME in place of `/opt/ftpy`, a
-//! fresh bin directory in place of `/usr/local/bin`, and the real CPython 3.13.5 source from a
+//! fresh bin directory in place of `/usr/local/bin`, and the real CPython 3.14.6 source from a
 //! local mirror (`FTPY_MIRROR`, as a build argument would give it). It runs install.sh (a full
 //! release build of ftpy) and a real `--profile fast` CPython build: several minutes.
 
@@ -43,10 +43,10 @@ fn builder_stage_commands_run_as_written() {
         "the builder stage installs packages with apt-get, as root in a Docker build: run this test as root"
     );
     let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let tarball = repo.join("../shared/cpython/Python-3.13.5.tar.xz");
+    let tarball = repo.join("../shared/cpython/Python-3.14.6.tar.xz");
     assert!(tarball.exists(), "{} is missing", tarball.display());
     let server = TestServer::start();
-    server.route("/3.13.5/Python-3.13.5.tar.xz", Route::Serve(fs::read(&tarball).unwrap()));
+    server.route("/3.14.6/Python-3.14.6.tar.xz", Route::Serve(fs::read(&tarball).unwrap()));
 
     let work = tempfile::TempDir::new().unwrap();
     let src = work.path().join("src/ftpy");
@@ -57,7 +57,7 @@ fn builder_stage_commands_run_as_written() {
 
     let out = assert_cmd::Command::cargo_bin("ftpy")
         .unwrap()
-        .args(["dockerfile", "--python", "3.13.5t", "--profile", "fast"])
+        .args(["dockerfile", "--python", "3.14.6t", "--profile", "fast"])
         .output()
         .unwrap();
     assert!(out.status.success());
@@ -97,6 +97,9 @@ fn builder_stage_commands_run_as_written() {
                     .env("HOME", &fresh_home)
                     .env("CARGO_HOME", &cargo_home)
                     .env("RUSTUP_HOME", &rustup_home)
+                    // Like a build cache mount: the release build of the dependencies is shared
+                    // with the action's test.
+                    .env("CARGO_TARGET_DIR", format!("{}/release-build", env!("CARGO_TARGET_TMPDIR")))
                     .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
                     .stdin(std::process::Stdio::null())
                     .status()
@@ -108,9 +111,9 @@ fn builder_stage_commands_run_as_written() {
     }
 
     // What the final stage copies: the interpreter, runnable, without the caches.
-    let python = home.join("bin/python3.13t");
+    let python = home.join("bin/python3.14t");
     let check = Command::new(&python)
-        .args(["-c", "import sys, ssl, sqlite3, ctypes; print(sys._is_gil_enabled())"])
+        .args(["-c", "import sys, ssl, sqlite3, ctypes, compression.zstd; print(sys._is_gil_enabled())"])
         .env_remove("PYTHON_GIL")
         .output()
         .unwrap();
@@ -127,7 +130,9 @@ fn builder_stage_commands_run_as_written() {
     // known to this system's package index (the same release as the default images).
     let packages = fs::read_to_string(home.join("runtime-packages.txt")).unwrap();
     let packages: Vec<&str> = packages.lines().collect();
-    for needed in ["libc6", "libssl3", "libffi8", "libsqlite3-0", "liblzma5", "libbz2-1.0", "zlib1g"] {
+    for needed in
+        ["libc6", "libssl3", "libffi8", "libsqlite3-0", "liblzma5", "libbz2-1.0", "zlib1g", "libzstd1"]
+    {
         assert!(packages.contains(&needed), "{needed} missing from {packages:?}");
     }
     for package in &packages {

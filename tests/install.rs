@@ -406,7 +406,7 @@ fn leftover_of_a_crash_is_cleaned_only_when_the_journal_explains_it() {
     assert!(stdout.contains("3.13.5      DAMAGED"), "{stdout}");
     assert!(stdout.contains("ftpy-receipt.json is missing"), "{stdout}");
     let out = fx.ftpy().args(["install", "--profile", "fast", "3.13.5"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(14), "{}", stderr_of(&out));
+    assert_eq!(out.status.code(), Some(15), "{}", stderr_of(&out));
     assert!(stderr_of(&out).contains("hint: `ftpy install --reinstall 3.13.5`"), "{}", stderr_of(&out));
     assert!(fx.path("versions/3.13.5/lib/site-packages/mine.py").exists());
     assert_eq!(fx.configure_runs().len(), 2, "nothing was built");
@@ -465,7 +465,7 @@ fn a_damaged_receipt_is_listed_kept_and_replaced_only_when_asked() {
     assert_eq!(fx.ftpy().args(["which", "3.13.5t"]).output().unwrap().status.code(), Some(3));
 
     let out = fx.ftpy().args(["install", "--profile", "fast", "3.13.5t"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(14), "{}", stderr_of(&out));
+    assert_eq!(out.status.code(), Some(15), "{}", stderr_of(&out));
     assert!(stderr_of(&out).contains("is damaged"), "{}", stderr_of(&out));
     assert!(mine.exists(), "install deleted a damaged installation");
 

@@ -1,4 +1,4 @@
-//! End to end on real interpreters: the CPython 3.13.5 pair (GIL and free-threaded) built from
+//! End to end on real interpreters: the CPython 3.14.6 pair (GIL and free-threaded) built from
 //! the unmodified upstream tarball in `../shared/cpython`, served by a local HTTP mirror and
 //! verified against the digest compiled into ftpy's recipes. The pair is built once per test run
 //! (`--profile fast`, about eight minutes on two cores) and shared by every test here: the
@@ -13,7 +13,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
-use common::index::{FixtureFile, IndexFixture, every_status_index};
+use common::index::{
+    FT_CLASSIFIER, FixtureFile, IndexFixture, every_status_index, file_sdist, file_wheel, manylinux,
+};
 use common::*;
 use packages::{Extension, sdist_of, write_package};
 
@@ -21,7 +23,7 @@ fn upstream_tarball() -> PathBuf {
     let dir = std::env::var_os("FTPY_TEST_CPYTHON_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/cpython"));
-    dir.join("Python-3.13.5.tar.xz")
+    dir.join("Python-3.14.6.tar.xz")
 }
 
 struct RealPair {
@@ -30,7 +32,7 @@ struct RealPair {
     install_stdout: Option<String>,
 }
 
-/// The shared ftpy home with the real 3.13.5 pair in it; built by the first test that asks.
+/// The shared ftpy home with the real 3.14.6 pair in it; built by the first test that asks.
 fn real_pair() -> &'static RealPair {
     static PAIR: OnceLock<Result<RealPair, String>> = OnceLock::new();
     PAIR.get_or_init(build_pair)
@@ -39,7 +41,7 @@ fn real_pair() -> &'static RealPair {
 }
 
 fn build_pair() -> Result<RealPair, String> {
-    // For working on these tests: a home that already holds the fast 3.13.5 pair.
+    // For working on these tests: a home that already holds the fast 3.14.6 pair.
     if let Some(home) = std::env::var_os("FTPY_TEST_REAL_HOME") {
         return Ok(RealPair { home: PathBuf::from(home), install_stdout: None });
     }
@@ -49,14 +51,14 @@ fn build_pair() -> Result<RealPair, String> {
     let home = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("real-pair");
     let _ = fs::remove_dir_all(&home);
     let server = TestServer::start();
-    server.route("/3.13.5/Python-3.13.5.tar.xz", Route::Serve(bytes));
+    server.route("/3.14.6/Python-3.14.6.tar.xz", Route::Serve(bytes));
     // The built-in recipes: the digest checked is the one python.org published.
     let out = Command::new(assert_cmd::cargo::cargo_bin("ftpy"))
         .env("FTPY_HOME", &home)
         .env("FTPY_MIRROR", &server.base)
         .env_remove("FTPY_RECIPES")
         .env_remove("PYTHON_GIL")
-        .args(["install", "--pair", "--profile", "fast", "3.13.5"])
+        .args(["install", "--pair", "--profile", "fast", "3.14.6"])
         .output()
         .map_err(|e| e.to_string())?;
     if !out.status.success() {
@@ -111,12 +113,12 @@ fn installs_the_real_pair_and_each_build_is_what_was_asked_for() {
     let pair = real_pair();
     let home = &pair.home;
     if let Some(stdout) = &pair.install_stdout {
-        assert!(stdout.contains("Installed 3.13.5t") && stdout.contains("Installed 3.13.5 "), "{stdout}");
+        assert!(stdout.contains("Installed 3.14.6t") && stdout.contains("Installed 3.14.6 "), "{stdout}");
         assert!(stdout.contains("GIL disabled") && stdout.contains("GIL enabled"), "{stdout}");
     }
 
     for (request, expected, flags) in
-        [("3.13t", "3.13.5t", "3.13.5 1 False"), ("3.13", "3.13.5", "3.13.5 0 True")]
+        [("3.14t", "3.14.6t", "3.14.6 1 False"), ("3.14", "3.14.6", "3.14.6 0 True")]
     {
         let which = ftpy_in(home, &["which", request]);
         assert!(which.status.success(), "{}", stderr_of(&which));
@@ -125,18 +127,25 @@ fn installs_the_real_pair_and_each_build_is_what_was_asked_for() {
         // What a user would check by hand.
         let said = python_says(
             &python,
-            "import sys, sysconfig, ssl, sqlite3, ctypes, lzma, bz2, zlib; \
+            "import sys, sysconfig, ssl, sqlite3, ctypes, lzma, bz2, zlib, compression.zstd; \
              print(sys.version.split()[0], sysconfig.get_config_var('Py_GIL_DISABLED') or 0, sys._is_gil_enabled())",
         );
         assert_eq!(said, flags);
         let pip = Command::new(&python).args(["-m", "pip", "--version"]).output().unwrap();
         assert!(pip.status.success(), "{}", stderr_of(&pip));
     }
-    assert!(home.join("bin/python3.13t").exists() && home.join("bin/python3.13").exists());
+    assert!(home.join("bin/python3.14t").exists() && home.join("bin/python3.14").exists());
+    // The receipt names every module checked, compression.zstd (new in 3.14) among the required.
+    let receipt: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(home.join("versions/3.14.6t/ftpy-receipt.json")).unwrap())
+            .unwrap();
+    assert!(receipt["checks"]["modules"]["compression.zstd"].is_null(), "{receipt:#}");
+    let required = receipt["checks"]["required_modules"].as_array().unwrap();
+    assert!(required.iter().any(|m| m == "compression.zstd"), "{receipt:#}");
     // Nothing left in staging; the source is in the cache under its digest.
     assert!(list_dir(&home.join("tmp")).is_empty(), "{:?}", list_dir(&home.join("tmp")));
     assert!(
-        home.join("cache/sources/93e583f243454e6e9e4588ca2c2662206ad961659863277afcdb96801647d640.tar.xz")
+        home.join("cache/sources/143b1dddefaec3bd2e21e3b839b34a2b7fb9842272883c576420d605e9f30c63.tar.xz")
             .exists()
     );
 }
@@ -173,11 +182,11 @@ fn twin_environments_report_gil_reenabling_modules_and_run_side_by_side() {
     let dir = tempfile::TempDir::new().unwrap();
     let project = project_with_three_packages(dir.path());
 
-    let out = ftpy_in(&project, &["venv", "--python", "3.13", "-r", "requirements.txt"]);
+    let out = ftpy_in(&project, &["venv", "--python", "3.14", "-r", "requirements.txt"]);
     assert!(out.status.success(), "{}\n{}", stdout_of(&out), stderr_of(&out));
     let report = stdout_of(&out);
-    assert!(report.contains(".venv-gil") && report.contains("3.13.5 "), "{report}");
-    assert!(report.contains(".venv-ft") && report.contains("3.13.5t"), "{report}");
+    assert!(report.contains(".venv-gil") && report.contains("3.14.6 "), "{report}");
+    assert!(report.contains(".venv-ft") && report.contains("3.14.6t"), "{report}");
     assert!(report.contains("1 extension module turns the GIL back on in .venv-ft"), "{report}");
     assert!(report.contains("gilext._core (from gilext)"), "{report}");
     assert!(!report.contains("ftext._core"), "{report}");
@@ -198,7 +207,7 @@ fn twin_environments_report_gil_reenabling_modules_and_run_side_by_side() {
     );
     let record: serde_json::Value =
         serde_json::from_str(&fs::read_to_string(project.join(".venv-ft/ftpy-venv.json")).unwrap()).unwrap();
-    assert_eq!(record["key"], "3.13.5t");
+    assert_eq!(record["key"], "3.14.6t");
 
     // Status: the same packages on both sides; then one removed from the GIL side.
     let status = ftpy_in(&project, &["venv", "--status"]);
@@ -269,6 +278,15 @@ fn twin_environments_report_gil_reenabling_modules_and_run_side_by_side() {
     let run = ftpy_in(&project, &["run", "--", "no-such-program-ftpy"]);
     assert_eq!(run.status.code(), Some(11));
     assert!(stdout_of(&run).contains("not found"), "{}", stdout_of(&run));
+
+    // The pair is these environments' base: uninstall names them and wants --force.
+    let out = ftpy_in(dir.path(), &["uninstall", "--pair", "3.14.6"]);
+    assert_eq!(out.status.code(), Some(14), "{}", stderr_of(&out));
+    let err = stderr_of(&out);
+    assert!(err.contains(&project.join(".venv-ft").display().to_string()), "{err}");
+    assert!(err.contains(&project.join(".venv-gil").display().to_string()), "{err}");
+    assert!(err.contains("--force"), "{err}");
+    assert!(real_pair().home.join("versions/3.14.6t/bin/python3.14t").exists(), "nothing removed");
 }
 
 fn summary_line_of(text: &str, side: &str) -> String {
@@ -294,16 +312,16 @@ fn a_package_that_cannot_be_built_free_threaded_leaves_the_old_environments_in_p
     fs::write(project.join("good.txt"), format!("{}\n", pure.display())).unwrap();
     fs::write(project.join("bad.txt"), format!("{}\n{}\n", pure.display(), gilonly.display())).unwrap();
 
-    let out = ftpy_in(&project, &["venv", "--python", "3.13.5", "-r", "good.txt"]);
+    let out = ftpy_in(&project, &["venv", "--python", "3.14.6", "-r", "good.txt"]);
     assert!(out.status.success(), "{}", stderr_of(&out));
 
-    let out = ftpy_in(&project, &["venv", "--python", "3.13.5", "-r", "bad.txt"]);
+    let out = ftpy_in(&project, &["venv", "--python", "3.14.6", "-r", "bad.txt"]);
     assert_eq!(out.status.code(), Some(10), "{}", stderr_of(&out));
     let err = stderr_of(&out);
-    assert!(err.contains("1 package could not be installed into .venv-ft (3.13.5t)"), "{err}");
+    assert!(err.contains("1 package could not be installed into .venv-ft (3.14.6t)"), "{err}");
     assert!(err.contains("gilonly: no usable wheel, and building it from source failed"), "{err}");
     assert!(err.contains("does not support free-threaded Python"), "{err}");
-    assert!(err.contains("ftpy wheels build --python 3.13.5t -r"), "{err}");
+    assert!(err.contains("ftpy wheels build --python 3.14.6t -r"), "{err}");
     assert!(err.lines().count() < 25, "a wall of output:\n{err}");
     // The pip log holds everything.
     let log = err.lines().find_map(|l| l.strip_prefix("hint: pip's full output is in ")).unwrap();
@@ -341,13 +359,13 @@ fn the_version_comes_from_python_version_then_requires_python() {
     .unwrap();
 
     // .python-version wins; pyenv's `t` entries are understood.
-    fs::write(project.join(".python-version"), "3.14t\n").unwrap();
+    fs::write(project.join(".python-version"), "3.13t\n").unwrap();
     let out = ftpy_in(&project, &["venv"]);
     assert_eq!(out.status.code(), Some(3), "{}", stderr_of(&out));
     let err = stderr_of(&out);
-    assert!(err.contains("no installed pair matches 3.14"), "{err}");
+    assert!(err.contains("no installed pair matches 3.13"), "{err}");
     assert!(err.contains(".python-version"), "{err}");
-    assert!(err.contains("ftpy install --pair 3.14"), "{err}");
+    assert!(err.contains("ftpy install --pair 3.13"), "{err}");
     assert!(!project.join(".venv-ft").exists() && !project.join(".venv-gil").exists());
 
     // Without it, requires-python decides; the project is installed with -e . in both.
@@ -364,16 +382,16 @@ fn the_version_comes_from_python_version_then_requires_python() {
     // A requires-python nothing installed satisfies names the release to install.
     fs::write(
         project.join("pyproject.toml"),
-        pyproject.replace("[project]\n", "[project]\nrequires-python = \">=3.14\"\n"),
+        pyproject.replace("[project]\n", "[project]\nrequires-python = \">=3.13,<3.14\"\n"),
     )
     .unwrap();
     let out = ftpy_in(&project, &["venv"]);
     assert_eq!(out.status.code(), Some(3));
-    assert!(stderr_of(&out).contains("ftpy install --pair 3.14."), "{}", stderr_of(&out));
+    assert!(stderr_of(&out).contains("ftpy install --pair 3.13."), "{}", stderr_of(&out));
 }
 
 fn ft_python() -> PathBuf {
-    real_pair().home.join("versions/3.13.5t/bin/python3.13t")
+    real_pair().home.join("versions/3.14.6t/bin/python3.14t")
 }
 
 /// Serve the sdist of each package tree from a local index, as its only file.
@@ -410,11 +428,11 @@ fn wheels_build_rebuilds_sdists_for_free_threading_and_proves_each() {
     let out = ftpy_with_index(&project, &index.url, &["wheels", "check", "-r", "requirements.txt", "--json"]);
     assert!(out.status.success(), "{}", stderr_of(&out));
     let report: serde_json::Value = serde_json::from_str(&stdout_of(&out)).unwrap();
-    assert_eq!(report["target"]["abi"], "cp313t");
+    assert_eq!(report["target"]["abi"], "cp314t");
     assert_eq!(report["summary"]["must_build"], 2, "{report:#}");
 
     // A reused home (FTPY_TEST_REAL_HOME) may hold these wheels from an earlier run.
-    let wheelhouse = real_pair().home.join("wheels/3.13.5t");
+    let wheelhouse = real_pair().home.join("wheels/3.14.6t");
     for old in
         list_dir(&wheelhouse).iter().filter(|w| w.starts_with("ftsdist-") || w.starts_with("gilsdist-"))
     {
@@ -432,8 +450,8 @@ fn wheels_build_rebuilds_sdists_for_free_threading_and_proves_each() {
         "{text}"
     );
     let wheels = list_dir(&wheelhouse);
-    assert!(wheels.iter().any(|w| w.starts_with("ftsdist-1.0-cp313-cp313t-")), "{wheels:?}");
-    assert!(wheels.iter().any(|w| w.starts_with("gilsdist-1.0-cp313-cp313t-")), "{wheels:?}");
+    assert!(wheels.iter().any(|w| w.starts_with("ftsdist-1.0-cp314-cp314t-")), "{wheels:?}");
+    assert!(wheels.iter().any(|w| w.starts_with("gilsdist-1.0-cp314-cp314t-")), "{wheels:?}");
     assert!(!wheels.iter().any(|w| w.starts_with(".build-")), "scratch left behind: {wheels:?}");
 
     // Built once: the next run reuses the wheels.
@@ -442,13 +460,13 @@ fn wheels_build_rebuilds_sdists_for_free_threading_and_proves_each() {
     assert!(stdout_of(&out).lines().filter(|l| l.contains("reused")).count() == 2, "{}", stdout_of(&out));
 
     // ftpy venv installs the free-threaded side from the wheelhouse.
-    let out = ftpy_with_index(&project, &index.url, &["venv", "-r", "requirements.txt", "--python", "3.13"]);
+    let out = ftpy_with_index(&project, &index.url, &["venv", "-r", "requirements.txt", "--python", "3.14"]);
     assert!(out.status.success(), "{}", stderr_of(&out));
     assert!(stdout_of(&out).contains("gilsdist._core (from gilsdist)"), "{}", stdout_of(&out));
     let used = fs::read_dir(real_pair().home.join("logs")).unwrap().flatten().any(|e| {
         let name = e.file_name().to_string_lossy().into_owned();
         let text = fs::read_to_string(e.path()).unwrap_or_default();
-        name.starts_with("venv-3.13.5t-")
+        name.starts_with("venv-3.14.6t-")
             && text.contains("ftsdist")
             && text.contains(&wheelhouse.display().to_string())
     });
@@ -473,6 +491,22 @@ fn wheels_build_rebuilds_sdists_for_free_threading_and_proves_each() {
 fn wheels_check_agrees_with_pips_own_resolution() {
     let dir = tempfile::TempDir::new().unwrap();
     let index = every_status_index();
+    // Its free-threaded wheel for this interpreter, too (the fixture's is cp313t).
+    let ml = manylinux();
+    index.json_project(
+        "ftwheel",
+        vec![
+            file_wheel(
+                "ftwheel",
+                "2.0",
+                &format!("cp314-cp314t-{ml}"),
+                &["puredep>=1.0", "gilonly; python_version < \"3.13\"", "extrapkg; extra == \"fast\""],
+                &[FT_CLASSIFIER],
+            ),
+            file_wheel("ftwheel", "2.0", &format!("cp314-cp314-{ml}"), &[], &[]),
+            file_sdist("ftwheel", "2.0", &[]),
+        ],
+    );
     let ft = write_package(
         &dir.path().join("pkgs"),
         "ftsdist",
@@ -522,4 +556,45 @@ fn wheels_check_agrees_with_pips_own_resolution() {
         .collect();
     theirs.sort();
     assert_eq!(ours, theirs);
+}
+
+/// A reinstall that misses the build cache builds from source over a previous installation of
+/// the same prefix: make's ensurepip used to find that installation's pip there and skip the
+/// new tree, and every such reinstall failed its checks ("pip is missing"). Here the previous
+/// installation is the shared pair's free-threaded tree, copied into a home of its own.
+#[test]
+fn a_reinstall_built_from_source_has_its_own_pip() {
+    let pair = real_pair();
+    let home = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("real-reinstall");
+    let _ = fs::remove_dir_all(&home);
+    fs::create_dir_all(home.join("versions")).unwrap();
+    let copied = Command::new("cp")
+        .arg("-a")
+        .arg(pair.home.join("versions/3.14.6t"))
+        .arg(home.join("versions/3.14.6t"))
+        .status()
+        .unwrap();
+    assert!(copied.success());
+    let prefix = home.join("versions/3.14.6t");
+    let tarball = fs::read(upstream_tarball()).unwrap();
+    let server = TestServer::start();
+    server.route("/3.14.6/Python-3.14.6.tar.xz", Route::Serve(tarball));
+    let out = Command::new(assert_cmd::cargo::cargo_bin("ftpy"))
+        .env("FTPY_HOME", &home)
+        .env("FTPY_MIRROR", &server.base)
+        .env_remove("FTPY_RECIPES")
+        .env_remove("PYTHON_GIL")
+        .args(["install", "--reinstall", "--no-build-cache", "--profile", "fast", "3.14.6t"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}\n{}", stdout_of(&out), stderr_of(&out));
+    // pip is the new tree's own, and its scripts name the final prefix, not the staging one.
+    let pip = prefix.join("bin/pip3.14");
+    let script = fs::read_to_string(&pip).unwrap();
+    assert!(script.contains(&format!("{}/bin/python3.14t", prefix.display())), "{script}");
+    assert!(!script.contains("/tmp/") && !script.contains("dest-"), "{script}");
+    let version = Command::new(&pip).arg("--version").env_remove("PYTHON_GIL").output().unwrap();
+    assert!(version.status.success(), "{}", stderr_of(&version));
+    assert!(stdout_of(&version).contains(&prefix.display().to_string()), "{}", stdout_of(&version));
+    let _ = fs::remove_dir_all(&home);
 }

@@ -9,18 +9,39 @@ use crate::error::Error;
 use crate::progress::human_bytes;
 
 pub fn run(args: DoctorArgs, ctx: &Context) -> Result<ExitCode, Error> {
-    let d = Diagnosis::run(&ctx.home);
+    let series = args.python;
+    if series < crate::version::FIRST_FREETHREADED {
+        return Err(Error::Usage {
+            message: format!("ftpy builds {} and later, not {series}", crate::version::FIRST_FREETHREADED),
+            hints: vec![format!("`ftpy doctor --python {}`", crate::version::RECOMMENDED_SERIES)],
+        });
+    }
+    let d = Diagnosis::run(&ctx.home, series);
     let system = d.platform.map(|p| p.name()).unwrap_or("unknown system: commands for each");
-    println!("Can this machine build CPython? ({system})");
+    println!("Can this machine build CPython {series}? ({system})");
     for (dep, present) in &d.findings {
-        let (status, note) = match (present, dep.required(), dep.module()) {
+        let required = dep.required_for(series);
+        let (status, note) = match (present, required, dep.module()) {
             (true, _, _) => ("ok", String::new()),
             (false, true, Some(module)) => (
                 "MISSING",
                 format!("required: without it {module} is missing and the install fails its checks"),
             ),
-            (false, true, None) => ("MISSING", "required: no build without it".into()),
-            (false, false, Some(module)) => ("missing", format!("optional: {module} would be missing")),
+            (false, true, None) => match (dep, d.broken_cc()) {
+                (crate::sysdeps::SystemDependency::CCompiler, Some(cc)) => {
+                    ("MISSING", format!("required: CC is set to `{cc}`, which does not compile"))
+                }
+                _ => ("MISSING", "required: no build without it".into()),
+            },
+            (false, false, Some(module)) => match dep.required_since() {
+                Some(since) if since > series => {
+                    ("missing", format!("required from {since} on: {module} needs it"))
+                }
+                _ if dep.module_since().is_some_and(|since| since > series) => {
+                    ("missing", format!("not used by {series}"))
+                }
+                _ => ("missing", format!("optional: {module} would be missing")),
+            },
             (false, false, None) => ("missing", "optional: configure finds some libraries through it".into()),
         };
         println!("  {status:<8} {:<28} {note}", dep.to_string());
@@ -56,14 +77,13 @@ pub fn run(args: DoctorArgs, ctx: &Context) -> Result<ExitCode, Error> {
     }
 
     let missing = d.missing();
-    if missing.contains(&crate::sysdeps::SystemDependency::CCompiler) {
-        if let Ok(cc) = std::env::var("CC") {
-            println!("\nCC is set to `{cc}`, which does not compile: fix or unset CC first.");
-        }
+    if let Some(cc) = d.broken_cc() {
+        println!("\nCC is set to `{cc}`, which does not compile: fix or unset CC first.");
     }
-    if !missing.is_empty() {
+    let commands = d.install_commands(&missing);
+    if !commands.is_empty() {
         println!("\nTo install what is missing:");
-        for command in d.install_commands(&missing) {
+        for command in commands {
             println!("  {command}");
         }
     }

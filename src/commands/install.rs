@@ -12,16 +12,29 @@ use crate::install::{self, InstallGroup, InstallOptions, Outcome};
 use crate::progress::format_duration;
 
 pub fn run(args: InstallArgs, mut ctx: Context) -> Result<ExitCode, Error> {
-    ctx.mirrors = args.mirrors.iter().map(|m| m.trim().to_string()).filter(|m| !m.is_empty()).collect();
+    ctx.mirrors = args.mirrors.iter().map(|m| m.trim().to_string()).collect();
+    let mirror_hint = || {
+        vec!["a mirror looks like https://host/python/ or file:///absolute/path, laid out like python.org's ftp/python/ (<base>/3.13.5/Python-3.13.5.tar.xz)".into()]
+    };
+    if ctx.mirrors.iter().any(String::is_empty) {
+        let list = crate::redact::redact(&args.mirrors.join(","));
+        let message = if list.trim().is_empty() {
+            "--mirror was given an empty URL".to_string()
+        } else {
+            format!("the mirror list `{list}` (--mirror / FTPY_MIRROR) has an empty entry")
+        };
+        return Err(Error::Usage { message, hints: mirror_hint() });
+    }
     for mirror in &ctx.mirrors {
-        if !crate::download::is_supported_url(mirror) {
+        if let Err(why) = crate::download::check_mirror(mirror) {
             return Err(Error::Usage {
-                message: format!("mirror `{mirror}` is not an http://, https:// or file:// URL"),
-                hints: vec!["for a local directory use file:///absolute/path".into()],
+                message: format!("mirror `{}` cannot be used: {why}", crate::redact::redact(mirror)),
+                hints: mirror_hint(),
             });
         }
     }
     ctx.retry.first_pause = Duration::from_millis(args.retry_pause_ms);
+    ctx.limits = crate::download::DownloadLimits::new(args.max_download_mib, args.download_speed_time);
     let options = InstallOptions {
         build: super::build_options(&args.build, args.jobs, !args.no_ccache)?,
         reinstall: args.reinstall,
@@ -34,6 +47,9 @@ pub fn run(args: InstallArgs, mut ctx: Context) -> Result<ExitCode, Error> {
     let recipes = ctx.recipes()?;
     let resolved = super::resolve_requests(&recipes, &requests, args.pair)?;
     let groups = install::group_by_release(&resolved);
+    if let Some(advice) = series_advice(&groups) {
+        ctx.reporter.info(advice);
+    }
 
     if args.dry_run {
         for group in &groups {
@@ -185,6 +201,7 @@ fn print_plan(ctx: &Context, group: &InstallGroup, options: &InstallOptions) {
         println!("{key}: {} build of {}, {status}", key.variant.label(), key.version);
         println!("  series:    {} ({})", group.series.name, group.series.free_threading.describe());
         for (i, url) in sources.iter().enumerate() {
+            let url = crate::redact::redact(url);
             println!("  {} {url}", if i == 0 { "source:   " } else { "then:     " });
         }
         println!("  sha256:    {}", group.release.sha256);
@@ -231,4 +248,18 @@ fn advise_path(ctx: &Context, installed_any: bool) {
             bin.display()
         ));
     }
+}
+
+/// One line of advice when a free-threaded build of a series older than the recommended one is
+/// asked for: the free-threading guidance targets 3.14t.
+fn series_advice(groups: &[InstallGroup]) -> Option<String> {
+    let recommended = crate::version::RECOMMENDED_SERIES;
+    let old = groups
+        .iter()
+        .flat_map(|g| g.keys.iter())
+        .find(|k| k.variant == crate::version::Variant::Freethreaded && k.version.series() < recommended)?;
+    Some(format!(
+        "Note: {recommended}t is the free-threaded series to target: {}t lacks its thread-safety fixes and is slower (`ftpy install {recommended}t`)",
+        old.version.series()
+    ))
 }

@@ -56,9 +56,28 @@ pub fn run(args: UninstallArgs, ctx: &Context) -> Result<ExitCode, Error> {
     if targets.is_empty() {
         return Err(Error::NotInstalled { request: args.requests.join(" "), suggest_install: false });
     }
+    // Environments made from these installations stop working without them: say which, and
+    // ask for --force before breaking them.
+    let dependents: Vec<(String, Vec<std::path::PathBuf>)> = targets
+        .iter()
+        .map(|(key, prefix)| (key.to_string(), crate::project_registry::dependents(&ctx.home, key, prefix)))
+        .filter(|(_, envs)| !envs.is_empty())
+        .collect();
+    if !dependents.is_empty() && !args.force {
+        return Err(Error::InUse { users: dependents });
+    }
     for (key, prefix) in targets {
         install::uninstall(ctx, &key, &prefix)?;
         println!("Removed {key} ({})", prefix.display());
+    }
+    for (key, envs) in &dependents {
+        for env in envs {
+            ctx.reporter.warn(format!(
+                "{} was made from {key} and no longer works: run `ftpy venv` in {} to make it again",
+                env.display(),
+                env.parent().map(|p| p.display().to_string()).unwrap_or_default()
+            ));
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

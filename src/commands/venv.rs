@@ -91,11 +91,12 @@ pub fn run(args: VenvArgs, ctx: Context) -> Result<ExitCode, Error> {
     }
     crate::journal::kill_point(crate::journal::KillPoint::VenvSetAside);
     let stamp = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let log_stamp = crate::clock::file_stamp(stamp);
     let results: Vec<Result<EnvInfo, Error>> = std::thread::scope(|s| {
         let handles: Vec<_> = sides
             .iter()
             .map(|(env, base)| {
-                let log = ctx.home.logs_dir().join(format!("venv-{}-{}.log", base.key, stamp));
+                let log = ctx.home.logs_dir().join(format!("venv-{}-{log_stamp}.log", base.key));
                 let (ctx, root, requirements) = (&ctx, &root, &requirements);
                 s.spawn(move || fill(ctx, env, base, root, requirements, &log))
             })
@@ -142,6 +143,13 @@ pub fn run(args: VenvArgs, ctx: Context) -> Result<ExitCode, Error> {
         replacement.commit();
     }
     drop(signals);
+    if let Err(e) = crate::project_registry::register(&ctx.home, &root) {
+        ctx.reporter.warn(format!(
+            "cannot record {} in ftpy's list of projects ({e}): `ftpy uninstall` will not know it uses {}",
+            root.display(),
+            gil_base.key.version
+        ));
+    }
     for ((env, base), info) in sides.iter().zip(&infos) {
         println!(
             "{:<10} Python {:<8} {:<14} {:>13}  {}",
@@ -284,16 +292,19 @@ fn describe_wish(wish: &PythonWish) -> String {
 }
 
 /// For a `requires-python` wish: the newest release in the recipes that has both builds.
+/// The newest final release the wish accepts, from the recommended series (3.14) when the wish
+/// allows it, else from any series.
 fn newest_accepted_release(ctx: &Context, wish: &PythonWish) -> Option<String> {
     let recipes = ctx.recipes().ok()?;
-    recipes
+    let accepted: Vec<crate::version::Version> = recipes
         .series()
         .filter(|s| s.supports(Variant::Freethreaded))
         .flat_map(|s| s.releases.iter())
         .map(|r| r.version.clone())
         .filter(|v| v.is_final() && wish.accepts(v))
-        .max()
-        .map(|v| v.to_string())
+        .collect();
+    let recommended = accepted.iter().filter(|v| v.series() == crate::version::RECOMMENDED_SERIES).max();
+    recommended.or_else(|| accepted.iter().max()).map(ToString::to_string)
 }
 
 /// `ftpy install --pair <version>`, with the same defaults and environment (FTPY_MIRROR, ...)

@@ -185,7 +185,7 @@ pub fn sdist(name: &str, version: &str, meta: &str) -> (String, Vec<u8>) {
     (format!("{base}.tar.gz"), tar.into_inner().unwrap().finish().unwrap())
 }
 
-const FT_CLASSIFIER: &str = "Programming Language :: Python :: Free Threading :: 3 - Stable";
+pub const FT_CLASSIFIER: &str = "Programming Language :: Python :: Free Threading :: 3 - Stable";
 
 pub fn arch() -> &'static str {
     std::env::consts::ARCH

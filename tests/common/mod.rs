@@ -13,6 +13,7 @@ use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::thread;
+use std::time::Duration;
 
 use assert_cmd::Command;
 use sha2::{Digest, Sha256};
@@ -30,12 +31,18 @@ pub enum Route {
     CutOnce { body: Vec<u8>, after: usize },
     /// 200 with the body and this Content-Type.
     Typed { body: Vec<u8>, content_type: String },
+    /// 200 with `len` zero bytes, announcing `content_length` (none: the body ends when the
+    /// connection closes), for a server that sends more than anyone should take.
+    Zeros { len: u64, content_length: Option<u64> },
+    /// 200 with the body (and its length) sent one byte every `every`: a stalling server.
+    Trickle { body: Vec<u8>, every: Duration },
 }
 
 #[derive(Clone, Debug)]
 pub struct Hit {
     pub path: String,
     pub range: Option<String>,
+    pub authorization: Option<String>,
 }
 
 pub struct TestServer {
@@ -80,7 +87,7 @@ fn handle(mut stream: TcpStream, routes: &Mutex<HashMap<String, Route>>, hits: &
         return;
     }
     let path = request_line.split_whitespace().nth(1).unwrap_or("/").to_string();
-    let mut range = None;
+    let (mut range, mut authorization) = (None, None);
     loop {
         let mut line = String::new();
         if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
@@ -89,13 +96,15 @@ fn handle(mut stream: TcpStream, routes: &Mutex<HashMap<String, Route>>, hits: &
         if let Some((name, value)) = line.split_once(':') {
             if name.eq_ignore_ascii_case("range") {
                 range = Some(value.trim().to_string());
+            } else if name.eq_ignore_ascii_case("authorization") {
+                authorization = Some(value.trim().to_string());
             }
         }
     }
     let first_hit = {
         let mut hits = hits.lock().unwrap();
         let first = !hits.iter().any(|h| h.path == path);
-        hits.push(Hit { path: path.clone(), range: range.clone() });
+        hits.push(Hit { path: path.clone(), range: range.clone(), authorization });
         first
     };
     let route = routes.lock().unwrap().get(&path).cloned();
@@ -113,6 +122,34 @@ fn handle(mut stream: TcpStream, routes: &Mutex<HashMap<String, Route>>, hits: &
         Some(Route::Typed { body, content_type: kind }) => {
             content_type = format!("Content-Type: {kind}\r\n");
             (body, false, None)
+        }
+        Some(Route::Zeros { len, content_length }) => {
+            let length = content_length.map(|l| format!("Content-Length: {l}\r\n")).unwrap_or_default();
+            let _ =
+                stream.write_all(format!("HTTP/1.1 200 OK\r\n{length}Connection: close\r\n\r\n").as_bytes());
+            let chunk = vec![0u8; 64 * 1024];
+            let mut sent = 0u64;
+            while sent < len {
+                let n = chunk.len().min((len - sent) as usize);
+                if stream.write_all(&chunk[..n]).is_err() {
+                    return;
+                }
+                sent += n as u64;
+            }
+            let _ = stream.shutdown(std::net::Shutdown::Both);
+            return;
+        }
+        Some(Route::Trickle { body, every }) => {
+            let header =
+                format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
+            let _ = stream.write_all(header.as_bytes());
+            for byte in body {
+                thread::sleep(every);
+                if stream.write_all(&[byte]).is_err() {
+                    return;
+                }
+            }
+            return;
         }
     };
     let start = range
@@ -253,13 +290,20 @@ EOF
   chmod +x "$3/bin/python"
   exit 0
 fi
-ssl=null
-if [ "$FAKE_MISSING_MODULE" = ssl ]; then ssl='"ModuleNotFoundError: No module named _ssl"'; fi
+# As ftpy runs it: python -I -c PROBE MODULE...; each module imports unless FAKE_MISSING_MODULE names it.
+if [ "$1" = -I ] && [ "$2" = -c ]; then shift 3; fi
+[ $# -gt 0 ] || set -- ssl zlib ctypes sqlite3 lzma bz2
+modules=""
+for m in "$@"; do
+    v=null
+    if [ "$FAKE_MISSING_MODULE" = "$m" ]; then v="\"ModuleNotFoundError: No module named _$m\""; fi
+    modules="$modules${modules:+, }\"$m\": $v"
+done
 gil=@GIL@
 if [ -n "$FAKE_GIL_ENABLED" ]; then gil=true; fi
 pip='"25.1.1"'
 if [ -n "$FAKE_NO_PIP" ]; then pip=null; fi
-printf '{"version": "%s", "gil_disabled_build": @FT@, "gil_enabled": %s, "gil_enabled_after_imports": %s, "modules": {"ssl": %s, "zlib": null, "ctypes": null, "sqlite3": null, "lzma": null, "bz2": null}, "pip": %s}\n' "@VERSION@" "$gil" "$gil" "$ssl" "$pip"
+printf '{"version": "%s", "gil_disabled_build": @FT@, "gil_enabled": %s, "gil_enabled_after_imports": %s, "modules": {%s}, "pip": %s}\n' "@VERSION@" "$gil" "$gil" "$modules" "$pip"
 "#;
 
 /// A source tarball for `version` laid out like CPython's, with a fake build system.

@@ -13,7 +13,7 @@ const BACKEND: &str = include_str!("../fixtures/ftpy_test_backend.py");
 pub struct Extension {
     pub declares_no_gil: bool,
     pub refuses_free_threading: bool,
-    /// Builds for the limited API (abi3), which free-threaded CPython 3.13 refuses.
+    /// Builds for the limited API (abi3), which free-threaded CPython refuses (3.13 and 3.14).
     pub limited_api: bool,
 }
 
