@@ -110,6 +110,8 @@ pub fn scan(home: &Home) -> io::Result<(Vec<Installation>, Vec<Damaged>)> {
         let prefix = entry.path();
         match receipt_state(&prefix, &key) {
             ReceiptState::Valid(receipt) => found.push(Installation { key, prefix, receipt: *receipt }),
+            // A journal explains it: an install in progress, or one the next command recovers.
+            ReceiptState::Damaged(_) if crate::journal::journal_path(home, &key).exists() => {}
             ReceiptState::Damaged(problem) => damaged.push(Damaged { key, prefix, problem }),
             ReceiptState::Absent => {}
         }

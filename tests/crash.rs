@@ -104,6 +104,11 @@ fn run_and_kill(
         assert!(started.elapsed() < Duration::from_secs(120), "ftpy {args:?} never reached {point}");
         std::thread::sleep(Duration::from_millis(20));
     }
+    // Meanwhile, another command neither waits for it nor sees anything half-made as damaged.
+    let looking = Instant::now();
+    let out = fx.ftpy().arg("list").output().unwrap();
+    assert!(out.status.success() && !stdout_of(&out).contains("DAMAGED"), "at {point}: {}", stdout_of(&out));
+    assert!(looking.elapsed() < Duration::from_secs(30), "list waited on the running ftpy at {point}");
     kill_hard(&mut child);
     marker
 }
