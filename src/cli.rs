@@ -56,6 +56,9 @@ pub enum Command {
     /// Which dependencies lack a free-threaded wheel; build them from source and prove them
     #[command(subcommand)]
     Wheels(WheelsCommand),
+    /// For tests: the names of the points where FTPY_TEST_PAUSE_AT can stop ftpy
+    #[command(hide = true, name = "debug-kill-points")]
+    DebugKillPoints,
 }
 
 #[derive(Debug, Subcommand)]
