@@ -363,6 +363,8 @@ fn run_step(
     }
     let mut child =
         command.spawn().map_err(|source| BuildError::Spawn { program: program.clone(), source })?;
+    // Recorded until it ends, so that a run after a `kill -9` of this one stops what is left.
+    let _running = crate::interrupt::record_group(&child, &format!("build of {}", plan.key));
     // The pipe's write ends live in `command`; drop it so the reader sees the end.
     drop(command);
 

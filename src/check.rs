@@ -37,8 +37,9 @@ report["gil_enabled_after_imports"] = is_gil_enabled()
 print(json.dumps(report))
 "#;
 
-/// What the probe saw; kept in the receipt.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+/// What the probe saw; kept in the receipt, and read back tolerantly (missing fields default).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
 pub struct CheckReport {
     pub version: String,
     pub gil_disabled_build: bool,

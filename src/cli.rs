@@ -56,6 +56,9 @@ pub enum Command {
     /// Which dependencies lack a free-threaded wheel; build them from source and prove them
     #[command(subcommand)]
     Wheels(WheelsCommand),
+    /// For tests: the names of the points where FTPY_TEST_PAUSE_AT can stop ftpy
+    #[command(hide = true, name = "debug-kill-points")]
+    DebugKillPoints,
 }
 
 #[derive(Debug, Subcommand)]
@@ -125,8 +128,8 @@ pub struct WheelsBuildArgs {
 
 #[derive(Debug, Args)]
 pub struct VenvArgs {
-    /// The project [default: the nearest directory upwards with a pyproject.toml, else the
-    /// current directory]
+    /// The project [default: the nearest directory from here upwards that holds .venv-gil or
+    /// .venv-ft, a pyproject.toml or a requirements.txt; else the current directory]
     #[arg(value_name = "PROJECT_DIR")]
     pub project: Option<PathBuf>,
 

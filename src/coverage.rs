@@ -19,6 +19,7 @@ use pep508_rs::{ExtraName, MarkerEnvironment, MarkerEnvironmentBuilder, Requirem
 use serde::Serialize;
 
 use crate::package_index::{CoreMetadata, IndexClient, IndexError, IndexFile, ProjectPage};
+use crate::terminal_text::{escape_control, escape_shortened};
 use crate::wheel_tags::{DistFilename, Target, WheelMismatch, normalize_name};
 
 /// What a requirement's chosen release offers the target.
@@ -37,6 +38,9 @@ pub enum Verdict {
     NotFound,
     /// A path or URL: pip builds it from source; nothing to look up.
     DirectReference,
+    /// The index could not be read for this project (its page failed or made no sense), while
+    /// it answered for others; the notes say why.
+    Unchecked,
 }
 
 impl Verdict {
@@ -165,12 +169,10 @@ pub fn check(
     let mut root_wants: BTreeMap<String, Wanted> = BTreeMap::new();
     let mut rows_direct: Vec<Row> = Vec::new();
     for root in roots {
-        let requirement = Requirement::<pep508_rs::VerbatimUrl>::from_str(&root.text).map_err(|e| {
-            CoverageError::Invalid {
-                text: root.text.clone(),
-                origin: root.origin.clone(),
-                message: e.message.to_string(),
-            }
+        let requirement = parse_requirement(&root.text).map_err(|message| CoverageError::Invalid {
+            text: escape_shortened(&root.text, SHOWN_CHARS),
+            origin: escape_control(&root.origin).into_owned(),
+            message,
         })?;
         if !requirement.marker.evaluate(&env.markers, &[]) {
             continue;
@@ -192,19 +194,34 @@ pub fn check(
         rows_direct.push(direct_row(text, text, origin));
     }
 
-    let mut pages: HashMap<String, ProjectPage> = HashMap::new();
+    // A page that cannot be read fails its project only; when no page at all can be read, the
+    // index is not answering, and that is the error.
+    let mut pages: HashMap<String, Result<ProjectPage, IndexError>> = HashMap::new();
     let mut metadata: HashMap<(String, String), Result<CoreMetadata, String>> = HashMap::new();
     let mut choices: BTreeMap<String, Choice> = BTreeMap::new();
     let mut wanted = BTreeMap::new();
+    let mut cut_short = BTreeSet::new();
     let mut last_state: Option<Vec<(String, Option<String>, usize)>> = None;
     for _round in 0..64 {
-        wanted = expand(&root_wants, &choices, &metadata, env);
+        (wanted, cut_short) = expand(&root_wants, &choices, &metadata, env);
         let missing: Vec<String> = wanted.keys().filter(|n| !pages.contains_key(*n)).cloned().collect();
         for (name, page) in parallel(&missing, |name| client.project(name)) {
-            pages.insert(name, page?);
+            pages.insert(name, page);
         }
-        choices =
-            wanted.iter().map(|(name, want)| (name.clone(), choose(name, want, &pages[name], env))).collect();
+        if !pages.is_empty() && pages.values().all(|p| p.is_err()) {
+            let first = pages.into_values().find_map(Result::err).expect("all failed");
+            return Err(CoverageError::Index(first));
+        }
+        choices = wanted
+            .iter()
+            .map(|(name, want)| {
+                let choice = match &pages[name] {
+                    Ok(page) => choose(name, want, page, env),
+                    Err(e) => unchecked(name, want, e),
+                };
+                (name.clone(), choice)
+            })
+            .collect();
         let to_read: Vec<((String, String), IndexFile)> = choices
             .iter()
             .filter_map(|(name, c)| {
@@ -240,6 +257,13 @@ pub fn check(
             match metadata.get(&(name.clone(), version.clone())) {
                 Some(Ok(meta)) => {
                     row.free_threading = meta.free_threading_classifier();
+                    if meta.requires_dist_dropped > 0 {
+                        row.notes.push(format!(
+                            "its metadata declares {} more dependencies than the {} ftpy reads; those were not checked",
+                            meta.requires_dist_dropped,
+                            crate::package_index::MAX_REQUIRES_DIST
+                        ));
+                    }
                     if meta.dynamic_requires {
                         row.notes.push("its dependencies are known only after building it".into());
                     }
@@ -249,14 +273,22 @@ pub fn check(
                         }
                     }
                     for text in &meta.requires_dist {
-                        if Requirement::<pep508_rs::VerbatimUrl>::from_str(text).is_err() {
-                            row.notes.push(format!("unreadable dependency `{text}`"));
+                        if let Err(why) = parse_requirement(text) {
+                            row.notes.push(format!(
+                                "unreadable dependency `{}` (not followed): {why}",
+                                escape_shortened(text, SHOWN_CHARS)
+                            ));
                         }
                     }
                 }
-                Some(Err(e)) => row.notes.push(format!("dependencies unknown: {e}")),
+                Some(Err(e)) => row.notes.push(format!("dependencies unknown: {}", escape_control(e))),
                 None => {}
             }
+        }
+        if cut_short.contains(&name) {
+            row.notes.push(format!(
+                "some of its dependencies were not checked: the check reached {MAX_PROJECTS} projects"
+            ));
         }
         rows.push(row);
     }
@@ -267,22 +299,25 @@ pub fn check(
 
 /// The requirements of this round: the roots, then the dependencies of every chosen release
 /// reachable from them, with markers evaluated for the target and the extras each release
-/// declares.
+/// declares. No dependency adds a project past [`MAX_PROJECTS`]; the second value names the
+/// projects some of whose dependencies were left out for that.
 fn expand(
     roots: &BTreeMap<String, Wanted>,
     choices: &BTreeMap<String, Choice>,
     metadata: &HashMap<(String, String), Result<CoreMetadata, String>>,
     env: &TargetEnv,
-) -> BTreeMap<String, Wanted> {
+) -> (BTreeMap<String, Wanted>, BTreeSet<String>) {
+    let mut cut_short = BTreeSet::new();
     let mut wanted = roots.clone();
     let mut done: BTreeSet<(String, BTreeSet<String>)> = BTreeSet::new();
-    loop {
-        let next = wanted.iter().find_map(|(name, want)| {
-            let key = (name.clone(), want.extras.clone());
-            (!done.contains(&key)).then_some(key)
-        });
-        let Some((name, extras)) = next else { break };
-        done.insert((name.clone(), extras.clone()));
+    // Names touched since they were last expanded, smallest first (the order of the old full
+    // scan, without its cost: quadratic in the number of projects).
+    let mut pending: BTreeSet<String> = wanted.keys().cloned().collect();
+    while let Some(name) = pending.pop_first() {
+        let extras = wanted[&name].extras.clone();
+        if !done.insert((name.clone(), extras.clone())) {
+            continue;
+        }
         let Some(version) = choices.get(&name).and_then(|c| c.row.version.clone()) else { continue };
         let Some(Ok(meta)) = metadata.get(&(name.clone(), version.clone())) else { continue };
         // As pip does: an extra the release does not declare is ignored.
@@ -293,11 +328,17 @@ fn expand(
             .collect();
         let parent = format!("{name} {version}");
         for text in &meta.requires_dist {
-            let Ok(dep) = Requirement::<pep508_rs::VerbatimUrl>::from_str(text) else { continue };
+            let Ok(dep) = parse_requirement(text) else { continue };
             if !dep.marker.evaluate(&env.markers, &extras) {
                 continue;
             }
-            let entry = wanted.entry(normalize_name(dep.name.as_ref())).or_default();
+            let dep_name = normalize_name(dep.name.as_ref());
+            if wanted.len() >= MAX_PROJECTS && !wanted.contains_key(&dep_name) {
+                cut_short.insert(name.clone());
+                continue;
+            }
+            pending.insert(dep_name.clone());
+            let entry = wanted.entry(dep_name).or_default();
             if !entry.required_by.contains(&parent) {
                 entry.required_by.push(parent.clone());
             }
@@ -312,7 +353,53 @@ fn expand(
             }
         }
     }
-    wanted
+    (wanted, cut_short)
+}
+
+/// The projects one check looks up, at most (the roots aside): real dependency trees have a
+/// few hundred; an index whose metadata names more is lying, and each is a request.
+const MAX_PROJECTS: usize = 2000;
+/// A project name longer than this is a lie, not a name: far beyond any real project's, and
+/// as a URL it makes an index answer "URI too long" (which would then fail the whole check).
+const MAX_NAME_CHARS: usize = 256;
+/// How much of a requirement an error or a note repeats.
+const SHOWN_CHARS: usize = 120;
+
+/// A PEP 508 requirement, from the user's files or a release's metadata, with a name of at
+/// most [`MAX_NAME_CHARS`]; the reason otherwise, fit to print.
+fn parse_requirement(text: &str) -> Result<Requirement<pep508_rs::VerbatimUrl>, String> {
+    let name_chars = text
+        .trim_start()
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+        .count();
+    if name_chars > MAX_NAME_CHARS {
+        return Err(format!("a project name of {name_chars} characters"));
+    }
+    Requirement::<pep508_rs::VerbatimUrl>::from_str(text)
+        .map_err(|e| escape_shortened(&e.message.to_string(), 2 * SHOWN_CHARS))
+}
+
+/// The row of a project whose page could not be read.
+fn unchecked(name: &str, want: &Wanted, error: &IndexError) -> Choice {
+    let requirement = if want.texts.is_empty() { name.to_string() } else { want.texts.join(", ") };
+    let row = Row {
+        name: name.to_string(),
+        requirement,
+        direct: want.direct,
+        required_by: vec![],
+        version: None,
+        verdict: Verdict::Unchecked,
+        newest: None,
+        prefer_binary: None,
+        wheel_mismatches: vec![],
+        free_threading: None,
+        notes: vec![format!(
+            "the index could not be read for it: {}",
+            escape_shortened(&error.to_string(), 400)
+        )],
+    };
+    Choice { row, metadata_file: None }
 }
 
 fn direct_row(name: &str, target: &str, origin: &str) -> Row {
@@ -466,9 +553,9 @@ fn choose(name: &str, want: &Wanted, page: &ProjectPage, env: &TargetEnv) -> Cho
 }
 
 /// Run `f` over `items` on a few threads; results in input order.
-fn parallel<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<(T, R)>
+fn parallel<T, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<(T, R)>
 where
-    T: Clone + Send,
+    T: Clone + Send + Sync,
 {
     let results: Mutex<Vec<Option<R>>> = Mutex::new((0..items.len()).map(|_| None).collect());
     let next = Mutex::new(0usize);
@@ -529,6 +616,23 @@ mod tests {
 
     fn page(files: Vec<IndexFile>) -> ProjectPage {
         ProjectPage { found: true, files }
+    }
+
+    #[test]
+    fn lying_metadata_adds_a_bounded_number_of_projects() {
+        let mut text = String::from("Metadata-Version: 2.1\nName: fanout\n");
+        for i in 0..3000 {
+            text.push_str(&format!("Requires-Dist: dep{i}\n"));
+        }
+        let meta = CoreMetadata::parse(&text);
+        assert_eq!((meta.requires_dist.len(), meta.requires_dist_dropped), (2000, 1000));
+        let roots: BTreeMap<String, Wanted> = [("fanout".to_string(), want(&[]))].into();
+        let choice = choose("fanout", &want(&[]), &page(vec![file("fanout-1.0-py3-none-any.whl")]), &env());
+        let choices: BTreeMap<String, Choice> = [("fanout".to_string(), choice)].into();
+        let metadata = [(("fanout".to_string(), "1.0".to_string()), Ok(meta))].into();
+        let (wanted, cut_short) = expand(&roots, &choices, &metadata, &env());
+        assert_eq!(wanted.len(), MAX_PROJECTS);
+        assert_eq!(cut_short, BTreeSet::from(["fanout".to_string()]));
     }
 
     #[test]

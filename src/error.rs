@@ -16,10 +16,12 @@
 //! | 11 | `ftpy run`: the command failed in at least one environment |
 //! | 12 | `ftpy wheels check --strict`: something has no usable wheel for the target |
 //! | 13 | `ftpy wheels build`: a package could not be built |
+//! | 14 | `ftpy uninstall`: twin environments are based on the installation (no `--force`) |
+//! | 15 | an installation is damaged (no readable receipt); ftpy will not touch it unasked |
 //! | 130 | interrupted (Ctrl-C, SIGTERM, SIGHUP, SIGQUIT): nothing half-installed, environments as before |
 
 use std::io;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use crate::builder::BuildError;
@@ -34,6 +36,8 @@ use crate::version::VersionError;
 pub const EXIT_NOT_READY: u8 = 9;
 /// `ftpy uninstall` of an installation environments are based on, without `--force`.
 pub const EXIT_IN_USE: u8 = 14;
+/// `ftpy install` of a key whose tree under `versions/` is damaged, without `--reinstall`.
+pub const EXIT_DAMAGED: u8 = 15;
 
 fn in_use_keys(users: &[(String, Vec<std::path::PathBuf>)]) -> String {
     let keys: Vec<&str> = users.iter().map(|(k, _)| k.as_str()).collect();
@@ -73,6 +77,15 @@ pub enum Error {
     },
     #[error("this system cannot build CPython yet: {}", missing.join(", "))]
     NotReady { missing: Vec<String>, commands: Vec<String> },
+    #[error("{} is damaged: {problem}", prefix.display())]
+    Damaged { key: String, prefix: PathBuf, problem: String },
+    #[error("cannot finish or undo what an interrupted install of {key} left; nothing was changed")]
+    Recovery {
+        key: String,
+        journal: PathBuf,
+        #[source]
+        source: io::Error,
+    },
     /// Installations that environments made by `ftpy venv` are based on: (key, environments).
     #[error("{} in use by twin environments:\n{}", in_use_keys(users), in_use_list(users))]
     InUse { users: Vec<(String, Vec<std::path::PathBuf>)> },
@@ -165,6 +178,8 @@ impl Error {
             Error::Recipe(RecipeError::NoPair { .. }) => 2,
             Error::Recipe(_) => 2,
             Error::NotInstalled { .. } => 3,
+            Error::Damaged { .. } => EXIT_DAMAGED,
+            Error::Recovery { .. } => 1,
             Error::Download(
                 DownloadError::ChecksumMismatch { .. } | DownloadError::CachedMismatch { .. },
             ) => 5,
@@ -230,6 +245,15 @@ impl Error {
             Error::NotInstalled { request, suggest_install: true } => {
                 vec![format!("install it with `ftpy install {request}`")]
             }
+            Error::Damaged { key, prefix, .. } => vec![
+                "ftpy does not delete what it cannot prove it left half-made: it may hold installed packages".into(),
+                format!("`ftpy install --reinstall {key}` replaces it and keeps the old tree under {}", prefix.parent().and_then(Path::parent).map(|h| h.join("damaged")).unwrap_or_default().display()),
+                format!("`ftpy uninstall {key}` removes it"),
+            ],
+            Error::Recovery { key, journal, .. } => vec![
+                format!("the journal {} says what was being moved; fix the cause above and run the command again", journal.display()),
+                format!("to settle it by hand: make versions/{key} the tree you want (a set-aside one is in tmp/previous-{key}-*), then delete the journal"),
+            ],
             Error::NotInstalled { suggest_install: false, .. } => {
                 vec!["`ftpy list` shows what is installed".into()]
             }

@@ -7,8 +7,10 @@
 //! <home>/cache/builds/     installed trees of earlier builds, keyed by their build inputs
 //! <home>/logs/             one build log per install, one pip log per environment
 //! <home>/wheels/<key>/      wheels rebuilt for one interpreter (`ftpy wheels build`)
-//! <home>/locks/            one lock file per install key
-//! <home>/tmp/              staging directories; same file system as versions/, for atomic renames
+//! <home>/locks/            one lock file per install key; `<pgid>.pgid` per running build
+//! <home>/tmp/              staging directories; same file system as versions/, for atomic renames;
+//!                          install journals and set-aside trees (see `journal.rs`)
+//! <home>/damaged/          damaged trees that `install --reinstall` replaced, kept for the user
 //! ```
 
 use std::fs;

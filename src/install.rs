@@ -5,7 +5,10 @@
 //! install ends. A built tree enters `<home>/versions/<key>` with one rename; it becomes an
 //! installation only when the checks pass and the receipt is written. A failed check takes the
 //! tree out again (and, on `--reinstall`, puts the previous one back). When one build of a pair
-//! fails, the other still completes.
+//! fails, the other still completes. Before any tree moves, a journal says what is moving
+//! where, so that a `kill -9` at any point is finished or undone by the next command
+//! ([`crate::journal`]). A tree without a readable receipt that no journal explains is damaged:
+//! only `--reinstall` replaces it, and keeps it in `<home>/damaged/`.
 
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
@@ -19,7 +22,8 @@ use crate::context::Context;
 use crate::doctor::Diagnosis;
 use crate::download::{Downloader, Sources};
 use crate::error::Error;
-use crate::installation::{self, Installation, Receipt};
+use crate::installation::{self, Installation, Receipt, ReceiptState};
+use crate::journal::{self, Journal, KillPoint};
 use crate::recipe::{Release, Resolved, Series};
 use crate::unpack;
 use crate::version::{InstallKey, MinorVersion};
@@ -95,6 +99,8 @@ struct Pending {
     source_url: String,
     prefix: PathBuf,
     has_previous: bool,
+    /// The previous tree is damaged: keep it (in `<home>/damaged/`) instead of deleting it.
+    keep_previous: bool,
     inputs: BuildInputs,
 }
 
@@ -118,6 +124,16 @@ pub fn install_group(
     let mut keys = group.keys.clone();
     keys.sort();
     let _locks: Vec<File> = keys.iter().map(|k| lock_key(ctx, k)).collect::<Result<_, _>>()?;
+    // What a killed install of these keys left: finished or undone before anything is judged.
+    for key in &keys {
+        match journal::recover_key(home, key) {
+            Ok(done) => done.into_iter().for_each(|d| ctx.reporter.warn(format!("recovered: {d}"))),
+            Err(source) => {
+                let journal = journal::journal_path(home, key);
+                return Err(Error::Recovery { key: key.to_string(), journal, source });
+            }
+        }
+    }
     remove_stale_staging(ctx, &keys);
     // From here, Ctrl-C or SIGTERM stops the builds and downloads, which then fail; the staging
     // directory goes, and a previous installation being replaced stays (see `finish_interrupted`).
@@ -128,25 +144,36 @@ pub fn install_group(
     let mut pending: Vec<Pending> = Vec::new();
     for key in &keys {
         let prefix = home.version_dir(key);
-        let previous = installation::read_receipt(&prefix);
-        match (previous, options.reinstall) {
-            (Some(receipt), false) => {
-                let inst = Installation { key: key.clone(), prefix, receipt };
-                report.results.push((key.clone(), Ok(Outcome::AlreadyInstalled(inst))));
-                continue;
-            }
-            (None, _) => {
-                // Remains of a crash between the move and the receipt: never an installation.
-                installation::remove_tree(home, &prefix)
-                    .map_err(Error::io("cannot remove an incomplete install"))?;
-            }
-            (Some(_), true) => {}
-        }
+        let (has_previous, keep_previous) =
+            match (installation::receipt_state(&prefix, key), options.reinstall) {
+                (ReceiptState::Valid(receipt), false) => {
+                    let inst = Installation { key: key.clone(), prefix, receipt: *receipt };
+                    report.results.push((key.clone(), Ok(Outcome::AlreadyInstalled(inst))));
+                    continue;
+                }
+                (ReceiptState::Valid(_), true) => (true, false),
+                (ReceiptState::Absent, _) => (false, false),
+                // No journal explains it: it may hold someone's packages. Never delete it.
+                (ReceiptState::Damaged(problem), false) => {
+                    report
+                        .results
+                        .push((key.clone(), Err(Error::Damaged { key: key.to_string(), prefix, problem })));
+                    continue;
+                }
+                (ReceiptState::Damaged(problem), true) => {
+                    ctx.reporter.warn(format!(
+                        "{} is damaged ({problem}); --reinstall replaces it and keeps it under {}",
+                        prefix.display(),
+                        home.root().join("damaged").display()
+                    ));
+                    (true, true)
+                }
+            };
         let inputs = build_inputs(ctx, group, key, &options.build, &toolchain);
         // What the receipt records: never a password.
         let source_url = sources_for(ctx, group.release).urls.join(" ");
         let source_url = crate::redact::redact(&source_url);
-        pending.push(Pending { key: key.clone(), source_url, has_previous: prefix.exists(), prefix, inputs });
+        pending.push(Pending { key: key.clone(), source_url, has_previous, keep_previous, prefix, inputs });
     }
     if pending.is_empty() {
         return Ok(report);
@@ -280,9 +307,10 @@ fn restore_one(
     };
     // A receipt inside the archive would make a half-restored tree look installed.
     let _ = fs::remove_file(tree.join(installation::RECEIPT_FILE));
+    journal::kill_point(KillPoint::RestoreUnpacked);
     let finished =
         Finished { tree, build_seconds: entry.meta.build_seconds, restored_from_cache: true, log: None };
-    match finalize(ctx, p, finished, staging, options, None, started) {
+    match finalize(ctx, p, finished, options, None, started) {
         Ok(outcome) => {
             ctx.reporter.info(format!("Restored {} from the build cache", p.key));
             Restore::Done(Ok(outcome))
@@ -325,6 +353,7 @@ fn build_all(
     fs::create_dir(&unpacked).map_err(Error::io("cannot create a staging directory"))?;
     ctx.reporter.info(format!("Unpacking {}", group.release.file_name()));
     let source_dir = unpack::unpack_tar_xz(&archive, &unpacked)?;
+    journal::kill_point(KillPoint::SourceUnpacked);
     if crate::interrupt::requested() {
         return Err(stopped_early());
     }
@@ -366,9 +395,7 @@ fn build_all(
     Ok(std::thread::scope(|scope| {
         let handles: Vec<_> = plans
             .iter()
-            .map(|(p, plan)| {
-                scope.spawn(move || (p.key.clone(), build_one(ctx, p, plan, staging, cache, options)))
-            })
+            .map(|(p, plan)| scope.spawn(move || (p.key.clone(), build_one(ctx, p, plan, cache, options))))
             .collect();
         handles.into_iter().map(|h| h.join().expect("build thread panicked")).collect()
     }))
@@ -378,7 +405,6 @@ fn build_one(
     ctx: &Context,
     p: &Pending,
     plan: &BuildPlan,
-    staging: &Path,
     cache: &BuildCache,
     options: &InstallOptions,
 ) -> Result<Outcome, Error> {
@@ -402,7 +428,7 @@ fn build_one(
         log: Some(plan.log_path.clone()),
     };
     let store = options.use_build_cache.then_some(cache);
-    finalize(ctx, p, finished, staging, options, store, started)
+    finalize(ctx, p, finished, options, store, started)
 }
 
 /// A tree ready to be moved into place.
@@ -414,28 +440,39 @@ struct Finished {
 }
 
 /// Move the tree into place, check it, write the receipt, then keep a copy in the build
-/// cache. Any failure after the previous installation was moved aside puts it back.
+/// cache. Any failure after the previous installation was moved aside puts it back. The
+/// journal written first lets the next command do the same after a `kill -9`.
 fn finalize(
     ctx: &Context,
     p: &Pending,
     finished: Finished,
-    staging: &Path,
     options: &InstallOptions,
     store: Option<&BuildCache>,
     started: Instant,
 ) -> Result<Outcome, Error> {
     let key = &p.key;
-    let set_aside = staging.join(format!("previous-{key}"));
+    let home = &ctx.home;
+    // Outside the staging directory, which a later install removes as stale.
+    let set_aside = journal::aside_path(home, key);
+    let previous = p.has_previous.then_some(set_aside.as_path());
+    let journal = Journal::begin(home, key, previous, p.keep_previous)
+        .map_err(Error::io("cannot write the install journal"))?;
     if p.has_previous {
-        fs::rename(&p.prefix, &set_aside)
-            .map_err(Error::io("cannot move the previous installation aside"))?;
+        if let Err(e) = fs::rename(&p.prefix, &set_aside) {
+            let _ = journal.finish();
+            return Err(Error::io("cannot move the previous installation aside")(e));
+        }
+        journal::kill_point(KillPoint::PreviousSetAside);
     }
     let log = finished.log.clone();
     let placed = place_and_check(p, finished, options);
     let (installation, warnings, restored_from_cache) = match placed {
         Ok(done) => done,
         Err(error) => {
-            roll_back(ctx, &p.prefix, p.has_previous.then_some(set_aside.as_path()));
+            // If the previous tree cannot be put back, the journal stays for the next command.
+            if roll_back(ctx, &p.prefix, previous) {
+                let _ = journal.finish();
+            }
             return Err(match error {
                 Error::Check { key, source, .. } => {
                     Error::Check { key, log: log.unwrap_or_default(), source }
@@ -444,9 +481,31 @@ fn finalize(
             });
         }
     };
+    journal::kill_point(KillPoint::ReceiptWritten);
+    let dropped = match previous {
+        Some(aside) => match journal::drop_previous(home, key, aside, p.keep_previous) {
+            Ok(what) if p.keep_previous => {
+                ctx.reporter.warn(what);
+                true
+            }
+            Ok(_) => true,
+            Err(e) => {
+                ctx.reporter.warn(format!("could not remove the previous {key} at {}: {e}", aside.display()));
+                false
+            }
+        },
+        None => true,
+    };
+    if dropped {
+        journal::kill_point(KillPoint::Committed);
+        if let Err(e) = journal.finish() {
+            ctx.reporter.warn(format!("could not remove the install journal of {key}: {e}"));
+        }
+    }
     // Only complete builds are worth keeping: not one that lacks modules it should have. After
     // a signal, the install stands but ftpy leaves without archiving it.
     if let Some(cache) = store.filter(|_| warnings.is_empty() && !crate::interrupt::requested()) {
+        journal::kill_point(KillPoint::StoringInCache);
         let (tree, inputs) = (&installation.prefix, &p.inputs);
         if let Err(e) = cache.store(tree, inputs, installation.receipt.build_seconds) {
             ctx.reporter.warn(format!("could not keep {key} in the build cache: {e}"));
@@ -467,14 +526,17 @@ fn place_and_check(
 ) -> Result<(Installation, Vec<String>, bool), Error> {
     let key = &p.key;
     fs::rename(&finished.tree, &p.prefix).map_err(Error::io("cannot move the build into place"))?;
+    journal::kill_point(KillPoint::Placed);
     let interpreter = p.prefix.join("bin").join(key.interpreter_name());
     let (report, warnings) = check::probe(&interpreter, key.version.series())
         .and_then(|report| check::evaluate(&report, key, options.allow_missing_modules).map(|w| (report, w)))
         .map_err(|source| Error::Check { key: key.to_string(), log: PathBuf::new(), source })?;
+    journal::kill_point(KillPoint::Checked);
     let receipt = Receipt {
+        format: installation::RECEIPT_FORMAT,
         key: key.to_string(),
         source_url: p.source_url.clone(),
-        source_sha256: p.inputs.source_sha256,
+        source_sha256: Some(p.inputs.source_sha256),
         profile: p.inputs.profile.clone(),
         configure_args: p.inputs.configure_args.clone(),
         build_seconds: finished.build_seconds,
@@ -512,15 +574,22 @@ fn check_system(ctx: &Context, options: &InstallOptions, series: MinorVersion) -
 }
 
 /// Take a tree that failed its checks out of `versions/`, and put the previous one back.
-fn roll_back(ctx: &Context, prefix: &Path, previous: Option<&Path>) {
+/// False when something could not be undone (and was said).
+fn roll_back(ctx: &Context, prefix: &Path, previous: Option<&Path>) -> bool {
     if let Err(e) = installation::remove_tree(&ctx.home, prefix) {
         ctx.reporter.warn(format!("could not remove {}: {e}", prefix.display()));
+        return false;
     }
     if let Some(previous) = previous {
         if let Err(e) = fs::rename(previous, prefix) {
-            ctx.reporter.warn(format!("could not restore the previous installation: {e}"));
+            ctx.reporter.warn(format!(
+                "could not restore the previous installation from {}: {e}; the next ftpy command tries again",
+                previous.display()
+            ));
+            return false;
         }
     }
+    true
 }
 
 /// Hold the lock for one key; a second process waits here, then finds the work done.
@@ -560,11 +629,18 @@ fn remove_stale_staging(ctx: &Context, held: &[InstallKey]) {
     }
 }
 
-/// Uninstall: take the tree out of `versions/` in one rename, delete it, relink.
-pub fn uninstall(ctx: &Context, installation: &Installation) -> Result<(), Error> {
-    let _lock = lock_key(ctx, &installation.key)?;
-    installation::remove_tree(&ctx.home, &installation.prefix)
-        .map_err(Error::io("cannot remove the installation"))?;
+/// Uninstall an installation or a damaged tree: take it out of `versions/` in one rename,
+/// delete it, relink. A kill after the rename leaves `tmp/removing-*`, which the next command
+/// deletes.
+pub fn uninstall(ctx: &Context, key: &InstallKey, prefix: &Path) -> Result<(), Error> {
+    let _lock = lock_key(ctx, key)?;
+    // An install that died while this waited for its lock must not put a tree back afterwards.
+    journal::recover_key(&ctx.home, key).map_err(|source| Error::Recovery {
+        key: key.to_string(),
+        journal: journal::journal_path(&ctx.home, key),
+        source,
+    })?;
+    installation::remove_tree(&ctx.home, prefix).map_err(Error::io("cannot remove the installation"))?;
     ctx.home.refresh_links().map_err(Error::io("cannot update the links in the ftpy bin directory"))?;
     Ok(())
 }

@@ -1,9 +1,14 @@
 //! Installed interpreters and their receipts.
 //!
 //! A directory under `<home>/versions/` is an installation only once its receipt exists: the
-//! receipt is written last, atomically, after the checks passed. A directory without one (a crash
-//! between the move and the checks) is invisible to `list` and `which`, and the next install of
-//! that key clears it away.
+//! receipt is written last, atomically, after the checks passed. ftpy deletes a tree under
+//! `versions/` only when it can prove it left the tree half-made: a journal (see
+//! [`crate::journal`]) names every tree an install is moving. Anything else there without a
+//! readable receipt is [`Damaged`]: `list` shows it, `which` skips it, `install` refuses to touch
+//! it without `--reinstall`, and `uninstall` removes it.
+//!
+//! Receipts carry a `format` (absent: 1) and are read tolerantly: unknown fields are ignored and
+//! every field but `key` has a default, so a receipt from an older or newer ftpy still reads.
 
 use std::fs;
 use std::io;
@@ -18,23 +23,57 @@ use crate::version::{InstallKey, Variant, VersionRequest};
 
 pub const RECEIPT_FILE: &str = "ftpy-receipt.json";
 
-/// What was built and how, recorded beside the installation.
+/// The receipt format this ftpy writes. A receipt without the field is format 1.
+pub const RECEIPT_FORMAT: u32 = 1;
+
+fn first_format() -> u32 {
+    1
+}
+
+/// What was built and how, recorded beside the installation. Only `key` is required.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Receipt {
+    #[serde(default = "first_format")]
+    pub format: u32,
     pub key: String,
+    #[serde(default)]
     pub source_url: String,
-    pub source_sha256: Sha256Digest,
+    #[serde(default)]
+    pub source_sha256: Option<Sha256Digest>,
+    #[serde(default)]
     pub profile: String,
+    #[serde(default)]
     pub configure_args: Vec<String>,
+    #[serde(default)]
     pub build_seconds: f64,
     /// Seconds since the Unix epoch.
+    #[serde(default)]
     pub installed_at: u64,
     /// The build cache entry this tree came from or went into.
     #[serde(default)]
     pub build_cache_key: Option<String>,
     #[serde(default)]
     pub restored_from_cache: bool,
+    #[serde(default)]
     pub checks: CheckReport,
+}
+
+/// A tree under `versions/` that no receipt makes an installation and no journal explains.
+#[derive(Clone, Debug)]
+pub struct Damaged {
+    pub key: InstallKey,
+    pub prefix: PathBuf,
+    /// What is wrong, e.g. `its receipt ftpy-receipt.json is missing`.
+    pub problem: String,
+}
+
+/// What a receipt read found.
+pub enum ReceiptState {
+    Valid(Box<Receipt>),
+    /// Nothing at the prefix at all.
+    Absent,
+    /// Something is there, but not an installation: the reason.
+    Damaged(String),
 }
 
 #[derive(Clone, Debug)]
@@ -52,23 +91,34 @@ impl Installation {
 
 /// Every complete installation, oldest version first.
 pub fn installed(home: &Home) -> io::Result<Vec<Installation>> {
+    Ok(scan(home)?.0)
+}
+
+/// The installations and the damaged trees under `versions/`, each oldest version first.
+/// Entries whose name is no install key are not ftpy's and are left out.
+pub fn scan(home: &Home) -> io::Result<(Vec<Installation>, Vec<Damaged>)> {
     let entries = match fs::read_dir(home.versions_dir()) {
         Ok(entries) => entries,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok((Vec::new(), Vec::new())),
         Err(e) => return Err(e),
     };
-    let mut found = Vec::new();
+    let (mut found, mut damaged) = (Vec::new(), Vec::new());
     for entry in entries.flatten() {
         let Ok(key) = entry.file_name().to_string_lossy().parse::<InstallKey>() else {
             continue;
         };
         let prefix = entry.path();
-        if let Some(receipt) = read_receipt(&prefix) {
-            found.push(Installation { key, prefix, receipt });
+        match receipt_state(&prefix, &key) {
+            ReceiptState::Valid(receipt) => found.push(Installation { key, prefix, receipt: *receipt }),
+            // A journal explains it: an install in progress, or one the next command recovers.
+            ReceiptState::Damaged(_) if crate::journal::journal_path(home, &key).exists() => {}
+            ReceiptState::Damaged(problem) => damaged.push(Damaged { key, prefix, problem }),
+            ReceiptState::Absent => {}
         }
     }
     found.sort_by(|a, b| a.key.cmp(&b.key));
-    Ok(found)
+    damaged.sort_by(|a, b| a.key.cmp(&b.key));
+    Ok((found, damaged))
 }
 
 /// The newest installation the request accepts, in the requested variant only.
@@ -99,9 +149,40 @@ pub fn installed_pairs(home: &Home) -> io::Result<Vec<(Installation, Installatio
     Ok(pairs)
 }
 
+/// The receipt of the installation at `prefix`, if it has a valid one.
 pub fn read_receipt(prefix: &Path) -> Option<Receipt> {
-    let text = fs::read_to_string(prefix.join(RECEIPT_FILE)).ok()?;
-    serde_json::from_str(&text).ok()
+    let key = prefix.file_name()?.to_string_lossy().parse::<InstallKey>().ok()?;
+    match receipt_state(prefix, &key) {
+        ReceiptState::Valid(receipt) => Some(*receipt),
+        _ => None,
+    }
+}
+
+/// Whether `prefix` holds the installation `key`, nothing, or something damaged (and what).
+pub fn receipt_state(prefix: &Path, key: &InstallKey) -> ReceiptState {
+    match fs::symlink_metadata(prefix) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return ReceiptState::Absent,
+        Err(e) => return ReceiptState::Damaged(format!("it cannot be read: {e}")),
+        Ok(meta) if meta.file_type().is_symlink() => {
+            return ReceiptState::Damaged("it is a symbolic link, not a directory".into());
+        }
+        Ok(meta) if !meta.is_dir() => return ReceiptState::Damaged("it is a file, not a directory".into()),
+        Ok(_) => {}
+    }
+    let text = match fs::read(prefix.join(RECEIPT_FILE)) {
+        Ok(text) => text,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            return ReceiptState::Damaged(format!("its receipt {RECEIPT_FILE} is missing"));
+        }
+        Err(e) => return ReceiptState::Damaged(format!("its receipt {RECEIPT_FILE} cannot be read: {e}")),
+    };
+    match serde_json::from_slice::<Receipt>(&text) {
+        Ok(receipt) if receipt.key == key.to_string() => ReceiptState::Valid(Box::new(receipt)),
+        Ok(receipt) => {
+            ReceiptState::Damaged(format!("its receipt {RECEIPT_FILE} names {:?}, not {key}", receipt.key))
+        }
+        Err(e) => ReceiptState::Damaged(format!("its receipt {RECEIPT_FILE} is unreadable: {e}")),
+    }
 }
 
 /// Write the receipt through a temporary file and a rename: it appears whole or not at all.
@@ -110,19 +191,51 @@ pub fn write_receipt(prefix: &Path, receipt: &Receipt) -> io::Result<()> {
     let text = serde_json::to_string_pretty(receipt).map_err(io::Error::other)?;
     fs::write(&temporary, text + "\n")?;
     fs::File::open(&temporary)?.sync_all()?;
-    fs::rename(&temporary, prefix.join(RECEIPT_FILE))
+    fs::rename(&temporary, prefix.join(RECEIPT_FILE))?;
+    crate::journal::sync_dir(prefix)
 }
 
 /// Remove an installation (or the remains of a failed one) so that no reader sees it half
-/// gone: it is first renamed out of `versions/` into `tmp/`, then deleted.
+/// gone: a directory is first renamed out of `versions/` into `tmp/removing-<key>-<unique>`,
+/// then deleted (if ftpy dies in between, the next command finishes the deletion: see
+/// [`crate::journal::recover_all`]). A file or symbolic link is removed in place, which is
+/// atomic already.
 pub fn remove_tree(home: &Home, prefix: &Path) -> io::Result<()> {
-    if fs::symlink_metadata(prefix).is_err() {
-        return Ok(());
+    let meta = match fs::symlink_metadata(prefix) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    if !meta.is_dir() {
+        return fs::remove_file(prefix);
     }
     fs::create_dir_all(home.tmp_dir())?;
     let name = prefix.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let trash = home.tmp_dir().join(format!("removing-{name}-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&trash);
+    let trash = home.tmp_dir().join(format!("{TRASH_PREFIX}{name}-{}", crate::journal::unique_tag()));
     fs::rename(prefix, &trash)?;
+    crate::journal::kill_point(crate::journal::KillPoint::TreeMovedOut);
     fs::remove_dir_all(&trash)
+}
+
+/// `tmp/removing-<key>-<unique>`: a tree on its way out, no longer an installation.
+pub const TRASH_PREFIX: &str = "removing-";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn remove_tree_leaves_nothing_in_tmp() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let home = Home::locate(Some(dir.path().to_path_buf())).unwrap();
+        home.create().unwrap();
+        let file = home.versions_dir().join("3.13.5t");
+        fs::write(&file, "a file where a tree should be").unwrap();
+        remove_tree(&home, &file).unwrap();
+        let tree = home.versions_dir().join("3.13.5");
+        fs::create_dir_all(tree.join("bin")).unwrap();
+        remove_tree(&home, &tree).unwrap();
+        assert!(fs::symlink_metadata(&file).is_err() && !tree.exists());
+        assert_eq!(fs::read_dir(home.tmp_dir()).unwrap().count(), 0);
+    }
 }

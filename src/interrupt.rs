@@ -12,6 +12,10 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+mod leftovers;
+
+pub use leftovers::{reap_leftover_groups, record_group, record_groups_in};
+
 /// How many signals arrived while a guard was alive: the first asks children to stop, a
 /// second forces them.
 static SIGNALS_SEEN: AtomicUsize = AtomicUsize::new(0);
@@ -89,7 +93,8 @@ fn signals_seen() -> usize {
 ///   [`wait_stopping_on_signal`] can stop it with everything it started (make's compilers, pip's
 ///   build backends) even when the signal was sent to ftpy alone, and so that the terminal's
 ///   Ctrl-C reaches ftpy only, which then stops it in order. It also gets SIGTERM if ftpy dies
-///   (`kill -9`) rather than building on unowned. Without a guard the child stays in ftpy's
+///   (`kill -9`) rather than building on unowned; what it started is stopped by the next ftpy
+///   run, from the group's record ([`record_group`]). Without a guard the child stays in ftpy's
 ///   group and gets the terminal's Ctrl-C directly, as ftpy does.
 /// - Give it the default SIGINT and SIGQUIT. A job a shell script starts with `&` (or `nohup`)
 ///   inherits both ignored, and CPython's test suite then fails: test_generators expects
@@ -122,11 +127,19 @@ const STOP_GRACE: Duration = Duration::from_secs(20);
 /// Wait for `child`; once a signal has been noted, send SIGTERM (and SIGCONT, in case it was
 /// stopped) to its process group (see [`prepare_child`]) and go on waiting. A second signal, or
 /// [`STOP_GRACE`] without an end, sends SIGKILL.
+///
+/// Once it has ended after a signal, what is left of its group (something that ignores
+/// SIGTERM) gets a few seconds, then SIGKILL: it would otherwise keep the build log's pipe, and
+/// with it ftpy, open.
 pub fn wait_stopping_on_signal(child: &mut Child) -> io::Result<ExitStatus> {
+    let leader = leftovers::GroupLeader::of(child);
     let mut asked: Option<Instant> = None;
     let mut killed = false;
     loop {
         if let Some(status) = child.try_wait()? {
+            if let Some(leader) = leader.filter(|_| signals_seen() > 0) {
+                leftovers::stop_rest_of_group(leader);
+            }
             return Ok(status);
         }
         let seen = signals_seen();

@@ -20,6 +20,7 @@ mod http;
 mod install;
 mod installation;
 mod interrupt;
+mod journal;
 mod package_index;
 mod pip;
 mod progress;
@@ -30,6 +31,7 @@ mod redact;
 mod requirements_file;
 mod side_by_side;
 mod sysdeps;
+mod terminal_text;
 mod unpack;
 mod venv;
 mod version;
@@ -74,7 +76,29 @@ fn run(cli: Cli) -> Result<ExitCode, error::Error> {
         limits: DownloadLimits::default(),
         reporter: Reporter::new(cli.quiet),
     };
+    if !matches!(cli.command, Command::Completions(_) | Command::Man | Command::DebugKillPoints) {
+        // What a killed ftpy left building stops before anything else touches the home.
+        interrupt::reap_leftover_groups(&ctx.home, &ctx.reporter);
+        interrupt::record_groups_in(ctx.home.locks_dir());
+    }
+    // Finish or undo what a killed ftpy left, before anything reads or changes installations.
+    if matches!(
+        cli.command,
+        Command::Install(_)
+            | Command::List(_)
+            | Command::Which(_)
+            | Command::Uninstall(_)
+            | Command::Venv(_)
+            | Command::Run(_)
+            | Command::Wheels(_)
+    ) {
+        journal::recover_all(&ctx.home, &ctx.reporter);
+    }
     match cli.command {
+        Command::DebugKillPoints => {
+            journal::KillPoint::ALL.iter().for_each(|p| println!("{}", p.name()));
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Install(args) => commands::install::run(args, ctx),
         Command::List(args) => commands::list::run(args, &ctx),
         Command::Which(args) => commands::which::run(args, &ctx),

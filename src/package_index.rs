@@ -21,6 +21,12 @@ use crate::wheel_tags::normalize_name;
 const ACCEPT: &str =
     "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.01";
 const JSON_TYPE: &str = "application/vnd.pypi.simple.v1+json";
+/// A project page: PyPI's largest are tens of MB.
+const PAGE_LIMIT: u64 = 256 * 1024 * 1024;
+/// A `.metadata` file: a few KB, a few hundred at most with a long description.
+const METADATA_LIMIT: u64 = 16 * 1024 * 1024;
+/// A wheel or sdist read for its metadata, when the index serves no `.metadata` file.
+const ARCHIVE_LIMIT: u64 = 512 * 1024 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum IndexError {
@@ -247,9 +253,9 @@ impl IndexClient {
         }
         let text = if file.core_metadata {
             let url = format!("{}.metadata", file.url);
-            self.get_bytes(&url).map(|b| String::from_utf8_lossy(&b).into_owned())?
+            self.get_bytes(&url, METADATA_LIMIT).map(|b| String::from_utf8_lossy(&b).into_owned())?
         } else {
-            let bytes = self.get_bytes(&file.url)?;
+            let bytes = self.get_bytes(&file.url, ARCHIVE_LIMIT)?;
             read_archive_metadata(&file.filename, &bytes)
                 .map_err(|message| IndexError::Parse { url: file.url.clone(), message })?
         };
@@ -270,12 +276,16 @@ impl IndexClient {
         {
             return Ok(Some((cached.content_type, cached.body)));
         }
-        let fail = |message: String| IndexError::Fetch { url: redact(url), message };
+        let fail = |message: String| IndexError::Fetch { url: redact(url), message: shown(&message) };
         if url.starts_with("file:") {
             // pip reads a local index directory's index.html.
             let dir = local_path(url).ok_or_else(|| fail("not a local path".into()))?;
-            return match fs::read_to_string(dir.join("index.html")) {
-                Ok(body) => Ok(Some(("text/html".to_string(), body))),
+            let mut bytes = Vec::new();
+            return match read_regular_file(&dir.join("index.html"), PAGE_LIMIT, &mut bytes) {
+                Ok(()) if bytes.len() as u64 > PAGE_LIMIT => {
+                    Err(fail(format!("larger than {} MiB", PAGE_LIMIT / (1024 * 1024))))
+                }
+                Ok(()) => Ok(Some(("text/html".to_string(), String::from_utf8_lossy(&bytes).into_owned()))),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
                 Err(e) => Err(fail(e.to_string())),
             };
@@ -298,7 +308,7 @@ impl IndexClient {
         let body = response
             .body_mut()
             .with_config()
-            .limit(256 * 1024 * 1024)
+            .limit(PAGE_LIMIT)
             .read_to_string()
             .map_err(|e| fail(e.to_string()))?;
         if let Some(dir) = &self.cache_dir {
@@ -312,11 +322,23 @@ impl IndexClient {
         Ok(Some((content_type, body)))
     }
 
-    fn get_bytes(&self, url: &str) -> Result<Vec<u8>, IndexError> {
-        let fail = |message: String| IndexError::Fetch { url: redact(url), message };
+    /// At most `limit` bytes of a file an index links: more is an error, not a truncation.
+    fn get_bytes(&self, url: &str, limit: u64) -> Result<Vec<u8>, IndexError> {
+        let fail = |message: String| IndexError::Fetch { url: redact(url), message: shown(&message) };
+        let too_large = || fail(format!("larger than {} MiB", limit / (1024 * 1024)));
         if url.starts_with("file:") {
+            // Links are vetted where pages are read; this is the second lock on the same door:
+            // a local file is read only for a local index.
+            if !self.config.urls.iter().any(|u| u.starts_with("file:")) {
+                return Err(fail("a local file, and the index is not a local one".into()));
+            }
             let path = local_path(url).ok_or_else(|| fail("not a local path".into()))?;
-            return fs::read(path).map_err(|e| fail(e.to_string()));
+            let mut bytes = Vec::new();
+            read_regular_file(&path, limit, &mut bytes).map_err(|e| fail(e.to_string()))?;
+            if bytes.len() as u64 > limit {
+                return Err(too_large());
+            }
+            return Ok(bytes);
         }
         let mut response = self.request(url).call().map_err(|e| fail(e.to_string()))?;
         if response.status().as_u16() != 200 {
@@ -326,10 +348,13 @@ impl IndexClient {
         response
             .body_mut()
             .with_config()
-            .limit(512 * 1024 * 1024)
+            .limit(limit + 1)
             .reader()
             .read_to_end(&mut bytes)
             .map_err(|e| fail(e.to_string()))?;
+        if bytes.len() as u64 > limit {
+            return Err(too_large());
+        }
         Ok(bytes)
     }
 }
@@ -361,30 +386,89 @@ impl IndexClient {
     }
 }
 
+/// An error message that may quote what an index sent (serde quotes the strings it did not
+/// expect): escaped and shortened to print.
+fn shown(message: &str) -> String {
+    crate::terminal_text::escape_shortened(message, 300)
+}
+
+/// Read up to `limit + 1` bytes of `path` into `out`, refusing anything but a regular file
+/// (a FIFO would block, a device stream forever). Opened without blocking, then checked on the
+/// open handle, so a file swapped in between is caught too.
+fn read_regular_file(path: &Path, limit: u64, out: &mut Vec<u8>) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = fs::OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a regular file"));
+    }
+    file.take(limit + 1).read_to_end(out)?;
+    Ok(())
+}
+
 fn local_path(url: &str) -> Option<PathBuf> {
     url::Url::parse(url).ok()?.to_file_path().ok()
 }
 
+/// Write a cache file readable by its owner only (it may hold a private index's pages or
+/// metadata), through a temporary file so that a reader never sees half of it. The cache
+/// directory is made (or narrowed to) 0700. A cache that cannot be written is no error.
 fn write_atomically(path: &Path, bytes: &[u8]) {
-    if let Some(dir) = path.parent() {
-        let _ = fs::create_dir_all(dir);
+    use std::io::Write;
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static SEQUENCE: AtomicUsize = AtomicUsize::new(0);
+    let Some(dir) = path.parent() else { return };
+    match fs::symlink_metadata(dir) {
+        Ok(meta) if meta.is_dir() => {
+            if meta.permissions().mode() & 0o077 != 0 {
+                let _ = fs::set_permissions(dir, fs::Permissions::from_mode(0o700));
+            }
+        }
+        Ok(_) => return,
+        Err(_) => {
+            if fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).is_err() {
+                return;
+            }
+        }
     }
-    let temporary = path.with_extension(format!("partial-{}", std::process::id()));
-    if fs::write(&temporary, bytes).is_ok() {
-        let _ = fs::rename(&temporary, path);
+    let temporary = path.with_extension(format!(
+        "partial-{}-{}",
+        std::process::id(),
+        SEQUENCE.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = fs::remove_file(&temporary);
+    let written = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&temporary)
+        .and_then(|mut file| file.write_all(bytes));
+    if written.is_err() || fs::rename(&temporary, path).is_err() {
+        let _ = fs::remove_file(&temporary);
     }
 }
 
+/// Whether a page may send ftpy to `link`: links stay within the trust of the page they are
+/// on. A page served over http(s) may link http(s) only (never a local file); a local
+/// (`file://`) index may also link local files. Every other scheme (`javascript:`, `data:`,
+/// `ftp:`, ...) is dropped.
+fn link_allowed(page: &url::Url, link: &url::Url) -> bool {
+    matches!((page.scheme(), link.scheme()), ("http" | "https" | "file", "http" | "https") | ("file", "file"))
+}
+
 /// The absolute URL of a link on a page, without a fragment and without credentials (which
-/// `request` adds back for the index's host, so they never reach messages or reports).
-fn resolve(page_url: &str, href: &str) -> String {
-    let joined = url::Url::parse(page_url).and_then(|base| base.join(href)).map(|mut u| {
-        let _ = u.set_username("");
-        let _ = u.set_password(None);
-        u.to_string()
-    });
-    let full = joined.unwrap_or_else(|_| href.to_string());
-    full.split('#').next().unwrap_or(&full).to_string()
+/// `request` adds back for the index's host, so they never reach messages or reports); `None`
+/// for a link that cannot be parsed or that the page may not send ftpy to ([`link_allowed`]).
+fn resolve(page_url: &str, href: &str) -> Option<String> {
+    let base = url::Url::parse(page_url).ok()?;
+    let mut joined = base.join(href).ok()?;
+    if !link_allowed(&base, &joined) {
+        return None;
+    }
+    let _ = joined.set_username("");
+    let _ = joined.set_password(None);
+    joined.set_fragment(None);
+    Some(joined.to_string())
 }
 
 #[derive(Deserialize)]
@@ -408,22 +492,24 @@ struct JsonFile {
 
 fn parse_json(url: &str, body: &str) -> Result<Vec<IndexFile>, IndexError> {
     let page: JsonPage = serde_json::from_str(body)
-        .map_err(|e| IndexError::Parse { url: redact(url), message: e.to_string() })?;
+        .map_err(|e| IndexError::Parse { url: redact(url), message: shown(&e.to_string()) })?;
     let truthy =
         |v: &serde_json::Value| !matches!(v, serde_json::Value::Null | serde_json::Value::Bool(false));
     Ok(page
         .files
         .into_iter()
-        .map(|f| IndexFile {
-            url: resolve(url, &f.url),
-            filename: f.filename,
-            requires_python: f.requires_python.filter(|r| !r.trim().is_empty()),
-            yanked: match &f.yanked {
-                serde_json::Value::String(reason) => Some(reason.clone()),
-                serde_json::Value::Bool(true) => Some(String::new()),
-                _ => None,
-            },
-            core_metadata: truthy(&f.core_metadata) || truthy(&f.dist_info_metadata),
+        .filter_map(|f| {
+            Some(IndexFile {
+                url: resolve(url, &f.url)?,
+                filename: f.filename,
+                requires_python: f.requires_python.filter(|r| !r.trim().is_empty()),
+                yanked: match &f.yanked {
+                    serde_json::Value::String(reason) => Some(reason.clone()),
+                    serde_json::Value::Bool(true) => Some(String::new()),
+                    _ => None,
+                },
+                core_metadata: truthy(&f.core_metadata) || truthy(&f.dist_info_metadata),
+            })
         })
         .collect())
 }
@@ -446,8 +532,9 @@ fn parse_html(url: &str, body: &str) -> Vec<IndexFile> {
         let filename = unescape(body[tag_end + 1..text_end].trim());
         at = text_end;
         let Some(href) = attribute(attributes, "href") else { continue };
+        let Some(link) = resolve(url, &href) else { continue };
         files.push(IndexFile {
-            url: resolve(url, &href),
+            url: link,
             filename,
             requires_python: attribute(attributes, "data-requires-python").filter(|r| !r.trim().is_empty()),
             yanked: attribute(attributes, "data-yanked"),
@@ -511,28 +598,54 @@ fn unescape(text: &str) -> String {
 
 /// `*.dist-info/METADATA` of a wheel, or the top-level `PKG-INFO` of an sdist.
 fn read_archive_metadata(filename: &str, bytes: &[u8]) -> Result<String, String> {
+    read_archive_metadata_within(filename, bytes, SDIST_UNPACKED_LIMIT)
+}
+
+/// An sdist is read (decompressed) no further than this looking for its `PKG-INFO`, which comes
+/// near the start of real ones: a small gzip file can expand a thousandfold.
+const SDIST_UNPACKED_LIMIT: u64 = 1024 * 1024 * 1024;
+
+fn read_archive_metadata_within(filename: &str, bytes: &[u8], unpacked_limit: u64) -> Result<String, String> {
     if filename.ends_with(".whl") {
         return zip_member(bytes, |n| n.ends_with(".dist-info/METADATA") && n.matches('/').count() == 1)
             .ok_or_else(|| "the wheel has no .dist-info/METADATA".to_string())?;
     }
     if filename.ends_with(".tar.gz") || filename.ends_with(".tgz") {
-        let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(bytes));
-        for entry in archive.entries().map_err(|e| e.to_string())? {
-            let mut entry = entry.map_err(|e| e.to_string())?;
-            let path = entry.path().map_err(|e| e.to_string())?.into_owned();
-            if path.components().count() == 2 && path.ends_with("PKG-INFO") {
-                let mut text = String::new();
-                entry.read_to_string(&mut text).map_err(|e| e.to_string())?;
-                return Ok(text);
+        let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(bytes).take(unpacked_limit));
+        let found = (|| {
+            for entry in archive.entries().map_err(|e| e.to_string())? {
+                let mut entry = entry.map_err(|e| e.to_string())?;
+                let path = entry.path().map_err(|e| e.to_string())?.into_owned();
+                if path.components().count() == 2 && path.ends_with("PKG-INFO") {
+                    return read_bounded_text(&mut entry);
+                }
             }
+            Err("the sdist has no PKG-INFO".to_string())
+        })();
+        if found.is_err() && archive.into_inner().limit() == 0 {
+            return Err(format!(
+                "the sdist unpacks to more than {} MiB before its PKG-INFO",
+                unpacked_limit / (1024 * 1024)
+            ));
         }
-        return Err("the sdist has no PKG-INFO".into());
+        return found;
     }
     if filename.ends_with(".zip") {
         return zip_member(bytes, |n| n.ends_with("/PKG-INFO") && n.matches('/').count() == 1)
             .ok_or_else(|| "the sdist has no PKG-INFO".to_string())?;
     }
-    Err(format!("cannot read metadata from {filename}"))
+    Err(format!("cannot read metadata from {}", crate::terminal_text::escape_control(filename)))
+}
+
+/// A metadata member of an archive, as text; one that unpacks to more than [`METADATA_LIMIT`]
+/// is refused (it would be a bomb, not metadata).
+fn read_bounded_text(member: &mut impl Read) -> Result<String, String> {
+    let mut bytes = Vec::new();
+    member.take(METADATA_LIMIT + 1).read_to_end(&mut bytes).map_err(|e| e.to_string())?;
+    if bytes.len() as u64 > METADATA_LIMIT {
+        return Err(format!("its metadata is larger than {} MiB", METADATA_LIMIT / (1024 * 1024)));
+    }
+    String::from_utf8(bytes).map_err(|e| e.to_string())
 }
 
 /// The text of the first member of a zip archive whose name `wanted` accepts.
@@ -548,12 +661,14 @@ fn zip_member(bytes: &[u8], wanted: impl Fn(&str) -> bool) -> Option<Result<Stri
         };
         let name = member.name().map(|n| n.into_owned()).unwrap_or_default();
         if wanted(&name) {
-            let mut text = String::new();
-            return Some(member.read_to_string(&mut text).map(|_| text).map_err(|e| e.to_string()));
+            return Some(read_bounded_text(&mut member));
         }
     }
     None
 }
+
+/// More dependencies than any real release declares (the largest have a few hundred).
+pub const MAX_REQUIRES_DIST: usize = 2000;
 
 /// The fields of core metadata ftpy uses.
 #[derive(Clone, Debug, Default)]
@@ -564,6 +679,9 @@ pub struct CoreMetadata {
     pub provides_extra: Vec<String>,
     /// Metadata 2.2+: `Requires-Dist` declared dynamic, i.e. known only after a build.
     pub dynamic_requires: bool,
+    /// `Requires-Dist` fields past [`MAX_REQUIRES_DIST`], not kept: metadata that declares more
+    /// is lying, and following them all would be unbounded work.
+    pub requires_dist_dropped: usize,
     /// `Metadata-Version`, e.g. (2, 1).
     pub version: Option<(u32, u32)>,
 }
@@ -594,6 +712,9 @@ impl CoreMetadata {
         fields.extend(last);
         for (key, value) in fields {
             match key.as_str() {
+                "requires-dist" if meta.requires_dist.len() >= MAX_REQUIRES_DIST => {
+                    meta.requires_dist_dropped += 1
+                }
                 "requires-dist" => meta.requires_dist.push(value),
                 "classifier" => meta.classifiers.push(value),
                 "provides-extra" => meta.provides_extra.push(crate::wheel_tags::normalize_name(&value)),
@@ -663,11 +784,88 @@ mod tests {
     }
 
     #[test]
+    fn links_stay_within_the_trust_of_their_page() {
+        let http = "http://host/simple/demo/";
+        assert_eq!(resolve(http, "https://cdn/x.whl").as_deref(), Some("https://cdn/x.whl"));
+        for href in
+            ["file:///etc/passwd?", "FILE:///etc/shadow", "javascript:alert(1)", "data:,x", "ftp://h/x"]
+        {
+            assert_eq!(resolve(http, href), None, "{href}");
+            assert_eq!(resolve("https://host/simple/demo/", href), None, "{href}");
+        }
+        let local = "file:///srv/simple/demo/";
+        assert_eq!(resolve(local, "../../f/x.whl").as_deref(), Some("file:///srv/f/x.whl"));
+        assert_eq!(resolve(local, "https://cdn/x.whl").as_deref(), Some("https://cdn/x.whl"));
+        assert_eq!(resolve(local, "javascript:alert(1)"), None);
+
+        // Both page forms drop such links; the metadata URL is derived from the file's, so it
+        // cannot escape either.
+        let json = r#"{"files":[
+            {"filename":"a-1.0-py3-none-any.whl","url":"file:///tmp/secret?","core-metadata":true},
+            {"filename":"a-1.1-py3-none-any.whl","url":"javascript:fetch('x')","dist-info-metadata":true},
+            {"filename":"a-1.2-py3-none-any.whl","url":"/files/a-1.2-py3-none-any.whl"}]}"#;
+        let files = parse_json(http, json).unwrap();
+        assert_eq!(files.len(), 1);
+        assert_eq!(files[0].url, "http://host/files/a-1.2-py3-none-any.whl");
+        let html = r#"<a href="file:///tmp/secret?" data-dist-info-metadata="true">a-1.0-py3-none-any.whl</a>
+            <a href="data:text/plain,Requires-Dist: x">a-1.1.tar.gz</a><a href="a-1.2.tar.gz">a-1.2.tar.gz</a>"#;
+        let files = parse_html(http, html);
+        assert_eq!(files.len(), 1);
+        assert_eq!(files[0].url, "http://host/simple/demo/a-1.2.tar.gz");
+        assert_eq!(parse_html(local, html).len(), 2, "a local index may link local files");
+    }
+
+    #[test]
+    fn an_sdist_is_unpacked_only_so_far_looking_for_its_metadata() {
+        let sdist = |filler: usize| {
+            let mut tar =
+                tar::Builder::new(flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast()));
+            for (name, data) in
+                [("demo-1.0/filler", vec![0u8; filler]), ("demo-1.0/PKG-INFO", b"Name: demo\n".to_vec())]
+            {
+                let mut header = tar::Header::new_gnu();
+                header.set_size(data.len() as u64);
+                header.set_mode(0o644);
+                header.set_cksum();
+                tar.append_data(&mut header, name, data.as_slice()).unwrap();
+            }
+            tar.into_inner().unwrap().finish().unwrap()
+        };
+        let limit = 1024 * 1024;
+        let small = sdist(1000);
+        assert_eq!(read_archive_metadata_within("demo-1.0.tar.gz", &small, limit).unwrap(), "Name: demo\n");
+        // 4 MiB of zeros compress to a few KB: a bomb in miniature.
+        let bomb = sdist(4 * 1024 * 1024);
+        assert!(bomb.len() < 64 * 1024);
+        let error = read_archive_metadata_within("demo-1.0.tar.gz", &bomb, limit).unwrap_err();
+        assert_eq!(error, "the sdist unpacks to more than 1 MiB before its PKG-INFO");
+    }
+
+    #[test]
+    fn cache_files_are_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let home = tempfile::TempDir::new().unwrap();
+        let dir = home.path().join("cache/index");
+        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        write_atomically(&dir.join("page-x.json"), b"{}");
+        assert_eq!(mode(&dir), 0o700);
+        assert_eq!(mode(&dir.join("page-x.json")), 0o600);
+        // A cache directory left open by an older ftpy is narrowed; no temporary file stays.
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
+        write_atomically(&dir.join("meta-y"), b"Name: y");
+        assert_eq!((mode(&dir), mode(&dir.join("meta-y"))), (0o700, 0o600));
+        assert_eq!(fs::read_dir(&dir).unwrap().count(), 2);
+    }
+
+    #[test]
     fn credentials_are_masked_and_encoded() {
         assert_eq!(redact("https://user:s3cret@host/simple"), "https://user:****@host/simple");
         assert_eq!(redact("https://host/simple"), "https://host/simple");
         assert_eq!(redact("https://tok3n@host/simple"), "https://****@host/simple");
-        assert_eq!(resolve("https://u:p@host/simple/x/", "../../f/x.whl#sha256=1"), "https://host/f/x.whl");
+        assert_eq!(
+            resolve("https://u:p@host/simple/x/", "../../f/x.whl#sha256=1").as_deref(),
+            Some("https://host/f/x.whl")
+        );
         assert!(matches!(validated("ftp://x/simple"), Err(IndexError::BadUrl { .. })));
         assert!(matches!(validated("notaurl"), Err(IndexError::BadUrl { .. })));
         // A URL that does not parse is still shown masked.

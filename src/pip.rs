@@ -56,7 +56,10 @@ pub fn install(python: &Path, args: &[String], cwd: &Path, log: &Path) -> Result
     crate::interrupt::prepare_child(&mut command);
     let status = command
         .spawn()
-        .and_then(|mut child| crate::interrupt::wait_stopping_on_signal(&mut child))
+        .and_then(|mut child| {
+            let _running = crate::interrupt::record_group(&child, "pip install");
+            crate::interrupt::wait_stopping_on_signal(&mut child)
+        })
         .map_err(|e| fail(format!("cannot run {}: {e}", python.display())))?;
     if status.success() {
         return Ok(());

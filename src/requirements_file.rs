@@ -1,10 +1,12 @@
 //! Requirements files as pip reads them: one PEP 508 requirement per line, `#` comments, `\`
 //! continuations, nested `-r`/`-c` files, and the index options pip honours inside them.
 
+use std::collections::HashSet;
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use crate::error::Error;
+use crate::terminal_text::escape_control;
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RequirementLines {
@@ -22,24 +24,93 @@ pub struct RequirementLines {
     pub find_links: Vec<String>,
 }
 
+/// How far `-r` files may go: nested this deep, this many files, this much text. Each is far
+/// beyond any real project's, and together they make a file tree that branches many ways (or
+/// loops, or names a device) end at once with a clear error.
+const MAX_DEPTH: usize = 16;
+const MAX_FILES: usize = 256;
+const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
+const MAX_TOTAL_BYTES: u64 = 64 * 1024 * 1024;
+const MAX_LINES: usize = 200_000;
+
+/// What the `-r` files read so far add up to, across every file given on the command line: a
+/// file is read once (a second `-r` of it adds nothing pip would not already have), so cycles
+/// end and a tree that names the same files many times is read in one pass.
+#[derive(Debug, Default)]
+pub struct ReadBudget {
+    seen: HashSet<PathBuf>,
+    bytes: u64,
+    lines: usize,
+}
+
 impl RequirementLines {
+    #[cfg(test)]
     pub fn read(path: &Path) -> Result<RequirementLines, Error> {
+        RequirementLines::read_with(path, &mut ReadBudget::default())
+    }
+
+    /// Read `path` and what it includes, skipping the files `budget` has seen already.
+    pub fn read_with(path: &Path, budget: &mut ReadBudget) -> Result<RequirementLines, Error> {
         let mut lines = RequirementLines::default();
-        lines.read_into(path, 0)?;
+        lines.read_into(path, &mut Vec::new(), budget)?;
         Ok(lines)
     }
 
-    fn read_into(&mut self, path: &Path, depth: usize) -> Result<(), Error> {
-        if depth > 10 {
-            return Err(Error::Usage {
-                message: format!("{}: -r nested too deeply", path.display()),
-                hints: vec![],
-            });
+    /// `chain` holds the files that included this one, outermost first.
+    fn read_into(
+        &mut self,
+        path: &Path,
+        chain: &mut Vec<PathBuf>,
+        budget: &mut ReadBudget,
+    ) -> Result<(), Error> {
+        if chain.len() >= MAX_DEPTH {
+            return Err(refusal(path, chain, format!("-r files nested more than {MAX_DEPTH} deep")));
         }
-        let text = fs::read_to_string(path).map_err(|source| Error::Io {
-            context: format!("cannot read requirements file {}", path.display()),
+        let cannot_read = |source| Error::Io {
+            context: format!("cannot read requirements file {}", escape_control(&path.display().to_string())),
             source,
+        };
+        let identity = fs::canonicalize(path).map_err(cannot_read)?;
+        if budget.seen.contains(&identity) {
+            return Ok(());
+        }
+        if budget.seen.len() >= MAX_FILES {
+            return Err(refusal(path, chain, format!("more than {MAX_FILES} requirements files through -r")));
+        }
+        budget.seen.insert(identity);
+        let text = read_text(path).map_err(|e| match e {
+            ReadFailure::Io(source) => cannot_read(source),
+            ReadFailure::NotRegular => {
+                refusal(path, chain, "not a regular file (a device, FIFO or directory)".into())
+            }
+            ReadFailure::TooLarge => {
+                refusal(path, chain, format!("larger than {} MiB", MAX_FILE_BYTES / (1024 * 1024)))
+            }
+            ReadFailure::NotText => refusal(path, chain, "not UTF-8 text".into()),
         })?;
+        budget.bytes += text.len() as u64;
+        if budget.bytes > MAX_TOTAL_BYTES {
+            let problem = format!("the -r files add up to more than {} MiB", MAX_TOTAL_BYTES / (1024 * 1024));
+            return Err(refusal(path, chain, problem));
+        }
+        if budget.lines + text.lines().count() > MAX_LINES {
+            let problem = format!("the -r files add up to more than {MAX_LINES} lines");
+            return Err(refusal(path, chain, problem));
+        }
+        budget.lines += text.lines().count();
+        chain.push(path.to_path_buf());
+        let result = self.read_lines(&text, path, chain, budget);
+        chain.pop();
+        result
+    }
+
+    fn read_lines(
+        &mut self,
+        text: &str,
+        path: &Path,
+        chain: &mut Vec<PathBuf>,
+        budget: &mut ReadBudget,
+    ) -> Result<(), Error> {
         let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
         let mut logical = String::new();
         let mut start_line = 0;
@@ -59,17 +130,24 @@ impl RequirementLines {
             }
             logical.push_str(line);
             let entry = expand_variables(&std::mem::take(&mut logical));
-            self.line(entry.trim(), &dir, &format!("{}:{start_line}", path.display()), depth)?;
+            self.line(entry.trim(), &dir, &format!("{}:{start_line}", path.display()), chain, budget)?;
         }
         // A continuation on the last line still ends the requirement, as pip reads it.
         if !logical.trim().is_empty() {
             let entry = expand_variables(&logical);
-            self.line(entry.trim(), &dir, &format!("{}:{start_line}", path.display()), depth)?;
+            self.line(entry.trim(), &dir, &format!("{}:{start_line}", path.display()), chain, budget)?;
         }
         Ok(())
     }
 
-    fn line(&mut self, line: &str, dir: &Path, origin: &str, depth: usize) -> Result<(), Error> {
+    fn line(
+        &mut self,
+        line: &str,
+        dir: &Path,
+        origin: &str,
+        chain: &mut Vec<PathBuf>,
+        budget: &mut ReadBudget,
+    ) -> Result<(), Error> {
         if line.is_empty() {
             return Ok(());
         }
@@ -89,7 +167,7 @@ impl RequirementLines {
         };
         if let Some(file) = option(&["-r", "--requirement"]) {
             let nested: PathBuf = dir.join(file);
-            return self.read_into(&nested, depth + 1);
+            return self.read_into(&nested, chain, budget);
         }
         if option(&["-c", "--constraint"]).is_some() {
             return Ok(()); // constraints narrow versions; ftpy reports what the requirements give
@@ -162,16 +240,63 @@ fn expand_variables(line: &str) -> String {
     out
 }
 
-/// Every `-r` file must be a readable file: a usage error otherwise, before anything is done.
+/// A bad-input error about `path`, naming the `-r` chain that led to it.
+fn refusal(path: &Path, chain: &[PathBuf], problem: String) -> Error {
+    let shown = |p: &Path| escape_control(&p.display().to_string()).into_owned();
+    let mut message = format!("requirements file {}: {problem}", shown(path));
+    if !chain.is_empty() {
+        let names: Vec<String> = chain.iter().map(|p| shown(p)).chain([shown(path)]).collect();
+        message.push_str(&format!(" (reached through -r {})", names.join(" -> ")));
+    }
+    Error::Usage {
+        message,
+        hints: vec!["fix the -r lines: pip reads the same files, and would fail or hang on them too".into()],
+    }
+}
+
+enum ReadFailure {
+    Io(std::io::Error),
+    NotRegular,
+    TooLarge,
+    NotText,
+}
+
+/// The text of a requirements file of at most [`MAX_FILE_BYTES`]. Anything but a regular file
+/// is refused before it is opened (opening a FIFO blocks), and again on the open handle (which
+/// does not block), in case the path changed in between.
+fn read_text(path: &Path) -> Result<String, ReadFailure> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    if !fs::metadata(path).map_err(ReadFailure::Io)?.is_file() {
+        return Err(ReadFailure::NotRegular);
+    }
+    let file = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .map_err(ReadFailure::Io)?;
+    if !file.metadata().map_err(ReadFailure::Io)?.is_file() {
+        return Err(ReadFailure::NotRegular);
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes).map_err(ReadFailure::Io)?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(ReadFailure::TooLarge);
+    }
+    String::from_utf8(bytes).map_err(|_| ReadFailure::NotText)
+}
+
+/// Every `-r` file must be a readable regular file: a usage error otherwise, before anything
+/// is done.
 pub fn check_files(files: &[PathBuf]) -> Result<(), Error> {
     for file in files {
         let problem = match fs::metadata(file) {
             Ok(m) if m.is_file() => continue,
-            Ok(_) => "is not a file",
+            Ok(_) => "is not a regular file (a device, FIFO or directory)",
             Err(_) => "does not exist",
         };
         return Err(Error::Usage {
-            message: format!("requirements file {} {problem}", file.display()),
+            message: format!("requirements file {} {problem}", escape_control(&file.display().to_string())),
             hints: vec!["-r takes a requirements file, as for pip install -r".into()],
         });
     }
@@ -202,6 +327,85 @@ fn is_direct_reference(line: &str) -> bool {
 mod tests {
     use super::*;
 
+    fn usage_message(result: Result<RequirementLines, Error>) -> String {
+        match result {
+            Err(Error::Usage { message, .. }) => message,
+            other => panic!("expected a usage error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn each_file_is_read_once_so_cycles_and_repeats_end() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let d = dir.path();
+        fs::create_dir(d.join("sub")).unwrap();
+        fs::write(d.join("a.txt"), "alpha\n-r b.txt\n").unwrap();
+        fs::write(d.join("b.txt"), "beta\n-r a.txt\n-r ./sub/../a.txt\n-r b.txt\n").unwrap();
+        let lines = RequirementLines::read(&d.join("a.txt")).unwrap();
+        let names: Vec<&str> = lines.requirements.iter().map(|(r, _)| r.as_str()).collect();
+        assert_eq!(names, vec!["alpha", "beta"]);
+        // Two top-level files share one budget: the second mention of a file adds nothing.
+        let mut budget = ReadBudget::default();
+        assert_eq!(RequirementLines::read_with(&d.join("b.txt"), &mut budget).unwrap().requirements.len(), 2);
+        assert!(RequirementLines::read_with(&d.join("a.txt"), &mut budget).unwrap().requirements.is_empty());
+    }
+
+    #[test]
+    fn depth_file_count_and_size_are_bounded_with_the_chain_named() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let d = dir.path();
+        // 20 files, each including the next: too deep.
+        for i in 0..20 {
+            fs::write(d.join(format!("deep{i}.txt")), format!("-r deep{}.txt\n", i + 1)).unwrap();
+        }
+        fs::write(d.join("deep20.txt"), "x\n").unwrap();
+        let message = usage_message(RequirementLines::read(&d.join("deep0.txt")));
+        assert!(message.contains("nested more than 16 deep"), "{message}");
+        assert!(message.contains("deep0.txt -> deep1.txt") || message.contains("deep0.txt ->"), "{message}");
+        assert!(message.contains("deep16.txt"), "{message}");
+
+        // 30 distinct files, each naming 30 distinct files: 930 files, more than allowed.
+        let mut top = String::new();
+        for i in 0..30 {
+            top.push_str(&format!("-r w{i}.txt\n"));
+            let inner: String = (0..30).map(|j| format!("-r w{i}_{j}.txt\n")).collect();
+            fs::write(d.join(format!("w{i}.txt")), inner).unwrap();
+            for j in 0..30 {
+                fs::write(d.join(format!("w{i}_{j}.txt")), "pkg\n").unwrap();
+            }
+        }
+        fs::write(d.join("wide.txt"), top).unwrap();
+        let message = usage_message(RequirementLines::read(&d.join("wide.txt")));
+        assert!(message.contains("more than 256 requirements files"), "{message}");
+        assert!(message.contains("reached through -r"), "{message}");
+
+        // One file over the size cap (sparse: no 16 MiB written).
+        let big = fs::File::create(d.join("big.txt")).unwrap();
+        big.set_len(MAX_FILE_BYTES + 1).unwrap();
+        fs::write(d.join("has-big.txt"), "ok\n-r big.txt\n").unwrap();
+        let message = usage_message(RequirementLines::read(&d.join("has-big.txt")));
+        assert!(message.contains("big.txt: larger than 16 MiB"), "{message}");
+        assert!(message.contains("has-big.txt -> "), "{message}");
+    }
+
+    #[test]
+    fn devices_fifos_and_directories_are_refused() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let d = dir.path();
+        let fifo = d.join("fifo");
+        let c_path = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+        fs::create_dir(d.join("adir")).unwrap();
+        for target in ["/dev/zero", fifo.to_str().unwrap(), "adir"] {
+            fs::write(d.join("req.txt"), format!("-r {target}\n")).unwrap();
+            let message = usage_message(RequirementLines::read(&d.join("req.txt")));
+            assert!(message.contains("not a regular file"), "{target}: {message}");
+            assert!(check_files(&[d.join(target)]).is_err(), "{target}");
+        }
+        assert!(check_files(&[d.join("req.txt")]).is_ok());
+    }
+
     #[test]
     fn reads_pip_requirements_files() {
         let dir = tempfile::TempDir::new().unwrap();
@@ -223,7 +427,7 @@ mod tests {
                 "numpy>=2;   python_version >= \"3.13\"",
                 "requests==2.32.3",
                 "demo @ https://host/demo-1.0.tar.gz",
-                "attrs>=23",
+                // The second `-rbase.txt` adds nothing: each file is read once.
                 "pytest",
                 "last"
             ]

@@ -36,10 +36,13 @@ impl std::fmt::Display for Exit {
     }
 }
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct RunResult {
     pub exit: Exit,
     pub wall: Duration,
+    /// The module a free-threaded interpreter said it turned the GIL back on for (its
+    /// RuntimeWarning, on either stream), if it said so.
+    pub gil_enabled_by: Option<String>,
 }
 
 /// The prefix before every line of one side's output; coloured when stdout is a terminal.
@@ -149,7 +152,7 @@ pub fn run_in(
             command[0],
             env.bin_dir().display()
         );
-        return Ok(RunResult { exit: Exit::NotFound, wall: Duration::ZERO });
+        return Ok(RunResult { exit: Exit::NotFound, wall: Duration::ZERO, gil_enabled_by: None });
     };
     let started = Instant::now();
     let mut child = Command::new(program)
@@ -170,7 +173,7 @@ pub fn run_in(
     {
         tee.attach(sink);
     }
-    std::thread::scope(|s| {
+    let gil_enabled_by = std::thread::scope(|s| {
         if let (Some(mut stdin), Input::Replay(bytes)) = (stdin.take(), &input) {
             // A command that stops reading early closes the pipe: that is its business
             // (SIGPIPE is ignored while `ftpy run` runs, so the write just fails).
@@ -178,8 +181,11 @@ pub fn run_in(
                 let _ = stdin.write_all(bytes);
             });
         }
-        s.spawn(|| relay(stdout, io::stdout(), &prefix.0));
-        s.spawn(|| relay(stderr, io::stderr(), &prefix.0));
+        let out = s.spawn(|| relay(stdout, io::stdout(), &prefix.0));
+        let err = s.spawn(|| relay(stderr, io::stderr(), &prefix.0));
+        let err = err.join().unwrap_or_default();
+        let out = out.join().unwrap_or_default();
+        err.or(out)
     });
     let status = child.wait()?;
     let wall = started.elapsed();
@@ -198,19 +204,40 @@ pub fn run_in(
             Exit::Code(1)
         }
     };
-    Ok(RunResult { exit, wall })
+    Ok(RunResult { exit, wall, gil_enabled_by })
 }
 
-/// Copy `from` to `to` a line at a time, each line behind `prefix`.
-fn relay(from: impl Read, to: impl Write, prefix: &str) {
+/// What a free-threaded CPython prints (as a RuntimeWarning) when an extension module that has
+/// not declared `Py_mod_gil` makes it turn the GIL back on; once per process.
+const GIL_ENABLED_WARNING: &str = "The global interpreter lock (GIL) has been enabled to load module '";
+
+/// The module named by [`GIL_ENABLED_WARNING`] in `line`, if it is there.
+fn gil_enabled_by(line: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(line);
+    let at = text.find(GIL_ENABLED_WARNING)? + GIL_ENABLED_WARNING.len();
+    let name = &text[at..];
+    let name = &name[..name.find('\'')?];
+    (!name.is_empty() && name.len() <= 256).then(|| name.to_string())
+}
+
+/// Longest line kept whole; a longer one is passed on in pieces of this size.
+const LONGEST_LINE: u64 = 1024 * 1024;
+
+/// Copy `from` to `to` a line at a time, each line behind `prefix`. Returns the module of the
+/// first GIL-enabled warning seen, if any.
+fn relay(from: impl Read, to: impl Write, prefix: &str) -> Option<String> {
     let mut reader = BufReader::new(from);
     let mut to = to;
     let mut line = Vec::new();
+    let mut found = None;
     loop {
         line.clear();
-        match reader.read_until(b'\n', &mut line) {
+        match reader.by_ref().take(LONGEST_LINE).read_until(b'\n', &mut line) {
             Ok(0) | Err(_) => break,
             Ok(_) => {
+                if found.is_none() {
+                    found = gil_enabled_by(&line);
+                }
                 if !line.ends_with(b"\n") {
                     line.push(b'\n');
                 }
@@ -224,6 +251,7 @@ fn relay(from: impl Read, to: impl Write, prefix: &str) {
             }
         }
     }
+    found
 }
 
 fn activated_path(env: &Environment) -> OsString {
@@ -308,8 +336,18 @@ mod tests {
     #[test]
     fn relay_prefixes_every_line() {
         let mut out = Vec::new();
-        relay(&b"one\ntwo\nno newline"[..], &mut out, "ft │ ");
+        assert_eq!(relay(&b"one\ntwo\nno newline"[..], &mut out, "ft │ "), None);
         assert_eq!(String::from_utf8(out).unwrap(), "ft │ one\nft │ two\nft │ no newline\n");
+    }
+
+    #[test]
+    fn relay_notices_the_gil_being_turned_back_on() {
+        let warning = b"<frozen importlib._bootstrap>:488: RuntimeWarning: The global interpreter lock (GIL) \
+has been enabled to load module 'gilext._core', which has not declared that it can run safely without the GIL. \
+To override this behavior and keep the GIL disabled (at your own risk), run with PYTHON_GIL=0 or -Xgil=0.\nok\n";
+        let mut out = Vec::new();
+        assert_eq!(relay(&warning[..], &mut out, "ft │ ").as_deref(), Some("gilext._core"));
+        assert!(String::from_utf8(out).unwrap().ends_with("ft │ ok\n"));
     }
 
     #[test]

@@ -173,7 +173,7 @@ fn zstd_is_required_for_3_14_by_doctor_the_system_check_and_the_install_checks()
 }
 
 #[test]
-fn generated_workflow_and_dockerfile_install_the_table_s_packages() {
+fn the_workflow_defaults_to_3_14_and_the_dockerfile_installs_the_table_s_packages() {
     let fx = Fixture::with_release(V);
     let workflow = stdout_of(&fx.ftpy().args(["ci", "github"]).output().unwrap());
     let dockerfile = stdout_of(&fx.ftpy().args(["dockerfile", "--python", "3.14t"]).output().unwrap());
@@ -183,10 +183,10 @@ fn generated_workflow_and_dockerfile_install_the_table_s_packages() {
         serde_yaml::to_value(["3.14"]).unwrap(),
         "3.14 by default: {workflow}"
     );
-    for text in [&workflow, &dockerfile] {
-        assert!(text.contains("libzstd-dev"), "{text}");
-        assert!(text.contains("libssl-dev"), "{text}");
-    }
+    // The workflow's packages come from install.sh through the action (checked against the
+    // table by a unit test); the Dockerfile names them itself.
+    assert!(dockerfile.contains("libzstd-dev") && dockerfile.contains("libssl-dev"), "{dockerfile}");
+    assert!(!workflow.contains("apt-get"), "{workflow}");
 }
 
 #[test]

@@ -363,18 +363,152 @@ fn links_follow_the_newest_patch_release_of_each_series() {
     assert!(stderr_of(&out).contains("ftpy list"), "{}", stderr_of(&out));
 }
 
+/// Start `ftpy <args>` paused at the kill point `point` (FTPY_TEST_PAUSE_AT), then SIGKILL it.
+fn kill_at(fx: &Fixture, point: &str, args: &[&str]) {
+    let pause = fx.record.path().join(format!("paused-{}", point.replace(':', "-")));
+    let _ = fs::remove_file(&pause);
+    let mut child = fx
+        .command(assert_cmd::cargo::cargo_bin("ftpy"))
+        .env("FTPY_TEST_PAUSE_AT", point)
+        .env("FTPY_TEST_PAUSE_FILE", &pause)
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let reached = wait_for_file(&pause, std::time::Duration::from_secs(120));
+    kill_hard(&mut child);
+    assert!(reached, "ftpy {args:?} never reached {point}");
+}
+
 #[test]
-fn leftover_of_a_crash_is_invisible_and_replaced() {
+fn leftover_of_a_crash_is_cleaned_only_when_the_journal_explains_it() {
     let fx = Fixture::with_release(V);
-    // A crash after the move, before the receipt: a tree without a receipt.
-    fs::create_dir_all(fx.path("versions/3.13.5t/bin")).unwrap();
-    fs::write(fx.path("versions/3.13.5t/bin/python3.13t"), "").unwrap();
-    fs::create_dir_all(fx.path("tmp/install-3.13.5t-dead")).unwrap();
-    assert!(stdout_of(&fx.ftpy().arg("list").output().unwrap()).is_empty());
+    // Killed after the move into versions/, before the checks: the journal explains the tree.
+    kill_at(&fx, "install:placed", &["install", "--profile", "fast", "3.13.5t"]);
+    assert_eq!(fx.versions(), ["3.13.5t"]);
+    assert!(!fx.path("versions/3.13.5t/ftpy-receipt.json").exists());
+    let out = fx.ftpy().arg("list").output().unwrap();
+    assert!(stdout_of(&out).is_empty(), "{}", stdout_of(&out));
+    assert!(stderr_of(&out).contains("removed the half-made tree"), "{}", stderr_of(&out));
+    assert!(fx.versions().is_empty());
+    assert!(fx.staging_leftovers().is_empty(), "{:?}", fx.staging_leftovers());
     assert_eq!(fx.ftpy().args(["which", "3.13t"]).output().unwrap().status.code(), Some(3));
     fx.ftpy().args(["install", "--profile", "fast", "3.13.5t"]).assert().success();
-    assert_eq!(fx.configure_runs().len(), 1);
+    assert_eq!(fx.configure_runs().len(), 2);
+
+    // A tree without a receipt that no journal explains may hold someone's work: damaged, kept.
+    fs::create_dir_all(fx.path("versions/3.13.5/lib/site-packages")).unwrap();
+    fs::write(fx.path("versions/3.13.5/lib/site-packages/mine.py"), "x = 1\n").unwrap();
+    fs::create_dir_all(fx.path("tmp/install-3.13.5-dead")).unwrap();
+    let out = fx.ftpy().arg("list").output().unwrap();
+    let stdout = stdout_of(&out);
+    assert!(stdout.contains("3.13.5      DAMAGED"), "{stdout}");
+    assert!(stdout.contains("ftpy-receipt.json is missing"), "{stdout}");
+    let out = fx.ftpy().args(["install", "--profile", "fast", "3.13.5"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(15), "{}", stderr_of(&out));
+    assert!(stderr_of(&out).contains("hint: `ftpy install --reinstall 3.13.5`"), "{}", stderr_of(&out));
+    assert!(fx.path("versions/3.13.5/lib/site-packages/mine.py").exists());
+    assert_eq!(fx.configure_runs().len(), 2, "nothing was built");
     assert!(fx.staging_leftovers().is_empty(), "{:?}", fx.staging_leftovers());
+}
+
+#[test]
+fn kill_during_the_checks_of_a_reinstall_keeps_the_previous_installation() {
+    let fx = Fixture::with_release(V);
+    fx.ftpy().args(["install", "--profile", "fast", "3.13.5t"]).assert().success();
+    let mine = fx.path("versions/3.13.5t/lib/site-packages/mine.py");
+    fs::create_dir_all(mine.parent().unwrap()).unwrap();
+    fs::write(&mine, "x = 1\n").unwrap();
+    // The fake interpreter's probe hangs; ftpy is killed while it checks the new tree.
+    let probing = fx.record.path().join("probing");
+    let mut child = fx
+        .command(assert_cmd::cargo::cargo_bin("ftpy"))
+        .env("FAKE_PROBE_PAUSE", &probing)
+        .args(["install", "--profile", "fast", "--reinstall", "--no-build-cache", "3.13.5t"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let reached = wait_for_file(&probing, std::time::Duration::from_secs(120));
+    kill_hard(&mut child);
+    assert!(reached, "the checks never started");
+    // The next commands find the previous installation, with the user's file.
+    let out = fx.ftpy().arg("list").output().unwrap();
+    assert!(stdout_of(&out).contains("3.13.5t"), "{}{}", stdout_of(&out), stderr_of(&out));
+    assert!(mine.exists(), "the previous installation's packages were lost");
+    let out = fx.ftpy().args(["install", "--profile", "fast", "3.13.5t"]).output().unwrap();
+    assert!(stdout_of(&out).contains("3.13.5t is already installed"), "{}", stderr_of(&out));
+    assert!(mine.exists(), "the next install deleted the previous installation");
+    assert!(fx.staging_leftovers().is_empty(), "{:?}", fx.staging_leftovers());
+}
+
+#[test]
+fn a_damaged_receipt_is_listed_kept_and_replaced_only_when_asked() {
+    let fx = Fixture::with_release(V);
+    fx.ftpy().args(["install", "--profile", "fast", "3.13.5t", "3.13.5"]).assert().success();
+    let mine = fx.path("versions/3.13.5t/lib/site-packages/mine.py");
+    fs::create_dir_all(mine.parent().unwrap()).unwrap();
+    fs::write(&mine, "x = 1\n").unwrap();
+    // One stray byte.
+    let receipt = fx.path("versions/3.13.5t/ftpy-receipt.json");
+    let mut bytes = fs::read(&receipt).unwrap();
+    bytes.insert(0, b'#');
+    fs::write(&receipt, bytes).unwrap();
+
+    let out = fx.ftpy().arg("list").output().unwrap();
+    let stdout = stdout_of(&out);
+    assert!(stdout.contains("3.13.5t     DAMAGED"), "{stdout}");
+    assert!(stdout.contains(&fx.path("versions/3.13.5t").display().to_string()), "{stdout}");
+    assert!(stdout.contains("ftpy-receipt.json is unreadable"), "{stdout}");
+    assert!(stdout.contains("3.13.5      GIL"), "the healthy one is still listed: {stdout}");
+    assert_eq!(fx.ftpy().args(["which", "3.13.5t"]).output().unwrap().status.code(), Some(3));
+
+    let out = fx.ftpy().args(["install", "--profile", "fast", "3.13.5t"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(15), "{}", stderr_of(&out));
+    assert!(stderr_of(&out).contains("is damaged"), "{}", stderr_of(&out));
+    assert!(mine.exists(), "install deleted a damaged installation");
+
+    let out = fx.ftpy().args(["install", "--profile", "fast", "--reinstall", "3.13.5t"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(stderr_of(&out).contains("is kept at"), "{}", stderr_of(&out));
+    fx.ftpy().args(["which", "3.13.5t"]).assert().success();
+    let kept = list_dir(&fx.path("damaged"));
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert!(fx.path("damaged").join(&kept[0]).join("lib/site-packages/mine.py").exists());
+    assert!(fx.staging_leftovers().is_empty(), "{:?}", fx.staging_leftovers());
+
+    // Uninstall takes a damaged tree, and a versions/ entry that is a plain file, leaving nothing.
+    fs::write(fx.path("versions/3.13.5/ftpy-receipt.json"), "{").unwrap();
+    fx.ftpy().args(["uninstall", "3.13.5"]).assert().success();
+    fs::write(fx.path("versions/3.13.4t"), "not a directory").unwrap();
+    let out = fx.ftpy().arg("list").output().unwrap();
+    assert!(stdout_of(&out).contains("it is a file, not a directory"), "{}", stdout_of(&out));
+    fx.ftpy().args(["uninstall", "3.13.4t"]).assert().success();
+    assert_eq!(fx.versions(), ["3.13.5t"]);
+    assert!(fx.staging_leftovers().is_empty(), "{:?}", fx.staging_leftovers());
+}
+
+#[test]
+fn receipts_of_older_and_newer_ftpy_still_read() {
+    let fx = Fixture::with_release(V);
+    fx.ftpy().args(["install", "--profile", "fast", "3.13.5t"]).assert().success();
+    let path = fx.path("versions/3.13.5t/ftpy-receipt.json");
+    let written: serde_json::Value = serde_json::from_str(&fs::read_to_string(&path).unwrap()).unwrap();
+    // Older: only the key. Newer: a later format with fields this ftpy does not know.
+    for receipt in [
+        serde_json::json!({"key": "3.13.5t"}),
+        serde_json::json!({"format": 7, "key": "3.13.5t", "checks": {"version": "3.13.5", "new": [1]},
+            "signature": "..."}),
+    ] {
+        fs::write(&path, receipt.to_string()).unwrap();
+        let out = fx.ftpy().arg("list").output().unwrap();
+        assert!(stdout_of(&out).contains("3.13.5t     free-threaded"), "{receipt}: {}", stdout_of(&out));
+        let out = fx.ftpy().args(["install", "--profile", "fast", "3.13.5t"]).output().unwrap();
+        assert!(stdout_of(&out).contains("already installed"), "{receipt}: {}", stderr_of(&out));
+    }
+    assert_eq!(fx.configure_runs().len(), 1);
+    assert_eq!(written["format"], 1, "receipts say their format");
 }
 
 #[test]
@@ -674,4 +808,21 @@ fn list_available_offers_both_variants() {
     assert!(stdout.contains("3.13 (free-threading is experimental in this series)"), "{stdout}");
     assert!(stdout.lines().any(|l| l.contains("3.13.5 ") && l.contains("3.13.5t")), "{stdout}");
     assert!(stdout.lines().any(|l| l.contains("3.15.0b4t") && l.contains("pre-release")), "{stdout}");
+}
+
+#[test]
+fn an_unreadable_journal_stops_the_install_of_its_key_and_touches_nothing() {
+    let fx = Fixture::with_release(V);
+    fx.ftpy().args(["install", "--profile", "fast", "3.13.5t"]).assert().success();
+    fs::write(fx.path("tmp/journal-3.13.5t.json"), "{ not json").unwrap();
+    let out = fx.ftpy().arg("list").output().unwrap();
+    assert!(stdout_of(&out).contains("3.13.5t"), "{}", stdout_of(&out));
+    assert!(stderr_of(&out).contains("journal-3.13.5t.json is unreadable"), "{}", stderr_of(&out));
+    let out = fx.ftpy().args(["install", "--profile", "fast", "--reinstall", "3.13.5t"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+    let stderr = stderr_of(&out);
+    assert!(stderr.contains("cannot finish or undo what an interrupted install of 3.13.5t left"), "{stderr}");
+    assert!(stderr.contains("hint: to settle it by hand"), "{stderr}");
+    assert_eq!(fx.configure_runs().len(), 1, "nothing was built");
+    fx.ftpy().args(["which", "3.13.5t"]).assert().success();
 }

@@ -188,6 +188,11 @@ fn cache_commands_show_key_and_prune() {
     let list = stdout_of(&fx.ftpy().args(["cache", "list"]).output().unwrap());
     assert_eq!(list.lines().count(), 2, "{list}");
     assert!(list.contains("3.13.5t") && list.contains("fast"), "{list}");
+    // The id `cache list` shows is the one `cache key` prints for that build.
+    for build in ["3.13.5t", "3.13.5"] {
+        let id = key(&[build, "--profile", "fast"]);
+        assert!(list.lines().any(|l| l.ends_with(&id) && l.starts_with(build)), "{id} not in {list}");
+    }
     let out = fx.ftpy().args(["cache", "prune", "--keep", "1"]).output().unwrap();
     assert!(stdout_of(&out).contains("Removed 1 cached builds"), "{}", stdout_of(&out));
     let out = fx.ftpy().args(["cache", "prune", "--older-than", "forever"]).output().unwrap();

@@ -236,6 +236,13 @@ fn twin_environments_report_gil_reenabling_modules_and_run_side_by_side() {
     assert_eq!(summary_line_of(&text, "ft").split_whitespace().nth(2), Some("0"), "{text}");
     assert!(text.contains("ft/gil median time:"), "{text}");
 
+    // A run that loads a module without Py_mod_gil: the summary says the ft side had the GIL.
+    let run = ftpy_in(&project, &["run", "--", "python", "-c", "import gilext"]);
+    assert!(run.status.success(), "{}", stderr_of(&run));
+    assert!(stdout_of(&run).contains("ft ran WITH THE GIL: loading gilext._core"), "{}", stdout_of(&run));
+    let run = ftpy_in(&project, &["run", "--", "python", "-c", "import ftext"]);
+    assert!(!stdout_of(&run).contains("WITH THE GIL"), "{}", stdout_of(&run));
+
     // A failing side makes the exit code non-zero, and the summary says which code it gave.
     let run =
         ftpy_in(&project, &["run", "--ft", "--", "python", "-c", "import sys; print('bye'); sys.exit(3)"]);

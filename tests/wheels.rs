@@ -283,3 +283,254 @@ fn another_platform_is_checked_with_its_own_tags() {
     assert_eq!(ft["wheel_mismatches"], serde_json::json!(["platform"]));
     assert_eq!(row(&report, "extrapkg")["verdict"], "pure-wheel");
 }
+
+/// Every file under `dir`, with its contents.
+fn files_under(dir: &std::path::Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    let Ok(entries) = fs::read_dir(dir) else { return out };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(files_under(&path));
+        } else {
+            out.push((path.clone(), fs::read(&path).unwrap_or_default()));
+        }
+    }
+    out
+}
+
+#[test]
+fn a_remote_index_cannot_make_ftpy_read_local_files() {
+    use std::os::unix::fs::PermissionsExt;
+    let fixture = Fixture::new();
+    let index = index();
+    let private = tempfile::TempDir::new().unwrap();
+    let secret = private.path().join("secret");
+    fs::write(
+        &secret,
+        "Metadata-Version: 2.1\nName: victim\nRequires-Dist: leaked-name\nX-Marker: s3cr3t-b0dy\n",
+    )
+    .unwrap();
+    let local = format!("file://{}?", secret.display());
+    // The JSON page lists the local file (with "metadata"), and also a javascript: and a data: link;
+    // the HTML page of another project links the same local file.
+    index.raw_json_project(
+        "victim",
+        vec![
+            serde_json::json!({"filename": "victim-1.0-py3-none-any.whl", "url": local,
+                "hashes": {}, "core-metadata": true, "data-dist-info-metadata": true}),
+            serde_json::json!({"filename": "victim-0.9-py3-none-any.whl", "url": "javascript:alert(1)",
+                "hashes": {}, "core-metadata": true}),
+            serde_json::json!({"filename": "victim-0.8-py3-none-any.whl",
+                "url": "data:text/plain,Requires-Dist: via-data", "hashes": {}}),
+        ],
+    );
+    index.server.route(
+        "/simple/victim2/",
+        Route::Typed {
+            body: format!(
+                "<a href=\"{local}\" data-dist-info-metadata=\"true\">victim2-1.0-py3-none-any.whl</a>"
+            )
+            .into_bytes(),
+            content_type: "text/html".into(),
+        },
+    );
+    let dir = tempfile::TempDir::new().unwrap();
+    fs::write(dir.path().join("requirements.txt"), "victim\nvictim2\nftwheel\n").unwrap();
+    let out = check(&fixture, &index, dir.path(), &["--json"]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let report: serde_json::Value = serde_json::from_str(&stdout_of(&out)).unwrap();
+    for name in ["victim", "victim2"] {
+        let victim = row(&report, name);
+        assert_eq!(victim["verdict"], "not-found", "{victim}");
+        assert_eq!(victim["notes"][0], "the index lists no files for this Python", "{victim}");
+    }
+    assert_eq!(row(&report, "ftwheel")["verdict"], "target-wheel", "the rest of the check went on");
+    let asked: Vec<String> = index.server.all_hits().into_iter().map(|h| h.path).collect();
+    assert!(
+        !asked.iter().any(|p| p.contains("leaked") || p.contains("via-data")),
+        "the local file's dependency was followed: {asked:?}"
+    );
+    assert!(!stdout_of(&out).contains("leaked") && !stderr_of(&out).contains("leaked"));
+
+    // The cache holds nothing of the file, and what it holds is the user's alone.
+    let cache = fixture.home.path().join("cache/index");
+    let cached = files_under(&cache);
+    assert!(!cached.is_empty(), "the pages were cached");
+    let mode = |p: &std::path::Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&cache), 0o700);
+    for (path, bytes) in &cached {
+        let text = String::from_utf8_lossy(bytes);
+        assert!(
+            !text.contains("s3cr3t-b0dy") && !text.contains("leaked-name"),
+            "{} holds the file",
+            path.display()
+        );
+        assert_eq!(mode(path), 0o600, "{}", path.display());
+    }
+}
+
+#[test]
+fn a_requirements_tree_that_branches_30_ways_8_deep_is_read_at_once() {
+    let fixture = Fixture::new();
+    let index = index();
+    let dir = tempfile::TempDir::new().unwrap();
+    let d = dir.path();
+    fs::create_dir(d.join("sub")).unwrap();
+    // Level k names level k+1 thirty times, spelt differently: 30^8 reads if each -r were
+    // followed, 9 files read once each.
+    for level in 0..8 {
+        let next = level + 1;
+        let lines: String = (0..30)
+            .map(|i| match i % 3 {
+                0 => format!("-r level{next}.txt\n"),
+                1 => format!("-r ./level{next}.txt\n"),
+                _ => format!("--requirement=sub/../level{next}.txt\n"),
+            })
+            .collect();
+        fs::write(d.join(format!("level{level}.txt")), lines).unwrap();
+    }
+    fs::write(d.join("level8.txt"), "ftwheel\n").unwrap();
+    let started = std::time::Instant::now();
+    let out = fixture
+        .ftpy()
+        .current_dir(d)
+        .env("PIP_INDEX_URL", &index.url)
+        .env("PIP_CONFIG_FILE", "/dev/null")
+        .args(["wheels", "check", "-r", "level0.txt", "-r", "level8.txt", "--python", "3.13t", "--json"])
+        .timeout(std::time::Duration::from_secs(120))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let report: serde_json::Value = serde_json::from_str(&stdout_of(&out)).unwrap();
+    assert_eq!(row(&report, "ftwheel")["verdict"], "target-wheel");
+    // Generous: it takes well under a second; the unbounded reading took hours.
+    assert!(started.elapsed() < std::time::Duration::from_secs(60), "{:?}", started.elapsed());
+
+    // A -r of a device is refused as bad input, naming the chain.
+    fs::write(d.join("top.txt"), "ftwheel\n-r zero.txt\n").unwrap();
+    fs::write(d.join("zero.txt"), "-r /dev/zero\n").unwrap();
+    let out = fixture
+        .ftpy()
+        .current_dir(d)
+        .env("PIP_INDEX_URL", &index.url)
+        .args(["wheels", "check", "-r", "top.txt", "--python", "3.13t"])
+        .timeout(std::time::Duration::from_secs(120))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr_of(&out));
+    let err = stderr_of(&out);
+    assert!(err.contains("/dev/zero: not a regular file"), "{err}");
+    assert!(
+        err.contains("top.txt -> zero.txt -> /dev/zero") || err.contains("zero.txt -> /dev/zero"),
+        "{err}"
+    );
+    assert!(err.contains("hint: "), "{err}");
+}
+
+#[test]
+fn one_lying_metadata_file_fails_only_its_package() {
+    let fixture = Fixture::new();
+    let index = index();
+    let long_name = "a".repeat(100_000);
+    let lying = common::index::metadata("liar", "1.0", &[long_name.as_str(), "puredep>=1.0"], &[]);
+    let (filename, bytes) = common::index::wheel("liar", "1.0", "py3-none-any", &lying);
+    index.json_project("liar", vec![common::index::FixtureFile::new(&filename, bytes).with_metadata(lying)]);
+    let invalid = common::index::metadata("badreq", "1.0", &["not a [valid requirement"], &[]);
+    let (filename, bytes) = common::index::wheel("badreq", "1.0", "py3-none-any", &invalid);
+    index.json_project(
+        "badreq",
+        vec![common::index::FixtureFile::new(&filename, bytes).with_metadata(invalid)],
+    );
+    // A page that makes no sense fails its project only.
+    index.server.route(
+        "/simple/brokenpage/",
+        Route::Typed {
+            body: b"{\"files\": 7}".to_vec(),
+            content_type: "application/vnd.pypi.simple.v1+json".into(),
+        },
+    );
+    let dir = tempfile::TempDir::new().unwrap();
+    fs::write(dir.path().join("requirements.txt"), "liar\nbadreq\nftwheel\nbrokenpage\n").unwrap();
+
+    let out = check(&fixture, &index, dir.path(), &["--json"]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let report: serde_json::Value = serde_json::from_str(&stdout_of(&out)).unwrap();
+    let liar = row(&report, "liar");
+    assert_eq!(liar["verdict"], "pure-wheel", "{liar}");
+    let notes = liar["notes"].to_string();
+    assert!(notes.contains("100000 characters"), "{notes}");
+    assert!(notes.len() < 2_000, "the finding repeats the lie in full: {} bytes", notes.len());
+    // What the lying file declares beside the lie is still followed.
+    let puredep = row(&report, "puredep");
+    assert!(puredep["required_by"].as_array().unwrap().contains(&"liar 1.0".into()), "{puredep}");
+    let badreq = row(&report, "badreq");
+    assert!(badreq["notes"].to_string().contains("unreadable dependency"), "{badreq}");
+    assert_eq!(row(&report, "ftwheel")["verdict"], "target-wheel");
+    let broken = row(&report, "brokenpage");
+    assert_eq!(broken["verdict"], "unchecked", "{broken}");
+    assert!(broken["notes"][0].as_str().unwrap().contains("returned a page ftpy cannot read"), "{broken}");
+    assert_eq!(report["summary"]["unchecked"], 1);
+    let names: Vec<&str> =
+        report["packages"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+    assert!(names.iter().all(|n| n.len() < 100), "a row for the lie itself: {}", names.len());
+    assert!(!index.server.all_hits().iter().any(|h| h.path.contains("aaaaaaaa")), "the lie was asked for");
+
+    // The same verdict rules as ever: --strict fails on what is not ready (the unreadable
+    // page), not on the lie.
+    let out = check(&fixture, &index, dir.path(), &["--strict"]);
+    assert_eq!(out.status.code(), Some(12), "{}", stderr_of(&out));
+    let text = stdout_of(&out);
+    assert!(text.lines().all(|l| l.len() < 2_000), "a table line holds the whole lie");
+    assert!(text.contains("1 could not be checked"), "{text}");
+    fs::write(dir.path().join("requirements.txt"), "liar\nbadreq\nftwheel\n").unwrap();
+    let out = check(&fixture, &index, dir.path(), &["--strict"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+}
+
+#[test]
+fn control_characters_from_files_and_the_index_are_shown_escaped() {
+    let fixture = Fixture::new();
+    let index = index();
+    // A release whose metadata declares a dependency that is no requirement, with escapes in it.
+    let meta = common::index::metadata("shady", "1.0", &["evil\x1b[2J\u{9b}31m ((("], &[]);
+    let (filename, bytes) = common::index::wheel("shady", "1.0", "py3-none-any", &meta);
+    index.json_project("shady", vec![common::index::FixtureFile::new(&filename, bytes).with_metadata(meta)]);
+    let dir = tempfile::TempDir::new().unwrap();
+    fs::write(dir.path().join("requirements.txt"), "shady\n./local/\x1b[31mred\r\x07\n-f ./w\x1b[1mheels\n")
+        .unwrap();
+    let out = check(&fixture, &index, dir.path(), &[]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let (stdout, stderr) = (stdout_of(&out), stderr_of(&out));
+    for text in [&stdout, &stderr] {
+        assert!(!text.contains(['\x1b', '\r', '\x07', '\u{9b}']), "raw control characters:\n{text:?}");
+    }
+    assert!(stdout.contains("./local/\\x1b[31mred\\r\\x07"), "{stdout}");
+    assert!(stdout.contains("unreadable dependency `evil\\x1b[2J\\u{9b}31m (((`"), "{stdout}");
+    assert!(stderr.contains("--find-links ./w\\x1b[1mheels"), "{stderr}");
+
+    // In errors too: a requirement that is not one, and a -r file that is not there.
+    fs::write(dir.path().join("requirements.txt"), "bad\x1b]0;owned\x07 [\n").unwrap();
+    let out = check(&fixture, &index, dir.path(), &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr_of(&out));
+    let stderr = stderr_of(&out);
+    assert!(!stderr.contains(['\x1b', '\x07']), "{stderr:?}");
+    assert!(stderr.contains("bad\\x1b]0;owned\\x07 ["), "{stderr}");
+    fs::write(dir.path().join("requirements.txt"), "-r mi\x1b[8mssing.txt\n").unwrap();
+    let out = check(&fixture, &index, dir.path(), &[]);
+    let stderr = stderr_of(&out);
+    assert!(!stderr.contains('\x1b') && stderr.contains("mi\\x1b[8mssing.txt"), "{stderr:?}");
+    // An index error that quotes the page (serde quotes the string it did not expect).
+    index.server.route(
+        "/simple/garbled/",
+        Route::Typed {
+            body: serde_json::json!({"files": "\x1b[2J\x1b]0;owned\x07"}).to_string().into_bytes(),
+            content_type: "application/vnd.pypi.simple.v1+json".into(),
+        },
+    );
+    fs::write(dir.path().join("requirements.txt"), "garbled\n").unwrap();
+    let out = check(&fixture, &index, dir.path(), &[]);
+    let stderr = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(!stderr.contains(['\x1b', '\x07']) && stderr.contains("owned"), "{stderr:?}");
+}

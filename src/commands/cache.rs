@@ -40,7 +40,7 @@ fn list(cache: &BuildCache, ctx: &Context) {
             human_bytes(e.meta.archive_bytes),
             format_duration(Duration::from_secs(now.saturating_sub(e.meta.created_at_ms / 1000))),
             format_duration(Duration::from_secs_f64(e.meta.build_seconds)),
-            e.key.get(..16).unwrap_or(&e.key)
+            entry_id(&e.meta.inputs.install_key, &e.key)
         );
     }
     ctx.reporter.info(format!(
@@ -84,7 +84,19 @@ fn key(args: CacheKeyArgs, ctx: &Context) -> Result<(), Error> {
     let keys: Vec<String> =
         group.keys.iter().map(|k| install::build_inputs(ctx, group, k, &options, &toolchain).key()).collect();
     let names: Vec<String> = group.keys.iter().map(ToString::to_string).collect();
-    let combined = sha256_reader(keys.join("\n").as_bytes()).expect("in-memory read").to_string();
-    println!("ftpy-{}-{}", names.join("+"), &combined[..16]);
+    match keys.as_slice() {
+        // One build: the id `cache list` shows for its entry.
+        [one] => println!("{}", entry_id(&names[0], one)),
+        _ => {
+            let combined = sha256_reader(keys.join("\n").as_bytes()).expect("in-memory read").to_string();
+            println!("ftpy-{}-{}", names.join("+"), &combined[..16]);
+        }
+    }
     Ok(())
+}
+
+/// `ftpy-3.14.6t-<first 16 hex digits of the build inputs' key>`: what `cache key` prints for one
+/// build, and what `cache list` shows for its entry.
+fn entry_id(install_key: &str, key: &str) -> String {
+    format!("ftpy-{install_key}-{}", key.get(..16).unwrap_or(key))
 }

@@ -199,10 +199,13 @@ fn print_plan(ctx: &Context, group: &InstallGroup, options: &InstallOptions) {
     for key in &group.keys {
         let prefix = ctx.home.version_dir(key);
         let args = builder::configure_args(group.series, key.variant, &options.build, &prefix);
-        let status = match crate::installation::read_receipt(&prefix) {
-            Some(_) if !options.reinstall => "already installed (nothing to do)",
-            Some(_) => "installed; would be rebuilt (--reinstall)",
-            None => "would be installed",
+        use crate::installation::ReceiptState;
+        let status = match crate::installation::receipt_state(&prefix, key) {
+            ReceiptState::Valid(_) if !options.reinstall => "already installed (nothing to do)",
+            ReceiptState::Valid(_) => "installed; would be rebuilt (--reinstall)",
+            ReceiptState::Absent => "would be installed",
+            ReceiptState::Damaged(_) if !options.reinstall => "DAMAGED: refused without --reinstall",
+            ReceiptState::Damaged(_) => "DAMAGED; would be rebuilt, the old tree kept in <home>/damaged",
         };
         println!("{key}: {} build of {}, {status}", key.variant.label(), key.version);
         println!("  series:    {} ({})", group.series.name, group.series.free_threading.describe());

@@ -9,8 +9,8 @@ use crate::installation;
 use crate::version::{InstallKey, Variant};
 
 pub fn run(args: ListArgs, ctx: &Context) -> Result<ExitCode, Error> {
-    let installed =
-        installation::installed(&ctx.home).map_err(Error::io("cannot read the installed versions"))?;
+    let (installed, damaged) =
+        installation::scan(&ctx.home).map_err(Error::io("cannot read the installed versions"))?;
     if args.available {
         let recipes = ctx.recipes()?;
         println!("{:<14}{:<26}{}", "release", "GIL build", "free-threaded build");
@@ -34,7 +34,7 @@ pub fn run(args: ListArgs, ctx: &Context) -> Result<ExitCode, Error> {
         }
         return Ok(ExitCode::SUCCESS);
     }
-    if installed.is_empty() {
+    if installed.is_empty() && damaged.is_empty() {
         ctx.reporter
             .info("No interpreters installed yet; try `ftpy install 3.13t` (and `ftpy list --available`).");
         return Ok(ExitCode::SUCCESS);
@@ -47,6 +47,22 @@ pub fn run(args: ListArgs, ctx: &Context) -> Result<ExitCode, Error> {
             inst.key.variant.label(),
             inst.interpreter().display()
         );
+    }
+    for tree in &damaged {
+        println!(
+            "{:<12}{:<15}{}  ({})",
+            tree.key.to_string(),
+            "DAMAGED",
+            tree.prefix.display(),
+            tree.problem
+        );
+    }
+    if let Some(tree) = damaged.first() {
+        ctx.reporter.warn(format!(
+            "{} damaged: `ftpy install --reinstall {}` replaces it (keeping the old tree), `ftpy uninstall {1}` removes it",
+            if damaged.len() == 1 { "one installation is".to_string() } else { format!("{} installations are", damaged.len()) },
+            tree.key
+        ));
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -124,6 +124,16 @@ fn print_summary(sides: &[Side]) {
             None => println!("{:<5} {:>4}  {:<12}", side.label, side.runs.len(), exit),
         }
     }
+    // The free-threaded side's figures mean little if it ran with the GIL: say so under them.
+    for side in sides.iter().filter(|s| s.label == "ft") {
+        if let Some(module) = side.runs.iter().find_map(|r| r.gil_enabled_by.as_deref()) {
+            println!(
+                "ft ran WITH THE GIL: loading {module} turned it back on (`ftpy venv --status` lists such modules)"
+            );
+        } else if std::env::var("PYTHON_GIL").is_ok_and(|v| v.trim() == "1") {
+            println!("ft ran WITH THE GIL: PYTHON_GIL=1 is set");
+        }
+    }
     let all_passed = sides.iter().all(|s| s.runs.iter().all(|r| r.exit.success()));
     if medians.len() == 2 && !all_passed {
         println!("no ratio: the command failed on a side");

@@ -1,5 +1,7 @@
-//! `ftpy uninstall 3.13.5t`: remove installations, each in one rename out of `versions/`.
+//! `ftpy uninstall 3.13.5t`: remove installations (and damaged trees, named by their key), each
+//! in one rename out of `versions/`.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use crate::cli::UninstallArgs;
@@ -7,7 +9,7 @@ use crate::context::Context;
 use crate::error::Error;
 use crate::install;
 use crate::installation;
-use crate::version::{Variant, VersionRequest};
+use crate::version::{InstallKey, Variant, VersionRequest};
 
 pub fn run(args: UninstallArgs, ctx: &Context) -> Result<ExitCode, Error> {
     let requests = super::parse_requests(&args.requests)?;
@@ -23,16 +25,27 @@ pub fn run(args: UninstallArgs, ctx: &Context) -> Result<ExitCode, Error> {
     } else {
         requests
     };
+    let (installed, damaged) =
+        installation::scan(&ctx.home).map_err(Error::io("cannot read the installed versions"))?;
+    // A damaged tree is removed like an installation: by its key.
+    let all: Vec<(InstallKey, PathBuf)> = installed
+        .into_iter()
+        .map(|i| (i.key, i.prefix))
+        .chain(damaged.into_iter().map(|d| (d.key, d.prefix)))
+        .collect();
     for request in &requests {
-        let matches = installation::matching_installed(&ctx.home, request)
-            .map_err(Error::io("cannot read the installed versions"))?;
+        let matches: Vec<(InstallKey, PathBuf)> = all
+            .iter()
+            .filter(|(key, _)| key.variant == request.variant && request.matches(&key.version))
+            .cloned()
+            .collect();
         match matches.as_slice() {
             // With --pair, a missing half is fine; nothing at all is not (checked below).
             [] if args.pair => {}
             [] => return Err(Error::NotInstalled { request: request.to_string(), suggest_install: false }),
             [one] => targets.push(one.clone()),
             many => {
-                let keys: Vec<String> = many.iter().map(|i| i.key.to_string()).collect();
+                let keys: Vec<String> = many.iter().map(|(key, _)| key.to_string()).collect();
                 return Err(Error::Usage {
                     message: format!("`{request}` matches several installations: {}", keys.join(", ")),
                     hints: vec![format!("name the exact version, e.g. `ftpy uninstall {}`", keys[0])],
@@ -47,15 +60,15 @@ pub fn run(args: UninstallArgs, ctx: &Context) -> Result<ExitCode, Error> {
     // ask for --force before breaking them.
     let dependents: Vec<(String, Vec<std::path::PathBuf>)> = targets
         .iter()
-        .map(|t| (t.key.to_string(), crate::project_registry::dependents(&ctx.home, &t.key, &t.prefix)))
+        .map(|(key, prefix)| (key.to_string(), crate::project_registry::dependents(&ctx.home, key, prefix)))
         .filter(|(_, envs)| !envs.is_empty())
         .collect();
     if !dependents.is_empty() && !args.force {
         return Err(Error::InUse { users: dependents });
     }
-    for target in targets {
-        install::uninstall(ctx, &target)?;
-        println!("Removed {} ({})", target.key, target.prefix.display());
+    for (key, prefix) in targets {
+        install::uninstall(ctx, &key, &prefix)?;
+        println!("Removed {key} ({})", prefix.display());
     }
     for (key, envs) in &dependents {
         for env in envs {

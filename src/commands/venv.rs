@@ -89,6 +89,7 @@ pub fn run(args: VenvArgs, ctx: Context) -> Result<ExitCode, Error> {
         replacements
             .push(Replacement::begin(&env.path).map_err(Error::io("cannot move the old environment aside"))?);
     }
+    crate::journal::kill_point(crate::journal::KillPoint::VenvSetAside);
     let stamp = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
     let log_stamp = crate::clock::file_stamp(stamp);
     let results: Vec<Result<EnvInfo, Error>> = std::thread::scope(|s| {
@@ -120,6 +121,7 @@ pub fn run(args: VenvArgs, ctx: Context) -> Result<ExitCode, Error> {
         return Err(results.into_iter().nth(index).expect("index exists").expect_err("is an error"));
     }
     let infos: Vec<EnvInfo> = results.into_iter().map(|r| r.expect("checked")).collect();
+    crate::journal::kill_point(crate::journal::KillPoint::VenvFilled);
     // Both complete: their records, with one stamp, mark them as a pair made together (what
     // recovery after a kill looks for). Written last, after every check.
     for (env, base) in &sides {
@@ -131,6 +133,7 @@ pub fn run(args: VenvArgs, ctx: Context) -> Result<ExitCode, Error> {
         };
         env.write_record(&record).map_err(Error::io("cannot write the environment's record"))?;
     }
+    crate::journal::kill_point(crate::journal::KillPoint::VenvRecordsWritten);
     // A failed scan drops the replacements, which rolls them back.
     let report = gil_scan::scan(&sides[1].0.python())?;
     if signals.interrupted() {

@@ -17,7 +17,8 @@ use crate::gil_scan;
 use crate::installation::{self, Installation};
 use crate::package_index::{self, IndexClient, IndexConfig};
 use crate::project::{self, PyProject};
-use crate::requirements_file::RequirementLines;
+use crate::requirements_file::{ReadBudget, RequirementLines};
+use crate::terminal_text::escape_control;
 use crate::venv::Environment;
 use crate::version::{MinorVersion, Variant, VersionRequest};
 use crate::wheel_build;
@@ -53,10 +54,8 @@ fn target_python(ctx: &Context, text: Option<&str>) -> Result<TargetPython, Erro
     let installed =
         installation::installed(&ctx.home).map_err(Error::io("cannot read the installed versions"))?;
     let found = match &request {
-        Some(r) => {
-            installed.into_iter().filter(|i| i.key.variant == r.variant && r.matches(&i.key.version)).last()
-        }
-        None => installed.into_iter().filter(|i| i.key.variant == Variant::Freethreaded).last(),
+        Some(r) => installed.into_iter().rfind(|i| i.key.variant == r.variant && r.matches(&i.key.version)),
+        None => installed.into_iter().rfind(|i| i.key.variant == Variant::Freethreaded),
     };
     if let Some(inst) = found {
         return Ok(TargetPython {
@@ -142,13 +141,14 @@ fn read_inputs(selection: &WheelSelection) -> Result<Inputs, Error> {
             });
         }
     }
+    let mut budget = ReadBudget::default();
     for file in &files {
-        let lines = RequirementLines::read(file)?;
+        let lines = RequirementLines::read_with(file, &mut budget)?;
         if lines.no_index && selection.index_url.is_none() {
             return Err(Error::Usage {
                 message: format!(
                     "{} says --no-index: pip would look only in --find-links locations",
-                    file.display()
+                    escape_control(&file.display().to_string())
                 ),
                 hints: vec!["name the index to check against with --index-url".into()],
             });
@@ -205,6 +205,8 @@ struct Summary {
     must_build: usize,
     will_not_load: usize,
     not_found: usize,
+    /// Projects whose index page could not be read (while others could).
+    unchecked: usize,
     direct_references: usize,
 }
 
@@ -218,6 +220,7 @@ impl Summary {
             must_build: count(Verdict::MustBuild),
             will_not_load: count(Verdict::WillNotLoad),
             not_found: count(Verdict::NotFound),
+            unchecked: count(Verdict::Unchecked),
             direct_references,
         }
     }
@@ -241,8 +244,10 @@ fn run_check(
         .map_err(|e| Error::Usage { message: format!("cannot describe the target: {e}"), hints: vec![] })?;
     env.pre = inputs.pre;
     for location in &inputs.find_links {
-        ctx.reporter
-            .warn(format!("pip would also look in --find-links {location}; ftpy checks only the index"));
+        ctx.reporter.warn(format!(
+            "pip would also look in --find-links {}; ftpy checks only the index",
+            escape_control(location)
+        ));
     }
     let client = client(ctx, selection, &inputs, &python)?;
     ctx.reporter.info(format!(
@@ -312,11 +317,15 @@ fn verdict_text(row: &Row, target: &Target) -> (String, u8) {
         Verdict::WillNotLoad => ("no wheel that loads".into(), 31),
         Verdict::NotFound => ("not found".into(), 31),
         Verdict::DirectReference => ("path or URL".into(), 36),
+        Verdict::Unchecked => ("could not be checked".into(), 31),
     }
 }
 
+/// The table on stdout. Names, versions and notes come from the user's files and the index:
+/// control characters in them are shown escaped.
 fn print_table(rows: &[Row], target: &Target) {
-    let name_width = rows.iter().map(|r| r.name.len()).max().unwrap_or(7).clamp(7, 32);
+    let name_width =
+        rows.iter().map(|r| escape_control(&r.name).chars().count()).max().unwrap_or(7).clamp(7, 32);
     println!("{:<name_width$}  {:<12} {:<28} notes", "package", "version", "status");
     for row in rows {
         let (text, code) = verdict_text(row, target);
@@ -342,10 +351,10 @@ fn print_table(rows: &[Row], target: &Target) {
         notes.extend(row.notes.iter().cloned());
         let line = format!(
             "{:<name_width$}  {:<12} {} {}",
-            row.name,
-            row.version.as_deref().unwrap_or("-"),
+            escape_control(&row.name),
+            escape_control(row.version.as_deref().unwrap_or("-")),
             colour(&format!("{text:<28}"), code),
-            notes.join("; ")
+            escape_control(&notes.join("; "))
         );
         println!("{}", line.trim_end());
     }
@@ -361,6 +370,9 @@ fn print_summary(summary: &Summary, label: &str) {
     }
     if summary.not_found > 0 {
         parts.push(format!("{} not found", summary.not_found));
+    }
+    if summary.unchecked > 0 {
+        parts.push(format!("{} could not be checked", summary.unchecked));
     }
     let line = format!("{} of {} ready for {label}", summary.ready, summary.total);
     if parts.is_empty() {
@@ -395,8 +407,15 @@ pub fn build(args: WheelsBuildArgs, ctx: &Context) -> Result<ExitCode, Error> {
     };
     let wheelhouse = args.wheelhouse.clone().unwrap_or_else(|| ctx.home.wheelhouse_dir(&inst.key));
     let wanted: Vec<&Row> = rows.iter().filter(|r| r.verdict == Verdict::MustBuild).collect();
-    for row in rows.iter().filter(|r| r.verdict == Verdict::WillNotLoad || r.verdict == Verdict::NotFound) {
-        ctx.reporter.warn(format!("{}: {} (nothing to build from)", row.name, verdict_text(row, &target).0));
+    for row in rows
+        .iter()
+        .filter(|r| matches!(r.verdict, Verdict::WillNotLoad | Verdict::NotFound | Verdict::Unchecked))
+    {
+        ctx.reporter.warn(format!(
+            "{}: {} (nothing to build from)",
+            escape_control(&row.name),
+            verdict_text(row, &target).0
+        ));
     }
     if wanted.is_empty() {
         println!(

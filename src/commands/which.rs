@@ -29,6 +29,17 @@ pub fn run(args: WhichArgs, ctx: &Context) -> Result<ExitCode, Error> {
             if let Ok(Some(inst)) = installation::find_installed(&ctx.home, &other) {
                 ctx.reporter.info(format!("note: {} ({}) is installed", inst.key, inst.key.variant.label()));
             }
+            // A damaged tree is never returned, but it is worth knowing about.
+            let damaged = installation::scan(&ctx.home).map(|(_, d)| d).unwrap_or_default();
+            for tree in
+                damaged.iter().filter(|d| d.key.variant == request.variant && request.matches(&d.key.version))
+            {
+                ctx.reporter.warn(format!(
+                    "{} is damaged ({}); `ftpy list` shows it",
+                    tree.prefix.display(),
+                    tree.problem
+                ));
+            }
             Err(Error::NotInstalled { request: request.to_string(), suggest_install: true })
         }
     }

@@ -94,6 +94,19 @@ impl IndexFixture {
         );
     }
 
+    /// A PEP 691 page whose file entries are given as they are, links and all: for pages that
+    /// lie.
+    pub fn raw_json_project(&self, name: &str, entries: Vec<serde_json::Value>) {
+        let page = serde_json::json!({"meta": {"api-version": "1.1"}, "name": name, "files": entries});
+        self.server.route(
+            &format!("/simple/{name}/"),
+            Route::Typed {
+                body: page.to_string().into_bytes(),
+                content_type: "application/vnd.pypi.simple.v1+json".into(),
+            },
+        );
+    }
+
     /// A project page in the PEP 503 HTML form only.
     pub fn html_project(&self, name: &str, files: Vec<FixtureFile>) {
         self.serve_files(&files);

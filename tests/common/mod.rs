@@ -272,6 +272,24 @@ install:\n\
 
 /// The stub interpreter answers ftpy's probe the way a real one would, steered by FAKE_* vars.
 const PYTHON_IN: &str = r#"#!/bin/sh
+# FAKE_PROBE_PAUSE=<file>: say so in <file>, then hang as a check that never ends would.
+if [ -n "$FAKE_PROBE_PAUSE" ]; then echo probing > "$FAKE_PROBE_PAUSE"; exec sleep 300; fi
+# `-m venv DIR`: an environment whose python answers ftpy's environment probe (and lists no
+# extension modules), made from this installation.
+if [ "$1" = "-m" ] && [ "$2" = venv ]; then
+  base=$(cd "$(dirname "$0")/.." && pwd)
+  mkdir -p "$3/bin"
+  printf 'home = %s/bin\n' "$base" > "$3/pyvenv.cfg"
+  cat > "$3/bin/python" <<EOF
+#!/bin/sh
+case "\$2" in
+  *EXTENSION_SUFFIXES*) echo '[]' ;;
+  *) echo '{"version": "@VERSION@", "gil_disabled": @FT@, "gil_enabled": @GIL@, "prefix": "$3", "base_prefix": "$base", "packages": {}}' ;;
+esac
+EOF
+  chmod +x "$3/bin/python"
+  exit 0
+fi
 # As ftpy runs it: python -I -c PROBE MODULE...; each module imports unless FAKE_MISSING_MODULE names it.
 if [ "$1" = -I ] && [ "$2" = -c ]; then shift 3; fi
 [ $# -gt 0 ] || set -- ssl zlib ctypes sqlite3 lzma bz2
@@ -384,6 +402,9 @@ impl Fixture {
             "FAKE_MISSING_MODULE",
             "FAKE_GIL_ENABLED",
             "FAKE_NO_PIP",
+            "FAKE_PROBE_PAUSE",
+            "FTPY_TEST_PAUSE_AT",
+            "FTPY_TEST_PAUSE_FILE",
         ] {
             cmd.env_remove(var);
         }
@@ -459,6 +480,24 @@ pub fn stdout_of(output: &std::process::Output) -> String {
 
 pub fn stderr_of(output: &std::process::Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Wait (polling, up to `limit`) until `file` exists with content; false if it never did.
+pub fn wait_for_file(file: &Path, limit: std::time::Duration) -> bool {
+    let started = std::time::Instant::now();
+    while started.elapsed() < limit {
+        if fs::read(file).is_ok_and(|c| !c.is_empty()) {
+            return true;
+        }
+        thread::sleep(std::time::Duration::from_millis(20));
+    }
+    false
+}
+
+/// SIGKILL `child` and reap it.
+pub fn kill_hard(child: &mut std::process::Child) {
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 pub fn read_all(mut r: impl Read) -> Vec<u8> {
