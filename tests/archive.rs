@@ -97,7 +97,7 @@ fn entry_names_with_escape_sequences_are_shown_escaped() {
     let stderr = install_refused(&fx);
     assert!(!stderr.contains('\x1b') && !stderr.contains('\x07'), "{stderr:?}");
     assert!(!stderr.lines().any(|l| l.starts_with("error: fake")), "{stderr}");
-    assert!(stderr.contains(r"Python-3.13.5/\u{1b}[2J\u{1b}]0;owned\u{7}\nerror: fake/../../x"), "{stderr}");
+    assert!(stderr.contains(r"Python-3.13.5/\x1b[2J\x1b]0;owned\x07\nerror: fake/../../x"), "{stderr}");
 }
 
 /// As a user who is not root, a directory of mode 0555 in the archive could not be written
