@@ -185,7 +185,7 @@ impl Error {
             ) => 5,
             Error::Download(DownloadError::Unavailable { .. }) => 4,
             Error::Download(DownloadError::Cache { .. }) => 1,
-            Error::Unpack(UnpackError::Unsafe { .. }) => 8,
+            Error::Unpack(UnpackError::Unsafe { .. } | UnpackError::TooLarge { .. }) => 8,
             Error::Unpack(_) => 1,
             Error::Build(_) => 6,
             Error::NotReady { .. } => EXIT_NOT_READY,
@@ -229,7 +229,16 @@ impl Error {
             Error::Recipe(RecipeError::NoFreethreadedBuild { .. }) => {
                 vec!["ask for the GIL build explicitly (no `t`) if that is what you want".into()]
             }
-            Error::Recipe(RecipeError::Invalid { .. }) => vec!["fix or remove the file, or unset FTPY_RECIPES".into()],
+            Error::Recipe(RecipeError::Invalid { .. } | RecipeError::ReadFile { .. }) => {
+                vec!["fix or remove the file, or unset FTPY_RECIPES".into()]
+            }
+            Error::Recipe(RecipeError::Duplicate { .. }) => {
+                vec!["keep that release in one of the two files: which one wins must not depend on file names".into()]
+            }
+            Error::Recipe(RecipeError::DigestChanged { published, .. }) => vec![
+                "a different sha256 for a published release means different bytes than upstream published; nothing was downloaded or built".into(),
+                format!("if you made that tarball yourself and mean it, add `replaces_sha256 = \"{published}\"` to that [[release]] entry; otherwise remove the override"),
+            ],
             Error::Recipe(RecipeError::ReadDir { .. }) => {
                 vec!["FTPY_RECIPES (or --recipes) must name an existing directory of recipe files".into()]
             }
@@ -257,7 +266,7 @@ impl Error {
                 vec!["run the same command again to download the source afresh".into()]
             }
             Error::Download(e @ (DownloadError::Unavailable { .. } | DownloadError::Cache { .. })) => e.hints(),
-            Error::Unpack(UnpackError::Unsafe { .. }) => {
+            Error::Unpack(UnpackError::Unsafe { .. } | UnpackError::TooLarge { .. }) => {
                 vec!["nothing was installed; the archive matched the sha256 its recipe names, so check that recipe (FTPY_RECIPES)".into()]
             }
             Error::Build(e) => {

@@ -6,6 +6,7 @@ mod check;
 mod cli;
 mod clock;
 mod commands;
+mod configure_guard;
 mod context;
 mod coverage;
 mod digest;

@@ -3,9 +3,15 @@
 //! The files in `recipes/` (one per series) are compiled into the binary. A directory named by
 //! `FTPY_RECIPES` adds series and releases or overrides them, release by release, without a
 //! rebuild. [`RecipeBook::resolve`] turns a [`VersionRequest`] into the one [`Release`] to build.
+//!
+//! What an override may not do silently: change the sha256 of a release the built-in recipes
+//! know (it must say `replaces_sha256 = "<the built-in digest>"`, and is then warned about at
+//! install), define a release that another override file defines too, or give `configure_flags`
+//! that [`crate::configure_guard`] refuses.
 
 use std::collections::BTreeMap;
 use std::fs;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -44,6 +50,16 @@ pub struct Release {
     /// The upstream address, used when no mirror is configured.
     pub url: String,
     pub sha256: Sha256Digest,
+    /// Set when an override file replaced the digest the built-in recipes publish.
+    pub replaced: Option<DigestOverride>,
+}
+
+/// A published digest that an override replaced, knowingly (`replaces_sha256`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DigestOverride {
+    pub published: Sha256Digest,
+    /// The override file.
+    pub origin: String,
 }
 
 impl Release {
@@ -85,7 +101,21 @@ pub struct Resolved<'a> {
 #[derive(Clone, Debug, Default)]
 pub struct RecipeBook {
     series: BTreeMap<MinorVersion, Series>,
+    /// The digest of every built-in release, as upstream published it.
+    published: BTreeMap<Version, Sha256Digest>,
+    /// Which override file defines each release it overrides or adds.
+    overridden_by: BTreeMap<Version, String>,
 }
+
+/// Where a recipe file comes from.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Layer {
+    BuiltIn,
+    Override,
+}
+
+/// Recipe files are a few KB; anything this large is not one.
+const MAX_RECIPE_FILE_BYTES: u64 = 1 << 20;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RecipeError {
@@ -95,8 +125,20 @@ pub enum RecipeError {
         #[source]
         source: std::io::Error,
     },
+    #[error("cannot read the recipe file {}", path.display())]
+    ReadFile {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("invalid recipe file {origin}: {message}")]
     Invalid { origin: String, message: String },
+    #[error("release {version} is defined by two recipe files: {first} and {second}")]
+    Duplicate { version: Version, first: String, second: String },
+    #[error(
+        "{origin} changes the sha256 of {version}, a published release: ftpy's built-in recipe has {published}, the override has {replacement}"
+    )]
+    DigestChanged { origin: String, version: Version, published: Sha256Digest, replacement: Sha256Digest },
     #[error("no recipe for {request}{}", nearest_text(nearest))]
     NoMatch { request: VersionRequest, nearest: Vec<InstallKey> },
     #[error(
@@ -135,6 +177,8 @@ struct ReleaseEntry {
     version: String,
     url: String,
     sha256: String,
+    /// In an override: the built-in digest this release's `sha256` knowingly replaces.
+    replaces_sha256: Option<String>,
 }
 
 impl RecipeBook {
@@ -142,7 +186,7 @@ impl RecipeBook {
     pub fn load(overrides: Option<&Path>) -> Result<Self, RecipeError> {
         let mut book = RecipeBook::default();
         for (name, text) in BUILTIN_RECIPES {
-            book.merge_text(&format!("(built in) recipes/{name}"), text)?;
+            book.merge(&format!("(built in) recipes/{name}"), text, Layer::BuiltIn)?;
         }
         if let Some(dir) = overrides {
             let read_err = |source| RecipeError::ReadDir { path: dir.to_path_buf(), source };
@@ -153,16 +197,20 @@ impl RecipeBook {
                 .collect();
             files.sort();
             for path in files {
-                let text = fs::read_to_string(&path).map_err(read_err)?;
+                let text = read_recipe_file(&path)?;
                 book.merge_text(&path.display().to_string(), &text)?;
             }
         }
         Ok(book)
     }
 
-    /// Add the series and releases of one recipe file; a release with a version already known
-    /// replaces it.
+    /// Add the series and releases of one override file; a release with a version already
+    /// known replaces it, within the rules in the module's doc.
     pub fn merge_text(&mut self, origin: &str, text: &str) -> Result<(), RecipeError> {
+        self.merge(origin, text, Layer::Override)
+    }
+
+    fn merge(&mut self, origin: &str, text: &str, layer: Layer) -> Result<(), RecipeError> {
         let invalid = |message: String| RecipeError::Invalid { origin: origin.to_string(), message };
         let file: RecipeFile = toml::from_str(text).map_err(|e| invalid(e.to_string()))?;
         let name: MinorVersion = file.series.parse().map_err(|e: VersionError| invalid(e.to_string()))?;
@@ -183,6 +231,11 @@ impl RecipeBook {
             series.free_threading = ft;
         }
         if let Some(flags) = file.configure_flags {
+            // The same guard as --configure-opt: a recipe cannot move the prefix or flip the
+            // variant either.
+            if let Some(refusal) = flags.iter().find_map(|f| crate::configure_guard::check(f).err()) {
+                return Err(invalid(format!("configure_flags: {refusal}")));
+            }
             series.configure_flags = flags;
         }
         for entry in file.releases {
@@ -196,7 +249,49 @@ impl RecipeBook {
                 let url = crate::redact::redact(&entry.url);
                 return Err(invalid(format!("release {version}: unsupported url `{url}`")));
             }
-            let release = Release { version, url: entry.url, sha256 };
+            let replaces: Option<Sha256Digest> = match &entry.replaces_sha256 {
+                Some(text) => Some(text.parse().map_err(|e: crate::digest::InvalidDigest| {
+                    invalid(format!("release {version}: replaces_sha256: {e}"))
+                })?),
+                None => None,
+            };
+            let mut replaced = None;
+            if layer == Layer::Override {
+                if let Some(first) = self.overridden_by.insert(version.clone(), origin.to_string()) {
+                    if first == origin {
+                        return Err(invalid(format!("release {version} is listed twice")));
+                    }
+                    return Err(RecipeError::Duplicate { version, first, second: origin.to_string() });
+                }
+                match (self.published.get(&version), replaces) {
+                    (Some(published), Some(replaces)) if *published != replaces => {
+                        return Err(invalid(format!(
+                            "release {version}: replaces_sha256 is {replaces}, but the built-in recipe's sha256 is {published}"
+                        )));
+                    }
+                    (Some(published), replaces) if *published != sha256 => {
+                        if replaces.is_none() {
+                            return Err(RecipeError::DigestChanged {
+                                origin: origin.to_string(),
+                                version,
+                                published: *published,
+                                replacement: sha256,
+                            });
+                        }
+                        replaced = Some(DigestOverride { published: *published, origin: origin.to_string() });
+                    }
+                    (None, Some(_)) => {
+                        return Err(invalid(format!(
+                            "release {version}: replaces_sha256 is given, but the built-in recipes have no {version} to replace"
+                        )));
+                    }
+                    _ => {}
+                }
+            } else {
+                self.published.insert(version.clone(), sha256);
+            }
+            let series = self.series.get_mut(&name).expect("inserted above");
+            let release = Release { version, url: entry.url, sha256, replaced };
             match series.releases.binary_search_by(|r| r.version.cmp(&release.version)) {
                 Ok(at) => series.releases[at] = release,
                 Err(at) => series.releases.insert(at, release),
@@ -285,6 +380,28 @@ impl RecipeBook {
     }
 }
 
+/// One override file: a regular file (not a directory or a FIFO that happens to be named
+/// `x.toml`) of a bounded size.
+fn read_recipe_file(path: &Path) -> Result<String, RecipeError> {
+    let read_err = |source| RecipeError::ReadFile { path: path.to_path_buf(), source };
+    let meta = fs::metadata(path).map_err(read_err)?;
+    if !meta.is_file() {
+        let what = if meta.is_dir() { "a directory" } else { "not a regular file" };
+        return Err(read_err(std::io::Error::other(format!("it is {what}"))));
+    }
+    let mut text = String::new();
+    fs::File::open(path)
+        .and_then(|f| f.take(MAX_RECIPE_FILE_BYTES + 1).read_to_string(&mut text))
+        .map_err(read_err)?;
+    if text.len() as u64 > MAX_RECIPE_FILE_BYTES {
+        return Err(RecipeError::Invalid {
+            origin: path.display().to_string(),
+            message: format!("larger than {} KiB, which no recipe file is", MAX_RECIPE_FILE_BYTES >> 10),
+        });
+    }
+    Ok(text)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -300,7 +417,7 @@ mod tests {
                     "[[release]]\nversion = \"{v}\"\nurl = \"https://example.invalid/{v}/Python-{v}.tar.xz\"\nsha256 = \"{DIGEST}\"\n"
                 ));
             }
-            book.merge_text(name, &text).unwrap();
+            book.merge(name, &text, Layer::BuiltIn).unwrap();
         }
         book
     }
@@ -392,14 +509,96 @@ mod tests {
         book.merge_text(
             "override",
             &format!(
-                "series = \"3.13\"\n[[release]]\nversion = \"3.13.5\"\nurl = \"file:///mirror/3.13.5/Python-3.13.5.tar.xz\"\nsha256 = \"{other}\"\n[[release]]\nversion = \"3.13.15\"\nurl = \"https://example.invalid/x\"\nsha256 = \"{other}\"\n"
+                "series = \"3.13\"\n[[release]]\nversion = \"3.13.5\"\nurl = \"file:///mirror/3.13.5/Python-3.13.5.tar.xz\"\nsha256 = \"{other}\"\nreplaces_sha256 = \"{DIGEST}\"\n[[release]]\nversion = \"3.13.15\"\nurl = \"https://example.invalid/x\"\nsha256 = \"{other}\"\n"
             ),
         )
         .unwrap();
         let (series, release) = book.find(&"3.13.5".parse().unwrap()).unwrap();
         assert_eq!(release.sha256.to_string(), other);
+        let replaced = release.replaced.as_ref().expect("the replaced digest is kept for a warning");
+        assert_eq!((replaced.published.to_string().as_str(), replaced.origin.as_str()), (DIGEST, "override"));
         assert_eq!(series.free_threading, FreeThreading::Experimental, "series fields kept");
         assert_eq!(resolve(&book, "3.13t").unwrap(), "3.13.15t");
+    }
+
+    fn release_text(version: &str, sha256: &str, extra: &str) -> String {
+        format!(
+            "series = \"3.13\"\n[[release]]\nversion = \"{version}\"\nurl = \"file:///m/{version}/Python-{version}.tar.xz\"\nsha256 = \"{sha256}\"\n{extra}"
+        )
+    }
+
+    #[test]
+    fn a_changed_digest_of_a_published_release_needs_replaces_sha256() {
+        let other = "0".repeat(64);
+        let err = sample().merge_text("mine.toml", &release_text("3.13.5", &other, "")).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "mine.toml changes the sha256 of 3.13.5, a published release: ftpy's built-in recipe has {DIGEST}, the override has {other}"
+            )
+        );
+        // A stale or mistyped replaces_sha256 is no licence either.
+        let stale = format!("replaces_sha256 = \"{}\"\n", "1".repeat(64));
+        let err = sample().merge_text("mine.toml", &release_text("3.13.5", &other, &stale)).unwrap_err();
+        assert!(err.to_string().contains("but the built-in recipe's sha256 is"), "{err}");
+        let err = sample().merge_text("mine.toml", &release_text("3.13.77", &other, &stale)).unwrap_err();
+        assert!(err.to_string().contains("no 3.13.77 to replace"), "{err}");
+        // The same digest from another place (a mirror) needs nothing, and is no replacement.
+        let mut book = sample();
+        book.merge_text("mirror.toml", &release_text("3.13.5", DIGEST, "")).unwrap();
+        assert_eq!(book.find(&"3.13.5".parse().unwrap()).unwrap().1.replaced, None);
+    }
+
+    #[test]
+    fn two_override_files_may_not_define_the_same_release() {
+        let mut book = sample();
+        book.merge_text("/r/a.toml", &release_text("3.13.77", DIGEST, "")).unwrap();
+        let err = book.merge_text("/r/b.toml", &release_text("3.13.77", DIGEST, "")).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "release 3.13.77 is defined by two recipe files: /r/a.toml and /r/b.toml"
+        );
+        let twice = format!(
+            "{}[[release]]\nversion = \"3.13.78\"\nurl = \"https://x\"\nsha256 = \"{DIGEST}\"\n",
+            release_text("3.13.78", DIGEST, "")
+        );
+        let err = sample().merge_text("/r/c.toml", &twice).unwrap_err();
+        assert!(err.to_string().contains("release 3.13.78 is listed twice"), "{err}");
+    }
+
+    #[test]
+    fn configure_flags_pass_the_configure_opt_guard() {
+        for flag in ["--prefix=/", "--pre=/usr", "--disable-gil", "--with-lto", "prefix=/x", "--host"] {
+            let text =
+                format!("series = \"3.13\"\nconfigure_flags = [\"--with-ensurepip=install\", \"{flag}\"]\n");
+            let err = sample().merge_text("flags.toml", &text).unwrap_err();
+            assert!(
+                err.to_string().starts_with("invalid recipe file flags.toml: configure_flags: `"),
+                "{flag}: {err}"
+            );
+        }
+        let text =
+            "series = \"3.13\"\nconfigure_flags = [\"--with-ensurepip=install\", \"--enable-shared\"]\n";
+        sample().merge_text("flags.toml", text).unwrap();
+    }
+
+    #[test]
+    fn override_directory_entries_that_are_not_files_are_named() {
+        let dir = tempfile::TempDir::new().unwrap();
+        fs::create_dir(dir.path().join("x.toml")).unwrap();
+        let err = RecipeBook::load(Some(dir.path())).unwrap_err();
+        let path = dir.path().join("x.toml");
+        assert!(matches!(&err, RecipeError::ReadFile { path: p, .. } if *p == path), "{err:?}");
+        let cause = std::error::Error::source(&err).unwrap().to_string();
+        assert_eq!(cause, "it is a directory");
+        fs::remove_dir(&path).unwrap();
+        std::os::unix::fs::symlink("/dev/zero", &path).unwrap();
+        let err = RecipeBook::load(Some(dir.path())).unwrap_err();
+        assert!(matches!(&err, RecipeError::ReadFile { path: p, .. } if *p == path), "{err:?}");
+        fs::remove_file(&path).unwrap();
+        fs::write(&path, format!("# {}\nseries = \"3.13\"\n", "x".repeat(2 << 20))).unwrap();
+        let err = RecipeBook::load(Some(dir.path())).unwrap_err();
+        assert!(err.to_string().contains("larger than 1024 KiB"), "{err}");
     }
 
     #[test]

@@ -14,13 +14,15 @@ const V: &str = "3.13.5";
 /// Long enough for any of these to finish when it works; a hang fails the test instead.
 const BOUND: Duration = Duration::from_secs(90);
 
-/// A recipe for `V` whose source is `url`, with the digest of the fake source.
+/// A recipe for `V` whose source is `url`, with the digest of the fake source (which replaces
+/// the published one, as ftpy requires an override to say).
 fn recipe_with_url(fx: &Fixture, url: &str) {
     let digest = sha256_hex(&fake_source(V));
+    let published = builtin_digest(V).expect("3.13.5 is in the built-in recipes");
     fs::write(
         fx.recipes.path().join(format!("{V}.toml")),
         format!(
-            "series = \"3.13\"\n[[release]]\nversion = \"{V}\"\nurl = \"{url}\"\nsha256 = \"{digest}\"\n"
+            "series = \"3.13\"\n[[release]]\nversion = \"{V}\"\nurl = \"{url}\"\nsha256 = \"{digest}\"\nreplaces_sha256 = \"{published}\"\n"
         ),
     )
     .unwrap();

@@ -12,6 +12,7 @@ use crate::install::{self, InstallGroup, InstallOptions, Outcome};
 use crate::progress::format_duration;
 
 pub fn run(args: InstallArgs, mut ctx: Context) -> Result<ExitCode, Error> {
+    super::check_build_home(ctx.home.root())?;
     ctx.mirrors = args.mirrors.iter().map(|m| m.trim().to_string()).collect();
     let mirror_hint = || {
         vec!["a mirror looks like https://host/python/ or file:///absolute/path, laid out like python.org's ftp/python/ (<base>/3.13.5/Python-3.13.5.tar.xz)".into()]
@@ -47,6 +48,14 @@ pub fn run(args: InstallArgs, mut ctx: Context) -> Result<ExitCode, Error> {
     let recipes = ctx.recipes()?;
     let resolved = super::resolve_requests(&recipes, &requests, args.pair)?;
     let groups = install::group_by_release(&resolved);
+    for group in &groups {
+        if let Some(replaced) = &group.release.replaced {
+            ctx.reporter.warn(format!(
+                "{}: building from sha256 {}, which {} puts in place of the published {} (replaces_sha256)",
+                group.release.version, group.release.sha256, replaced.origin, replaced.published
+            ));
+        }
+    }
     if let Some(advice) = series_advice(&groups) {
         ctx.reporter.info(advice);
     }

@@ -48,27 +48,61 @@ pub fn resolve_requests<'a>(
     Ok(resolved)
 }
 
+/// The most parallel compile jobs ftpy asks make for.
+pub const MAX_JOBS: usize = 1024;
+
 pub fn build_options(flags: &BuildFlags, jobs: Option<usize>, ccache: bool) -> Result<BuildOptions, Error> {
     // ftpy decides these itself; a second value would contradict the plan and the install key.
     for opt in &flags.configure_opts {
-        let name = opt.split('=').next().unwrap_or(opt);
-        let why = match name {
-            "--prefix" | "--exec-prefix" => "ftpy installs into <home>/versions/<version>",
-            "--disable-gil" | "--enable-gil" => {
-                "the variant comes from the request: add or drop the `t` (3.13t)"
-            }
-            "--enable-optimizations" | "--with-lto" => "these come from --profile",
-            _ => continue,
-        };
-        return Err(Error::Usage {
-            message: format!("--configure-opt {opt} is not allowed: {why}"),
-            hints: vec!["`ftpy install --dry-run ...` shows the configure command ftpy runs".into()],
-        });
+        if let Err(refusal) = crate::configure_guard::check(opt) {
+            return Err(Error::Usage {
+                message: format!("--configure-opt {refusal}"),
+                hints: vec!["`ftpy install --dry-run ...` shows the configure command ftpy runs".into()],
+            });
+        }
     }
     let jobs = match jobs {
-        Some(0) => return Err(Error::Usage { message: "--jobs must be at least 1".into(), hints: vec![] }),
-        Some(n) => n,
+        Some(n @ 1..=MAX_JOBS) => n,
+        Some(n) => {
+            return Err(Error::Usage {
+                message: format!("--jobs {n} is out of range: it must be from 1 to {MAX_JOBS}"),
+                hints: vec![format!(
+                    "{MAX_JOBS} parallel jobs are more than any one machine can use, and each is a token in make's jobserver pipe, whose size is bounded; leave --jobs out for one per core ({})",
+                    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+                )],
+            });
+        }
         None => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
     };
     Ok(BuildOptions { profile: flags.profile, jobs, extra_configure: flags.configure_opts.clone(), ccache })
+}
+
+/// Refuse a home whose path CPython's build cannot take. The prefix and the source directory
+/// (both under the home) reach configure, the Makefile and its shell lines, mostly unquoted: a
+/// space splits a word (configure's makesetup fails on one), and `$`, a backtick, a quote or a
+/// backslash are expanded or executed by the build. Letters and digits of any script, and
+/// `/ . _ - + @ ~` are known to be safe; anything else is refused here, before any work.
+pub fn check_build_home(home: &std::path::Path) -> Result<(), Error> {
+    let text = home.to_string_lossy();
+    let safe = |c: char| c.is_alphanumeric() || "/._-+@~".contains(c);
+    let Some(bad) = text.chars().find(|&c| !safe(c)) else { return Ok(()) };
+    let named = match bad {
+        ' ' => "a space".to_string(),
+        '\n' => "a newline".to_string(),
+        '\t' => "a tab".to_string(),
+        '`' => "a backtick (`)".to_string(),
+        c if c.is_control() || c == char::REPLACEMENT_CHARACTER => {
+            format!("the character U+{:04X}", c as u32)
+        }
+        c => format!("`{c}`"),
+    };
+    Err(Error::Usage {
+        message: format!(
+            "the ftpy home {} contains {named}, which CPython's build cannot take in its install prefix",
+            text.escape_debug()
+        ),
+        hints: vec![
+            "set FTPY_HOME (or --home) to a path of letters, digits and / . _ - + @ ~ only, e.g. ~/.local/share/ftpy".into(),
+        ],
+    })
 }

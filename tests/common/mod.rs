@@ -358,14 +358,20 @@ impl Fixture {
         self.add_recipe(version, digest);
     }
 
+    /// A recipe for `version` on this fixture's mirror. A release the built-in recipes publish
+    /// with another digest says so with `replaces_sha256`, as ftpy requires.
     pub fn add_recipe(&self, version: &str, digest: &str) {
         let series: Vec<&str> = version.split('.').take(2).collect();
         let series = series.join(".");
         let file = self.recipes.path().join(format!("{version}.toml"));
+        let replaces = match builtin_digest(version) {
+            Some(published) if published != digest => format!("replaces_sha256 = \"{published}\"\n"),
+            _ => String::new(),
+        };
         fs::write(
             file,
             format!(
-                "series = \"{series}\"\n[[release]]\nversion = \"{version}\"\nurl = \"{}{}\"\nsha256 = \"{digest}\"\n",
+                "series = \"{series}\"\n[[release]]\nversion = \"{version}\"\nurl = \"{}{}\"\nsha256 = \"{digest}\"\n{replaces}",
                 self.server.base,
                 Self::mirror_path(version)
             ),
@@ -447,6 +453,17 @@ impl Fixture {
     pub fn path(&self, rel: &str) -> PathBuf {
         self.home.path().join(rel)
     }
+}
+
+/// The sha256 ftpy's built-in recipes (`recipes/<series>.toml`) give `version`, if any.
+pub fn builtin_digest(version: &str) -> Option<String> {
+    let series: Vec<&str> = version.split('.').take(2).collect();
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("recipes").join(format!("{}.toml", series.join(".")));
+    let recipes: toml::Table = fs::read_to_string(path).ok()?.parse().ok()?;
+    let releases = recipes.get("release")?.as_array()?;
+    let release = releases.iter().find(|r| r.get("version").and_then(|v| v.as_str()) == Some(version))?;
+    release.get("sha256")?.as_str().map(str::to_string)
 }
 
 pub fn list_dir(dir: &Path) -> Vec<String> {

@@ -1,0 +1,183 @@
+//! Bad input to `ftpy install`, from the command line, the recipe override directory and the
+//! home path: refused up front with exit 2, a message naming what is wrong, and nothing done.
+
+mod common;
+
+use std::fs;
+
+use common::*;
+
+const V: &str = "3.13.5";
+
+fn refused_up_front(fx: &Fixture, args: &[&str]) -> String {
+    let out = fx.ftpy().args(args).output().unwrap();
+    let stderr = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(fx.configure_runs().is_empty(), "{args:?} reached configure");
+    assert!(fx.server.all_hits().is_empty(), "{args:?} downloaded");
+    stderr
+}
+
+#[test]
+fn configure_opts_are_read_as_autoconf_reads_them() {
+    let fx = Fixture::with_release(V);
+    for (opt, reads_as) in [
+        ("--pre=/usr", "--prefix"),
+        ("-prefix=/", "--prefix"),
+        ("prefix=/", "--prefix"),
+        ("--exec_prefix=/x", "--exec-prefix"),
+        ("--bindir=/tmp/ftpy-bin", ""),
+        ("-disable-gil", "--enable-gil/--disable-gil"),
+        ("--enable-gil=no", "--enable-gil/--disable-gil"),
+        ("--without-lto", "--with-lto/--without-lto"),
+        ("--disable-optimizations", "--enable-optimizations/--disable-optimizations"),
+    ] {
+        let arg = format!("--configure-opt={opt}");
+        let stderr = refused_up_front(&fx, &["install", "--profile", "fast", &arg, "3.13.5t"]);
+        assert!(stderr.contains(&format!("error: --configure-opt `{opt}` is not allowed: ")), "{stderr}");
+        if !reads_as.is_empty() {
+            assert!(
+                stderr.contains(&format!("is not allowed: configure reads it as {reads_as}, and ")),
+                "{stderr}"
+            );
+        }
+        assert!(stderr.contains("hint: `ftpy install --dry-run ...`"), "{stderr}");
+    }
+    // A bare option that takes a value would swallow the next argument.
+    let stderr = refused_up_front(&fx, &["install", "--configure-opt=--host", "3.13.5t"]);
+    assert!(stderr.contains("write it with `=`"), "{stderr}");
+
+    // What ftpy leaves to the user still goes through, verbatim.
+    let out = fx
+        .ftpy()
+        .args([
+            "install",
+            "--profile",
+            "fast",
+            "--configure-opt=--with-pydebug",
+            "--configure-opt=CC=cc",
+            "3.13.5t",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let runs = fx.configure_runs();
+    assert!(runs[0].ends_with(&["--with-pydebug".to_string(), "CC=cc".to_string()]), "{runs:?}");
+}
+
+#[test]
+fn recipe_configure_flags_pass_the_same_guard() {
+    let fx = Fixture::with_release(V);
+    fs::write(
+        fx.recipes.path().join("flags.toml"),
+        "series = \"3.13\"\nconfigure_flags = [\"--prefix=/\"]\n",
+    )
+    .unwrap();
+    let stderr = refused_up_front(&fx, &["install", "--profile", "fast", "3.13.5t"]);
+    assert!(stderr.contains("flags.toml: configure_flags: `--prefix=/` is not allowed"), "{stderr}");
+}
+
+#[test]
+fn jobs_are_bounded_up_front() {
+    let fx = Fixture::with_release(V);
+    let stderr = refused_up_front(&fx, &["install", "--profile", "fast", "--jobs", "100000", "3.13.5t"]);
+    assert!(stderr.contains("error: --jobs 100000 is out of range: it must be from 1 to 1024"), "{stderr}");
+    assert!(stderr.contains("hint: 1024 parallel jobs are more than any one machine can use"), "{stderr}");
+    let out = fx.ftpy().args(["install", "--dry-run", "--jobs", "1024", "3.13.5t"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(stdout_of(&out).contains("(jobserver of 1024 jobs)"), "{}", stdout_of(&out));
+}
+
+#[test]
+fn a_changed_digest_for_a_published_release_is_refused_unless_stated() {
+    let fx = Fixture::new();
+    let tarball = fake_source(V);
+    let digest = sha256_hex(&tarball);
+    let published = builtin_digest(V).expect("3.13.5 is in the built-in recipes");
+    fx.server.route(&Fixture::mirror_path(V), Route::Serve(tarball.clone()));
+    let recipe = fx.recipes.path().join("mine.toml");
+    let text = format!(
+        "series = \"3.13\"\n[[release]]\nversion = \"{V}\"\nurl = \"{}{}\"\nsha256 = \"{digest}\"\n",
+        fx.server.base,
+        Fixture::mirror_path(V)
+    );
+    fs::write(&recipe, &text).unwrap();
+    let stderr = refused_up_front(&fx, &["install", "--profile", "fast", "3.13.5t"]);
+    assert!(
+        stderr.contains(&format!(
+            "error: {} changes the sha256 of 3.13.5, a published release: ftpy's built-in recipe has {published}, the override has {digest}",
+            recipe.display()
+        )),
+        "{stderr}"
+    );
+    assert!(stderr.contains(&format!("add `replaces_sha256 = \"{published}\"`")), "{stderr}");
+
+    // Stated, it builds, and says so loudly.
+    fs::write(&recipe, format!("{text}replaces_sha256 = \"{published}\"\n")).unwrap();
+    let out = fx.ftpy().args(["install", "--profile", "fast", "3.13.5t"]).output().unwrap();
+    let stderr = stderr_of(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "warning: 3.13.5: building from sha256 {digest}, which {} puts in place of the published {published}",
+            recipe.display()
+        )),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn override_files_that_clash_or_are_not_files_are_named() {
+    let fx = Fixture::with_release(V);
+    let first = fx.recipes.path().join(format!("{V}.toml"));
+    let second = fx.recipes.path().join("zz-copy.toml");
+    fs::copy(&first, &second).unwrap();
+    let stderr = refused_up_front(&fx, &["install", "3.13.5t"]);
+    assert!(
+        stderr.contains(&format!(
+            "error: release 3.13.5 is defined by two recipe files: {} and {}",
+            first.display(),
+            second.display()
+        )),
+        "{stderr}"
+    );
+    fs::remove_file(&second).unwrap();
+
+    let dir = fx.recipes.path().join("x.toml");
+    fs::create_dir(&dir).unwrap();
+    let stderr = refused_up_front(&fx, &["install", "3.13.5t"]);
+    assert!(stderr.contains(&format!("error: cannot read the recipe file {}", dir.display())), "{stderr}");
+    assert!(stderr.contains("caused by: it is a directory"), "{stderr}");
+}
+
+#[test]
+fn homes_the_build_cannot_take_are_refused_before_anything_is_made() {
+    let fx = Fixture::with_release(V);
+    let base = tempfile::TempDir::new().unwrap();
+    for (name, named) in [
+        ("a$(touch pwned)b", "`$`"),
+        ("a`id`b", "a backtick (`)"),
+        ("a\"b", "`\"`"),
+        ("a\\b", "`\\`"),
+        ("a\nb", "a newline"),
+        ("a b", "a space"),
+        ("a'b", "`'`"),
+    ] {
+        let home = base.path().join(name).join("ftpy");
+        let out = fx
+            .ftpy()
+            .env("FTPY_HOME", &home)
+            .args(["install", "--profile", "fast", "3.13.5t"])
+            .output()
+            .unwrap();
+        let stderr = stderr_of(&out);
+        assert_eq!(out.status.code(), Some(2), "{name:?}: {stderr}");
+        assert!(stderr.contains(&format!("contains {named}, which CPython's build cannot take")), "{stderr}");
+        assert!(stderr.contains(&home.display().to_string().escape_debug().to_string()), "{stderr}");
+        assert!(stderr.contains("hint: set FTPY_HOME"), "{stderr}");
+        assert!(!base.path().join(name).exists(), "{name:?}: created");
+    }
+    assert!(fx.configure_runs().is_empty());
+    assert!(fx.server.all_hits().is_empty());
+}
