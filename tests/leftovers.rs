@@ -149,8 +149,9 @@ fn the_next_run_stops_what_a_killed_ftpy_left_building() {
     );
     assert!(group_records(&fx).is_empty(), "{:?}", group_records(&fx));
 
-    // The next install clears the killed run's staging directory and builds.
-    assert_eq!(fx.staging_leftovers().len(), 1, "{:?}", fx.staging_leftovers());
+    // The same run's recovery, after the processes were stopped, cleared the killed run's
+    // staging directory; the next install builds.
+    assert!(fx.staging_leftovers().is_empty(), "{:?}", fx.staging_leftovers());
     let out = fx.ftpy().args(["install", "--profile", "fast", "3.13.5t"]).output().unwrap();
     assert!(out.status.success(), "{}", stderr_of(&out));
     assert!(!stderr_of(&out).contains("leftover"), "{}", stderr_of(&out));
