@@ -213,7 +213,12 @@ impl Error {
 
     pub fn hints(&self) -> Vec<String> {
         match self {
-            Error::Version(VersionError::NoFreethreadingBefore313(_)) | Error::Recipe(RecipeError::NoPair { .. }) => vec![
+            Error::Version(VersionError::NoFreethreadingBefore313(typed)) => {
+                let mut hints = typo_hint(typed);
+                hints.push("ask for 3.13t or newer (`ftpy list --available`), or drop the `t` for a GIL-only build".into());
+                hints
+            }
+            Error::Recipe(RecipeError::NoPair { .. }) => vec![
                 "ask for 3.13t or newer (`ftpy list --available`), or drop the `t` for a GIL-only build".into(),
             ],
             Error::Version(_) => vec!["a version looks like 3.13, 3.13t, 3.13.5, 3.13.5t or 3.15.0b4t".into()],
@@ -369,6 +374,17 @@ impl Error {
             _ => vec![],
         }
     }
+}
+
+/// "did you mean" for a request refused before the recipes were consulted (`3.1.4t`), from
+/// the built-in recipes.
+fn typo_hint(typed: &str) -> Vec<String> {
+    let Ok(book) = crate::recipe::RecipeBook::load(None) else { return Vec::new() };
+    let close = crate::recipe::did_you_mean(&book, typed);
+    if close.is_empty() {
+        return Vec::new();
+    }
+    vec![format!("did you mean {}?", crate::recipe::one_of(&close))]
 }
 
 fn describe_requirements_failure(env: &str, key: &str, failure: &crate::pip::PipFailure) -> String {
