@@ -137,7 +137,7 @@ pub fn install_group(
     remove_stale_staging(ctx, &keys);
     // From here, Ctrl-C or SIGTERM stops the builds and downloads, which then fail; the staging
     // directory goes, and a previous installation being replaced stays (see `finish_interrupted`).
-    let signals = crate::interrupt::Guard::install();
+    let signals = crate::interrupt::Guard::install_with(crate::interrupt::Notice::Build);
 
     let toolchain = Toolchain::detect();
     let mut report = GroupReport { results: Vec::new(), shared_failure: None };

@@ -564,6 +564,60 @@ fn a_signal_stops_the_builds_and_leaves_nothing_half_installed() {
     assert_eq!(fx.versions(), ["3.13.5", "3.13.5t"]);
 }
 
+#[test]
+fn the_first_signal_says_stopping_the_build_at_once() {
+    use std::io::BufRead;
+    use std::os::unix::fs::PermissionsExt;
+    use std::time::{Duration, Instant};
+    let fx = Fixture::with_release(V);
+    // A make that takes 8 s to stop after SIGTERM, as a real one finishing its compilers may:
+    // before the notice, nothing was printed until it had (issue 12: 11 s of silence).
+    let dir = tempfile::TempDir::new().unwrap();
+    let slow_make = dir.path().join("slow-make");
+    fs::write(&slow_make, "#!/bin/sh\ntrap 'sleep 8; exit 143' TERM\nmake \"$@\" &\nwait $!\n").unwrap();
+    fs::set_permissions(&slow_make, fs::Permissions::from_mode(0o755)).unwrap();
+    let mut child = fx
+        .command(assert_cmd::cargo::cargo_bin("ftpy"))
+        .env("MAKE", &slow_make)
+        .env("FAKE_MAKE_SLEEP", "302.5")
+        .args(["install", "--profile", "fast", "3.13.5t"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (lines_tx, lines) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = lines_tx.send((Instant::now(), line));
+        }
+    });
+    let waited = Instant::now();
+    while fx.records("make.").is_empty() {
+        assert!(waited.elapsed().as_secs() < 120, "the build never started");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let pid = child.id().to_string();
+    assert!(std::process::Command::new("kill").args(["-INT", &pid]).status().unwrap().success());
+    let signalled = Instant::now();
+    let status = child.wait().unwrap();
+    let exited = Instant::now();
+    reader.join().unwrap();
+    let seen: Vec<(Instant, String)> = lines.try_iter().collect();
+    let all: Vec<&str> = seen.iter().map(|(_, l)| l.as_str()).collect();
+    assert_eq!(status.code(), Some(130), "{all:#?}");
+    let (noticed, line) = seen
+        .iter()
+        .find(|(_, line)| line.contains("stopping the build\u{2026}"))
+        .unwrap_or_else(|| panic!("no notice: {all:#?}"));
+    assert_eq!(line.trim(), "stopping the build\u{2026} (a second Ctrl-C forces it)");
+    // The make above ends 8 s after its SIGTERM: the notice came long before ftpy could exit.
+    assert!(exited.duration_since(signalled) >= Duration::from_secs(8), "{all:#?}");
+    assert!(noticed.duration_since(signalled) < Duration::from_secs(5), "the notice waited for the build");
+    assert!(*noticed < exited);
+    assert_eq!(all.iter().filter(|l| l.contains("stopping the build")).count(), 1, "one line: {all:#?}");
+}
+
 /// The SIGINT and SIGQUIT bits of a `SigIgn:` line of /proc/<pid>/status.
 fn ignores_sigint_or_sigquit(line: &str) -> bool {
     let mask = u64::from_str_radix(line.trim().trim_start_matches("SigIgn:").trim(), 16).unwrap();
