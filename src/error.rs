@@ -173,6 +173,8 @@ impl Error {
             Error::Interrupted { .. }
             | Error::Download(DownloadError::Interrupted)
             | Error::Build(BuildError::Interrupted { .. }) => 130,
+            // The log's disk, not the build: a local error (issue 12: a full disk exited 6).
+            Error::Build(BuildError::Log { .. }) => 1,
             Error::Version(_) | Error::Usage { .. } => 2,
             Error::Recipe(RecipeError::NoMatch { .. } | RecipeError::NoFreethreadedBuild { .. }) => 3,
             Error::Recipe(RecipeError::NoPair { .. }) => 2,
@@ -274,6 +276,7 @@ impl Error {
             Error::Unpack(UnpackError::Unsafe { .. } | UnpackError::TooLarge { .. }) => {
                 vec!["nothing was installed; the archive matched the sha256 its recipe names, so check that recipe (FTPY_RECIPES)".into()]
             }
+            Error::Build(e @ BuildError::Log { .. }) => e.log_hints(),
             Error::Build(e) => {
                 let mut hints = Vec::new();
                 if let Some(dep) = e.missing_dependency() {

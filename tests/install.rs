@@ -618,6 +618,38 @@ fn the_first_signal_says_stopping_the_build_at_once() {
     assert_eq!(all.iter().filter(|l| l.contains("stopping the build")).count(), 1, "one line: {all:#?}");
 }
 
+#[test]
+fn a_build_log_that_cannot_be_written_is_a_local_error_not_a_failed_build() {
+    use std::os::unix::fs::PermissionsExt;
+    let fx = Fixture::with_release(V);
+    // The source is cached by a first install, so that only the build log grows.
+    fx.ftpy().args(["install", "--profile", "fast", V]).assert().success();
+    // A make that says a lot (1 MiB, as a real build does), and a file-size limit of 64 KiB
+    // standing in for a full disk: writing the log fails with EFBIG (SIGXFSZ ignored).
+    let dir = tempfile::TempDir::new().unwrap();
+    let chatty_make = dir.path().join("chatty-make");
+    fs::write(
+        &chatty_make,
+        "#!/bin/sh\nhead -c 1048576 /dev/zero | tr '\\0' 'x' | fold -w 100\nexec make \"$@\"\n",
+    )
+    .unwrap();
+    fs::set_permissions(&chatty_make, fs::Permissions::from_mode(0o755)).unwrap();
+    let out = fx
+        .command("sh")
+        .env("MAKE", &chatty_make)
+        .args(["-c", "trap '' XFSZ; ulimit -f 128; exec \"$0\" \"$@\""])
+        .arg(assert_cmd::cargo::cargo_bin("ftpy"))
+        .args(["install", "--profile", "fast", "--no-build-cache", "3.13.5t"])
+        .output()
+        .unwrap();
+    let stderr = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(1), "a local I/O error, not 6 (build failed): {stderr}");
+    assert!(stderr.contains("cannot write the build log"), "{stderr}");
+    assert!(stderr.contains("hint: the disk holding"), "{stderr}");
+    assert!(fx.staging_leftovers().is_empty(), "{:?}", fx.staging_leftovers());
+    assert_eq!(fx.versions(), [V]);
+}
+
 /// The SIGINT and SIGQUIT bits of a `SigIgn:` line of /proc/<pid>/status.
 fn ignores_sigint_or_sigquit(line: &str) -> bool {
     let mask = u64::from_str_radix(line.trim().trim_start_matches("SigIgn:").trim(), 16).unwrap();
