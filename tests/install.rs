@@ -248,6 +248,50 @@ fn file_mirror_works() {
 }
 
 #[test]
+fn a_mirror_without_the_resolved_release_says_what_it_holds_and_how_to_pin() {
+    // Issue 12: a mirror holding 3.13.5 only; `3.13t` resolves to the newest 3.13 the recipes
+    // know (3.13.14), which the mirror does not have.
+    let fx = Fixture::new();
+    let tarball = fake_source(V);
+    fx.add_recipe(V, &sha256_hex(&tarball));
+    let mirror = tempfile::TempDir::new().unwrap();
+    let hold = |version: &str, bytes: &[u8]| {
+        fs::create_dir_all(mirror.path().join(version)).unwrap();
+        fs::write(mirror.path().join(version).join(format!("Python-{version}.tar.xz")), bytes).unwrap();
+    };
+    hold(V, &tarball);
+    let base = format!("file://{}", mirror.path().display());
+    let install = |request: &str| {
+        fx.ftpy().env("FTPY_MIRROR", &base).args(["install", "--profile", "fast", request]).output().unwrap()
+    };
+    let out = install("3.13t");
+    let stderr = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(4), "{stderr}");
+    assert!(stderr.contains("could not download the source of 3.13.14 from"), "{stderr}");
+    assert!(stderr.contains(&format!("hint: {base} has no 3.13.14; it holds 3.13.5\n")), "{stderr}");
+    assert!(stderr.contains("`ftpy install 3.13.5t`"), "{stderr}");
+    assert!(!stderr.contains("must be laid out like python.org"), "it is laid out so: {stderr}");
+
+    // What is listed is bounded, and only release directories that hold their tarball.
+    for patch in 0..30 {
+        hold(&format!("2.7.{patch}"), b"old");
+    }
+    for junk in ["notes", "3.13", "3.13.6", "index.html"] {
+        fs::create_dir_all(mirror.path().join(junk)).unwrap();
+    }
+    let stderr = stderr_of(&install("3.13t"));
+    let listed =
+        stderr.lines().find(|l| l.contains("has no 3.13.14; it holds")).unwrap_or_else(|| panic!("{stderr}"));
+    assert!(listed.ends_with(", 3.13.5 and 11 more"), "{listed}");
+    assert_eq!(listed.matches(", ").count(), 19, "20 shown: {listed}");
+    assert!(!listed.contains("3.13.6") && !listed.contains("notes"), "{listed}");
+
+    // The suggested pin works.
+    let out = install("3.13.5t");
+    assert!(out.status.success(), "{}", stderr_of(&out));
+}
+
+#[test]
 fn a_pgo_training_run_that_fails_once_is_run_again_and_twice_fails_the_build() {
     let fx = Fixture::with_release(V);
     let out = fx.ftpy().env("FAKE_PGO_FAILURES", "1").args(["install", "3.13.5t"]).output().unwrap();
