@@ -39,8 +39,8 @@ pub enum Command {
     Doctor(DoctorArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
     Completions(CompletionsArgs),
-    /// Print the man page (roff)
-    Man,
+    /// Print the man page (roff), or write one per subcommand with --dir
+    Man(ManArgs),
     /// Print CI configuration that uses ftpy
     #[command(subcommand)]
     Ci(CiCommand),
@@ -312,6 +312,13 @@ pub struct DockerfileArgs {
 pub struct CompletionsArgs {
     #[arg(value_enum)]
     pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write ftpy.1 and an ftpy-<subcommand>.1 page for each subcommand into DIR instead
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Args)]
