@@ -367,7 +367,7 @@ pub enum CacheCommand {
     Dir,
     /// List the builds in the build cache
     List,
-    /// Remove builds from the build cache
+    /// Remove builds, downloaded sources and package index files from the caches
     Prune(PruneArgs),
     /// Print a stable key for the build(s) a request resolves to on this machine
     Key(CacheKeyArgs),
@@ -375,11 +375,13 @@ pub enum CacheCommand {
 
 #[derive(Debug, Args)]
 pub struct PruneArgs {
-    /// Keep only the newest N builds
+    /// Keep only the newest N builds, and the newest N other downloaded sources besides those of
+    /// installed versions and cached builds (which are always kept)
     #[arg(long, value_name = "N")]
     pub keep: Option<usize>,
 
-    /// Remove builds older than this: 30d, 12h, 90m, 2w
+    /// Remove builds, downloaded sources (but those of installed versions and cached builds) and
+    /// package index files older than this: 30d, 12h, 90m, 2w
     #[arg(long, value_name = "AGE")]
     pub older_than: Option<String>,
 }
