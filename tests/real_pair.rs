@@ -13,9 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
-use common::index::{
-    FT_CLASSIFIER, FixtureFile, IndexFixture, every_status_index, file_sdist, file_wheel, manylinux,
-};
+use common::index::{FixtureFile, IndexFixture, every_status_index, ftwheel_files};
 use common::*;
 use packages::{Extension, sdist_of, write_package};
 
@@ -499,21 +497,7 @@ fn wheels_check_agrees_with_pips_own_resolution() {
     let dir = tempfile::TempDir::new().unwrap();
     let index = every_status_index();
     // Its free-threaded wheel for this interpreter, too (the fixture's is cp313t).
-    let ml = manylinux();
-    index.json_project(
-        "ftwheel",
-        vec![
-            file_wheel(
-                "ftwheel",
-                "2.0",
-                &format!("cp314-cp314t-{ml}"),
-                &["puredep>=1.0", "gilonly; python_version < \"3.13\"", "extrapkg; extra == \"fast\""],
-                &[FT_CLASSIFIER],
-            ),
-            file_wheel("ftwheel", "2.0", &format!("cp314-cp314-{ml}"), &[], &[]),
-            file_sdist("ftwheel", "2.0", &[]),
-        ],
-    );
+    index.json_project("ftwheel", ftwheel_files("cp314"));
     let ft = write_package(
         &dir.path().join("pkgs"),
         "ftsdist",
