@@ -185,7 +185,6 @@ fn is_cause(line: &str) -> bool {
         && (last.ends_with("Error") || last.ends_with("Exception"))
 }
 
-
 /// `numpy>=2 (from -r req.txt (line 1))` → `numpy`; `./pkgs/foo` → `foo`; a wheel or sdist file
 /// name → its project name.
 fn requirement_name(text: &str) -> String {
@@ -337,7 +336,10 @@ ERROR: Failed to build one or more wheels
         assert!(!lines.iter().any(|l| l.contains("subprocess-exited")), "{lines:?}");
         // Without any cause, pip's own words are all there is.
         let bare = "  error: subprocess-exited-with-error\nERROR: Failed to build one or more wheels\n";
-        assert_eq!(key_lines(bare), ["error: subprocess-exited-with-error", "ERROR: Failed to build one or more wheels"]);
+        assert_eq!(
+            key_lines(bare),
+            ["error: subprocess-exited-with-error", "ERROR: Failed to build one or more wheels"]
+        );
     }
 
     #[test]

@@ -348,7 +348,11 @@ mod tests {
     #[test]
     fn free_threaded_targets_take_abi3t_as_packaging_26_1_lists_it() {
         let on = |minor: u32, ft: bool| {
-            Target::new(MinorVersion { major: 3, minor }, ft, custom_platforms(&["manylinux2014_x86_64".into()]))
+            Target::new(
+                MinorVersion { major: 3, minor },
+                ft,
+                custom_platforms(&["manylinux2014_x86_64".into()]),
+            )
         };
         let (ft315, gil315) = (on(15, true), on(15, false));
         assert_eq!(ft315.abi_tag(), "cp315t");

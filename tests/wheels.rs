@@ -534,3 +534,123 @@ fn control_characters_from_files_and_the_index_are_shown_escaped() {
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(!stderr.contains(['\x1b', '\x07']) && stderr.contains("owned"), "{stderr:?}");
 }
+
+#[test]
+fn a_wheel_wheels_build_made_counts_as_ready() {
+    let fixture = Fixture::new();
+    let index = index();
+    let dir = tempfile::TempDir::new().unwrap();
+    fs::write(dir.path().join("requirements.txt"), "ftwheel\nsdistonly\n").unwrap();
+    let out = check(&fixture, &index, dir.path(), &["--json"]);
+    let report: serde_json::Value = serde_json::from_str(&stdout_of(&out)).unwrap();
+    assert_eq!(row(&report, "sdistonly")["verdict"], "must-build");
+    let wheelhouse =
+        fixture.home.path().join("wheels").join(format!("{}t", report["target"]["python"].as_str().unwrap()));
+    fs::create_dir_all(&wheelhouse).unwrap();
+    // A wheel of another release, and one for the GIL build, are no use to cp313t.
+    let arch = common::index::arch();
+    fs::write(wheelhouse.join(format!("sdistonly-0.8-cp313-cp313t-linux_{arch}.whl")), b"").unwrap();
+    fs::write(wheelhouse.join(format!("sdistonly-1.0-cp313-cp313-linux_{arch}.whl")), b"").unwrap();
+    let out = check(&fixture, &index, dir.path(), &["--strict"]);
+    assert_eq!(out.status.code(), Some(12), "{}", stderr_of(&out));
+
+    let built = format!("sdistonly-1.0-cp313-cp313t-linux_{arch}.whl");
+    fs::write(wheelhouse.join(&built), b"").unwrap();
+    let out = check(&fixture, &index, dir.path(), &["--strict"]);
+    assert_eq!(out.status.code(), Some(0), "{}\n{}", stdout_of(&out), stderr_of(&out));
+    let text = stdout_of(&out);
+    let line = text.lines().find(|l| l.starts_with("sdistonly")).unwrap();
+    assert!(line.contains("built by ftpy (wheelhouse)") && line.contains(&built), "{line}");
+    assert!(text.contains("3 of 3 ready for cp313t"), "{text}");
+    let out = check(&fixture, &index, dir.path(), &["--json"]);
+    let report: serde_json::Value = serde_json::from_str(&stdout_of(&out)).unwrap();
+    assert_eq!(row(&report, "sdistonly")["verdict"], "wheelhouse");
+    assert_eq!(report["summary"]["ready"], 3);
+}
+
+#[test]
+fn a_long_version_keeps_the_columns() {
+    let fixture = Fixture::new();
+    let index = index();
+    let long = "1.0.0.post12345.dev67890+local.abcdef";
+    let meta = common::index::metadata("longver", long, &[], &[]);
+    let (filename, bytes) = common::index::wheel("longver", long, "py3-none-any", &meta);
+    index
+        .json_project("longver", vec![common::index::FixtureFile::new(&filename, bytes).with_metadata(meta)]);
+    let very_long = "1.2.3.4.5.6.7.8.9.10.11.12.13.14.15.16.17.18.19.20";
+    let meta = common::index::metadata("hugever", very_long, &[], &[]);
+    let (filename, bytes) = common::index::wheel("hugever", very_long, "py3-none-any", &meta);
+    index
+        .json_project("hugever", vec![common::index::FixtureFile::new(&filename, bytes).with_metadata(meta)]);
+    let dir = tempfile::TempDir::new().unwrap();
+    fs::write(dir.path().join("requirements.txt"), "longver\nhugever\nftwheel\n").unwrap();
+    let out = check(&fixture, &index, dir.path(), &[]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let text = stdout_of(&out);
+    // Every row's status starts where the header's does.
+    let header = text.lines().next().unwrap();
+    let status_at = header.find("status").unwrap();
+    for name in ["longver", "hugever", "ftwheel"] {
+        let line = text.lines().find(|l| l.starts_with(name)).unwrap_or_else(|| panic!("{text}"));
+        let at = line
+            .find("pure-Python wheel")
+            .or_else(|| line.find("cp313t wheel"))
+            .unwrap_or_else(|| panic!("{text}"));
+        assert_eq!(line[..at].chars().count(), status_at, "{name} is out of line:\n{text}");
+    }
+    assert!(text.contains(long), "a version that fits is shown whole:\n{text}");
+    assert!(text.contains("1.2.3.4.5.6.7.8.9.10.11.12.13.14.15.16.…"), "a longer one is shortened:\n{text}");
+    let out = check(&fixture, &index, dir.path(), &["--json"]);
+    let report: serde_json::Value = serde_json::from_str(&stdout_of(&out)).unwrap();
+    assert_eq!(row(&report, "hugever")["version"], very_long, "the JSON has it whole");
+}
+
+#[test]
+fn the_project_chooses_the_python() {
+    let fixture = Fixture::new();
+    let index = index();
+    let dir = tempfile::TempDir::new().unwrap();
+    fs::write(dir.path().join("requirements.txt"), "abionly\n").unwrap();
+    let run = |extra: &[&str]| {
+        let mut args = vec!["wheels", "check", "-r", "requirements.txt", "--json"];
+        args.extend(extra);
+        let out = fixture
+            .ftpy()
+            .current_dir(dir.path())
+            .env("PIP_INDEX_URL", &index.url)
+            .env("PIP_CONFIG_FILE", "/dev/null")
+            .args(&args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr_of(&out));
+        let report: serde_json::Value = serde_json::from_str(&stdout_of(&out)).unwrap();
+        (report["target"]["abi"].as_str().unwrap().to_string(), stderr_of(&out))
+    };
+    // .python-version names the series: its free-threaded build, not installed, from the recipes.
+    fs::write(dir.path().join(".python-version"), "3.13\n").unwrap();
+    let (abi, said) = run(&[]);
+    assert_eq!(abi, "cp313t");
+    assert!(said.contains("3.13t is not installed: checking for cp313t from the version alone"), "{said}");
+    assert!(said.contains(".python-version"), "{said}");
+    // --python wins.
+    assert_eq!(run(&["--python", "3.14t"]).0, "cp314t");
+    // requires-python, when there is no .python-version.
+    fs::remove_file(dir.path().join(".python-version")).unwrap();
+    fs::write(dir.path().join("pyproject.toml"), "[project]\nname='p'\nrequires-python='>=3.13,<3.14'\n")
+        .unwrap();
+    let (abi, said) = run(&[]);
+    assert_eq!(abi, "cp313t");
+    assert!(said.contains("requires-python >=3.13,<3.14"), "{said}");
+
+    // build needs the interpreter itself, and names what to install.
+    let out = fixture
+        .ftpy()
+        .current_dir(dir.path())
+        .env("PIP_INDEX_URL", &index.url)
+        .env("PIP_CONFIG_FILE", "/dev/null")
+        .args(["wheels", "build", "-r", "requirements.txt"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", stderr_of(&out));
+    assert!(stderr_of(&out).contains("ftpy install 3.13t"), "{}", stderr_of(&out));
+}

@@ -435,7 +435,7 @@ fn print_table(rows: &[Row], target: &Target) {
 /// Table columns are as wide as their longest cell, within these bounds; longer cells are
 /// shortened (the JSON report has them whole).
 const MAX_NAME_COLUMN: usize = 40;
-const MAX_VERSION_COLUMN: usize = 24;
+const MAX_VERSION_COLUMN: usize = 40;
 const MIN_COLUMN: usize = 7;
 
 fn column_width<'a>(cells: impl Iterator<Item = &'a str>, max: usize) -> usize {
@@ -645,7 +645,9 @@ fn blocked_by(rows: &[Row], states: &[(&Row, BuildState)]) -> std::collections::
         .map(|(r, _)| (r.name.clone(), r.name.clone()))
         .chain(
             rows.iter()
-                .filter(|r| matches!(r.verdict, Verdict::WillNotLoad | Verdict::NotFound | Verdict::Unchecked))
+                .filter(|r| {
+                    matches!(r.verdict, Verdict::WillNotLoad | Verdict::NotFound | Verdict::Unchecked)
+                })
                 .map(|r| (r.name.clone(), r.name.clone())),
         )
         .collect();
@@ -676,7 +678,10 @@ fn print_build_report(
         let gil = match (state, verified) {
             (BuildState::Failed { .. }, _) => "-".to_string(),
             _ if blocked.contains_key(&row.name) => {
-                format!("not checked: needs {}, which cannot be installed", escape_control(&blocked[&row.name]))
+                format!(
+                    "not checked: needs {}, which cannot be installed",
+                    escape_control(&blocked[&row.name])
+                )
             }
             (_, Verified::Scanned(r)) => {
                 let name = normalize_name(&row.name);
