@@ -654,3 +654,167 @@ fn the_project_chooses_the_python() {
     assert_eq!(out.status.code(), Some(3), "{}", stderr_of(&out));
     assert!(stderr_of(&out).contains("ftpy install 3.13t"), "{}", stderr_of(&out));
 }
+
+/// pip as `ftpy wheels build` drives it, with pip 26.1's words: `pip wheel` builds a wheel of
+/// anything but `broken`, whose backend refuses the free-threaded build; `pip install` of a
+/// wheel that needs `broken` (the scratch install) collects it from the index and fails the
+/// same way; FAKE_PIP_INSTALL_FAILS fails every install.
+const FAKE_PIP: &str = r#"#!/bin/sh
+cmd=$3; shift 3
+refuse() {
+  cat <<OUT
+  Getting requirements to build wheel: started
+  Running command Getting requirements to build wheel
+  Traceback (most recent call last):
+    File "/h/lib/python3.13t/site-packages/pip/_vendor/pyproject_hooks/_in_process/_in_process.py", line 389, in <module>
+      main()
+  RuntimeError: broken does not support the free-threaded build of CPython 3.13. Upgrade to free-threaded 3.14 or newer
+  error: subprocess-exited-with-error
+
+  × Getting requirements to build wheel did not run successfully.
+  │ exit code: 1
+  ╰─> No available output.
+
+  note: This error originates from a subprocess, and is likely not a problem with pip.
+  Getting requirements to build wheel: finished with status 'error'
+ERROR: Failed to build 'broken' when getting requirements to build wheel
+OUT
+  exit 1
+}
+case "$cmd" in
+wheel)
+  out= spec=
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --wheel-dir|--cache-dir|--index-url|--extra-index-url|--no-binary) [ "$1" = --wheel-dir ] && out=$2; shift ;;
+      -*) ;;
+      *) spec=$1 ;;
+    esac
+    shift
+  done
+  name=${spec%%==*} version=${spec#*==}
+  echo "Collecting $spec"
+  echo "  Downloading $name-$version.tar.gz (1.2 kB)"
+  [ "$name" = broken ] && refuse
+  if [ "$name" = slow ]; then sleep 2; fi
+  mkdir -p "$out"
+  : > "$out/$name-$version-cp313-cp313t-linux_$(uname -m).whl"
+  echo "Successfully built $name"
+  ;;
+install)
+  [ -n "$FAKE_PIP_INSTALL_FAILS" ] && { echo "ERROR: No matching distribution found for gone"; exit 1; }
+  for arg in "$@"; do
+    case "$arg" in
+      */needsbroken-*) echo "Processing $arg"; echo "Collecting broken (from needsbroken==1.0)"; refuse ;;
+    esac
+  done
+  ;;
+esac
+"#;
+
+/// An installed 3.13.5t (the fake build) whose interpreter, and every environment made from
+/// it, hands `-m pip` to FAKE_PIP.
+fn fixture_with_fake_pip() -> Fixture {
+    let fixture = Fixture::with_release("3.13.5");
+    let out = fixture.ftpy().args(["install", "--profile", "fast", "3.13.5t"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let bin = fixture.home.path().join("versions/3.13.5t/bin");
+    let pip = fixture.home.path().join("fake-pip");
+    fs::write(&pip, FAKE_PIP).unwrap();
+    let python = bin.join("python3.13t");
+    fs::rename(&python, bin.join("python3.13t.real")).unwrap();
+    let pip = pip.display();
+    fs::write(
+        &python,
+        format!(
+            r#"#!/bin/sh
+if [ "$1" = -m ] && [ "$2" = pip ]; then exec sh {pip} "$@"; fi
+if [ "$1" = -m ] && [ "$2" = venv ]; then
+  "$0.real" "$@" || exit 1
+  mv "$3/bin/python" "$3/bin/python.real"
+  printf '#!/bin/sh\nif [ "$1" = -m ] && [ "$2" = pip ]; then exec sh {pip} "$@"; fi\nexec "$0.real" "$@"\n' > "$3/bin/python"
+  chmod +x "$3/bin/python"
+  exit 0
+fi
+exec "$0.real" "$@"
+"#
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(&python, fs::Permissions::from_mode(0o755)).unwrap();
+    fixture
+}
+
+fn build(fixture: &Fixture, index: &IndexFixture, dir: &std::path::Path, env: &[(&str, &str)]) -> Output {
+    let mut command = fixture.ftpy();
+    command.current_dir(dir).env("PIP_INDEX_URL", &index.url).env("PIP_CONFIG_FILE", "/dev/null").args([
+        "wheels",
+        "build",
+        "-r",
+        "requirements.txt",
+        "--python",
+        "3.13t",
+    ]);
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    command.output().unwrap()
+}
+
+#[test]
+fn build_keeps_its_report_when_a_dependency_fails_to_build() {
+    let fixture = fixture_with_fake_pip();
+    let index = IndexFixture::new();
+    index.json_project("needsbroken", vec![common::index::file_sdist("needsbroken", "1.0", &["broken"])]);
+    index.json_project("broken", vec![common::index::file_sdist("broken", "2.1.1", &[])]);
+    index.json_project("slow", vec![common::index::file_sdist("slow", "1.0", &[])]);
+    let dir = tempfile::TempDir::new().unwrap();
+    fs::write(dir.path().join("requirements.txt"), "needsbroken\nslow\n").unwrap();
+
+    let out = build(&fixture, &index, dir.path(), &[]);
+    let (stdout, stderr) = (stdout_of(&out), stderr_of(&out));
+    assert_eq!(out.status.code(), Some(13), "{stdout}\n{stderr}");
+    let line =
+        |name: &str| stdout.lines().find(|l| l.starts_with(name)).unwrap_or_else(|| panic!("{stdout}"));
+    assert!(line("broken").contains("FAILED"), "{stdout}");
+    assert!(
+        line("needsbroken").contains("built") && line("needsbroken").contains("needs broken"),
+        "{stdout}"
+    );
+    assert!(line("slow").contains("built") && line("slow").contains("stays off"), "{stdout}");
+    assert!(stderr.contains("1 package could not be built: broken"), "{stderr}");
+    // The package's own build log, and what its backend said.
+    assert!(stderr.contains("broken: the build log is"), "{stderr}");
+    let log = stderr.lines().find(|l| l.contains("broken: the build log is")).unwrap();
+    assert!(log.contains("wheel-broken-2.1.1-3.13.5t"), "{log}");
+    assert!(!stderr.contains("wheel-verify"), "the scratch install's log: {stderr}");
+    assert!(
+        stderr.contains(
+            "broken: the build said: RuntimeError: broken does not support the free-threaded build"
+        ),
+        "{stderr}"
+    );
+    // The real time each package took.
+    let took = stderr.split("slow 1.0: built in ").nth(1).unwrap_or_else(|| panic!("{stderr}"));
+    let seconds: u64 = took.split('s').next().unwrap().parse().unwrap_or_else(|_| panic!("{stderr}"));
+    assert!((2..120).contains(&seconds), "{stderr}");
+    assert!(stderr.contains("broken 2.1.1: FAILED in "), "{stderr}");
+
+    // A scratch install that fails for another reason keeps the table too.
+    fs::write(dir.path().join("requirements.txt"), "slow\n").unwrap();
+    let out = build(&fixture, &index, dir.path(), &[("FAKE_PIP_INSTALL_FAILS", "1")]);
+    let (stdout, stderr) = (stdout_of(&out), stderr_of(&out));
+    assert_eq!(out.status.code(), Some(13), "{stdout}\n{stderr}");
+    assert!(
+        stdout.lines().any(|l| l.starts_with("slow")
+            && l.contains("reused")
+            && l.contains("not checked: the scratch install failed")),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("the scratch install said: ERROR: No matching distribution found for gone"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("gone (a dependency, in the scratch install)"), "{stderr}");
+}
