@@ -536,7 +536,13 @@ pub fn build(args: WheelsBuildArgs, ctx: &Context) -> Result<ExitCode, Error> {
         }
         let started = Instant::now();
         let mut task = ctx.reporter.task(&format!("{} {version}", row.name));
-        task.phase("building from source");
+        if std::io::stderr().is_terminal() {
+            // The spinner shows the time as it runs.
+            task.phase("building from source");
+        } else {
+            // A plain line now, and the time it took when done (not a start time of "0s").
+            ctx.reporter.info(format!("{} {version}: building from source", escape_control(&row.name)));
+        }
         let log = ctx.home.logs_dir().join(format!("wheel-{}-{version}-{}.log", row.name, inst.key));
         let outcome =
             wheel_build::build(&inst.interpreter(), &row.name, &version, &index_args, &wheelhouse, &log)
