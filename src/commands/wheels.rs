@@ -64,7 +64,7 @@ impl TargetPython {
 /// free-threaded build. A wish from the project means its free-threaded build; `--python` is
 /// taken as written (`--python 3.13` checks the GIL build). What is not installed is looked up
 /// in the recipes: never another series.
-fn target_python(ctx: &Context, selection: &WheelSelection) -> Result<TargetPython, Error> {
+fn target_python(ctx: &Context, selection: &WheelSelection, build: bool) -> Result<TargetPython, Error> {
     let root = project::find_root(selection.project.as_deref(), false)?;
     let pyproject_path = root.join("pyproject.toml");
     let pyproject = if pyproject_path.is_file() { Some(PyProject::read(&pyproject_path)?) } else { None };
@@ -125,6 +125,11 @@ fn target_python(ctx: &Context, selection: &WheelSelection) -> Result<TargetPyth
         installed: None,
         source,
     };
+    if build {
+        // Building needs the interpreter itself: say which, and where the wish came from.
+        ctx.reporter.info(format!("Building for {} (from {})", target.series_request(), target.source));
+        return Err(Error::NotInstalled { request: target.series_request(), suggest_install: true });
+    }
     ctx.reporter.info(format!(
         "{} is not installed: checking for {} from the version alone ({} in the recipes)",
         target.series_request(),
@@ -273,9 +278,10 @@ fn run_check(
     ctx: &Context,
     selection: &WheelSelection,
     platforms: &[String],
+    build: bool,
 ) -> Result<(TargetPython, Target, IndexClient, Inputs, Vec<Row>), Error> {
     let inputs = read_inputs(selection)?;
-    let python = target_python(ctx, selection)?;
+    let python = target_python(ctx, selection, build)?;
     let platforms = if platforms.is_empty() {
         wheel_tags::host_platforms()
     } else {
@@ -339,7 +345,7 @@ fn count_wheelhouse(rows: &mut [Row], wheelhouse: &Path, target: &Target) {
 }
 
 fn check(args: WheelsCheckArgs, ctx: &Context) -> Result<ExitCode, Error> {
-    let (python, target, client, _inputs, rows) = run_check(ctx, &args.selection, &args.platforms)?;
+    let (python, target, client, _inputs, rows) = run_check(ctx, &args.selection, &args.platforms, false)?;
     let summary = Summary::of(&rows);
     if args.json {
         let report = Report {
@@ -402,14 +408,16 @@ fn print_table(rows: &[Row], target: &Target) {
     for row in rows {
         let (text, code) = verdict_text(row, target);
         let mut notes: Vec<String> = Vec::new();
-        if !row.wheel_mismatches.is_empty() {
+        if !row.wheel_mismatches.is_empty() && row.verdict != Verdict::Wheelhouse {
             let kinds: Vec<String> = row.wheel_mismatches.iter().map(|m| m.describe(target)).collect();
             notes.push(format!("wheels only for {}", kinds.join(", ")));
         }
         if let Some(newest) = &row.newest {
             notes.push(format!("newest {newest} has nothing that loads"));
         }
-        if let Some(binary) = &row.prefer_binary {
+        if row.verdict == Verdict::Wheelhouse {
+            // What the index offers no longer matters: the wheel is here.
+        } else if let Some(binary) = &row.prefer_binary {
             notes.push(format!("--prefer-binary would take {binary}"));
         } else if matches!(row.verdict, Verdict::MustBuild | Verdict::WillNotLoad) {
             notes.push("no release has a wheel for this target".into());
@@ -493,7 +501,7 @@ pub fn build(args: WheelsBuildArgs, ctx: &Context) -> Result<ExitCode, Error> {
             hints: vec![format!("add the `t`: --python {text}t")],
         });
     }
-    let (python, target, client, _inputs, rows) = run_check(ctx, &args.selection, &[])?;
+    let (python, target, client, _inputs, rows) = run_check(ctx, &args.selection, &[], true)?;
     let Some(inst) = python.installed.clone() else {
         return Err(Error::NotInstalled { request: python.series_request(), suggest_install: true });
     };
