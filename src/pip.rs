@@ -115,11 +115,11 @@ pub fn read_failure(text: &str) -> (Vec<(String, PackageFailure)>, Vec<String>) 
             }
         } else if let Some(rest) = line.strip_prefix("ERROR: No matching distribution found for ") {
             add(&requirement_name(rest), PackageFailure::NoMatchingDistribution);
-        } else if line.contains("metadata-generation-failed") || line.contains("subprocess-exited-with-error")
+        } else if (line.contains("metadata-generation-failed")
+            || line.contains("subprocess-exited-with-error"))
+            && let Some(name) = &current
         {
-            if let Some(name) = &current {
-                add(name, PackageFailure::BuildFailed);
-            }
+            add(name, PackageFailure::BuildFailed);
         }
     }
     (packages, key_lines(text))
@@ -196,7 +196,7 @@ fn requirement_name(text: &str) -> String {
         .unwrap_or(base.len());
     let name = &base[..end];
     // A file name: drop the version and everything after it.
-    match name.find(|c: char| c == '-').filter(|_| name.ends_with(".whl") || name.contains(".tar")) {
+    match name.find('-').filter(|_| name.ends_with(".whl") || name.contains(".tar")) {
         Some(dash) => name[..dash].to_string(),
         None => name.trim_end_matches(".tar.gz").trim_end_matches(".zip").to_string(),
     }
