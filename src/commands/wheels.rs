@@ -309,7 +309,10 @@ fn run_check(
         },
         python.label(),
         python.full_version,
-        python.source,
+        match &python.source {
+            PythonSource::NewestInstalled => "the newest installed free-threaded build".to_string(),
+            source => source.to_string(),
+        },
         client.config.shown_urls().join(", "),
         client.config.source
     ));
