@@ -467,7 +467,8 @@ fn wheels_build_rebuilds_sdists_for_free_threading_and_proves_each() {
     assert!(out.status.success(), "{}", stderr_of(&out));
     assert!(stdout_of(&out).lines().filter(|l| l.contains("reused")).count() == 2, "{}", stdout_of(&out));
     // And the check counts them: built by ftpy, ready, --strict passes.
-    let out = ftpy_with_index(&project, &index.url, &["wheels", "check", "-r", "requirements.txt", "--strict"]);
+    let out =
+        ftpy_with_index(&project, &index.url, &["wheels", "check", "-r", "requirements.txt", "--strict"]);
     assert!(out.status.success(), "{}\n{}", stdout_of(&out), stderr_of(&out));
     assert_eq!(stdout_of(&out).matches("built by ftpy (wheelhouse)").count(), 2, "{}", stdout_of(&out));
 
