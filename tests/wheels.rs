@@ -821,3 +821,37 @@ fn build_keeps_its_report_when_a_dependency_fails_to_build() {
     );
     assert!(stderr.contains("gone (a dependency, in the scratch install)"), "{stderr}");
 }
+
+#[test]
+fn a_free_threaded_stable_abi_wheel_is_ready_on_3_15t() {
+    let fixture = Fixture::new();
+    let index = IndexFixture::new();
+    let ml = common::index::manylinux();
+    // PEP 803: built for abi3 and abi3t at once, as its authors are asked to.
+    index.json_project(
+        "stableft",
+        vec![
+            common::index::file_wheel("stableft", "1.0", &format!("cp315-abi3.abi3t-{ml}"), &[], &[]),
+            common::index::file_sdist("stableft", "1.0", &[]),
+        ],
+    );
+    let dir = tempfile::TempDir::new().unwrap();
+    fs::write(dir.path().join("requirements.txt"), "stableft\n").unwrap();
+    let verdict = |python: &str| {
+        let out = fixture
+            .ftpy()
+            .current_dir(dir.path())
+            .env("PIP_INDEX_URL", &index.url)
+            .env("PIP_CONFIG_FILE", "/dev/null")
+            .args(["wheels", "check", "-r", "requirements.txt", "--json", "--python", python])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr_of(&out));
+        let report: serde_json::Value = serde_json::from_str(&stdout_of(&out)).unwrap();
+        row(&report, "stableft")["verdict"].as_str().unwrap().to_string()
+    };
+    assert_eq!(verdict("3.15t"), "target-wheel");
+    assert_eq!(verdict("3.15"), "target-wheel", "the abi3 half");
+    // Its minimum is 3.15: an older interpreter builds it.
+    assert_eq!(verdict("3.14t"), "must-build");
+}
