@@ -30,6 +30,9 @@ pub enum Verdict {
     TargetWheel,
     /// A pure-Python wheel: loads anywhere.
     PureWheel,
+    /// Only an sdist on the index, but `ftpy wheels build` made a wheel of that release for the
+    /// target: it is in the wheelhouse `ftpy venv` installs from.
+    Wheelhouse,
     /// Only an sdist for the target: pip would build it.
     MustBuild,
     /// No release has anything installable: only abi3 or GIL-ABI (or other) wheels.
@@ -45,7 +48,7 @@ pub enum Verdict {
 
 impl Verdict {
     pub fn is_ready(self) -> bool {
-        matches!(self, Verdict::TargetWheel | Verdict::PureWheel)
+        matches!(self, Verdict::TargetWheel | Verdict::PureWheel | Verdict::Wheelhouse)
     }
 }
 

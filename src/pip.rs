@@ -115,32 +115,74 @@ pub fn read_failure(text: &str) -> (Vec<(String, PackageFailure)>, Vec<String>) 
             }
         } else if let Some(rest) = line.strip_prefix("ERROR: No matching distribution found for ") {
             add(&requirement_name(rest), PackageFailure::NoMatchingDistribution);
-        } else if line.contains("metadata-generation-failed") || line.contains("subprocess-exited-with-error")
+        } else if (line.contains("metadata-generation-failed")
+            || line.contains("subprocess-exited-with-error"))
+            && let Some(name) = &current
         {
-            if let Some(name) = &current {
-                add(name, PackageFailure::BuildFailed);
-            }
+            add(name, PackageFailure::BuildFailed);
         }
     }
-    let key_lines = text
-        .lines()
-        .map(str::trim_end)
-        .filter(|l| {
-            let t = l.trim_start();
-            t.starts_with("ERROR:")
-                || t.contains(" error: ")
-                || t.contains("#error")
-                || t.starts_with("error:")
-        })
-        .map(|l| l.trim_start().to_string())
-        .fold(Vec::<String>::new(), |mut seen, l| {
-            if !seen.contains(&l) {
-                seen.push(l);
-            }
-            seen
-        });
-    let key_lines = key_lines.iter().rev().take(8).rev().cloned().collect();
-    (packages, key_lines)
+    (packages, key_lines(text))
+}
+
+/// At most this many lines of a failed run are shown, each cut to [`SHOWN_LINE_CHARS`].
+const MAX_KEY_LINES: usize = 8;
+const MAX_CAUSE_LINES: usize = 4;
+const SHOWN_LINE_CHARS: usize = 240;
+
+/// The telling lines of a failed pip run: first what the build backend itself said (the
+/// exception that ended it, its `error:` lines, compiler errors), then pip's own `ERROR:` lines;
+/// pip's generic "subprocess-exited-with-error" only when nothing says more. Bounded, each
+/// line shortened and with control characters escaped.
+pub fn key_lines(text: &str) -> Vec<String> {
+    let mut causes: Vec<String> = Vec::new();
+    let mut pip_errors: Vec<String> = Vec::new();
+    for line in text.lines().map(str::trim) {
+        let list = if is_cause(line) {
+            &mut causes
+        } else if line.starts_with("ERROR:") || is_generic(line) {
+            &mut pip_errors
+        } else {
+            continue;
+        };
+        let shown = crate::terminal_text::escape_shortened(line, SHOWN_LINE_CHARS);
+        if !list.contains(&shown) {
+            list.push(shown);
+        }
+    }
+    if !causes.is_empty() {
+        pip_errors.retain(|l| !is_generic(l));
+    }
+    // The last causes are the ones that ended the build.
+    let skip = causes.len().saturating_sub(MAX_CAUSE_LINES);
+    let mut out: Vec<String> = causes.into_iter().skip(skip).collect();
+    let room = MAX_KEY_LINES - out.len();
+    let skip = pip_errors.len().saturating_sub(room);
+    out.extend(pip_errors.into_iter().skip(skip));
+    out
+}
+
+/// pip's own words for "the build backend failed", which say nothing of why.
+fn is_generic(line: &str) -> bool {
+    matches!(line, "error: subprocess-exited-with-error" | "error: metadata-generation-failed")
+}
+
+/// A line in which a build backend, or the compiler it ran, says why it failed: a Python
+/// exception (`RuntimeError: ...`, `setuptools.errors.CompileError: ...`), an `error:` line
+/// of its own, a compiler error (`x.c:3:2: error: ...`, `fatal error: ...`).
+fn is_cause(line: &str) -> bool {
+    if is_generic(line) {
+        return false;
+    }
+    if line.starts_with("error:") || line.contains(" error: ") {
+        return true;
+    }
+    let Some((head, message)) = line.split_once(": ") else { return false };
+    let last = head.rsplit('.').next().unwrap_or(head);
+    !message.trim().is_empty()
+        && head.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+        && head.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
+        && (last.ends_with("Error") || last.ends_with("Exception"))
 }
 
 /// `numpy>=2 (from -r req.txt (line 1))` → `numpy`; `./pkgs/foo` → `foo`; a wheel or sdist file
@@ -154,7 +196,7 @@ fn requirement_name(text: &str) -> String {
         .unwrap_or(base.len());
     let name = &base[..end];
     // A file name: drop the version and everything after it.
-    match name.find(|c: char| c == '-').filter(|_| name.ends_with(".whl") || name.contains(".tar")) {
+    match name.find('-').filter(|_| name.ends_with(".whl") || name.contains(".tar")) {
         Some(dash) => name[..dash].to_string(),
         None => name.trim_end_matches(".tar.gz").trim_end_matches(".zip").to_string(),
     }
@@ -210,5 +252,111 @@ Processing ./vendor/oldpkg-1.0.tar.gz
   error: metadata-generation-failed
 ";
         assert_eq!(read_failure(log).0, vec![("oldpkg".to_string(), PackageFailure::BuildFailed)]);
+    }
+
+    /// pip 26.1 installing an sdist whose backend refuses the interpreter (as cffi 2.x does on
+    /// 3.13t), without -v: the backend's output is boxed.
+    const CFFI_ON_313T: &str = "\
+Collecting argon2-cffi-bindings (from argon2-cffi==25.1.0->-r requirements.txt (line 1))
+  Using cached argon2_cffi_bindings-25.1.0-cp39-abi3-manylinux_2_26_x86_64.manylinux_2_28_x86_64.whl.metadata (7.4 kB)
+Collecting cffi>=1.0.1 (from argon2-cffi-bindings->argon2-cffi==25.1.0->-r requirements.txt (line 1))
+  Using cached cffi-2.1.1.tar.gz (523 kB)
+  Installing build dependencies: started
+  Installing build dependencies: finished with status 'done'
+  Getting requirements to build wheel: started
+  Getting requirements to build wheel: finished with status 'error'
+  error: subprocess-exited-with-error
+  
+  \u{d7} Getting requirements to build wheel did not run successfully.
+  \u{2502} exit code: 1
+  \u{2570}\u{2500}> [12 lines of output]
+      Traceback (most recent call last):
+        File \"/home/u/p/.venv-ft/lib/python3.13t/site-packages/pip/_vendor/pyproject_hooks/_in_process/_in_process.py\", line 389, in <module>
+          main()
+          ~~~~^^
+        File \"/home/u/p/.venv-ft/lib/python3.13t/site-packages/pip/_vendor/pyproject_hooks/_in_process/_in_process.py\", line 373, in main
+          json_out[\"return_val\"] = hook(**hook_input[\"kwargs\"])
+                                   ~~~~^^^^^^^^^^^^^^^^^^^^^^^^
+        File \"/tmp/pip-build-env-4k2_x1/overlay/lib/python3.13t/site-packages/setuptools/build_meta.py\", line 331, in get_requires_for_build_wheel
+          return self._get_build_requires(config_settings, requirements=[])
+        File \"<string>\", line 27, in <module>
+      RuntimeError: CFFI does not support the free-threaded build of CPython 3.13. Upgrade to free-threaded 3.14 or newer
+      [end of output]
+  
+  note: This error originates from a subprocess, and is likely not a problem with pip.
+ERROR: Failed to build 'cffi' when getting requirements to build wheel
+";
+
+    #[test]
+    fn shows_the_exception_the_build_backend_raised() {
+        let (packages, lines) = read_failure(CFFI_ON_313T);
+        assert_eq!(packages, vec![("cffi".to_string(), PackageFailure::BuildFailed)]);
+        assert_eq!(
+            lines,
+            vec![
+                "RuntimeError: CFFI does not support the free-threaded build of CPython 3.13. Upgrade to free-threaded 3.14 or newer",
+                "ERROR: Failed to build 'cffi' when getting requirements to build wheel",
+            ],
+            "the generic subprocess line says nothing once the cause is known"
+        );
+    }
+
+    /// `pip wheel -v` (as `ftpy wheels build` runs it), a setuptools build whose compiler fails:
+    /// the output streams unboxed, and the generic line follows the cause.
+    #[test]
+    fn shows_compiler_and_backend_errors_of_a_verbose_build() {
+        let log = "\
+Processing ./gilonly-1.0.tar.gz
+  Running command Building wheel for gilonly (pyproject.toml)
+  running build_ext
+  building 'gilonly._core' extension
+  gcc -fno-strict-overflow -Wsign-compare -DNDEBUG -g -O3 -Wall -fPIC -I/h/versions/3.14.6t/include/python3.14t -c src/core.c -o build/temp/src/core.o
+  src/core.c:5:2: error: #error \"gilonly needs the GIL\"
+      5 | #error \"gilonly needs the GIL\"
+        |  ^~~~~
+  error: command '/usr/bin/gcc' failed with exit code 1
+  error: subprocess-exited-with-error
+  
+  \u{d7} Building wheel for gilonly (pyproject.toml) did not run successfully.
+  \u{2502} exit code: 1
+  \u{2570}\u{2500}> No available output.
+  
+  note: This error originates from a subprocess, and is likely not a problem with pip.
+  full command: /h/versions/3.14.6t/bin/python3.14t /h/.../_in_process.py build_wheel /tmp/tmpx
+  Building wheel for gilonly (pyproject.toml): finished with status 'error'
+  ERROR: Failed building wheel for gilonly
+Failed to build gilonly
+ERROR: Failed to build one or more wheels
+";
+        let (packages, lines) = read_failure(log);
+        assert_eq!(packages, vec![("gilonly".to_string(), PackageFailure::BuildFailed)]);
+        assert_eq!(lines[0], "src/core.c:5:2: error: #error \"gilonly needs the GIL\"");
+        assert_eq!(lines[1], "error: command '/usr/bin/gcc' failed with exit code 1");
+        assert!(lines.contains(&"ERROR: Failed building wheel for gilonly".to_string()), "{lines:?}");
+        assert!(!lines.iter().any(|l| l.contains("subprocess-exited")), "{lines:?}");
+        // Without any cause, pip's own words are all there is.
+        let bare = "  error: subprocess-exited-with-error\nERROR: Failed to build one or more wheels\n";
+        assert_eq!(
+            key_lines(bare),
+            ["error: subprocess-exited-with-error", "ERROR: Failed to build one or more wheels"]
+        );
+    }
+
+    #[test]
+    fn what_is_shown_is_bounded_and_escaped() {
+        let mut log = String::new();
+        for i in 0..1000 {
+            log.push_str(&format!("  ValueError: number {i} {}\n", "x".repeat(10_000)));
+            log.push_str(&format!("ERROR: pip line {i}\n"));
+        }
+        log.push_str("  OSError: \u{1b}[2Jcleared\n");
+        let lines = key_lines(&log);
+        assert_eq!(lines.len(), 8);
+        assert!(lines.iter().all(|l| l.chars().count() < 300), "{lines:?}");
+        assert!(lines.iter().all(|l| !l.contains('\u{1b}')), "{lines:?}");
+        assert_eq!(lines[3], "OSError: \\x1b[2Jcleared", "the last cause ends the build");
+        assert_eq!(lines[7], "ERROR: pip line 999");
+        // Words that merely look like exceptions are not.
+        assert!(key_lines("  Note: this is fine\n  See also: MyError: no\n  warning: unused\n").is_empty());
     }
 }

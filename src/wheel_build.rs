@@ -145,6 +145,8 @@ pub fn find_built(wheelhouse: &Path, name: &str, version: &str) -> Option<PathBu
 pub struct BuildOutcome {
     pub wheel: Result<PathBuf, Vec<Blocker>>,
     pub log: PathBuf,
+    /// When the build failed: what the backend and pip said about why (bounded, escaped).
+    pub said: Vec<String>,
 }
 
 /// `pip wheel --no-deps --no-binary NAME NAME==VERSION` with the interpreter, a throw-away pip
@@ -175,19 +177,24 @@ pub fn build(
         .stderr(out)
         .status()?;
     let text = fs::read_to_string(log).unwrap_or_default();
+    let failed = |text: &str| BuildOutcome {
+        wheel: Err(diagnose(text)),
+        log: log.to_path_buf(),
+        said: crate::pip::key_lines(text),
+    };
     if !status.success() {
-        return Ok(BuildOutcome { wheel: Err(diagnose(&text)), log: log.to_path_buf() });
+        return Ok(failed(&text));
     }
     let built = fs::read_dir(scratch.path().join("out"))?.flatten().map(|e| e.path()).find(|p| {
         let file = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
         DistFilename::parse(file, name).is_some_and(|d| d.is_wheel())
     });
     let Some(built) = built else {
-        return Ok(BuildOutcome { wheel: Err(diagnose(&text)), log: log.to_path_buf() });
+        return Ok(failed(&text));
     };
     let target = wheelhouse.join(built.file_name().expect("a file"));
     fs::rename(&built, &target)?;
-    Ok(BuildOutcome { wheel: Ok(target), log: log.to_path_buf() })
+    Ok(BuildOutcome { wheel: Ok(target), log: log.to_path_buf(), said: vec![] })
 }
 
 /// The normalized project name of a wheel file in a wheelhouse.

@@ -2,9 +2,11 @@
 //!
 //! A wheel `name-1.0-cp313-cp313t-manylinux_2_17_x86_64.whl` loads in an interpreter only when
 //! one of its (python, abi, platform) tag triples is among the interpreter's supported tags. For
-//! a free-threaded CPython those are built the way pip's `packaging.tags` builds them: the
-//! `cp313t` ABI and `none`, never `abi3` (the stable ABI does not exist for free-threaded builds
-//! yet), over the platform tags of the machine or of `--platform`.
+//! a free-threaded CPython those are built the way pip's `packaging.tags` (26.1 and later, vendored
+//! by pip 26.1) builds them: the `cp313t` ABI, `none`, and `abi3t` (PEP 803's stable ABI for
+//! free-threaded builds, accepted for 3.15) for this and every older minor down to cp32, as
+//! packaging lists it for any free-threaded CPython; never `abi3`, which free-threaded builds
+//! cannot load. Over the platform tags of the machine or of `--platform`.
 
 use std::collections::HashSet;
 use std::str::FromStr;
@@ -115,20 +117,16 @@ impl Target {
         let nodot = format!("{}{}", series.major, series.minor);
         let cp = format!("cp{nodot}");
         let abi = format!("cp{nodot}{}", if free_threaded { "t" } else { "" });
-        let mut abis = vec![abi.clone()];
-        if !free_threaded {
-            abis.push("abi3".into());
-        }
-        abis.push("none".into());
+        let abis = [abi, "none".to_string()];
         for plat in &platforms {
             for a in &abis {
                 supported.insert((cp.clone(), a.clone(), plat.clone()));
             }
-            if !free_threaded {
-                // cp3X-abi3 wheels of older versions load in newer GIL interpreters.
-                for minor in 2..series.minor {
-                    supported.insert((format!("cp{}{minor}", series.major), "abi3".into(), plat.clone()));
-                }
+            // cp3X-abi3 wheels of older versions load in newer GIL interpreters; packaging
+            // lists abi3t the same way for free-threaded ones.
+            let stable = if free_threaded { "abi3t" } else { "abi3" };
+            for minor in 2..=series.minor {
+                supported.insert((format!("cp{}{minor}", series.major), stable.into(), plat.clone()));
             }
         }
         // packaging's compatible_tags: pyXY/py3 with no ABI, on the platforms and on `any`.
@@ -345,6 +343,36 @@ mod tests {
         assert!(gil_target.accepts(&abi3));
         assert!(gil_target.accepts(&gil));
         assert!(!gil_target.accepts(&file("demo-1.0-cp313-cp313t-manylinux2014_x86_64.whl")));
+    }
+
+    #[test]
+    fn free_threaded_targets_take_abi3t_as_packaging_26_1_lists_it() {
+        let on = |minor: u32, ft: bool| {
+            Target::new(
+                MinorVersion { major: 3, minor },
+                ft,
+                custom_platforms(&["manylinux2014_x86_64".into()]),
+            )
+        };
+        let (ft315, gil315) = (on(15, true), on(15, false));
+        assert_eq!(ft315.abi_tag(), "cp315t");
+        assert!(ft315.accepts(&file("demo-1.0-cp315-cp315t-manylinux2014_x86_64.whl")));
+        // PEP 803: built for both stable ABIs at once, or for abi3t alone.
+        let both = file("demo-1.0-cp315-abi3.abi3t-manylinux2014_x86_64.whl");
+        let abi3t = file("demo-1.0-cp315-abi3t-manylinux2014_x86_64.whl");
+        assert!(ft315.accepts(&both) && ft315.accepts(&abi3t));
+        assert!(gil315.accepts(&both), "the abi3 half loads in the GIL build");
+        assert!(!gil315.accepts(&abi3t));
+        // An older minimum loads in newer interpreters, as with abi3; a newer one does not.
+        assert!(ft315.accepts(&file("demo-1.0-cp312-abi3t-manylinux2014_x86_64.whl")));
+        let newer = file("demo-1.0-cp316-abi3t-manylinux2014_x86_64.whl");
+        assert_eq!(ft315.rejection(&newer), Some(WheelMismatch::Python));
+        // abi3 alone is still no use to a free-threaded build.
+        let abi3 = file("demo-1.0-cp315-abi3-manylinux2014_x86_64.whl");
+        assert_eq!(ft315.rejection(&abi3), Some(WheelMismatch::Abi3));
+        // packaging lists abi3t for every free-threaded CPython, as it lists abi3 back to 3.2.
+        assert!(on(14, true).accepts(&file("demo-1.0-cp314-abi3t-manylinux2014_x86_64.whl")));
+        assert!(!on(14, true).accepts(&abi3t));
     }
 
     #[test]

@@ -13,9 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
-use common::index::{
-    FT_CLASSIFIER, FixtureFile, IndexFixture, every_status_index, file_sdist, file_wheel, manylinux,
-};
+use common::index::{FixtureFile, IndexFixture, every_status_index, ftwheel_files};
 use common::*;
 use packages::{Extension, sdist_of, write_package};
 
@@ -431,20 +429,21 @@ fn wheels_build_rebuilds_sdists_for_free_threading_and_proves_each() {
     fs::create_dir_all(&project).unwrap();
     fs::write(project.join("requirements.txt"), "ftsdist\ngilsdist\n").unwrap();
 
-    // The check says both must be built.
-    let out = ftpy_with_index(&project, &index.url, &["wheels", "check", "-r", "requirements.txt", "--json"]);
-    assert!(out.status.success(), "{}", stderr_of(&out));
-    let report: serde_json::Value = serde_json::from_str(&stdout_of(&out)).unwrap();
-    assert_eq!(report["target"]["abi"], "cp314t");
-    assert_eq!(report["summary"]["must_build"], 2, "{report:#}");
-
-    // A reused home (FTPY_TEST_REAL_HOME) may hold these wheels from an earlier run.
+    // A reused home (FTPY_TEST_REAL_HOME) may hold these wheels from an earlier run (the
+    // check would count them as ready).
     let wheelhouse = real_pair().home.join("wheels/3.14.6t");
     for old in
         list_dir(&wheelhouse).iter().filter(|w| w.starts_with("ftsdist-") || w.starts_with("gilsdist-"))
     {
         fs::remove_file(wheelhouse.join(old)).unwrap();
     }
+
+    // The check says both must be built.
+    let out = ftpy_with_index(&project, &index.url, &["wheels", "check", "-r", "requirements.txt", "--json"]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let report: serde_json::Value = serde_json::from_str(&stdout_of(&out)).unwrap();
+    assert_eq!(report["target"]["abi"], "cp314t");
+    assert_eq!(report["summary"]["must_build"], 2, "{report:#}");
     let out = ftpy_with_index(&project, &index.url, &["wheels", "build", "-r", "requirements.txt"]);
     assert!(out.status.success(), "{}\n{}", stdout_of(&out), stderr_of(&out));
     let text = stdout_of(&out);
@@ -465,6 +464,11 @@ fn wheels_build_rebuilds_sdists_for_free_threading_and_proves_each() {
     let out = ftpy_with_index(&project, &index.url, &["wheels", "build", "-r", "requirements.txt"]);
     assert!(out.status.success(), "{}", stderr_of(&out));
     assert!(stdout_of(&out).lines().filter(|l| l.contains("reused")).count() == 2, "{}", stdout_of(&out));
+    // And the check counts them: built by ftpy, ready, --strict passes.
+    let out =
+        ftpy_with_index(&project, &index.url, &["wheels", "check", "-r", "requirements.txt", "--strict"]);
+    assert!(out.status.success(), "{}\n{}", stdout_of(&out), stderr_of(&out));
+    assert_eq!(stdout_of(&out).matches("built by ftpy (wheelhouse)").count(), 2, "{}", stdout_of(&out));
 
     // ftpy venv installs the free-threaded side from the wheelhouse.
     let out = ftpy_with_index(&project, &index.url, &["venv", "-r", "requirements.txt", "--python", "3.14"]);
@@ -499,21 +503,7 @@ fn wheels_check_agrees_with_pips_own_resolution() {
     let dir = tempfile::TempDir::new().unwrap();
     let index = every_status_index();
     // Its free-threaded wheel for this interpreter, too (the fixture's is cp313t).
-    let ml = manylinux();
-    index.json_project(
-        "ftwheel",
-        vec![
-            file_wheel(
-                "ftwheel",
-                "2.0",
-                &format!("cp314-cp314t-{ml}"),
-                &["puredep>=1.0", "gilonly; python_version < \"3.13\"", "extrapkg; extra == \"fast\""],
-                &[FT_CLASSIFIER],
-            ),
-            file_wheel("ftwheel", "2.0", &format!("cp314-cp314-{ml}"), &[], &[]),
-            file_sdist("ftwheel", "2.0", &[]),
-        ],
-    );
+    index.json_project("ftwheel", ftwheel_files("cp314"));
     let ft = write_package(
         &dir.path().join("pkgs"),
         "ftsdist",

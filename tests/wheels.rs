@@ -534,3 +534,324 @@ fn control_characters_from_files_and_the_index_are_shown_escaped() {
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(!stderr.contains(['\x1b', '\x07']) && stderr.contains("owned"), "{stderr:?}");
 }
+
+#[test]
+fn a_wheel_wheels_build_made_counts_as_ready() {
+    let fixture = Fixture::new();
+    let index = index();
+    let dir = tempfile::TempDir::new().unwrap();
+    fs::write(dir.path().join("requirements.txt"), "ftwheel\nsdistonly\n").unwrap();
+    let out = check(&fixture, &index, dir.path(), &["--json"]);
+    let report: serde_json::Value = serde_json::from_str(&stdout_of(&out)).unwrap();
+    assert_eq!(row(&report, "sdistonly")["verdict"], "must-build");
+    let wheelhouse =
+        fixture.home.path().join("wheels").join(format!("{}t", report["target"]["python"].as_str().unwrap()));
+    fs::create_dir_all(&wheelhouse).unwrap();
+    // A wheel of another release, and one for the GIL build, are no use to cp313t.
+    let arch = common::index::arch();
+    fs::write(wheelhouse.join(format!("sdistonly-0.8-cp313-cp313t-linux_{arch}.whl")), b"").unwrap();
+    fs::write(wheelhouse.join(format!("sdistonly-1.0-cp313-cp313-linux_{arch}.whl")), b"").unwrap();
+    let out = check(&fixture, &index, dir.path(), &["--strict"]);
+    assert_eq!(out.status.code(), Some(12), "{}", stderr_of(&out));
+
+    let built = format!("sdistonly-1.0-cp313-cp313t-linux_{arch}.whl");
+    fs::write(wheelhouse.join(&built), b"").unwrap();
+    let out = check(&fixture, &index, dir.path(), &["--strict"]);
+    assert_eq!(out.status.code(), Some(0), "{}\n{}", stdout_of(&out), stderr_of(&out));
+    let text = stdout_of(&out);
+    let line = text.lines().find(|l| l.starts_with("sdistonly")).unwrap();
+    assert!(line.contains("built by ftpy (wheelhouse)") && line.contains(&built), "{line}");
+    assert!(text.contains("3 of 3 ready for cp313t"), "{text}");
+    let out = check(&fixture, &index, dir.path(), &["--json"]);
+    let report: serde_json::Value = serde_json::from_str(&stdout_of(&out)).unwrap();
+    assert_eq!(row(&report, "sdistonly")["verdict"], "wheelhouse");
+    assert_eq!(report["summary"]["ready"], 3);
+}
+
+#[test]
+fn a_long_version_keeps_the_columns() {
+    let fixture = Fixture::new();
+    let index = index();
+    let long = "1.0.0.post12345.dev67890+local.abcdef";
+    let meta = common::index::metadata("longver", long, &[], &[]);
+    let (filename, bytes) = common::index::wheel("longver", long, "py3-none-any", &meta);
+    index
+        .json_project("longver", vec![common::index::FixtureFile::new(&filename, bytes).with_metadata(meta)]);
+    let very_long = "1.2.3.4.5.6.7.8.9.10.11.12.13.14.15.16.17.18.19.20";
+    let meta = common::index::metadata("hugever", very_long, &[], &[]);
+    let (filename, bytes) = common::index::wheel("hugever", very_long, "py3-none-any", &meta);
+    index
+        .json_project("hugever", vec![common::index::FixtureFile::new(&filename, bytes).with_metadata(meta)]);
+    let dir = tempfile::TempDir::new().unwrap();
+    fs::write(dir.path().join("requirements.txt"), "longver\nhugever\nftwheel\n").unwrap();
+    let out = check(&fixture, &index, dir.path(), &[]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let text = stdout_of(&out);
+    // Every row's status starts where the header's does.
+    let header = text.lines().next().unwrap();
+    let status_at = header.find("status").unwrap();
+    for name in ["longver", "hugever", "ftwheel"] {
+        let line = text.lines().find(|l| l.starts_with(name)).unwrap_or_else(|| panic!("{text}"));
+        let at = line
+            .find("pure-Python wheel")
+            .or_else(|| line.find("cp313t wheel"))
+            .unwrap_or_else(|| panic!("{text}"));
+        assert_eq!(line[..at].chars().count(), status_at, "{name} is out of line:\n{text}");
+    }
+    assert!(text.contains(long), "a version that fits is shown whole:\n{text}");
+    assert!(text.contains("1.2.3.4.5.6.7.8.9.10.11.12.13.14.15.16.…"), "a longer one is shortened:\n{text}");
+    let out = check(&fixture, &index, dir.path(), &["--json"]);
+    let report: serde_json::Value = serde_json::from_str(&stdout_of(&out)).unwrap();
+    assert_eq!(row(&report, "hugever")["version"], very_long, "the JSON has it whole");
+}
+
+#[test]
+fn the_project_chooses_the_python() {
+    let fixture = Fixture::new();
+    let index = index();
+    let dir = tempfile::TempDir::new().unwrap();
+    fs::write(dir.path().join("requirements.txt"), "abionly\n").unwrap();
+    let run = |extra: &[&str]| {
+        let mut args = vec!["wheels", "check", "-r", "requirements.txt", "--json"];
+        args.extend(extra);
+        let out = fixture
+            .ftpy()
+            .current_dir(dir.path())
+            .env("PIP_INDEX_URL", &index.url)
+            .env("PIP_CONFIG_FILE", "/dev/null")
+            .args(&args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr_of(&out));
+        let report: serde_json::Value = serde_json::from_str(&stdout_of(&out)).unwrap();
+        (report["target"]["abi"].as_str().unwrap().to_string(), stderr_of(&out))
+    };
+    // .python-version names the series: its free-threaded build, not installed, from the recipes.
+    fs::write(dir.path().join(".python-version"), "3.13\n").unwrap();
+    let (abi, said) = run(&[]);
+    assert_eq!(abi, "cp313t");
+    assert!(said.contains("3.13t is not installed: checking for cp313t from the version alone"), "{said}");
+    assert!(said.contains(".python-version"), "{said}");
+    // --python wins.
+    assert_eq!(run(&["--python", "3.14t"]).0, "cp314t");
+    // requires-python, when there is no .python-version.
+    fs::remove_file(dir.path().join(".python-version")).unwrap();
+    fs::write(dir.path().join("pyproject.toml"), "[project]\nname='p'\nrequires-python='>=3.13,<3.14'\n")
+        .unwrap();
+    let (abi, said) = run(&[]);
+    assert_eq!(abi, "cp313t");
+    assert!(said.contains("requires-python >=3.13,<3.14"), "{said}");
+
+    // build needs the interpreter itself, and names what to install.
+    let out = fixture
+        .ftpy()
+        .current_dir(dir.path())
+        .env("PIP_INDEX_URL", &index.url)
+        .env("PIP_CONFIG_FILE", "/dev/null")
+        .args(["wheels", "build", "-r", "requirements.txt"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", stderr_of(&out));
+    let said = stderr_of(&out);
+    assert!(said.contains("Building for 3.13t (from requires-python >=3.13,<3.14)"), "{said}");
+    assert!(said.contains("ftpy install 3.13t") && !said.contains("Checking"), "{said}");
+}
+
+/// pip as `ftpy wheels build` drives it, with pip 26.1's words: `pip wheel` builds a wheel of
+/// anything but `broken`, whose backend refuses the free-threaded build; `pip install` of a
+/// wheel that needs `broken` (the scratch install) collects it from the index and fails the
+/// same way; FAKE_PIP_INSTALL_FAILS fails every install.
+const FAKE_PIP: &str = r#"#!/bin/sh
+cmd=$3; shift 3
+refuse() {
+  cat <<OUT
+  Getting requirements to build wheel: started
+  Running command Getting requirements to build wheel
+  Traceback (most recent call last):
+    File "/h/lib/python3.13t/site-packages/pip/_vendor/pyproject_hooks/_in_process/_in_process.py", line 389, in <module>
+      main()
+  RuntimeError: broken does not support the free-threaded build of CPython 3.13. Upgrade to free-threaded 3.14 or newer
+  error: subprocess-exited-with-error
+
+  × Getting requirements to build wheel did not run successfully.
+  │ exit code: 1
+  ╰─> No available output.
+
+  note: This error originates from a subprocess, and is likely not a problem with pip.
+  Getting requirements to build wheel: finished with status 'error'
+ERROR: Failed to build 'broken' when getting requirements to build wheel
+OUT
+  exit 1
+}
+case "$cmd" in
+wheel)
+  out= spec=
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --wheel-dir|--cache-dir|--index-url|--extra-index-url|--no-binary) [ "$1" = --wheel-dir ] && out=$2; shift ;;
+      -*) ;;
+      *) spec=$1 ;;
+    esac
+    shift
+  done
+  name=${spec%%==*} version=${spec#*==}
+  echo "Collecting $spec"
+  echo "  Downloading $name-$version.tar.gz (1.2 kB)"
+  [ "$name" = broken ] && refuse
+  if [ "$name" = slow ]; then sleep 2; fi
+  mkdir -p "$out"
+  : > "$out/$name-$version-cp313-cp313t-linux_$(uname -m).whl"
+  echo "Successfully built $name"
+  ;;
+install)
+  [ -n "$FAKE_PIP_INSTALL_FAILS" ] && { echo "ERROR: No matching distribution found for gone"; exit 1; }
+  for arg in "$@"; do
+    case "$arg" in
+      */needsbroken-*) echo "Processing $arg"; echo "Collecting broken (from needsbroken==1.0)"; refuse ;;
+    esac
+  done
+  ;;
+esac
+"#;
+
+/// An installed 3.13.5t (the fake build) whose interpreter, and every environment made from
+/// it, hands `-m pip` to FAKE_PIP.
+fn fixture_with_fake_pip() -> Fixture {
+    let fixture = Fixture::with_release("3.13.5");
+    let out = fixture.ftpy().args(["install", "--profile", "fast", "3.13.5t"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let bin = fixture.home.path().join("versions/3.13.5t/bin");
+    let pip = fixture.home.path().join("fake-pip");
+    fs::write(&pip, FAKE_PIP).unwrap();
+    let python = bin.join("python3.13t");
+    fs::rename(&python, bin.join("python3.13t.real")).unwrap();
+    let pip = pip.display();
+    fs::write(
+        &python,
+        format!(
+            r#"#!/bin/sh
+if [ "$1" = -m ] && [ "$2" = pip ]; then exec sh {pip} "$@"; fi
+if [ "$1" = -m ] && [ "$2" = venv ]; then
+  "$0.real" "$@" || exit 1
+  mv "$3/bin/python" "$3/bin/python.real"
+  printf '#!/bin/sh\nif [ "$1" = -m ] && [ "$2" = pip ]; then exec sh {pip} "$@"; fi\nexec "$0.real" "$@"\n' > "$3/bin/python"
+  chmod +x "$3/bin/python"
+  exit 0
+fi
+exec "$0.real" "$@"
+"#
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(&python, fs::Permissions::from_mode(0o755)).unwrap();
+    fixture
+}
+
+fn build(fixture: &Fixture, index: &IndexFixture, dir: &std::path::Path, env: &[(&str, &str)]) -> Output {
+    let mut command = fixture.ftpy();
+    command.current_dir(dir).env("PIP_INDEX_URL", &index.url).env("PIP_CONFIG_FILE", "/dev/null").args([
+        "wheels",
+        "build",
+        "-r",
+        "requirements.txt",
+        "--python",
+        "3.13t",
+    ]);
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    command.output().unwrap()
+}
+
+#[test]
+fn build_keeps_its_report_when_a_dependency_fails_to_build() {
+    let fixture = fixture_with_fake_pip();
+    let index = IndexFixture::new();
+    index.json_project("needsbroken", vec![common::index::file_sdist("needsbroken", "1.0", &["broken"])]);
+    index.json_project("broken", vec![common::index::file_sdist("broken", "2.1.1", &[])]);
+    index.json_project("slow", vec![common::index::file_sdist("slow", "1.0", &[])]);
+    let dir = tempfile::TempDir::new().unwrap();
+    fs::write(dir.path().join("requirements.txt"), "needsbroken\nslow\n").unwrap();
+
+    let out = build(&fixture, &index, dir.path(), &[]);
+    let (stdout, stderr) = (stdout_of(&out), stderr_of(&out));
+    assert_eq!(out.status.code(), Some(13), "{stdout}\n{stderr}");
+    let line =
+        |name: &str| stdout.lines().find(|l| l.starts_with(name)).unwrap_or_else(|| panic!("{stdout}"));
+    assert!(line("broken").contains("FAILED"), "{stdout}");
+    assert!(
+        line("needsbroken").contains("built") && line("needsbroken").contains("needs broken"),
+        "{stdout}"
+    );
+    assert!(line("slow").contains("built") && line("slow").contains("stays off"), "{stdout}");
+    assert!(stderr.contains("1 package could not be built: broken"), "{stderr}");
+    // The package's own build log, and what its backend said.
+    assert!(stderr.contains("broken: the build log is"), "{stderr}");
+    let log = stderr.lines().find(|l| l.contains("broken: the build log is")).unwrap();
+    assert!(log.contains("wheel-broken-2.1.1-3.13.5t"), "{log}");
+    assert!(!stderr.contains("wheel-verify"), "the scratch install's log: {stderr}");
+    assert!(
+        stderr.contains(
+            "broken: the build said: RuntimeError: broken does not support the free-threaded build"
+        ),
+        "{stderr}"
+    );
+    // The real time each package took.
+    let took = stderr.split("slow 1.0: built in ").nth(1).unwrap_or_else(|| panic!("{stderr}"));
+    let seconds: u64 = took.split('s').next().unwrap().parse().unwrap_or_else(|_| panic!("{stderr}"));
+    assert!((2..120).contains(&seconds), "{stderr}");
+    assert!(stderr.contains("broken 2.1.1: FAILED in "), "{stderr}");
+    assert!(!stderr.contains("(at 0s)"), "{stderr}");
+
+    // A scratch install that fails for another reason keeps the table too.
+    fs::write(dir.path().join("requirements.txt"), "slow\n").unwrap();
+    let out = build(&fixture, &index, dir.path(), &[("FAKE_PIP_INSTALL_FAILS", "1")]);
+    let (stdout, stderr) = (stdout_of(&out), stderr_of(&out));
+    assert_eq!(out.status.code(), Some(13), "{stdout}\n{stderr}");
+    assert!(
+        stdout.lines().any(|l| l.starts_with("slow")
+            && l.contains("reused")
+            && l.contains("not checked: the scratch install failed")),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("the scratch install said: ERROR: No matching distribution found for gone"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("gone (a dependency, in the scratch install)"), "{stderr}");
+}
+
+#[test]
+fn a_free_threaded_stable_abi_wheel_is_ready_on_3_15t() {
+    let fixture = Fixture::new();
+    let index = IndexFixture::new();
+    let ml = common::index::manylinux();
+    // PEP 803: built for abi3 and abi3t at once, as its authors are asked to.
+    index.json_project(
+        "stableft",
+        vec![
+            common::index::file_wheel("stableft", "1.0", &format!("cp315-abi3.abi3t-{ml}"), &[], &[]),
+            common::index::file_sdist("stableft", "1.0", &[]),
+        ],
+    );
+    let dir = tempfile::TempDir::new().unwrap();
+    fs::write(dir.path().join("requirements.txt"), "stableft\n").unwrap();
+    let verdict = |python: &str| {
+        let out = fixture
+            .ftpy()
+            .current_dir(dir.path())
+            .env("PIP_INDEX_URL", &index.url)
+            .env("PIP_CONFIG_FILE", "/dev/null")
+            .args(["wheels", "check", "-r", "requirements.txt", "--json", "--python", python])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr_of(&out));
+        let report: serde_json::Value = serde_json::from_str(&stdout_of(&out)).unwrap();
+        row(&report, "stableft")["verdict"].as_str().unwrap().to_string()
+    };
+    assert_eq!(verdict("3.15t"), "target-wheel");
+    assert_eq!(verdict("3.15"), "target-wheel", "the abi3 half");
+    // Its minimum is 3.15: an older interpreter builds it.
+    assert_eq!(verdict("3.14t"), "must-build");
+}

@@ -5,7 +5,7 @@
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
@@ -16,11 +16,12 @@ use crate::error::Error;
 use crate::gil_scan;
 use crate::installation::{self, Installation};
 use crate::package_index::{self, IndexClient, IndexConfig};
-use crate::project::{self, PyProject};
+use crate::progress::format_duration;
+use crate::project::{self, PyProject, PythonSource, PythonWish};
 use crate::requirements_file::{ReadBudget, RequirementLines};
 use crate::terminal_text::escape_control;
 use crate::venv::Environment;
-use crate::version::{MinorVersion, Variant, VersionRequest};
+use crate::version::{InstallKey, MinorVersion, Variant, VersionRequest};
 use crate::wheel_build;
 use crate::wheel_tags::{self, Target, normalize_name};
 
@@ -35,61 +36,107 @@ pub fn run(command: WheelsCommand, ctx: &Context) -> Result<ExitCode, Error> {
 }
 
 /// The interpreter the wheels are for: an installed one when there is one, else a release the
-/// recipes know.
+/// recipes know (the check needs only its tags).
 struct TargetPython {
     series: MinorVersion,
     variant: Variant,
     full_version: String,
+    /// The installation's key, or the release the recipes resolve to: whose wheelhouse counts.
+    key: InstallKey,
     installed: Option<Installation>,
+    /// Where the choice came from: `--python`, `.python-version`, `requires-python`, ...
+    source: PythonSource,
 }
 
 impl TargetPython {
     fn label(&self) -> String {
         format!("cp{}{}{}", self.series.major, self.series.minor, self.variant.suffix())
     }
+
+    /// `3.13t`: what to install to build for this target.
+    fn series_request(&self) -> String {
+        format!("{}{}", self.series, self.variant.suffix())
+    }
 }
 
-fn target_python(ctx: &Context, text: Option<&str>) -> Result<TargetPython, Error> {
-    let request: Option<VersionRequest> = text.map(str::parse).transpose()?;
+/// Choose the target as `ftpy venv` chooses its Python (`project::python_wish`): `--python`,
+/// else the project's `.python-version`, else its `requires-python`, else the newest installed
+/// free-threaded build. A wish from the project means its free-threaded build; `--python` is
+/// taken as written (`--python 3.13` checks the GIL build). What is not installed is looked up
+/// in the recipes: never another series.
+fn target_python(ctx: &Context, selection: &WheelSelection, build: bool) -> Result<TargetPython, Error> {
+    let root = project::find_root(selection.project.as_deref(), false)?;
+    let pyproject_path = root.join("pyproject.toml");
+    let pyproject = if pyproject_path.is_file() { Some(PyProject::read(&pyproject_path)?) } else { None };
+    let (wish, source) = project::python_wish(selection.python.as_deref(), &root, pyproject.as_ref())?;
+    let variant = match (&wish, &source) {
+        (PythonWish::Request(r), PythonSource::Flag) => r.variant,
+        _ => Variant::Freethreaded,
+    };
+    if let PythonWish::Request(r) = &wish
+        && variant == Variant::Freethreaded
+        && r.series().is_some_and(|s| s < crate::version::FIRST_FREETHREADED)
+    {
+        return Err(Error::Usage {
+            message: format!("{r} (from {source}) has no free-threaded build: they exist from 3.13 on"),
+            hints: vec!["ask for 3.13t or newer with --python".into()],
+        });
+    }
     let installed =
         installation::installed(&ctx.home).map_err(Error::io("cannot read the installed versions"))?;
-    let found = match &request {
-        Some(r) => installed.into_iter().rfind(|i| i.key.variant == r.variant && r.matches(&i.key.version)),
-        None => installed.into_iter().rfind(|i| i.key.variant == Variant::Freethreaded),
-    };
+    let found = installed
+        .into_iter()
+        .filter(|i| i.key.variant == variant && wish.accepts(&i.key.version))
+        .max_by(|a, b| a.key.version.cmp(&b.key.version));
     if let Some(inst) = found {
         return Ok(TargetPython {
             series: inst.key.version.series(),
-            variant: inst.key.variant,
+            variant,
             full_version: inst.key.version.to_string(),
+            key: inst.key.clone(),
             installed: Some(inst),
+            source,
         });
     }
     let recipes = ctx.recipes()?;
-    let request = match request {
-        Some(r) => r,
-        None => {
+    let key = match &wish {
+        PythonWish::Request(r) => recipes.resolve(&VersionRequest { variant, ..r.clone() })?.key,
+        _ => {
+            // The newest final release the wish accepts, of a series with this variant.
             let newest = recipes
                 .series()
-                .filter(|s| {
-                    s.supports(Variant::Freethreaded) && s.releases.iter().any(|r| r.version.is_final())
-                })
-                .map(|s| s.name)
+                .filter(|s| s.supports(variant))
+                .flat_map(|s| s.releases.iter())
+                .filter(|r| r.version.is_final() && wish.accepts(&r.version))
+                .map(|r| r.version.clone())
                 .max()
                 .ok_or_else(|| Error::Usage {
-                    message: "no free-threaded series in the recipes".into(),
-                    hints: vec![],
+                    message: format!("no release in ftpy's recipes satisfies {source}"),
+                    hints: vec!["name the version with --python".into()],
                 })?;
-            format!("{newest}t").parse()?
+            InstallKey { version: newest, variant }
         }
     };
-    let resolved = recipes.resolve(&request)?;
-    Ok(TargetPython {
-        series: resolved.key.version.series(),
-        variant: resolved.key.variant,
-        full_version: resolved.key.version.to_string(),
+    let target = TargetPython {
+        series: key.version.series(),
+        variant,
+        full_version: key.version.to_string(),
+        key,
         installed: None,
-    })
+        source,
+    };
+    if build {
+        // Building needs the interpreter itself: say which, and where the wish came from.
+        ctx.reporter.info(format!("Building for {} (from {})", target.series_request(), target.source));
+        return Err(Error::NotInstalled { request: target.series_request(), suggest_install: true });
+    }
+    ctx.reporter.info(format!(
+        "{} is not installed: checking for {} from the version alone ({} in the recipes)",
+        target.series_request(),
+        target.label(),
+        target.full_version
+    ));
+    Ok(target)
 }
 
 /// The requirements to check: -r files, else the project's pyproject.toml dependencies, else its
@@ -231,9 +278,10 @@ fn run_check(
     ctx: &Context,
     selection: &WheelSelection,
     platforms: &[String],
+    build: bool,
 ) -> Result<(TargetPython, Target, IndexClient, Inputs, Vec<Row>), Error> {
     let inputs = read_inputs(selection)?;
-    let python = target_python(ctx, selection.python.as_deref())?;
+    let python = target_python(ctx, selection, build)?;
     let platforms = if platforms.is_empty() {
         wheel_tags::host_platforms()
     } else {
@@ -251,7 +299,7 @@ fn run_check(
     }
     let client = client(ctx, selection, &inputs, &python)?;
     ctx.reporter.info(format!(
-        "Checking {} requirement{}{} for {} (Python {}) against {} ({})",
+        "Checking {} requirement{}{} for {} (Python {}, from {}) against {} ({})",
         inputs.roots.len(),
         if inputs.roots.len() == 1 { "" } else { "s" },
         if inputs.direct.is_empty() {
@@ -261,15 +309,46 @@ fn run_check(
         },
         python.label(),
         python.full_version,
+        match &python.source {
+            PythonSource::NewestInstalled => "the newest installed free-threaded build".to_string(),
+            source => source.to_string(),
+        },
         client.config.shown_urls().join(", "),
         client.config.source
     ));
-    let rows = coverage::check(&client, &env, &inputs.roots, &inputs.direct)?;
+    let mut rows = coverage::check(&client, &env, &inputs.roots, &inputs.direct)?;
+    count_wheelhouse(&mut rows, &ctx.home.wheelhouse_dir(&python.key), &target);
     Ok((python, target, client, inputs, rows))
 }
 
+/// At most this many entries of a wheelhouse are read.
+const MAX_WHEELHOUSE_ENTRIES: usize = 10_000;
+
+/// A release the index has only as an sdist is ready when `ftpy wheels build` already put a
+/// wheel of it for the target in the wheelhouse (`ftpy venv` installs from there).
+fn count_wheelhouse(rows: &mut [Row], wheelhouse: &Path, target: &Target) {
+    let Ok(entries) = std::fs::read_dir(wheelhouse) else { return };
+    let files: Vec<String> = entries
+        .flatten()
+        .take(MAX_WHEELHOUSE_ENTRIES)
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|name| name.ends_with(".whl"))
+        .collect();
+    for row in rows.iter_mut().filter(|r| r.verdict == Verdict::MustBuild) {
+        let Some(version) = row.version.as_deref() else { continue };
+        let built = files.iter().find(|file| {
+            wheel_tags::DistFilename::parse(file, &row.name)
+                .is_some_and(|d| d.version.to_string() == version && target.accepts(&d))
+        });
+        if let Some(file) = built {
+            row.verdict = Verdict::Wheelhouse;
+            row.notes.push(format!("{file} in {}", wheelhouse.display()));
+        }
+    }
+}
+
 fn check(args: WheelsCheckArgs, ctx: &Context) -> Result<ExitCode, Error> {
-    let (python, target, client, _inputs, rows) = run_check(ctx, &args.selection, &args.platforms)?;
+    let (python, target, client, _inputs, rows) = run_check(ctx, &args.selection, &args.platforms, false)?;
     let summary = Summary::of(&rows);
     if args.json {
         let report = Report {
@@ -313,6 +392,7 @@ fn verdict_text(row: &Row, target: &Target) -> (String, u8) {
     match row.verdict {
         Verdict::TargetWheel => (format!("{} wheel", target.abi_tag()), 32),
         Verdict::PureWheel => ("pure-Python wheel".into(), 32),
+        Verdict::Wheelhouse => ("built by ftpy (wheelhouse)".into(), 32),
         Verdict::MustBuild => ("sdist only: must be built".into(), 33),
         Verdict::WillNotLoad => ("no wheel that loads".into(), 31),
         Verdict::NotFound => ("not found".into(), 31),
@@ -324,20 +404,23 @@ fn verdict_text(row: &Row, target: &Target) -> (String, u8) {
 /// The table on stdout. Names, versions and notes come from the user's files and the index:
 /// control characters in them are shown escaped.
 fn print_table(rows: &[Row], target: &Target) {
-    let name_width =
-        rows.iter().map(|r| escape_control(&r.name).chars().count()).max().unwrap_or(7).clamp(7, 32);
-    println!("{:<name_width$}  {:<12} {:<28} notes", "package", "version", "status");
+    let name_width = column_width(rows.iter().map(|r| r.name.as_str()), MAX_NAME_COLUMN);
+    let version_width =
+        column_width(rows.iter().map(|r| r.version.as_deref().unwrap_or("-")), MAX_VERSION_COLUMN);
+    println!("{:<name_width$}  {:<version_width$} {:<28} notes", "package", "version", "status");
     for row in rows {
         let (text, code) = verdict_text(row, target);
         let mut notes: Vec<String> = Vec::new();
-        if !row.wheel_mismatches.is_empty() {
+        if !row.wheel_mismatches.is_empty() && row.verdict != Verdict::Wheelhouse {
             let kinds: Vec<String> = row.wheel_mismatches.iter().map(|m| m.describe(target)).collect();
             notes.push(format!("wheels only for {}", kinds.join(", ")));
         }
         if let Some(newest) = &row.newest {
             notes.push(format!("newest {newest} has nothing that loads"));
         }
-        if let Some(binary) = &row.prefer_binary {
+        if row.verdict == Verdict::Wheelhouse {
+            // What the index offers no longer matters: the wheel is here.
+        } else if let Some(binary) = &row.prefer_binary {
             notes.push(format!("--prefer-binary would take {binary}"));
         } else if matches!(row.verdict, Verdict::MustBuild | Verdict::WillNotLoad) {
             notes.push("no release has a wheel for this target".into());
@@ -350,14 +433,35 @@ fn print_table(rows: &[Row], target: &Target) {
         }
         notes.extend(row.notes.iter().cloned());
         let line = format!(
-            "{:<name_width$}  {:<12} {} {}",
-            escape_control(&row.name),
-            escape_control(row.version.as_deref().unwrap_or("-")),
+            "{:<name_width$}  {:<version_width$} {} {}",
+            fit(&row.name, name_width),
+            fit(row.version.as_deref().unwrap_or("-"), version_width),
             colour(&format!("{text:<28}"), code),
             escape_control(&notes.join("; "))
         );
         println!("{}", line.trim_end());
     }
+}
+
+/// Table columns are as wide as their longest cell, within these bounds; longer cells are
+/// shortened (the JSON report has them whole).
+const MAX_NAME_COLUMN: usize = 40;
+const MAX_VERSION_COLUMN: usize = 40;
+const MIN_COLUMN: usize = 7;
+
+fn column_width<'a>(cells: impl Iterator<Item = &'a str>, max: usize) -> usize {
+    cells.map(|c| escape_control(c).chars().count()).max().unwrap_or(0).clamp(MIN_COLUMN, max)
+}
+
+/// `text` escaped, and cut to `width` characters with a `…` at the end when longer.
+fn fit(text: &str, width: usize) -> String {
+    let escaped = escape_control(text);
+    if escaped.chars().count() <= width {
+        return escaped.into_owned();
+    }
+    let mut out: String = escaped.chars().take(width.saturating_sub(1)).collect();
+    out.push('…');
+    out
 }
 
 fn print_summary(summary: &Summary, label: &str) {
@@ -386,7 +490,7 @@ fn print_summary(summary: &Summary, label: &str) {
 enum BuildState {
     Reused(PathBuf),
     Built(PathBuf),
-    Failed { log: PathBuf, hints: Vec<String> },
+    Failed { log: PathBuf, hints: Vec<String>, said: Vec<String> },
 }
 
 pub fn build(args: WheelsBuildArgs, ctx: &Context) -> Result<ExitCode, Error> {
@@ -400,13 +504,13 @@ pub fn build(args: WheelsBuildArgs, ctx: &Context) -> Result<ExitCode, Error> {
             hints: vec![format!("add the `t`: --python {text}t")],
         });
     }
-    let (python, target, client, _inputs, rows) = run_check(ctx, &args.selection, &[])?;
+    let (python, target, client, _inputs, rows) = run_check(ctx, &args.selection, &[], true)?;
     let Some(inst) = python.installed.clone() else {
-        let request = format!("{}{}", python.series, python.variant.suffix());
-        return Err(Error::NotInstalled { request, suggest_install: true });
+        return Err(Error::NotInstalled { request: python.series_request(), suggest_install: true });
     };
     let wheelhouse = args.wheelhouse.clone().unwrap_or_else(|| ctx.home.wheelhouse_dir(&inst.key));
-    let wanted: Vec<&Row> = rows.iter().filter(|r| r.verdict == Verdict::MustBuild).collect();
+    let wanted: Vec<&Row> =
+        rows.iter().filter(|r| matches!(r.verdict, Verdict::MustBuild | Verdict::Wheelhouse)).collect();
     for row in rows
         .iter()
         .filter(|r| matches!(r.verdict, Verdict::WillNotLoad | Verdict::NotFound | Verdict::Unchecked))
@@ -441,13 +545,27 @@ pub fn build(args: WheelsBuildArgs, ctx: &Context) -> Result<ExitCode, Error> {
             states.push((row, BuildState::Reused(existing)));
             continue;
         }
+        let started = Instant::now();
         let mut task = ctx.reporter.task(&format!("{} {version}", row.name));
-        task.phase("building from source");
+        if std::io::stderr().is_terminal() {
+            // The spinner shows the time as it runs.
+            task.phase("building from source");
+        } else {
+            // A plain line now, and the time it took when done (not a start time of "0s").
+            ctx.reporter.info(format!("{} {version}: building from source", escape_control(&row.name)));
+        }
         let log = ctx.home.logs_dir().join(format!("wheel-{}-{version}-{}.log", row.name, inst.key));
         let outcome =
             wheel_build::build(&inst.interpreter(), &row.name, &version, &index_args, &wheelhouse, &log)
                 .map_err(Error::io("cannot run pip wheel"))?;
         task.finish();
+        let took = started.elapsed();
+        ctx.reporter.info(format!(
+            "{} {version}: {} in {}",
+            escape_control(&row.name),
+            if outcome.wheel.is_ok() { "built" } else { "FAILED" },
+            format_duration(took)
+        ));
         states.push((
             row,
             match outcome.wheel {
@@ -455,31 +573,134 @@ pub fn build(args: WheelsBuildArgs, ctx: &Context) -> Result<ExitCode, Error> {
                 Err(blockers) => BuildState::Failed {
                     log: outcome.log,
                     hints: blockers.iter().map(|b| b.hint()).collect(),
+                    said: outcome.said,
                 },
             },
         ));
     }
 
-    // Prove the wheels: install them into a scratch environment and import each extension
-    // module in a fresh process with PYTHON_GIL unset.
+    // A wheel whose dependencies cannot be installed (one failed to build here, or the index
+    // has nothing that loads) cannot be proved: leave it out of the scratch install, which
+    // would only build the failed one again and fail.
+    let blocked = blocked_by(&rows, &states);
     let wheels: Vec<PathBuf> = states
         .iter()
+        .filter(|(row, _)| !blocked.contains_key(&row.name))
         .filter_map(|(_, s)| match s {
             BuildState::Built(p) | BuildState::Reused(p) => Some(p.clone()),
             BuildState::Failed { .. } => None,
         })
         .collect();
-    let report =
-        if wheels.is_empty() { None } else { Some(verify(ctx, &inst, &wheels, &wheelhouse, &index_args)?) };
+    // Prove the wheels: install them into a scratch environment and import each extension
+    // module in a fresh process with PYTHON_GIL unset.
+    let verified = if wheels.is_empty() {
+        Verified::Nothing
+    } else {
+        verify(ctx, &inst, &wheels, &wheelhouse, &index_args)?
+    };
+    print_build_report(&states, &verified, &blocked);
+    println!("wheelhouse: {}", wheelhouse.display());
 
-    println!("{:<24} {:<12} {:<10} GIL", "package", "version", "wheel");
     let mut failed = Vec::new();
     let mut hints = Vec::new();
     for (row, state) in &states {
-        let version = row.version.as_deref().unwrap_or("-");
-        let gil = match (&report, state) {
-            (_, BuildState::Failed { .. }) => "-".to_string(),
-            (Some(r), _) => {
+        if let BuildState::Failed { log, hints: found, said } = state {
+            let name = escape_control(&row.name);
+            failed.push(name.to_string());
+            for hint in found {
+                hints.push(format!("{name}: {hint}"));
+            }
+            for line in said.iter().take(4) {
+                hints.push(format!("{name}: the build said: {line}"));
+            }
+            hints.push(format!("{name}: the build log is {}", log.display()));
+        }
+    }
+    if let Verified::InstallFailed(failure) = &verified {
+        // Packages pip could not install that are not ours to build: name them and what pip said.
+        let ours: Vec<String> = states.iter().map(|(r, _)| normalize_name(&r.name)).collect();
+        let others: Vec<String> = failure
+            .packages
+            .iter()
+            .map(|(name, _)| escape_control(name).into_owned())
+            .filter(|name| !ours.contains(&normalize_name(name)))
+            .collect();
+        if others.is_empty() && failed.is_empty() {
+            failed.push("a dependency of the built wheels".into());
+        }
+        failed.extend(others.iter().map(|n| format!("{n} (a dependency, in the scratch install)")));
+        for line in failure.key_lines.iter().take(4) {
+            hints.push(format!("the scratch install said: {line}"));
+        }
+        hints.push(format!(
+            "the wheels could not be installed to be checked; pip's output is in {}",
+            failure.log.display()
+        ));
+    }
+    if failed.is_empty() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    Err(Error::WheelBuild { failed, hints })
+}
+
+/// What proving the wheels gave.
+enum Verified {
+    /// Nothing to install (every wheel failed, or each waits for one that failed).
+    Nothing,
+    Scanned(gil_scan::GilReport),
+    /// The scratch install failed: the table still shows every build, with this beside it.
+    InstallFailed(crate::pip::PipFailure),
+}
+
+/// The built packages that cannot be installed because something they depend on (directly or
+/// through others) failed to build here or has nothing installable, with that something.
+fn blocked_by(rows: &[Row], states: &[(&Row, BuildState)]) -> std::collections::BTreeMap<String, String> {
+    let mut blocked: std::collections::BTreeMap<String, String> = std::collections::BTreeMap::new();
+    let mut queue: Vec<(String, String)> = states
+        .iter()
+        .filter(|(_, s)| matches!(s, BuildState::Failed { .. }))
+        .map(|(r, _)| (r.name.clone(), r.name.clone()))
+        .chain(
+            rows.iter()
+                .filter(|r| {
+                    matches!(r.verdict, Verdict::WillNotLoad | Verdict::NotFound | Verdict::Unchecked)
+                })
+                .map(|r| (r.name.clone(), r.name.clone())),
+        )
+        .collect();
+    // Walk up `required_by` ("parent version") from each failure; each name once.
+    while let Some((name, cause)) = queue.pop() {
+        let Some(row) = rows.iter().find(|r| r.name == name) else { continue };
+        for parent in &row.required_by {
+            let parent = parent.split_whitespace().next().unwrap_or("").to_string();
+            if !blocked.contains_key(&parent) && parent != cause {
+                blocked.insert(parent.clone(), cause.clone());
+                queue.push((parent, cause.clone()));
+            }
+        }
+    }
+    blocked
+}
+
+fn print_build_report(
+    states: &[(&Row, BuildState)],
+    verified: &Verified,
+    blocked: &std::collections::BTreeMap<String, String>,
+) {
+    let name_width = column_width(states.iter().map(|(r, _)| r.name.as_str()), MAX_NAME_COLUMN);
+    let version_width =
+        column_width(states.iter().map(|(r, _)| r.version.as_deref().unwrap_or("-")), MAX_VERSION_COLUMN);
+    println!("{:<name_width$}  {:<version_width$} {:<10} GIL", "package", "version", "wheel");
+    for (row, state) in states {
+        let gil = match (state, verified) {
+            (BuildState::Failed { .. }, _) => "-".to_string(),
+            _ if blocked.contains_key(&row.name) => {
+                format!(
+                    "not checked: needs {}, which cannot be installed",
+                    escape_control(&blocked[&row.name])
+                )
+            }
+            (_, Verified::Scanned(r)) => {
                 let name = normalize_name(&row.name);
                 let culprits: Vec<&str> = r
                     .culprits
@@ -496,32 +717,26 @@ pub fn build(args: WheelsBuildArgs, ctx: &Context) -> Result<ExitCode, Error> {
                     )
                 }
             }
-            (None, _) => "-".to_string(),
+            (_, Verified::InstallFailed(_)) => "not checked: the scratch install failed".to_string(),
+            (_, Verified::Nothing) => "-".to_string(),
         };
         let what = match state {
             BuildState::Built(_) => "built",
             BuildState::Reused(_) => "reused",
             BuildState::Failed { .. } => "FAILED",
         };
-        println!("{:<24} {:<12} {:<10} {gil}", row.name, version, what);
-        if let BuildState::Failed { log, hints: found } = state {
-            failed.push(row.name.clone());
-            for hint in found {
-                hints.push(format!("{}: {hint}", row.name));
-            }
-            hints.push(format!("{}: the build log is {}", row.name, log.display()));
-        }
+        println!(
+            "{:<name_width$}  {:<version_width$} {:<10} {gil}",
+            fit(&row.name, name_width),
+            fit(row.version.as_deref().unwrap_or("-"), version_width),
+            what
+        );
     }
-    if let Some(r) = &report {
+    if let Verified::Scanned(r) = verified {
         for (module, error) in &r.import_errors {
-            println!("  note: {module} could not be imported on its own: {error}");
+            println!("  note: {module} could not be imported on its own: {}", escape_control(error));
         }
     }
-    println!("wheelhouse: {}", wheelhouse.display());
-    if failed.is_empty() {
-        return Ok(ExitCode::SUCCESS);
-    }
-    Err(Error::WheelBuild { failed, hints })
 }
 
 /// Install the wheels (dependencies from the index) into a scratch environment made from the
@@ -532,7 +747,7 @@ fn verify(
     wheels: &[PathBuf],
     wheelhouse: &Path,
     index_args: &[String],
-) -> Result<gil_scan::GilReport, Error> {
+) -> Result<Verified, Error> {
     let scratch = tempfile::Builder::new()
         .prefix("verify-")
         .tempdir_in(ctx.home.tmp_dir())
@@ -543,16 +758,11 @@ fn verify(
     args.extend(index_args.iter().cloned());
     args.extend(wheels.iter().map(|w| w.display().to_string()));
     let log = ctx.home.logs_dir().join(format!("wheel-verify-{}.log", inst.key));
-    crate::pip::install(&env.python(), &args, scratch.path(), &log).map_err(|failure| {
-        Error::Requirements {
-            env: "a scratch environment".into(),
-            key: inst.key.to_string(),
-            failure,
-            rebuild_command: String::new(),
-        }
-    })?;
+    if let Err(failure) = crate::pip::install(&env.python(), &args, scratch.path(), &log) {
+        return Ok(Verified::InstallFailed(failure));
+    }
     let names: Vec<String> = wheels.iter().filter_map(|w| wheel_build::wheel_project(w)).collect();
     let mut report = gil_scan::scan(&env.python())?;
     report.culprits.retain(|c| c.distribution.as_deref().is_some_and(|d| names.contains(&normalize_name(d))));
-    Ok(report)
+    Ok(Verified::Scanned(report))
 }

@@ -198,7 +198,7 @@ pub fn sdist(name: &str, version: &str, meta: &str) -> (String, Vec<u8>) {
     (format!("{base}.tar.gz"), tar.into_inner().unwrap().finish().unwrap())
 }
 
-pub const FT_CLASSIFIER: &str = "Programming Language :: Python :: Free Threading :: 3 - Stable";
+const FT_CLASSIFIER: &str = "Programming Language :: Python :: Free Threading :: 3 - Stable";
 
 pub fn arch() -> &'static str {
     std::env::consts::ARCH
@@ -233,24 +233,27 @@ pub fn file_sdist(name: &str, version: &str, requires: &[&str]) -> FixtureFile {
 
 /// The fixture index: one project per status.
 /// The fixture index of tests/wheels.rs: one project per status.
+/// A free-threaded wheel for `python` (cp313: `cp313-cp313t`), with a transitive dependency, one
+/// behind a false marker, one behind an extra; its GIL wheel and its sdist.
+pub fn ftwheel_files(python: &str) -> Vec<FixtureFile> {
+    let ml = manylinux();
+    vec![
+        file_wheel(
+            "ftwheel",
+            "2.0",
+            &format!("{python}-{python}t-{ml}"),
+            &["puredep>=1.0", "gilonly; python_version < \"3.13\"", "extrapkg; extra == \"fast\""],
+            &[FT_CLASSIFIER],
+        ),
+        file_wheel("ftwheel", "2.0", &format!("{python}-{python}-{ml}"), &[], &[]),
+        file_sdist("ftwheel", "2.0", &[]),
+    ]
+}
+
 pub fn every_status_index() -> IndexFixture {
     let ml = manylinux();
     let index = IndexFixture::new();
-    // A free-threaded wheel, with a transitive dependency, one behind a false marker, one behind an extra.
-    index.json_project(
-        "ftwheel",
-        vec![
-            file_wheel(
-                "ftwheel",
-                "2.0",
-                &format!("cp313-cp313t-{ml}"),
-                &["puredep>=1.0", "gilonly; python_version < \"3.13\"", "extrapkg; extra == \"fast\""],
-                &[FT_CLASSIFIER],
-            ),
-            file_wheel("ftwheel", "2.0", &format!("cp313-cp313-{ml}"), &[], &[]),
-            file_sdist("ftwheel", "2.0", &[]),
-        ],
-    );
+    index.json_project("ftwheel", ftwheel_files("cp313"));
     // Only on the HTML page; the newest release is yanked.
     index.html_project(
         "puredep",
