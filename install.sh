@@ -204,8 +204,9 @@ install_generated() { # FILE COMMAND...
 install_generated "$share_dir/bash-completion/completions/ftpy" completions bash
 install_generated "$share_dir/zsh/site-functions/_ftpy" completions zsh
 install_generated "$share_dir/fish/vendor_completions.d/ftpy.fish" completions fish
-install_generated "$share_dir/man/man1/ftpy.1" man
-echo "Installed completions (bash, zsh, fish) and the man page under $share_dir"
+# ftpy.1 and a page per subcommand (ftpy-install.1, ...), each written whole and renamed in.
+"$install_dir/ftpy" man --dir "$share_dir/man/man1" >/dev/null
+echo "Installed completions (bash, zsh, fish) and the man pages under $share_dir"
 case ":${PATH:-}:" in
     *":$install_dir:"*) ;;
     *)

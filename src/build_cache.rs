@@ -359,6 +359,59 @@ impl BuildCache {
     }
 }
 
+/// What pruning removed from a directory of cached files.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Pruned {
+    pub files: usize,
+    pub bytes: u64,
+}
+
+/// Prune the regular files directly in `dir` that `protect` does not claim (symbolic links and
+/// directories are never touched): those last modified longer than `older_than` ago, and those
+/// beyond the newest `keep`. A missing directory has nothing to prune.
+pub fn prune_files(
+    dir: &Path,
+    keep: Option<usize>,
+    older_than: Option<Duration>,
+    protect: impl Fn(&str) -> bool,
+) -> io::Result<Pruned> {
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Pruned::default()),
+        Err(e) => return Err(e),
+    };
+    let mut files: Vec<(Duration, u64, PathBuf)> = Vec::new();
+    for entry in entries {
+        let entry = entry?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Ok(meta) = entry.metadata() else { continue };
+        if !meta.file_type().is_file() || protect(&name) {
+            continue;
+        }
+        let age = meta.modified().ok().and_then(|t| t.elapsed().ok()).unwrap_or_default();
+        files.push((age, meta.len(), entry.path()));
+    }
+    // Newest first.
+    files.sort_by_key(|(age, _, _)| *age);
+    let mut pruned = Pruned::default();
+    for (index, (age, bytes, path)) in files.into_iter().enumerate() {
+        let beyond_keep = keep.is_some_and(|k| index >= k);
+        let too_old = older_than.is_some_and(|limit| age > limit);
+        if !(beyond_keep || too_old) {
+            continue;
+        }
+        match fs::remove_file(&path) {
+            Ok(()) => {
+                pruned.files += 1;
+                pruned.bytes += bytes;
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(pruned)
+}
+
 /// `30d`, `12h`, `90m`, `45s`, `2w`.
 pub fn parse_age(text: &str) -> Option<Duration> {
     let text = text.trim();
@@ -493,6 +546,33 @@ mod tests {
         let kept: Vec<String> = cache.list().into_iter().map(|e| e.meta.inputs.install_key).collect();
         assert_eq!(kept, ["3.13.5t"]);
         assert!(cache.prune(None, Some(Duration::from_secs(3600))).unwrap().is_empty());
+    }
+
+    #[test]
+    fn prune_files_keeps_what_is_protected_and_the_newest() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let old = std::time::SystemTime::now() - Duration::from_secs(40 * 86_400);
+        for (name, aged) in [("a", true), ("b", true), ("keep-me", true), ("c", false), ("d", false)] {
+            let path = dir.path().join(name);
+            fs::write(&path, name).unwrap();
+            if aged {
+                File::options().write(true).open(&path).unwrap().set_modified(old).unwrap();
+            }
+        }
+        fs::create_dir(dir.path().join("sub")).unwrap();
+        std::os::unix::fs::symlink("/etc/passwd", dir.path().join("link")).unwrap();
+        let protect = |name: &str| name == "keep-me";
+        let thirty_days = Some(Duration::from_secs(30 * 86_400));
+        let pruned = prune_files(dir.path(), None, thirty_days, protect).unwrap();
+        assert_eq!(pruned, Pruned { files: 2, bytes: 2 });
+        let mut left: Vec<String> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        assert_eq!(left, ["c", "d", "keep-me", "link", "sub"]);
+        assert_eq!(prune_files(dir.path(), Some(1), None, protect).unwrap().files, 1);
+        assert!(prune_files(&dir.path().join("none"), Some(0), None, protect).unwrap().files == 0);
     }
 
     #[test]

@@ -150,6 +150,27 @@ impl BuildError {
         }
     }
 
+    /// What to do about a build log that cannot be written: a local problem, not the build's.
+    pub fn log_hints(&self) -> Vec<String> {
+        let BuildError::Log { path, source } = self else { return Vec::new() };
+        let dir = path.parent().unwrap_or(path);
+        if matches!(source.raw_os_error(), Some(libc::ENOSPC | libc::EDQUOT | libc::EFBIG)) {
+            vec![
+                format!(
+                    "the disk holding {} is full (or a file-size limit, `ulimit -f`, was reached): free some space there (`df -h {}`) and run the same command again",
+                    dir.display(),
+                    dir.display()
+                ),
+                "or point FTPY_HOME (--home) at a file system with room for the builds and their logs".into(),
+            ]
+        } else {
+            vec![format!(
+                "check that {} is a directory you can write to, on a disk with free space",
+                dir.display()
+            )]
+        }
+    }
+
     pub fn missing_dependency(&self) -> Option<SystemDependency> {
         match self {
             BuildError::StepFailed { missing, .. } => *missing,
@@ -382,6 +403,8 @@ fn run_step(
                     last_phase = Some(phase);
                 }
                 missing = missing.or_else(|| SystemDependency::from_log_line(&line));
+                // A log that cannot be written (a full disk) ends the reading: the pipe closes
+                // and the build stops on its next write, rather than run on unlogged.
                 log.line(&line)?;
             }
             Ok((missing, last_phase))

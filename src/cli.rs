@@ -39,8 +39,8 @@ pub enum Command {
     Doctor(DoctorArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
     Completions(CompletionsArgs),
-    /// Print the man page (roff)
-    Man,
+    /// Print the man page (roff), or write one per subcommand with --dir
+    Man(ManArgs),
     /// Print CI configuration that uses ftpy
     #[command(subcommand)]
     Ci(CiCommand),
@@ -315,6 +315,13 @@ pub struct CompletionsArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write ftpy.1 and an ftpy-<subcommand>.1 page for each subcommand into DIR instead
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<std::path::PathBuf>,
+}
+
+#[derive(Debug, Args)]
 pub struct DoctorArgs {
     /// The series to check for: what a build requires depends on it (3.14 adds libzstd)
     #[arg(long, value_name = "SERIES", default_value_t = crate::version::RECOMMENDED_SERIES)]
@@ -360,7 +367,7 @@ pub enum CacheCommand {
     Dir,
     /// List the builds in the build cache
     List,
-    /// Remove builds from the build cache
+    /// Remove builds, downloaded sources and package index files from the caches
     Prune(PruneArgs),
     /// Print a stable key for the build(s) a request resolves to on this machine
     Key(CacheKeyArgs),
@@ -368,11 +375,13 @@ pub enum CacheCommand {
 
 #[derive(Debug, Args)]
 pub struct PruneArgs {
-    /// Keep only the newest N builds
+    /// Keep only the newest N builds, and the newest N other downloaded sources besides those of
+    /// installed versions and cached builds (which are always kept)
     #[arg(long, value_name = "N")]
     pub keep: Option<usize>,
 
-    /// Remove builds older than this: 30d, 12h, 90m, 2w
+    /// Remove builds, downloaded sources (but those of installed versions and cached builds) and
+    /// package index files older than this: 30d, 12h, 90m, 2w
     #[arg(long, value_name = "AGE")]
     pub older_than: Option<String>,
 }

@@ -32,6 +32,38 @@ const MIB: u64 = 1024 * 1024;
 #[derive(Clone, Debug)]
 pub struct Sources {
     pub urls: Vec<String>,
+    /// What the source is, for the messages when no source has it.
+    pub wanted: Option<Wanted>,
+}
+
+/// The release a source is fetched for: named in the error when no source has it, and, when a
+/// mirror is listable (`file://`), compared with what the mirror holds.
+#[derive(Clone, Debug)]
+pub struct Wanted {
+    /// The release, as its mirror directory and file name spell it: `3.13.14`.
+    pub version: crate::version::Version,
+    /// The builds asked for (`3.13.14t`), to suggest the same builds of a release a mirror has.
+    pub keys: Vec<crate::version::InstallKey>,
+    /// The mirror bases tried, as configured.
+    pub mirrors: Vec<String>,
+}
+
+/// The most version directories of a mirror named in a message.
+const MAX_LISTED_VERSIONS: usize = 20;
+/// The most directory entries of a mirror read to find them: a mirror of python.org has a few
+/// hundred; anything far beyond that is not worth reading for a hint.
+const MAX_MIRROR_ENTRIES: usize = 5000;
+
+/// What a listable mirror holds, for a hint.
+#[derive(Debug, Clone)]
+pub struct MirrorListing {
+    /// The mirror's base as shown (password masked).
+    pub base: String,
+    /// Release directories holding their tarball, oldest first, at most [`MAX_LISTED_VERSIONS`]:
+    /// the ones nearest the release looked for.
+    pub versions: Vec<crate::version::Version>,
+    /// How many more there were.
+    pub more: usize,
 }
 
 #[derive(Clone, Debug)]
@@ -87,8 +119,18 @@ pub enum DownloadError {
         path.display()
     )]
     CachedMismatch { path: PathBuf, expected: Sha256Digest, actual: Sha256Digest },
-    #[error("could not download the source from any of {} location(s):\n{}", failures.len(), list_failures(failures))]
-    Unavailable { failures: Vec<(String, SourceFailure)> },
+    #[error(
+        "could not download the source{} from any of {} location(s):\n{}",
+        wanted.as_ref().map(|w| format!(" of {}", w.version)).unwrap_or_default(),
+        failures.len(),
+        list_failures(failures)
+    )]
+    Unavailable {
+        failures: Vec<(String, SourceFailure)>,
+        wanted: Option<Wanted>,
+        /// What each listable mirror holds, when no source had the file.
+        listings: Vec<MirrorListing>,
+    },
     #[error("the download was stopped by a signal (what arrived is kept, to be resumed)")]
     Interrupted,
     #[error("cannot write to the source cache {}", path.display())]
@@ -107,11 +149,11 @@ impl DownloadError {
     }
 
     fn all_failed(&self, what: impl Fn(&SourceFailure) -> bool) -> bool {
-        matches!(self, DownloadError::Unavailable { failures } if failures.iter().all(|(_, f)| what(f)))
+        matches!(self, DownloadError::Unavailable { failures, .. } if failures.iter().all(|(_, f)| what(f)))
     }
 
     fn any_failed(&self, what: impl Fn(&SourceFailure) -> bool) -> bool {
-        matches!(self, DownloadError::Unavailable { failures } if failures.iter().any(|(_, f)| what(f)))
+        matches!(self, DownloadError::Unavailable { failures, .. } if failures.iter().any(|(_, f)| what(f)))
     }
 
     /// What to do next, for the kinds of failure that are not a verdict on the bytes.
@@ -144,10 +186,7 @@ impl DownloadError {
                     hints.push("a file:// source must name a regular file (a mirror: file:///absolute/path/to/the/mirror)".into());
                 }
                 if self.all_not_found() {
-                    hints.push(
-                        "a mirror must be laid out like python.org: <base>/3.13.5/Python-3.13.5.tar.xz"
-                            .into(),
-                    );
+                    hints.extend(self.not_found_hints());
                 } else if self.any_failed(SourceFailure::is_transient) {
                     hints.push("check the network connection or proxy (HTTPS_PROXY), or point --mirror / FTPY_MIRROR at a reachable mirror".into());
                 }
@@ -157,8 +196,72 @@ impl DownloadError {
         }
     }
 
+    /// No source has the file: say what was looked for, what a listable mirror holds instead,
+    /// and how to pin a release it has; the layout only when a mirror holds no release at all.
+    fn not_found_hints(&self) -> Vec<String> {
+        let DownloadError::Unavailable { wanted, listings, .. } = self else { return Vec::new() };
+        let Some(wanted) = wanted else {
+            return vec![
+                "a mirror must be laid out like python.org: <base>/3.13.5/Python-3.13.5.tar.xz".into(),
+            ];
+        };
+        let version = &wanted.version;
+        let layout = format!(
+            "a mirror must be laid out like python.org: <base>/{}/Python-{version}.tar.xz",
+            version.release_directory()
+        );
+        if wanted.mirrors.is_empty() {
+            return vec![format!(
+                "{version} is not where its recipe says; check the recipe's url (FTPY_RECIPES)"
+            )];
+        }
+        let mut hints = Vec::new();
+        for listing in listings {
+            if listing.versions.is_empty() {
+                hints.push(format!("{} holds no release at all; {layout}", listing.base));
+                continue;
+            }
+            let names: Vec<String> = listing.versions.iter().map(ToString::to_string).collect();
+            let more = if listing.more > 0 { format!(" and {} more", listing.more) } else { String::new() };
+            hints.push(format!("{} has no {version}; it holds {}{more}", listing.base, names.join(", ")));
+        }
+        // The newest release of the same series some listable mirror holds.
+        let held = listings
+            .iter()
+            .flat_map(|l| l.versions.iter())
+            .filter(|v| v.series() == version.series() && v.is_final())
+            .max();
+        match held {
+            Some(held) => {
+                let keys: Vec<String> = wanted
+                    .keys
+                    .iter()
+                    .map(|k| {
+                        crate::version::InstallKey { version: held.clone(), variant: k.variant }.to_string()
+                    })
+                    .collect();
+                hints.push(format!(
+                    "ask for a release the mirror holds: `ftpy install {}` (a series such as 3.13t means its newest release in ftpy's recipes, {version})",
+                    keys.join(" ")
+                ));
+            }
+            None => {
+                if listings.is_empty() {
+                    hints.push(format!("the mirror may not hold {version} yet: ask for a release it holds, e.g. `ftpy install {}.<patch>{}`, or add {version} to it; {layout}",
+                        version.series(),
+                        wanted.keys.first().map(|k| k.variant.suffix()).unwrap_or_default()));
+                } else {
+                    hints.push(format!(
+                        "add {version} to the mirror ({layout}), or ask for a release it holds"
+                    ));
+                }
+            }
+        }
+        hints
+    }
+
     fn cap_mib(&self) -> Option<u64> {
-        let DownloadError::Unavailable { failures } = self else { return None };
+        let DownloadError::Unavailable { failures, .. } = self else { return None };
         failures.iter().find_map(|(_, f)| match f {
             SourceFailure::TooLarge { limit, .. } => Some(limit / MIB),
             _ => None,
@@ -352,7 +455,13 @@ impl Downloader {
                 break;
             }
         }
-        Err(DownloadError::Unavailable { failures })
+        let listings = match &sources.wanted {
+            Some(wanted) if failures.iter().all(|(_, f)| matches!(f, SourceFailure::NotFound)) => {
+                wanted.mirrors.iter().filter_map(|m| list_mirror(m, &wanted.version)).collect()
+            }
+            _ => Vec::new(),
+        };
+        Err(DownloadError::Unavailable { failures, wanted: sources.wanted.clone(), listings })
     }
 
     /// One attempt at one source: stream into `partial` (resuming what is there when the
@@ -522,6 +631,37 @@ impl Downloader {
         output.sync_all().map_err(SourceFailure::Write)?;
         Ok(Fetched { digest: hasher.finish(), resumed: false })
     }
+}
+
+/// What a `file://` mirror holds: its release directories (`3.13.5/`) that hold their tarball
+/// (`Python-3.13.5.tar.xz`), nearest to `wanted` first, at most [`MAX_LISTED_VERSIONS`] shown
+/// (oldest first). None for a mirror that cannot be listed (http, unreadable).
+fn list_mirror(base: &str, wanted: &crate::version::Version) -> Option<MirrorListing> {
+    let dir = Path::new(base.strip_prefix("file://")?);
+    let mut found: Vec<crate::version::Version> = Vec::new();
+    for entry in fs::read_dir(dir).ok()?.take(MAX_MIRROR_ENTRIES).flatten() {
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let Ok(version) = name.parse::<crate::version::Version>() else { continue };
+        if version.to_string() != name || !version.is_final() {
+            continue;
+        }
+        let tarball = entry.path().join(format!("Python-{version}.tar.xz"));
+        if fs::metadata(&tarball).is_ok_and(|m| m.is_file()) {
+            found.push(version);
+        }
+    }
+    // The nearest: the same series first, then by distance of series, newest first.
+    let rank = |v: &crate::version::Version| {
+        let series = |major: u32, minor: u32| i64::from(major) * 1000 + i64::from(minor);
+        let distance = (series(v.major, v.minor) - series(wanted.major, wanted.minor)).abs();
+        (distance, std::cmp::Reverse(v.clone()))
+    };
+    found.sort_by_key(rank);
+    let more = found.len().saturating_sub(MAX_LISTED_VERSIONS);
+    found.truncate(MAX_LISTED_VERSIONS);
+    found.sort();
+    Some(MirrorListing { base: redact(base), versions: found, more })
 }
 
 fn check_regular(metadata: &fs::Metadata) -> Result<(), SourceFailure> {

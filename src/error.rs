@@ -1,24 +1,9 @@
 //! The error a command ends with: its cause chain, the hints that tell a person what to do next,
 //! and an exit code per category.
 //!
-//! | code | meaning |
-//! |------|---------|
-//! | 1 | unexpected internal or local error (file system, permissions) |
-//! | 2 | bad usage or input: an unparsable request, an invalid recipe file |
-//! | 3 | not found: no recipe for the request, or not installed |
-//! | 4 | network: no source could be downloaded |
-//! | 5 | verification: a sha256 mismatch |
-//! | 6 | build failed |
-//! | 7 | the installed interpreter failed its checks |
-//! | 8 | unsafe archive refused |
-//! | 9 | this system cannot build CPython yet (missing compiler, headers, disk space) |
-//! | 10 | the requirements could not be installed into a project environment |
-//! | 11 | `ftpy run`: the command failed in at least one environment |
-//! | 12 | `ftpy wheels check --strict`: something has no usable wheel for the target |
-//! | 13 | `ftpy wheels build`: a package could not be built |
-//! | 14 | `ftpy uninstall`: twin environments are based on the installation (no `--force`) |
-//! | 15 | an installation is damaged (no readable receipt); ftpy will not touch it unasked |
-//! | 130 | interrupted (Ctrl-C, SIGTERM, SIGHUP, SIGQUIT): nothing half-installed, environments as before |
+//! The codes, with what each means, are [`EXIT_CODES`]: the one table the man page's EXIT
+//! STATUS section is made from, that every [`Error::exit_code`] is checked against, and that
+//! README.md's "Exit codes" table is checked to list.
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -31,6 +16,27 @@ use crate::home::HomeError;
 use crate::recipe::RecipeError;
 use crate::unpack::UnpackError;
 use crate::version::VersionError;
+
+/// Every exit code ftpy uses, and what it means.
+pub const EXIT_CODES: &[(u8, &str)] = &[
+    (0, "success"),
+    (1, "unexpected local error: the file system, permissions, a full disk"),
+    (2, "bad usage or input: an unparsable request, an invalid option, an invalid recipe file"),
+    (3, "not found: no recipe for the request, or not installed"),
+    (4, "network: no source could be downloaded, or the package index could not be read"),
+    (5, "verification: a sha256 mismatch"),
+    (6, "build failed"),
+    (7, "the built interpreter (or an environment made from it) failed its checks; nothing installed"),
+    (8, "unsafe archive refused"),
+    (9, "this system cannot build CPython yet (missing compiler, headers, disk space): `ftpy doctor`"),
+    (10, "`ftpy venv`: the requirements could not be installed (the environments are as before)"),
+    (11, "`ftpy run`: the command failed in at least one environment"),
+    (12, "`ftpy wheels check --strict`: something has no wheel that loads in the target"),
+    (13, "`ftpy wheels build`: a package could not be built"),
+    (14, "`ftpy uninstall`: twin environments are based on the installation (no `--force`)"),
+    (15, "an installation is damaged (no readable receipt); ftpy will not touch it unasked"),
+    (130, "interrupted (Ctrl-C, SIGTERM, SIGHUP, SIGQUIT): nothing half-installed, environments as before"),
+];
 
 /// Exit code of `ftpy doctor`, and of `ftpy install` when its system check fails.
 pub const EXIT_NOT_READY: u8 = 9;
@@ -173,6 +179,8 @@ impl Error {
             Error::Interrupted { .. }
             | Error::Download(DownloadError::Interrupted)
             | Error::Build(BuildError::Interrupted { .. }) => 130,
+            // The log's disk, not the build: a local error (issue 12: a full disk exited 6).
+            Error::Build(BuildError::Log { .. }) => 1,
             Error::Version(_) | Error::Usage { .. } => 2,
             Error::Recipe(RecipeError::NoMatch { .. } | RecipeError::NoFreethreadedBuild { .. }) => 3,
             Error::Recipe(RecipeError::NoPair { .. }) => 2,
@@ -213,7 +221,12 @@ impl Error {
 
     pub fn hints(&self) -> Vec<String> {
         match self {
-            Error::Version(VersionError::NoFreethreadingBefore313(_)) | Error::Recipe(RecipeError::NoPair { .. }) => vec![
+            Error::Version(VersionError::NoFreethreadingBefore313(typed)) => {
+                let mut hints = typo_hint(typed);
+                hints.push("ask for 3.13t or newer (`ftpy list --available`), or drop the `t` for a GIL-only build".into());
+                hints
+            }
+            Error::Recipe(RecipeError::NoPair { .. }) => vec![
                 "ask for 3.13t or newer (`ftpy list --available`), or drop the `t` for a GIL-only build".into(),
             ],
             Error::Version(_) => vec!["a version looks like 3.13, 3.13t, 3.13.5, 3.13.5t or 3.15.0b4t".into()],
@@ -269,6 +282,7 @@ impl Error {
             Error::Unpack(UnpackError::Unsafe { .. } | UnpackError::TooLarge { .. }) => {
                 vec!["nothing was installed; the archive matched the sha256 its recipe names, so check that recipe (FTPY_RECIPES)".into()]
             }
+            Error::Build(e @ BuildError::Log { .. }) => e.log_hints(),
             Error::Build(e) => {
                 let mut hints = Vec::new();
                 if let Some(dep) = e.missing_dependency() {
@@ -371,6 +385,17 @@ impl Error {
     }
 }
 
+/// "did you mean" for a request refused before the recipes were consulted (`3.1.4t`), from
+/// the built-in recipes.
+fn typo_hint(typed: &str) -> Vec<String> {
+    let Ok(book) = crate::recipe::RecipeBook::load(None) else { return Vec::new() };
+    let close = crate::recipe::did_you_mean(&book, typed);
+    if close.is_empty() {
+        return Vec::new();
+    }
+    vec![format!("did you mean {}?", crate::recipe::one_of(&close))]
+}
+
 fn describe_requirements_failure(env: &str, key: &str, failure: &crate::pip::PipFailure) -> String {
     let mut text = if failure.packages.is_empty() {
         format!("the requirements could not be installed into {env} ({key})")
@@ -415,5 +440,77 @@ pub fn report_nonfatal(error: &Error) {
     }
     for hint in error.hints() {
         eprintln!("hint: {}", redact(&hint));
+    }
+}
+
+#[cfg(test)]
+mod exit_code_tests {
+    use super::*;
+
+    /// The results of `Error::exit_code`'s arms (and of any other `ExitCode::from` with a
+    /// constant), read from the source: every arm, without having to build every error.
+    fn codes_in_source() -> Vec<u8> {
+        let constants = [
+            ("EXIT_NOT_READY", EXIT_NOT_READY),
+            ("EXIT_IN_USE", EXIT_IN_USE),
+            ("EXIT_DAMAGED", EXIT_DAMAGED),
+        ];
+        let source = include_str!("error.rs");
+        let start = source.find("pub fn exit_code(&self) -> u8 {").expect("exit_code is in error.rs");
+        let end = start + source[start..].find("pub fn hints(&self)").expect("hints follows exit_code");
+        let mut codes = Vec::new();
+        for arm in source[start..end].split("=> ").skip(1) {
+            let result: String = arm.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+            if let Ok(code) = result.parse::<u8>() {
+                codes.push(code);
+            } else if let Some((_, code)) = constants.iter().find(|(name, _)| *name == result) {
+                codes.push(*code);
+            } else {
+                assert!(
+                    ["source", "match"].contains(&result.as_str()),
+                    "an arm this test cannot read: {result}"
+                );
+            }
+        }
+        codes.extend(constants.iter().map(|(_, code)| *code));
+        codes
+    }
+
+    #[test]
+    fn every_exit_code_is_in_the_table() {
+        let table: Vec<u8> = EXIT_CODES.iter().map(|(code, _)| *code).collect();
+        let used = codes_in_source();
+        assert!(used.len() > 20, "the arms were read: {used:?}");
+        for code in &used {
+            assert!(table.contains(code), "exit code {code} is not in EXIT_CODES");
+        }
+        for (code, _) in EXIT_CODES {
+            assert!(*code == 0 || used.contains(code), "EXIT_CODES lists {code}, which nothing returns");
+        }
+        let mut sorted = table.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(sorted, table, "one row per code, in order");
+        // A few built errors, as a check on the reading above.
+        let io = || io::Error::other("x");
+        assert_eq!(Error::Io { context: "x".into(), source: io() }.exit_code(), 1);
+        assert_eq!(Error::Interrupted { state: "x".into() }.exit_code(), 130);
+        let log = Error::Build(BuildError::Log { path: "/x".into(), source: io() });
+        assert_eq!(log.context("building").exit_code(), 1);
+    }
+
+    #[test]
+    fn readme_lists_the_same_exit_codes() {
+        let readme =
+            std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+        let section = readme.split("### Exit codes").nth(1).expect("README.md has an Exit codes section");
+        let codes: Vec<u8> = section
+            .lines()
+            .skip_while(|l| !l.starts_with('|'))
+            .take_while(|l| l.starts_with('|'))
+            .filter_map(|l| l.trim_start_matches('|').split('|').next()?.trim().parse().ok())
+            .collect();
+        let table: Vec<u8> = EXIT_CODES.iter().map(|(code, _)| *code).collect();
+        assert_eq!(codes, table, "README.md's Exit codes table and error::EXIT_CODES");
     }
 }

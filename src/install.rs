@@ -72,7 +72,12 @@ pub fn sources_for(ctx: &Context, release: &Release) -> Sources {
     } else {
         ctx.mirrors.iter().map(|m| release.mirror_url(m)).collect()
     };
-    Sources { urls }
+    let wanted = crate::download::Wanted {
+        version: release.version.clone(),
+        keys: Vec::new(),
+        mirrors: ctx.mirrors.clone(),
+    };
+    Sources { urls, wanted: Some(wanted) }
 }
 
 /// The build-cache identity of one build, as `ftpy cache key` prints it.
@@ -137,7 +142,7 @@ pub fn install_group(
     remove_stale_staging(ctx, &keys);
     // From here, Ctrl-C or SIGTERM stops the builds and downloads, which then fail; the staging
     // directory goes, and a previous installation being replaced stays (see `finish_interrupted`).
-    let signals = crate::interrupt::Guard::install();
+    let signals = crate::interrupt::Guard::install_with(crate::interrupt::Notice::Build);
 
     let toolchain = Toolchain::detect();
     let mut report = GroupReport { results: Vec::new(), shared_failure: None };
@@ -348,7 +353,11 @@ fn build_all(
             .map_err(|e| if crate::interrupt::requested() { stopped_early() } else { e })?;
     }
     let downloader = Downloader::new(ctx.home.sources_dir(), ctx.retry.clone(), ctx.limits.clone());
-    let archive = downloader.fetch(&sources_for(ctx, group.release), &group.release.sha256, &ctx.reporter)?;
+    let mut sources = sources_for(ctx, group.release);
+    if let Some(wanted) = &mut sources.wanted {
+        wanted.keys = group.keys.clone();
+    }
+    let archive = downloader.fetch(&sources, &group.release.sha256, &ctx.reporter)?;
     let unpacked = staging.join("src");
     fs::create_dir(&unpacked).map_err(Error::io("cannot create a staging directory"))?;
     ctx.reporter.info(format!("Unpacking {}", group.release.file_name()));

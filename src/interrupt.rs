@@ -9,7 +9,7 @@ use std::fs::{File, TryLockError};
 use std::io;
 use std::process::{Child, Command, ExitStatus};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 mod leftovers;
@@ -28,20 +28,62 @@ static PREVIOUS: Mutex<[libc::sighandler_t; 4]> = Mutex::new([0; 4]);
 
 const SIGNALS: [libc::c_int; 4] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT];
 
+/// What the first signal says at once on stderr, before the work has stopped (which can take
+/// seconds: make's compilers finish their files). Chosen by the innermost guard that names one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Notice {
+    /// Say nothing: the work stops quickly, or says so itself.
+    Silent = 0,
+    /// An install: "stopping the build…".
+    Build = 1,
+}
+
+/// The one line each [`Notice`] writes, as bytes for write(2). With and without clearing the
+/// terminal's current line first (a progress bar may be on it).
+const NOTICE_TEXT: [&[u8]; 2] = [b"", "stopping the build\u{2026} (a second Ctrl-C forces it)\n".as_bytes()];
+const CLEAR_LINE: &[u8] = b"\r\x1b[2K";
+
+static NOTICE: AtomicU8 = AtomicU8::new(Notice::Silent as u8);
+/// Whether stderr was a terminal when the outermost guard was installed.
+static STDERR_IS_TERMINAL: AtomicBool = AtomicBool::new(false);
+
 extern "C" fn note_signal(_: libc::c_int) {
-    SIGNALS_SEEN.fetch_add(1, Ordering::SeqCst);
+    if SIGNALS_SEEN.fetch_add(1, Ordering::SeqCst) == 0 {
+        let text = NOTICE_TEXT[usize::from(NOTICE.load(Ordering::SeqCst)).min(NOTICE_TEXT.len() - 1)];
+        if !text.is_empty() {
+            // SAFETY: write(2) is async-signal-safe; the buffers are constants. A short or
+            // failed write loses only the notice.
+            unsafe {
+                if STDERR_IS_TERMINAL.load(Ordering::SeqCst) {
+                    libc::write(libc::STDERR_FILENO, CLEAR_LINE.as_ptr().cast(), CLEAR_LINE.len());
+                }
+                libc::write(libc::STDERR_FILENO, text.as_ptr().cast(), text.len());
+            }
+        }
+    }
 }
 
 /// While alive, SIGINT, SIGTERM, SIGHUP and SIGQUIT set a flag instead of ending the process.
 pub struct Guard {
-    _private: (),
+    /// The notice in force before this guard, put back when it goes.
+    previous_notice: u8,
 }
 
 impl Guard {
+    /// A guard whose first signal writes `notice` at once (see [`Notice`]).
+    pub fn install_with(notice: Notice) -> Guard {
+        let guard = Guard::install();
+        NOTICE.store(notice as u8, Ordering::SeqCst);
+        guard
+    }
+
     pub fn install() -> Guard {
         let mut previous = PREVIOUS.lock().unwrap_or_else(|e| e.into_inner());
         if DEPTH.load(Ordering::SeqCst) == 0 {
             SIGNALS_SEEN.store(0, Ordering::SeqCst);
+            NOTICE.store(Notice::Silent as u8, Ordering::SeqCst);
+            STDERR_IS_TERMINAL.store(std::io::IsTerminal::is_terminal(&std::io::stderr()), Ordering::SeqCst);
             let handler = note_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
             for (slot, signal) in previous.iter_mut().zip(SIGNALS) {
                 // SAFETY: the handler only touches an atomic, which is async-signal-safe.
@@ -55,7 +97,7 @@ impl Guard {
             }
         }
         DEPTH.fetch_add(1, Ordering::SeqCst);
-        Guard { _private: () }
+        Guard { previous_notice: NOTICE.load(Ordering::SeqCst) }
     }
 
     pub fn interrupted(&self) -> bool {
@@ -66,6 +108,7 @@ impl Guard {
 impl Drop for Guard {
     fn drop(&mut self) {
         let previous = PREVIOUS.lock().unwrap_or_else(|e| e.into_inner());
+        NOTICE.store(self.previous_notice, Ordering::SeqCst);
         if DEPTH.fetch_sub(1, Ordering::SeqCst) == 1 {
             for (handler, signal) in previous.iter().zip(SIGNALS) {
                 // SAFETY: restores the handlers that were there before the outermost guard.

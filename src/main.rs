@@ -76,7 +76,7 @@ fn run(cli: Cli) -> Result<ExitCode, error::Error> {
         limits: DownloadLimits::default(),
         reporter: Reporter::new(cli.quiet),
     };
-    if !matches!(cli.command, Command::Completions(_) | Command::Man | Command::DebugKillPoints) {
+    if !matches!(cli.command, Command::Completions(_) | Command::Man(_) | Command::DebugKillPoints) {
         // What a killed ftpy left building stops before anything else touches the home.
         interrupt::reap_leftover_groups(&ctx.home, &ctx.reporter);
         interrupt::record_groups_in(ctx.home.locks_dir());
@@ -106,7 +106,7 @@ fn run(cli: Cli) -> Result<ExitCode, error::Error> {
         Command::Cache(command) => commands::cache::run(command, &ctx),
         Command::Doctor(args) => commands::doctor::run(args, &ctx),
         Command::Completions(args) => commands::completions::completions(args),
-        Command::Man => commands::completions::man(),
+        Command::Man(args) => commands::completions::man(args),
         Command::Ci(command) => commands::ci::run(command, &ctx),
         Command::Dockerfile(args) => commands::dockerfile::run(args, &ctx),
         Command::Venv(args) => commands::venv::run(args, ctx),

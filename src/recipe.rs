@@ -139,8 +139,14 @@ pub enum RecipeError {
         "{origin} changes the sha256 of {version}, a published release: ftpy's built-in recipe has {published}, the override has {replacement}"
     )]
     DigestChanged { origin: String, version: Version, published: Sha256Digest, replacement: Sha256Digest },
-    #[error("no recipe for {request}{}", nearest_text(nearest))]
-    NoMatch { request: VersionRequest, nearest: Vec<InstallKey> },
+    #[error("no recipe for {request}{}{}", did_you_mean_text(did_you_mean), nearest_text(nearest))]
+    NoMatch {
+        request: VersionRequest,
+        /// Releases or series whose name is one typo away from the request (see [`did_you_mean`]).
+        did_you_mean: Vec<String>,
+        /// The closest releases, closest first (see [`RecipeBook::nearest`]).
+        nearest: Vec<InstallKey>,
+    },
     #[error(
         "`{request}` has no pair: free-threaded builds, the second half of a pair, exist only from 3.13 on (PEP 703)"
     )]
@@ -149,6 +155,22 @@ pub enum RecipeError {
         "{series} has no free-threaded build in the recipes, and ftpy never substitutes the GIL build for `{request}`"
     )]
     NoFreethreadedBuild { request: VersionRequest, series: MinorVersion },
+}
+
+fn did_you_mean_text(suggestions: &[String]) -> String {
+    if suggestions.is_empty() {
+        return String::new();
+    }
+    format!(" (did you mean {}?)", one_of(suggestions))
+}
+
+/// `a`, `a or b`, `a, b or c`.
+pub fn one_of(names: &[String]) -> String {
+    match names {
+        [] => String::new(),
+        [one] => one.clone(),
+        [rest @ .., last] => format!("{} or {last}", rest.join(", ")),
+    }
 }
 
 fn nearest_text(nearest: &[InstallKey]) -> String {
@@ -317,7 +339,11 @@ impl RecipeBook {
                     });
                 }
             }
-            return Err(RecipeError::NoMatch { request: request.clone(), nearest: self.nearest(request) });
+            return Err(RecipeError::NoMatch {
+                request: request.clone(),
+                did_you_mean: did_you_mean(self, &request.to_string()),
+                nearest: self.nearest(request),
+            });
         }
         let newest_final = candidates.iter().rev().find(|(_, r)| r.version.is_final());
         let (series, release) = newest_final.or(candidates.last()).copied().expect("non-empty");
@@ -357,20 +383,33 @@ impl RecipeBook {
             .collect()
     }
 
-    /// What to offer instead when nothing matches: the newest releases of the requested series
-    /// (or, without one, of each series), always in the requested variant.
+    /// What to offer instead when nothing matches, closest first, at most five, always in the
+    /// requested variant: the requested series' releases first (finals before pre-releases,
+    /// then by distance from the requested patch level), then the newest release of each other
+    /// series by distance from the requested one (a final when the series has one).
     fn nearest(&self, request: &VersionRequest) -> Vec<InstallKey> {
         let key = |r: &Release| InstallKey { version: r.version.clone(), variant: request.variant };
         let usable = self.series.values().filter(|s| s.supports(request.variant));
-        let same_series: Vec<InstallKey> = usable
-            .clone()
-            .filter(|s| Some(s.name) == request.series())
-            .flat_map(|s| s.releases.iter().rev().take(5).map(key))
-            .collect();
-        if !same_series.is_empty() {
-            return same_series;
+        let wanted_patch = request.patch.unwrap_or(u32::MAX);
+        if let Some(series) = usable.clone().find(|s| Some(s.name) == request.series())
+            && !series.releases.is_empty()
+        {
+            let mut releases: Vec<&Release> = series.releases.iter().collect();
+            releases.sort_by_key(|r| {
+                (!r.version.is_final(), r.version.patch.abs_diff(wanted_patch), std::cmp::Reverse(&r.version))
+            });
+            return releases.into_iter().take(5).map(key).collect();
         }
-        usable.rev().filter_map(|s| s.releases.last().map(key)).take(5).collect()
+        let wanted = series_rank(request.major, request.minor.unwrap_or(u32::MAX / 2));
+        let mut offers: Vec<(u64, &Release)> = usable
+            .filter_map(|s| {
+                let newest_final = s.releases.iter().rev().find(|r| r.version.is_final());
+                let offer = newest_final.or(s.releases.last())?;
+                Some((series_rank(s.name.major, s.name.minor).abs_diff(wanted), offer))
+            })
+            .collect();
+        offers.sort_by_key(|(distance, r)| (*distance, !r.version.is_final(), std::cmp::Reverse(&r.version)));
+        offers.into_iter().take(5).map(|(_, r)| key(r)).collect()
     }
 
     #[cfg(test)]
@@ -378,6 +417,69 @@ impl RecipeBook {
         let series = self.series.get(&version.series())?;
         series.releases.iter().find(|r| &r.version == version).map(|r| (series, r))
     }
+}
+
+/// Closeness of series for [`RecipeBook::nearest`]: 3.14 is next to 3.13 and 3.15.
+fn series_rank(major: u32, minor: u32) -> u64 {
+    u64::from(major) * 1000 + u64::from(minor)
+}
+
+/// Releases and series one typo (a character added or dropped, or two swapped) away
+/// from `typed`, a request as the user wrote it (`3.14.66t`, `3.41t`, `3.1.4t`): at most
+/// three, series before releases, newest first, in the typed variant. Empty when nothing is
+/// that close. A changed digit is no typo: `3.16` is another version, not a slip for `3.15`.
+pub fn did_you_mean(book: &RecipeBook, typed: &str) -> Vec<String> {
+    let typed = typed.trim();
+    let (body, suffix) = match typed.strip_suffix("+freethreaded").or_else(|| typed.strip_suffix('t')) {
+        Some(body) => (body, Variant::Freethreaded.suffix()),
+        None => (typed, Variant::Gil.suffix()),
+    };
+    let variant = if suffix.is_empty() { Variant::Gil } else { Variant::Freethreaded };
+    // A request is a few characters; anything long is no typo of a version.
+    if body.is_empty() || body.len() > 24 {
+        return Vec::new();
+    }
+    let mut close: Vec<(bool, Version, String)> = Vec::new();
+    for series in book.series().filter(|s| s.supports(variant)) {
+        let name = series.name.to_string();
+        if let Some(newest) = series.releases.last()
+            && typo_distance(body, &name) == 1
+        {
+            close.push((false, newest.version.clone(), name));
+        }
+        for release in &series.releases {
+            let name = release.version.to_string();
+            if typo_distance(body, &name) == 1 {
+                close.push((true, release.version.clone(), name));
+            }
+        }
+    }
+    close.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
+    close.into_iter().take(3).map(|(_, _, name)| format!("{name}{suffix}")).collect()
+}
+
+/// Edits (insert, delete, swap two neighbours; a substitution counts as two) between two short
+/// strings: the optimal string alignment distance without substitutions.
+fn typo_distance(a: &str, b: &str) -> usize {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = if a[i - 1] == b[j - 1] { 0 } else { 2 };
+            let mut best = (d[i - 1][j] + 1).min(d[i][j - 1] + 1).min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(d[i - 2][j - 2] + 1);
+            }
+            d[i][j] = best;
+        }
+    }
+    d[a.len()][b.len()]
 }
 
 /// One override file: a regular file (not a directory or a FIFO that happens to be named
@@ -475,10 +577,47 @@ mod tests {
             "no recipe for 3.13.99t; nearest available: 3.13.14t, 3.13.5t, 3.13.4t, 3.13.0t"
         );
         let err = resolve(&sample(), "3.16t").unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "no recipe for 3.16t; nearest available: 3.15.0b4t, 3.14.7rc1t, 3.13.14t"
+        assert_eq!(err.to_string(), "no recipe for 3.16t; nearest available: 3.15.0b4t, 3.14.6t, 3.13.14t");
+    }
+
+    #[test]
+    fn nearest_puts_the_closest_first_and_finals_before_prereleases() {
+        // Issue 12: a pre-release came first and the closest series last.
+        let err = resolve(&sample(), "3.14.66t").unwrap_err();
+        assert!(
+            err.to_string().ends_with("nearest available: 3.14.6t, 3.14.5t, 3.14.0t, 3.14.7rc1t"),
+            "{err}"
         );
+        let err = resolve(&sample(), "3.12.99").unwrap_err();
+        assert!(err.to_string().ends_with("nearest available: 3.12.10, 3.12.9"), "{err}");
+        let err = resolve(&sample(), "3.11").unwrap_err();
+        assert!(err.to_string().ends_with("nearest available: 3.12.10, 3.13.14, 3.14.6, 3.15.0b4"), "{err}");
+        let err = resolve(&sample(), "4t").unwrap_err();
+        assert!(err.to_string().ends_with("nearest available: 3.15.0b4t, 3.14.6t, 3.13.14t"), "{err}");
+    }
+
+    #[test]
+    fn typos_get_a_did_you_mean() {
+        let book = sample();
+        let err = resolve(&book, "3.14.66t").unwrap_err();
+        assert!(
+            err.to_string().starts_with("no recipe for 3.14.66t (did you mean 3.14.6t?); nearest"),
+            "{err}"
+        );
+        let err = resolve(&book, "3.41t").unwrap_err();
+        assert!(err.to_string().starts_with("no recipe for 3.41t (did you mean 3.14t?); nearest"), "{err}");
+        assert_eq!(did_you_mean(&book, "3.1.4t"), ["3.14t", "3.13.4t"]);
+        assert_eq!(did_you_mean(&book, "3.1.4"), ["3.14", "3.13.4"]);
+        // Only series that have the variant, and nothing for what is not one typo away.
+        assert_eq!(did_you_mean(&book, "3.21t"), Vec::<String>::new());
+        assert_eq!(did_you_mean(&book, "3.21"), ["3.12"]);
+        assert_eq!(did_you_mean(&book, "9.99.99t"), Vec::<String>::new());
+        assert_eq!(did_you_mean(&book, &"9".repeat(100)), Vec::<String>::new());
+        assert_eq!(typo_distance("3.41", "3.14"), 1);
+        assert_eq!(typo_distance("3.14.66", "3.14.6"), 1);
+        assert_eq!(typo_distance("3.13", "3.13"), 0);
+        assert_eq!(typo_distance("3.16", "3.15"), 2);
+        assert_eq!(did_you_mean(&book, "3.16t"), Vec::<String>::new());
     }
 
     #[test]

@@ -428,5 +428,24 @@ fn completions_and_man_page() {
     }
     let man = fx.ftpy().arg("man").output().unwrap();
     assert!(man.status.success());
-    assert!(stdout_of(&man).contains(".TH ftpy 1"));
+    let page = stdout_of(&man);
+    assert!(page.contains(".TH ftpy 1"));
+    assert!(page.contains(".SH \"EXIT STATUS\"") && page.contains(".SH ENVIRONMENT"), "{page}");
+
+    // The pages ftpy(1) refers to, as install.sh installs them (issue 12: ftpy-install(1) did
+    // not exist).
+    let dir = fx.record.path().join("man1");
+    let out = fx.ftpy().args(["man", "--dir"]).arg(&dir).output().unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    for referred in page.lines().filter(|l| l.starts_with("ftpy\\-") && l.ends_with("(1)")) {
+        let file = format!("{}.1", referred.trim_end_matches("(1)").replace("\\-", "-"));
+        assert!(dir.join(&file).is_file(), "{file}");
+    }
+    assert!(dir.join("ftpy-install.1").is_file() && dir.join("ftpy-ci-github.1").is_file());
+    let install_page = fs::read_to_string(dir.join("ftpy-install.1")).unwrap();
+    assert!(install_page.contains(".TH ftpy-install 1"), "{install_page}");
+    // A directory that cannot be made is a local error with what was being written.
+    let out = fx.ftpy().args(["man", "--dir", "/proc/no/such"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr_of(&out).contains("cannot write the man pages into /proc/no/such"), "{}", stderr_of(&out));
 }

@@ -248,6 +248,50 @@ fn file_mirror_works() {
 }
 
 #[test]
+fn a_mirror_without_the_resolved_release_says_what_it_holds_and_how_to_pin() {
+    // Issue 12: a mirror holding 3.13.5 only; `3.13t` resolves to the newest 3.13 the recipes
+    // know (3.13.14), which the mirror does not have.
+    let fx = Fixture::new();
+    let tarball = fake_source(V);
+    fx.add_recipe(V, &sha256_hex(&tarball));
+    let mirror = tempfile::TempDir::new().unwrap();
+    let hold = |version: &str, bytes: &[u8]| {
+        fs::create_dir_all(mirror.path().join(version)).unwrap();
+        fs::write(mirror.path().join(version).join(format!("Python-{version}.tar.xz")), bytes).unwrap();
+    };
+    hold(V, &tarball);
+    let base = format!("file://{}", mirror.path().display());
+    let install = |request: &str| {
+        fx.ftpy().env("FTPY_MIRROR", &base).args(["install", "--profile", "fast", request]).output().unwrap()
+    };
+    let out = install("3.13t");
+    let stderr = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(4), "{stderr}");
+    assert!(stderr.contains("could not download the source of 3.13.14 from"), "{stderr}");
+    assert!(stderr.contains(&format!("hint: {base} has no 3.13.14; it holds 3.13.5\n")), "{stderr}");
+    assert!(stderr.contains("`ftpy install 3.13.5t`"), "{stderr}");
+    assert!(!stderr.contains("must be laid out like python.org"), "it is laid out so: {stderr}");
+
+    // What is listed is bounded, and only release directories that hold their tarball.
+    for patch in 0..30 {
+        hold(&format!("2.7.{patch}"), b"old");
+    }
+    for junk in ["notes", "3.13", "3.13.6", "index.html"] {
+        fs::create_dir_all(mirror.path().join(junk)).unwrap();
+    }
+    let stderr = stderr_of(&install("3.13t"));
+    let listed =
+        stderr.lines().find(|l| l.contains("has no 3.13.14; it holds")).unwrap_or_else(|| panic!("{stderr}"));
+    assert!(listed.ends_with(", 3.13.5 and 11 more"), "{listed}");
+    assert_eq!(listed.matches(", ").count(), 19, "20 shown: {listed}");
+    assert!(!listed.contains("3.13.6") && !listed.contains("notes"), "{listed}");
+
+    // The suggested pin works.
+    let out = install("3.13.5t");
+    assert!(out.status.success(), "{}", stderr_of(&out));
+}
+
+#[test]
 fn a_pgo_training_run_that_fails_once_is_run_again_and_twice_fails_the_build() {
     let fx = Fixture::with_release(V);
     let out = fx.ftpy().env("FAKE_PGO_FAILURES", "1").args(["install", "3.13.5t"]).output().unwrap();
@@ -564,6 +608,92 @@ fn a_signal_stops_the_builds_and_leaves_nothing_half_installed() {
     assert_eq!(fx.versions(), ["3.13.5", "3.13.5t"]);
 }
 
+#[test]
+fn the_first_signal_says_stopping_the_build_at_once() {
+    use std::io::BufRead;
+    use std::os::unix::fs::PermissionsExt;
+    use std::time::{Duration, Instant};
+    let fx = Fixture::with_release(V);
+    // A make that takes 8 s to stop after SIGTERM, as a real one finishing its compilers may:
+    // before the notice, nothing was printed until it had (issue 12: 11 s of silence).
+    let dir = tempfile::TempDir::new().unwrap();
+    let slow_make = dir.path().join("slow-make");
+    fs::write(&slow_make, "#!/bin/sh\ntrap 'sleep 8; exit 143' TERM\nmake \"$@\" &\nwait $!\n").unwrap();
+    fs::set_permissions(&slow_make, fs::Permissions::from_mode(0o755)).unwrap();
+    let mut child = fx
+        .command(assert_cmd::cargo::cargo_bin("ftpy"))
+        .env("MAKE", &slow_make)
+        .env("FAKE_MAKE_SLEEP", "302.5")
+        .args(["install", "--profile", "fast", "3.13.5t"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (lines_tx, lines) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = lines_tx.send((Instant::now(), line));
+        }
+    });
+    let waited = Instant::now();
+    while fx.records("make.").is_empty() {
+        assert!(waited.elapsed().as_secs() < 120, "the build never started");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let pid = child.id().to_string();
+    assert!(std::process::Command::new("kill").args(["-INT", &pid]).status().unwrap().success());
+    let signalled = Instant::now();
+    let status = child.wait().unwrap();
+    let exited = Instant::now();
+    reader.join().unwrap();
+    let seen: Vec<(Instant, String)> = lines.try_iter().collect();
+    let all: Vec<&str> = seen.iter().map(|(_, l)| l.as_str()).collect();
+    assert_eq!(status.code(), Some(130), "{all:#?}");
+    let (noticed, line) = seen
+        .iter()
+        .find(|(_, line)| line.contains("stopping the build\u{2026}"))
+        .unwrap_or_else(|| panic!("no notice: {all:#?}"));
+    assert_eq!(line.trim(), "stopping the build\u{2026} (a second Ctrl-C forces it)");
+    // The make above ends 8 s after its SIGTERM: the notice came long before ftpy could exit.
+    assert!(exited.duration_since(signalled) >= Duration::from_secs(8), "{all:#?}");
+    assert!(noticed.duration_since(signalled) < Duration::from_secs(5), "the notice waited for the build");
+    assert!(*noticed < exited);
+    assert_eq!(all.iter().filter(|l| l.contains("stopping the build")).count(), 1, "one line: {all:#?}");
+}
+
+#[test]
+fn a_build_log_that_cannot_be_written_is_a_local_error_not_a_failed_build() {
+    use std::os::unix::fs::PermissionsExt;
+    let fx = Fixture::with_release(V);
+    // The source is cached by a first install, so that only the build log grows.
+    fx.ftpy().args(["install", "--profile", "fast", V]).assert().success();
+    // A make that says a lot (1 MiB, as a real build does), and a file-size limit of 64 KiB
+    // standing in for a full disk: writing the log fails with EFBIG (SIGXFSZ ignored).
+    let dir = tempfile::TempDir::new().unwrap();
+    let chatty_make = dir.path().join("chatty-make");
+    fs::write(
+        &chatty_make,
+        "#!/bin/sh\nhead -c 1048576 /dev/zero | tr '\\0' 'x' | fold -w 100\nexec make \"$@\"\n",
+    )
+    .unwrap();
+    fs::set_permissions(&chatty_make, fs::Permissions::from_mode(0o755)).unwrap();
+    let out = fx
+        .command("sh")
+        .env("MAKE", &chatty_make)
+        .args(["-c", "trap '' XFSZ; ulimit -f 128; exec \"$0\" \"$@\""])
+        .arg(assert_cmd::cargo::cargo_bin("ftpy"))
+        .args(["install", "--profile", "fast", "--no-build-cache", "3.13.5t"])
+        .output()
+        .unwrap();
+    let stderr = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(1), "a local I/O error, not 6 (build failed): {stderr}");
+    assert!(stderr.contains("cannot write the build log"), "{stderr}");
+    assert!(stderr.contains("hint: the disk holding"), "{stderr}");
+    assert!(fx.staging_leftovers().is_empty(), "{:?}", fx.staging_leftovers());
+    assert_eq!(fx.versions(), [V]);
+}
+
 /// The SIGINT and SIGQUIT bits of a `SigIgn:` line of /proc/<pid>/status.
 fn ignores_sigint_or_sigquit(line: &str) -> bool {
     let mask = u64::from_str_radix(line.trim().trim_start_matches("SigIgn:").trim(), 16).unwrap();
@@ -710,7 +840,7 @@ fn bad_requests_are_errors_not_panics() {
     assert_eq!(out.status.code(), Some(3));
     let stderr = stderr_of(&out);
     assert!(
-        stderr.contains("no recipe for 3.99.7t; nearest available: 3.99.2rc1t, 3.99.1t, 3.99.0t"),
+        stderr.contains("no recipe for 3.99.7t; nearest available: 3.99.1t, 3.99.0t, 3.99.2rc1t"),
         "{stderr}"
     );
     let out = fx.ftpy().args(["install", "--pair", "3.12"]).output().unwrap();

@@ -3,6 +3,7 @@
 mod common;
 
 use std::fs;
+use std::path::PathBuf;
 
 use common::*;
 
@@ -199,6 +200,59 @@ fn cache_commands_show_key_and_prune() {
     assert_eq!(out.status.code(), Some(2));
     let out = fx.ftpy().args(["cache", "prune"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn cache_prune_bounds_the_sources_and_the_index_cache_too() {
+    let fx = Fixture::with_release(V);
+    fx.ftpy().args(["install", "--profile", "fast", "3.13.5t"]).assert().success();
+    let sources = fx.path("cache/sources");
+    let used = format!("{}.tar.xz", sha256_hex(&fake_source(V)));
+    let forty_days_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(40 * 86_400);
+    let put = |path: PathBuf, bytes: usize, aged: bool| {
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(&path, vec![b'x'; bytes]).unwrap();
+        if aged {
+            fs::File::options().write(true).open(&path).unwrap().set_modified(forty_days_ago).unwrap();
+        }
+    };
+    // An old source no installation or build needs, a fresh one, a download in progress, an
+    // old index page, and the installed version's own source made old.
+    let unused = format!("{}.tar.xz", "ab".repeat(32));
+    let fresh = format!("{}.tar.xz", "cd".repeat(32));
+    let partial = format!("{}.partial", "ef".repeat(32));
+    put(sources.join(&unused), 3000, true);
+    put(sources.join(&fresh), 10, false);
+    put(sources.join(&partial), 10, false);
+    put(fx.path("cache/index/page-old.json"), 500, true);
+    put(fx.path("cache/index/page-new.json"), 7, false);
+    fs::File::options().write(true).open(sources.join(&used)).unwrap().set_modified(forty_days_ago).unwrap();
+
+    let out = fx.ftpy().args(["cache", "prune", "--older-than", "30d"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let stdout = stdout_of(&out);
+    assert!(stdout.contains("Removed 0 cached builds"), "{stdout}");
+    assert!(stdout.contains("Removed 1 downloaded sources (2.9 KiB)"), "{stdout}");
+    assert!(stdout.contains("Removed 1 package index files (0.5 KiB)"), "{stdout}");
+    assert!(stdout.contains("Freed 3.4 KiB"), "{stdout}");
+    let left = list_dir(&sources);
+    assert!(!left.contains(&unused), "{left:?}");
+    for kept in [&used, &fresh, &partial] {
+        assert!(left.contains(kept), "{kept}: {left:?}");
+    }
+    assert_eq!(list_dir(&fx.path("cache/index")), ["page-new.json"]);
+
+    // Uninstalled, its source stays while a cached build needs it; with the builds gone, it goes.
+    fx.ftpy().args(["uninstall", "3.13.5t"]).assert().success();
+    let out = fx.ftpy().args(["cache", "prune", "--older-than", "30d"]).output().unwrap();
+    assert!(list_dir(&sources).contains(&used), "{}", stdout_of(&out));
+    let out = fx.ftpy().args(["cache", "prune", "--keep", "0"]).output().unwrap();
+    let stdout = stdout_of(&out);
+    assert!(stdout.contains("Removed 1 cached builds"), "{stdout}");
+    assert!(stdout.contains("Removed 2 downloaded sources"), "{stdout}");
+    let left = list_dir(&sources);
+    assert!(!left.contains(&used) && !left.contains(&fresh), "{left:?}");
+    assert!(left.contains(&partial), "a download in progress is kept: {left:?}");
 }
 
 fn install_pair_exact(fx: &Fixture) {

@@ -17,7 +17,7 @@ pub fn run(command: CacheCommand, ctx: &Context) -> Result<ExitCode, Error> {
     match command {
         CacheCommand::Dir => println!("{}", ctx.home.cache_dir().display()),
         CacheCommand::List => list(&cache, ctx),
-        CacheCommand::Prune(args) => prune(&cache, args)?,
+        CacheCommand::Prune(args) => prune(&cache, args, ctx)?,
         CacheCommand::Key(args) => key(args, ctx)?,
     }
     Ok(ExitCode::SUCCESS)
@@ -51,7 +51,7 @@ fn list(cache: &BuildCache, ctx: &Context) {
     ));
 }
 
-fn prune(cache: &BuildCache, args: PruneArgs) -> Result<(), Error> {
+fn prune(cache: &BuildCache, args: PruneArgs, ctx: &Context) -> Result<(), Error> {
     let older_than = match args.older_than.as_deref() {
         Some(text) => Some(build_cache::parse_age(text).ok_or_else(|| Error::Usage {
             message: format!("`{text}` is not an age"),
@@ -68,6 +68,49 @@ fn prune(cache: &BuildCache, args: PruneArgs) -> Result<(), Error> {
     let removed = cache.prune(args.keep, older_than)?;
     let bytes: u64 = removed.iter().map(|e| e.meta.archive_bytes).sum();
     println!("Removed {} cached builds ({})", removed.len(), human_bytes(bytes));
+
+    // Sources: those of installed versions and of the builds still cached are kept whatever
+    // their age; the others go by the same rules as builds. A download in progress (its
+    // `.partial`, fresh) and the lock files are left alone.
+    let mut needed: Vec<String> =
+        cache.list().iter().map(|e| e.meta.inputs.source_sha256.to_string()).collect();
+    let installed = crate::installation::installed(&ctx.home)
+        .map_err(Error::io("cannot read the installed versions, whose sources prune keeps"))?;
+    needed.extend(installed.iter().filter_map(|i| i.receipt.source_sha256.map(|d| d.to_string())));
+    let sources_dir = ctx.home.sources_dir();
+    let protect_source = |name: &str| {
+        let digest = name.split('.').next().unwrap_or(name);
+        name.ends_with(".lock") || name.ends_with(".partial") || needed.iter().any(|d| d == digest)
+    };
+    let mut sources = build_cache::prune_files(&sources_dir, args.keep, older_than, protect_source)
+        .map_err(Error::io("cannot prune the source cache"))?;
+    // What an interrupted download left, kept for resuming: by age only, and never younger
+    // than an hour (a download in progress keeps its file fresh).
+    let hour = Duration::from_secs(3600);
+    let stale = older_than.unwrap_or(Duration::from_secs(86_400)).max(hour);
+    let partials =
+        build_cache::prune_files(&sources_dir, None, Some(stale), |name| !name.ends_with(".partial"))
+            .map_err(Error::io("cannot prune the source cache"))?;
+    sources.files += partials.files;
+    sources.bytes += partials.bytes;
+    println!(
+        "Removed {} downloaded sources ({}); kept those of installed versions and cached builds",
+        sources.files,
+        human_bytes(sources.bytes)
+    );
+    // The package index cache: pages and metadata that can be fetched again; bounded by age
+    // only (a count of builds says nothing about how many pages a check needs).
+    let index = match older_than {
+        Some(age) => {
+            build_cache::prune_files(&ctx.home.cache_dir().join("index"), None, Some(age), |_| false)
+                .map_err(Error::io("cannot prune the package index cache"))?
+        }
+        None => build_cache::Pruned::default(),
+    };
+    if older_than.is_some() {
+        println!("Removed {} package index files ({})", index.files, human_bytes(index.bytes));
+    }
+    println!("Freed {}", human_bytes(bytes + sources.bytes + index.bytes));
     Ok(())
 }
 

@@ -68,7 +68,7 @@ pub fn run(args: InstallArgs, mut ctx: Context) -> Result<ExitCode, Error> {
     }
 
     // One guard over every release: after Ctrl-C or SIGTERM, no further release starts.
-    let _signals = crate::interrupt::Guard::install();
+    let _signals = crate::interrupt::Guard::install_with(crate::interrupt::Notice::Build);
     let total: usize = groups.iter().map(|g| g.keys.len()).sum();
     let mut failed: Vec<String> = Vec::new();
     let mut interpreters: Vec<(crate::version::InstallKey, std::path::PathBuf)> = Vec::new();
