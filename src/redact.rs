@@ -68,9 +68,8 @@ fn next_authority(text: &str) -> Option<(usize, bool)> {
 /// Where the user part at the start of `run` (what follows `://`) ends: the index of its `@`.
 /// In a special scheme's URL a `\` ends the authority as `/` does.
 fn userinfo_end(run: &str, special: bool) -> Option<usize> {
-    let authority_end = run
-        .find(|c: char| matches!(c, '/' | '?' | '#') || (special && c == '\\'))
-        .unwrap_or(run.len());
+    let authority_end =
+        run.find(|c: char| matches!(c, '/' | '?' | '#') || (special && c == '\\')).unwrap_or(run.len());
     let authority = &run[..authority_end];
     if let Some(at) = authority.rfind('@') {
         return Some(at);

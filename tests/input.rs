@@ -181,3 +181,32 @@ fn homes_the_build_cannot_take_are_refused_before_anything_is_made() {
     assert!(fx.configure_runs().is_empty());
     assert!(fx.server.all_hits().is_empty());
 }
+
+/// The build sees the home's real path (configure and make work from `pwd`), so a symlink in
+/// an ordinary-looking home path does not carry it past the check (issue 16, state weak spot).
+#[test]
+fn a_home_reached_through_a_symlink_is_judged_by_its_real_path() {
+    let fx = Fixture::with_release(V);
+    let base = tempfile::TempDir::new().unwrap();
+    let real = base.path().join("a$(touch pwned)b");
+    fs::create_dir(&real).unwrap();
+    let link = base.path().join("plain");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    for home in [link.clone(), link.join("ftpy")] {
+        let out = fx
+            .ftpy()
+            .env("FTPY_HOME", &home)
+            .args(["install", "--profile", "fast", "3.13.5t"])
+            .output()
+            .unwrap();
+        let stderr = stderr_of(&out);
+        assert_eq!(out.status.code(), Some(2), "{}: {stderr}", home.display());
+        assert!(stderr.contains(&format!("the ftpy home {}", home.display())), "{stderr}");
+        assert!(stderr.contains(&format!("resolves to {}", real.display())), "{stderr}");
+        assert!(stderr.contains("which contains `$`: CPython's build cannot take"), "{stderr}");
+        assert!(stderr.contains("hint: set FTPY_HOME"), "{stderr}");
+        assert_eq!(list_dir(&real), Vec::<String>::new(), "{}: created", home.display());
+    }
+    assert!(fx.configure_runs().is_empty());
+    assert!(fx.server.all_hits().is_empty());
+}
