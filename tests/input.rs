@@ -210,3 +210,31 @@ fn a_home_reached_through_a_symlink_is_judged_by_its_real_path() {
     assert!(fx.configure_runs().is_empty());
     assert!(fx.server.all_hits().is_empty());
 }
+
+/// A recipe URL with white space or control characters is refused when the recipes load, with
+/// the URL escaped: it is not sent to the terminal raw (an escape sequence there could retitle
+/// or clear it), and not retried as if the network had failed (issue 16, recipe weak spot).
+#[test]
+fn recipe_urls_with_control_characters_are_refused_escaped() {
+    let fx = Fixture::with_release(V);
+    for (url, shown) in [
+        ("http://127.0.0.1:1/\\u001b]0;TITLE\\u0007x\\u001b[2J/Python.tar.xz", "\\x1b]0;TITLE\\x07x\\x1b[2J"),
+        ("http://u:pw@127.0.0.1:1/Py\\nthon-3.13.91.tar.xz", "http://u:****@127.0.0.1:1/Py\\nthon"),
+        ("https://host/a b/Python-3.13.91.tar.xz", "https://host/a b/"),
+        ("http://ho st/Python-3.13.91.tar.xz", "http://ho st/"),
+    ] {
+        fs::write(
+            fx.recipes.path().join("3.13.91.toml"),
+            format!(
+                "series = \"3.13\"\n[[release]]\nversion = \"3.13.91\"\nurl = \"{url}\"\nsha256 = \"{}\"\n",
+                "ab".repeat(32)
+            ),
+        )
+        .unwrap();
+        let stderr = refused_up_front(&fx, &["install", "--profile", "fast", "3.13.91"]);
+        assert!(stderr.contains("release 3.13.91: url `"), "{url}: {stderr}");
+        assert!(stderr.contains(shown), "{url}: {stderr}");
+        assert!(!stderr.contains('\u{1b}') && !stderr.contains('\u{7}'), "{url}: {stderr:?}");
+        assert!(!stderr.contains("pw"), "{url}: {stderr}");
+    }
+}
