@@ -139,7 +139,19 @@ pub fn python_wish(
 fn python_version_file(root: &Path) -> Result<Option<(PathBuf, VersionRequest)>, Error> {
     for dir in root.ancestors() {
         let path = dir.join(".python-version");
-        let Ok(text) = fs::read_to_string(&path) else { continue };
+        // Bounded and without blocking: a FIFO would wait for a writer, a device never end.
+        let text = match crate::installation::read_small_file(&path, 64 * 1024) {
+            Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+            Err(e) if e.kind() == std::io::ErrorKind::InvalidInput => {
+                return Err(Error::Usage {
+                    message: format!("{} {e}", path.display()),
+                    hints: vec![
+                        "make it a small text file naming a version such as 3.13t, or pass --python".into(),
+                    ],
+                });
+            }
+            Err(_) => continue,
+        };
         let entries: Vec<&str> =
             text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).collect();
         for entry in &entries {
@@ -155,7 +167,11 @@ fn python_version_file(root: &Path) -> Result<Option<(PathBuf, VersionRequest)>,
             message: format!(
                 "{} names no CPython version ftpy understands: {}",
                 path.display(),
-                if entries.is_empty() { "it is empty".to_string() } else { entries.join(", ") }
+                if entries.is_empty() {
+                    "it is empty".to_string()
+                } else {
+                    crate::terminal_text::escape_shortened(&entries.join(", "), 200)
+                }
             ),
             hints: vec!["write a version such as 3.13 or 3.13t in it, or pass --python".into()],
         });
@@ -301,6 +317,30 @@ mod tests {
         let (wish, source) = python_wish(Some("3.14t"), &sub, None).unwrap();
         assert_eq!(source, PythonSource::Flag);
         assert!(wish.accepts(&"3.14.1".parse().unwrap()));
+    }
+
+    #[test]
+    fn python_version_files_that_are_not_files_or_print_escapes_are_refused() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let path = dir.path().join(".python-version");
+        // A FIFO waited for a writer forever; /dev/zero was read until memory ran out. Judged in
+        // a thread, so that a wait fails the test instead of hanging it.
+        let judged = |root: PathBuf| {
+            let (send, receive) = std::sync::mpsc::channel();
+            std::thread::spawn(move || send.send(python_wish(None, &root, None).map(|w| w.1)));
+            receive.recv_timeout(std::time::Duration::from_secs(20)).expect("reading .python-version hung")
+        };
+        let status = std::process::Command::new("mkfifo").arg(&path).status().unwrap();
+        assert!(status.success());
+        let err = judged(dir.path().to_path_buf()).unwrap_err().to_string();
+        assert!(err.contains(&path.display().to_string()) && err.contains("not a regular file"), "{err}");
+        fs::remove_file(&path).unwrap();
+        std::os::unix::fs::symlink("/dev/zero", &path).unwrap();
+        assert!(matches!(judged(dir.path().to_path_buf()), Err(Error::Usage { .. })));
+        fs::remove_file(&path).unwrap();
+        fs::write(&path, "\u{1b}]0;TITLE\u{7}\u{1b}[2Jbanana\n").unwrap();
+        let err = judged(dir.path().to_path_buf()).unwrap_err().to_string();
+        assert!(err.contains("\\x1b]0;TITLE\\x07\\x1b[2Jbanana") && !err.contains('\u{1b}'), "{err:?}");
     }
 
     #[test]
