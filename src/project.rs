@@ -28,9 +28,26 @@ pub struct PyProject {
     pub has_build_system: bool,
 }
 
+/// A pyproject.toml is a few KiB; this is far past any real one.
+const MAX_PYPROJECT_BYTES: u64 = 4 << 20;
+
 impl PyProject {
     pub fn read(path: &Path) -> Result<PyProject, Error> {
-        let text = fs::read_to_string(path).map_err(Error::io("cannot read pyproject.toml"))?;
+        // Bounded: a checked-out project's pyproject.toml may be a sparse file of any size.
+        let bytes = crate::installation::read_small_file(path, MAX_PYPROJECT_BYTES).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::InvalidInput {
+                Error::Usage {
+                    message: format!("{} {e}", path.display()),
+                    hints: vec!["fix the file, or name requirements files with -r".into()],
+                }
+            } else {
+                Error::io("cannot read pyproject.toml")(e)
+            }
+        })?;
+        let text = String::from_utf8(bytes).map_err(|_| Error::Usage {
+            message: format!("{} is not valid: it is not UTF-8 text", path.display()),
+            hints: vec!["fix the file, or name requirements files with -r".into()],
+        })?;
         PyProject::parse(&text).map_err(|message| Error::Usage {
             message: format!("{} is not valid: {message}", path.display()),
             hints: vec!["fix the file, or name requirements files with -r".into()],
@@ -295,6 +312,16 @@ mod tests {
         assert!(p.has_build_system);
         assert!(PyProject::parse("[project]\ndependencies='x'").is_err());
         assert!(PyProject::parse("not toml [").is_err());
+    }
+
+    #[test]
+    fn a_huge_pyproject_is_refused_unread() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let path = dir.path().join("pyproject.toml");
+        // Sparse: 64 MiB of nothing on disk, read whole before.
+        fs::File::create(&path).unwrap().set_len(64 << 20).unwrap();
+        let err = PyProject::read(&path).unwrap_err().to_string();
+        assert!(err.contains("is larger than 4096 KiB"), "{err}");
     }
 
     #[test]
