@@ -1,7 +1,6 @@
 //! A Python project as ftpy reads it: its directory, the Python it asks for (`.python-version`,
 //! `requires-python`) and what it needs installed (requirements files, or pyproject.toml).
 
-use std::fs;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
@@ -299,6 +298,7 @@ pub fn find_root(explicit: Option<&Path>, look_for_envs: bool) -> Result<PathBuf
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
 
     #[test]
     fn reads_project_table() {
@@ -354,19 +354,21 @@ mod tests {
         // a thread, so that a wait fails the test instead of hanging it.
         let judged = |root: PathBuf| {
             let (send, receive) = std::sync::mpsc::channel();
-            std::thread::spawn(move || send.send(python_wish(None, &root, None).map(|w| w.1)));
+            std::thread::spawn(move || {
+                send.send(python_wish(None, &root, None).map(|w| w.1).map_err(|e| e.to_string()))
+            });
             receive.recv_timeout(std::time::Duration::from_secs(20)).expect("reading .python-version hung")
         };
         let status = std::process::Command::new("mkfifo").arg(&path).status().unwrap();
         assert!(status.success());
-        let err = judged(dir.path().to_path_buf()).unwrap_err().to_string();
+        let err = judged(dir.path().to_path_buf()).unwrap_err();
         assert!(err.contains(&path.display().to_string()) && err.contains("not a regular file"), "{err}");
         fs::remove_file(&path).unwrap();
         std::os::unix::fs::symlink("/dev/zero", &path).unwrap();
-        assert!(matches!(judged(dir.path().to_path_buf()), Err(Error::Usage { .. })));
+        assert!(judged(dir.path().to_path_buf()).unwrap_err().contains("not a regular file"));
         fs::remove_file(&path).unwrap();
         fs::write(&path, "\u{1b}]0;TITLE\u{7}\u{1b}[2Jbanana\n").unwrap();
-        let err = judged(dir.path().to_path_buf()).unwrap_err().to_string();
+        let err = judged(dir.path().to_path_buf()).unwrap_err();
         assert!(err.contains("\\x1b]0;TITLE\\x07\\x1b[2Jbanana") && !err.contains('\u{1b}'), "{err:?}");
     }
 
