@@ -707,6 +707,13 @@ pub fn check_mirror(base: &str) -> Result<(), String> {
     if !is_supported_url(base) {
         return Err("it is not an http://, https:// or file:// URL".into());
     }
+    // A URL parser drops tabs and line breaks and refuses the rest: the address fetched would
+    // not be the one shown, or every fetch would fail as if the network had.
+    if base.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(
+            "it contains white space or a control character: percent-encode it (a space is %20)".into()
+        );
+    }
     if let Some(path) = base.strip_prefix("file://") {
         if !path.starts_with('/') {
             return Err("a file:// mirror needs an absolute path: file:///path/to/mirror".into());

@@ -169,10 +169,13 @@ pub fn receipt_state(prefix: &Path, key: &InstallKey) -> ReceiptState {
         Ok(meta) if !meta.is_dir() => return ReceiptState::Damaged("it is a file, not a directory".into()),
         Ok(_) => {}
     }
-    let text = match fs::read(prefix.join(RECEIPT_FILE)) {
+    let text = match read_small_file(&prefix.join(RECEIPT_FILE), MAX_RECEIPT_BYTES) {
         Ok(text) => text,
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             return ReceiptState::Damaged(format!("its receipt {RECEIPT_FILE} is missing"));
+        }
+        Err(e) if e.kind() == io::ErrorKind::InvalidInput => {
+            return ReceiptState::Damaged(format!("its receipt {RECEIPT_FILE} {e}"));
         }
         Err(e) => return ReceiptState::Damaged(format!("its receipt {RECEIPT_FILE} cannot be read: {e}")),
     };
@@ -183,6 +186,31 @@ pub fn receipt_state(prefix: &Path, key: &InstallKey) -> ReceiptState {
         }
         Err(e) => ReceiptState::Damaged(format!("its receipt {RECEIPT_FILE} is unreadable: {e}")),
     }
+}
+
+/// A receipt is a few KiB; anything much larger is not one.
+const MAX_RECEIPT_BYTES: u64 = 1 << 20;
+
+/// The contents of `path`, a regular file of at most `limit` bytes. Opened without blocking and
+/// checked on the open handle, so a FIFO (which would wait for a writer) or a device (which
+/// may never end) is refused, as is a file too large: an `InvalidInput` error that says which.
+pub fn read_small_file(path: &Path, limit: u64) -> io::Result<Vec<u8>> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = fs::OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open(path)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, "is not a regular file"));
+    }
+    let mut bytes = Vec::new();
+    file.take(limit + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > limit {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("is larger than {} KiB", limit / 1024),
+        ));
+    }
+    Ok(bytes)
 }
 
 /// Write the receipt through a temporary file and a rename: it appears whole or not at all.

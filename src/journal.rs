@@ -235,7 +235,11 @@ pub fn drop_previous(home: &Home, key: &InstallKey, aside: &Path, keep: bool) ->
 /// lock. Returns what was done, for the user; an error leaves the journal for the next try.
 pub fn recover_key(home: &Home, key: &InstallKey) -> io::Result<Vec<String>> {
     let path = journal_path(home, key);
-    let text = match fs::read_to_string(&path) {
+    // Bounded and non-blocking: a journal is a few hundred bytes.
+    let read = installation::read_small_file(&path, 1 << 20).and_then(|bytes| {
+        String::from_utf8(bytes).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+    });
+    let text = match read {
         Ok(text) => text,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(with(format!("cannot read the journal {}", path.display()))(e)),
@@ -452,6 +456,17 @@ mod tests {
         .unwrap();
         assert!(recover_key(&home, &key).is_err());
         assert!(prefix.join("new").exists() && journal_path(&home, &key).exists());
+
+        // Nor does one that is a FIFO (it would wait for a writer) or endless: an error, at once.
+        fs::remove_file(journal_path(&home, &key)).unwrap();
+        let status = std::process::Command::new("mkfifo").arg(journal_path(&home, &key)).status().unwrap();
+        assert!(status.success());
+        let err = recover_key(&home, &key).unwrap_err().to_string();
+        assert!(err.contains("is not a regular file"), "{err}");
+        fs::remove_file(journal_path(&home, &key)).unwrap();
+        std::os::unix::fs::symlink("/dev/zero", journal_path(&home, &key)).unwrap();
+        assert!(recover_key(&home, &key).is_err());
+        assert!(prefix.join("new").exists());
     }
 
     #[test]

@@ -72,7 +72,17 @@ pub fn redact(url: &str) -> String {
 /// Check an index URL: http, https or file, parsable.
 fn validated(url: &str) -> Result<String, IndexError> {
     let url = url.trim();
-    let bad = |message: &str| IndexError::BadUrl { url: redact(url), message: message.to_string() };
+    let bad = |message: &str| IndexError::BadUrl {
+        url: crate::terminal_text::escape_control(&redact(url)).into_owned(),
+        message: message.to_string(),
+    };
+    // A URL parser drops tabs and line breaks and encodes the rest: the index read would not
+    // be the one shown, and what is shown would reach the terminal raw.
+    if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(bad(
+            "it contains white space or a control character: percent-encode it (a space is %20)",
+        ));
+    }
     let parsed = url::Url::parse(url).map_err(|e| bad(&e.to_string()))?;
     match parsed.scheme() {
         "http" | "https" | "file" => Ok(url.to_string()),

@@ -1,7 +1,6 @@
 //! A Python project as ftpy reads it: its directory, the Python it asks for (`.python-version`,
 //! `requires-python`) and what it needs installed (requirements files, or pyproject.toml).
 
-use std::fs;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
@@ -28,9 +27,26 @@ pub struct PyProject {
     pub has_build_system: bool,
 }
 
+/// A pyproject.toml is a few KiB; this is far past any real one.
+const MAX_PYPROJECT_BYTES: u64 = 4 << 20;
+
 impl PyProject {
     pub fn read(path: &Path) -> Result<PyProject, Error> {
-        let text = fs::read_to_string(path).map_err(Error::io("cannot read pyproject.toml"))?;
+        // Bounded: a checked-out project's pyproject.toml may be a sparse file of any size.
+        let bytes = crate::installation::read_small_file(path, MAX_PYPROJECT_BYTES).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::InvalidInput {
+                Error::Usage {
+                    message: format!("{} {e}", path.display()),
+                    hints: vec!["fix the file, or name requirements files with -r".into()],
+                }
+            } else {
+                Error::io("cannot read pyproject.toml")(e)
+            }
+        })?;
+        let text = String::from_utf8(bytes).map_err(|_| Error::Usage {
+            message: format!("{} is not valid: it is not UTF-8 text", path.display()),
+            hints: vec!["fix the file, or name requirements files with -r".into()],
+        })?;
         PyProject::parse(&text).map_err(|message| Error::Usage {
             message: format!("{} is not valid: {message}", path.display()),
             hints: vec!["fix the file, or name requirements files with -r".into()],
@@ -139,7 +155,19 @@ pub fn python_wish(
 fn python_version_file(root: &Path) -> Result<Option<(PathBuf, VersionRequest)>, Error> {
     for dir in root.ancestors() {
         let path = dir.join(".python-version");
-        let Ok(text) = fs::read_to_string(&path) else { continue };
+        // Bounded and without blocking: a FIFO would wait for a writer, a device never end.
+        let text = match crate::installation::read_small_file(&path, 64 * 1024) {
+            Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+            Err(e) if e.kind() == std::io::ErrorKind::InvalidInput => {
+                return Err(Error::Usage {
+                    message: format!("{} {e}", path.display()),
+                    hints: vec![
+                        "make it a small text file naming a version such as 3.13t, or pass --python".into(),
+                    ],
+                });
+            }
+            Err(_) => continue,
+        };
         let entries: Vec<&str> =
             text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).collect();
         for entry in &entries {
@@ -155,7 +183,11 @@ fn python_version_file(root: &Path) -> Result<Option<(PathBuf, VersionRequest)>,
             message: format!(
                 "{} names no CPython version ftpy understands: {}",
                 path.display(),
-                if entries.is_empty() { "it is empty".to_string() } else { entries.join(", ") }
+                if entries.is_empty() {
+                    "it is empty".to_string()
+                } else {
+                    crate::terminal_text::escape_shortened(&entries.join(", "), 200)
+                }
             ),
             hints: vec!["write a version such as 3.13 or 3.13t in it, or pass --python".into()],
         });
@@ -266,6 +298,7 @@ pub fn find_root(explicit: Option<&Path>, look_for_envs: bool) -> Result<PathBuf
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
 
     #[test]
     fn reads_project_table() {
@@ -279,6 +312,16 @@ mod tests {
         assert!(p.has_build_system);
         assert!(PyProject::parse("[project]\ndependencies='x'").is_err());
         assert!(PyProject::parse("not toml [").is_err());
+    }
+
+    #[test]
+    fn a_huge_pyproject_is_refused_unread() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let path = dir.path().join("pyproject.toml");
+        // Sparse: 64 MiB of nothing on disk, read whole before.
+        fs::File::create(&path).unwrap().set_len(64 << 20).unwrap();
+        let err = PyProject::read(&path).unwrap_err().to_string();
+        assert!(err.contains("is larger than 4096 KiB"), "{err}");
     }
 
     #[test]
@@ -301,6 +344,32 @@ mod tests {
         let (wish, source) = python_wish(Some("3.14t"), &sub, None).unwrap();
         assert_eq!(source, PythonSource::Flag);
         assert!(wish.accepts(&"3.14.1".parse().unwrap()));
+    }
+
+    #[test]
+    fn python_version_files_that_are_not_files_or_print_escapes_are_refused() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let path = dir.path().join(".python-version");
+        // A FIFO waited for a writer forever; /dev/zero was read until memory ran out. Judged in
+        // a thread, so that a wait fails the test instead of hanging it.
+        let judged = |root: PathBuf| {
+            let (send, receive) = std::sync::mpsc::channel();
+            std::thread::spawn(move || {
+                send.send(python_wish(None, &root, None).map(|w| w.1).map_err(|e| e.to_string()))
+            });
+            receive.recv_timeout(std::time::Duration::from_secs(20)).expect("reading .python-version hung")
+        };
+        let status = std::process::Command::new("mkfifo").arg(&path).status().unwrap();
+        assert!(status.success());
+        let err = judged(dir.path().to_path_buf()).unwrap_err();
+        assert!(err.contains(&path.display().to_string()) && err.contains("not a regular file"), "{err}");
+        fs::remove_file(&path).unwrap();
+        std::os::unix::fs::symlink("/dev/zero", &path).unwrap();
+        assert!(judged(dir.path().to_path_buf()).unwrap_err().contains("not a regular file"));
+        fs::remove_file(&path).unwrap();
+        fs::write(&path, "\u{1b}]0;TITLE\u{7}\u{1b}[2Jbanana\n").unwrap();
+        let err = judged(dir.path().to_path_buf()).unwrap_err();
+        assert!(err.contains("\\x1b]0;TITLE\\x07\\x1b[2Jbanana") && !err.contains('\u{1b}'), "{err:?}");
     }
 
     #[test]

@@ -271,6 +271,11 @@ impl RecipeBook {
                 let url = crate::redact::redact(&entry.url);
                 return Err(invalid(format!("release {version}: unsupported url `{url}`")));
             }
+            if let Some(why) = unusable_url(&entry.url) {
+                let url =
+                    crate::terminal_text::escape_control(&crate::redact::redact(&entry.url)).into_owned();
+                return Err(invalid(format!("release {version}: url `{url}` {why}")));
+            }
             let replaces: Option<Sha256Digest> = match &entry.replaces_sha256 {
                 Some(text) => Some(text.parse().map_err(|e: crate::digest::InvalidDigest| {
                     invalid(format!("release {version}: replaces_sha256: {e}"))
@@ -502,6 +507,25 @@ fn read_recipe_file(path: &Path) -> Result<String, RecipeError> {
         });
     }
     Ok(text)
+}
+
+/// Why a release's `url` (of a supported scheme) cannot be fetched, if it cannot: white space
+/// or control characters, which a URL parser drops or refuses (the download would fail, or fetch
+/// another address than the one shown), or an http(s) address that does not parse.
+fn unusable_url(url: &str) -> Option<String> {
+    if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Some(
+            "contains white space or a control character: percent-encode it (a space is %20)".into(),
+        );
+    }
+    if url.starts_with("file://") {
+        return None;
+    }
+    match url::Url::parse(url) {
+        Ok(parsed) if parsed.host_str().is_some_and(|h| !h.is_empty()) => None,
+        Ok(_) => Some("has no host".into()),
+        Err(e) => Some(format!("is not a valid URL: {e}")),
+    }
 }
 
 #[cfg(test)]

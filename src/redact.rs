@@ -10,14 +10,18 @@
 pub fn redact(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
-    while let Some(at) = rest.find("://") {
-        let (head, tail) = rest.split_at(at + 3);
+    while let Some((authority_start, special)) = next_authority(rest) {
+        let (head, tail) = rest.split_at(authority_start);
         out.push_str(head);
-        // A URL ends at white space, a control character or a quote.
+        // A URL ends at white space, a control character or a quote; but a URL parser drops
+        // tabs and line breaks from its input, so a password may be spelled across them.
         let run_end = tail
-            .find(|c: char| c.is_whitespace() || c.is_control() || "\"'<>`".contains(c))
+            .find(|c: char| {
+                !matches!(c, '\t' | '\n' | '\r')
+                    && (c.is_whitespace() || c.is_control() || "\"'<>`".contains(c))
+            })
             .unwrap_or(tail.len());
-        match userinfo_end(&tail[..run_end]) {
+        match userinfo_end(&tail[..run_end], special) {
             Some(end) => {
                 out.push_str(&mask(&tail[..end]));
                 rest = &tail[end..];
@@ -29,9 +33,43 @@ pub fn redact(text: &str) -> String {
     out
 }
 
+/// Where the next authority in `text` starts, and whether its scheme is one of the special
+/// schemes a URL parser reads leniently. That is after any `scheme://`, and after `http:`,
+/// `https:`, `ws:`, `wss:` or `ftp:` followed by any number of `/` or `\` (none included):
+/// the parser takes `http:user:pw@host`, `http:\\user:pw@host` and `http:///user:pw@host` as
+/// `http://user:pw@host`.
+fn next_authority(text: &str) -> Option<(usize, bool)> {
+    let bytes = text.as_bytes();
+    let mut from = 0;
+    while let Some(offset) = text[from..].find(':') {
+        let colon = from + offset;
+        from = colon + 1;
+        // The scheme: the letters, digits, `+`, `-` and `.` before the colon (looked at no
+        // further back than a special scheme's length and one more, so long text stays linear).
+        let scheme_len = bytes[..colon]
+            .iter()
+            .rev()
+            .take(6)
+            .take_while(|&&b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
+            .count();
+        let scheme = &text[colon - scheme_len..colon];
+        let special = ["http", "https", "ws", "wss", "ftp"].iter().any(|s| scheme.eq_ignore_ascii_case(s));
+        if special {
+            let slashes = bytes[colon + 1..].iter().take_while(|&&b| b == b'/' || b == b'\\').count();
+            return Some((colon + 1 + slashes, true));
+        }
+        if text[colon..].starts_with("://") {
+            return Some((colon + 3, false));
+        }
+    }
+    None
+}
+
 /// Where the user part at the start of `run` (what follows `://`) ends: the index of its `@`.
-fn userinfo_end(run: &str) -> Option<usize> {
-    let authority_end = run.find(['/', '?', '#']).unwrap_or(run.len());
+/// In a special scheme's URL a `\` ends the authority as `/` does.
+fn userinfo_end(run: &str, special: bool) -> Option<usize> {
+    let authority_end =
+        run.find(|c: char| matches!(c, '/' | '?' | '#') || (special && c == '\\')).unwrap_or(run.len());
     let authority = &run[..authority_end];
     if let Some(at) = authority.rfind('@') {
         return Some(at);
@@ -81,6 +119,21 @@ mod tests {
         assert_eq!(redact("http://u:pa/ss@host/x"), "http://u:****@host/x");
         assert_eq!(redact("http://u:pa?ss#w@host/x"), "http://u:****@host/x");
         assert_eq!(redact("ftp://u:p%40ss@[::1]:21/"), "ftp://u:****@[::1]:21/");
+    }
+
+    #[test]
+    fn masks_what_a_url_parser_would_read_as_a_password() {
+        // The parser drops tabs and line breaks, so these are the password `secret`.
+        assert_eq!(redact("http://u:se\tcret@h/x"), "http://u:****@h/x");
+        assert_eq!(redact("source: http://u:se\ncret@h/x"), "source: http://u:****@h/x");
+        // Special schemes need no `//`, take any number of `/` or `\\`, and `\\` ends the host.
+        assert_eq!(redact("mirror `http:u:secret@h:1` is bad"), "mirror `http:u:****@h:1` is bad");
+        assert_eq!(redact("http:\\\\u:secret@h\\x"), "http:\\\\u:****@h\\x");
+        assert_eq!(redact("http:///u:secret@h/x"), "http:///u:****@h/x");
+        assert_eq!(redact("HTTPS:/tok3n@h/x"), "HTTPS:/****@h/x");
+        assert_eq!(redact("at wss:u:pw@h"), "at wss:u:****@h");
+        // Not a special scheme, and no `//`: not an authority.
+        assert_eq!(redact("xhttps:u:pw@h mailto:a@b"), "xhttps:u:pw@h mailto:a@b");
     }
 
     #[test]

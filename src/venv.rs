@@ -94,8 +94,7 @@ impl Environment {
     }
 
     pub fn record(&self) -> Option<EnvRecord> {
-        let text = fs::read_to_string(self.path.join(RECORD_FILE)).ok()?;
-        serde_json::from_str(&text).ok()
+        read_record(&self.path)
     }
 
     pub fn write_record(&self, record: &EnvRecord) -> std::io::Result<()> {
@@ -276,10 +275,7 @@ pub fn recover_interrupted(root: &Path) -> Vec<String> {
     if asides.is_empty() {
         return done;
     }
-    let stamp = |t: &Path| -> Option<u64> {
-        let text = fs::read_to_string(t.join(RECORD_FILE)).ok()?;
-        serde_json::from_str::<EnvRecord>(&text).ok().map(|r| r.created_at)
-    };
+    let stamp = |t: &Path| -> Option<u64> { read_record(t).map(|r| r.created_at) };
     let completed = matches!((stamp(&targets[0]), stamp(&targets[1])), (Some(a), Some(b)) if a == b);
     for (index, aside) in asides {
         let file = aside.file_name().unwrap_or_default().to_string_lossy().into_owned();
@@ -326,9 +322,36 @@ pub fn package_differences(
         .collect()
 }
 
+/// The record in the environment at `path`, if it has a readable one: read bounded and without
+/// blocking (an environment in a checked-out project may hold anything, a FIFO included).
+fn read_record(path: &Path) -> Option<EnvRecord> {
+    let bytes = crate::installation::read_small_file(&path.join(RECORD_FILE), 1 << 20).ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_record_that_is_a_fifo_or_endless_is_no_record() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let env = Environment::in_project(dir.path(), Variant::Freethreaded);
+        fs::create_dir_all(&env.path).unwrap();
+        let record = env.path.join(RECORD_FILE);
+        let status = Command::new("mkfifo").arg(&record).status().unwrap();
+        assert!(status.success());
+        // In a thread, so that a wait for a writer fails the test instead of hanging it.
+        let read = |env: Environment| {
+            let (send, receive) = std::sync::mpsc::channel();
+            std::thread::spawn(move || send.send(env.record().is_none()));
+            receive.recv_timeout(std::time::Duration::from_secs(20)).expect("reading the record hung")
+        };
+        assert!(read(Environment::in_project(dir.path(), Variant::Freethreaded)));
+        fs::remove_file(&record).unwrap();
+        std::os::unix::fs::symlink("/dev/zero", &record).unwrap();
+        assert!(read(Environment::in_project(dir.path(), Variant::Freethreaded)));
+    }
 
     #[test]
     fn differences_by_normalized_name() {

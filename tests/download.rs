@@ -317,3 +317,30 @@ fn bad_mirrors_are_bad_input_that_names_the_value() {
     assert!(out.status.success(), "{}", stderr_of(&out));
     assert!(stdout_of(&out).contains(&format!("source:    {}", fx.server.base)), "{}", stdout_of(&out));
 }
+
+/// A mirror with white space or control characters is bad input, and is shown escaped: not
+/// echoed raw to the terminal in every retry's warning, nor retried as a network fault.
+#[test]
+fn mirrors_with_control_characters_are_bad_input_shown_escaped() {
+    let fx = Fixture::with_release(V);
+    for (mirror, shown) in [
+        ("http://127.0.0.1:1/\u{1b}]0;TITLE\u{7}\u{1b}[2J", "http://127.0.0.1:1/\\x1b]0;TITLE\\x07\\x1b[2J"),
+        ("http://127.0.0.1:1/a b", "http://127.0.0.1:1/a b"),
+        ("https://u:pa\tss@127.0.0.1:1/python", "https://u:****@127.0.0.1:1/python"),
+        ("file:///srv/mir\nror", "file:///srv/mir\\nror"),
+    ] {
+        let out = fx
+            .ftpy()
+            .env("FTPY_MIRROR", mirror)
+            .args(["install", "--profile", "fast", "3.13.5t"])
+            .output()
+            .unwrap();
+        let stderr = stderr_of(&out);
+        assert_eq!(out.status.code(), Some(2), "{mirror:?}: {stderr}");
+        assert!(stderr.contains(&format!("mirror `{shown}` cannot be used: ")), "{mirror:?}: {stderr}");
+        assert!(stderr.contains("white space or a control character"), "{stderr}");
+        assert!(!stderr.contains('\u{1b}') && !stderr.contains("pa\tss"), "{stderr:?}");
+        assert!(!stderr.contains("Retrying"), "{stderr}");
+    }
+    assert!(fx.server.all_hits().is_empty(), "nothing was fetched");
+}

@@ -181,3 +181,60 @@ fn homes_the_build_cannot_take_are_refused_before_anything_is_made() {
     assert!(fx.configure_runs().is_empty());
     assert!(fx.server.all_hits().is_empty());
 }
+
+/// The build sees the home's real path (configure and make work from `pwd`), so a symlink in
+/// an ordinary-looking home path does not carry it past the check (issue 16, state weak spot).
+#[test]
+fn a_home_reached_through_a_symlink_is_judged_by_its_real_path() {
+    let fx = Fixture::with_release(V);
+    let base = tempfile::TempDir::new().unwrap();
+    let real = base.path().join("a$(touch pwned)b");
+    fs::create_dir(&real).unwrap();
+    let link = base.path().join("plain");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    for home in [link.clone(), link.join("ftpy")] {
+        let out = fx
+            .ftpy()
+            .env("FTPY_HOME", &home)
+            .args(["install", "--profile", "fast", "3.13.5t"])
+            .output()
+            .unwrap();
+        let stderr = stderr_of(&out);
+        assert_eq!(out.status.code(), Some(2), "{}: {stderr}", home.display());
+        assert!(stderr.contains(&format!("the ftpy home {}", home.display())), "{stderr}");
+        assert!(stderr.contains(&format!("resolves to {}", real.display())), "{stderr}");
+        assert!(stderr.contains("which contains `$`: CPython's build cannot take"), "{stderr}");
+        assert!(stderr.contains("hint: set FTPY_HOME"), "{stderr}");
+        assert_eq!(list_dir(&real), Vec::<String>::new(), "{}: created", home.display());
+    }
+    assert!(fx.configure_runs().is_empty());
+    assert!(fx.server.all_hits().is_empty());
+}
+
+/// A recipe URL with white space or control characters is refused when the recipes load, with
+/// the URL escaped: it is not sent to the terminal raw (an escape sequence there could retitle
+/// or clear it), and not retried as if the network had failed (issue 16, recipe weak spot).
+#[test]
+fn recipe_urls_with_control_characters_are_refused_escaped() {
+    let fx = Fixture::with_release(V);
+    for (url, shown) in [
+        ("http://127.0.0.1:1/\\u001b]0;TITLE\\u0007x\\u001b[2J/Python.tar.xz", "\\x1b]0;TITLE\\x07x\\x1b[2J"),
+        ("http://u:pw@127.0.0.1:1/Py\\nthon-3.13.91.tar.xz", "http://u:****@127.0.0.1:1/Py\\nthon"),
+        ("https://host/a b/Python-3.13.91.tar.xz", "https://host/a b/"),
+        ("http://ho st/Python-3.13.91.tar.xz", "http://ho st/"),
+    ] {
+        fs::write(
+            fx.recipes.path().join("3.13.91.toml"),
+            format!(
+                "series = \"3.13\"\n[[release]]\nversion = \"3.13.91\"\nurl = \"{url}\"\nsha256 = \"{}\"\n",
+                "ab".repeat(32)
+            ),
+        )
+        .unwrap();
+        let stderr = refused_up_front(&fx, &["install", "--profile", "fast", "3.13.91"]);
+        assert!(stderr.contains("release 3.13.91: url `"), "{url}: {stderr}");
+        assert!(stderr.contains(shown), "{url}: {stderr}");
+        assert!(!stderr.contains('\u{1b}') && !stderr.contains('\u{7}'), "{url}: {stderr:?}");
+        assert!(!stderr.contains("pw"), "{url}: {stderr}");
+    }
+}

@@ -533,6 +533,45 @@ fn a_damaged_receipt_is_listed_kept_and_replaced_only_when_asked() {
     assert!(fx.staging_leftovers().is_empty(), "{:?}", fx.staging_leftovers());
 }
 
+/// A receipt that is a FIFO made `list` (and every command that reads installations) wait
+/// forever for a writer; one that leads to /dev/zero was read until memory ran out. Both are
+/// damaged trees, shown as such, and the commands finish.
+#[test]
+fn a_receipt_that_is_a_fifo_or_endless_is_damaged_not_a_hang() {
+    let fx = Fixture::with_release(V);
+    fx.ftpy().args(["install", "--profile", "fast", "3.13.5t"]).assert().success();
+    let receipt = fx.path("versions/3.13.5t/ftpy-receipt.json");
+    for (make, said) in [
+        (
+            &(|p: &std::path::Path| {
+                let status = std::process::Command::new("mkfifo").arg(p).status().unwrap();
+                assert!(status.success());
+            }) as &dyn Fn(&std::path::Path),
+            "is not a regular file",
+        ),
+        (
+            &(|p: &std::path::Path| std::os::unix::fs::symlink("/dev/zero", p).unwrap()),
+            "is not a regular file",
+        ),
+        (&(|p: &std::path::Path| fs::write(p, " ".repeat(3 << 20)).unwrap()), "is larger than"),
+    ] {
+        fs::remove_file(&receipt).unwrap();
+        make(&receipt);
+        let out = fx.ftpy().arg("list").timeout(std::time::Duration::from_secs(30)).output().unwrap();
+        let stdout = stdout_of(&out);
+        assert!(out.status.success(), "{stdout}{}", stderr_of(&out));
+        assert!(stdout.contains("3.13.5t     DAMAGED"), "{stdout}");
+        assert!(stdout.contains(said), "{stdout}");
+        let out = fx
+            .ftpy()
+            .args(["install", "--profile", "fast", "3.13.5t"])
+            .timeout(std::time::Duration::from_secs(30))
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(15), "{}", stderr_of(&out));
+    }
+}
+
 #[test]
 fn receipts_of_older_and_newer_ftpy_still_read() {
     let fx = Fixture::with_release(V);

@@ -855,3 +855,34 @@ fn a_free_threaded_stable_abi_wheel_is_ready_on_3_15t() {
     // Its minimum is 3.15: an older interpreter builds it.
     assert_eq!(verdict("3.14t"), "must-build");
 }
+
+/// An index URL with white space or control characters (from --index-url, PIP_INDEX_URL or
+/// pip.conf) is bad input, shown escaped: it was echoed raw to the terminal in the progress
+/// line and every error, where an escape sequence retitles or clears it.
+#[test]
+fn index_urls_with_control_characters_are_bad_input_shown_escaped() {
+    let fx = Fixture::new();
+    let dir = tempfile::TempDir::new().unwrap();
+    fs::write(dir.path().join("requirements.txt"), "attrs\n").unwrap();
+    for (url, shown) in [
+        ("http://127.0.0.1:9/\u{1b}]0;TITLE\u{7}\u{1b}[2J", "http://127.0.0.1:9/\\x1b]0;TITLE\\x07\\x1b[2J"),
+        ("https://u:pa\tss@127.0.0.1:9/simple", "https://u:****@127.0.0.1:9/simple"),
+    ] {
+        for from_env in [false, true] {
+            let mut cmd = fx.ftpy();
+            cmd.current_dir(dir.path()).env("PIP_CONFIG_FILE", "/dev/null");
+            cmd.args(["wheels", "check", "--python", "3.13t"]);
+            if from_env {
+                cmd.env("PIP_INDEX_URL", url);
+            } else {
+                cmd.args(["--index-url", url]);
+            }
+            let out = cmd.output().unwrap();
+            let stderr = stderr_of(&out);
+            assert_eq!(out.status.code(), Some(2), "{url:?}: {stderr}");
+            assert!(stderr.contains(&format!("`{shown}` is not a package index URL: ")), "{stderr}");
+            assert!(stderr.contains("white space or a control character"), "{stderr}");
+            assert!(!stderr.contains('\u{1b}') && !stderr.contains("pa\tss"), "{stderr:?}");
+        }
+    }
+}

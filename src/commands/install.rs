@@ -18,7 +18,8 @@ pub fn run(args: InstallArgs, mut ctx: Context) -> Result<ExitCode, Error> {
         vec!["a mirror looks like https://host/python/ or file:///absolute/path, laid out like python.org's ftp/python/ (<base>/3.13.5/Python-3.13.5.tar.xz)".into()]
     };
     if ctx.mirrors.iter().any(String::is_empty) {
-        let list = crate::redact::redact(&args.mirrors.join(","));
+        let list = crate::terminal_text::escape_control(&crate::redact::redact(&args.mirrors.join(",")))
+            .into_owned();
         let message = if list.trim().is_empty() {
             "--mirror was given an empty URL".to_string()
         } else {
@@ -29,7 +30,10 @@ pub fn run(args: InstallArgs, mut ctx: Context) -> Result<ExitCode, Error> {
     for mirror in &ctx.mirrors {
         if let Err(why) = crate::download::check_mirror(mirror) {
             return Err(Error::Usage {
-                message: format!("mirror `{}` cannot be used: {why}", crate::redact::redact(mirror)),
+                message: format!(
+                    "mirror `{}` cannot be used: {why}",
+                    crate::terminal_text::escape_control(&crate::redact::redact(mirror))
+                ),
                 hints: mirror_hint(),
             });
         }

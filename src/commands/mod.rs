@@ -82,8 +82,32 @@ pub fn build_options(flags: &BuildFlags, jobs: Option<usize>, ccache: bool) -> R
 /// space splits a word (configure's makesetup fails on one), and `$`, a backtick, a quote or a
 /// backslash are expanded or executed by the build. Letters and digits of any script, and
 /// `/ . _ - + @ ~` are known to be safe; anything else is refused here, before any work.
+/// The build works from the real path (configure and make take `pwd`), so a home reached
+/// through a symlink is judged by where it leads as well.
 pub fn check_build_home(home: &std::path::Path) -> Result<(), Error> {
-    let text = home.to_string_lossy();
+    check_build_path(home, None)?;
+    let real = real_path(home);
+    if real != home { check_build_path(&real, Some(home)) } else { Ok(()) }
+}
+
+/// `path` with its symlinks resolved, as far as it exists (the rest appended as given).
+fn real_path(path: &std::path::Path) -> std::path::PathBuf {
+    let mut rest = Vec::new();
+    for existing in path.ancestors() {
+        if let Ok(real) = existing.canonicalize() {
+            return rest.iter().rev().fold(real, |p, part| p.join(part));
+        }
+        match existing.file_name() {
+            Some(name) => rest.push(name),
+            None => break,
+        }
+    }
+    path.to_path_buf()
+}
+
+/// Refuse `path`, the home (`via`: a symlink path that leads to it), if the build cannot take it.
+fn check_build_path(path: &std::path::Path, via: Option<&std::path::Path>) -> Result<(), Error> {
+    let text = path.to_string_lossy();
     let safe = |c: char| c.is_alphanumeric() || "/._-+@~".contains(c);
     let Some(bad) = text.chars().find(|&c| !safe(c)) else { return Ok(()) };
     let named = match bad {
@@ -97,10 +121,17 @@ pub fn check_build_home(home: &std::path::Path) -> Result<(), Error> {
         c => format!("`{c}`"),
     };
     Err(Error::Usage {
-        message: format!(
-            "the ftpy home {} contains {named}, which CPython's build cannot take in its install prefix",
-            text.escape_debug()
-        ),
+        message: match via {
+            None => format!(
+                "the ftpy home {} contains {named}, which CPython's build cannot take in its install prefix",
+                text.escape_debug()
+            ),
+            Some(home) => format!(
+                "the ftpy home {} resolves to {}, which contains {named}: CPython's build cannot take that in its install prefix",
+                home.to_string_lossy().escape_debug(),
+                text.escape_debug()
+            ),
+        },
         hints: vec![
             "set FTPY_HOME (or --home) to a path of letters, digits and / . _ - + @ ~ only, e.g. ~/.local/share/ftpy".into(),
         ],
