@@ -375,3 +375,46 @@ fn killed_during_the_build_recovery_does_not_wait() {
     );
     check_after_kill(&fx, "killed during the build", &marker);
 }
+
+/// Ctrl-C at the terminal while `venv` scans the new free-threaded environment: the signal
+/// reaches the scan's python too (one process group), and that is the interrupt, not a broken
+/// environment: exit 130, the previous environments back, no traceback.
+#[test]
+fn ctrl_c_during_the_venv_scan_is_an_interrupt_and_puts_the_environments_back() {
+    use std::os::unix::process::CommandExt;
+    let fx = Fixture::with_release(V);
+    install_succeeds(&fx, &["--pair", V], "pair");
+    let project = tempfile::TempDir::new().unwrap();
+    let dir = project.path().to_str().unwrap();
+    let out = fx.command(ftpy_bin()).args(["venv", dir, "--python", V]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let mine = project.path().join(".venv-ft/mine.txt");
+    fs::write(&mine, "mine").unwrap();
+    let scanning = fx.record.path().join("scanning");
+    let mut child = fx
+        .command(ftpy_bin())
+        .env("FAKE_SCAN_PAUSE", &scanning)
+        .args(["venv", dir, "--python", V])
+        .process_group(0)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while !fs::read(&scanning).is_ok_and(|c| !c.is_empty()) {
+        assert!(child.try_wait().unwrap().is_none(), "venv ended before its scan");
+        assert!(started.elapsed() < Duration::from_secs(120), "venv never reached its scan");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // As a terminal's Ctrl-C does: SIGINT to the whole foreground group.
+    // SAFETY: kill(2) on the process group this test just started.
+    unsafe { libc::kill(-(child.id() as libc::pid_t), libc::SIGINT) };
+    let status = child.wait().unwrap();
+    let stderr = String::from_utf8_lossy(&read_all(child.stderr.take().unwrap())).into_owned();
+    assert_eq!(status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    assert!(!stderr.contains("Traceback") && !stderr.contains("recreate"), "{stderr}");
+    assert!(mine.exists(), "the previous environments were not put back");
+    let out = fx.command(ftpy_bin()).args(["venv", dir, "--status"]).output().unwrap();
+    assert!(out.status.success(), "{}{}", stdout_of(&out), stderr_of(&out));
+}

@@ -134,8 +134,13 @@ pub fn run(args: VenvArgs, ctx: Context) -> Result<ExitCode, Error> {
         env.write_record(&record).map_err(Error::io("cannot write the environment's record"))?;
     }
     crate::journal::kill_point(crate::journal::KillPoint::VenvRecordsWritten);
-    // A failed scan drops the replacements, which rolls them back.
-    let report = gil_scan::scan(&sides[1].0.python())?;
+    // A failed scan drops the replacements, which rolls them back. A terminal's Ctrl-C reaches
+    // the scan's python too: then the failure is the interrupt, not a broken environment.
+    let report = match gil_scan::scan(&sides[1].0.python()) {
+        Ok(report) => report,
+        Err(_) if signals.interrupted() => return Err(Error::interrupted_venv()),
+        Err(e) => return Err(e.into()),
+    };
     if signals.interrupted() {
         return Err(Error::interrupted_venv());
     }

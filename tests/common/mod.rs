@@ -283,7 +283,10 @@ if [ "$1" = "-m" ] && [ "$2" = venv ]; then
   cat > "$3/bin/python" <<EOF
 #!/bin/sh
 case "\$2" in
-  *EXTENSION_SUFFIXES*) echo '[]' ;;
+  *EXTENSION_SUFFIXES*)
+    # FAKE_SCAN_PAUSE=<file>: the GIL scan says so in <file>, then takes its time.
+    if [ -n "\$FAKE_SCAN_PAUSE" ]; then echo scanning > "\$FAKE_SCAN_PAUSE"; exec sleep 300; fi
+    echo '[]' ;;
   *) echo '{"version": "@VERSION@", "gil_disabled": @FT@, "gil_enabled": @GIL@, "prefix": "$3", "base_prefix": "$base", "packages": {}}' ;;
 esac
 EOF
@@ -403,6 +406,7 @@ impl Fixture {
             "FAKE_GIL_ENABLED",
             "FAKE_NO_PIP",
             "FAKE_PROBE_PAUSE",
+            "FAKE_SCAN_PAUSE",
             "FTPY_TEST_PAUSE_AT",
             "FTPY_TEST_PAUSE_FILE",
         ] {
