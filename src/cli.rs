@@ -189,7 +189,7 @@ pub struct RunArgs {
     pub project: Option<PathBuf>,
 
     /// The command and its arguments, e.g. `-- python -m pytest -q`
-    #[arg(required = true, num_args = 1.., trailing_var_arg = true, allow_hyphen_values = true, value_name = "CMD")]
+    #[arg(required = true, num_args = 1.., trailing_var_arg = true, value_name = "CMD")]
     pub command: Vec<String>,
 }
 

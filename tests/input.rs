@@ -238,3 +238,22 @@ fn recipe_urls_with_control_characters_are_refused_escaped() {
         assert!(!stderr.contains("pw"), "{url}: {stderr}");
     }
 }
+
+/// A mistyped flag of `ftpy run` is a usage error with a suggestion, never run as the command;
+/// the command's own flags, after it or after `--`, are its own.
+#[test]
+fn run_refuses_a_mistyped_flag_instead_of_running_it() {
+    let fx = Fixture::new();
+    let empty = tempfile::TempDir::new().unwrap();
+    let out =
+        fx.ftpy().current_dir(empty.path()).args(["run", "--gill", "--", "python", "-V"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}{}", stdout_of(&out), stderr_of(&out));
+    assert!(stderr_of(&out).contains("'--gil'"), "{}", stderr_of(&out));
+    for args in [&["run", "--", "python", "-m", "pytest", "-q"][..], &["run", "python", "-m", "pytest", "-q"]]
+    {
+        let out = fx.ftpy().current_dir(empty.path()).args(args).output().unwrap();
+        // Parsed: it gets as far as looking for the environments.
+        assert_eq!(out.status.code(), Some(3), "{args:?}: {}", stderr_of(&out));
+        assert!(stderr_of(&out).contains("no twin environments"), "{}", stderr_of(&out));
+    }
+}
