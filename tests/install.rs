@@ -995,3 +995,30 @@ fn an_unreadable_journal_stops_the_install_of_its_key_and_touches_nothing() {
     assert_eq!(fx.configure_runs().len(), 1, "nothing was built");
     fx.ftpy().args(["which", "3.13.5t"]).assert().success();
 }
+
+/// A fast build never passes for an optimized one without a word: the install, its dry run
+/// and `list` say which profile is installed.
+#[test]
+fn an_installed_build_of_another_profile_is_named_not_passed_off() {
+    let fx = Fixture::with_release("3.13.5");
+    fx.ftpy().args(["install", "--profile", "fast", "3.13.5t"]).assert().success();
+    let out = fx.ftpy().args(["install", "3.13.5t"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(
+        stdout_of(&out).contains("already installed, built with the fast profile"),
+        "{}",
+        stdout_of(&out)
+    );
+    assert!(
+        stderr_of(&out).contains("`ftpy install --reinstall --profile optimized 3.13.5t`"),
+        "{}",
+        stderr_of(&out)
+    );
+    let out = fx.ftpy().args(["install", "--dry-run", "3.13.5t"]).output().unwrap();
+    assert!(stdout_of(&out).contains("already installed with the fast profile"), "{}", stdout_of(&out));
+    let out = fx.ftpy().args(["install", "--profile", "fast", "3.13.5t"]).output().unwrap();
+    assert!(stdout_of(&out).contains("3.13.5t is already installed: "), "{}", stdout_of(&out));
+    assert!(!stderr_of(&out).contains("profile"), "{}", stderr_of(&out));
+    let list = stdout_of(&fx.ftpy().arg("list").output().unwrap());
+    assert!(list.lines().any(|l| l.starts_with("3.13.5t") && l.contains(" fast ")), "{list}");
+}

@@ -108,7 +108,7 @@ pub fn run(args: InstallArgs, mut ctx: Context) -> Result<ExitCode, Error> {
                                 | Outcome::AlreadyInstalled(installation) => installation,
                             };
                             interpreters.push((inst.key.clone(), inst.interpreter()));
-                            print_outcome(&ctx, &outcome);
+                            print_outcome(&ctx, &outcome, options.build.profile);
                         }
                         Err(error) => fail(vec![key.to_string()], error),
                     }
@@ -171,7 +171,7 @@ fn publish_to_github(
     crate::github::set_output("python-path", &last.display().to_string())
 }
 
-fn print_outcome(ctx: &Context, outcome: &Outcome) {
+fn print_outcome(ctx: &Context, outcome: &Outcome, requested: builder::Profile) {
     match outcome {
         Outcome::Installed { installation, warnings, restored_from_cache, seconds } => {
             for warning in warnings {
@@ -188,11 +188,28 @@ fn print_outcome(ctx: &Context, outcome: &Outcome) {
             println!("  {}", installation.receipt.checks.summary());
         }
         Outcome::AlreadyInstalled(installation) => {
-            println!(
-                "{} is already installed: {} (--reinstall builds it again)",
-                installation.key,
-                installation.interpreter().display()
-            );
+            let installed = &installation.receipt.profile;
+            if *installed == requested.to_string() {
+                println!(
+                    "{} is already installed: {} (--reinstall installs it again, from the build cache when it \
+                     holds the build)",
+                    installation.key,
+                    installation.interpreter().display()
+                );
+            } else {
+                // The request named another profile: never let a fast build pass for an
+                // optimized one without a word.
+                println!(
+                    "{} is already installed, built with the {installed} profile: {}",
+                    installation.key,
+                    installation.interpreter().display()
+                );
+                ctx.reporter.warn(format!(
+                    "this request is for the {requested} profile: `ftpy install --reinstall --profile {requested} {}` \
+                     replaces the {installed} build",
+                    installation.key
+                ));
+            }
         }
     }
 }
@@ -204,12 +221,22 @@ fn print_plan(ctx: &Context, group: &InstallGroup, options: &InstallOptions) {
         let prefix = ctx.home.version_dir(key);
         let args = builder::configure_args(group.series, key.variant, &options.build, &prefix);
         use crate::installation::ReceiptState;
+        let requested = options.build.profile.to_string();
         let status = match crate::installation::receipt_state(&prefix, key) {
-            ReceiptState::Valid(_) if !options.reinstall => "already installed (nothing to do)",
-            ReceiptState::Valid(_) => "installed; would be rebuilt (--reinstall)",
-            ReceiptState::Absent => "would be installed",
-            ReceiptState::Damaged(_) if !options.reinstall => "DAMAGED: refused without --reinstall",
-            ReceiptState::Damaged(_) => "DAMAGED; would be rebuilt, the old tree kept in <home>/damaged",
+            ReceiptState::Valid(receipt) if !options.reinstall && receipt.profile != requested => {
+                format!(
+                    "already installed with the {} profile: nothing to do (--reinstall would replace it with \
+                     this {requested} build)",
+                    receipt.profile
+                )
+            }
+            ReceiptState::Valid(_) if !options.reinstall => "already installed (nothing to do)".into(),
+            ReceiptState::Valid(_) => "installed; would be rebuilt (--reinstall)".into(),
+            ReceiptState::Absent => "would be installed".into(),
+            ReceiptState::Damaged(_) if !options.reinstall => "DAMAGED: refused without --reinstall".into(),
+            ReceiptState::Damaged(_) => {
+                "DAMAGED; would be rebuilt, the old tree kept in <home>/damaged".into()
+            }
         };
         println!("{key}: {} build of {}, {status}", key.variant.label(), key.version);
         println!("  series:    {} ({})", group.series.name, group.series.free_threading.describe());

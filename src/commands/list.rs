@@ -36,23 +36,25 @@ pub fn run(args: ListArgs, ctx: &Context) -> Result<ExitCode, Error> {
     }
     if installed.is_empty() && damaged.is_empty() {
         ctx.reporter
-            .info("No interpreters installed yet; try `ftpy install 3.13t` (and `ftpy list --available`).");
+            .info("No interpreters installed yet; try `ftpy install 3.14t` (and `ftpy list --available`).");
         return Ok(ExitCode::SUCCESS);
     }
     for inst in &installed {
         let linked = if ctx.home.linked_name(inst).is_some() { "  *" } else { "" };
         println!(
-            "{:<12}{:<15}{}{linked}",
+            "{:<12}{:<15}{:<11}{}{linked}",
             inst.key.to_string(),
             inst.key.variant.label(),
+            inst.receipt.profile,
             inst.interpreter().display()
         );
     }
     for tree in &damaged {
         println!(
-            "{:<12}{:<15}{}  ({})",
+            "{:<12}{:<15}{:<11}{}  ({})",
             tree.key.to_string(),
             "DAMAGED",
+            "",
             tree.prefix.display(),
             tree.problem
         );
