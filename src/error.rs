@@ -45,6 +45,21 @@ pub const EXIT_IN_USE: u8 = 14;
 /// `ftpy install` of a key whose tree under `versions/` is damaged, without `--reinstall`.
 pub const EXIT_DAMAGED: u8 = 15;
 
+fn pair_not_installed(wanted: &str, source: &str, home: &std::path::Path, installed: &[String]) -> String {
+    if installed.is_empty() && wanted == "any version" {
+        // Nothing asked for a version and nothing is installed: say that, plainly.
+        return format!(
+            "no pair (the GIL and the free-threaded build of one version) is installed in {}",
+            home.display()
+        );
+    }
+    let installed = if installed.is_empty() { "none".to_string() } else { installed.join(", ") };
+    format!(
+        "no installed pair matches {wanted} (from {source}); installed pairs in {}: {installed}",
+        home.display()
+    )
+}
+
 fn in_use_keys(users: &[(String, Vec<std::path::PathBuf>)]) -> String {
     let keys: Vec<&str> = users.iter().map(|(k, _)| k.as_str()).collect();
     format!("{} {}", keys.join(" and "), if keys.len() == 1 { "is" } else { "are" })
@@ -101,8 +116,7 @@ pub enum Error {
         /// What to suggest: installing it (`which`) or looking at what is installed (`uninstall`).
         suggest_install: bool,
     },
-    #[error("no installed pair matches {wanted} (from {source_of_wish}); installed pairs in {}: {}",
-        home.display(), if installed.is_empty() { "none".to_string() } else { installed.join(", ") })]
+    #[error("{}", pair_not_installed(wanted, source_of_wish, home, installed))]
     PairNotInstalled {
         wanted: String,
         source_of_wish: String,
@@ -302,8 +316,11 @@ impl Error {
                 hints
             }
             Error::Usage { hints, .. } => hints.clone(),
-            Error::InUse { .. } => vec![
-                "those environments stop working without it: `ftpy uninstall --force` removes it anyway".into(),
+            Error::InUse { users } => vec![
+                format!(
+                    "those environments stop working without it: `ftpy uninstall --force {}` removes it anyway",
+                    users.iter().map(|(key, _)| key.as_str()).collect::<Vec<_>>().join(" ")
+                ),
                 "or remove the environments first (they are directories), or keep the installation".into(),
             ],
             Error::NotReady { commands, .. } => {

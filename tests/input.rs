@@ -257,3 +257,25 @@ fn run_refuses_a_mistyped_flag_instead_of_running_it() {
         assert!(stderr_of(&out).contains("no twin environments"), "{}", stderr_of(&out));
     }
 }
+
+/// `venv` for a version no recipe has gets no hint to install it; with nothing asked for and
+/// nothing installed, the message says so plainly.
+#[test]
+fn venv_hints_only_releases_that_exist() {
+    let fx = Fixture::new();
+    let project = tempfile::TempDir::new().unwrap();
+    let out = fx.ftpy().current_dir(project.path()).args(["venv", "--python", "3.14.9"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", stderr_of(&out));
+    let err = stderr_of(&out);
+    assert!(!err.contains("--pair 3.14.9"), "{err}");
+    assert!(err.contains("no release in ftpy's recipes satisfies it"), "{err}");
+    let out = fx.ftpy().current_dir(project.path()).arg("venv").output().unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", stderr_of(&out));
+    let err = stderr_of(&out);
+    assert!(
+        err.contains("no pair (the GIL and the free-threaded build of one version) is installed"),
+        "{err}"
+    );
+    assert!(!err.contains("any version"), "{err}");
+    assert!(err.contains("ftpy install --pair 3.14."), "{err}");
+}

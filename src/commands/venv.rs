@@ -273,13 +273,16 @@ fn not_installed(ctx: &Context, wish: &PythonWish, source: &PythonSource) -> Err
         };
         (!all.iter().any(|o| o.key == twin)).then(|| (i.key.to_string(), twin.to_string()))
     });
+    // Only a version the recipes have is worth an install hint (`--python 3.14.9` is not).
+    let newest = newest_accepted_release(ctx, wish);
     Error::PairNotInstalled {
         wanted: describe_wish(wish),
         source_of_wish: source.to_string(),
-        install_request: wish
-            .install_request()
+        install_request: newest
+            .as_ref()
+            .and(wish.install_request())
             .filter(|_| half_pair.is_none())
-            .or_else(|| newest_accepted_release(ctx, wish)),
+            .or(newest.clone()),
         installed,
         half_pair,
         home: ctx.home.root().to_path_buf(),
