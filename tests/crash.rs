@@ -389,6 +389,8 @@ fn ctrl_c_during_the_venv_scan_is_an_interrupt_and_puts_the_environments_back() 
     let dir = project.path().to_str().unwrap();
     let out = fx.command(ftpy_bin()).args(["venv", dir, "--python", V]).output().unwrap();
     assert!(out.status.success(), "{}", stderr_of(&out));
+    // A directory with nothing to install gets environments, and a word about it.
+    assert!(stderr_of(&out).contains("has no pyproject.toml or requirements.txt"), "{}", stderr_of(&out));
     let mine = project.path().join(".venv-ft/mine.txt");
     fs::write(&mine, "mine").unwrap();
     let scanning = fx.record.path().join("scanning");

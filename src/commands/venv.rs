@@ -66,6 +66,13 @@ pub fn run(args: VenvArgs, ctx: Context) -> Result<ExitCode, Error> {
         };
         crate::commands::wheels::build(crate::cli::WheelsBuildArgs { selection, wheelhouse: None }, &ctx)?;
     }
+    if matches!(requirements, Requirements::Nothing) {
+        ctx.reporter.warn(format!(
+            "{} has no pyproject.toml or requirements.txt: the environments get no packages \
+             (pass -r FILE, or run ftpy venv in the project's directory)",
+            root.display()
+        ));
+    }
     ctx.reporter.info(format!(
         "Using the {} pair ({source}) for {}; installing: {}",
         gil_base.key.version,
