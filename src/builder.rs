@@ -401,6 +401,8 @@ fn run_step(
                 if let Some(phase) = phase_marker(&line).filter(|_| step == Step::Make) {
                     task.phase(phase);
                     last_phase = Some(phase);
+                } else {
+                    task.tick();
                 }
                 missing = missing.or_else(|| SystemDependency::from_log_line(&line));
                 // A log that cannot be written (a full disk) ends the reading: the pipe closes

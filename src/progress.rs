@@ -82,7 +82,15 @@ impl Reporter {
             bar.enable_steady_tick(Duration::from_millis(120));
             bar
         });
-        Task { bar, name: name.to_string(), started: Instant::now(), quiet: self.quiet }
+        let now = Instant::now();
+        Task {
+            bar,
+            name: name.to_string(),
+            started: now,
+            quiet: self.quiet,
+            phase: String::new(),
+            said_at: now,
+        }
     }
 }
 
@@ -144,17 +152,36 @@ pub struct Task {
     name: String,
     started: Instant,
     quiet: bool,
+    phase: String,
+    /// When a plain line last said where the task is.
+    said_at: Instant,
 }
+
+/// Without a terminal, a long phase (the compile, the PGO run) is said again this often, so that
+/// a CI log never goes silent for a quarter of an hour.
+const STILL_RUNNING_EVERY: Duration = Duration::from_secs(300);
 
 impl Task {
     pub fn phase(&mut self, phase: &str) {
+        self.phase = phase.to_string();
         match &self.bar {
             Some(bar) => bar.set_message(phase.to_string()),
-            None if !self.quiet => {
-                eprintln!("{}: {} (at {})", self.name, phase, format_duration(self.started.elapsed()))
-            }
+            None if !self.quiet => self.say(""),
             None => {}
         }
+    }
+
+    /// Something happened (a line of build output): without a terminal, say the phase again
+    /// when it has been quiet for [`STILL_RUNNING_EVERY`].
+    pub fn tick(&mut self) {
+        if self.bar.is_none() && !self.quiet && self.said_at.elapsed() >= STILL_RUNNING_EVERY {
+            self.say("still ");
+        }
+    }
+
+    fn say(&mut self, still: &str) {
+        eprintln!("{}: {still}{} (at {})", self.name, self.phase, format_duration(self.started.elapsed()));
+        self.said_at = Instant::now();
     }
 
     pub fn finish(self) {
@@ -182,5 +209,28 @@ pub fn format_duration(d: Duration) -> String {
         0..60 => format!("{s}s"),
         60..3600 => format!("{}m{:02}s", s / 60, s % 60),
         _ => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_quiet_phase_is_said_again_without_a_terminal() {
+        let long_ago = Instant::now() - STILL_RUNNING_EVERY - Duration::from_secs(1);
+        let mut task = Task {
+            bar: None,
+            name: "3.14.6t".into(),
+            started: long_ago,
+            quiet: false,
+            phase: "compile".into(),
+            said_at: long_ago,
+        };
+        task.tick();
+        assert!(task.said_at.elapsed() < Duration::from_secs(5), "said again");
+        let said = task.said_at;
+        task.tick();
+        assert_eq!(task.said_at, said, "not again right away");
     }
 }
