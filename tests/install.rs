@@ -1001,7 +1001,8 @@ fn an_unreadable_journal_stops_the_install_of_its_key_and_touches_nothing() {
 #[test]
 fn an_installed_build_of_another_profile_is_named_not_passed_off() {
     let fx = Fixture::with_release("3.13.5");
-    fx.ftpy().args(["install", "--profile", "fast", "3.13.5t"]).assert().success();
+    let out = fx.ftpy().args(["install", "--profile", "fast", "3.13.5t"]).output().unwrap();
+    assert!(stderr_of(&out).contains("to PATH"), "an install says where its links are: {}", stderr_of(&out));
     let out = fx.ftpy().args(["install", "3.13.5t"]).output().unwrap();
     assert!(out.status.success(), "{}", stderr_of(&out));
     assert!(
@@ -1019,6 +1020,7 @@ fn an_installed_build_of_another_profile_is_named_not_passed_off() {
     let out = fx.ftpy().args(["install", "--profile", "fast", "3.13.5t"]).output().unwrap();
     assert!(stdout_of(&out).contains("3.13.5t is already installed: "), "{}", stdout_of(&out));
     assert!(!stderr_of(&out).contains("profile"), "{}", stderr_of(&out));
+    assert!(!stderr_of(&out).contains("to PATH"), "no PATH advice after a no-op: {}", stderr_of(&out));
     let list = stdout_of(&fx.ftpy().arg("list").output().unwrap());
     assert!(list.lines().any(|l| l.starts_with("3.13.5t") && l.contains(" fast ")), "{list}");
 }

@@ -77,6 +77,8 @@ pub fn run(args: InstallArgs, mut ctx: Context) -> Result<ExitCode, Error> {
     let mut failed: Vec<String> = Vec::new();
     let mut interpreters: Vec<(crate::version::InstallKey, std::path::PathBuf)> = Vec::new();
     let mut first_error: Option<Error> = None;
+    // Whether this run put anything new in place (a no-op needs no PATH advice).
+    let mut changed = false;
     // What a signal left uninstalled; once set, no further release is started.
     let mut interrupted: Vec<String> = Vec::new();
     let mut fail = |keys: Vec<String>, error: Error| {
@@ -108,6 +110,7 @@ pub fn run(args: InstallArgs, mut ctx: Context) -> Result<ExitCode, Error> {
                                 | Outcome::AlreadyInstalled(installation) => installation,
                             };
                             interpreters.push((inst.key.clone(), inst.interpreter()));
+                            changed |= matches!(outcome, Outcome::Installed { .. });
                             print_outcome(&ctx, &outcome, options.build.profile);
                         }
                         Err(error) => fail(vec![key.to_string()], error),
@@ -140,7 +143,7 @@ pub fn run(args: InstallArgs, mut ctx: Context) -> Result<ExitCode, Error> {
             .map_err(Error::io("cannot write $GITHUB_PATH or $GITHUB_OUTPUT"))?;
     }
     let Some(error) = first_error else {
-        advise_path(&ctx, !interpreters.is_empty());
+        advise_path(&ctx, changed);
         return Ok(ExitCode::SUCCESS);
     };
     if total == 1 {
