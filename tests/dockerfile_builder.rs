@@ -43,8 +43,8 @@ fn builder_stage_commands_run_as_written() {
         "the builder stage installs packages with apt-get, as root in a Docker build: run this test as root"
     );
     let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let tarball = repo.join("../shared/cpython/Python-3.14.6.tar.xz");
-    assert!(tarball.exists(), "{} is missing", tarball.display());
+    let tarball = cpython_tarball("3.14.6");
+    assert!(tarball.exists(), "{} is missing (set FTPY_TEST_CPYTHON_DIR)", tarball.display());
     let server = TestServer::start();
     server.route("/3.14.6/Python-3.14.6.tar.xz", Route::Serve(fs::read(&tarball).unwrap()));
 

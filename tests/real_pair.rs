@@ -18,10 +18,7 @@ use common::*;
 use packages::{Extension, sdist_of, write_package};
 
 fn upstream_tarball() -> PathBuf {
-    let dir = std::env::var_os("FTPY_TEST_CPYTHON_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/cpython"));
-    dir.join("Python-3.14.6.tar.xz")
+    cpython_tarball("3.14.6")
 }
 
 struct RealPair {

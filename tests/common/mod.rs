@@ -509,3 +509,12 @@ pub fn read_all(mut r: impl Read) -> Vec<u8> {
     r.read_to_end(&mut v).unwrap();
     v
 }
+
+/// The unmodified CPython source `Python-<version>.tar.xz` the real builds use: in
+/// `FTPY_TEST_CPYTHON_DIR`, else in `../shared/cpython` beside this checkout.
+pub fn cpython_tarball(version: &str) -> PathBuf {
+    let dir = std::env::var_os("FTPY_TEST_CPYTHON_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/cpython"));
+    dir.join(format!("Python-{version}.tar.xz"))
+}
