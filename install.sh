@@ -15,7 +15,7 @@ Options:
                  CPython from source, using apt-get (Debian/Ubuntu), dnf
                  (Fedora/RHEL), pacman (Arch), zypper (openSUSE) or apk
                  (Alpine). Needs root, or sudo. The list follows ftpy's
-                 table of modules per series (src/sysdeps.rs); 3.14 adds
+                 table of modules per series (src/system/sysdeps.rs); 3.14 adds
                  libzstd for compression.zstd.
   --deps-only    Install only those build dependencies, not ftpy (for a CI job
                  that restored ftpy from a cache but must build CPython).

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::builder::Profile;
+use crate::interpreters::build::Profile;
 
 #[derive(Debug, Parser)]
 #[command(name = "ftpy", version, about = "Install and run GIL and free-threaded CPython side by side")]
@@ -244,12 +244,12 @@ pub struct InstallArgs {
     pub retry_pause_ms: u64,
 
     /// The most a source download may be, in MiB
-    #[arg(long, env = "FTPY_MAX_DOWNLOAD_MIB", default_value_t = crate::download::DownloadLimits::DEFAULT_MAX_MIB,
+    #[arg(long, env = "FTPY_MAX_DOWNLOAD_MIB", default_value_t = crate::interpreters::download::DownloadLimits::DEFAULT_MAX_MIB,
         value_parser = clap::value_parser!(u64).range(1..=1024 * 1024), hide = true)]
     pub max_download_mib: u64,
 
     /// Give up a download that averages under 1 KiB/s over this many seconds
-    #[arg(long, env = "FTPY_DOWNLOAD_SPEED_TIME", default_value_t = crate::download::DownloadLimits::DEFAULT_RATE_WINDOW_SECS,
+    #[arg(long, env = "FTPY_DOWNLOAD_SPEED_TIME", default_value_t = crate::interpreters::download::DownloadLimits::DEFAULT_RATE_WINDOW_SECS,
         value_parser = clap::value_parser!(u64).range(1..=3600), hide = true)]
     pub download_speed_time: u64,
 }
@@ -275,7 +275,7 @@ pub enum CiCommand {
 #[derive(Debug, Args)]
 pub struct CiGithubArgs {
     /// Release series to test on; each is tested on both builds (add 3.13 to test it too)
-    #[arg(long, num_args = 1.., default_values_t = [crate::version::RECOMMENDED_SERIES.to_string()])]
+    #[arg(long, num_args = 1.., default_values_t = [crate::interpreters::version::RECOMMENDED_SERIES.to_string()])]
     pub python: Vec<String>,
 
     /// ftpy's action as `uses:` takes it, e.g. owner/ftpy@v1 [default: checked out from the
@@ -324,8 +324,8 @@ pub struct ManArgs {
 #[derive(Debug, Args)]
 pub struct DoctorArgs {
     /// The series to check for: what a build requires depends on it (3.14 adds libzstd)
-    #[arg(long, value_name = "SERIES", default_value_t = crate::version::RECOMMENDED_SERIES)]
-    pub python: crate::version::MinorVersion,
+    #[arg(long, value_name = "SERIES", default_value_t = crate::interpreters::version::RECOMMENDED_SERIES)]
+    pub python: crate::interpreters::version::MinorVersion,
     /// Count the headers of the required modules (ssl, zlib, ctypes, ...) as optional
     #[arg(long)]
     pub allow_missing_modules: bool,

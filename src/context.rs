@@ -2,11 +2,11 @@
 
 use std::path::PathBuf;
 
-use crate::download::{DownloadLimits, RetryPolicy};
+use crate::interpreters::download::{DownloadLimits, RetryPolicy};
 use crate::error::Error;
-use crate::home::Home;
-use crate::progress::Reporter;
-use crate::recipe::RecipeBook;
+use crate::interpreters::home::Home;
+use crate::output::progress::Reporter;
+use crate::interpreters::recipe::RecipeBook;
 
 #[derive(Clone)]
 pub struct Context {

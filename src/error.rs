@@ -9,13 +9,13 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use crate::builder::BuildError;
-use crate::check::CheckError;
-use crate::download::DownloadError;
-use crate::home::HomeError;
-use crate::recipe::RecipeError;
-use crate::unpack::UnpackError;
-use crate::version::VersionError;
+use crate::interpreters::build::BuildError;
+use crate::interpreters::post_install_check::CheckError;
+use crate::interpreters::download::DownloadError;
+use crate::interpreters::home::HomeError;
+use crate::interpreters::recipe::RecipeError;
+use crate::interpreters::unpack::UnpackError;
+use crate::interpreters::version::VersionError;
 
 /// Every exit code ftpy uses, and what it means.
 pub const EXIT_CODES: &[(u8, &str)] = &[
@@ -88,7 +88,7 @@ pub enum Error {
     #[error(transparent)]
     Build(#[from] BuildError),
     #[error(transparent)]
-    BuildCache(#[from] crate::build_cache::BuildCacheError),
+    BuildCache(#[from] crate::interpreters::build_cache::BuildCacheError),
     #[error("{key} failed its checks and was not installed")]
     Check {
         key: String,
@@ -131,15 +131,15 @@ pub enum Error {
     Requirements {
         env: String,
         key: String,
-        failure: crate::pip::PipFailure,
+        failure: crate::projects::pip::PipFailure,
         /// The `ftpy wheels build ...` command for these requirements, for the hint.
         rebuild_command: String,
     },
     #[error(transparent)]
-    Venv(#[from] crate::venv::VenvError),
+    Venv(#[from] crate::projects::twin_venvs::VenvError),
     #[error(transparent)]
-    Scan(#[from] crate::gil_scan::ScanError),
-    #[error("{} has no twin environments ({} and {})", root.display(), crate::project::GIL_ENV, crate::project::FT_ENV)]
+    Scan(#[from] crate::projects::gil_scan::ScanError),
+    #[error("{} has no twin environments ({} and {})", root.display(), crate::projects::project::GIL_ENV, crate::projects::project::FT_ENV)]
     NoEnvironments { root: PathBuf },
     /// A signal stopped the work; `state` says what was left as it was.
     #[error("interrupted: {state}")]
@@ -149,9 +149,9 @@ pub enum Error {
     #[error("the command failed in {}", sides.join(" and "))]
     RunFailed { sides: Vec<String> },
     #[error(transparent)]
-    Index(#[from] crate::package_index::IndexError),
+    Index(#[from] crate::wheels::index::IndexError),
     #[error(transparent)]
-    Coverage(#[from] crate::coverage::CoverageError),
+    Coverage(#[from] crate::wheels::resolve::CoverageError),
     #[error("{count} of {total} requirements have no usable wheel for {target}")]
     WheelsMissing { count: usize, total: usize, target: String, must_build: usize, not_found: usize },
     #[error("{} could not be built: {}", if failed.len() == 1 { "1 package".to_string() } else { format!("{} packages", failed.len()) }, failed.join(", "))]
@@ -217,15 +217,15 @@ impl Error {
             Error::Home(_) | Error::Io { .. } => 1,
             Error::PairNotInstalled { .. } | Error::NoEnvironments { .. } => 3,
             Error::Requirements { .. } => 10,
-            Error::Venv(crate::venv::VenvError::Wrong { .. }) => 7,
+            Error::Venv(crate::projects::twin_venvs::VenvError::Wrong { .. }) => 7,
             Error::Venv(_) | Error::Scan(_) => 1,
             Error::RunFailed { .. } => 11,
             Error::BrokenEnvironment { .. } => 3,
             Error::WheelsMissing { .. } => 12,
             Error::WheelBuild { .. } => 13,
-            Error::Index(e) | Error::Coverage(crate::coverage::CoverageError::Index(e)) => match e {
-                crate::package_index::IndexError::Fetch { .. }
-                | crate::package_index::IndexError::AllFailed { .. } => 4,
+            Error::Index(e) | Error::Coverage(crate::wheels::resolve::CoverageError::Index(e)) => match e {
+                crate::wheels::index::IndexError::Fetch { .. }
+                | crate::wheels::index::IndexError::AllFailed { .. } => 4,
                 _ => 2,
             },
             Error::Coverage(_) => 2,
@@ -245,7 +245,7 @@ impl Error {
             ],
             Error::Version(_) => vec!["a version looks like 3.13, 3.13t, 3.13.5, 3.13.5t or 3.15.0b4t".into()],
             Error::Recipe(RecipeError::NoMatch { request, .. })
-                if request.series().is_some_and(|s| s < crate::version::FIRST_FREETHREADED) =>
+                if request.series().is_some_and(|s| s < crate::interpreters::version::FIRST_FREETHREADED) =>
             {
                 vec!["ftpy's recipes start at 3.13, the first series with a free-threaded build".into()]
             }
@@ -344,8 +344,8 @@ impl Error {
             }
             Error::Requirements { env, failure, rebuild_command, .. } => {
                 let mut hints = vec![format!("pip's full output is in {}", failure.log.display())];
-                let build_failed = failure.packages.iter().any(|(_, why)| *why == crate::pip::PackageFailure::BuildFailed);
-                if build_failed && !rebuild_command.is_empty() && env == crate::project::FT_ENV {
+                let build_failed = failure.packages.iter().any(|(_, why)| *why == crate::projects::pip::PackageFailure::BuildFailed);
+                if build_failed && !rebuild_command.is_empty() && env == crate::projects::project::FT_ENV {
                     hints.push(format!(
                         "`{rebuild_command}` rebuilds them for the free-threaded interpreter and says what blocks each; `ftpy venv` then installs from its wheelhouse (`ftpy venv --build-wheels` does both)"
                     ));
@@ -370,14 +370,14 @@ impl Error {
                 }
                 hints
             }
-            Error::Index(e) | Error::Coverage(crate::coverage::CoverageError::Index(e)) => match e {
-                crate::package_index::IndexError::NoIndex => {
+            Error::Index(e) | Error::Coverage(crate::wheels::resolve::CoverageError::Index(e)) => match e {
+                crate::wheels::index::IndexError::NoIndex => {
                     vec!["name one with --index-url, PIP_INDEX_URL or pip.conf".into()]
                 }
-                crate::package_index::IndexError::NoIndexConfigured => {
+                crate::wheels::index::IndexError::NoIndexConfigured => {
                     vec!["name an index to check against with --index-url".into()]
                 }
-                crate::package_index::IndexError::BadUrl { .. } => {
+                crate::wheels::index::IndexError::BadUrl { .. } => {
                     vec!["an index URL looks like https://host/simple (or file:///path/to/simple)".into()]
                 }
                 _ => vec![
@@ -385,14 +385,14 @@ impl Error {
                     "behind a proxy that re-signs TLS, point SSL_CERT_FILE (or PIP_CERT) at its CA bundle".into(),
                 ],
             },
-            Error::Venv(crate::venv::VenvError::Create { .. }) => vec![
+            Error::Venv(crate::projects::twin_venvs::VenvError::Create { .. }) => vec![
                 "check the base interpreter runs (`ftpy which 3.13t`), or reinstall it with `ftpy install --reinstall`".into(),
             ],
-            Error::Venv(crate::venv::VenvError::Wrong { .. }) => {
+            Error::Venv(crate::projects::twin_venvs::VenvError::Wrong { .. }) => {
                 vec!["recreate both with `ftpy venv`; if it happens again, reinstall the pair with `ftpy install --pair --reinstall`".into()]
             }
             Error::Scan(_) => vec!["the environment's python could not run the scan: recreate both with `ftpy venv`".into()],
-            Error::Venv(crate::venv::VenvError::Probe { .. }) => {
+            Error::Venv(crate::projects::twin_venvs::VenvError::Probe { .. }) => {
                 vec!["its base interpreter may have been uninstalled: run `ftpy venv` again to recreate both".into()]
             }
             Error::RunFailed { .. } => vec!["the summary above shows each side's exit code".into()],
@@ -405,15 +405,15 @@ impl Error {
 /// "did you mean" for a request refused before the recipes were consulted (`3.1.4t`), from
 /// the built-in recipes.
 fn typo_hint(typed: &str) -> Vec<String> {
-    let Ok(book) = crate::recipe::RecipeBook::load(None) else { return Vec::new() };
-    let close = crate::recipe::did_you_mean(&book, typed);
+    let Ok(book) = crate::interpreters::recipe::RecipeBook::load(None) else { return Vec::new() };
+    let close = crate::interpreters::recipe::did_you_mean(&book, typed);
     if close.is_empty() {
         return Vec::new();
     }
-    vec![format!("did you mean {}?", crate::recipe::one_of(&close))]
+    vec![format!("did you mean {}?", crate::interpreters::recipe::one_of(&close))]
 }
 
-fn describe_requirements_failure(env: &str, key: &str, failure: &crate::pip::PipFailure) -> String {
+fn describe_requirements_failure(env: &str, key: &str, failure: &crate::projects::pip::PipFailure) -> String {
     let mut text = if failure.packages.is_empty() {
         format!("the requirements could not be installed into {env} ({key})")
     } else {
@@ -448,7 +448,7 @@ pub fn report(error: &Error) -> ExitCode {
 /// Print an error that does not end the command (one of several installs). Any password in a
 /// URL it quotes is masked, whichever part of ftpy wrote the message.
 pub fn report_nonfatal(error: &Error) {
-    use crate::redact::redact;
+    use crate::output::redact::redact;
     eprintln!("error: {}", redact(&error.to_string()));
     let mut cause = std::error::Error::source(error);
     while let Some(e) = cause {

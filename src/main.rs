@@ -1,42 +1,14 @@
 //! ftpy: install and run GIL and free-threaded CPython side by side.
 
-mod build_cache;
-mod builder;
-mod check;
 mod cli;
-mod clock;
 mod commands;
-mod configure_guard;
 mod context;
-mod coverage;
-mod digest;
-mod doctor;
-mod download;
 mod error;
-mod gil_scan;
-mod github;
-mod home;
-mod http;
-mod install;
-mod installation;
-mod interrupt;
-mod journal;
-mod package_index;
-mod pip;
-mod progress;
-mod project;
-mod project_registry;
-mod recipe;
-mod redact;
-mod requirements_file;
-mod side_by_side;
-mod sysdeps;
-mod terminal_text;
-mod unpack;
-mod venv;
-mod version;
-mod wheel_build;
-mod wheel_tags;
+mod interpreters;
+mod output;
+mod projects;
+mod system;
+mod wheels;
 
 use std::process::ExitCode;
 
@@ -44,9 +16,9 @@ use clap::Parser;
 
 use crate::cli::{Cli, Command};
 use crate::context::Context;
-use crate::download::{DownloadLimits, RetryPolicy};
-use crate::home::Home;
-use crate::progress::Reporter;
+use crate::interpreters::download::{DownloadLimits, RetryPolicy};
+use crate::interpreters::home::Home;
+use crate::output::progress::Reporter;
 
 fn main() -> ExitCode {
     // `ftpy list | head` ends quietly, like any Unix tool, instead of panicking on a closed pipe.
@@ -78,8 +50,8 @@ fn run(cli: Cli) -> Result<ExitCode, error::Error> {
     };
     if !matches!(cli.command, Command::Completions(_) | Command::Man(_) | Command::DebugKillPoints) {
         // What a killed ftpy left building stops before anything else touches the home.
-        interrupt::reap_leftover_groups(&ctx.home, &ctx.reporter);
-        interrupt::record_groups_in(ctx.home.locks_dir());
+        crate::system::interrupt::reap_leftover_groups(&ctx.home, &ctx.reporter);
+        crate::system::interrupt::record_groups_in(ctx.home.locks_dir());
     }
     // Finish or undo what a killed ftpy left, before anything reads or changes installations.
     if matches!(
@@ -92,11 +64,11 @@ fn run(cli: Cli) -> Result<ExitCode, error::Error> {
             | Command::Run(_)
             | Command::Wheels(_)
     ) {
-        journal::recover_all(&ctx.home, &ctx.reporter);
+        crate::interpreters::journal::recover_all(&ctx.home, &ctx.reporter);
     }
     match cli.command {
         Command::DebugKillPoints => {
-            journal::KillPoint::ALL.iter().for_each(|p| println!("{}", p.name()));
+            crate::interpreters::journal::KillPoint::ALL.iter().for_each(|p| println!("{}", p.name()));
             Ok(ExitCode::SUCCESS)
         }
         Command::Install(args) => commands::install::run(args, ctx),

@@ -3,14 +3,14 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use crate::build_cache::{self, BuildCache, Toolchain};
+use crate::interpreters::build_cache::{self, BuildCache, Toolchain};
 use crate::cli::{CacheCommand, CacheKeyArgs, PruneArgs};
-use crate::clock::unix_now;
+use crate::system::clock::unix_now;
 use crate::context::Context;
-use crate::digest::sha256_reader;
+use crate::interpreters::digest::sha256_reader;
 use crate::error::Error;
-use crate::install;
-use crate::progress::{format_duration, human_bytes};
+use crate::interpreters::install;
+use crate::output::progress::{format_duration, human_bytes};
 
 pub fn run(command: CacheCommand, ctx: &Context) -> Result<ExitCode, Error> {
     let cache = BuildCache::new(ctx.home.builds_dir());
@@ -74,7 +74,7 @@ fn prune(cache: &BuildCache, args: PruneArgs, ctx: &Context) -> Result<(), Error
     // `.partial`, fresh) and the lock files are left alone.
     let mut needed: Vec<String> =
         cache.list().iter().map(|e| e.meta.inputs.source_sha256.to_string()).collect();
-    let installed = crate::installation::installed(&ctx.home)
+    let installed = crate::interpreters::installation::installed(&ctx.home)
         .map_err(Error::io("cannot read the installed versions, whose sources prune keeps"))?;
     needed.extend(installed.iter().filter_map(|i| i.receipt.source_sha256.map(|d| d.to_string())));
     let sources_dir = ctx.home.sources_dir();

@@ -5,14 +5,14 @@ use std::process::ExitCode;
 
 use crate::cli::CiCommand;
 use crate::error::Error;
-use crate::version::VersionRequest;
+use crate::interpreters::version::VersionRequest;
 
 pub fn run(command: CiCommand, ctx: &crate::context::Context) -> Result<ExitCode, Error> {
     match command {
         CiCommand::Github(args) => {
             for python in &args.python {
                 let request: VersionRequest = python.parse()?;
-                if request.minor.is_none() || request.variant != crate::version::Variant::Gil {
+                if request.minor.is_none() || request.variant != crate::interpreters::version::Variant::Gil {
                     return Err(Error::Usage {
                         message: format!(
                             "`{python}`: give series like 3.13 or 3.14; both builds of each are tested"

@@ -4,10 +4,10 @@
 
 use std::process::ExitCode;
 
-use crate::builder::Profile;
+use crate::interpreters::build::Profile;
 use crate::cli::DockerfileArgs;
 use crate::error::Error;
-use crate::version::VersionRequest;
+use crate::interpreters::version::VersionRequest;
 
 /// Debian and Ubuntu releases by the names images carry.
 const RELEASES: &[&str] =
@@ -132,9 +132,9 @@ pub fn dockerfile(
         (None, variant) => format!("python{}{}", request.major, variant.suffix()),
     };
     // A base image has no display: tkinter (and the X libraries it would pull in) is left out.
-    let tk = crate::sysdeps::SystemDependency::Tk.package(crate::sysdeps::Platform::Debian);
+    let tk = crate::system::sysdeps::SystemDependency::Tk.package(crate::system::sysdeps::Platform::Debian);
     let packages: Vec<&str> =
-        crate::sysdeps::Platform::Debian.build_packages().into_iter().filter(|p| *p != tk).collect();
+        crate::system::sysdeps::Platform::Debian.build_packages().into_iter().filter(|p| *p != tk).collect();
     let packages = packages.join(" ");
     format!(
         r#"# syntax=docker/dockerfile:1

@@ -4,16 +4,16 @@ use std::process::ExitCode;
 
 use crate::cli::DoctorArgs;
 use crate::context::Context;
-use crate::doctor::{Diagnosis, REQUIRED_FREE_BYTES};
+use crate::system::doctor::{Diagnosis, REQUIRED_FREE_BYTES};
 use crate::error::Error;
-use crate::progress::human_bytes;
+use crate::output::progress::human_bytes;
 
 pub fn run(args: DoctorArgs, ctx: &Context) -> Result<ExitCode, Error> {
     let series = args.python;
-    if series < crate::version::FIRST_FREETHREADED {
+    if series < crate::interpreters::version::FIRST_FREETHREADED {
         return Err(Error::Usage {
-            message: format!("ftpy builds {} and later, not {series}", crate::version::FIRST_FREETHREADED),
-            hints: vec![format!("`ftpy doctor --python {}`", crate::version::RECOMMENDED_SERIES)],
+            message: format!("ftpy builds {} and later, not {series}", crate::interpreters::version::FIRST_FREETHREADED),
+            hints: vec![format!("`ftpy doctor --python {}`", crate::interpreters::version::RECOMMENDED_SERIES)],
         });
     }
     let d = Diagnosis::run(&ctx.home, series);
@@ -28,7 +28,7 @@ pub fn run(args: DoctorArgs, ctx: &Context) -> Result<ExitCode, Error> {
                 format!("required: without it {module} is missing and the install fails its checks"),
             ),
             (false, true, None) => match (dep, d.broken_cc()) {
-                (crate::sysdeps::SystemDependency::CCompiler, Some(cc)) => {
+                (crate::system::sysdeps::SystemDependency::CCompiler, Some(cc)) => {
                     ("MISSING", format!("required: CC is set to `{cc}`, which does not compile"))
                 }
                 _ => ("MISSING", "required: no build without it".into()),

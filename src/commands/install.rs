@@ -4,12 +4,12 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use crate::builder;
+use crate::interpreters::build;
 use crate::cli::InstallArgs;
 use crate::context::Context;
 use crate::error::{self, Error};
-use crate::install::{self, InstallGroup, InstallOptions, Outcome};
-use crate::progress::format_duration;
+use crate::interpreters::install::{self, InstallGroup, InstallOptions, Outcome};
+use crate::output::progress::format_duration;
 
 pub fn run(args: InstallArgs, mut ctx: Context) -> Result<ExitCode, Error> {
     super::check_build_home(ctx.home.root())?;
@@ -18,7 +18,7 @@ pub fn run(args: InstallArgs, mut ctx: Context) -> Result<ExitCode, Error> {
         vec!["a mirror looks like https://host/python/ or file:///absolute/path, laid out like python.org's ftp/python/ (<base>/3.13.5/Python-3.13.5.tar.xz)".into()]
     };
     if ctx.mirrors.iter().any(String::is_empty) {
-        let list = crate::terminal_text::escape_control(&crate::redact::redact(&args.mirrors.join(",")))
+        let list = crate::output::terminal_text::escape_control(&crate::output::redact::redact(&args.mirrors.join(",")))
             .into_owned();
         let message = if list.trim().is_empty() {
             "--mirror was given an empty URL".to_string()
@@ -28,18 +28,18 @@ pub fn run(args: InstallArgs, mut ctx: Context) -> Result<ExitCode, Error> {
         return Err(Error::Usage { message, hints: mirror_hint() });
     }
     for mirror in &ctx.mirrors {
-        if let Err(why) = crate::download::check_mirror(mirror) {
+        if let Err(why) = crate::interpreters::download::check_mirror(mirror) {
             return Err(Error::Usage {
                 message: format!(
                     "mirror `{}` cannot be used: {why}",
-                    crate::terminal_text::escape_control(&crate::redact::redact(mirror))
+                    crate::output::terminal_text::escape_control(&crate::output::redact::redact(mirror))
                 ),
                 hints: mirror_hint(),
             });
         }
     }
     ctx.retry.first_pause = Duration::from_millis(args.retry_pause_ms);
-    ctx.limits = crate::download::DownloadLimits::new(args.max_download_mib, args.download_speed_time);
+    ctx.limits = crate::interpreters::download::DownloadLimits::new(args.max_download_mib, args.download_speed_time);
     let options = InstallOptions {
         build: super::build_options(&args.build, args.jobs, !args.no_ccache)?,
         reinstall: args.reinstall,
@@ -72,10 +72,10 @@ pub fn run(args: InstallArgs, mut ctx: Context) -> Result<ExitCode, Error> {
     }
 
     // One guard over every release: after Ctrl-C or SIGTERM, no further release starts.
-    let _signals = crate::interrupt::Guard::install_with(crate::interrupt::Notice::Build);
+    let _signals = crate::system::interrupt::Guard::install_with(crate::system::interrupt::Notice::Build);
     let total: usize = groups.iter().map(|g| g.keys.len()).sum();
     let mut failed: Vec<String> = Vec::new();
-    let mut interpreters: Vec<(crate::version::InstallKey, std::path::PathBuf)> = Vec::new();
+    let mut interpreters: Vec<(crate::interpreters::version::InstallKey, std::path::PathBuf)> = Vec::new();
     let mut first_error: Option<Error> = None;
     // Whether this run put anything new in place (a no-op needs no PATH advice).
     let mut changed = false;
@@ -94,7 +94,7 @@ pub fn run(args: InstallArgs, mut ctx: Context) -> Result<ExitCode, Error> {
         first_error.get_or_insert(error);
     };
     for group in &groups {
-        if crate::interrupt::requested() {
+        if crate::system::interrupt::requested() {
             let keys: Vec<String> = group.keys.iter().map(ToString::to_string).collect();
             let state = format!("{} not started", keys.join(" and "));
             fail(keys, Error::Interrupted { state });
@@ -124,7 +124,7 @@ pub fn run(args: InstallArgs, mut ctx: Context) -> Result<ExitCode, Error> {
             Err(error) => fail(group.keys.iter().map(ToString::to_string).collect(), error),
         }
     }
-    if interrupted.is_empty() && crate::interrupt::requested() {
+    if interrupted.is_empty() && crate::system::interrupt::requested() {
         // The signal came as the last build was finishing: nothing was left half-way.
         interrupted.push(if first_error.is_none() {
             "every requested build had finished and is installed".into()
@@ -138,7 +138,7 @@ pub fn run(args: InstallArgs, mut ctx: Context) -> Result<ExitCode, Error> {
         }
         return Err(Error::Interrupted { state: interrupted.join("; ") });
     }
-    if crate::github::active() {
+    if crate::output::github_actions::active() {
         publish_to_github(&ctx, &interpreters)
             .map_err(Error::io("cannot write $GITHUB_PATH or $GITHUB_OUTPUT"))?;
     }
@@ -157,24 +157,24 @@ pub fn run(args: InstallArgs, mut ctx: Context) -> Result<ExitCode, Error> {
 /// `python-ft` (the last of each build) as step outputs.
 fn publish_to_github(
     ctx: &Context,
-    interpreters: &[(crate::version::InstallKey, std::path::PathBuf)],
+    interpreters: &[(crate::interpreters::version::InstallKey, std::path::PathBuf)],
 ) -> std::io::Result<()> {
     if interpreters.is_empty() {
         return Ok(());
     }
-    crate::github::add_path(&ctx.home.bin_dir())?;
+    crate::output::github_actions::add_path(&ctx.home.bin_dir())?;
     for (key, path) in interpreters {
         let name = match key.variant {
-            crate::version::Variant::Gil => "python-gil",
-            crate::version::Variant::Freethreaded => "python-ft",
+            crate::interpreters::version::Variant::Gil => "python-gil",
+            crate::interpreters::version::Variant::Freethreaded => "python-ft",
         };
-        crate::github::set_output(name, &path.display().to_string())?;
+        crate::output::github_actions::set_output(name, &path.display().to_string())?;
     }
     let (_, last) = interpreters.last().expect("not empty");
-    crate::github::set_output("python-path", &last.display().to_string())
+    crate::output::github_actions::set_output("python-path", &last.display().to_string())
 }
 
-fn print_outcome(ctx: &Context, outcome: &Outcome, requested: builder::Profile) {
+fn print_outcome(ctx: &Context, outcome: &Outcome, requested: build::Profile) {
     match outcome {
         Outcome::Installed { installation, warnings, restored_from_cache, seconds } => {
             for warning in warnings {
@@ -222,10 +222,10 @@ fn print_plan(ctx: &Context, group: &InstallGroup, options: &InstallOptions) {
     let sources = install::sources_for(ctx, group.release).urls;
     for key in &group.keys {
         let prefix = ctx.home.version_dir(key);
-        let args = builder::configure_args(group.series, key.variant, &options.build, &prefix);
-        use crate::installation::ReceiptState;
+        let args = build::configure_args(group.series, key.variant, &options.build, &prefix);
+        use crate::interpreters::installation::ReceiptState;
         let requested = options.build.profile.to_string();
-        let status = match crate::installation::receipt_state(&prefix, key) {
+        let status = match crate::interpreters::installation::receipt_state(&prefix, key) {
             ReceiptState::Valid(receipt) if !options.reinstall && receipt.profile != requested => {
                 format!(
                     "already installed with the {} profile: nothing to do (--reinstall would replace it with \
@@ -244,19 +244,19 @@ fn print_plan(ctx: &Context, group: &InstallGroup, options: &InstallOptions) {
         println!("{key}: {} build of {}, {status}", key.variant.label(), key.version);
         println!("  series:    {} ({})", group.series.name, group.series.free_threading.describe());
         for (i, url) in sources.iter().enumerate() {
-            let url = crate::redact::redact(url);
+            let url = crate::output::redact::redact(url);
             println!("  {} {url}", if i == 0 { "source:   " } else { "then:     " });
         }
         println!("  sha256:    {}", group.release.sha256);
         println!("  configure: {}", shell_words(std::iter::once("./configure".to_string()).chain(args)));
-        println!("  make:      {} (jobserver of {} jobs)", builder::make_program(), options.build.jobs);
+        println!("  make:      {} (jobserver of {} jobs)", build::make_program(), options.build.jobs);
         println!("  prefix:    {}", prefix.display());
     }
     let to_build = group
         .keys
         .iter()
         .filter(|k| {
-            options.reinstall || crate::installation::read_receipt(&ctx.home.version_dir(k)).is_none()
+            options.reinstall || crate::interpreters::installation::read_receipt(&ctx.home.version_dir(k)).is_none()
         })
         .count();
     if to_build > 1 {
@@ -296,11 +296,11 @@ fn advise_path(ctx: &Context, installed_any: bool) {
 /// One line of advice when a free-threaded build of a series older than the recommended one is
 /// asked for: the free-threading guidance targets 3.14t.
 fn series_advice(groups: &[InstallGroup]) -> Option<String> {
-    let recommended = crate::version::RECOMMENDED_SERIES;
+    let recommended = crate::interpreters::version::RECOMMENDED_SERIES;
     let old = groups
         .iter()
         .flat_map(|g| g.keys.iter())
-        .find(|k| k.variant == crate::version::Variant::Freethreaded && k.version.series() < recommended)?;
+        .find(|k| k.variant == crate::interpreters::version::Variant::Freethreaded && k.version.series() < recommended)?;
     Some(format!(
         "Note: {recommended}t is the free-threaded series to target: {}t lacks its thread-safety fixes and is slower (`ftpy install {recommended}t`)",
         old.version.series()

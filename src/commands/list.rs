@@ -5,8 +5,8 @@ use std::process::ExitCode;
 use crate::cli::ListArgs;
 use crate::context::Context;
 use crate::error::Error;
-use crate::installation;
-use crate::version::{InstallKey, Variant};
+use crate::interpreters::installation;
+use crate::interpreters::version::{InstallKey, Variant};
 
 pub fn run(args: ListArgs, ctx: &Context) -> Result<ExitCode, Error> {
     let (installed, damaged) =

@@ -13,11 +13,11 @@ pub mod venv;
 pub mod wheels;
 pub mod which;
 
-use crate::builder::BuildOptions;
+use crate::interpreters::build::BuildOptions;
 use crate::cli::BuildFlags;
 use crate::error::Error;
-use crate::recipe::{RecipeBook, Resolved};
-use crate::version::VersionRequest;
+use crate::interpreters::recipe::{RecipeBook, Resolved};
+use crate::interpreters::version::VersionRequest;
 
 /// Parse every request before acting on any, so one typo stops the whole command early.
 pub fn parse_requests(texts: &[String]) -> Result<Vec<VersionRequest>, Error> {
@@ -54,7 +54,7 @@ pub const MAX_JOBS: usize = 1024;
 pub fn build_options(flags: &BuildFlags, jobs: Option<usize>, ccache: bool) -> Result<BuildOptions, Error> {
     // ftpy decides these itself; a second value would contradict the plan and the install key.
     for opt in &flags.configure_opts {
-        if let Err(refusal) = crate::configure_guard::check(opt) {
+        if let Err(refusal) = crate::interpreters::configure_guard::check(opt) {
             return Err(Error::Usage {
                 message: format!("--configure-opt {refusal}"),
                 hints: vec!["`ftpy install --dry-run ...` shows the configure command ftpy runs".into()],

@@ -8,10 +8,10 @@ use std::time::Duration;
 use crate::cli::RunArgs;
 use crate::context::Context;
 use crate::error::Error;
-use crate::project;
-use crate::side_by_side::{self, Exit, Input, Prefix, RunResult, StdinTee, Timing, format_seconds};
-use crate::venv::Environment;
-use crate::version::Variant;
+use crate::projects::project;
+use crate::projects::run_both::{self, Exit, Input, Prefix, RunResult, StdinTee, Timing, format_seconds};
+use crate::projects::twin_venvs::Environment;
+use crate::interpreters::version::Variant;
 
 struct Side {
     label: &'static str,
@@ -76,7 +76,7 @@ pub fn run(args: RunArgs, ctx: &Context) -> Result<ExitCode, Error> {
                 Some(tee) => Input::Replay(tee.recorded()),
             };
             first = false;
-            let result = side_by_side::run_in(&side.env, &args.command, &cwd, &side.prefix, input)
+            let result = run_both::run_in(&side.env, &args.command, &cwd, &side.prefix, input)
                 .map_err(Error::io("cannot start the command"))?;
             side.runs.push(result);
         }

@@ -7,9 +7,9 @@ use std::process::ExitCode;
 use crate::cli::UninstallArgs;
 use crate::context::Context;
 use crate::error::Error;
-use crate::install;
-use crate::installation;
-use crate::version::{InstallKey, Variant, VersionRequest};
+use crate::interpreters::install;
+use crate::interpreters::installation;
+use crate::interpreters::version::{InstallKey, Variant, VersionRequest};
 
 pub fn run(args: UninstallArgs, ctx: &Context) -> Result<ExitCode, Error> {
     let requests = super::parse_requests(&args.requests)?;
@@ -60,7 +60,7 @@ pub fn run(args: UninstallArgs, ctx: &Context) -> Result<ExitCode, Error> {
     // ask for --force before breaking them.
     let dependents: Vec<(String, Vec<std::path::PathBuf>)> = targets
         .iter()
-        .map(|(key, prefix)| (key.to_string(), crate::project_registry::dependents(&ctx.home, key, prefix)))
+        .map(|(key, prefix)| (key.to_string(), crate::projects::registry::dependents(&ctx.home, key, prefix)))
         .filter(|(_, envs)| !envs.is_empty())
         .collect();
     if !dependents.is_empty() && !args.force {

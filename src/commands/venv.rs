@@ -10,19 +10,19 @@ use clap::Parser;
 use crate::cli::{Cli, Command, VenvArgs};
 use crate::context::Context;
 use crate::error::Error;
-use crate::gil_scan::{self, GilReport};
-use crate::installation::{self, Installation};
-use crate::pip;
-use crate::progress::format_duration;
-use crate::project::{self, PyProject, PythonSource, PythonWish, Requirements};
-use crate::venv::{self, EnvInfo, EnvRecord, Environment, Replacement};
-use crate::version::Variant;
+use crate::projects::gil_scan::{self, GilReport};
+use crate::interpreters::installation::{self, Installation};
+use crate::projects::pip;
+use crate::output::progress::format_duration;
+use crate::projects::project::{self, PyProject, PythonSource, PythonWish, Requirements};
+use crate::projects::twin_venvs::{self, EnvInfo, EnvRecord, Environment, Replacement};
+use crate::interpreters::version::Variant;
 
 pub fn run(args: VenvArgs, ctx: Context) -> Result<ExitCode, Error> {
     let root = project::find_root(args.project.as_deref(), args.status)?;
     // One `ftpy venv` per project at a time: recovery and replacement must not interleave.
-    let _lock = venv::lock_project(&ctx.home, &root, &ctx.reporter)?;
-    for done in venv::recover_interrupted(&root) {
+    let _lock = twin_venvs::lock_project(&ctx.home, &root, &ctx.reporter)?;
+    for done in twin_venvs::recover_interrupted(&root) {
         ctx.reporter.warn(done);
     }
     if args.status {
@@ -30,12 +30,12 @@ pub fn run(args: VenvArgs, ctx: Context) -> Result<ExitCode, Error> {
     }
     let pyproject_path = root.join("pyproject.toml");
     let pyproject = if pyproject_path.is_file() { Some(PyProject::read(&pyproject_path)?) } else { None };
-    crate::requirements_file::check_files(&args.requirements)?;
+    crate::projects::requirements_file::check_files(&args.requirements)?;
     let requirements =
         Requirements::choose(&root, &absolute(&args.requirements)?, pyproject.as_ref(), args.deps_only);
     let (wish, source) = project::python_wish(args.python.as_deref(), &root, pyproject.as_ref())?;
     if let PythonWish::Request(request) = &wish
-        && request.series().is_some_and(|s| s < crate::version::FIRST_FREETHREADED)
+        && request.series().is_some_and(|s| s < crate::interpreters::version::FIRST_FREETHREADED)
     {
         return Err(Error::Usage {
             message: format!(
@@ -89,16 +89,16 @@ pub fn run(args: VenvArgs, ctx: Context) -> Result<ExitCode, Error> {
         ctx.reporter.info("Replacing the existing environments; they come back if anything fails");
     }
     // From here until the new environments are complete, Ctrl-C rolls back instead of killing.
-    let signals = crate::interrupt::Guard::install();
+    let signals = crate::system::interrupt::Guard::install();
     let mut replacements = Vec::new();
     for (env, _) in &sides {
         // On failure, the replacements begun so far roll back as they are dropped.
         replacements
             .push(Replacement::begin(&env.path).map_err(Error::io("cannot move the old environment aside"))?);
     }
-    crate::journal::kill_point(crate::journal::KillPoint::VenvSetAside);
+    crate::interpreters::journal::kill_point(crate::interpreters::journal::KillPoint::VenvSetAside);
     let stamp = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-    let log_stamp = crate::clock::file_stamp(stamp);
+    let log_stamp = crate::system::clock::file_stamp(stamp);
     let results: Vec<Result<EnvInfo, Error>> = std::thread::scope(|s| {
         let handles: Vec<_> = sides
             .iter()
@@ -128,7 +128,7 @@ pub fn run(args: VenvArgs, ctx: Context) -> Result<ExitCode, Error> {
         return Err(results.into_iter().nth(index).expect("index exists").expect_err("is an error"));
     }
     let infos: Vec<EnvInfo> = results.into_iter().map(|r| r.expect("checked")).collect();
-    crate::journal::kill_point(crate::journal::KillPoint::VenvFilled);
+    crate::interpreters::journal::kill_point(crate::interpreters::journal::KillPoint::VenvFilled);
     // Both complete: their records, with one stamp, mark them as a pair made together (what
     // recovery after a kill looks for). Written last, after every check.
     for (env, base) in &sides {
@@ -140,7 +140,7 @@ pub fn run(args: VenvArgs, ctx: Context) -> Result<ExitCode, Error> {
         };
         env.write_record(&record).map_err(Error::io("cannot write the environment's record"))?;
     }
-    crate::journal::kill_point(crate::journal::KillPoint::VenvRecordsWritten);
+    crate::interpreters::journal::kill_point(crate::interpreters::journal::KillPoint::VenvRecordsWritten);
     // A failed scan drops the replacements, which rolls them back. A terminal's Ctrl-C reaches
     // the scan's python too: then the failure is the interrupt, not a broken environment.
     let report = match gil_scan::scan(&sides[1].0.python()) {
@@ -155,7 +155,7 @@ pub fn run(args: VenvArgs, ctx: Context) -> Result<ExitCode, Error> {
         replacement.commit();
     }
     drop(signals);
-    if let Err(e) = crate::project_registry::register(&ctx.home, &root) {
+    if let Err(e) = crate::projects::registry::register(&ctx.home, &root) {
         ctx.reporter.warn(format!(
             "cannot record {} in ftpy's list of projects ({e}): `ftpy uninstall` will not know it uses {}",
             root.display(),
@@ -271,7 +271,7 @@ fn not_installed(ctx: &Context, wish: &PythonWish, source: &PythonSource) -> Err
     // One build of an accepted version is there, the other is not: name the missing one.
     let all = installation::installed(&ctx.home).unwrap_or_default();
     let half_pair = all.iter().rev().filter(|i| wish.accepts(&i.key.version)).find_map(|i| {
-        let twin = crate::version::InstallKey {
+        let twin = crate::interpreters::version::InstallKey {
             version: i.key.version.clone(),
             variant: match i.key.variant {
                 Variant::Gil => Variant::Freethreaded,
@@ -299,7 +299,7 @@ fn not_installed(ctx: &Context, wish: &PythonWish, source: &PythonSource) -> Err
 fn describe_wish(wish: &PythonWish) -> String {
     match wish {
         PythonWish::Request(r) => {
-            format!("{}", crate::version::VersionRequest { variant: Variant::Gil, ..r.clone() })
+            format!("{}", crate::interpreters::version::VersionRequest { variant: Variant::Gil, ..r.clone() })
         }
         PythonWish::Specifiers(s) => format!("Python {s}"),
         PythonWish::Any => "any version".into(),
@@ -311,14 +311,14 @@ fn describe_wish(wish: &PythonWish) -> String {
 /// allows it, else from any series.
 fn newest_accepted_release(ctx: &Context, wish: &PythonWish) -> Option<String> {
     let recipes = ctx.recipes().ok()?;
-    let accepted: Vec<crate::version::Version> = recipes
+    let accepted: Vec<crate::interpreters::version::Version> = recipes
         .series()
         .filter(|s| s.supports(Variant::Freethreaded))
         .flat_map(|s| s.releases.iter())
         .map(|r| r.version.clone())
         .filter(|v| v.is_final() && wish.accepts(v))
         .collect();
-    let recommended = accepted.iter().filter(|v| v.series() == crate::version::RECOMMENDED_SERIES).max();
+    let recommended = accepted.iter().filter(|v| v.series() == crate::interpreters::version::RECOMMENDED_SERIES).max();
     recommended.or_else(|| accepted.iter().max()).map(ToString::to_string)
 }
 
@@ -328,14 +328,14 @@ fn install_pair(
     ctx: &Context,
     wish: &PythonWish,
     source: &PythonSource,
-    profile: crate::builder::Profile,
+    profile: crate::interpreters::build::Profile,
 ) -> Result<(), Error> {
     let Some(request) = wish.install_request().or_else(|| newest_accepted_release(ctx, wish)) else {
         return Err(not_installed(ctx, wish, source));
     };
     let profile = match profile {
-        crate::builder::Profile::Optimized => "optimized",
-        crate::builder::Profile::Fast => "fast",
+        crate::interpreters::build::Profile::Optimized => "optimized",
+        crate::interpreters::build::Profile::Fast => "fast",
     };
     ctx.reporter
         .info(format!("Installing the {request} pair: ftpy install --pair {request} --profile {profile}"));
@@ -402,7 +402,7 @@ fn status(root: &Path) -> Result<ExitCode, Error> {
         if gil.version != ft.version {
             println!("versions differ: {} and {} (recreate both with `ftpy venv`)", gil.version, ft.version);
         }
-        let differences = venv::package_differences(&gil.packages, &ft.packages);
+        let differences = twin_venvs::package_differences(&gil.packages, &ft.packages);
         if differences.is_empty() {
             println!("packages: the same {} in both", packages(gil.packages.len()));
         } else {

@@ -11,19 +11,19 @@ use serde::Serialize;
 
 use crate::cli::{WheelSelection, WheelsBuildArgs, WheelsCheckArgs, WheelsCommand};
 use crate::context::Context;
-use crate::coverage::{self, RootRequirement, Row, TargetEnv, Verdict};
+use crate::wheels::resolve::{self, RootRequirement, Row, TargetEnv, Verdict};
 use crate::error::Error;
-use crate::gil_scan;
-use crate::installation::{self, Installation};
-use crate::package_index::{self, IndexClient, IndexConfig};
-use crate::progress::format_duration;
-use crate::project::{self, PyProject, PythonSource, PythonWish};
-use crate::requirements_file::{ReadBudget, RequirementLines};
-use crate::terminal_text::escape_control;
-use crate::venv::Environment;
-use crate::version::{InstallKey, MinorVersion, Variant, VersionRequest};
-use crate::wheel_build;
-use crate::wheel_tags::{self, Target, normalize_name};
+use crate::projects::gil_scan;
+use crate::interpreters::installation::{self, Installation};
+use crate::wheels::index::{self, IndexClient, IndexConfig};
+use crate::output::progress::format_duration;
+use crate::projects::project::{self, PyProject, PythonSource, PythonWish};
+use crate::projects::requirements_file::{ReadBudget, RequirementLines};
+use crate::output::terminal_text::escape_control;
+use crate::projects::twin_venvs::Environment;
+use crate::interpreters::version::{InstallKey, MinorVersion, Variant, VersionRequest};
+use crate::wheels::build;
+use crate::wheels::tags::{self, Target, normalize_name};
 
 /// Index pages younger than this are read from the cache.
 const PAGE_TTL: Duration = Duration::from_secs(600);
@@ -75,7 +75,7 @@ fn target_python(ctx: &Context, selection: &WheelSelection, build: bool) -> Resu
     };
     if let PythonWish::Request(r) = &wish
         && variant == Variant::Freethreaded
-        && r.series().is_some_and(|s| s < crate::version::FIRST_FREETHREADED)
+        && r.series().is_some_and(|s| s < crate::interpreters::version::FIRST_FREETHREADED)
     {
         return Err(Error::Usage {
             message: format!("{r} (from {source}) has no free-threaded build: they exist from 3.13 on"),
@@ -154,7 +154,7 @@ struct Inputs {
 }
 
 fn read_inputs(selection: &WheelSelection) -> Result<Inputs, Error> {
-    crate::requirements_file::check_files(&selection.requirements)?;
+    crate::projects::requirements_file::check_files(&selection.requirements)?;
     let mut inputs = Inputs {
         roots: vec![],
         direct: vec![],
@@ -225,7 +225,7 @@ fn client(
     extras.extend(inputs.extra_index_urls.iter().cloned());
     let flag = selection.index_url.as_deref().or(inputs.index_url.as_deref());
     let interpreter = python.installed.as_ref().map(Installation::interpreter);
-    let config = package_index::index_config(flag, &extras, interpreter.as_deref())?;
+    let config = index::index_config(flag, &extras, interpreter.as_deref())?;
     let ttl = if selection.refresh { Duration::ZERO } else { PAGE_TTL };
     Ok(IndexClient::new(config, Some(ctx.home.cache_dir().join("index")), ttl))
 }
@@ -283,9 +283,9 @@ fn run_check(
     let inputs = read_inputs(selection)?;
     let python = target_python(ctx, selection, build)?;
     let platforms = if platforms.is_empty() {
-        wheel_tags::host_platforms()
+        tags::host_platforms()
     } else {
-        wheel_tags::custom_platforms(platforms)
+        tags::custom_platforms(platforms)
     };
     let target = Target::new(python.series, python.variant == Variant::Freethreaded, platforms);
     let mut env = TargetEnv::new(target.clone(), &python.full_version)
@@ -316,7 +316,7 @@ fn run_check(
         client.config.shown_urls().join(", "),
         client.config.source
     ));
-    let mut rows = coverage::check(&client, &env, &inputs.roots, &inputs.direct)?;
+    let mut rows = resolve::check(&client, &env, &inputs.roots, &inputs.direct)?;
     count_wheelhouse(&mut rows, &ctx.home.wheelhouse_dir(&python.key), &target);
     Ok((python, target, client, inputs, rows))
 }
@@ -337,7 +337,7 @@ fn count_wheelhouse(rows: &mut [Row], wheelhouse: &Path, target: &Target) {
     for row in rows.iter_mut().filter(|r| r.verdict == Verdict::MustBuild) {
         let Some(version) = row.version.as_deref() else { continue };
         let built = files.iter().find(|file| {
-            wheel_tags::DistFilename::parse(file, &row.name)
+            tags::DistFilename::parse(file, &row.name)
                 .is_some_and(|d| d.version.to_string() == version && target.accepts(&d))
         });
         if let Some(file) = built {
@@ -541,7 +541,7 @@ pub fn build(args: WheelsBuildArgs, ctx: &Context) -> Result<ExitCode, Error> {
     let mut states: Vec<(&Row, BuildState)> = Vec::new();
     for row in &wanted {
         let version = row.version.clone().expect("must-build rows have a version");
-        if let Some(existing) = wheel_build::find_built(&wheelhouse, &row.name, &version) {
+        if let Some(existing) = build::find_built(&wheelhouse, &row.name, &version) {
             states.push((row, BuildState::Reused(existing)));
             continue;
         }
@@ -556,7 +556,7 @@ pub fn build(args: WheelsBuildArgs, ctx: &Context) -> Result<ExitCode, Error> {
         }
         let log = ctx.home.logs_dir().join(format!("wheel-{}-{version}-{}.log", row.name, inst.key));
         let outcome =
-            wheel_build::build(&inst.interpreter(), &row.name, &version, &index_args, &wheelhouse, &log)
+            build::build(&inst.interpreter(), &row.name, &version, &index_args, &wheelhouse, &log)
                 .map_err(Error::io("cannot run pip wheel"))?;
         task.finish();
         let took = started.elapsed();
@@ -649,7 +649,7 @@ enum Verified {
     Nothing,
     Scanned(gil_scan::GilReport),
     /// The scratch install failed: the table still shows every build, with this beside it.
-    InstallFailed(crate::pip::PipFailure),
+    InstallFailed(crate::projects::pip::PipFailure),
 }
 
 /// The built packages that cannot be installed because something they depend on (directly or
@@ -758,10 +758,10 @@ fn verify(
     args.extend(index_args.iter().cloned());
     args.extend(wheels.iter().map(|w| w.display().to_string()));
     let log = ctx.home.logs_dir().join(format!("wheel-verify-{}.log", inst.key));
-    if let Err(failure) = crate::pip::install(&env.python(), &args, scratch.path(), &log) {
+    if let Err(failure) = crate::projects::pip::install(&env.python(), &args, scratch.path(), &log) {
         return Ok(Verified::InstallFailed(failure));
     }
-    let names: Vec<String> = wheels.iter().filter_map(|w| wheel_build::wheel_project(w)).collect();
+    let names: Vec<String> = wheels.iter().filter_map(|w| build::wheel_project(w)).collect();
     let mut report = gil_scan::scan(&env.python())?;
     report.culprits.retain(|c| c.distribution.as_deref().is_some_and(|d| names.contains(&normalize_name(d))));
     Ok(Verified::Scanned(report))

@@ -5,8 +5,8 @@ use std::process::ExitCode;
 use crate::cli::WhichArgs;
 use crate::context::Context;
 use crate::error::Error;
-use crate::installation;
-use crate::version::VersionRequest;
+use crate::interpreters::installation;
+use crate::interpreters::version::VersionRequest;
 
 pub fn run(args: WhichArgs, ctx: &Context) -> Result<ExitCode, Error> {
     let request: VersionRequest = args.request.parse()?;
@@ -21,8 +21,8 @@ pub fn run(args: WhichArgs, ctx: &Context) -> Result<ExitCode, Error> {
             // The other build of the same version may be there: say so, never substitute it.
             let other = VersionRequest {
                 variant: match request.variant {
-                    crate::version::Variant::Gil => crate::version::Variant::Freethreaded,
-                    crate::version::Variant::Freethreaded => crate::version::Variant::Gil,
+                    crate::interpreters::version::Variant::Gil => crate::interpreters::version::Variant::Freethreaded,
+                    crate::interpreters::version::Variant::Freethreaded => crate::interpreters::version::Variant::Gil,
                 },
                 ..request.clone()
             };

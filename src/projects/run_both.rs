@@ -9,7 +9,7 @@ use std::process::{ChildStdin, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::venv::Environment;
+use crate::projects::twin_venvs::Environment;
 
 /// How one run ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -10,10 +10,10 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::digest::sha256_reader;
-use crate::home::Home;
-use crate::venv::Environment;
-use crate::version::{InstallKey, Variant};
+use crate::interpreters::digest::sha256_reader;
+use crate::interpreters::home::Home;
+use crate::projects::twin_venvs::Environment;
+use crate::interpreters::version::{InstallKey, Variant};
 
 /// Reading stops here: a registry is one file per project a user works on.
 const MOST_PROJECTS: usize = 10_000;
@@ -81,7 +81,7 @@ fn read_entry(path: &Path) -> Option<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::venv::EnvRecord;
+    use crate::projects::twin_venvs::EnvRecord;
 
     #[test]
     fn environments_made_from_an_installation_are_found_until_they_are_gone() {

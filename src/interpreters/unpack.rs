@@ -21,7 +21,7 @@ use std::rc::Rc;
 
 use tar::EntryType;
 
-use crate::terminal_text::escape_control;
+use crate::output::terminal_text::escape_control;
 
 /// Mode bits never kept from an archive: setuid, setgid, sticky, group and world write.
 const STRIPPED_MODE_BITS: u32 = 0o7022;

@@ -6,7 +6,7 @@ use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use crate::wheel_tags::{DistFilename, normalize_name};
+use crate::wheels::tags::{DistFilename, normalize_name};
 
 /// A known reason a package does not build for free-threaded CPython, with what to do.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -93,8 +93,8 @@ pub fn diagnose(log: &str) -> Vec<Blocker> {
                 continue;
             }
             let header = header.trim().to_string();
-            let package = crate::sysdeps::SystemDependency::for_header(&header)
-                .map(|dep| dep.package(crate::sysdeps::Platform::Debian))
+            let package = crate::system::sysdeps::SystemDependency::for_header(&header)
+                .map(|dep| dep.package(crate::system::sysdeps::Platform::Debian))
                 .or_else(|| {
                     HEADER_PACKAGES
                         .iter()
@@ -180,7 +180,7 @@ pub fn build(
     let failed = |text: &str| BuildOutcome {
         wheel: Err(diagnose(text)),
         log: log.to_path_buf(),
-        said: crate::pip::key_lines(text),
+        said: crate::projects::pip::key_lines(text),
     };
     if !status.success() {
         return Ok(failed(&text));

@@ -3,7 +3,7 @@
 //! A directory under `<home>/versions/` is an installation only once its receipt exists: the
 //! receipt is written last, atomically, after the checks passed. ftpy deletes a tree under
 //! `versions/` only when it can prove it left the tree half-made: a journal (see
-//! [`crate::journal`]) names every tree an install is moving. Anything else there without a
+//! [`crate::interpreters::journal`]) names every tree an install is moving. Anything else there without a
 //! readable receipt is [`Damaged`]: `list` shows it, `which` skips it, `install` refuses to touch
 //! it without `--reinstall`, and `uninstall` removes it.
 //!
@@ -16,10 +16,10 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::check::CheckReport;
-use crate::digest::Sha256Digest;
-use crate::home::Home;
-use crate::version::{InstallKey, Variant, VersionRequest};
+use crate::interpreters::post_install_check::CheckReport;
+use crate::interpreters::digest::Sha256Digest;
+use crate::interpreters::home::Home;
+use crate::interpreters::version::{InstallKey, Variant, VersionRequest};
 
 pub const RECEIPT_FILE: &str = "ftpy-receipt.json";
 
@@ -111,7 +111,7 @@ pub fn scan(home: &Home) -> io::Result<(Vec<Installation>, Vec<Damaged>)> {
         match receipt_state(&prefix, &key) {
             ReceiptState::Valid(receipt) => found.push(Installation { key, prefix, receipt: *receipt }),
             // A journal explains it: an install in progress, or one the next command recovers.
-            ReceiptState::Damaged(_) if crate::journal::journal_path(home, &key).exists() => {}
+            ReceiptState::Damaged(_) if crate::interpreters::journal::journal_path(home, &key).exists() => {}
             ReceiptState::Damaged(problem) => damaged.push(Damaged { key, prefix, problem }),
             ReceiptState::Absent => {}
         }
@@ -220,13 +220,13 @@ pub fn write_receipt(prefix: &Path, receipt: &Receipt) -> io::Result<()> {
     fs::write(&temporary, text + "\n")?;
     fs::File::open(&temporary)?.sync_all()?;
     fs::rename(&temporary, prefix.join(RECEIPT_FILE))?;
-    crate::journal::sync_dir(prefix)
+    crate::interpreters::journal::sync_dir(prefix)
 }
 
 /// Remove an installation (or the remains of a failed one) so that no reader sees it half
 /// gone: a directory is first renamed out of `versions/` into `tmp/removing-<key>-<unique>`,
 /// then deleted (if ftpy dies in between, the next command finishes the deletion: see
-/// [`crate::journal::recover_all`]). A file or symbolic link is removed in place, which is
+/// [`crate::interpreters::journal::recover_all`]). A file or symbolic link is removed in place, which is
 /// atomic already.
 pub fn remove_tree(home: &Home, prefix: &Path) -> io::Result<()> {
     let meta = match fs::symlink_metadata(prefix) {
@@ -239,9 +239,9 @@ pub fn remove_tree(home: &Home, prefix: &Path) -> io::Result<()> {
     }
     fs::create_dir_all(home.tmp_dir())?;
     let name = prefix.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let trash = home.tmp_dir().join(format!("{TRASH_PREFIX}{name}-{}", crate::journal::unique_tag()));
+    let trash = home.tmp_dir().join(format!("{TRASH_PREFIX}{name}-{}", crate::interpreters::journal::unique_tag()));
     fs::rename(prefix, &trash)?;
-    crate::journal::kill_point(crate::journal::KillPoint::TreeMovedOut);
+    crate::interpreters::journal::kill_point(crate::interpreters::journal::KillPoint::TreeMovedOut);
     fs::remove_dir_all(&trash)
 }
 

@@ -9,8 +9,8 @@ use std::process::Command;
 
 use serde::{Deserialize, Serialize};
 
-use crate::sysdeps::{SystemDependency, modules_for, required_modules};
-use crate::version::{InstallKey, MinorVersion, Variant};
+use crate::system::sysdeps::{SystemDependency, modules_for, required_modules};
+use crate::interpreters::version::{InstallKey, MinorVersion, Variant};
 
 const PROBE: &str = r#"
 import importlib, json, platform, sys, sysconfig
@@ -45,7 +45,7 @@ pub struct CheckReport {
     pub gil_disabled_build: bool,
     pub gil_enabled: bool,
     pub gil_enabled_after_imports: bool,
-    /// Every module checked (required and optional, from [`crate::sysdeps::STDLIB_MODULES`]):
+    /// Every module checked (required and optional, from [`crate::system::sysdeps::STDLIB_MODULES`]):
     /// name to `None` when it imported, or the import error.
     pub modules: BTreeMap<String, Option<String>>,
     /// Which of `modules` the install required. (Receipts before this field: all of them.)
@@ -126,7 +126,7 @@ pub fn probe(interpreter: &Path, series: MinorVersion) -> Result<CheckReport, Ch
     command.arg("-I").arg("-c").arg(PROBE).args(&modules).env_remove("PYTHON_GIL");
     // During an install, the terminal's Ctrl-C must not kill the probe and pass for a failed
     // check: ftpy notes the signal, and the probe's answer stands.
-    let output = crate::interrupt::prepare_child(&mut command)
+    let output = crate::system::interrupt::prepare_child(&mut command)
         .output()
         .map_err(|e| CheckError::Probe { path: path.clone(), message: e.to_string() })?;
     if !output.status.success() {
@@ -220,7 +220,7 @@ mod tests {
     }
 
     fn series(version: &str) -> MinorVersion {
-        version.parse::<crate::version::Version>().unwrap().series()
+        version.parse::<crate::interpreters::version::Version>().unwrap().series()
     }
 
     fn key(s: &str) -> InstallKey {

@@ -102,7 +102,7 @@ fn write_record(dir: &Path, child: &Child, what: &str) -> io::Result<Option<Runn
 
 /// Stop the process groups that ftpy runs killed with SIGKILL left running (see the notes
 /// above), saying so in one line each; remove their records.
-pub fn reap_leftover_groups(home: &crate::home::Home, reporter: &crate::progress::Reporter) {
+pub fn reap_leftover_groups(home: &crate::interpreters::home::Home, reporter: &crate::output::progress::Reporter) {
     reap_in(&home.locks_dir(), |line| reporter.warn(line));
 }
 

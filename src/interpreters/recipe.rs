@@ -7,7 +7,7 @@
 //! What an override may not do silently: change the sha256 of a release the built-in recipes
 //! know (it must say `replaces_sha256 = "<the built-in digest>"`, and is then warned about at
 //! install), define a release that another override file defines too, or give `configure_flags`
-//! that [`crate::configure_guard`] refuses.
+//! that [`crate::interpreters::configure_guard`] refuses.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -16,8 +16,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::digest::Sha256Digest;
-use crate::version::{InstallKey, MinorVersion, Variant, Version, VersionError, VersionRequest};
+use crate::interpreters::digest::Sha256Digest;
+use crate::interpreters::version::{InstallKey, MinorVersion, Variant, Version, VersionError, VersionRequest};
 
 include!(concat!(env!("OUT_DIR"), "/builtin_recipes.rs"));
 
@@ -238,7 +238,7 @@ impl RecipeBook {
         let name: MinorVersion = file.series.parse().map_err(|e: VersionError| invalid(e.to_string()))?;
         let series = self.series.entry(name).or_insert_with(|| Series {
             name,
-            free_threading: if name >= crate::version::FIRST_FREETHREADED {
+            free_threading: if name >= crate::interpreters::version::FIRST_FREETHREADED {
                 FreeThreading::Supported
             } else {
                 FreeThreading::Unavailable
@@ -247,7 +247,7 @@ impl RecipeBook {
             releases: Vec::new(),
         });
         if let Some(ft) = file.free_threading {
-            if ft != FreeThreading::Unavailable && name < crate::version::FIRST_FREETHREADED {
+            if ft != FreeThreading::Unavailable && name < crate::interpreters::version::FIRST_FREETHREADED {
                 return Err(invalid(format!("series {name} cannot have a free-threaded build")));
             }
             series.free_threading = ft;
@@ -255,7 +255,7 @@ impl RecipeBook {
         if let Some(flags) = file.configure_flags {
             // The same guard as --configure-opt: a recipe cannot move the prefix or flip the
             // variant either.
-            if let Some(refusal) = flags.iter().find_map(|f| crate::configure_guard::check(f).err()) {
+            if let Some(refusal) = flags.iter().find_map(|f| crate::interpreters::configure_guard::check(f).err()) {
                 return Err(invalid(format!("configure_flags: {refusal}")));
             }
             series.configure_flags = flags;
@@ -266,18 +266,18 @@ impl RecipeBook {
                 return Err(invalid(format!("release {version} listed in series {name}")));
             }
             let sha256 =
-                entry.sha256.parse().map_err(|e: crate::digest::InvalidDigest| invalid(e.to_string()))?;
-            if !crate::download::is_supported_url(&entry.url) {
-                let url = crate::redact::redact(&entry.url);
+                entry.sha256.parse().map_err(|e: crate::interpreters::digest::InvalidDigest| invalid(e.to_string()))?;
+            if !crate::interpreters::download::is_supported_url(&entry.url) {
+                let url = crate::output::redact::redact(&entry.url);
                 return Err(invalid(format!("release {version}: unsupported url `{url}`")));
             }
             if let Some(why) = unusable_url(&entry.url) {
                 let url =
-                    crate::terminal_text::escape_control(&crate::redact::redact(&entry.url)).into_owned();
+                    crate::output::terminal_text::escape_control(&crate::output::redact::redact(&entry.url)).into_owned();
                 return Err(invalid(format!("release {version}: url `{url}` {why}")));
             }
             let replaces: Option<Sha256Digest> = match &entry.replaces_sha256 {
-                Some(text) => Some(text.parse().map_err(|e: crate::digest::InvalidDigest| {
+                Some(text) => Some(text.parse().map_err(|e: crate::interpreters::digest::InvalidDigest| {
                     invalid(format!("release {version}: replaces_sha256: {e}"))
                 })?),
                 None => None,
@@ -363,8 +363,8 @@ impl RecipeBook {
     /// variant does not matter; the series must have a free-threaded build.
     pub fn resolve_pair(&self, request: &VersionRequest) -> Result<[Resolved<'_>; 2], RecipeError> {
         let too_old = match request.series() {
-            Some(series) => series < crate::version::FIRST_FREETHREADED,
-            None => request.major < crate::version::FIRST_FREETHREADED.major,
+            Some(series) => series < crate::interpreters::version::FIRST_FREETHREADED,
+            None => request.major < crate::interpreters::version::FIRST_FREETHREADED.major,
         };
         if too_old {
             return Err(RecipeError::NoPair { request: request.clone() });

@@ -7,26 +7,26 @@
 //! tree out again (and, on `--reinstall`, puts the previous one back). When one build of a pair
 //! fails, the other still completes. Before any tree moves, a journal says what is moving
 //! where, so that a `kill -9` at any point is finished or undone by the next command
-//! ([`crate::journal`]). A tree without a readable receipt that no journal explains is damaged:
+//! ([`crate::interpreters::journal`]). A tree without a readable receipt that no journal explains is damaged:
 //! only `--reinstall` replaces it, and keeps it in `<home>/damaged/`.
 
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use crate::build_cache::{BuildCache, BuildInputs, Toolchain};
-use crate::builder::{self, BuildOptions, BuildPlan};
-use crate::check;
-use crate::clock::unix_now;
+use crate::interpreters::build_cache::{BuildCache, BuildInputs, Toolchain};
+use crate::interpreters::build::{self, BuildOptions, BuildPlan};
+use crate::interpreters::post_install_check;
+use crate::system::clock::unix_now;
 use crate::context::Context;
-use crate::doctor::Diagnosis;
-use crate::download::{Downloader, Sources};
+use crate::system::doctor::Diagnosis;
+use crate::interpreters::download::{Downloader, Sources};
 use crate::error::Error;
-use crate::installation::{self, Installation, Receipt, ReceiptState};
-use crate::journal::{self, Journal, KillPoint};
-use crate::recipe::{Release, Resolved, Series};
-use crate::unpack;
-use crate::version::{InstallKey, MinorVersion};
+use crate::interpreters::installation::{self, Installation, Receipt, ReceiptState};
+use crate::interpreters::journal::{self, Journal, KillPoint};
+use crate::interpreters::recipe::{Release, Resolved, Series};
+use crate::interpreters::unpack;
+use crate::interpreters::version::{InstallKey, MinorVersion};
 
 #[derive(Clone, Debug)]
 pub struct InstallOptions {
@@ -72,7 +72,7 @@ pub fn sources_for(ctx: &Context, release: &Release) -> Sources {
     } else {
         ctx.mirrors.iter().map(|m| release.mirror_url(m)).collect()
     };
-    let wanted = crate::download::Wanted {
+    let wanted = crate::interpreters::download::Wanted {
         version: release.version.clone(),
         keys: Vec::new(),
         mirrors: ctx.mirrors.clone(),
@@ -93,7 +93,7 @@ pub fn build_inputs(
         key.to_string(),
         group.release.sha256,
         options.profile.to_string(),
-        builder::configure_args(group.series, key.variant, options, &prefix),
+        build::configure_args(group.series, key.variant, options, &prefix),
         toolchain,
     )
 }
@@ -142,7 +142,7 @@ pub fn install_group(
     remove_stale_staging(ctx, &keys);
     // From here, Ctrl-C or SIGTERM stops the builds and downloads, which then fail; the staging
     // directory goes, and a previous installation being replaced stays (see `finish_interrupted`).
-    let signals = crate::interrupt::Guard::install_with(crate::interrupt::Notice::Build);
+    let signals = crate::system::interrupt::Guard::install_with(crate::system::interrupt::Notice::Build);
 
     let toolchain = Toolchain::detect();
     let mut report = GroupReport { results: Vec::new(), shared_failure: None };
@@ -177,7 +177,7 @@ pub fn install_group(
         let inputs = build_inputs(ctx, group, key, &options.build, &toolchain);
         // What the receipt records: never a password.
         let source_url = sources_for(ctx, group.release).urls.join(" ");
-        let source_url = crate::redact::redact(&source_url);
+        let source_url = crate::output::redact::redact(&source_url);
         pending.push(Pending { key: key.clone(), source_url, has_previous, keep_previous, prefix, inputs });
     }
     if pending.is_empty() {
@@ -247,8 +247,8 @@ fn caused_by_signal(error: &Error) -> bool {
     matches!(
         error,
         Error::Interrupted { .. }
-            | Error::Build(builder::BuildError::Interrupted { .. })
-            | Error::Download(crate::download::DownloadError::Interrupted)
+            | Error::Build(build::BuildError::Interrupted { .. })
+            | Error::Download(crate::interpreters::download::DownloadError::Interrupted)
     )
 }
 
@@ -350,7 +350,7 @@ fn build_all(
     if options.system_check {
         // The checks run compilers in ftpy's process group: a Ctrl-C there is no verdict.
         check_system(ctx, options, group.release.version.series())
-            .map_err(|e| if crate::interrupt::requested() { stopped_early() } else { e })?;
+            .map_err(|e| if crate::system::interrupt::requested() { stopped_early() } else { e })?;
     }
     let downloader = Downloader::new(ctx.home.sources_dir(), ctx.retry.clone(), ctx.limits.clone());
     let mut sources = sources_for(ctx, group.release);
@@ -363,7 +363,7 @@ fn build_all(
     ctx.reporter.info(format!("Unpacking {}", group.release.file_name()));
     let source_dir = unpack::unpack_tar_xz(&archive, &unpacked)?;
     journal::kill_point(KillPoint::SourceUnpacked);
-    if crate::interrupt::requested() {
+    if crate::system::interrupt::requested() {
         return Err(stopped_early());
     }
 
@@ -372,8 +372,8 @@ fn build_all(
     // the PGO profile run, the LTO link, install) leaves its slots to the other.
     let jobserver = jobserver::Client::new(options.build.jobs.saturating_sub(1))
         .map_err(Error::io("cannot create the make jobserver"))?;
-    let launcher = if options.build.ccache { builder::find_ccache() } else { None };
-    let stamp = crate::clock::file_stamp_now();
+    let launcher = if options.build.ccache { build::find_ccache() } else { None };
+    let stamp = crate::system::clock::file_stamp_now();
     let plans: Vec<(Pending, BuildPlan)> = to_build
         .into_iter()
         .map(|p| {
@@ -419,15 +419,15 @@ fn build_one(
 ) -> Result<Outcome, Error> {
     let started = Instant::now();
     let mut task = ctx.reporter.task(&p.key.to_string());
-    let built = builder::build_interpreter(plan, &mut task);
+    let built = build::build_interpreter(plan, &mut task);
     task.finish();
-    crate::github::fold_log(&format!("Build log of {}", p.key), &plan.log_path);
+    crate::output::github_actions::fold_log(&format!("Build log of {}", p.key), &plan.log_path);
     built?;
     let tree = plan.destdir.join(p.prefix.strip_prefix("/").unwrap_or(&p.prefix));
     let interpreter = tree.join("bin").join(p.key.interpreter_name());
     if !interpreter.exists() {
         return Err(
-            builder::BuildError::NoInterpreter { path: interpreter, log: plan.log_path.clone() }.into()
+            build::BuildError::NoInterpreter { path: interpreter, log: plan.log_path.clone() }.into()
         );
     }
     let finished = Finished {
@@ -513,7 +513,7 @@ fn finalize(
     }
     // Only complete builds are worth keeping: not one that lacks modules it should have. After
     // a signal, the install stands but ftpy leaves without archiving it.
-    if let Some(cache) = store.filter(|_| warnings.is_empty() && !crate::interrupt::requested()) {
+    if let Some(cache) = store.filter(|_| warnings.is_empty() && !crate::system::interrupt::requested()) {
         journal::kill_point(KillPoint::StoringInCache);
         let (tree, inputs) = (&installation.prefix, &p.inputs);
         if let Err(e) = cache.store(tree, inputs, installation.receipt.build_seconds) {
@@ -537,8 +537,8 @@ fn place_and_check(
     fs::rename(&finished.tree, &p.prefix).map_err(Error::io("cannot move the build into place"))?;
     journal::kill_point(KillPoint::Placed);
     let interpreter = p.prefix.join("bin").join(key.interpreter_name());
-    let (report, warnings) = check::probe(&interpreter, key.version.series())
-        .and_then(|report| check::evaluate(&report, key, options.allow_missing_modules).map(|w| (report, w)))
+    let (report, warnings) = post_install_check::probe(&interpreter, key.version.series())
+        .and_then(|report| post_install_check::evaluate(&report, key, options.allow_missing_modules).map(|w| (report, w)))
         .map_err(|source| Error::Check { key: key.to_string(), log: PathBuf::new(), source })?;
     journal::kill_point(KillPoint::Checked);
     let receipt = Receipt {
@@ -571,9 +571,9 @@ fn check_system(ctx: &Context, options: &InstallOptions, series: MinorVersion) -
     if !diagnosis.enough_space() {
         missing.push(format!(
             "free disk space ({} in {}, a build needs {}; free some, or point FTPY_HOME elsewhere)",
-            crate::progress::human_bytes(diagnosis.free_bytes.unwrap_or(0)),
+            crate::output::progress::human_bytes(diagnosis.free_bytes.unwrap_or(0)),
             diagnosis.measured_at.display(),
-            crate::progress::human_bytes(crate::doctor::REQUIRED_FREE_BYTES)
+            crate::output::progress::human_bytes(crate::system::doctor::REQUIRED_FREE_BYTES)
         ));
     }
     if let Err(reason) = &diagnosis.home_writable {
@@ -612,7 +612,7 @@ fn lock_key(ctx: &Context, key: &InstallKey) -> Result<File, Error> {
             path.display()
         ))
     };
-    match crate::interrupt::lock_exclusive(&file, waiting) {
+    match crate::system::interrupt::lock_exclusive(&file, waiting) {
         Ok(()) => Ok(file),
         Err(e) if e.kind() == std::io::ErrorKind::Interrupted => Err(Error::Interrupted {
             state: format!("{key} was not installed; another ftpy process is installing it"),

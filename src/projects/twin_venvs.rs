@@ -11,9 +11,9 @@ use serde::{Deserialize, Serialize};
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::installation::Installation;
-use crate::project;
-use crate::version::Variant;
+use crate::interpreters::installation::Installation;
+use crate::projects::project;
+use crate::interpreters::version::Variant;
 
 const ENV_PROBE: &str = include_str!("python/env_probe.py");
 
@@ -234,9 +234,9 @@ fn aside_name(target: &Path, tag: &str) -> PathBuf {
 /// Hold `<home>/locks/venv-<project hash>.lock` while working on a project's environments;
 /// wait (saying so) while another `ftpy venv` holds it.
 pub fn lock_project(
-    home: &crate::home::Home,
+    home: &crate::interpreters::home::Home,
     root: &Path,
-    reporter: &crate::progress::Reporter,
+    reporter: &crate::output::progress::Reporter,
 ) -> Result<fs::File, crate::error::Error> {
     use sha2::Digest;
     let dir = home.locks_dir();
@@ -325,7 +325,7 @@ pub fn package_differences(
 /// The record in the environment at `path`, if it has a readable one: read bounded and without
 /// blocking (an environment in a checked-out project may hold anything, a FIFO included).
 fn read_record(path: &Path) -> Option<EnvRecord> {
-    let bytes = crate::installation::read_small_file(&path.join(RECORD_FILE), 1 << 20).ok()?;
+    let bytes = crate::interpreters::installation::read_small_file(&path.join(RECORD_FILE), 1 << 20).ok()?;
     serde_json::from_slice(&bytes).ok()
 }
 

@@ -29,10 +29,10 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::home::Home;
-use crate::installation::{self, TRASH_PREFIX};
-use crate::progress::Reporter;
-use crate::version::InstallKey;
+use crate::interpreters::home::Home;
+use crate::interpreters::installation::{self, TRASH_PREFIX};
+use crate::output::progress::Reporter;
+use crate::interpreters::version::InstallKey;
 
 const JOURNAL_PREFIX: &str = "journal-";
 const ASIDE_PREFIX: &str = "previous-";

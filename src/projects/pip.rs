@@ -53,12 +53,12 @@ pub fn install(python: &Path, args: &[String], cwd: &Path, log: &Path) -> Result
         .stdout(out)
         .stderr(err);
     // Under `ftpy venv`'s guard, a SIGTERM to ftpy stops pip and its build backends too.
-    crate::interrupt::prepare_child(&mut command);
+    crate::system::interrupt::prepare_child(&mut command);
     let status = command
         .spawn()
         .and_then(|mut child| {
-            let _running = crate::interrupt::record_group(&child, "pip install");
-            crate::interrupt::wait_stopping_on_signal(&mut child)
+            let _running = crate::system::interrupt::record_group(&child, "pip install");
+            crate::system::interrupt::wait_stopping_on_signal(&mut child)
         })
         .map_err(|e| fail(format!("cannot run {}: {e}", python.display())))?;
     if status.success() {
@@ -145,7 +145,7 @@ pub fn key_lines(text: &str) -> Vec<String> {
         } else {
             continue;
         };
-        let shown = crate::terminal_text::escape_shortened(line, SHOWN_LINE_CHARS);
+        let shown = crate::output::terminal_text::escape_shortened(line, SHOWN_LINE_CHARS);
         if !list.contains(&shown) {
             list.push(shown);
         }

@@ -6,7 +6,7 @@
 //! - [`InstallKey`]: a resolved version plus its variant (`3.13.5t`), the on-disk identity of an
 //!   installation under `<home>/versions/`.
 //!
-//! Resolution (request to version) needs the recipes and lives in [`crate::recipe`].
+//! Resolution (request to version) needs the recipes and lives in [`crate::interpreters::recipe`].
 
 use std::cmp::Ordering;
 use std::fmt;

@@ -11,10 +11,10 @@ use std::io::{self, BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use crate::progress::Task;
-use crate::recipe::Series;
-use crate::sysdeps::SystemDependency;
-use crate::version::{InstallKey, Variant};
+use crate::output::progress::Task;
+use crate::interpreters::recipe::Series;
+use crate::system::sysdeps::SystemDependency;
+use crate::interpreters::version::{InstallKey, Variant};
 
 /// How hard to optimise.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -206,7 +206,7 @@ pub fn build_interpreter(plan: &BuildPlan, task: &mut Task) -> Result<(), BuildE
     let mut command = Command::new(&configure);
     command.args(&plan.configure_args);
     if let Some(launcher) = &plan.compiler_launcher {
-        let cc = crate::build_cache::c_compiler();
+        let cc = crate::interpreters::build_cache::c_compiler();
         let cc = format!("{} {cc}", launcher.display());
         log.line(&format!("using ccache: CC={cc}")).map_err(log_err)?;
         command.env("CC", cc);
@@ -378,14 +378,14 @@ fn run_step(
         .env_remove("PYTHON_GIL");
     // Its own process group, so that ftpy can stop the whole build (make, the compilers, the
     // PGO test run) when told to stop, even by a signal sent to ftpy alone; default signals.
-    crate::interrupt::prepare_child(&mut command);
-    if crate::interrupt::requested() {
+    crate::system::interrupt::prepare_child(&mut command);
+    if crate::system::interrupt::requested() {
         return Err(BuildError::Interrupted { step });
     }
     let mut child =
         command.spawn().map_err(|source| BuildError::Spawn { program: program.clone(), source })?;
     // Recorded until it ends, so that a run after a `kill -9` of this one stops what is left.
-    let _running = crate::interrupt::record_group(&child, &format!("build of {}", plan.key));
+    let _running = crate::system::interrupt::record_group(&child, &format!("build of {}", plan.key));
     // The pipe's write ends live in `command`; drop it so the reader sees the end.
     drop(command);
 
@@ -411,7 +411,7 @@ fn run_step(
             }
             Ok((missing, last_phase))
         });
-        let status = crate::interrupt::wait_stopping_on_signal(&mut child);
+        let status = crate::system::interrupt::wait_stopping_on_signal(&mut child);
         (lines.join().expect("build log reader panicked"), status)
     });
     let (missing, last_phase) = read.map_err(|source| BuildError::Log { path: log.path.clone(), source })?;
@@ -421,7 +421,7 @@ fn run_step(
     if status.success() {
         return Ok(());
     }
-    if crate::interrupt::requested() {
+    if crate::system::interrupt::requested() {
         return Err(BuildError::Interrupted { step });
     }
     Err(BuildError::StepFailed {
@@ -452,7 +452,7 @@ fn phase_marker(line: &str) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::recipe::FreeThreading;
+    use crate::interpreters::recipe::FreeThreading;
 
     fn series() -> Series {
         Series {

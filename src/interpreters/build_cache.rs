@@ -18,9 +18,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::clock::unix_now_ms;
-use crate::digest::{HashingReader, HashingWriter, Sha256Digest, sha256_reader};
-use crate::unpack;
+use crate::system::clock::unix_now_ms;
+use crate::interpreters::digest::{HashingReader, HashingWriter, Sha256Digest, sha256_reader};
+use crate::interpreters::unpack;
 
 /// Bumped when the archive layout changes, so old entries stop matching.
 /// 2: hard links are kept as links (a free-threaded tree's python3.13 and python3.13t).

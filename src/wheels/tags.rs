@@ -13,7 +13,7 @@ use std::str::FromStr;
 
 use pep508_rs::pep440_rs::Version;
 
-use crate::version::MinorVersion;
+use crate::interpreters::version::MinorVersion;
 
 /// One file of a release, as its name describes it.
 #[derive(Clone, Debug, PartialEq, Eq)]

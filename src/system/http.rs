@@ -53,7 +53,7 @@ pub fn get(agent: &ureq::Agent, url: &str) -> ureq::RequestBuilder<ureq::typesta
 
 /// `url` without its user part, and that part as (user, password), still percent-encoded. A
 /// URL that does not parse is returned as it is (its error messages are masked by
-/// [`crate::redact::redact`]).
+/// [`crate::output::redact::redact`]).
 pub fn split_credentials(url: &str) -> (String, Option<(String, String)>) {
     let Ok(mut parsed) = url::Url::parse(url) else { return (url.to_string(), None) };
     if parsed.username().is_empty() && parsed.password().is_none() {

@@ -28,7 +28,7 @@ impl Reporter {
         if self.quiet {
             return;
         }
-        let message = crate::redact::redact(message.as_ref());
+        let message = crate::output::redact::redact(message.as_ref());
         match &self.bars {
             Some(bars) => {
                 let _ = bars.println(message);
@@ -39,7 +39,7 @@ impl Reporter {
 
     /// A warning is shown even with `--quiet`.
     pub fn warn(&self, message: impl AsRef<str>) {
-        let message = crate::redact::redact(message.as_ref());
+        let message = crate::output::redact::redact(message.as_ref());
         match &self.bars {
             Some(bars) => {
                 let _ = bars.println(format!("warning: {message}"));

@@ -16,7 +16,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::wheel_tags::normalize_name;
+use crate::wheels::tags::normalize_name;
 
 const ACCEPT: &str =
     "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.01";
@@ -66,14 +66,14 @@ fn serialize_redacted<S: serde::Serializer>(urls: &[String], s: S) -> Result<S::
 
 /// `https://user:****@host/simple`: a URL fit to print.
 pub fn redact(url: &str) -> String {
-    crate::redact::redact(url)
+    crate::output::redact::redact(url)
 }
 
 /// Check an index URL: http, https or file, parsable.
 fn validated(url: &str) -> Result<String, IndexError> {
     let url = url.trim();
     let bad = |message: &str| IndexError::BadUrl {
-        url: crate::terminal_text::escape_control(&redact(url)).into_owned(),
+        url: crate::output::terminal_text::escape_control(&redact(url)).into_owned(),
         message: message.to_string(),
     };
     // A URL parser drops tabs and line breaks and encodes the rest: the index read would not
@@ -212,7 +212,7 @@ struct CachedPage {
 
 impl IndexClient {
     pub fn new(config: IndexConfig, cache_dir: Option<PathBuf>, ttl: Duration) -> IndexClient {
-        let agent = crate::http::agent();
+        let agent = crate::system::http::agent();
         IndexClient { agent, config, cache_dir, ttl }
     }
 
@@ -389,7 +389,7 @@ impl IndexClient {
         let request = self.agent.get(parsed.as_str());
         match credentials {
             Some((user, password)) => {
-                request.header("Authorization", crate::http::basic_auth(&user, &password))
+                request.header("Authorization", crate::system::http::basic_auth(&user, &password))
             }
             None => request,
         }
@@ -399,7 +399,7 @@ impl IndexClient {
 /// An error message that may quote what an index sent (serde quotes the strings it did not
 /// expect): escaped and shortened to print.
 fn shown(message: &str) -> String {
-    crate::terminal_text::escape_shortened(message, 300)
+    crate::output::terminal_text::escape_shortened(message, 300)
 }
 
 /// Read up to `limit + 1` bytes of `path` into `out`, refusing anything but a regular file
@@ -644,7 +644,7 @@ fn read_archive_metadata_within(filename: &str, bytes: &[u8], unpacked_limit: u6
         return zip_member(bytes, |n| n.ends_with("/PKG-INFO") && n.matches('/').count() == 1)
             .ok_or_else(|| "the sdist has no PKG-INFO".to_string())?;
     }
-    Err(format!("cannot read metadata from {}", crate::terminal_text::escape_control(filename)))
+    Err(format!("cannot read metadata from {}", crate::output::terminal_text::escape_control(filename)))
 }
 
 /// A metadata member of an archive, as text; one that unpacks to more than [`METADATA_LIMIT`]
@@ -727,7 +727,7 @@ impl CoreMetadata {
                 }
                 "requires-dist" => meta.requires_dist.push(value),
                 "classifier" => meta.classifiers.push(value),
-                "provides-extra" => meta.provides_extra.push(crate::wheel_tags::normalize_name(&value)),
+                "provides-extra" => meta.provides_extra.push(crate::wheels::tags::normalize_name(&value)),
                 "dynamic" if value.eq_ignore_ascii_case("requires-dist") => meta.dynamic_requires = true,
                 "metadata-version" => {
                     let mut parts = value.split('.').map(|p| p.trim().parse::<u32>().unwrap_or(0));

@@ -17,8 +17,8 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use crate::installation::{self, Installation};
-use crate::version::InstallKey;
+use crate::interpreters::installation::{self, Installation};
+use crate::interpreters::version::InstallKey;
 
 #[derive(Clone, Debug)]
 pub struct Home {

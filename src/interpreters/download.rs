@@ -13,7 +13,7 @@
 //! rate is given up, like curl's `--speed-limit`/`--speed-time`. A `file://` source must be a
 //! regular file. A failure to write into the cache (a full disk) ends the fetch as a local
 //! error, never blamed on the network, and leaves no `.partial` behind. Addresses are shown
-//! with any password masked ([`crate::redact`]); a user part is sent as HTTP Basic auth.
+//! with any password masked ([`crate::output::redact`]); a user part is sent as HTTP Basic auth.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, Write};
@@ -22,9 +22,9 @@ use std::path::{Path, PathBuf};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::digest::{Sha256Digest, Sha256Hasher, sha256_file};
-use crate::progress::Reporter;
-use crate::redact::redact;
+use crate::interpreters::digest::{Sha256Digest, Sha256Hasher, sha256_file};
+use crate::output::progress::Reporter;
+use crate::output::redact::redact;
 
 const MIB: u64 = 1024 * 1024;
 
@@ -41,9 +41,9 @@ pub struct Sources {
 #[derive(Clone, Debug)]
 pub struct Wanted {
     /// The release, as its mirror directory and file name spell it: `3.13.14`.
-    pub version: crate::version::Version,
+    pub version: crate::interpreters::version::Version,
     /// The builds asked for (`3.13.14t`), to suggest the same builds of a release a mirror has.
-    pub keys: Vec<crate::version::InstallKey>,
+    pub keys: Vec<crate::interpreters::version::InstallKey>,
     /// The mirror bases tried, as configured.
     pub mirrors: Vec<String>,
 }
@@ -61,7 +61,7 @@ pub struct MirrorListing {
     pub base: String,
     /// Release directories holding their tarball, oldest first, at most [`MAX_LISTED_VERSIONS`]:
     /// the ones nearest the release looked for.
-    pub versions: Vec<crate::version::Version>,
+    pub versions: Vec<crate::interpreters::version::Version>,
     /// How many more there were.
     pub more: usize,
 }
@@ -237,7 +237,7 @@ impl DownloadError {
                     .keys
                     .iter()
                     .map(|k| {
-                        crate::version::InstallKey { version: held.clone(), variant: k.variant }.to_string()
+                        crate::interpreters::version::InstallKey { version: held.clone(), variant: k.variant }.to_string()
                     })
                     .collect();
                 hints.push(format!(
@@ -301,7 +301,7 @@ fn describe_too_large(limit: u64, announced: Option<u64>) -> String {
     match announced {
         Some(size) => format!(
             "the source announced {}, more than the {} MiB a source download may be; refused before reading",
-            crate::progress::human_bytes(size),
+            crate::output::progress::human_bytes(size),
             limit / MIB
         ),
         None => {
@@ -341,7 +341,7 @@ pub struct Downloader {
 
 impl Downloader {
     pub fn new(cache_dir: PathBuf, retry: RetryPolicy, limits: DownloadLimits) -> Downloader {
-        let agent = crate::http::agent();
+        let agent = crate::system::http::agent();
         Downloader { agent, cache_dir, retry, limits }
     }
 
@@ -365,7 +365,7 @@ impl Downloader {
         let lock_path = self.cache_dir.join(format!("{expected}.lock"));
         let lock = File::create(&lock_path).map_err(cache_err(&lock_path))?;
         let waiting = || reporter.info(format!("Waiting for another ftpy process to download {expected}"));
-        match crate::interrupt::lock_exclusive(&lock, waiting) {
+        match crate::system::interrupt::lock_exclusive(&lock, waiting) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::Interrupted => return Err(DownloadError::Interrupted),
             Err(e) => return Err(cache_err(&lock_path)(e)),
@@ -395,7 +395,7 @@ impl Downloader {
                 ));
                 let resume_at = std::time::Instant::now() + pause;
                 while std::time::Instant::now() < resume_at {
-                    if crate::interrupt::requested() {
+                    if crate::system::interrupt::requested() {
                         return Err(DownloadError::Interrupted);
                     }
                     thread::sleep(Duration::from_millis(50).min(pause));
@@ -480,7 +480,7 @@ impl Downloader {
             let _ = fs::remove_file(partial);
             have = 0;
         }
-        let mut request = crate::http::get(&self.agent, url);
+        let mut request = crate::system::http::get(&self.agent, url);
         if have > 0 {
             request = request.header("Range", format!("bytes={have}-"));
         }
@@ -515,7 +515,7 @@ impl Downloader {
             return Err(SourceFailure::TooLarge { limit: max, announced: Some(total) });
         }
         let (mut file, mut hasher) = if offset > 0 {
-            reporter.info(format!("Resuming {shown} at {}", crate::progress::human_bytes(have)));
+            reporter.info(format!("Resuming {shown} at {}", crate::output::progress::human_bytes(have)));
             let mut file =
                 OpenOptions::new().read(true).append(true).open(partial).map_err(SourceFailure::Write)?;
             let mut hasher = Sha256Hasher::default();
@@ -558,7 +558,7 @@ impl Downloader {
         let mut received: u64 = 0;
         let (mut window_start, mut window_bytes) = (Instant::now(), 0u64);
         loop {
-            if crate::interrupt::requested() {
+            if crate::system::interrupt::requested() {
                 // Keep what arrived: the next install resumes it with a range request.
                 return Err(SourceFailure::Interrupted);
             }
@@ -636,13 +636,13 @@ impl Downloader {
 /// What a `file://` mirror holds: its release directories (`3.13.5/`) that hold their tarball
 /// (`Python-3.13.5.tar.xz`), nearest to `wanted` first, at most [`MAX_LISTED_VERSIONS`] shown
 /// (oldest first). None for a mirror that cannot be listed (http, unreadable).
-fn list_mirror(base: &str, wanted: &crate::version::Version) -> Option<MirrorListing> {
+fn list_mirror(base: &str, wanted: &crate::interpreters::version::Version) -> Option<MirrorListing> {
     let dir = Path::new(base.strip_prefix("file://")?);
-    let mut found: Vec<crate::version::Version> = Vec::new();
+    let mut found: Vec<crate::interpreters::version::Version> = Vec::new();
     for entry in fs::read_dir(dir).ok()?.take(MAX_MIRROR_ENTRIES).flatten() {
         let name = entry.file_name();
         let Some(name) = name.to_str() else { continue };
-        let Ok(version) = name.parse::<crate::version::Version>() else { continue };
+        let Ok(version) = name.parse::<crate::interpreters::version::Version>() else { continue };
         if version.to_string() != name || !version.is_final() {
             continue;
         }
@@ -652,7 +652,7 @@ fn list_mirror(base: &str, wanted: &crate::version::Version) -> Option<MirrorLis
         }
     }
     // The nearest: the same series first, then by distance of series, newest first.
-    let rank = |v: &crate::version::Version| {
+    let rank = |v: &crate::interpreters::version::Version| {
         let series = |major: u32, minor: u32| i64::from(major) * 1000 + i64::from(minor);
         let distance = (series(v.major, v.minor) - series(wanted.major, wanted.minor)).abs();
         (distance, std::cmp::Reverse(v.clone()))

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use crate::error::Error;
-use crate::version::{Variant, Version, VersionRequest};
+use crate::interpreters::version::{Variant, Version, VersionRequest};
 
 /// The two environments of a project, named so a person sees at once which is which.
 pub const GIL_ENV: &str = ".venv-gil";
@@ -33,7 +33,7 @@ const MAX_PYPROJECT_BYTES: u64 = 4 << 20;
 impl PyProject {
     pub fn read(path: &Path) -> Result<PyProject, Error> {
         // Bounded: a checked-out project's pyproject.toml may be a sparse file of any size.
-        let bytes = crate::installation::read_small_file(path, MAX_PYPROJECT_BYTES).map_err(|e| {
+        let bytes = crate::interpreters::installation::read_small_file(path, MAX_PYPROJECT_BYTES).map_err(|e| {
             if e.kind() == std::io::ErrorKind::InvalidInput {
                 Error::Usage {
                     message: format!("{} {e}", path.display()),
@@ -156,7 +156,7 @@ fn python_version_file(root: &Path) -> Result<Option<(PathBuf, VersionRequest)>,
     for dir in root.ancestors() {
         let path = dir.join(".python-version");
         // Bounded and without blocking: a FIFO would wait for a writer, a device never end.
-        let text = match crate::installation::read_small_file(&path, 64 * 1024) {
+        let text = match crate::interpreters::installation::read_small_file(&path, 64 * 1024) {
             Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
             Err(e) if e.kind() == std::io::ErrorKind::InvalidInput => {
                 return Err(Error::Usage {
@@ -186,7 +186,7 @@ fn python_version_file(root: &Path) -> Result<Option<(PathBuf, VersionRequest)>,
                 if entries.is_empty() {
                     "it is empty".to_string()
                 } else {
-                    crate::terminal_text::escape_shortened(&entries.join(", "), 200)
+                    crate::output::terminal_text::escape_shortened(&entries.join(", "), 200)
                 }
             ),
             hints: vec!["write a version such as 3.13 or 3.13t in it, or pass --python".into()],

@@ -6,7 +6,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use crate::error::Error;
-use crate::terminal_text::escape_control;
+use crate::output::terminal_text::escape_control;
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RequirementLines {

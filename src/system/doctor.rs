@@ -4,9 +4,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::home::Home;
-use crate::sysdeps::{Platform, SystemDependency, is_present};
-use crate::version::MinorVersion;
+use crate::interpreters::home::Home;
+use crate::system::sysdeps::{Platform, SystemDependency, is_present};
+use crate::interpreters::version::MinorVersion;
 
 /// Below this much free space in the home, a build is likely to fail part-way.
 pub const REQUIRED_FREE_BYTES: u64 = 3 * 1024 * 1024 * 1024;

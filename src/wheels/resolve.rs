@@ -18,9 +18,9 @@ use pep508_rs::pep440_rs::{Operator, Version, VersionSpecifiers};
 use pep508_rs::{ExtraName, MarkerEnvironment, MarkerEnvironmentBuilder, Requirement, VersionOrUrl};
 use serde::Serialize;
 
-use crate::package_index::{CoreMetadata, IndexClient, IndexError, IndexFile, ProjectPage};
-use crate::terminal_text::{escape_control, escape_shortened};
-use crate::wheel_tags::{DistFilename, Target, WheelMismatch, normalize_name};
+use crate::wheels::index::{CoreMetadata, IndexClient, IndexError, IndexFile, ProjectPage};
+use crate::output::terminal_text::{escape_control, escape_shortened};
+use crate::wheels::tags::{DistFilename, Target, WheelMismatch, normalize_name};
 
 /// What a requirement's chosen release offers the target.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -264,7 +264,7 @@ pub fn check(
                         row.notes.push(format!(
                             "its metadata declares {} more dependencies than the {} ftpy reads; those were not checked",
                             meta.requires_dist_dropped,
-                            crate::package_index::MAX_REQUIRES_DIST
+                            crate::wheels::index::MAX_REQUIRES_DIST
                         ));
                     }
                     if meta.dynamic_requires {
@@ -592,7 +592,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::version::MinorVersion;
+    use crate::interpreters::version::MinorVersion;
 
     fn env() -> TargetEnv {
         let platforms = vec!["manylinux_2_17_x86_64".to_string(), "linux_x86_64".to_string()];

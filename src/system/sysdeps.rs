@@ -11,7 +11,7 @@ use std::fs;
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use crate::version::{FIRST_FREETHREADED, MinorVersion};
+use crate::interpreters::version::{FIRST_FREETHREADED, MinorVersion};
 
 /// The package managers ftpy knows how to advise for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -420,7 +420,7 @@ pub fn is_present(dep: SystemDependency) -> bool {
     use SystemDependency::*;
     match dep {
         CCompiler => compiler_works(),
-        Make => runs(&crate::builder::make_program(), &["--version"]),
+        Make => runs(&crate::interpreters::build::make_program(), &["--version"]),
         PkgConfig => runs("pkg-config", &["--version"]),
         _ => {
             dep.header().is_some_and(header_found)
@@ -440,7 +440,7 @@ fn runs(program: &str, args: &[&str]) -> bool {
 }
 
 fn compiler_command() -> Command {
-    let cc = crate::build_cache::c_compiler();
+    let cc = crate::interpreters::build_cache::c_compiler();
     let mut words = cc.split_whitespace();
     let mut command = Command::new(words.next().unwrap_or("cc"));
     command.args(words);
@@ -553,7 +553,7 @@ mod tests {
     #[test]
     fn this_machine_has_what_the_test_suite_builds_with() {
         // CI installs the build dependencies first (install.sh --build-deps).
-        let newest = crate::version::RECOMMENDED_SERIES;
+        let newest = crate::interpreters::version::RECOMMENDED_SERIES;
         for dep in SystemDependency::ALL.into_iter().filter(|d| d.required_for(newest)) {
             assert!(is_present(dep), "{dep} is missing here");
         }
@@ -563,7 +563,7 @@ mod tests {
     /// install.sh is shell and cannot read the table: its package lists must say the same.
     #[test]
     fn install_sh_installs_what_the_table_says() {
-        let script = include_str!("../install.sh");
+        let script = include_str!("../../install.sh");
         let managers = [
             ("apt-get install", Platform::Debian),
             ("dnf install", Platform::Fedora),

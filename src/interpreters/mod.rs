@@ -1,0 +1,30 @@
+//! Interpreters: from what a user types to an installed, checked CPython.
+//!
+//! Data flows through these modules in this order:
+//! - [`version`]: a `VersionRequest` (`3.14t`) as typed, and the `Variant` (GIL or free-threaded).
+//! - [`recipe`]: the `RecipeBook` of releases and digests resolves a request to a `Resolved` release,
+//!   whose `key` (`3.14.6t`) names it on disk; [`configure_guard`] keeps user configure options
+//!   from contradicting ftpy's own.
+//! - [`download`]: fetches the source from mirrors into a content-addressed cache, verified by
+//!   [`digest`] (sha256, fail closed); [`unpack`] extracts it safely into staging.
+//! - [`build`]: configure, make, make install into the staging prefix, logged to a file.
+//! - [`build_cache`]: a finished build kept as an archive, restored instead of building again.
+//! - [`post_install_check`]: the staged interpreter runs, its GIL is what its variant says, and
+//!   the required modules import.
+//! - [`install`]: the whole sequence under a lock, moved into place atomically; [`journal`] lets a
+//!   killed install be finished or undone by the next command.
+//! - [`installation`]: what is installed (receipts), and [`home`]: where everything lives.
+
+pub mod build;
+pub mod build_cache;
+pub mod configure_guard;
+pub mod digest;
+pub mod download;
+pub mod home;
+pub mod install;
+pub mod installation;
+pub mod journal;
+pub mod post_install_check;
+pub mod recipe;
+pub mod unpack;
+pub mod version;

@@ -1,0 +1,14 @@
+//! The system ftpy runs on: what building CPython needs from it, and how ftpy treats processes.
+//!
+//! - [`sysdeps`]: the system packages CPython's build needs, per distribution, and the stdlib
+//!   modules each one provides.
+//! - [`doctor`]: checks this system against that table before a build.
+//! - [`interrupt`]: signals, child process groups, and stopping what a killed ftpy left running.
+//! - [`http`]: the one HTTP agent, with its limits and credentials handling.
+//! - [`clock`]: elapsed times as people read them.
+
+pub mod clock;
+pub mod doctor;
+pub mod http;
+pub mod interrupt;
+pub mod sysdeps;
