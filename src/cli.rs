@@ -21,8 +21,35 @@ pub struct Cli {
     #[arg(long, short, global = true)]
     pub quiet: bool,
 
+    #[command(flatten)]
+    pub sources: SourceArgs,
+
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// Where CPython's source comes from and how downloads are bounded: global, because `install`,
+/// `venv --install` and the cache commands all download.
+#[derive(Debug, Args)]
+pub struct SourceArgs {
+    /// Base URL of a mirror laid out like python.org's ftp/python/ (http, https or file://);
+    /// repeat, or separate with commas in FTPY_MIRROR, to try several in order
+    #[arg(long = "mirror", global = true, env = "FTPY_MIRROR", value_delimiter = ',', value_name = "URL")]
+    pub mirrors: Vec<String>,
+
+    /// Pause before the first retry of a failed download, in milliseconds
+    #[arg(long, global = true, env = "FTPY_RETRY_PAUSE_MS", default_value_t = 1000, hide = true)]
+    pub retry_pause_ms: u64,
+
+    /// The most a source download may be, in MiB
+    #[arg(long, global = true, env = "FTPY_MAX_DOWNLOAD_MIB", default_value_t = crate::interpreters::download::DownloadLimits::DEFAULT_MAX_MIB,
+        value_parser = clap::value_parser!(u64).range(1..=1024 * 1024), hide = true)]
+    pub max_download_mib: u64,
+
+    /// Give up a download that averages under 1 KiB/s over this many seconds
+    #[arg(long, global = true, env = "FTPY_DOWNLOAD_SPEED_TIME", default_value_t = crate::interpreters::download::DownloadLimits::DEFAULT_RATE_WINDOW_SECS,
+        value_parser = clap::value_parser!(u64).range(1..=3600), hide = true)]
+    pub download_speed_time: u64,
 }
 
 #[derive(Debug, Subcommand)]
@@ -234,24 +261,6 @@ pub struct InstallArgs {
     #[arg(long)]
     pub allow_missing_modules: bool,
 
-    /// Base URL of a mirror laid out like python.org's ftp/python/ (http, https or file://);
-    /// repeat, or separate with commas in FTPY_MIRROR, to try several in order
-    #[arg(long = "mirror", env = "FTPY_MIRROR", value_delimiter = ',', value_name = "URL")]
-    pub mirrors: Vec<String>,
-
-    /// Pause before the first retry of a failed download, in milliseconds
-    #[arg(long, env = "FTPY_RETRY_PAUSE_MS", default_value_t = 1000, hide = true)]
-    pub retry_pause_ms: u64,
-
-    /// The most a source download may be, in MiB
-    #[arg(long, env = "FTPY_MAX_DOWNLOAD_MIB", default_value_t = crate::interpreters::download::DownloadLimits::DEFAULT_MAX_MIB,
-        value_parser = clap::value_parser!(u64).range(1..=1024 * 1024), hide = true)]
-    pub max_download_mib: u64,
-
-    /// Give up a download that averages under 1 KiB/s over this many seconds
-    #[arg(long, env = "FTPY_DOWNLOAD_SPEED_TIME", default_value_t = crate::interpreters::download::DownloadLimits::DEFAULT_RATE_WINDOW_SECS,
-        value_parser = clap::value_parser!(u64).range(1..=3600), hide = true)]
-    pub download_speed_time: u64,
 }
 
 /// What decides the result of a build, besides the version.

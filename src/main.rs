@@ -43,9 +43,12 @@ fn run(cli: Cli) -> Result<ExitCode, error::Error> {
     let ctx = Context {
         home: Home::locate(cli.home)?,
         recipes_dir: cli.recipes,
-        mirrors: Vec::new(),
-        retry: RetryPolicy::default(),
-        limits: DownloadLimits::default(),
+        mirrors: cli.sources.mirrors.iter().map(|m| m.trim().to_string()).collect(),
+        retry: RetryPolicy {
+            first_pause: std::time::Duration::from_millis(cli.sources.retry_pause_ms),
+            ..RetryPolicy::default()
+        },
+        limits: DownloadLimits::new(cli.sources.max_download_mib, cli.sources.download_speed_time),
         reporter: Reporter::new(cli.quiet),
     };
     if !matches!(cli.command, Command::Completions(_) | Command::Man(_) | Command::DebugKillPoints) {

@@ -1,5 +1,5 @@
 //! `ftpy completions bash|zsh|fish` and `ftpy man`: generated from the command line definition,
-//! so they never drift from it. The man page adds EXIT STATUS (from [`crate::error::EXIT_CODES`])
+//! so they never drift from it. The man page adds EXIT STATUS (from [`crate::error::ExitCode`])
 //! and ENVIRONMENT (from [`ENVIRONMENT`], which a test checks against the variables the code
 //! reads); `ftpy man --dir DIR` writes a page per subcommand too, the `ftpy-install(1)` that
 //! ftpy(1) refers to.
@@ -74,8 +74,9 @@ fn render_main_page(out: &mut Vec<u8>) -> io::Result<()> {
     // No `help` subcommand: it would be a page (ftpy-help(1)) that says nothing --help does not.
     clap_mangen::Man::new(Cli::command().disable_help_subcommand(true)).render(out)?;
     out.extend_from_slice(b".SH \"EXIT STATUS\"\n");
-    for (code, meaning) in crate::error::EXIT_CODES {
-        out.extend_from_slice(format!(".TP\n\\fB{code}\\fR\n{}\n", roff_text(meaning)).as_bytes());
+    for code in crate::error::ExitCode::ALL {
+        let (number, meaning) = (code.code(), code.meaning());
+        out.extend_from_slice(format!(".TP\n\\fB{number}\\fR\n{}\n", roff_text(meaning)).as_bytes());
     }
     out.extend_from_slice(b".SH ENVIRONMENT\n");
     for (name, meaning) in ENVIRONMENT {

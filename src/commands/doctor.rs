@@ -102,6 +102,6 @@ pub fn run(args: DoctorArgs, ctx: &Context) -> Result<ExitCode, Error> {
         Ok(ExitCode::SUCCESS)
     } else {
         println!("\nNot ready: a build would fail, or fail its checks.");
-        Ok(ExitCode::from(crate::error::EXIT_NOT_READY))
+        Ok(crate::error::ExitCode::NotReady.into())
     }
 }

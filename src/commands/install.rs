@@ -11,35 +11,9 @@ use crate::error::{self, Error};
 use crate::interpreters::install::{self, InstallGroup, InstallOptions, Outcome};
 use crate::output::progress::format_duration;
 
-pub fn run(args: InstallArgs, mut ctx: Context) -> Result<ExitCode, Error> {
+pub fn run(args: InstallArgs, ctx: Context) -> Result<ExitCode, Error> {
     super::check_build_home(ctx.home.root())?;
-    ctx.mirrors = args.mirrors.iter().map(|m| m.trim().to_string()).collect();
-    let mirror_hint = || {
-        vec!["a mirror looks like https://host/python/ or file:///absolute/path, laid out like python.org's ftp/python/ (<base>/3.13.5/Python-3.13.5.tar.xz)".into()]
-    };
-    if ctx.mirrors.iter().any(String::is_empty) {
-        let list = crate::output::terminal_text::escape_control(&crate::output::redact::redact(&args.mirrors.join(",")))
-            .into_owned();
-        let message = if list.trim().is_empty() {
-            "--mirror was given an empty URL".to_string()
-        } else {
-            format!("the mirror list `{list}` (--mirror / FTPY_MIRROR) has an empty entry")
-        };
-        return Err(Error::Usage { message, hints: mirror_hint() });
-    }
-    for mirror in &ctx.mirrors {
-        if let Err(why) = crate::interpreters::download::check_mirror(mirror) {
-            return Err(Error::Usage {
-                message: format!(
-                    "mirror `{}` cannot be used: {why}",
-                    crate::output::terminal_text::escape_control(&crate::output::redact::redact(mirror))
-                ),
-                hints: mirror_hint(),
-            });
-        }
-    }
-    ctx.retry.first_pause = Duration::from_millis(args.retry_pause_ms);
-    ctx.limits = crate::interpreters::download::DownloadLimits::new(args.max_download_mib, args.download_speed_time);
+    crate::interpreters::download::check_mirrors(&ctx.mirrors)?;
     let options = InstallOptions {
         build: super::build_options(&args.build, args.jobs, !args.no_ccache)?,
         reinstall: args.reinstall,
@@ -150,7 +124,7 @@ pub fn run(args: InstallArgs, mut ctx: Context) -> Result<ExitCode, Error> {
         return Err(error);
     }
     eprintln!("error: {} of {total} installs failed: {}", failed.len(), failed.join(", "));
-    Ok(ExitCode::from(error.exit_code()))
+    Ok(error.exit_code().into())
 }
 
 /// `<home>/bin` on the job's PATH; `python-path` (the last interpreter), `python-gil` and

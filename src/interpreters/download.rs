@@ -141,6 +141,22 @@ pub enum DownloadError {
     },
 }
 
+impl crate::error::Diagnose for DownloadError {
+    fn exit_code(&self) -> crate::error::ExitCode {
+        use crate::error::ExitCode;
+        match self {
+            DownloadError::Interrupted => ExitCode::Interrupted,
+            DownloadError::ChecksumMismatch { .. } | DownloadError::CachedMismatch { .. } => ExitCode::Verification,
+            DownloadError::Unavailable { .. } => ExitCode::Network,
+            DownloadError::Cache { .. } => ExitCode::LocalError,
+        }
+    }
+
+    fn hints(&self) -> Vec<String> {
+        self.next_steps()
+    }
+}
+
 impl DownloadError {
     /// True when every source answered that it does not have the file (as opposed to network
     /// trouble): the address or mirror layout is wrong rather than the connection.
@@ -156,9 +172,16 @@ impl DownloadError {
         matches!(self, DownloadError::Unavailable { failures, .. } if failures.iter().any(|(_, f)| what(f)))
     }
 
-    /// What to do next, for the kinds of failure that are not a verdict on the bytes.
-    pub fn hints(&self) -> Vec<String> {
+    /// What to do next.
+    fn next_steps(&self) -> Vec<String> {
         match self {
+            DownloadError::ChecksumMismatch { .. } => vec![
+                "nothing was installed and the download was deleted; no other source was tried".into(),
+                "a mirror that serves different bytes than python.org published is broken or tampered with: check --mirror / FTPY_MIRROR".into(),
+            ],
+            DownloadError::CachedMismatch { .. } => {
+                vec!["run the same command again to download the source afresh".into()]
+            }
             DownloadError::Cache { path, source } => {
                 let dir = path.parent().unwrap_or(path);
                 if source.raw_os_error() == Some(libc::ENOSPC) || source.raw_os_error() == Some(libc::EDQUOT)
@@ -699,6 +722,34 @@ fn range_start(headers: &ureq::http::HeaderMap) -> Option<u64> {
 /// The address forms ftpy can fetch from.
 pub fn is_supported_url(url: &str) -> bool {
     ["http://", "https://", "file://"].iter().any(|scheme| url.starts_with(scheme))
+}
+
+/// Refuse a mirror list (`--mirror` / `FTPY_MIRROR`, trimmed) with an empty entry or an entry
+/// that cannot be a mirror, before any download.
+pub fn check_mirrors(mirrors: &[String]) -> Result<(), crate::error::Error> {
+    use crate::error::Error;
+    use crate::output::terminal_text::escape_control;
+    let mirror_hint = || {
+        vec!["a mirror looks like https://host/python/ or file:///absolute/path, laid out like python.org's ftp/python/ (<base>/3.13.5/Python-3.13.5.tar.xz)".into()]
+    };
+    if mirrors.iter().any(String::is_empty) {
+        let list = escape_control(&redact(&mirrors.join(","))).into_owned();
+        let message = if list.trim().is_empty() {
+            "--mirror was given an empty URL".to_string()
+        } else {
+            format!("the mirror list `{list}` (--mirror / FTPY_MIRROR) has an empty entry")
+        };
+        return Err(Error::Usage { message, hints: mirror_hint() });
+    }
+    for mirror in mirrors {
+        if let Err(why) = check_mirror(mirror) {
+            return Err(Error::Usage {
+                message: format!("mirror `{}` cannot be used: {why}", escape_control(&redact(mirror))),
+                hints: mirror_hint(),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Why `base` cannot be a mirror, if it cannot. A mirror is an http(s) URL with a host, or a

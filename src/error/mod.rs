@@ -1,13 +1,10 @@
 //! The error a command ends with: its cause chain, the hints that tell a person what to do next,
 //! and an exit code per category.
 //!
-//! The codes, with what each means, are [`EXIT_CODES`]: the one table the man page's EXIT
-//! STATUS section is made from, that every [`Error::exit_code`] is checked against, and that
-//! README.md's "Exit codes" table is checked to list.
+//! The codes are one typed enum, [`ExitCode`], with what each means.
 
 use std::io;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 
 use crate::interpreters::build::BuildError;
 use crate::interpreters::post_install_check::CheckError;
@@ -17,33 +14,18 @@ use crate::interpreters::recipe::RecipeError;
 use crate::interpreters::unpack::UnpackError;
 use crate::interpreters::version::VersionError;
 
-/// Every exit code ftpy uses, and what it means.
-pub const EXIT_CODES: &[(u8, &str)] = &[
-    (0, "success"),
-    (1, "unexpected local error: the file system, permissions, a full disk"),
-    (2, "bad usage or input: an unparsable request, an invalid option, an invalid recipe file"),
-    (3, "not found: no recipe for the request, or not installed"),
-    (4, "network: no source could be downloaded, or the package index could not be read"),
-    (5, "verification: a sha256 mismatch"),
-    (6, "build failed"),
-    (7, "the built interpreter (or an environment made from it) failed its checks; nothing installed"),
-    (8, "unsafe archive refused"),
-    (9, "this system cannot build CPython yet (missing compiler, headers, disk space): `ftpy doctor`"),
-    (10, "`ftpy venv`: the requirements could not be installed (the environments are as before)"),
-    (11, "`ftpy run`: the command failed in at least one environment"),
-    (12, "`ftpy wheels check --strict`: something has no wheel that loads in the target"),
-    (13, "`ftpy wheels build`: a package could not be built"),
-    (14, "`ftpy uninstall`: twin environments are based on the installation (no `--force`)"),
-    (15, "an installation is damaged (no readable receipt); ftpy will not touch it unasked"),
-    (130, "interrupted (Ctrl-C, SIGTERM, SIGHUP, SIGQUIT): nothing half-installed, environments as before"),
-];
+pub mod exit_code;
 
-/// Exit code of `ftpy doctor`, and of `ftpy install` when its system check fails.
-pub const EXIT_NOT_READY: u8 = 9;
-/// `ftpy uninstall` of an installation environments are based on, without `--force`.
-pub const EXIT_IN_USE: u8 = 14;
-/// `ftpy install` of a key whose tree under `versions/` is damaged, without `--reinstall`.
-pub const EXIT_DAMAGED: u8 = 15;
+pub use exit_code::ExitCode;
+
+/// What an error tells the person who ran ftpy beyond its message: the category its exit code
+/// names, and what to do next. Each subsystem implements it for its own error types, beside them.
+pub trait Diagnose {
+    fn exit_code(&self) -> ExitCode;
+    fn hints(&self) -> Vec<String> {
+        Vec::new()
+    }
+}
 
 fn pair_not_installed(wanted: &str, source: &str, home: &std::path::Path, installed: &[String]) -> String {
     if installed.is_empty() && wanted == "any version" {
@@ -188,47 +170,42 @@ impl Error {
         Error::Context { context: context.into(), source: Box::new(self) }
     }
 
-    pub fn exit_code(&self) -> u8 {
+    pub fn exit_code(&self) -> ExitCode {
         match self {
+            Error::Download(e) => e.exit_code(),
             Error::Interrupted { .. }
-            | Error::Download(DownloadError::Interrupted)
-            | Error::Build(BuildError::Interrupted { .. }) => 130,
+            | Error::Build(BuildError::Interrupted { .. }) => ExitCode::Interrupted,
             // The log's disk, not the build: a local error (issue 12: a full disk exited 6).
-            Error::Build(BuildError::Log { .. }) => 1,
-            Error::Version(_) | Error::Usage { .. } => 2,
-            Error::Recipe(RecipeError::NoMatch { .. } | RecipeError::NoFreethreadedBuild { .. }) => 3,
-            Error::Recipe(RecipeError::NoPair { .. }) => 2,
-            Error::Recipe(_) => 2,
-            Error::NotInstalled { .. } => 3,
-            Error::Damaged { .. } => EXIT_DAMAGED,
-            Error::Recovery { .. } => 1,
-            Error::Download(
-                DownloadError::ChecksumMismatch { .. } | DownloadError::CachedMismatch { .. },
-            ) => 5,
-            Error::Download(DownloadError::Unavailable { .. }) => 4,
-            Error::Download(DownloadError::Cache { .. }) => 1,
-            Error::Unpack(UnpackError::Unsafe { .. } | UnpackError::TooLarge { .. }) => 8,
-            Error::Unpack(_) => 1,
-            Error::Build(_) => 6,
-            Error::NotReady { .. } => EXIT_NOT_READY,
-            Error::InUse { .. } => EXIT_IN_USE,
-            Error::BuildCache(_) => 1,
-            Error::Check { .. } => 7,
-            Error::Home(_) | Error::Io { .. } => 1,
-            Error::PairNotInstalled { .. } | Error::NoEnvironments { .. } => 3,
-            Error::Requirements { .. } => 10,
-            Error::Venv(crate::projects::twin_venvs::VenvError::Wrong { .. }) => 7,
-            Error::Venv(_) | Error::Scan(_) => 1,
-            Error::RunFailed { .. } => 11,
-            Error::BrokenEnvironment { .. } => 3,
-            Error::WheelsMissing { .. } => 12,
-            Error::WheelBuild { .. } => 13,
+            Error::Build(BuildError::Log { .. }) => ExitCode::LocalError,
+            Error::Version(_) | Error::Usage { .. } => ExitCode::Usage,
+            Error::Recipe(RecipeError::NoMatch { .. } | RecipeError::NoFreethreadedBuild { .. }) => ExitCode::NotFound,
+            Error::Recipe(RecipeError::NoPair { .. }) => ExitCode::Usage,
+            Error::Recipe(_) => ExitCode::Usage,
+            Error::NotInstalled { .. } => ExitCode::NotFound,
+            Error::Damaged { .. } => ExitCode::Damaged,
+            Error::Recovery { .. } => ExitCode::LocalError,
+            Error::Unpack(UnpackError::Unsafe { .. } | UnpackError::TooLarge { .. }) => ExitCode::UnsafeArchive,
+            Error::Unpack(_) => ExitCode::LocalError,
+            Error::Build(_) => ExitCode::BuildFailed,
+            Error::NotReady { .. } => ExitCode::NotReady,
+            Error::InUse { .. } => ExitCode::InUse,
+            Error::BuildCache(_) => ExitCode::LocalError,
+            Error::Check { .. } => ExitCode::CheckFailed,
+            Error::Home(_) | Error::Io { .. } => ExitCode::LocalError,
+            Error::PairNotInstalled { .. } | Error::NoEnvironments { .. } => ExitCode::NotFound,
+            Error::Requirements { .. } => ExitCode::RequirementsFailed,
+            Error::Venv(crate::projects::twin_venvs::VenvError::Wrong { .. }) => ExitCode::CheckFailed,
+            Error::Venv(_) | Error::Scan(_) => ExitCode::LocalError,
+            Error::RunFailed { .. } => ExitCode::RunFailed,
+            Error::BrokenEnvironment { .. } => ExitCode::NotFound,
+            Error::WheelsMissing { .. } => ExitCode::WheelsMissing,
+            Error::WheelBuild { .. } => ExitCode::WheelBuildFailed,
             Error::Index(e) | Error::Coverage(crate::wheels::resolve::CoverageError::Index(e)) => match e {
                 crate::wheels::index::IndexError::Fetch { .. }
-                | crate::wheels::index::IndexError::AllFailed { .. } => 4,
-                _ => 2,
+                | crate::wheels::index::IndexError::AllFailed { .. } => ExitCode::Network,
+                _ => ExitCode::Usage,
             },
-            Error::Coverage(_) => 2,
+            Error::Coverage(_) => ExitCode::Usage,
             Error::Context { source, .. } => source.exit_code(),
         }
     }
@@ -285,14 +262,7 @@ impl Error {
                 vec!["`ftpy list` shows what is installed".into()]
             }
             Error::Home(_) => vec!["set FTPY_HOME to a directory you can write to".into()],
-            Error::Download(DownloadError::ChecksumMismatch { .. }) => vec![
-                "nothing was installed and the download was deleted; no other source was tried".into(),
-                "a mirror that serves different bytes than python.org published is broken or tampered with: check --mirror / FTPY_MIRROR".into(),
-            ],
-            Error::Download(DownloadError::CachedMismatch { .. }) => {
-                vec!["run the same command again to download the source afresh".into()]
-            }
-            Error::Download(e @ (DownloadError::Unavailable { .. } | DownloadError::Cache { .. })) => e.hints(),
+            Error::Download(e) => e.hints(),
             Error::Unpack(UnpackError::Unsafe { .. } | UnpackError::TooLarge { .. }) => {
                 vec!["nothing was installed; the archive matched the sha256 its recipe names, so check that recipe (FTPY_RECIPES)".into()]
             }
@@ -440,9 +410,9 @@ fn describe_requirements_failure(env: &str, key: &str, failure: &crate::projects
 }
 
 /// Print `error:`, the cause chain and the hints on stderr; return the exit code.
-pub fn report(error: &Error) -> ExitCode {
+pub fn report(error: &Error) -> std::process::ExitCode {
     report_nonfatal(error);
-    ExitCode::from(error.exit_code())
+    error.exit_code().into()
 }
 
 /// Print an error that does not end the command (one of several installs). Any password in a
@@ -457,77 +427,5 @@ pub fn report_nonfatal(error: &Error) {
     }
     for hint in error.hints() {
         eprintln!("hint: {}", redact(&hint));
-    }
-}
-
-#[cfg(test)]
-mod exit_code_tests {
-    use super::*;
-
-    /// The results of `Error::exit_code`'s arms (and of any other `ExitCode::from` with a
-    /// constant), read from the source: every arm, without having to build every error.
-    fn codes_in_source() -> Vec<u8> {
-        let constants = [
-            ("EXIT_NOT_READY", EXIT_NOT_READY),
-            ("EXIT_IN_USE", EXIT_IN_USE),
-            ("EXIT_DAMAGED", EXIT_DAMAGED),
-        ];
-        let source = include_str!("error.rs");
-        let start = source.find("pub fn exit_code(&self) -> u8 {").expect("exit_code is in error.rs");
-        let end = start + source[start..].find("pub fn hints(&self)").expect("hints follows exit_code");
-        let mut codes = Vec::new();
-        for arm in source[start..end].split("=> ").skip(1) {
-            let result: String = arm.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
-            if let Ok(code) = result.parse::<u8>() {
-                codes.push(code);
-            } else if let Some((_, code)) = constants.iter().find(|(name, _)| *name == result) {
-                codes.push(*code);
-            } else {
-                assert!(
-                    ["source", "match"].contains(&result.as_str()),
-                    "an arm this test cannot read: {result}"
-                );
-            }
-        }
-        codes.extend(constants.iter().map(|(_, code)| *code));
-        codes
-    }
-
-    #[test]
-    fn every_exit_code_is_in_the_table() {
-        let table: Vec<u8> = EXIT_CODES.iter().map(|(code, _)| *code).collect();
-        let used = codes_in_source();
-        assert!(used.len() > 20, "the arms were read: {used:?}");
-        for code in &used {
-            assert!(table.contains(code), "exit code {code} is not in EXIT_CODES");
-        }
-        for (code, _) in EXIT_CODES {
-            assert!(*code == 0 || used.contains(code), "EXIT_CODES lists {code}, which nothing returns");
-        }
-        let mut sorted = table.clone();
-        sorted.sort();
-        sorted.dedup();
-        assert_eq!(sorted, table, "one row per code, in order");
-        // A few built errors, as a check on the reading above.
-        let io = || io::Error::other("x");
-        assert_eq!(Error::Io { context: "x".into(), source: io() }.exit_code(), 1);
-        assert_eq!(Error::Interrupted { state: "x".into() }.exit_code(), 130);
-        let log = Error::Build(BuildError::Log { path: "/x".into(), source: io() });
-        assert_eq!(log.context("building").exit_code(), 1);
-    }
-
-    #[test]
-    fn readme_lists_the_same_exit_codes() {
-        let readme =
-            std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
-        let section = readme.split("### Exit codes").nth(1).expect("README.md has an Exit codes section");
-        let codes: Vec<u8> = section
-            .lines()
-            .skip_while(|l| !l.starts_with('|'))
-            .take_while(|l| l.starts_with('|'))
-            .filter_map(|l| l.trim_start_matches('|').split('|').next()?.trim().parse().ok())
-            .collect();
-        let table: Vec<u8> = EXIT_CODES.iter().map(|(code, _)| *code).collect();
-        assert_eq!(codes, table, "README.md's Exit codes table and error::EXIT_CODES");
     }
 }
