@@ -4,11 +4,13 @@
 //!   modules each one provides.
 //! - [`doctor`]: checks this system against that table before a build.
 //! - [`interrupt`]: signals, child process groups, and stopping what a killed ftpy left running.
+//! - [`files`]: atomic writes, removing trees, and the set-aside/commit transaction.
 //! - [`http`]: the one HTTP agent, with its limits and credentials handling.
 //! - [`clock`]: elapsed times as people read them.
 
 pub mod clock;
 pub mod doctor;
+pub mod files;
 pub mod http;
 pub mod interrupt;
 pub mod sysdeps;
