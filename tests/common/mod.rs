@@ -541,7 +541,9 @@ pub fn require(found: bool, what: &str, how: &str) -> bool {
     if in_ci() {
         panic!("{test} needs {what}, which is missing: {how} (CI=true: a test may not skip there)");
     }
-    eprintln!("SKIPPED {test}: {what} is missing ({how}); under CI=true this fails");
+    // Straight to stderr: libtest keeps what `eprintln!` prints in a test that passes.
+    let _ =
+        writeln!(std::io::stderr(), "SKIPPED {test}: {what} is missing ({how}); under CI=true this fails");
     false
 }
 
