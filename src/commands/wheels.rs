@@ -22,6 +22,7 @@ use crate::projects::requirements_file::{ReadBudget, RequirementLines};
 use crate::output::terminal_text::escape_control;
 use crate::projects::twin_venvs::Environment;
 use crate::interpreters::version::{InstallKey, MinorVersion, Variant, VersionRequest};
+use crate::wheels::WheelsError;
 use crate::wheels::build;
 use crate::wheels::tags::{self, Target, normalize_name};
 
@@ -369,13 +370,14 @@ fn check(args: WheelsCheckArgs, ctx: &Context) -> Result<ExitCode, Error> {
     let summary = Summary::of(&rows);
     let missing = summary.total - summary.ready;
     if args.strict && missing > 0 {
-        return Err(Error::WheelsMissing {
+        return Err(WheelsError::Missing {
             count: missing,
             total: summary.total,
             target: python.label(),
             must_build: summary.must_build,
             not_found: summary.not_found,
-        });
+        }
+        .into());
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -640,7 +642,7 @@ pub fn build(args: WheelsBuildArgs, ctx: &Context) -> Result<ExitCode, Error> {
     if failed.is_empty() {
         return Ok(ExitCode::SUCCESS);
     }
-    Err(Error::WheelBuild { failed, hints })
+    Err(WheelsError::Build { failed, hints }.into())
 }
 
 /// What proving the wheels gave.

@@ -9,6 +9,9 @@
 //!   the GIL off.
 
 pub mod build;
+pub mod error;
 pub mod index;
 pub mod resolve;
 pub mod tags;
+
+pub use error::WheelsError;

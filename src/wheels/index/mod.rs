@@ -56,6 +56,33 @@ pub enum IndexError {
     Parse { url: String, message: String },
 }
 
+impl crate::error::Diagnose for IndexError {
+    fn exit_code(&self) -> crate::error::ExitCode {
+        use crate::error::ExitCode;
+        match self {
+            IndexError::Fetch { .. } | IndexError::AllFailed { .. } => ExitCode::Network,
+            IndexError::NoIndex
+            | IndexError::NoIndexConfigured
+            | IndexError::BadUrl { .. }
+            | IndexError::Parse { .. } => ExitCode::Usage,
+        }
+    }
+
+    fn hints(&self) -> Vec<String> {
+        match self {
+            IndexError::NoIndex => vec!["name one with --index-url, PIP_INDEX_URL or pip.conf".into()],
+            IndexError::NoIndexConfigured => vec!["name an index to check against with --index-url".into()],
+            IndexError::BadUrl { .. } => {
+                vec!["an index URL looks like https://host/simple (or file:///path/to/simple)".into()]
+            }
+            IndexError::Fetch { .. } | IndexError::AllFailed { .. } | IndexError::Parse { .. } => vec![
+                "check the index URL (--index-url, PIP_INDEX_URL, pip.conf) and the network or proxy".into(),
+                "behind a proxy that re-signs TLS, point SSL_CERT_FILE (or PIP_CERT) at its CA bundle".into(),
+            ],
+        }
+    }
+}
+
 /// One file a project page lists.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct IndexFile {
