@@ -6,6 +6,13 @@ use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use crate::context::Context;
+use crate::error::Error;
+use crate::interpreters::installation::Installation;
+use crate::interpreters::version::Variant;
+use crate::projects::gil_scan;
+use crate::projects::twin_venvs::Environment;
+use crate::wheels::resolve::{Row, Verdict};
 use crate::wheels::tags::{DistFilename, normalize_name};
 
 /// A known reason a package does not build for free-threaded CPython, with what to do.
@@ -201,6 +208,83 @@ pub fn build(
 pub fn wheel_project(path: &Path) -> Option<String> {
     let file = path.file_name()?.to_str()?;
     Some(normalize_name(file.split('-').next()?))
+}
+
+#[derive(Debug)]
+pub(crate) enum BuildState {
+    Reused(PathBuf),
+    Built(PathBuf),
+    Failed { log: PathBuf, hints: Vec<String>, said: Vec<String> },
+}
+
+/// What proving the wheels gave.
+pub(crate) enum Verified {
+    /// Nothing to install (every wheel failed, or each waits for one that failed).
+    Nothing,
+    Scanned(gil_scan::GilReport),
+    /// The scratch install failed: the table still shows every build, with this beside it.
+    InstallFailed(crate::projects::pip::PipFailure),
+}
+
+/// The built packages that cannot be installed because something they depend on (directly or
+/// through others) failed to build here or has nothing installable, with that something.
+pub(crate) fn blocked_by(
+    rows: &[Row],
+    states: &[(&Row, BuildState)],
+) -> std::collections::BTreeMap<String, String> {
+    let mut blocked: std::collections::BTreeMap<String, String> = std::collections::BTreeMap::new();
+    let mut queue: Vec<(String, String)> = states
+        .iter()
+        .filter(|(_, s)| matches!(s, BuildState::Failed { .. }))
+        .map(|(r, _)| (r.name.clone(), r.name.clone()))
+        .chain(
+            rows.iter()
+                .filter(|r| {
+                    matches!(r.verdict, Verdict::WillNotLoad | Verdict::NotFound | Verdict::Unchecked)
+                })
+                .map(|r| (r.name.clone(), r.name.clone())),
+        )
+        .collect();
+    // Walk up `required_by` ("parent version") from each failure; each name once.
+    while let Some((name, cause)) = queue.pop() {
+        let Some(row) = rows.iter().find(|r| r.name == name) else { continue };
+        for parent in &row.required_by {
+            let parent = parent.split_whitespace().next().unwrap_or("").to_string();
+            if !blocked.contains_key(&parent) && parent != cause {
+                blocked.insert(parent.clone(), cause.clone());
+                queue.push((parent, cause.clone()));
+            }
+        }
+    }
+    blocked
+}
+
+/// Install the wheels (dependencies from the index) into a scratch environment made from the
+/// interpreter, then scan their extension modules.
+pub(crate) fn verify(
+    ctx: &Context,
+    inst: &Installation,
+    wheels: &[PathBuf],
+    wheelhouse: &Path,
+    index_args: &[String],
+) -> Result<Verified, Error> {
+    let scratch = tempfile::Builder::new()
+        .prefix("verify-")
+        .tempdir_in(ctx.home.tmp_dir())
+        .map_err(Error::io("cannot create a scratch directory"))?;
+    let env = Environment { variant: Variant::Freethreaded, path: scratch.path().join("env") };
+    env.create(inst)?;
+    let mut args: Vec<String> = vec!["--find-links".into(), wheelhouse.display().to_string()];
+    args.extend(index_args.iter().cloned());
+    args.extend(wheels.iter().map(|w| w.display().to_string()));
+    let log = ctx.home.logs_dir().join(format!("wheel-verify-{}.log", inst.key));
+    if let Err(failure) = crate::projects::pip::install(&env.python(), &args, scratch.path(), &log) {
+        return Ok(Verified::InstallFailed(failure));
+    }
+    let names: Vec<String> = wheels.iter().filter_map(|w| wheel_project(w)).collect();
+    let mut report = gil_scan::scan(&env.python())?;
+    report.culprits.retain(|c| c.distribution.as_deref().is_some_and(|d| names.contains(&normalize_name(d))));
+    Ok(Verified::Scanned(report))
 }
 
 #[cfg(test)]

@@ -9,8 +9,10 @@
 //!   the GIL off.
 
 pub mod build;
+pub mod check;
 pub mod error;
 pub mod index;
+pub mod report;
 pub mod resolve;
 pub mod tags;
 
