@@ -1,46 +1,75 @@
-//! The check `ftpy wheels check` and `ftpy wheels build` share: the target interpreter, the
-//! requirements, the index, and a verdict per requirement.
+//! The check `ftpy wheels check` and `ftpy wheels build` share, in the order it runs: the
+//! [`Selection`] names the requirements and the target; [`read_inputs`] reads the requirements
+//! (chosen as `ftpy venv` chooses them, dependencies only); [`target_python`] picks the
+//! interpreter; [`client`] finds the index pip would use; `resolve::check` gives each requirement
+//! a verdict, and [`count_wheelhouse`] counts what `ftpy wheels build` already built. The answer
+//! is a [`CheckReport`].
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::cli::WheelSelection;
 use crate::context::Context;
 use crate::error::Error;
 use crate::interpreters::installation::{self, Installation};
 use crate::interpreters::version::{InstallKey, MinorVersion, Variant, VersionRequest};
 use crate::output::terminal_text::escape_control;
-use crate::projects::project::{self, PyProject, PythonSource, PythonWish};
+use crate::projects::project::{self, PyProject, PythonSource, PythonWish, Requirements};
 use crate::projects::requirements_file::{ReadBudget, RequirementLines};
-use crate::wheels::index::{self, IndexClient};
+use crate::wheels::WheelsError;
+use crate::wheels::index::{self, IndexClient, IndexConfig};
 use crate::wheels::resolve::{self, RootRequirement, Row, TargetEnv, Verdict};
 use crate::wheels::tags::{self, Target};
 
+/// What to check, against which index: the options `ftpy wheels check` and `ftpy wheels build`
+/// share (and `ftpy venv --build-wheels` fills in).
+#[derive(Clone, Debug, Default)]
+pub struct Selection {
+    /// The project whose dependencies are read when no requirements file is named; the
+    /// nearest one from the current directory when `None`.
+    pub project: Option<PathBuf>,
+    /// Requirements files (`-r`).
+    pub requirements: Vec<PathBuf>,
+    /// The target interpreter as asked for (`3.13t`); `None`: the project's wish, else the newest
+    /// installed free-threaded build.
+    pub python: Option<String>,
+    pub index_url: Option<String>,
+    pub extra_index_urls: Vec<String>,
+    /// Read index pages again even when cached a few minutes ago.
+    pub refresh: bool,
+}
+
+/// Whether the check is for a build, which needs the target interpreter installed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Purpose {
+    Check,
+    Build,
+}
+
 /// Index pages younger than this are read from the cache.
-pub(crate) const PAGE_TTL: Duration = Duration::from_secs(600);
+const PAGE_TTL: Duration = Duration::from_secs(600);
 
 /// The interpreter the wheels are for: an installed one when there is one, else a release the
 /// recipes know (the check needs only its tags).
-pub(crate) struct TargetPython {
-    pub(crate) series: MinorVersion,
-    pub(crate) variant: Variant,
-    pub(crate) full_version: String,
+pub struct TargetPython {
+    pub series: MinorVersion,
+    pub variant: Variant,
+    pub full_version: String,
     /// The installation's key, or the release the recipes resolve to: whose wheelhouse counts.
-    pub(crate) key: InstallKey,
-    pub(crate) installed: Option<Installation>,
+    pub key: InstallKey,
+    pub installed: Option<Installation>,
     /// Where the choice came from: `--python`, `.python-version`, `requires-python`, ...
-    pub(crate) source: PythonSource,
+    pub source: PythonSource,
 }
 
 impl TargetPython {
-    pub(crate) fn label(&self) -> String {
+    pub fn label(&self) -> String {
         format!("cp{}{}{}", self.series.major, self.series.minor, self.variant.suffix())
     }
 
     /// `3.13t`: what to install to build for this target.
-    pub(crate) fn series_request(&self) -> String {
+    pub fn series_request(&self) -> String {
         format!("{}{}", self.series, self.variant.suffix())
     }
 }
@@ -50,11 +79,7 @@ impl TargetPython {
 /// free-threaded build. A wish from the project means its free-threaded build; `--python` is
 /// taken as written (`--python 3.13` checks the GIL build). What is not installed is looked up
 /// in the recipes: never another series.
-pub(crate) fn target_python(
-    ctx: &Context,
-    selection: &WheelSelection,
-    build: bool,
-) -> Result<TargetPython, Error> {
+fn target_python(ctx: &Context, selection: &Selection, purpose: Purpose) -> Result<TargetPython, Error> {
     let root = project::find_root(selection.project.as_deref(), false)?;
     let pyproject_path = root.join("pyproject.toml");
     let pyproject = if pyproject_path.is_file() { Some(PyProject::read(&pyproject_path)?) } else { None };
@@ -72,12 +97,8 @@ pub(crate) fn target_python(
             hints: vec!["ask for 3.13t or newer with --python".into()],
         });
     }
-    let installed =
-        installation::installed(&ctx.home).map_err(Error::io("cannot read the installed versions"))?;
-    let found = installed
-        .into_iter()
-        .filter(|i| i.key.variant == variant && wish.accepts(&i.key.version))
-        .max_by(|a, b| a.key.version.cmp(&b.key.version));
+    let found = installation::newest_installed(&ctx.home, variant, |v| wish.accepts(v))
+        .map_err(Error::io("cannot read the installed versions"))?;
     if let Some(inst) = found {
         return Ok(TargetPython {
             series: inst.key.version.series(),
@@ -115,7 +136,7 @@ pub(crate) fn target_python(
         installed: None,
         source,
     };
-    if build {
+    if purpose == Purpose::Build {
         // Building needs the interpreter itself: say which, and where the wish came from.
         ctx.reporter.info(format!("Building for {} (from {})", target.series_request(), target.source));
         return Err(Error::NotInstalled { request: target.series_request(), suggest_install: true });
@@ -129,21 +150,20 @@ pub(crate) fn target_python(
     Ok(target)
 }
 
-/// The requirements to check: -r files, else the project's pyproject.toml dependencies, else its
-/// requirements.txt.
-pub(crate) struct Inputs {
-    pub(crate) roots: Vec<RootRequirement>,
-    pub(crate) direct: Vec<(String, String)>,
-    pub(crate) index_url: Option<String>,
-    pub(crate) extra_index_urls: Vec<String>,
+/// The requirements to check, as `ftpy venv` chooses them ([`Requirements::choose`], dependencies
+/// only): -r files, else the project's pyproject.toml dependencies, else its requirements.txt;
+/// with what the files say about the index.
+struct Inputs {
+    pub roots: Vec<RootRequirement>,
+    pub direct: Vec<(String, String)>,
+    pub index_url: Option<String>,
+    pub extra_index_urls: Vec<String>,
     /// `--pre` in a requirements file.
-    pub(crate) pre: bool,
-    pub(crate) find_links: Vec<String>,
-    /// `-r FILE` arguments for pip, to repeat in hints.
-    pub(crate) described: String,
+    pub pre: bool,
+    pub find_links: Vec<String>,
 }
 
-pub(crate) fn read_inputs(selection: &WheelSelection) -> Result<Inputs, Error> {
+fn read_inputs(selection: &Selection) -> Result<Inputs, Error> {
     crate::projects::requirements_file::check_files(&selection.requirements)?;
     let mut inputs = Inputs {
         roots: vec![],
@@ -152,30 +172,29 @@ pub(crate) fn read_inputs(selection: &WheelSelection) -> Result<Inputs, Error> {
         extra_index_urls: vec![],
         pre: false,
         find_links: vec![],
-        described: String::new(),
     };
     let mut files = selection.requirements.clone();
     if files.is_empty() {
         let root = project::find_root(selection.project.as_deref(), false)?;
-        let pyproject = root.join("pyproject.toml");
-        if pyproject.is_file() {
-            let project = PyProject::read(&pyproject)?;
-            for dep in project.dependencies {
-                inputs.roots.push(RootRequirement { text: dep, origin: pyproject.display().to_string() });
+        let path = root.join("pyproject.toml");
+        let pyproject = if path.is_file() { Some(PyProject::read(&path)?) } else { None };
+        match Requirements::choose(&root, &[], pyproject.as_ref(), true) {
+            Requirements::Dependencies(dependencies) => {
+                let origin = path.display().to_string();
+                inputs.roots.extend(
+                    dependencies.into_iter().map(|text| RootRequirement { text, origin: origin.clone() }),
+                );
             }
-            inputs.described = root.display().to_string();
-        }
-        if inputs.roots.is_empty() && root.join("requirements.txt").is_file() {
-            files.push(root.join("requirements.txt"));
-        }
-        if inputs.roots.is_empty() && files.is_empty() {
-            return Err(Error::Usage {
-                message: format!(
-                    "nothing to check in {}: no -r file, no pyproject.toml dependencies, no requirements.txt",
-                    root.display()
-                ),
-                hints: vec!["name a requirements file with -r".into()],
-            });
+            Requirements::Files(found) => files = found,
+            Requirements::EditableProject | Requirements::Nothing => {
+                return Err(Error::Usage {
+                    message: format!(
+                        "nothing to check in {}: no -r file, no pyproject.toml dependencies, no requirements.txt",
+                        root.display()
+                    ),
+                    hints: vec!["name a requirements file with -r".into()],
+                });
+            }
         }
     }
     let mut budget = ReadBudget::default();
@@ -199,19 +218,16 @@ pub(crate) fn read_inputs(selection: &WheelSelection) -> Result<Inputs, Error> {
         inputs.pre |= lines.pre;
         inputs.find_links.extend(lines.find_links);
     }
-    if !files.is_empty() {
-        inputs.described = files.iter().map(|f| format!("-r {}", f.display())).collect::<Vec<_>>().join(" ");
-    }
     Ok(inputs)
 }
 
-pub(crate) fn client(
+fn client(
     ctx: &Context,
-    selection: &WheelSelection,
+    selection: &Selection,
     inputs: &Inputs,
     python: &TargetPython,
 ) -> Result<IndexClient, Error> {
-    let mut extras = selection.extra_index_url.clone();
+    let mut extras = selection.extra_index_urls.clone();
     extras.extend(inputs.extra_index_urls.iter().cloned());
     let flag = selection.index_url.as_deref().or(inputs.index_url.as_deref());
     let interpreter = python.installed.as_ref().map(Installation::interpreter);
@@ -221,19 +237,19 @@ pub(crate) fn client(
 }
 
 #[derive(Serialize)]
-pub(crate) struct Summary {
-    pub(crate) total: usize,
-    pub(crate) ready: usize,
-    pub(crate) must_build: usize,
-    pub(crate) will_not_load: usize,
-    pub(crate) not_found: usize,
+pub struct Summary {
+    pub total: usize,
+    pub ready: usize,
+    pub must_build: usize,
+    pub will_not_load: usize,
+    pub not_found: usize,
     /// Projects whose index page could not be read (while others could).
-    pub(crate) unchecked: usize,
-    pub(crate) direct_references: usize,
+    pub unchecked: usize,
+    pub direct_references: usize,
 }
 
 impl Summary {
-    pub(crate) fn of(rows: &[Row]) -> Summary {
+    pub fn of(rows: &[Row]) -> Summary {
         let count = |v: Verdict| rows.iter().filter(|r| r.verdict == v).count();
         let direct_references = count(Verdict::DirectReference);
         Summary {
@@ -248,15 +264,47 @@ impl Summary {
     }
 }
 
+/// The answer of a check: for the target, against the index, a row per requirement.
+pub struct CheckReport {
+    pub python: TargetPython,
+    pub target: Target,
+    pub index: IndexConfig,
+    pub rows: Vec<Row>,
+    pub summary: Summary,
+}
+
+impl CheckReport {
+    /// `--strict`: an error when anything lacks a usable wheel.
+    pub fn require_all(&self) -> Result<(), WheelsError> {
+        let missing = self.summary.total - self.summary.ready;
+        if missing == 0 {
+            return Ok(());
+        }
+        Err(WheelsError::Missing {
+            count: missing,
+            total: self.summary.total,
+            target: self.python.label(),
+            must_build: self.summary.must_build,
+            not_found: self.summary.not_found,
+        })
+    }
+}
+
+/// `ftpy wheels check`: which requirements have a wheel that loads in the target, on this
+/// machine's platforms or on `platforms` (pip's `--platform`).
+pub fn check(ctx: &Context, selection: &Selection, platforms: &[String]) -> Result<CheckReport, Error> {
+    run(ctx, selection, platforms, Purpose::Check)
+}
+
 /// Everything `check` and `build` share: the target, the index, the answer.
-pub(crate) fn run_check(
+pub(crate) fn run(
     ctx: &Context,
-    selection: &WheelSelection,
+    selection: &Selection,
     platforms: &[String],
-    build: bool,
-) -> Result<(TargetPython, Target, IndexClient, Inputs, Vec<Row>), Error> {
+    purpose: Purpose,
+) -> Result<CheckReport, Error> {
     let inputs = read_inputs(selection)?;
-    let python = target_python(ctx, selection, build)?;
+    let python = target_python(ctx, selection, purpose)?;
     let platforms =
         if platforms.is_empty() { tags::host_platforms() } else { tags::custom_platforms(platforms) };
     let target = Target::new(python.series, python.variant == Variant::Freethreaded, platforms);
@@ -290,15 +338,16 @@ pub(crate) fn run_check(
     ));
     let mut rows = resolve::check(&client, &env, &inputs.roots, &inputs.direct)?;
     count_wheelhouse(&mut rows, &ctx.home.wheelhouse_dir(&python.key), &target);
-    Ok((python, target, client, inputs, rows))
+    let summary = Summary::of(&rows);
+    Ok(CheckReport { python, target, index: client.config, rows, summary })
 }
 
 /// At most this many entries of a wheelhouse are read.
-pub(crate) const MAX_WHEELHOUSE_ENTRIES: usize = 10_000;
+const MAX_WHEELHOUSE_ENTRIES: usize = 10_000;
 
 /// A release the index has only as an sdist is ready when `ftpy wheels build` already put a
 /// wheel of it for the target in the wheelhouse (`ftpy venv` installs from there).
-pub(crate) fn count_wheelhouse(rows: &mut [Row], wheelhouse: &Path, target: &Target) {
+fn count_wheelhouse(rows: &mut [Row], wheelhouse: &Path, target: &Target) {
     let Ok(entries) = std::fs::read_dir(wheelhouse) else { return };
     let files: Vec<String> = entries
         .flatten()

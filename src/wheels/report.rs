@@ -4,12 +4,12 @@
 use std::io::IsTerminal;
 
 use crate::output::terminal_text::escape_control;
-use crate::wheels::build::{BuildState, Verified};
+use crate::wheels::build::{BuildReport, BuildState, Verified};
 use crate::wheels::check::Summary;
 use crate::wheels::resolve::{Row, Verdict};
 use crate::wheels::tags::{Target, normalize_name};
 
-pub(crate) fn colour(text: &str, code: u8) -> String {
+fn colour(text: &str, code: u8) -> String {
     if std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none() {
         format!("\x1b[{code}m{text}\x1b[0m")
     } else {
@@ -17,7 +17,7 @@ pub(crate) fn colour(text: &str, code: u8) -> String {
     }
 }
 
-pub(crate) fn verdict_text(row: &Row, target: &Target) -> (String, u8) {
+pub fn verdict_text(row: &Row, target: &Target) -> (String, u8) {
     match row.verdict {
         Verdict::TargetWheel => (format!("{} wheel", target.abi_tag()), 32),
         Verdict::PureWheel => ("pure-Python wheel".into(), 32),
@@ -32,7 +32,7 @@ pub(crate) fn verdict_text(row: &Row, target: &Target) -> (String, u8) {
 
 /// The table on stdout. Names, versions and notes come from the user's files and the index:
 /// control characters in them are shown escaped.
-pub(crate) fn print_table(rows: &[Row], target: &Target) {
+pub fn print_table(rows: &[Row], target: &Target) {
     let name_width = column_width(rows.iter().map(|r| r.name.as_str()), MAX_NAME_COLUMN);
     let version_width =
         column_width(rows.iter().map(|r| r.version.as_deref().unwrap_or("-")), MAX_VERSION_COLUMN);
@@ -78,12 +78,12 @@ const MAX_NAME_COLUMN: usize = 40;
 const MAX_VERSION_COLUMN: usize = 40;
 const MIN_COLUMN: usize = 7;
 
-pub(crate) fn column_width<'a>(cells: impl Iterator<Item = &'a str>, max: usize) -> usize {
+fn column_width<'a>(cells: impl Iterator<Item = &'a str>, max: usize) -> usize {
     cells.map(|c| escape_control(c).chars().count()).max().unwrap_or(0).clamp(MIN_COLUMN, max)
 }
 
 /// `text` escaped, and cut to `width` characters with a `…` at the end when longer.
-pub(crate) fn fit(text: &str, width: usize) -> String {
+fn fit(text: &str, width: usize) -> String {
     let escaped = escape_control(text);
     if escaped.chars().count() <= width {
         return escaped.into_owned();
@@ -93,7 +93,7 @@ pub(crate) fn fit(text: &str, width: usize) -> String {
     out
 }
 
-pub(crate) fn print_summary(summary: &Summary, label: &str) {
+pub fn print_summary(summary: &Summary, label: &str) {
     let mut parts = Vec::new();
     if summary.must_build > 0 {
         parts.push(format!("{} must be built (`ftpy wheels build`)", summary.must_build));
@@ -115,8 +115,8 @@ pub(crate) fn print_summary(summary: &Summary, label: &str) {
     }
 }
 
-pub(crate) fn print_build_report(
-    states: &[(&Row, BuildState)],
+fn print_build_report(
+    states: &[(Row, BuildState)],
     verified: &Verified,
     blocked: &std::collections::BTreeMap<String, String>,
 ) {
@@ -170,4 +170,18 @@ pub(crate) fn print_build_report(
             println!("  note: {module} could not be imported on its own: {}", escape_control(error));
         }
     }
+}
+
+/// The outcome of `ftpy wheels build` on stdout: the table of builds and the wheelhouse, or that
+/// nothing needed building.
+pub fn print_build(report: &BuildReport) {
+    if report.nothing_to_build() {
+        println!(
+            "Nothing to build: every requirement has a wheel for {} or cannot be built from an sdist",
+            report.label
+        );
+        return;
+    }
+    print_build_report(&report.builds, &report.verified, &report.blocked);
+    println!("wheelhouse: {}", report.wheelhouse.display());
 }
