@@ -256,7 +256,7 @@ pub fn check(
                     CoreMetadata::parse_sdist(&text)
                 }
             };
-            metadata.insert(key, result.map(parse).map_err(|e| e.to_string()));
+            metadata.insert(key, result.map_err(|e| e.to_string()).and_then(parse));
         }
         let state: Vec<(String, Option<String>, usize)> = wanted
             .iter()
@@ -643,7 +643,7 @@ mod tests {
         for i in 0..3000 {
             text.push_str(&format!("Requires-Dist: dep{i}\n"));
         }
-        let meta = CoreMetadata::parse(&text);
+        let meta = CoreMetadata::parse(&text).unwrap();
         assert_eq!((meta.requires_dist.len(), meta.requires_dist_dropped), (2000, 1000));
         let roots: BTreeMap<String, Wanted> = [("fanout".to_string(), want(&[]))].into();
         let choice = choose("fanout", &want(&[]), &page(vec![file("fanout-1.0-py3-none-any.whl")]), &env());

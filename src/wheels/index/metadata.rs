@@ -95,30 +95,16 @@ pub struct CoreMetadata {
 }
 
 impl CoreMetadata {
-    pub fn parse(text: &str) -> CoreMetadata {
+    /// The header fields of core metadata, read as the email-style headers they are (`mailparse`,
+    /// as uv reads them): folded lines joined, the description body after the first blank line
+    /// left out. Text that is no such header block is an error, shown beside the package.
+    pub fn parse(text: &str) -> Result<CoreMetadata, String> {
+        let (headers, _) = mailparse::parse_headers(text.as_bytes())
+            .map_err(|e| format!("its metadata cannot be read: {e}"))?;
         let mut meta = CoreMetadata::default();
-        let mut last: Option<(String, String)> = None;
-        let mut fields: Vec<(String, String)> = Vec::new();
-        for line in text.lines() {
-            if line.is_empty() {
-                break; // the body (description) starts here
-            }
-            if line.starts_with([' ', '\t']) {
-                if let Some((_, value)) = &mut last {
-                    value.push(' ');
-                    value.push_str(line.trim());
-                }
-                continue;
-            }
-            if let Some(done) = last.take() {
-                fields.push(done);
-            }
-            if let Some((key, value)) = line.split_once(':') {
-                last = Some((key.trim().to_ascii_lowercase(), value.trim().to_string()));
-            }
-        }
-        fields.extend(last);
+        let fields = headers.iter().map(|h| (h.get_key_ref().trim().to_ascii_lowercase(), h.get_value()));
         for (key, value) in fields {
+            let value = value.trim().to_string();
             match key.as_str() {
                 "requires-dist" if meta.requires_dist.len() >= MAX_REQUIRES_DIST => {
                     meta.requires_dist_dropped += 1
@@ -134,17 +120,17 @@ impl CoreMetadata {
                 _ => {}
             }
         }
-        meta
+        Ok(meta)
     }
 
     /// Metadata of an sdist (PKG-INFO): before Metadata 2.2 (PEP 643) every field may change
     /// when the package is built, so its dependencies are not known until then.
-    pub fn parse_sdist(text: &str) -> CoreMetadata {
-        let mut meta = CoreMetadata::parse(text);
+    pub fn parse_sdist(text: &str) -> Result<CoreMetadata, String> {
+        let mut meta = CoreMetadata::parse(text)?;
         if meta.version.is_none_or(|v| v < (2, 2)) {
             meta.dynamic_requires = true;
         }
-        meta
+        Ok(meta)
     }
 
     /// The Free Threading trove classifier's last part, e.g. `3 - Stable`.
@@ -193,13 +179,21 @@ mod tests {
              Classifier: Programming Language :: Python :: Free Threading :: 3 - Stable\nDynamic: Requires-Dist\n\
              Provides-Extra: Fast_Math\n\n\
              Requires-Dist: not-a-field\n",
-        );
+        )
+        .unwrap();
         assert_eq!(meta.requires_dist, vec!["attrs>=23", "numpy; extra == \"fast\""]);
         assert_eq!(meta.free_threading_classifier().as_deref(), Some("3 - Stable"));
         assert!(meta.dynamic_requires);
         assert_eq!(meta.provides_extra, vec!["fast-math"]);
         assert_eq!(meta.version, Some((2, 4)));
-        assert!(CoreMetadata::parse_sdist("Metadata-Version: 2.1\nName: x\n").dynamic_requires);
-        assert!(!CoreMetadata::parse_sdist("Metadata-Version: 2.2\nName: x\n").dynamic_requires);
+        assert!(CoreMetadata::parse_sdist("Metadata-Version: 2.1\nName: x\n").unwrap().dynamic_requires);
+        assert!(!CoreMetadata::parse_sdist("Metadata-Version: 2.2\nName: x\n").unwrap().dynamic_requires);
+        // A folded field is one value; CRLF line ends are line ends.
+        let folded =
+            CoreMetadata::parse("Name: x\r\nRequires-Dist: numpy;\r\n  extra == 'fast'\r\n").unwrap();
+        assert_eq!(folded.requires_dist, vec!["numpy; extra == 'fast'"]);
+        // What is no header block is an error beside the package, not a silent empty answer.
+        let error = CoreMetadata::parse(" Name: x\n").unwrap_err();
+        assert!(error.starts_with("its metadata cannot be read: "), "{error}");
     }
 }
