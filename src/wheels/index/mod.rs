@@ -6,6 +6,19 @@
 //! The index is never named by ftpy: it is `--index-url`, else `PIP_INDEX_URL`, else pip's
 //! configuration files (as `pip config list` reports them), else the default compiled into the
 //! interpreter's own pip.
+//!
+//! In the order data flows:
+//! - [`config`]: [`index_config`] works out the [`IndexConfig`] (the URLs pip would use, and where
+//!   they came from);
+//! - [`IndexClient::project`] fetches a project's page from each index, through the page cache
+//!   ([`cache`]: private files, written whole), bounded by `PAGE_LIMIT`;
+//! - [`json`] (PEP 691) or [`html`] (PEP 503) turns the page into [`IndexFile`]s; [`resolve`]
+//!   keeps only links within the trust of their page (no `file:` from an http index, no
+//!   `javascript:`), without credentials or fragments;
+//! - [`IndexClient::metadata`] fetches a file's core metadata (the `.metadata` file, or the
+//!   wheel's or sdist's own, bounded against bombs), and [`metadata`] reads its fields into a
+//!   [`CoreMetadata`];
+//! - failures are [`IndexError`]s, which carry their exit code and hints (`Diagnose`).
 
 mod cache;
 mod config;
