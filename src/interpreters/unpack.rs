@@ -11,7 +11,7 @@
 //! user supplied.
 
 use std::cell::Cell;
-use std::collections::VecDeque;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::ffi::OsString;
 use std::fs::{self, File};
 use std::io::{self, BufReader, Read};
@@ -104,7 +104,11 @@ pub fn unpack_tar_with(
     tar.set_mask(STRIPPED_MODE_BITS);
     tar.set_unpack_xattrs(false);
     let dest = dest.canonicalize().map_err(io_err)?;
-    let mut symlinks = Vec::new();
+    // What the archive itself made, so that every check is a lookup in memory rather than a
+    // walk of the disk per entry (the destination starts empty, and only this loop writes
+    // there): each symlink with its target, and the directories known to exist.
+    let mut symlinks: HashMap<PathBuf, PathBuf> = HashMap::new();
+    let mut directories: HashSet<PathBuf> = HashSet::new();
     let (mut count, mut total, mut last_size) = (0u64, 0u64, 0u64);
     let mut entries = tar.entries().map_err(io_err)?;
     loop {
@@ -154,7 +158,6 @@ pub fn unpack_tar_with(
                 if target.is_absolute() || normalize(&parent.join(&target)).is_none() {
                     return Err(unsafe_entry("is a symlink pointing outside the archive"));
                 }
-                symlinks.push(relative.clone());
             }
             EntryType::Link => {
                 let target = entry
@@ -164,21 +167,42 @@ pub fn unpack_tar_with(
                 match entry_path(&target) {
                     // A link to a symlink would copy it to another directory, where its
                     // relative target may point elsewhere: refused with the outside ones.
-                    Some(target)
-                        if !through_symlink(&dest, &target)
-                            && !fs::symlink_metadata(dest.join(&target)).is_ok_and(|m| m.is_symlink()) => {}
+                    Some(target) if !through_symlink(&symlinks, &target) && !symlinks.contains_key(&target) => {}
                     _ => return Err(unsafe_entry("is a hard link to a file outside the archive")),
                 }
             }
             _ => return Err(unsafe_entry("is a device, FIFO or other special file")),
         }
-        if through_symlink(&dest, &relative) {
+        if through_symlink(&symlinks, &relative) {
             return Err(unsafe_entry("would be written through a symlink"));
         }
-        if !entry.unpack_in(&dest).map_err(io_err)? {
-            return Err(unsafe_entry("was refused by the extractor"));
+        let parent = relative.parent().unwrap_or(Path::new(""));
+        if !parent.as_os_str().is_empty() && !directories.contains(parent) {
+            fs::create_dir_all(dest.join(parent)).map_err(io_err)?;
+            directories.extend(parent.ancestors().filter(|a| !a.as_os_str().is_empty()).map(Path::to_path_buf));
+        }
+        let target = dest.join(&relative);
+        if kind == EntryType::Directory && symlinks.contains_key(&relative) {
+            // Making it would follow the link (and its mode would be set through it).
+            return Err(unsafe_entry("is a directory where the archive made a symlink"));
+        }
+        if kind == EntryType::Link {
+            // Made here, from the checked name inside the destination: the tar reader would
+            // take a link's target relative to the working directory.
+            let link = entry.link_name().map_err(io_err)?.and_then(|t| entry_path(&t)).unwrap_or_default();
+            fs::hard_link(dest.join(link), &target).map_err(io_err)?;
+        } else {
+            entry.unpack(&target).map_err(io_err)?;
+        }
+        // A file, link or symlink replaces what stood at its path (the reader removes it and
+        // creates anew, never writing through it).
+        symlinks.remove(&relative);
+        if kind == EntryType::Symlink {
+            let link = entry.link_name().map_err(io_err)?.unwrap_or_default().into_owned();
+            symlinks.insert(relative.clone(), link);
         }
         if kind == EntryType::Directory {
+            directories.insert(relative.clone());
             // Writable by its owner, so that its entries can be written and the staging
             // directory removed even when the archive says 0555.
             let dir = dest.join(&relative);
@@ -188,8 +212,10 @@ pub fn unpack_tar_with(
     }
     // Each link was lexically inside on its own; resolved through one another, as the kernel
     // would, they must still be, whether or not their final target exists.
-    for link in symlinks {
-        if let Err(reason) = resolve_inside(&dest, &link) {
+    let mut links: Vec<&PathBuf> = symlinks.keys().collect();
+    links.sort();
+    for link in links {
+        if let Err(reason) = resolve_inside(&symlinks, link) {
             return Err(UnpackError::Unsafe {
                 archive: name,
                 entry: escape_control(&link.display().to_string()).into_owned(),
@@ -237,16 +263,17 @@ impl<R: Read> Read for Bounded<R> {
     }
 }
 
-/// Resolve the symlink at `dest/link` component by component as the kernel would, following
-/// symlinks that exist in the tree and treating names that do not exist as plain directories.
-/// Fails if the walk leaves `dest`, meets an absolute target, or passes too many links.
-fn resolve_inside(dest: &Path, link: &Path) -> Result<(), &'static str> {
+/// Resolve the symlink `link` component by component as the kernel would, following the
+/// symlinks the archive made (`symlinks`: path to target) and treating other names as plain
+/// directories. Fails if the walk leaves the destination, meets an absolute target, or passes
+/// too many links.
+fn resolve_inside(symlinks: &HashMap<PathBuf, PathBuf>, link: &Path) -> Result<(), &'static str> {
     const OUTSIDE: &str = "is a symlink that resolves outside the archive";
     let mut at: Vec<OsString> = match link.parent() {
         Some(parent) => parent.components().map(|c| c.as_os_str().to_os_string()).collect(),
         None => Vec::new(),
     };
-    let first = fs::read_link(dest.join(link)).map_err(|_| "is a symlink that cannot be read back")?;
+    let first = symlinks.get(link).ok_or("is a symlink that cannot be read back")?;
     let mut pending: VecDeque<OsString> = VecDeque::new();
     if first.is_absolute() {
         return Err(OUTSIDE);
@@ -263,13 +290,12 @@ fn resolve_inside(dest: &Path, link: &Path) -> Result<(), &'static str> {
             }
             Some(Component::Normal(_)) => {
                 at.push(part);
-                let here: PathBuf = at.iter().fold(dest.to_path_buf(), |p, c| p.join(c));
-                if fs::symlink_metadata(&here).is_ok_and(|m| m.file_type().is_symlink()) {
+                let here: PathBuf = at.iter().collect();
+                if let Some(target) = symlinks.get(&here) {
                     hops += 1;
                     if hops > MAX_LINK_HOPS {
                         return Err("is a symlink in a chain too long to resolve (a loop)");
                     }
-                    let target = fs::read_link(&here).map_err(|_| "is a symlink that cannot be read back")?;
                     if target.is_absolute() {
                         return Err(OUTSIDE);
                     }
@@ -312,19 +338,9 @@ fn entry_path(path: &Path) -> Option<PathBuf> {
     normalize(path)
 }
 
-/// True when an existing ancestor of `dest/relative` (below `dest`) is a symlink.
-fn through_symlink(dest: &Path, relative: &Path) -> bool {
-    let mut current = dest.to_path_buf();
-    let parent = relative.parent().unwrap_or(Path::new(""));
-    for part in parent.components() {
-        current.push(part);
-        match fs::symlink_metadata(&current) {
-            Ok(meta) if meta.file_type().is_symlink() => return true,
-            Ok(_) => {}
-            Err(_) => return false,
-        }
-    }
-    false
+/// True when an ancestor of `relative` is a symlink the archive made.
+fn through_symlink(symlinks: &HashMap<PathBuf, PathBuf>, relative: &Path) -> bool {
+    !symlinks.is_empty() && relative.ancestors().skip(1).any(|a| symlinks.contains_key(a))
 }
 
 fn human_bytes(bytes: u64) -> String {
