@@ -395,6 +395,40 @@ mod tests {
     const LINK: EntryType = EntryType::Symlink;
 
     #[test]
+    fn what_the_archive_made_decides_and_nothing_is_written_through_its_links() {
+        // A directory entry over a symlink would be made (and chmod-ed) through it.
+        let over = tar(&[
+            (DIR, "top/", "", 0o755, b""),
+            (DIR, "top/real/", "", 0o755, b""),
+            (LINK, "top/a", "real", 0o777, b""),
+            (DIR, "top/a/", "", 0o700, b""),
+        ]);
+        let (dir, result) = unpack(&over, Limits::default());
+        assert!(matches!(&result, Err(UnpackError::Unsafe { reason, .. }) if reason.contains("where the archive made a symlink")), "{result:?}");
+        assert_eq!(mode(&dir.path().join("top/real")), 0o755);
+        // A file may replace a symlink (the link goes, nothing is written through it); after
+        // that, the path is no longer a link and entries below it are refused only if it is.
+        let replaced = tar(&[
+            (DIR, "top/", "", 0o755, b""),
+            (FILE, "top/target", "", 0o644, b"keep"),
+            (LINK, "top/a", "target", 0o777, b""),
+            (FILE, "top/a", "", 0o644, b"new"),
+            (EntryType::Link, "top/hard", "top/a", 0o644, b""),
+        ]);
+        let (dir, result) = unpack(&replaced, Limits::default());
+        result.unwrap();
+        assert_eq!(fs::read(dir.path().join("top/target")).unwrap(), b"keep");
+        assert_eq!(fs::read(dir.path().join("top/hard")).unwrap(), b"new");
+        assert!(!fs::symlink_metadata(dir.path().join("top/a")).unwrap().is_symlink());
+        // Hard links are made inside the destination, wherever the process runs.
+        let linked = tar(&[(DIR, "top/", "", 0o755, b""), (FILE, "top/f", "", 0o644, b"x"), (EntryType::Link, "top/g", "top/f", 0o644, b"")]);
+        let (dir, result) = unpack(&linked, Limits::default());
+        result.unwrap();
+        use std::os::unix::fs::MetadataExt;
+        assert_eq!(fs::metadata(dir.path().join("top/g")).unwrap().ino(), fs::metadata(dir.path().join("top/f")).unwrap().ino());
+    }
+
+    #[test]
     fn dangling_link_chains_that_leave_the_tree_are_refused() {
         // `up` points back at `top`, so `esc` climbs three levels above it; its final target does
         // not exist, which let it through when only existing targets were checked.
