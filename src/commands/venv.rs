@@ -1,20 +1,18 @@
 //! `ftpy venv`: the project's twin environments, made from the two builds of one installed pair,
 //! with the same requirements installed in both; `ftpy venv --status` compares them.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use crate::cli::VenvArgs;
 use crate::context::Context;
 use crate::error::Error;
-use crate::projects::gil_scan::{self, GilReport};
-use crate::projects::make_twins::{choose_pair, fill, install_pair, not_installed};
-use crate::output::progress::format_duration;
-use crate::projects::project::{self, PyProject, PythonWish, Requirements};
-use crate::projects::twin_venvs::{self, EnvInfo, EnvRecord, Environment};
-use crate::system::files::{Discard, Transaction};
 use crate::interpreters::version::Variant;
+use crate::output::progress::format_duration;
+use crate::projects::gil_scan::{self, GilReport};
+use crate::projects::make_twins::{self, TwinRequest};
+use crate::projects::project;
+use crate::projects::twin_venvs::{self, EnvInfo, Environment};
 
 pub fn run(args: VenvArgs, ctx: Context) -> Result<ExitCode, Error> {
     let root = project::find_root(args.project.as_deref(), args.status)?;
@@ -26,157 +24,33 @@ pub fn run(args: VenvArgs, ctx: Context) -> Result<ExitCode, Error> {
     if args.status {
         return status(&root);
     }
-    let pyproject_path = root.join("pyproject.toml");
-    let pyproject = if pyproject_path.is_file() { Some(PyProject::read(&pyproject_path)?) } else { None };
-    crate::projects::requirements_file::check_files(&args.requirements)?;
-    let requirements =
-        Requirements::choose(&root, &absolute(&args.requirements)?, pyproject.as_ref(), args.deps_only);
-    let (wish, source) = project::python_wish(args.python.as_deref(), &root, pyproject.as_ref())?;
-    if let PythonWish::Request(request) = &wish
-        && request.series().is_some_and(|s| s < crate::interpreters::version::FIRST_FREETHREADED)
-    {
-        return Err(Error::Usage {
-            message: format!(
-                "{request} (from {source}) has no free-threaded build: pairs exist from 3.13 on"
-            ),
-            hints: vec!["ask for 3.13 or newer with --python".into()],
-        });
-    }
-
-    let (gil_base, ft_base) = match choose_pair(&ctx, &wish)? {
-        Some(pair) => pair,
-        None if args.install => {
-            install_pair(&ctx, &wish, &source, args.profile)?;
-            choose_pair(&ctx, &wish)?.ok_or_else(|| not_installed(&ctx, &wish, &source))?
-        }
-        None => return Err(not_installed(&ctx, &wish, &source)),
+    let request = TwinRequest {
+        root,
+        requirement_files: args.requirements,
+        python: args.python,
+        deps_only: args.deps_only,
+        install: args.install,
+        profile: args.profile,
+        build_wheels: args.build_wheels,
     };
-    ctx.home.create()?;
-    if args.build_wheels {
-        ctx.reporter.info(format!("Building the wheels {} lacks: ftpy wheels build", ft_base.key));
-        let selection = crate::cli::WheelSelection {
-            project: Some(root.clone()),
-            requirements: absolute(&args.requirements)?,
-            python: Some(ft_base.key.to_string()),
-            index_url: None,
-            extra_index_url: vec![],
-            refresh: false,
-        };
-        crate::commands::wheels::build(crate::cli::WheelsBuildArgs { selection, wheelhouse: None }, &ctx)?;
-    }
-    if matches!(requirements, Requirements::Nothing) {
-        ctx.reporter.warn(format!(
-            "{} has no pyproject.toml or requirements.txt: the environments get no packages \
-             (pass -r FILE, or run ftpy venv in the project's directory)",
-            root.display()
-        ));
-    }
-    ctx.reporter.info(format!(
-        "Using the {} pair ({source}) for {}; installing: {}",
-        gil_base.key.version,
-        root.display(),
-        requirements.describe()
-    ));
-
-    let started = Instant::now();
-    let sides = [
-        (Environment::in_project(&root, Variant::Gil), &gil_base),
-        (Environment::in_project(&root, Variant::Freethreaded), &ft_base),
-    ];
-    if sides.iter().any(|(env, _)| env.path.exists()) {
-        ctx.reporter.info("Replacing the existing environments; they come back if anything fails");
-    }
-    // From here until the new environments are complete, Ctrl-C rolls back instead of killing.
-    let signals = crate::system::interrupt::Guard::install();
-    // On failure, what was set aside so far comes back as the transaction is dropped.
-    let mut replacement = Transaction::new(Discard::InPlace);
-    for (env, _) in &sides {
-        replacement
-            .replace(&env.path, twin_venvs::aside_path(&env.path))
-            .map_err(Error::io("cannot move the old environment aside"))?;
-    }
-    crate::interpreters::journal::kill_point(crate::interpreters::journal::KillPoint::VenvSetAside);
-    let stamp = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-    let log_stamp = crate::system::clock::file_stamp(stamp);
-    let results: Vec<Result<EnvInfo, Error>> = std::thread::scope(|s| {
-        let handles: Vec<_> = sides
-            .iter()
-            .map(|(env, base)| {
-                let log = ctx.home.logs_dir().join(format!("venv-{}-{log_stamp}.log", base.key));
-                let (ctx, root, requirements) = (&ctx, &root, &requirements);
-                s.spawn(move || fill(ctx, env, base, root, requirements, &log))
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().expect("environment thread panicked")).collect()
-    });
-
-    let failure = results.iter().position(Result::is_err);
-    if signals.interrupted() || failure.is_some() {
-        if let Err(failures) = replacement.roll_back() {
-            let problems: Vec<String> = failures.iter().map(ToString::to_string).collect();
-            // Never claim the environments are as before when they are not.
-            return Err(Error::Io {
-                context: problems.join("\n"),
-                source: std::io::Error::other("the environments could not be restored"),
-            });
-        }
-        if signals.interrupted() {
-            return Err(Error::interrupted_venv());
-        }
-        let index = failure.expect("a failure");
-        return Err(results.into_iter().nth(index).expect("index exists").expect_err("is an error"));
-    }
-    let infos: Vec<EnvInfo> = results.into_iter().map(|r| r.expect("checked")).collect();
-    crate::interpreters::journal::kill_point(crate::interpreters::journal::KillPoint::VenvFilled);
-    // Both complete: their records, with one stamp, mark them as a pair made together (what
-    // recovery after a kill looks for). Written last, after every check.
-    for (env, base) in &sides {
-        let record = EnvRecord {
-            key: base.key.to_string(),
-            base_interpreter: base.interpreter(),
-            requirements: requirements.describe(),
-            created_at: stamp,
-        };
-        env.write_record(&record).map_err(Error::io("cannot write the environment's record"))?;
-    }
-    crate::interpreters::journal::kill_point(crate::interpreters::journal::KillPoint::VenvRecordsWritten);
-    // A failed scan drops the replacements, which rolls them back. A terminal's Ctrl-C reaches
-    // the scan's python too: then the failure is the interrupt, not a broken environment.
-    let report = match gil_scan::scan(&sides[1].0.python()) {
-        Ok(report) => report,
-        Err(_) if signals.interrupted() => return Err(Error::interrupted_venv()),
-        Err(e) => return Err(e.into()),
-    };
-    if signals.interrupted() {
-        return Err(Error::interrupted_venv());
-    }
-    replacement.commit();
-    drop(signals);
-    if let Err(e) = crate::projects::registry::register(&ctx.home, &root) {
-        ctx.reporter.warn(format!(
-            "cannot record {} in ftpy's list of projects ({e}): `ftpy uninstall` will not know it uses {}",
-            root.display(),
-            gil_base.key.version
-        ));
-    }
-    for ((env, base), info) in sides.iter().zip(&infos) {
+    let report = make_twins::make_twin_environments(&ctx, &request)?;
+    for made in &report.environments {
         println!(
             "{:<10} Python {:<8} {:<14} {:>13}  {}",
-            env.name(),
-            base.key,
-            base.key.variant.label(),
-            packages(info.packages.len()),
-            env.path.display()
+            made.env.name(),
+            made.key,
+            made.key.variant.label(),
+            packages(made.info.packages.len()),
+            made.env.path.display()
         );
     }
-    print_gil_report(&report, &sides[1].0);
+    print_gil_report(&report.gil_report, &report.environments[1].env);
     ctx.reporter.info(format!(
         "Done in {}. `ftpy run -- <command>` runs a command in both.",
-        format_duration(started.elapsed())
+        format_duration(report.started.elapsed())
     ));
     Ok(ExitCode::SUCCESS)
 }
-
 
 fn packages(n: usize) -> String {
     if n == 1 { "1 package".into() } else { format!("{n} packages") }
@@ -213,12 +87,6 @@ fn print_gil_report(report: &GilReport, env: &Environment) {
     for (module, error) in &report.import_errors {
         println!("  note: {module} could not be imported on its own: {error}");
     }
-}
-
-
-fn absolute(files: &[PathBuf]) -> Result<Vec<PathBuf>, Error> {
-    let cwd = std::env::current_dir().map_err(Error::io("cannot read the current directory"))?;
-    Ok(files.iter().map(|f| cwd.join(f)).collect())
 }
 
 /// `ftpy venv --status`: the pair, both environments, and how they differ.

@@ -1,21 +1,202 @@
-//! Making a project's twin environments: choosing the installed pair a project asks for, and
-//! filling one environment from its base.
+//! Making a project's twin environments, the transaction behind `ftpy venv`: choose the
+//! installed pair the project asks for (installing it first if asked), set the old environments
+//! aside, fill both in parallel, write their records with one stamp, scan the free-threaded one
+//! for modules that turn the GIL back on, and only then commit and register the project. Any
+//! failure or Ctrl-C before the commit puts the old environments back.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use clap::Parser;
 
 use crate::cli::{Cli, Command};
 use crate::context::Context;
 use crate::error::Error;
+use crate::interpreters::build::Profile;
 use crate::interpreters::installation::{self, Installation};
-use crate::interpreters::version::Variant;
+use crate::interpreters::journal::{KillPoint, kill_point};
+use crate::interpreters::version::{InstallKey, Variant};
+use crate::projects::gil_scan::{self, GilReport};
 use crate::projects::pip;
-use crate::projects::project::{PythonSource, PythonWish, Requirements};
-use crate::projects::twin_venvs::{EnvInfo, Environment};
+use crate::projects::project::{self, PyProject, PythonSource, PythonWish, Requirements};
+use crate::projects::twin_venvs::{self, EnvInfo, EnvRecord, Environment};
+use crate::system::files::{Discard, Transaction};
+
+/// What `ftpy venv` asks for.
+pub struct TwinRequest {
+    /// The project's root (found and locked by the caller).
+    pub root: PathBuf,
+    /// Requirement files as given (`-r`), relative to the current directory.
+    pub requirement_files: Vec<PathBuf>,
+    /// `--python`: overrides `.python-version` and `requires-python`.
+    pub python: Option<String>,
+    /// Install the project's dependencies only, not the project itself.
+    pub deps_only: bool,
+    /// Install the pair first when no installed pair matches.
+    pub install: bool,
+    /// The build profile for that install.
+    pub profile: Profile,
+    /// Build the wheels the free-threaded build lacks before filling the environments.
+    pub build_wheels: bool,
+}
+
+/// One environment made, for the table `ftpy venv` prints.
+pub struct MadeEnvironment {
+    pub env: Environment,
+    pub key: InstallKey,
+    pub info: EnvInfo,
+}
+
+/// What `ftpy venv` made: both environments (GIL first), the GIL scan of the free-threaded one,
+/// and when the work began.
+pub struct TwinReport {
+    pub environments: Vec<MadeEnvironment>,
+    pub gil_report: GilReport,
+    pub started: Instant,
+}
+
+/// Replace the project's twin environments with new ones made from one installed pair, or leave
+/// the old ones as they were.
+pub fn make_twin_environments(ctx: &Context, request: &TwinRequest) -> Result<TwinReport, Error> {
+    let root = &request.root;
+    let pyproject_path = root.join("pyproject.toml");
+    let pyproject = if pyproject_path.is_file() { Some(PyProject::read(&pyproject_path)?) } else { None };
+    crate::projects::requirements_file::check_files(&request.requirement_files)?;
+    let requirements = Requirements::choose(
+        root,
+        &absolute(&request.requirement_files)?,
+        pyproject.as_ref(),
+        request.deps_only,
+    );
+    let (wish, source) = project::python_wish(request.python.as_deref(), root, pyproject.as_ref())?;
+    if let PythonWish::Request(request) = &wish
+        && request.series().is_some_and(|s| s < crate::interpreters::version::FIRST_FREETHREADED)
+    {
+        return Err(Error::Usage {
+            message: format!(
+                "{request} (from {source}) has no free-threaded build: pairs exist from 3.13 on"
+            ),
+            hints: vec!["ask for 3.13 or newer with --python".into()],
+        });
+    }
+
+    let (gil_base, ft_base) = match choose_pair(ctx, &wish)? {
+        Some(pair) => pair,
+        None if request.install => {
+            ensure_pair_installed(ctx, &wish, &source, request.profile)?;
+            choose_pair(ctx, &wish)?.ok_or_else(|| not_installed(ctx, &wish, &source))?
+        }
+        None => return Err(not_installed(ctx, &wish, &source)),
+    };
+    ctx.home.create()?;
+    if request.build_wheels {
+        build_missing_wheels(ctx, root, &request.requirement_files, &ft_base.key)?;
+    }
+    if matches!(requirements, Requirements::Nothing) {
+        ctx.reporter.warn(format!(
+            "{} has no pyproject.toml or requirements.txt: the environments get no packages \
+             (pass -r FILE, or run ftpy venv in the project's directory)",
+            root.display()
+        ));
+    }
+    ctx.reporter.info(format!(
+        "Using the {} pair ({source}) for {}; installing: {}",
+        gil_base.key.version,
+        root.display(),
+        requirements.describe()
+    ));
+
+    let started = Instant::now();
+    let sides = [
+        (Environment::in_project(root, Variant::Gil), &gil_base),
+        (Environment::in_project(root, Variant::Freethreaded), &ft_base),
+    ];
+    if sides.iter().any(|(env, _)| env.path.exists()) {
+        ctx.reporter.info("Replacing the existing environments; they come back if anything fails");
+    }
+    // From here until the new environments are complete, Ctrl-C rolls back instead of killing.
+    let signals = crate::system::interrupt::Guard::install();
+    // On failure, what was set aside so far comes back as the transaction is dropped.
+    let mut replacement = Transaction::new(Discard::InPlace);
+    for (env, _) in &sides {
+        replacement
+            .replace(&env.path, twin_venvs::aside_path(&env.path))
+            .map_err(Error::io("cannot move the old environment aside"))?;
+    }
+    kill_point(KillPoint::VenvSetAside);
+    let stamp = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let log_stamp = crate::system::clock::file_stamp(stamp);
+    let results: Vec<Result<EnvInfo, Error>> = std::thread::scope(|s| {
+        let handles: Vec<_> = sides
+            .iter()
+            .map(|(env, base)| {
+                let log = ctx.home.logs_dir().join(format!("venv-{}-{log_stamp}.log", base.key));
+                let requirements = &requirements;
+                s.spawn(move || fill(ctx, env, base, root, requirements, &log))
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().expect("environment thread panicked")).collect()
+    });
+
+    let failure = results.iter().position(Result::is_err);
+    if signals.interrupted() || failure.is_some() {
+        if let Err(failures) = replacement.roll_back() {
+            let problems: Vec<String> = failures.iter().map(ToString::to_string).collect();
+            // Never claim the environments are as before when they are not.
+            return Err(Error::Io {
+                context: problems.join("\n"),
+                source: std::io::Error::other("the environments could not be restored"),
+            });
+        }
+        if signals.interrupted() {
+            return Err(Error::interrupted_venv());
+        }
+        let index = failure.expect("a failure");
+        return Err(results.into_iter().nth(index).expect("index exists").expect_err("is an error"));
+    }
+    let infos: Vec<EnvInfo> = results.into_iter().map(|r| r.expect("checked")).collect();
+    kill_point(KillPoint::VenvFilled);
+    // Both complete: their records, with one stamp, mark them as a pair made together (what
+    // recovery after a kill looks for). Written last, after every check.
+    for (env, base) in &sides {
+        let record = EnvRecord {
+            key: base.key.to_string(),
+            base_interpreter: base.interpreter(),
+            requirements: requirements.describe(),
+            created_at: stamp,
+        };
+        env.write_record(&record).map_err(Error::io("cannot write the environment's record"))?;
+    }
+    kill_point(KillPoint::VenvRecordsWritten);
+    // A failed scan drops the replacements, which rolls them back. A terminal's Ctrl-C reaches
+    // the scan's python too: then the failure is the interrupt, not a broken environment.
+    let gil_report = match gil_scan::scan(&sides[1].0.python()) {
+        Ok(report) => report,
+        Err(_) if signals.interrupted() => return Err(Error::interrupted_venv()),
+        Err(e) => return Err(e.into()),
+    };
+    if signals.interrupted() {
+        return Err(Error::interrupted_venv());
+    }
+    replacement.commit();
+    drop(signals);
+    if let Err(e) = crate::projects::registry::register(&ctx.home, root) {
+        ctx.reporter.warn(format!(
+            "cannot record {} in ftpy's list of projects ({e}): `ftpy uninstall` will not know it uses {}",
+            root.display(),
+            gil_base.key.version
+        ));
+    }
+    let environments = sides
+        .into_iter()
+        .zip(infos)
+        .map(|((env, base), info)| MadeEnvironment { env, key: base.key.clone(), info })
+        .collect();
+    Ok(TwinReport { environments, gil_report, started })
+}
 
 /// Create one environment, install the requirements, check it and leave ftpy's record in it.
-pub(crate) fn fill(
+fn fill(
     ctx: &Context,
     env: &Environment,
     base: &Installation,
@@ -49,7 +230,7 @@ pub(crate) fn fill(
 }
 
 /// The newest installed pair the wish accepts, preferring final releases.
-pub(crate) fn choose_pair(ctx: &Context, wish: &PythonWish) -> Result<Option<(Installation, Installation)>, Error> {
+fn choose_pair(ctx: &Context, wish: &PythonWish) -> Result<Option<(Installation, Installation)>, Error> {
     let pairs =
         installation::installed_pairs(&ctx.home).map_err(Error::io("cannot read the installed versions"))?;
     let mut accepted: Vec<_> = pairs.into_iter().filter(|(gil, _)| wish.accepts(&gil.key.version)).collect();
@@ -59,7 +240,7 @@ pub(crate) fn choose_pair(ctx: &Context, wish: &PythonWish) -> Result<Option<(In
     Ok(accepted.pop())
 }
 
-pub(crate) fn not_installed(ctx: &Context, wish: &PythonWish, source: &PythonSource) -> Error {
+fn not_installed(ctx: &Context, wish: &PythonWish, source: &PythonSource) -> Error {
     let installed = installation::installed_pairs(&ctx.home)
         .unwrap_or_default()
         .into_iter()
@@ -93,7 +274,7 @@ pub(crate) fn not_installed(ctx: &Context, wish: &PythonWish, source: &PythonSou
     }
 }
 
-pub(crate) fn describe_wish(wish: &PythonWish) -> String {
+fn describe_wish(wish: &PythonWish) -> String {
     match wish {
         PythonWish::Request(r) => {
             format!("{}", crate::interpreters::version::VersionRequest { variant: Variant::Gil, ..r.clone() })
@@ -106,7 +287,7 @@ pub(crate) fn describe_wish(wish: &PythonWish) -> String {
 /// For a `requires-python` wish: the newest release in the recipes that has both builds.
 /// The newest final release the wish accepts, from the recommended series (3.14) when the wish
 /// allows it, else from any series.
-pub(crate) fn newest_accepted_release(ctx: &Context, wish: &PythonWish) -> Option<String> {
+fn newest_accepted_release(ctx: &Context, wish: &PythonWish) -> Option<String> {
     let recipes = ctx.recipes().ok()?;
     let accepted: Vec<crate::interpreters::version::Version> = recipes
         .series()
@@ -115,30 +296,60 @@ pub(crate) fn newest_accepted_release(ctx: &Context, wish: &PythonWish) -> Optio
         .map(|r| r.version.clone())
         .filter(|v| v.is_final() && wish.accepts(v))
         .collect();
-    let recommended = accepted.iter().filter(|v| v.series() == crate::interpreters::version::RECOMMENDED_SERIES).max();
+    let recommended =
+        accepted.iter().filter(|v| v.series() == crate::interpreters::version::RECOMMENDED_SERIES).max();
     recommended.or_else(|| accepted.iter().max()).map(ToString::to_string)
 }
 
-/// `ftpy install --pair <version>`, with the same defaults and environment (FTPY_MIRROR, ...)
-/// as when typed.
-pub(crate) fn install_pair(
+/// Install the pair the wish asks for (the newest release it accepts when it names none), as
+/// `ftpy install --pair <version> --profile <profile>` would with the same global options.
+fn ensure_pair_installed(
     ctx: &Context,
     wish: &PythonWish,
     source: &PythonSource,
-    profile: crate::interpreters::build::Profile,
+    profile: Profile,
 ) -> Result<(), Error> {
     let Some(request) = wish.install_request().or_else(|| newest_accepted_release(ctx, wish)) else {
         return Err(not_installed(ctx, wish, source));
     };
     let profile = match profile {
-        crate::interpreters::build::Profile::Optimized => "optimized",
-        crate::interpreters::build::Profile::Fast => "fast",
+        Profile::Optimized => "optimized",
+        Profile::Fast => "fast",
     };
     ctx.reporter
         .info(format!("Installing the {request} pair: ftpy install --pair {request} --profile {profile}"));
+    // LEAD: switch to the domain function (interpreters::install) for installing a pair.
     let cli = Cli::try_parse_from(["ftpy", "install", "--pair", &request, "--profile", profile])
         .map_err(|e| Error::Usage { message: e.to_string(), hints: vec![] })?;
     let Command::Install(install_args) = cli.command else { unreachable!("parsed an install command") };
     crate::commands::install::run(install_args, ctx.clone())?;
     Ok(())
+}
+
+/// Build the wheels the free-threaded build `ft_key` lacks for the project's requirements into
+/// its wheelhouse, as `ftpy wheels build` would, so that filling the environment finds them.
+fn build_missing_wheels(
+    ctx: &Context,
+    root: &Path,
+    requirement_files: &[PathBuf],
+    ft_key: &InstallKey,
+) -> Result<(), Error> {
+    ctx.reporter.info(format!("Building the wheels {ft_key} lacks: ftpy wheels build"));
+    let selection = crate::cli::WheelSelection {
+        project: Some(root.to_path_buf()),
+        requirements: absolute(requirement_files)?,
+        python: Some(ft_key.to_string()),
+        index_url: None,
+        extra_index_url: vec![],
+        refresh: false,
+    };
+    // LEAD: switch to the domain function (wheels::build) for building the missing wheels.
+    crate::commands::wheels::build(crate::cli::WheelsBuildArgs { selection, wheelhouse: None }, ctx)?;
+    Ok(())
+}
+
+/// The requirement files, from the current directory.
+fn absolute(files: &[PathBuf]) -> Result<Vec<PathBuf>, Error> {
+    let cwd = std::env::current_dir().map_err(Error::io("cannot read the current directory"))?;
+    Ok(files.iter().map(|f| cwd.join(f)).collect())
 }
