@@ -10,7 +10,7 @@ use crate::context::Context;
 use crate::error::Error;
 use crate::projects::project;
 use crate::projects::run_both::{self, Exit, Input, Prefix, RunResult, StdinTee, Timing, format_seconds};
-use crate::projects::twin_venvs::Environment;
+use crate::projects::twin_venvs::{Environment, VenvError};
 use crate::interpreters::version::Variant;
 
 struct Side {
@@ -45,12 +45,12 @@ pub fn run(args: RunArgs, ctx: &Context) -> Result<ExitCode, Error> {
         })
         .collect();
     if sides.iter().all(|s| !s.env.exists()) {
-        return Err(Error::NoEnvironments { root });
+        return Err(VenvError::NoEnvironments { root }.into());
     }
     for side in &sides {
         // Never fall back to another python on PATH: that would compare the wrong interpreters.
         if let Some(problem) = side.env.problem() {
-            return Err(Error::BrokenEnvironment { env: side.env.name().to_string(), root, problem });
+            return Err(VenvError::Broken { env: side.env.name().to_string(), root, problem }.into());
         }
     }
 
@@ -88,7 +88,7 @@ pub fn run(args: RunArgs, ctx: &Context) -> Result<ExitCode, Error> {
         .filter(|s| s.runs.iter().any(|r| !r.exit.success()))
         .map(|s| s.env.name().to_string())
         .collect();
-    if failed.is_empty() { Ok(ExitCode::SUCCESS) } else { Err(Error::RunFailed { sides: failed }) }
+    if failed.is_empty() { Ok(ExitCode::SUCCESS) } else { Err(run_both::RunFailed { sides: failed }.into()) }
 }
 
 fn print_summary(sides: &[Side]) {

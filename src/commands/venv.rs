@@ -12,7 +12,7 @@ use crate::output::progress::format_duration;
 use crate::projects::gil_scan::{self, GilReport};
 use crate::projects::make_twins::{self, TwinRequest};
 use crate::projects::project;
-use crate::projects::twin_venvs::{self, EnvInfo, Environment};
+use crate::projects::twin_venvs::{self, EnvInfo, Environment, VenvError};
 
 pub fn run(args: VenvArgs, ctx: Context) -> Result<ExitCode, Error> {
     let root = project::find_root(args.project.as_deref(), args.status)?;
@@ -94,7 +94,7 @@ fn status(root: &Path) -> Result<ExitCode, Error> {
     let envs =
         [Environment::in_project(root, Variant::Gil), Environment::in_project(root, Variant::Freethreaded)];
     if envs.iter().all(|e| !e.exists()) {
-        return Err(Error::NoEnvironments { root: root.to_path_buf() });
+        return Err(VenvError::NoEnvironments { root: root.to_path_buf() }.into());
     }
     println!("project  {}", root.display());
     let mut infos: Vec<Option<EnvInfo>> = Vec::new();
@@ -159,7 +159,7 @@ fn status(root: &Path) -> Result<ExitCode, Error> {
         print_gil_report(&gil_scan::scan(&envs[1].python())?, &envs[1]);
     }
     match first_problem {
-        Some((env, problem)) => Err(Error::BrokenEnvironment { env, root: root.to_path_buf(), problem }),
+        Some((env, problem)) => Err(VenvError::Broken { env, root: root.to_path_buf(), problem }.into()),
         None => Ok(ExitCode::SUCCESS),
     }
 }

@@ -22,6 +22,123 @@ use crate::projects::project::{self, PyProject, PythonSource, PythonWish, Requir
 use crate::projects::twin_venvs::{self, EnvInfo, EnvRecord, Environment};
 use crate::system::files::{Discard, Transaction};
 
+/// Why no twin environments were made: no installed pair fits, or pip failed in one of them.
+#[derive(Debug, thiserror::Error)]
+pub enum MakeTwinsError {
+    #[error("{}", pair_not_installed(wanted, source_of_wish, home, installed))]
+    PairNotInstalled {
+        wanted: String,
+        source_of_wish: String,
+        /// The request for `ftpy install --pair`, when the wish is one.
+        install_request: Option<String>,
+        installed: Vec<String>,
+        /// An installed build the wish accepts whose twin is missing: (installed, missing).
+        half_pair: Option<(String, String)>,
+        home: PathBuf,
+    },
+    #[error("{}", describe_requirements_failure(env, key, failure))]
+    Requirements {
+        env: String,
+        key: String,
+        failure: pip::PipFailure,
+        /// The `ftpy wheels build ...` command for these requirements, for the hint.
+        rebuild_command: String,
+    },
+}
+
+impl crate::error::Diagnose for MakeTwinsError {
+    fn exit_code(&self) -> crate::error::ExitCode {
+        use crate::error::ExitCode;
+        match self {
+            MakeTwinsError::PairNotInstalled { .. } => ExitCode::NotFound,
+            MakeTwinsError::Requirements { .. } => ExitCode::RequirementsFailed,
+        }
+    }
+
+    fn hints(&self) -> Vec<String> {
+        match self {
+            MakeTwinsError::PairNotInstalled { install_request, half_pair, .. } => {
+                let mut hints = Vec::new();
+                if let Some((have, missing)) = half_pair {
+                    hints.push(format!(
+                        "{have} is installed without its twin: `ftpy install {missing}` completes the pair"
+                    ));
+                }
+                match install_request {
+                    Some(request) => hints.push(format!(
+                        "install a pair with `ftpy install --pair {request}`, or add --install to this command"
+                    )),
+                    None => hints.push("no release in ftpy's recipes satisfies it (`ftpy list --available`)".into()),
+                }
+                hints.push(
+                    "`ftpy list` shows what is installed; FTPY_HOME (or --home) chooses the home".into(),
+                );
+                hints
+            }
+            MakeTwinsError::Requirements { env, failure, rebuild_command, .. } => {
+                let mut hints = vec![format!("pip's full output is in {}", failure.log.display())];
+                let build_failed =
+                    failure.packages.iter().any(|(_, why)| *why == pip::PackageFailure::BuildFailed);
+                if build_failed && !rebuild_command.is_empty() && env == project::FT_ENV {
+                    hints.push(format!(
+                        "`{rebuild_command}` rebuilds them for the free-threaded interpreter and says what blocks each; `ftpy venv` then installs from its wheelhouse (`ftpy venv --build-wheels` does both)"
+                    ));
+                }
+                if env.starts_with(".venv") {
+                    hints.push("nothing was left half-filled: both environments are as they were before this command".into());
+                }
+                hints
+            }
+        }
+    }
+}
+
+fn pair_not_installed(wanted: &str, source: &str, home: &Path, installed: &[String]) -> String {
+    if installed.is_empty() && wanted == "any version" {
+        // Nothing asked for a version and nothing is installed: say that, plainly.
+        return format!(
+            "no pair (the GIL and the free-threaded build of one version) is installed in {}",
+            home.display()
+        );
+    }
+    let installed = if installed.is_empty() { "none".to_string() } else { installed.join(", ") };
+    format!(
+        "no installed pair matches {wanted} (from {source}); installed pairs in {}: {installed}",
+        home.display()
+    )
+}
+
+fn describe_requirements_failure(env: &str, key: &str, failure: &pip::PipFailure) -> String {
+    let mut text = if failure.packages.is_empty() {
+        format!("the requirements could not be installed into {env} ({key})")
+    } else {
+        let mut text = format!(
+            "{} could not be installed into {env} ({key}):",
+            if failure.packages.len() == 1 {
+                "1 package".to_string()
+            } else {
+                format!("{} packages", failure.packages.len())
+            }
+        );
+        for (name, why) in &failure.packages {
+            text.push_str(&format!("\n  {name}: {}", why.describe()));
+        }
+        text
+    };
+    if !failure.key_lines.is_empty() {
+        text.push_str("\npip said:");
+        for line in &failure.key_lines {
+            text.push_str(&format!("\n  {line}"));
+        }
+    }
+    text
+}
+
+/// Stopped by a signal while replacing a project's environments, which were put back.
+fn interrupted() -> Error {
+    Error::Interrupted { state: "the project's environments are as they were before".into() }
+}
+
 /// What `ftpy venv` asks for.
 pub struct TwinRequest {
     /// The project's root (found and locked by the caller).
@@ -149,7 +266,7 @@ pub fn make_twin_environments(ctx: &Context, request: &TwinRequest) -> Result<Tw
             });
         }
         if signals.interrupted() {
-            return Err(Error::interrupted_venv());
+            return Err(interrupted());
         }
         let index = failure.expect("a failure");
         return Err(results.into_iter().nth(index).expect("index exists").expect_err("is an error"));
@@ -172,11 +289,11 @@ pub fn make_twin_environments(ctx: &Context, request: &TwinRequest) -> Result<Tw
     // the scan's python too: then the failure is the interrupt, not a broken environment.
     let gil_report = match gil_scan::scan(&sides[1].0.python()) {
         Ok(report) => report,
-        Err(_) if signals.interrupted() => return Err(Error::interrupted_venv()),
+        Err(_) if signals.interrupted() => return Err(interrupted()),
         Err(e) => return Err(e.into()),
     };
     if signals.interrupted() {
-        return Err(Error::interrupted_venv());
+        return Err(interrupted());
     }
     replacement.commit();
     drop(signals);
@@ -216,11 +333,13 @@ fn fill(
     }
     if !matches!(requirements, Requirements::Nothing) {
         task.phase("installing requirements");
-        pip::install(&env.python(), &pip_args, root, log).map_err(|failure| Error::Requirements {
-            env: env.name().to_string(),
-            key: base.key.to_string(),
-            failure,
-            rebuild_command: requirements.rebuild_command(&base.key.to_string(), root),
+        pip::install(&env.python(), &pip_args, root, log).map_err(|failure| {
+            MakeTwinsError::Requirements {
+                env: env.name().to_string(),
+                key: base.key.to_string(),
+                failure,
+                rebuild_command: requirements.rebuild_command(&base.key.to_string(), root),
+            }
         })?;
     }
     task.phase("checking");
@@ -260,7 +379,7 @@ fn not_installed(ctx: &Context, wish: &PythonWish, source: &PythonSource) -> Err
     });
     // Only a version the recipes have is worth an install hint (`--python 3.14.9` is not).
     let newest = newest_accepted_release(ctx, wish);
-    Error::PairNotInstalled {
+    MakeTwinsError::PairNotInstalled {
         wanted: describe_wish(wish),
         source_of_wish: source.to_string(),
         install_request: newest
@@ -272,6 +391,7 @@ fn not_installed(ctx: &Context, wish: &PythonWish, source: &PythonSource) -> Err
         half_pair,
         home: ctx.home.root().to_path_buf(),
     }
+    .into()
 }
 
 fn describe_wish(wish: &PythonWish) -> String {

@@ -11,6 +11,23 @@ use std::time::{Duration, Instant};
 
 use crate::projects::twin_venvs::Environment;
 
+/// The command failed (or could not start) in these environments.
+#[derive(Debug, thiserror::Error)]
+#[error("the command failed in {}", sides.join(" and "))]
+pub struct RunFailed {
+    pub sides: Vec<String>,
+}
+
+impl crate::error::Diagnose for RunFailed {
+    fn exit_code(&self) -> crate::error::ExitCode {
+        crate::error::ExitCode::RunFailed
+    }
+
+    fn hints(&self) -> Vec<String> {
+        vec!["the summary above shows each side's exit code".into()]
+    }
+}
+
 /// How one run ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Exit {

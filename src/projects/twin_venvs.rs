@@ -54,6 +54,39 @@ pub enum VenvError {
     Probe { path: PathBuf, message: String },
     #[error("{} is not what was asked for: {problem}", path.display())]
     Wrong { path: PathBuf, problem: String },
+    #[error("{} has no twin environments ({} and {})", root.display(), project::GIL_ENV, project::FT_ENV)]
+    NoEnvironments { root: PathBuf },
+    #[error("{env} in {} cannot be used: {problem}", root.display())]
+    Broken { env: String, root: PathBuf, problem: String },
+}
+
+impl crate::error::Diagnose for VenvError {
+    fn exit_code(&self) -> crate::error::ExitCode {
+        use crate::error::ExitCode;
+        match self {
+            VenvError::Wrong { .. } => ExitCode::CheckFailed,
+            VenvError::Create { .. } | VenvError::Probe { .. } => ExitCode::LocalError,
+            VenvError::NoEnvironments { .. } | VenvError::Broken { .. } => ExitCode::NotFound,
+        }
+    }
+
+    fn hints(&self) -> Vec<String> {
+        match self {
+            VenvError::Create { .. } => vec![
+                "check the base interpreter runs (`ftpy which 3.13t`), or reinstall it with `ftpy install --reinstall`".into(),
+            ],
+            VenvError::Wrong { .. } => {
+                vec!["recreate both with `ftpy venv`; if it happens again, reinstall the pair with `ftpy install --pair --reinstall`".into()]
+            }
+            VenvError::Probe { .. } => {
+                vec!["its base interpreter may have been uninstalled: run `ftpy venv` again to recreate both".into()]
+            }
+            VenvError::Broken { .. } => {
+                vec!["recreate both with `ftpy venv` in the project directory (`ftpy venv --status` shows them)".into()]
+            }
+            VenvError::NoEnvironments { .. } => vec!["create them with `ftpy venv` in the project directory".into()],
+        }
+    }
 }
 
 impl Environment {
