@@ -129,9 +129,11 @@ impl Environment {
         read_record(&self.path)
     }
 
+    /// Written whole or not at all: recovery after a kill reads a record as "this environment
+    /// was completed", so a torn one must never appear.
     pub fn write_record(&self, record: &EnvRecord) -> std::io::Result<()> {
         let text = serde_json::to_string_pretty(record).map_err(std::io::Error::other)?;
-        fs::write(self.path.join(RECORD_FILE), text + "\n")
+        crate::system::files::write_atomic(&self.path.join(RECORD_FILE), (text + "\n").as_bytes())
     }
 
     /// `<base> -m venv <path>`: with pip, from the interpreter's bundled wheel (no index needed).
@@ -306,6 +308,25 @@ fn read_record(path: &Path) -> Option<EnvRecord> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_record_is_replaced_whole_and_leaves_no_temporary() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let env = Environment::in_project(dir.path(), Variant::Gil);
+        fs::create_dir_all(&env.path).unwrap();
+        for key in ["3.14.6", "3.14.7"] {
+            let record = EnvRecord {
+                key: key.into(),
+                base_interpreter: "/home/versions/bin/python3.14".into(),
+                requirements: "requirements.txt".into(),
+                created_at: 1,
+            };
+            env.write_record(&record).unwrap();
+            assert_eq!(env.record().map(|r| r.key).as_deref(), Some(key));
+        }
+        let names: Vec<_> = fs::read_dir(&env.path).unwrap().flatten().map(|e| e.file_name()).collect();
+        assert_eq!(names, vec![std::ffi::OsString::from(RECORD_FILE)]);
+    }
 
     #[test]
     fn a_record_that_is_a_fifo_or_endless_is_no_record() {
