@@ -1,27 +1,16 @@
 //! `ftpy run [--gil | --ft | --both] [--repeat N] -- CMD ...`: the same command in each of the
 //! project's environments, one after the other, then a summary of exit codes and wall times.
 
-use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use crate::cli::RunArgs;
 use crate::context::Context;
 use crate::error::Error;
-use crate::projects::project;
-use crate::projects::run_both::{self, Exit, Input, Prefix, RunResult, StdinTee, Timing, format_seconds};
-use crate::projects::twin_venvs::Environment;
 use crate::interpreters::version::Variant;
-
-struct Side {
-    label: &'static str,
-    env: Environment,
-    prefix: Prefix,
-    runs: Vec<RunResult>,
-}
+use crate::projects::run_both::{self, Exit, RunRequest, Side, Timing, format_seconds};
 
 pub fn run(args: RunArgs, ctx: &Context) -> Result<ExitCode, Error> {
-    let root = project::find_root(args.project.as_deref(), true)?;
     let variants: Vec<Variant> = if args.gil {
         vec![Variant::Gil]
     } else if args.ft {
@@ -29,66 +18,11 @@ pub fn run(args: RunArgs, ctx: &Context) -> Result<ExitCode, Error> {
     } else {
         vec![Variant::Gil, Variant::Freethreaded]
     };
-    let mut sides: Vec<Side> = variants
-        .into_iter()
-        .map(|variant| {
-            let (label, colour) = match variant {
-                Variant::Gil => ("gil", 33),
-                Variant::Freethreaded => ("ft", 36),
-            };
-            Side {
-                label,
-                env: Environment::in_project(&root, variant),
-                prefix: Prefix::new(label, colour),
-                runs: vec![],
-            }
-        })
-        .collect();
-    if sides.iter().all(|s| !s.env.exists()) {
-        return Err(Error::NoEnvironments { root });
-    }
-    for side in &sides {
-        // Never fall back to another python on PATH: that would compare the wrong interpreters.
-        if let Some(problem) = side.env.problem() {
-            return Err(Error::BrokenEnvironment { env: side.env.name().to_string(), root, problem });
-        }
-    }
-
-    // A command that exits without reading its input closes the pipe ftpy writes to: that must
-    // be a failed write, not the end of ftpy.
-    #[cfg(unix)]
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_IGN);
-    }
-    // Piped input goes to every run: the first gets it as it arrives, the later ones a copy.
-    let runs = sides.len() * args.repeat as usize;
-    let tee = (runs > 1 && !std::io::stdin().is_terminal()).then(StdinTee::default);
-    let mut first = true;
-    let cwd = std::env::current_dir().unwrap_or(root.clone());
-    for side in &mut sides {
-        for round in 1..=args.repeat {
-            if args.repeat > 1 {
-                ctx.reporter.info(format!("{}: run {round} of {}", side.label, args.repeat));
-            }
-            let input = match &tee {
-                None => Input::Inherit,
-                Some(tee) if first => Input::Live(tee),
-                Some(tee) => Input::Replay(tee.recorded()),
-            };
-            first = false;
-            let result = run_both::run_in(&side.env, &args.command, &cwd, &side.prefix, input)
-                .map_err(Error::io("cannot start the command"))?;
-            side.runs.push(result);
-        }
-    }
-
+    let request = RunRequest { project: args.project, variants, command: args.command, repeat: args.repeat };
+    let sides = run_both::run_in_each(ctx, &request)?;
     print_summary(&sides);
-    let failed: Vec<String> = sides
-        .iter()
-        .filter(|s| s.runs.iter().any(|r| !r.exit.success()))
-        .map(|s| s.env.name().to_string())
-        .collect();
-    if failed.is_empty() { Ok(ExitCode::SUCCESS) } else { Err(Error::RunFailed { sides: failed }) }
+    run_both::all_passed(&sides)?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn print_summary(sides: &[Side]) {

@@ -74,7 +74,7 @@ fn check(args: WheelsCheckArgs, ctx: &Context) -> Result<ExitCode, Error> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn build(args: WheelsBuildArgs, ctx: &Context) -> Result<ExitCode, Error> {
+fn build(args: WheelsBuildArgs, ctx: &Context) -> Result<ExitCode, Error> {
     let request = BuildRequest { selection: selection(args.selection), wheelhouse: args.wheelhouse };
     let report = build::build_missing(ctx, &request)?;
     report::print_build(&report);

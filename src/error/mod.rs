@@ -27,20 +27,6 @@ pub trait Diagnose {
     }
 }
 
-fn pair_not_installed(wanted: &str, source: &str, home: &std::path::Path, installed: &[String]) -> String {
-    if installed.is_empty() && wanted == "any version" {
-        // Nothing asked for a version and nothing is installed: say that, plainly.
-        return format!(
-            "no pair (the GIL and the free-threaded build of one version) is installed in {}",
-            home.display()
-        );
-    }
-    let installed = if installed.is_empty() { "none".to_string() } else { installed.join(", ") };
-    format!(
-        "no installed pair matches {wanted} (from {source}); installed pairs in {}: {installed}",
-        home.display()
-    )
-}
 
 fn in_use_keys(users: &[(String, Vec<std::path::PathBuf>)]) -> String {
     let keys: Vec<&str> = users.iter().map(|(k, _)| k.as_str()).collect();
@@ -98,38 +84,17 @@ pub enum Error {
         /// What to suggest: installing it (`which`) or looking at what is installed (`uninstall`).
         suggest_install: bool,
     },
-    #[error("{}", pair_not_installed(wanted, source_of_wish, home, installed))]
-    PairNotInstalled {
-        wanted: String,
-        source_of_wish: String,
-        /// The request for `ftpy install --pair`, when the wish is one.
-        install_request: Option<String>,
-        installed: Vec<String>,
-        /// An installed build the wish accepts whose twin is missing: (installed, missing).
-        half_pair: Option<(String, String)>,
-        home: PathBuf,
-    },
-    #[error("{}", describe_requirements_failure(env, key, failure))]
-    Requirements {
-        env: String,
-        key: String,
-        failure: crate::projects::pip::PipFailure,
-        /// The `ftpy wheels build ...` command for these requirements, for the hint.
-        rebuild_command: String,
-    },
     #[error(transparent)]
     Venv(#[from] crate::projects::twin_venvs::VenvError),
     #[error(transparent)]
     Scan(#[from] crate::projects::gil_scan::ScanError),
-    #[error("{} has no twin environments ({} and {})", root.display(), crate::projects::project::GIL_ENV, crate::projects::project::FT_ENV)]
-    NoEnvironments { root: PathBuf },
+    #[error(transparent)]
+    MakeTwins(#[from] crate::projects::make_twins::MakeTwinsError),
+    #[error(transparent)]
+    RunFailed(#[from] crate::projects::run_both::RunFailed),
     /// A signal stopped the work; `state` says what was left as it was.
     #[error("interrupted: {state}")]
     Interrupted { state: String },
-    #[error("{env} in {} cannot be used: {problem}", root.display())]
-    BrokenEnvironment { env: String, root: PathBuf, problem: String },
-    #[error("the command failed in {}", sides.join(" and "))]
-    RunFailed { sides: Vec<String> },
     #[error(transparent)]
     Wheels(#[from] crate::wheels::WheelsError),
     #[error("{message}")]
@@ -153,11 +118,6 @@ impl Error {
     /// For `map_err`: an I/O error with what was being attempted.
     pub fn io(context: &str) -> impl FnOnce(io::Error) -> Error + '_ {
         move |source| Error::Io { context: context.to_string(), source }
-    }
-
-    /// Stopped by a signal while replacing a project's environments, which were put back.
-    pub fn interrupted_venv() -> Error {
-        Error::Interrupted { state: "the project's environments are as they were before".into() }
     }
 
     pub fn context(self, context: impl Into<String>) -> Error {
@@ -186,13 +146,11 @@ impl Error {
             Error::BuildCache(_) => ExitCode::LocalError,
             Error::Check { .. } => ExitCode::CheckFailed,
             Error::Home(_) | Error::Io { .. } => ExitCode::LocalError,
-            Error::PairNotInstalled { .. } | Error::NoEnvironments { .. } => ExitCode::NotFound,
-            Error::Requirements { .. } => ExitCode::RequirementsFailed,
-            Error::Venv(crate::projects::twin_venvs::VenvError::Wrong { .. }) => ExitCode::CheckFailed,
-            Error::Venv(_) | Error::Scan(_) => ExitCode::LocalError,
-            Error::RunFailed { .. } => ExitCode::RunFailed,
-            Error::BrokenEnvironment { .. } => ExitCode::NotFound,
             Error::Wheels(e) => e.exit_code(),
+            Error::Venv(e) => e.exit_code(),
+            Error::Scan(e) => e.exit_code(),
+            Error::MakeTwins(e) => e.exit_code(),
+            Error::RunFailed(e) => e.exit_code(),
             Error::Context { source, .. } => source.exit_code(),
         }
     }
@@ -285,49 +243,11 @@ impl Error {
                 hints.push("`ftpy doctor` shows every check; --no-system-check skips this one".into());
                 hints
             }
-            Error::PairNotInstalled { install_request, half_pair, .. } => {
-                let mut hints = Vec::new();
-                if let Some((have, missing)) = half_pair {
-                    hints.push(format!("{have} is installed without its twin: `ftpy install {missing}` completes the pair"));
-                }
-                match install_request {
-                    Some(request) => hints.push(format!(
-                        "install a pair with `ftpy install --pair {request}`, or add --install to this command"
-                    )),
-                    None => hints.push("no release in ftpy's recipes satisfies it (`ftpy list --available`)".into()),
-                }
-                hints.push("`ftpy list` shows what is installed; FTPY_HOME (or --home) chooses the home".into());
-                hints
-            }
-            Error::Requirements { env, failure, rebuild_command, .. } => {
-                let mut hints = vec![format!("pip's full output is in {}", failure.log.display())];
-                let build_failed = failure.packages.iter().any(|(_, why)| *why == crate::projects::pip::PackageFailure::BuildFailed);
-                if build_failed && !rebuild_command.is_empty() && env == crate::projects::project::FT_ENV {
-                    hints.push(format!(
-                        "`{rebuild_command}` rebuilds them for the free-threaded interpreter and says what blocks each; `ftpy venv` then installs from its wheelhouse (`ftpy venv --build-wheels` does both)"
-                    ));
-                }
-                if env.starts_with(".venv") {
-                    hints.push("nothing was left half-filled: both environments are as they were before this command".into());
-                }
-                hints
-            }
-            Error::BrokenEnvironment { .. } => {
-                vec!["recreate both with `ftpy venv` in the project directory (`ftpy venv --status` shows them)".into()]
-            }
-            Error::NoEnvironments { .. } => vec!["create them with `ftpy venv` in the project directory".into()],
             Error::Wheels(e) => e.hints(),
-            Error::Venv(crate::projects::twin_venvs::VenvError::Create { .. }) => vec![
-                "check the base interpreter runs (`ftpy which 3.13t`), or reinstall it with `ftpy install --reinstall`".into(),
-            ],
-            Error::Venv(crate::projects::twin_venvs::VenvError::Wrong { .. }) => {
-                vec!["recreate both with `ftpy venv`; if it happens again, reinstall the pair with `ftpy install --pair --reinstall`".into()]
-            }
-            Error::Scan(_) => vec!["the environment's python could not run the scan: recreate both with `ftpy venv`".into()],
-            Error::Venv(crate::projects::twin_venvs::VenvError::Probe { .. }) => {
-                vec!["its base interpreter may have been uninstalled: run `ftpy venv` again to recreate both".into()]
-            }
-            Error::RunFailed { .. } => vec!["the summary above shows each side's exit code".into()],
+            Error::Venv(e) => e.hints(),
+            Error::Scan(e) => e.hints(),
+            Error::MakeTwins(e) => e.hints(),
+            Error::RunFailed(e) => e.hints(),
             Error::Context { source, .. } => source.hints(),
             _ => vec![],
         }
@@ -345,31 +265,6 @@ fn typo_hint(typed: &str) -> Vec<String> {
     vec![format!("did you mean {}?", crate::interpreters::recipe::one_of(&close))]
 }
 
-fn describe_requirements_failure(env: &str, key: &str, failure: &crate::projects::pip::PipFailure) -> String {
-    let mut text = if failure.packages.is_empty() {
-        format!("the requirements could not be installed into {env} ({key})")
-    } else {
-        let mut text = format!(
-            "{} could not be installed into {env} ({key}):",
-            if failure.packages.len() == 1 {
-                "1 package".to_string()
-            } else {
-                format!("{} packages", failure.packages.len())
-            }
-        );
-        for (name, why) in &failure.packages {
-            text.push_str(&format!("\n  {name}: {}", why.describe()));
-        }
-        text
-    };
-    if !failure.key_lines.is_empty() {
-        text.push_str("\npip said:");
-        for line in &failure.key_lines {
-            text.push_str(&format!("\n  {line}"));
-        }
-    }
-    text
-}
 
 /// Print `error:`, the cause chain and the hints on stderr; return the exit code.
 pub fn report(error: &Error) -> std::process::ExitCode {

@@ -57,6 +57,16 @@ pub struct ScanError {
     pub message: String,
 }
 
+impl crate::error::Diagnose for ScanError {
+    fn exit_code(&self) -> crate::error::ExitCode {
+        crate::error::ExitCode::LocalError
+    }
+
+    fn hints(&self) -> Vec<String> {
+        vec!["the environment's python could not run the scan: recreate both with `ftpy venv`".into()]
+    }
+}
+
 /// The extension modules installed in the site-packages of `python`'s environment.
 pub fn list_extensions(python: &Path) -> Result<Vec<ExtensionModule>, ScanError> {
     let fail = |message: String| ScanError { python: python.to_path_buf(), message };

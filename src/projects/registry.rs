@@ -28,8 +28,8 @@ fn registry_dir(home: &Home) -> PathBuf {
     home.root().join("projects")
 }
 
-/// Remember that `root` has environments made by ftpy. Written through a temporary file and a
-/// rename; a failure here costs only the warning in `uninstall`, so it is returned for the
+/// Remember that `root` has environments made by ftpy. Written whole or not at all
+/// (`write_atomic`); a failure here costs only the warning in `uninstall`, so it is returned for the
 /// caller to report, never to fail the command.
 pub fn register(home: &Home, root: &Path) -> io::Result<()> {
     let dir = registry_dir(home);
@@ -37,10 +37,7 @@ pub fn register(home: &Home, root: &Path) -> io::Result<()> {
     let digest = sha256_reader(root.as_os_str().as_encoded_bytes())?.to_string();
     let path = dir.join(format!("{}.json", &digest[..16]));
     let text = serde_json::to_string(&Entry { root: root.to_path_buf() }).map_err(io::Error::other)?;
-    let temporary = tempfile::NamedTempFile::new_in(&dir)?;
-    fs::write(temporary.path(), text + "\n")?;
-    temporary.persist(&path).map_err(|e| e.error)?;
-    Ok(())
+    crate::system::files::write_atomic(&path, (text + "\n").as_bytes())
 }
 
 /// The environments (of registered projects) made from the installation `key` at `prefix`.

@@ -9,7 +9,28 @@ use std::process::{ChildStdin, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::projects::twin_venvs::Environment;
+use crate::context::Context;
+use crate::error::Error;
+use crate::interpreters::version::Variant;
+use crate::projects::project;
+use crate::projects::twin_venvs::{Environment, VenvError};
+
+/// The command failed (or could not start) in these environments.
+#[derive(Debug, thiserror::Error)]
+#[error("the command failed in {}", sides.join(" and "))]
+pub struct RunFailed {
+    pub sides: Vec<String>,
+}
+
+impl crate::error::Diagnose for RunFailed {
+    fn exit_code(&self) -> crate::error::ExitCode {
+        crate::error::ExitCode::RunFailed
+    }
+
+    fn hints(&self) -> Vec<String> {
+        vec!["the summary above shows each side's exit code".into()]
+    }
+}
 
 /// How one run ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -314,6 +335,94 @@ impl Timing {
 pub fn format_seconds(d: Duration) -> String {
     let s = d.as_secs_f64();
     if s < 1.0 { format!("{:.1}ms", s * 1000.0) } else { format!("{s:.3}s") }
+}
+
+/// What `ftpy run` asks for: the command, in which environments, how many times each.
+pub struct RunRequest {
+    /// `--project`; else found from the current directory.
+    pub project: Option<PathBuf>,
+    /// The environments to run in, in this order.
+    pub variants: Vec<Variant>,
+    pub command: Vec<String>,
+    pub repeat: u32,
+}
+
+/// One environment's part of `ftpy run`: its label, the environment, and the result of each run.
+pub struct Side {
+    pub label: &'static str,
+    pub env: Environment,
+    pub prefix: Prefix,
+    pub runs: Vec<RunResult>,
+}
+
+/// Run the command in each environment asked for, `repeat` times, one run after the other.
+/// Refuses before running anything when an environment is missing or broken.
+pub fn run_in_each(ctx: &Context, request: &RunRequest) -> Result<Vec<Side>, Error> {
+    let root = project::find_root(request.project.as_deref(), true)?;
+    let mut sides: Vec<Side> = request
+        .variants
+        .iter()
+        .map(|&variant| {
+            let (label, colour) = match variant {
+                Variant::Gil => ("gil", 33),
+                Variant::Freethreaded => ("ft", 36),
+            };
+            Side {
+                label,
+                env: Environment::in_project(&root, variant),
+                prefix: Prefix::new(label, colour),
+                runs: vec![],
+            }
+        })
+        .collect();
+    if sides.iter().all(|s| !s.env.exists()) {
+        return Err(VenvError::NoEnvironments { root }.into());
+    }
+    for side in &sides {
+        // Never fall back to another python on PATH: that would compare the wrong interpreters.
+        if let Some(problem) = side.env.problem() {
+            return Err(VenvError::Broken { env: side.env.name().to_string(), root, problem }.into());
+        }
+    }
+
+    // A command that exits without reading its input closes the pipe ftpy writes to: that must
+    // be a failed write, not the end of ftpy.
+    #[cfg(unix)]
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+    }
+    // Piped input goes to every run: the first gets it as it arrives, the later ones a copy.
+    let runs = sides.len() * request.repeat as usize;
+    let tee = (runs > 1 && !io::stdin().is_terminal()).then(StdinTee::default);
+    let mut first = true;
+    let cwd = std::env::current_dir().unwrap_or(root.clone());
+    for side in &mut sides {
+        for round in 1..=request.repeat {
+            if request.repeat > 1 {
+                ctx.reporter.info(format!("{}: run {round} of {}", side.label, request.repeat));
+            }
+            let input = match &tee {
+                None => Input::Inherit,
+                Some(tee) if first => Input::Live(tee),
+                Some(tee) => Input::Replay(tee.recorded()),
+            };
+            first = false;
+            let result = run_in(&side.env, &request.command, &cwd, &side.prefix, input)
+                .map_err(Error::io("cannot start the command"))?;
+            side.runs.push(result);
+        }
+    }
+    Ok(sides)
+}
+
+/// Every run of every side passed; else the sides where one failed.
+pub fn all_passed(sides: &[Side]) -> Result<(), RunFailed> {
+    let failed: Vec<String> = sides
+        .iter()
+        .filter(|s| s.runs.iter().any(|r| !r.exit.success()))
+        .map(|s| s.env.name().to_string())
+        .collect();
+    if failed.is_empty() { Ok(()) } else { Err(RunFailed { sides: failed }) }
 }
 
 #[cfg(test)]

@@ -54,6 +54,39 @@ pub enum VenvError {
     Probe { path: PathBuf, message: String },
     #[error("{} is not what was asked for: {problem}", path.display())]
     Wrong { path: PathBuf, problem: String },
+    #[error("{} has no twin environments ({} and {})", root.display(), project::GIL_ENV, project::FT_ENV)]
+    NoEnvironments { root: PathBuf },
+    #[error("{env} in {} cannot be used: {problem}", root.display())]
+    Broken { env: String, root: PathBuf, problem: String },
+}
+
+impl crate::error::Diagnose for VenvError {
+    fn exit_code(&self) -> crate::error::ExitCode {
+        use crate::error::ExitCode;
+        match self {
+            VenvError::Wrong { .. } => ExitCode::CheckFailed,
+            VenvError::Create { .. } | VenvError::Probe { .. } => ExitCode::LocalError,
+            VenvError::NoEnvironments { .. } | VenvError::Broken { .. } => ExitCode::NotFound,
+        }
+    }
+
+    fn hints(&self) -> Vec<String> {
+        match self {
+            VenvError::Create { .. } => vec![
+                "check the base interpreter runs (`ftpy which 3.13t`), or reinstall it with `ftpy install --reinstall`".into(),
+            ],
+            VenvError::Wrong { .. } => {
+                vec!["recreate both with `ftpy venv`; if it happens again, reinstall the pair with `ftpy install --pair --reinstall`".into()]
+            }
+            VenvError::Probe { .. } => {
+                vec!["its base interpreter may have been uninstalled: run `ftpy venv` again to recreate both".into()]
+            }
+            VenvError::Broken { .. } => {
+                vec!["recreate both with `ftpy venv` in the project directory (`ftpy venv --status` shows them)".into()]
+            }
+            VenvError::NoEnvironments { .. } => vec!["create them with `ftpy venv` in the project directory".into()],
+        }
+    }
 }
 
 impl Environment {
@@ -96,9 +129,11 @@ impl Environment {
         read_record(&self.path)
     }
 
+    /// Written whole or not at all: recovery after a kill reads a record as "this environment
+    /// was completed", so a torn one must never appear.
     pub fn write_record(&self, record: &EnvRecord) -> std::io::Result<()> {
         let text = serde_json::to_string_pretty(record).map_err(std::io::Error::other)?;
-        fs::write(self.path.join(RECORD_FILE), text + "\n")
+        crate::system::files::write_atomic(&self.path.join(RECORD_FILE), (text + "\n").as_bytes())
     }
 
     /// `<base> -m venv <path>`: with pip, from the interpreter's bundled wheel (no index needed).
@@ -273,6 +308,25 @@ fn read_record(path: &Path) -> Option<EnvRecord> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_record_is_replaced_whole_and_leaves_no_temporary() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let env = Environment::in_project(dir.path(), Variant::Gil);
+        fs::create_dir_all(&env.path).unwrap();
+        for key in ["3.14.6", "3.14.7"] {
+            let record = EnvRecord {
+                key: key.into(),
+                base_interpreter: "/home/versions/bin/python3.14".into(),
+                requirements: "requirements.txt".into(),
+                created_at: 1,
+            };
+            env.write_record(&record).unwrap();
+            assert_eq!(env.record().map(|r| r.key).as_deref(), Some(key));
+        }
+        let names: Vec<_> = fs::read_dir(&env.path).unwrap().flatten().map(|e| e.file_name()).collect();
+        assert_eq!(names, vec![std::ffi::OsString::from(RECORD_FILE)]);
+    }
 
     #[test]
     fn a_record_that_is_a_fifo_or_endless_is_no_record() {
