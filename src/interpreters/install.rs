@@ -14,7 +14,8 @@ use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use crate::interpreters::build_cache::{BuildCache, BuildInputs, Toolchain};
+use crate::interpreters::build_cache::{BuildCache, BuildInputs};
+use crate::system::toolchain::Toolchain;
 use crate::interpreters::build::{self, BuildOptions, BuildPlan};
 use crate::interpreters::post_install_check;
 use crate::system::clock::unix_now;
@@ -372,7 +373,7 @@ fn build_all(
     // the PGO profile run, the LTO link, install) leaves its slots to the other.
     let jobserver = jobserver::Client::new(options.build.jobs.saturating_sub(1))
         .map_err(Error::io("cannot create the make jobserver"))?;
-    let launcher = if options.build.ccache { build::find_ccache() } else { None };
+    let launcher = if options.build.ccache { crate::system::toolchain::find_ccache() } else { None };
     let stamp = crate::system::clock::file_stamp_now();
     let plans: Vec<(Pending, BuildPlan)> = to_build
         .into_iter()

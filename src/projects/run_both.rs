@@ -4,12 +4,13 @@
 
 use std::ffi::OsString;
 use std::io::{self, BufRead, BufReader, IsTerminal, Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{ChildStdin, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::projects::twin_venvs::Environment;
+use crate::system::toolchain::find_program;
 
 /// How one run ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -262,23 +263,6 @@ fn activated_path(env: &Environment) -> OsString {
     std::env::join_paths(dirs).unwrap_or_default()
 }
 
-/// Look `name` up the way a shell would, on the activated PATH.
-fn find_program(name: &str, path: &OsString) -> Option<PathBuf> {
-    if name.contains('/') {
-        return Some(PathBuf::from(name));
-    }
-    std::env::split_paths(path).map(|dir| dir.join(name)).find(|candidate| is_executable(candidate))
-}
-
-fn is_executable(path: &Path) -> bool {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        path.metadata().is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-    }
-    #[cfg(not(unix))]
-    path.is_file()
-}
 
 /// Median, fastest and slowest of a side's runs.
 #[derive(Clone, Copy, Debug, PartialEq)]

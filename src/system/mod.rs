@@ -5,6 +5,7 @@
 //! - [`doctor`]: checks this system against that table before a build.
 //! - [`interrupt`]: signals, child process groups, and stopping what a killed ftpy left running.
 //! - [`http`]: the one HTTP agent, with its limits and credentials handling.
+//! - [`toolchain`]: the C compiler, make, ccache and programs on PATH, as a build finds them.
 //! - [`clock`]: elapsed times as people read them.
 
 pub mod clock;
@@ -12,3 +13,4 @@ pub mod doctor;
 pub mod http;
 pub mod interrupt;
 pub mod sysdeps;
+pub mod toolchain;

@@ -11,6 +11,7 @@ use std::fs;
 use std::io::Write;
 use std::process::{Command, Stdio};
 
+use crate::system::toolchain::{compiler_command, compiler_works, is_root};
 use crate::interpreters::version::{FIRST_FREETHREADED, MinorVersion};
 
 /// The package managers ftpy knows how to advise for.
@@ -420,7 +421,7 @@ pub fn is_present(dep: SystemDependency) -> bool {
     use SystemDependency::*;
     match dep {
         CCompiler => compiler_works(),
-        Make => runs(&crate::interpreters::build::make_program(), &["--version"]),
+        Make => runs(&crate::system::toolchain::make_program(), &["--version"]),
         PkgConfig => runs("pkg-config", &["--version"]),
         _ => {
             dep.header().is_some_and(header_found)
@@ -439,35 +440,7 @@ fn runs(program: &str, args: &[&str]) -> bool {
         .is_ok_and(|s| s.success())
 }
 
-fn compiler_command() -> Command {
-    let cc = crate::interpreters::build_cache::c_compiler();
-    let mut words = cc.split_whitespace();
-    let mut command = Command::new(words.next().unwrap_or("cc"));
-    command.args(words);
-    command
-}
 
-/// The compiler compiles and links a program: `cc --version` alone passes for a gcc without
-/// the C library's headers.
-fn compiler_works() -> bool {
-    let Ok(dir) = tempfile::tempdir() else { return false };
-    let source = dir.path().join("probe.c");
-    if fs::write(&source, "int main(void) { return 0; }\n").is_err() {
-        return false;
-    }
-    compiler_command()
-        .arg(&source)
-        .arg("-o")
-        .arg(dir.path().join("probe"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-fn is_root() -> bool {
-    Command::new("id").arg("-u").output().is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-}
 
 fn header_found(header: &str) -> bool {
     if !compiler_works() {
