@@ -54,30 +54,21 @@ impl Toolchain {
 
 /// `ccache` on PATH, if any.
 pub fn find_ccache() -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path).map(|d| d.join("ccache")).find(|p| p.is_file())
+    which::which("ccache").ok()
 }
 
+/// The make configure's Makefile is run with: `$MAKE`, else `make`.
 pub fn make_program() -> String {
     std::env::var("MAKE").ok().filter(|m| !m.is_empty()).unwrap_or_else(|| "make".into())
 }
 
-/// Look `name` up the way a shell would, on the activated PATH.
+/// Look `name` up the way a shell would, on `path` (the activated PATH): a name with a `/` is
+/// taken as it is, any other is the first executable file of that name in `path`.
 pub fn find_program(name: &str, path: &OsString) -> Option<PathBuf> {
     if name.contains('/') {
         return Some(PathBuf::from(name));
     }
-    std::env::split_paths(path).map(|dir| dir.join(name)).find(|candidate| is_executable(candidate))
-}
-
-fn is_executable(path: &Path) -> bool {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        path.metadata().is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-    }
-    #[cfg(not(unix))]
-    path.is_file()
+    which::which_in(name, Some(path), Path::new("/")).ok()
 }
 
 pub fn compiler_command() -> Command {
@@ -106,6 +97,35 @@ pub fn compiler_works() -> bool {
         .is_ok_and(|s| s.success())
 }
 
+/// Whether ftpy runs as root (its effective user), so advice needs no `sudo`.
 pub fn is_root() -> bool {
-    Command::new("id").arg("-u").output().is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_programs_on_the_given_path_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let tool = dir.path().join("tool");
+        fs::write(&tool, "#!/bin/sh\n").unwrap();
+        let plain = dir.path().join("plain");
+        fs::write(&plain, "not executable").unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(&tool, fs::Permissions::from_mode(0o755)).unwrap();
+        let path = std::env::join_paths([dir.path()]).unwrap();
+        assert_eq!(find_program("tool", &path), Some(tool));
+        assert_eq!(find_program("plain", &path), None);
+        assert_eq!(find_program("sh-surely-not-here", &path), None);
+        assert_eq!(find_program("./x/y", &path), Some(PathBuf::from("./x/y")));
+    }
+
+    #[test]
+    fn root_is_the_effective_user() {
+        let id = Command::new("id").arg("-u").output().unwrap();
+        assert_eq!(is_root(), String::from_utf8_lossy(&id.stdout).trim() == "0");
+    }
 }
