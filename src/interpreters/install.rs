@@ -563,7 +563,7 @@ fn place_and_check(
 
 /// Stop before downloading when the build could not succeed: what `ftpy doctor` checks.
 fn check_system(ctx: &Context, options: &InstallOptions, series: MinorVersion) -> Result<(), Error> {
-    let diagnosis = Diagnosis::run(&ctx.home, series);
+    let diagnosis = Diagnosis::run(ctx.home.root(), series);
     if diagnosis.ready(options.allow_missing_modules) {
         return Ok(());
     }

@@ -4,7 +4,6 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::interpreters::home::Home;
 use crate::system::sysdeps::{Platform, SystemDependency, is_present};
 use crate::interpreters::version::MinorVersion;
 
@@ -29,8 +28,9 @@ pub struct Diagnosis {
 }
 
 impl Diagnosis {
-    pub fn run(home: &Home, series: MinorVersion) -> Diagnosis {
-        let measured_at = nearest_existing(home.versions_dir().parent().unwrap_or(Path::new("/")));
+    /// Check the system for a build of `series` whose installs go under `home_dir`.
+    pub fn run(home_dir: &Path, series: MinorVersion) -> Diagnosis {
+        let measured_at = nearest_existing(home_dir);
         Diagnosis {
             series,
             platform: Platform::detect(),
