@@ -563,24 +563,7 @@ fn place_and_check(
 
 /// Stop before downloading when the build could not succeed: what `ftpy doctor` checks.
 fn check_system(ctx: &Context, options: &InstallOptions, series: MinorVersion) -> Result<(), Error> {
-    let diagnosis = Diagnosis::run(ctx.home.root(), series);
-    if diagnosis.ready(options.allow_missing_modules) {
-        return Ok(());
-    }
-    let deps = diagnosis.missing_required(options.allow_missing_modules);
-    let mut missing: Vec<String> = deps.iter().map(|d| diagnosis.describe(*d)).collect();
-    if !diagnosis.enough_space() {
-        missing.push(format!(
-            "free disk space ({} in {}, a build needs {}; free some, or point FTPY_HOME elsewhere)",
-            crate::output::progress::human_bytes(diagnosis.free_bytes.unwrap_or(0)),
-            diagnosis.measured_at.display(),
-            crate::output::progress::human_bytes(crate::system::doctor::REQUIRED_FREE_BYTES)
-        ));
-    }
-    if let Err(reason) = &diagnosis.home_writable {
-        missing.push(reason.clone());
-    }
-    Err(Error::NotReady { missing, commands: diagnosis.install_commands(&deps) })
+    Ok(Diagnosis::run(ctx.home.root(), series).require(options.allow_missing_modules)?)
 }
 
 /// Take a tree that failed its checks out of `versions/`, and put the previous one back.
