@@ -1,10 +1,11 @@
 //! What building CPython needs from the system, how to tell whether it is there, and how each
-//! platform provides it. [`STDLIB_MODULES`] is the one table of the extension modules ftpy
-//! checks after an install, per series, and of the library each is built from; doctor, the
-//! system check, the post-install checks and their hints, the generated workflow and
-//! Dockerfile, and `install.sh` (by a test) all follow it. Used by `ftpy doctor`, by the check `ftpy install` makes before it
-//! downloads anything, and to turn a failed build or a missing module into the command that
-//! fixes it.
+//! platform provides it. [`SystemDependency::package`] is the one table of system packages, and
+//! [`STDLIB_MODULES`] the one table of the extension modules ftpy checks after an install, per
+//! series, and of the library each is built from. Everything else follows them: doctor and the
+//! check `ftpy install` makes before it downloads anything, the build and post-install hints,
+//! the wheel-build hints (`wheels::build`), the Dockerfile's builder stage
+//! ([`Platform::build_packages`]), and `install.sh --build-deps`, which the generated workflow
+//! runs through ftpy's action (shell: a test below checks its lists match the table exactly).
 
 use std::fmt;
 use std::fs;
@@ -533,7 +534,8 @@ mod tests {
         assert!(!header_found("surely/not/a/real/header.h"));
     }
 
-    /// install.sh is shell and cannot read the table: its package lists must say the same.
+    /// install.sh is shell and cannot read the table: each of its package manager lines must
+    /// list exactly the table's packages for that platform, in the table's order.
     #[test]
     fn install_sh_installs_what_the_table_says() {
         let script = include_str!("../../install.sh");
@@ -545,20 +547,17 @@ mod tests {
             ("apk add", Platform::Alpine),
         ];
         for (command, platform) in managers {
-            let line = script
+            let lines: Vec<&str> = script
                 .lines()
-                .find(|l| l.contains(command) && l.trim_start().starts_with('"'))
-                .unwrap_or_else(|| panic!("install.sh has no `{command}` line"));
-            let listed: std::collections::BTreeSet<&str> = line
-                .trim()
-                .trim_matches('"')
-                .split_whitespace()
-                .filter(|w| !w.starts_with('-') && !w.contains('=') && !command.contains(*w) && *w != "env")
+                .map(str::trim)
+                .filter(|l| l.starts_with('"') && l.contains(command))
                 .collect();
-            let expected: std::collections::BTreeSet<&str> = platform.build_packages().into_iter().collect();
+            assert_eq!(lines.len(), 1, "install.sh must have one `{command}` line: {lines:?}");
+            let after = lines[0].trim_matches('"').split_once(command).map(|(_, rest)| rest).unwrap();
+            let listed: Vec<&str> = after.split_whitespace().filter(|w| !w.starts_with('-')).collect();
             assert_eq!(
                 listed,
-                expected,
+                platform.build_packages(),
                 "install.sh's {} line must list exactly: {}",
                 platform.name(),
                 platform.build_packages().join(" ")
