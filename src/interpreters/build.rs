@@ -65,7 +65,6 @@ pub fn configure_args(
     args
 }
 
-
 /// Everything one build needs to know.
 #[derive(Clone, Debug)]
 pub struct BuildPlan {
@@ -267,7 +266,7 @@ fn install_pip(plan: &BuildPlan, log: &mut BuildLog, task: &mut Task) -> Result<
         return Ok(()); // `NoInterpreter` is reported by the caller.
     }
     task.phase("install pip");
-    let mut command = Command::new(&interpreter);
+    let mut command = crate::system::python::python(&interpreter);
     command.args(["-I", "-m", "ensurepip"]);
     if mode == "upgrade" {
         command.arg("--upgrade");

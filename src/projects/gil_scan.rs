@@ -7,7 +7,6 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::Mutex;
 
 use serde::Deserialize;
@@ -60,9 +59,8 @@ pub struct ScanError {
 /// The extension modules installed in the site-packages of `python`'s environment.
 pub fn list_extensions(python: &Path) -> Result<Vec<ExtensionModule>, ScanError> {
     let fail = |message: String| ScanError { python: python.to_path_buf(), message };
-    let output = Command::new(python)
+    let output = crate::system::python::python(python)
         .args(["-c", LIST_EXTENSIONS])
-        .env_remove("PYTHONPATH")
         .output()
         .map_err(|e| fail(e.to_string()))?;
     if !output.status.success() {
@@ -120,10 +118,8 @@ pub fn scan(python: &Path) -> Result<GilReport, ScanError> {
 }
 
 fn probe_import(python: &Path, module: &str) -> Result<ProbeOutput, String> {
-    let output = Command::new(python)
+    let output = crate::system::python::python(python)
         .args(["-c", IMPORT_PROBE, module])
-        .env_remove("PYTHON_GIL")
-        .env_remove("PYTHONPATH")
         .output()
         .map_err(|e| e.to_string())?;
     let stdout = String::from_utf8_lossy(&output.stdout);

@@ -5,7 +5,7 @@
 use std::ffi::OsString;
 use std::io::{self, BufRead, BufReader, IsTerminal, Read, Write};
 use std::path::Path;
-use std::process::{ChildStdin, Command, Stdio};
+use std::process::{ChildStdin, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -156,12 +156,11 @@ pub fn run_in(
         return Ok(RunResult { exit: Exit::NotFound, wall: Duration::ZERO, gil_enabled_by: None });
     };
     let started = Instant::now();
-    let mut child = Command::new(program)
+    let mut child = crate::system::python::user_command(program)
         .args(&command[1..])
         .current_dir(cwd)
         .env("VIRTUAL_ENV", &env.path)
         .env("PATH", &path)
-        .env_remove("PYTHONHOME")
         .stdin(if matches!(input, Input::Inherit) { Stdio::inherit() } else { Stdio::piped() })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -262,7 +261,6 @@ fn activated_path(env: &Environment) -> OsString {
     }
     std::env::join_paths(dirs).unwrap_or_default()
 }
-
 
 /// Median, fastest and slowest of a side's runs.
 #[derive(Clone, Copy, Debug, PartialEq)]

@@ -4,6 +4,8 @@
 //!   modules each one provides.
 //! - [`doctor`]: checks this system against that table before a build.
 //! - [`interrupt`]: signals, child process groups, and stopping what a killed ftpy left running.
+//! - [`python`]: the one way ftpy runs a Python interpreter, and what it removes from the
+//!   environment.
 //! - [`http`]: the one HTTP agent, with its limits and credentials handling.
 //! - [`toolchain`]: the C compiler, make, ccache and programs on PATH, as a build finds them.
 //! - [`clock`]: elapsed times as people read them.
@@ -12,5 +14,6 @@ pub mod clock;
 pub mod doctor;
 pub mod http;
 pub mod interrupt;
+pub mod python;
 pub mod sysdeps;
 pub mod toolchain;

@@ -4,7 +4,7 @@
 
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use crate::wheels::tags::{DistFilename, normalize_name};
 
@@ -162,7 +162,7 @@ pub fn build(
     fs::create_dir_all(wheelhouse)?;
     let scratch = tempfile::Builder::new().prefix(".build-").tempdir_in(wheelhouse)?;
     let out = File::create(log)?;
-    let status = Command::new(python)
+    let status = crate::system::python::python(python)
         .args(["-m", "pip", "wheel", "-v", "--disable-pip-version-check", "--no-input", "--no-deps"])
         .args(["--no-binary", name, "--cache-dir"])
         .arg(scratch.path().join("cache"))
@@ -170,8 +170,6 @@ pub fn build(
         .arg(scratch.path().join("out"))
         .args(index_args)
         .arg(format!("{name}=={version}"))
-        .env_remove("PYTHON_GIL")
-        .env_remove("PYTHONPATH")
         .stdin(Stdio::null())
         .stdout(out.try_clone()?)
         .stderr(out)
