@@ -7,7 +7,6 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 
 use serde::Deserialize;
 
@@ -75,23 +74,12 @@ pub fn scan(python: &Path) -> Result<GilReport, ScanError> {
     let modules = list_extensions(python)?;
     let owners: BTreeMap<String, Option<String>> =
         modules.iter().map(|m| (m.module.clone(), m.distribution.clone())).collect();
-    let results: Mutex<Vec<(String, Result<ProbeOutput, String>)>> = Mutex::new(Vec::new());
-    let next = Mutex::new(modules.iter());
-    let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(8);
-    std::thread::scope(|s| {
-        for _ in 0..workers {
-            s.spawn(|| {
-                loop {
-                    let Some(module) = next.lock().unwrap().next() else { break };
-                    let result = probe_import(python, &module.module);
-                    results.lock().unwrap().push((module.module.clone(), result));
-                }
-            });
-        }
+    let results = crate::system::pool::map(&modules, crate::system::pool::workers_up_to(8), |module| {
+        (module.module.clone(), probe_import(python, &module.module))
     });
 
     let mut report = GilReport { modules_checked: modules.len(), ..GilReport::default() };
-    for (module, result) in results.into_inner().unwrap() {
+    for (module, result) in results {
         match result {
             Err(message) => report.import_errors.push((module, message)),
             Ok(out) => {

@@ -4,6 +4,7 @@
 //!   modules each one provides.
 //! - [`doctor`]: checks this system against that table before a build.
 //! - [`interrupt`]: signals, child process groups, and stopping what a killed ftpy left running.
+//! - [`pool`]: the one worker pool, for many small independent jobs.
 //! - [`python`]: the one way ftpy runs a Python interpreter, and what it removes from the
 //!   environment.
 //! - [`http`]: the one HTTP agent, with its limits and credentials handling.
@@ -14,6 +15,7 @@ pub mod clock;
 pub mod doctor;
 pub mod http;
 pub mod interrupt;
+pub mod pool;
 pub mod python;
 pub mod sysdeps;
 pub mod toolchain;
