@@ -15,7 +15,8 @@ use crate::interpreters::installation::{self, Installation};
 use crate::projects::pip;
 use crate::output::progress::format_duration;
 use crate::projects::project::{self, PyProject, PythonSource, PythonWish, Requirements};
-use crate::projects::twin_venvs::{self, EnvInfo, EnvRecord, Environment, Replacement};
+use crate::projects::twin_venvs::{self, EnvInfo, EnvRecord, Environment};
+use crate::system::files::{Discard, Transaction};
 use crate::interpreters::version::Variant;
 
 pub fn run(args: VenvArgs, ctx: Context) -> Result<ExitCode, Error> {
@@ -90,11 +91,12 @@ pub fn run(args: VenvArgs, ctx: Context) -> Result<ExitCode, Error> {
     }
     // From here until the new environments are complete, Ctrl-C rolls back instead of killing.
     let signals = crate::system::interrupt::Guard::install();
-    let mut replacements = Vec::new();
+    // On failure, what was set aside so far comes back as the transaction is dropped.
+    let mut replacement = Transaction::new(Discard::InPlace);
     for (env, _) in &sides {
-        // On failure, the replacements begun so far roll back as they are dropped.
-        replacements
-            .push(Replacement::begin(&env.path).map_err(Error::io("cannot move the old environment aside"))?);
+        replacement
+            .replace(&env.path, twin_venvs::aside_path(&env.path))
+            .map_err(Error::io("cannot move the old environment aside"))?;
     }
     crate::interpreters::journal::kill_point(crate::interpreters::journal::KillPoint::VenvSetAside);
     let stamp = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
@@ -113,8 +115,8 @@ pub fn run(args: VenvArgs, ctx: Context) -> Result<ExitCode, Error> {
 
     let failure = results.iter().position(Result::is_err);
     if signals.interrupted() || failure.is_some() {
-        let problems: Vec<String> = replacements.into_iter().filter_map(|r| r.roll_back().err()).collect();
-        if !problems.is_empty() {
+        if let Err(failures) = replacement.roll_back() {
+            let problems: Vec<String> = failures.iter().map(ToString::to_string).collect();
             // Never claim the environments are as before when they are not.
             return Err(Error::Io {
                 context: problems.join("\n"),
@@ -151,9 +153,7 @@ pub fn run(args: VenvArgs, ctx: Context) -> Result<ExitCode, Error> {
     if signals.interrupted() {
         return Err(Error::interrupted_venv());
     }
-    for replacement in replacements {
-        replacement.commit();
-    }
+    replacement.commit();
     drop(signals);
     if let Err(e) = crate::projects::registry::register(&ctx.home, &root) {
         ctx.reporter.warn(format!(

@@ -213,36 +213,19 @@ pub fn read_small_file(path: &Path, limit: u64) -> io::Result<Vec<u8>> {
     Ok(bytes)
 }
 
-/// Write the receipt through a temporary file and a rename: it appears whole or not at all.
+/// Write the receipt atomically: it appears whole or not at all.
 pub fn write_receipt(prefix: &Path, receipt: &Receipt) -> io::Result<()> {
-    let temporary = prefix.join(format!(".{RECEIPT_FILE}.partial"));
     let text = serde_json::to_string_pretty(receipt).map_err(io::Error::other)?;
-    fs::write(&temporary, text + "\n")?;
-    fs::File::open(&temporary)?.sync_all()?;
-    fs::rename(&temporary, prefix.join(RECEIPT_FILE))?;
-    crate::interpreters::journal::sync_dir(prefix)
+    crate::system::files::write_atomic(&prefix.join(RECEIPT_FILE), (text + "\n").as_bytes())
 }
 
 /// Remove an installation (or the remains of a failed one) so that no reader sees it half
 /// gone: a directory is first renamed out of `versions/` into `tmp/removing-<key>-<unique>`,
 /// then deleted (if ftpy dies in between, the next command finishes the deletion: see
-/// [`crate::interpreters::journal::recover_all`]). A file or symbolic link is removed in place, which is
-/// atomic already.
+/// [`crate::interpreters::journal::recover_all`]).
 pub fn remove_tree(home: &Home, prefix: &Path) -> io::Result<()> {
-    let meta = match fs::symlink_metadata(prefix) {
-        Ok(meta) => meta,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(e),
-    };
-    if !meta.is_dir() {
-        return fs::remove_file(prefix);
-    }
-    fs::create_dir_all(home.tmp_dir())?;
-    let name = prefix.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let trash = home.tmp_dir().join(format!("{TRASH_PREFIX}{name}-{}", crate::interpreters::journal::unique_tag()));
-    fs::rename(prefix, &trash)?;
-    crate::interpreters::journal::kill_point(crate::interpreters::journal::KillPoint::TreeMovedOut);
-    fs::remove_dir_all(&trash)
+    use crate::interpreters::journal::{KillPoint, kill_point};
+    crate::system::files::remove_tree(prefix, &home.tmp_dir(), TRASH_PREFIX, || kill_point(KillPoint::TreeMovedOut))
 }
 
 /// `tmp/removing-<key>-<unique>`: a tree on its way out, no longer an installation.

@@ -24,7 +24,6 @@
 use std::fs::{self, File, TryLockError};
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -122,20 +121,7 @@ pub fn kill_point(point: KillPoint) {
     std::thread::sleep(PAUSE_LIMIT);
 }
 
-/// A name part no other call, in this process or another, produces: pid, counter, time.
-pub fn unique_tag() -> String {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    format!("{}-{}-{nanos}", std::process::id(), COUNTER.fetch_add(1, Ordering::SeqCst))
-}
-
-/// Make a rename or creation in `dir` durable.
-pub fn sync_dir(dir: &Path) -> io::Result<()> {
-    File::open(dir)?.sync_all()
-}
+pub use crate::system::files::{sync_dir, unique_tag};
 
 /// Where `--reinstall` sets the previous tree of `key` aside.
 pub fn aside_path(home: &Home, key: &InstallKey) -> PathBuf {

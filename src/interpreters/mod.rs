@@ -26,5 +26,7 @@ pub mod installation;
 pub mod journal;
 pub mod post_install_check;
 pub mod recipe;
+pub mod relocate;
+pub mod remote_cache;
 pub mod unpack;
 pub mod version;

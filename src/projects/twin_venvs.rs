@@ -8,7 +8,6 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::interpreters::installation::Installation;
 use crate::projects::project;
@@ -156,68 +155,10 @@ impl Environment {
     }
 }
 
-/// An environment being replaced: the old one waits beside it, as `<name>.previous-<pid>`,
-/// until the new one is complete. Dropped without `commit`, it rolls back.
-pub struct Replacement {
-    target: PathBuf,
-    previous: Option<PathBuf>,
-    done: bool,
-}
-
-impl Replacement {
-    /// Move whatever is at `target` aside.
-    pub fn begin(target: &Path) -> std::io::Result<Replacement> {
-        let mut previous = None;
-        if fs::symlink_metadata(target).is_ok() {
-            // Unique: a pid can come back (PID 1 in every container), an earlier aside must not
-            // be overwritten.
-            let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
-            let aside = aside_name(target, &format!("{}-{nanos}", std::process::id()));
-            fs::rename(target, &aside)?;
-            previous = Some(aside);
-        }
-        Ok(Replacement { target: target.to_path_buf(), previous, done: false })
-    }
-
-    /// The new environment stays; the old one is deleted.
-    pub fn commit(mut self) {
-        self.done = true;
-        if let Some(previous) = &self.previous {
-            let _ = fs::remove_dir_all(previous);
-        }
-    }
-
-    /// The new environment (complete or not) goes; the old one comes back. On failure, says
-    /// where the old one is and how to put it back by hand.
-    pub fn roll_back(mut self) -> Result<(), String> {
-        self.done = true;
-        self.undo().map_err(|e| match &self.previous {
-            Some(previous) => format!(
-                "cannot put the previous {} back ({e}); it is at {}: `rm -rf {0:?} && mv {1:?} {0:?}` restores it",
-                self.target.display(),
-                previous.display()
-            ),
-            None => format!("cannot remove the incomplete {} ({e})", self.target.display()),
-        })
-    }
-
-    fn undo(&self) -> std::io::Result<()> {
-        if fs::symlink_metadata(&self.target).is_ok() {
-            fs::remove_dir_all(&self.target)?;
-        }
-        if let Some(previous) = &self.previous {
-            fs::rename(previous, &self.target)?;
-        }
-        Ok(())
-    }
-}
-
-impl Drop for Replacement {
-    fn drop(&mut self) {
-        if !self.done {
-            let _ = self.undo();
-        }
-    }
+/// Where the old environment at `target` waits while a new one is made: beside it, as
+/// `<name>.previous-<pid>-<unique>`, where [`recover_interrupted`] looks after a kill.
+pub fn aside_path(target: &Path) -> PathBuf {
+    aside_name(target, &crate::system::files::unique_tag())
 }
 
 fn aside_name(target: &Path, tag: &str) -> PathBuf {
@@ -369,7 +310,12 @@ mod tests {
         let target = dir.path().join(".venv-ft");
         fs::create_dir(&target).unwrap();
         fs::write(target.join("old"), "").unwrap();
-        let r = Replacement::begin(&target).unwrap();
+        let begin = |target: &Path| {
+            let mut t = crate::system::files::Transaction::new(crate::system::files::Discard::InPlace);
+            t.replace(target, aside_path(target)).unwrap();
+            t
+        };
+        let r = begin(&target);
         assert!(!target.exists());
         fs::create_dir(&target).unwrap();
         fs::write(target.join("half"), "").unwrap();
@@ -377,7 +323,7 @@ mod tests {
         assert!(target.join("old").exists() && !target.join("half").exists());
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
 
-        let r = Replacement::begin(&target).unwrap();
+        let r = begin(&target);
         fs::create_dir(&target).unwrap();
         r.commit();
         assert!(target.exists() && !target.join("old").exists());
@@ -386,7 +332,7 @@ mod tests {
         // Dropped without a decision (an early return, a panic): rolled back.
         fs::write(target.join("kept"), "").unwrap();
         {
-            let _r = Replacement::begin(&target).unwrap();
+            let _r = begin(&target);
             fs::create_dir(&target).unwrap();
         }
         assert!(target.join("kept").exists());

@@ -4,6 +4,7 @@
 //!   modules each one provides.
 //! - [`doctor`]: checks this system against that table before a build.
 //! - [`interrupt`]: signals, child process groups, and stopping what a killed ftpy left running.
+//! - [`files`]: atomic writes, removing trees, and the set-aside/commit transaction.
 //! - [`pool`]: the one worker pool, for many small independent jobs.
 //! - [`python`]: the one way ftpy runs a Python interpreter, and what it removes from the
 //!   environment.
@@ -13,6 +14,7 @@
 
 pub mod clock;
 pub mod doctor;
+pub mod files;
 pub mod http;
 pub mod interrupt;
 pub mod pool;
