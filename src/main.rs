@@ -53,7 +53,7 @@ fn run(cli: Cli) -> Result<ExitCode, error::Error> {
     };
     if !matches!(cli.command, Command::Completions(_) | Command::Man(_) | Command::DebugKillPoints) {
         // What a killed ftpy left building stops before anything else touches the home.
-        crate::system::interrupt::reap_leftover_groups(&ctx.home, &ctx.reporter);
+        crate::system::interrupt::reap_leftover_groups(&ctx.home.locks_dir(), &ctx.reporter);
         crate::system::interrupt::record_groups_in(ctx.home.locks_dir());
     }
     // Finish or undo what a killed ftpy left, before anything reads or changes installations.

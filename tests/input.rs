@@ -279,3 +279,32 @@ fn venv_hints_only_releases_that_exist() {
     assert!(!err.contains("any version"), "{err}");
     assert!(err.contains("ftpy install --pair 3.14."), "{err}");
 }
+
+/// A user's PYTHONHOME, PYTHONPATH or PYTHON_GIL (another Python's standard library, a
+/// project's sources, the GIL forced off) reaches none of the Pythons ftpy runs for itself:
+/// the post-install probe, `-m venv`, the environment probe, pip, the GIL scan.
+#[test]
+fn a_hostile_python_environment_reaches_none_of_ftpys_own_pythons() {
+    let fx = Fixture::with_release(V);
+    let hostile = |cmd: &mut assert_cmd::Command| {
+        cmd.env("PYTHONHOME", "/elsewhere/python2.7")
+            .env("PYTHONPATH", "/elsewhere/site-packages")
+            .env("PYTHON_GIL", "0");
+    };
+    let mut install = fx.ftpy();
+    hostile(&mut install);
+    let out = install.args(["install", "--profile", "fast", "--pair", V]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let project = tempfile::TempDir::new().unwrap();
+    fs::write(project.path().join("requirements.txt"), "").unwrap();
+    let mut venv = fx.ftpy();
+    hostile(&mut venv);
+    let out = venv.current_dir(project.path()).args(["venv", "--python", V]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let reached = fx.records("python-env.");
+    assert!(
+        reached.is_empty(),
+        "the user's Python variables reached ftpy's own Pythons:\n{}",
+        reached.join("\n")
+    );
+}

@@ -3,7 +3,8 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use crate::interpreters::build_cache::{self, BuildCache, Toolchain};
+use crate::interpreters::build_cache::{self, BuildCache};
+use crate::system::toolchain::Toolchain;
 use crate::cli::{CacheCommand, CacheKeyArgs, PruneArgs};
 use crate::system::clock::unix_now;
 use crate::context::Context;

@@ -16,7 +16,7 @@ pub fn run(args: DoctorArgs, ctx: &Context) -> Result<ExitCode, Error> {
             hints: vec![format!("`ftpy doctor --python {}`", crate::interpreters::version::RECOMMENDED_SERIES)],
         });
     }
-    let d = Diagnosis::run(&ctx.home, series);
+    let d = Diagnosis::run(ctx.home.root(), series);
     let system = d.platform.map(|p| p.name()).unwrap_or("unknown system: commands for each");
     println!("Can this machine build CPython {series}? ({system})");
     for (dep, present) in &d.findings {

@@ -64,8 +64,8 @@ pub enum Error {
         #[source]
         source: CheckError,
     },
-    #[error("this system cannot build CPython yet: {}", missing.join(", "))]
-    NotReady { missing: Vec<String>, commands: Vec<String> },
+    #[error(transparent)]
+    NotReady(#[from] crate::system::doctor::NotReady),
     #[error("{} is damaged: {problem}", prefix.display())]
     Damaged { key: String, prefix: PathBuf, problem: String },
     #[error("cannot finish or undo what an interrupted install of {key} left; nothing was changed")]
@@ -141,7 +141,7 @@ impl Error {
             Error::Unpack(UnpackError::Unsafe { .. } | UnpackError::TooLarge { .. }) => ExitCode::UnsafeArchive,
             Error::Unpack(_) => ExitCode::LocalError,
             Error::Build(_) => ExitCode::BuildFailed,
-            Error::NotReady { .. } => ExitCode::NotReady,
+            Error::NotReady(e) => e.exit_code(),
             Error::InUse { .. } => ExitCode::InUse,
             Error::BuildCache(_) => ExitCode::LocalError,
             Error::Check { .. } => ExitCode::CheckFailed,
@@ -238,11 +238,7 @@ impl Error {
                 ),
                 "or remove the environments first (they are directories), or keep the installation".into(),
             ],
-            Error::NotReady { commands, .. } => {
-                let mut hints: Vec<String> = commands.iter().map(|c| format!("run `{c}`")).collect();
-                hints.push("`ftpy doctor` shows every check; --no-system-check skips this one".into());
-                hints
-            }
+            Error::NotReady(e) => e.hints(),
             Error::Wheels(e) => e.hints(),
             Error::Venv(e) => e.hints(),
             Error::Scan(e) => e.hints(),

@@ -65,16 +65,6 @@ pub fn configure_args(
     args
 }
 
-/// `ccache` on PATH, if any.
-pub fn find_ccache() -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path).map(|d| d.join("ccache")).find(|p| p.is_file())
-}
-
-pub fn make_program() -> String {
-    std::env::var("MAKE").ok().filter(|m| !m.is_empty()).unwrap_or_else(|| "make".into())
-}
-
 /// Everything one build needs to know.
 #[derive(Clone, Debug)]
 pub struct BuildPlan {
@@ -206,7 +196,7 @@ pub fn build_interpreter(plan: &BuildPlan, task: &mut Task) -> Result<(), BuildE
     let mut command = Command::new(&configure);
     command.args(&plan.configure_args);
     if let Some(launcher) = &plan.compiler_launcher {
-        let cc = crate::interpreters::build_cache::c_compiler();
+        let cc = crate::system::toolchain::c_compiler();
         let cc = format!("{} {cc}", launcher.display());
         log.line(&format!("using ccache: CC={cc}")).map_err(log_err)?;
         command.env("CC", cc);
@@ -214,7 +204,7 @@ pub fn build_interpreter(plan: &BuildPlan, task: &mut Task) -> Result<(), BuildE
     run_step(Step::Configure, command, plan, &mut log, task)?;
 
     task.phase("compile");
-    let make = make_program();
+    let make = crate::system::toolchain::make_program();
     let mut command = Command::new(&make);
     plan.jobserver.configure_make(&mut command);
     log.line(&format!("make jobserver: {} jobs, shared with concurrent builds", plan.jobs))
@@ -276,7 +266,7 @@ fn install_pip(plan: &BuildPlan, log: &mut BuildLog, task: &mut Task) -> Result<
         return Ok(()); // `NoInterpreter` is reported by the caller.
     }
     task.phase("install pip");
-    let mut command = Command::new(&interpreter);
+    let mut command = crate::system::python::python(&interpreter);
     command.args(["-I", "-m", "ensurepip"]);
     if mode == "upgrade" {
         command.arg("--upgrade");

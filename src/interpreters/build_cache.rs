@@ -13,7 +13,6 @@ use std::fs::{self, File};
 use std::io;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -21,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use crate::system::clock::unix_now_ms;
 use crate::interpreters::digest::{HashingReader, HashingWriter, Sha256Digest, sha256_reader};
 use crate::interpreters::unpack;
+use crate::system::toolchain::Toolchain;
 
 /// Bumped when the archive layout changes, so old entries stop matching.
 /// 2: hard links are kept as links (a free-threaded tree's python3.13 and python3.13t).
@@ -67,51 +67,6 @@ impl BuildInputs {
     }
 }
 
-/// Variables CPython's configure reads that change what the build produces.
-const BUILD_ENVIRONMENT: &[&str] = &["CC", "CFLAGS", "CPPFLAGS", "LDFLAGS", "LIBS", "PKG_CONFIG_PATH"];
-
-/// The C compiler configure will use: `$CC`, else `cc`.
-pub fn c_compiler() -> String {
-    std::env::var("CC").ok().filter(|c| !c.trim().is_empty()).unwrap_or_else(|| "cc".into())
-}
-
-/// The C compiler a build would use, as identity for the cache key.
-#[derive(Clone, Debug)]
-pub struct Toolchain {
-    /// `$CC` and the first line of its `--version`.
-    pub compiler: String,
-    /// `$CC -dumpmachine`, e.g. `x86_64-linux-gnu`.
-    pub target: String,
-    pub environment: Vec<(String, String)>,
-}
-
-impl Toolchain {
-    pub fn detect() -> Toolchain {
-        let cc = c_compiler();
-        let environment = BUILD_ENVIRONMENT
-            .iter()
-            .filter_map(|name| std::env::var(name).ok().map(|v| (name.to_string(), v)))
-            .collect();
-        let mut words = cc.split_whitespace();
-        let program = words.next().unwrap_or("cc").to_string();
-        let prefix_args: Vec<String> = words.map(str::to_string).collect();
-        let ask = |arg: &str| {
-            Command::new(&program)
-                .args(&prefix_args)
-                .arg(arg)
-                .output()
-                .ok()
-                .filter(|o| o.status.success())
-                .and_then(|o| String::from_utf8_lossy(&o.stdout).lines().next().map(|l| l.trim().to_string()))
-                .unwrap_or_else(|| "unknown".into())
-        };
-        Toolchain {
-            compiler: format!("{cc}: {}", ask("--version")),
-            target: ask("-dumpmachine"),
-            environment,
-        }
-    }
-}
 
 /// Add `source` to the archive as `name`, directories first and in name order, so that the
 /// same tree always makes the same archive. A file with several links is stored once; its

@@ -14,7 +14,8 @@ use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use crate::interpreters::build_cache::{BuildCache, BuildInputs, Toolchain};
+use crate::interpreters::build_cache::{BuildCache, BuildInputs};
+use crate::system::toolchain::Toolchain;
 use crate::interpreters::build::{self, BuildOptions, BuildPlan};
 use crate::interpreters::post_install_check;
 use crate::system::clock::unix_now;
@@ -372,7 +373,7 @@ fn build_all(
     // the PGO profile run, the LTO link, install) leaves its slots to the other.
     let jobserver = jobserver::Client::new(options.build.jobs.saturating_sub(1))
         .map_err(Error::io("cannot create the make jobserver"))?;
-    let launcher = if options.build.ccache { build::find_ccache() } else { None };
+    let launcher = if options.build.ccache { crate::system::toolchain::find_ccache() } else { None };
     let stamp = crate::system::clock::file_stamp_now();
     let plans: Vec<(Pending, BuildPlan)> = to_build
         .into_iter()
@@ -562,24 +563,7 @@ fn place_and_check(
 
 /// Stop before downloading when the build could not succeed: what `ftpy doctor` checks.
 fn check_system(ctx: &Context, options: &InstallOptions, series: MinorVersion) -> Result<(), Error> {
-    let diagnosis = Diagnosis::run(&ctx.home, series);
-    if diagnosis.ready(options.allow_missing_modules) {
-        return Ok(());
-    }
-    let deps = diagnosis.missing_required(options.allow_missing_modules);
-    let mut missing: Vec<String> = deps.iter().map(|d| diagnosis.describe(*d)).collect();
-    if !diagnosis.enough_space() {
-        missing.push(format!(
-            "free disk space ({} in {}, a build needs {}; free some, or point FTPY_HOME elsewhere)",
-            crate::output::progress::human_bytes(diagnosis.free_bytes.unwrap_or(0)),
-            diagnosis.measured_at.display(),
-            crate::output::progress::human_bytes(crate::system::doctor::REQUIRED_FREE_BYTES)
-        ));
-    }
-    if let Err(reason) = &diagnosis.home_writable {
-        missing.push(reason.clone());
-    }
-    Err(Error::NotReady { missing, commands: diagnosis.install_commands(&deps) })
+    Ok(Diagnosis::run(ctx.home.root(), series).require(options.allow_missing_modules)?)
 }
 
 /// Take a tree that failed its checks out of `versions/`, and put the previous one back.

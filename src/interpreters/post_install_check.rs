@@ -5,7 +5,6 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Command;
 
 use serde::{Deserialize, Serialize};
 
@@ -122,8 +121,8 @@ impl CheckError {
 pub fn probe(interpreter: &Path, series: MinorVersion) -> Result<CheckReport, CheckError> {
     let path = interpreter.display().to_string();
     let modules: Vec<&str> = modules_for(series).map(|m| m.import).collect();
-    let mut command = Command::new(interpreter);
-    command.arg("-I").arg("-c").arg(PROBE).args(&modules).env_remove("PYTHON_GIL");
+    let mut command = crate::system::python::python(interpreter);
+    command.arg("-I").arg("-c").arg(PROBE).args(&modules);
     // During an install, the terminal's Ctrl-C must not kill the probe and pass for a failed
     // check: ftpy notes the signal, and the probe's answer stands.
     let output = crate::system::interrupt::prepare_child(&mut command)

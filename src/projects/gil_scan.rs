@@ -7,8 +7,6 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::Mutex;
 
 use serde::Deserialize;
 
@@ -70,9 +68,8 @@ impl crate::error::Diagnose for ScanError {
 /// The extension modules installed in the site-packages of `python`'s environment.
 pub fn list_extensions(python: &Path) -> Result<Vec<ExtensionModule>, ScanError> {
     let fail = |message: String| ScanError { python: python.to_path_buf(), message };
-    let output = Command::new(python)
+    let output = crate::system::python::python(python)
         .args(["-c", LIST_EXTENSIONS])
-        .env_remove("PYTHONPATH")
         .output()
         .map_err(|e| fail(e.to_string()))?;
     if !output.status.success() {
@@ -87,23 +84,12 @@ pub fn scan(python: &Path) -> Result<GilReport, ScanError> {
     let modules = list_extensions(python)?;
     let owners: BTreeMap<String, Option<String>> =
         modules.iter().map(|m| (m.module.clone(), m.distribution.clone())).collect();
-    let results: Mutex<Vec<(String, Result<ProbeOutput, String>)>> = Mutex::new(Vec::new());
-    let next = Mutex::new(modules.iter());
-    let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(8);
-    std::thread::scope(|s| {
-        for _ in 0..workers {
-            s.spawn(|| {
-                loop {
-                    let Some(module) = next.lock().unwrap().next() else { break };
-                    let result = probe_import(python, &module.module);
-                    results.lock().unwrap().push((module.module.clone(), result));
-                }
-            });
-        }
+    let results = crate::system::pool::map(&modules, crate::system::pool::workers_up_to(8), |module| {
+        (module.module.clone(), probe_import(python, &module.module))
     });
 
     let mut report = GilReport { modules_checked: modules.len(), ..GilReport::default() };
-    for (module, result) in results.into_inner().unwrap() {
+    for (module, result) in results {
         match result {
             Err(message) => report.import_errors.push((module, message)),
             Ok(out) => {
@@ -130,10 +116,8 @@ pub fn scan(python: &Path) -> Result<GilReport, ScanError> {
 }
 
 fn probe_import(python: &Path, module: &str) -> Result<ProbeOutput, String> {
-    let output = Command::new(python)
+    let output = crate::system::python::python(python)
         .args(["-c", IMPORT_PROBE, module])
-        .env_remove("PYTHON_GIL")
-        .env_remove("PYTHONPATH")
         .output()
         .map_err(|e| e.to_string())?;
     let stdout = String::from_utf8_lossy(&output.stdout);

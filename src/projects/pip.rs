@@ -6,7 +6,7 @@
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 /// Why one package could not be installed.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -42,13 +42,11 @@ pub fn install(python: &Path, args: &[String], cwd: &Path, log: &Path) -> Result
         |message: String| PipFailure { log: log.to_path_buf(), packages: vec![], key_lines: vec![message] };
     let out = File::create(log).map_err(|e| fail(format!("cannot write {}: {e}", log.display())))?;
     let err = out.try_clone().map_err(|e| fail(e.to_string()))?;
-    let mut command = Command::new(python);
+    let mut command = crate::system::python::python(python);
     command
         .args(["-m", "pip", "install", "--disable-pip-version-check", "--no-input", "--progress-bar", "off"])
         .args(args)
         .current_dir(cwd)
-        .env_remove("PYTHONPATH")
-        .env_remove("PYTHONHOME")
         .stdin(Stdio::null())
         .stdout(out)
         .stderr(err);

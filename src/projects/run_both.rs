@@ -5,7 +5,7 @@
 use std::ffi::OsString;
 use std::io::{self, BufRead, BufReader, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{ChildStdin, Command, Stdio};
+use std::process::{ChildStdin, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -14,6 +14,7 @@ use crate::error::Error;
 use crate::interpreters::version::Variant;
 use crate::projects::project;
 use crate::projects::twin_venvs::{Environment, VenvError};
+use crate::system::toolchain::find_program;
 
 /// The command failed (or could not start) in these environments.
 #[derive(Debug, thiserror::Error)]
@@ -176,12 +177,11 @@ pub fn run_in(
         return Ok(RunResult { exit: Exit::NotFound, wall: Duration::ZERO, gil_enabled_by: None });
     };
     let started = Instant::now();
-    let mut child = Command::new(program)
+    let mut child = crate::system::python::user_command(program)
         .args(&command[1..])
         .current_dir(cwd)
         .env("VIRTUAL_ENV", &env.path)
         .env("PATH", &path)
-        .env_remove("PYTHONHOME")
         .stdin(if matches!(input, Input::Inherit) { Stdio::inherit() } else { Stdio::piped() })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -281,24 +281,6 @@ fn activated_path(env: &Environment) -> OsString {
         dirs.extend(std::env::split_paths(&path));
     }
     std::env::join_paths(dirs).unwrap_or_default()
-}
-
-/// Look `name` up the way a shell would, on the activated PATH.
-fn find_program(name: &str, path: &OsString) -> Option<PathBuf> {
-    if name.contains('/') {
-        return Some(PathBuf::from(name));
-    }
-    std::env::split_paths(path).map(|dir| dir.join(name)).find(|candidate| is_executable(candidate))
-}
-
-fn is_executable(path: &Path) -> bool {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        path.metadata().is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-    }
-    #[cfg(not(unix))]
-    path.is_file()
 }
 
 /// Median, fastest and slowest of a side's runs.

@@ -5,7 +5,6 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use serde::{Deserialize, Serialize};
 
@@ -139,11 +138,9 @@ impl Environment {
     /// `<base> -m venv <path>`: with pip, from the interpreter's bundled wheel (no index needed).
     pub fn create(&self, base: &Installation) -> Result<(), VenvError> {
         let fail = |message: String| VenvError::Create { path: self.path.clone(), message };
-        let output = Command::new(base.interpreter())
+        let output = crate::system::python::python(base.interpreter())
             .args(["-m", "venv"])
             .arg(&self.path)
-            .env_remove("PYTHONPATH")
-            .env_remove("PYTHONHOME")
             .output()
             .map_err(|e| fail(format!("cannot run {}: {e}", base.interpreter().display())))?;
         if !output.status.success() {
@@ -154,11 +151,8 @@ impl Environment {
 
     pub fn probe(&self) -> Result<EnvInfo, VenvError> {
         let fail = |message: String| VenvError::Probe { path: self.path.clone(), message };
-        let output = Command::new(self.python())
+        let output = crate::system::python::python(self.python())
             .args(["-c", ENV_PROBE])
-            .env_remove("PYTHON_GIL")
-            .env_remove("PYTHONPATH")
-            .env_remove("PYTHONHOME")
             .output()
             .map_err(|e| fail(format!("cannot run {}: {e}", self.python().display())))?;
         if !output.status.success() {
@@ -334,7 +328,7 @@ mod tests {
         let env = Environment::in_project(dir.path(), Variant::Freethreaded);
         fs::create_dir_all(&env.path).unwrap();
         let record = env.path.join(RECORD_FILE);
-        let status = Command::new("mkfifo").arg(&record).status().unwrap();
+        let status = std::process::Command::new("mkfifo").arg(&record).status().unwrap();
         assert!(status.success());
         // In a thread, so that a wait for a writer fails the test instead of hanging it.
         let read = |env: Environment| {

@@ -4,12 +4,31 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::interpreters::home::Home;
-use crate::system::sysdeps::{Platform, SystemDependency, is_present};
 use crate::interpreters::version::MinorVersion;
+use crate::system::sysdeps::{Platform, SystemDependency, is_present};
 
 /// Below this much free space in the home, a build is likely to fail part-way.
 pub const REQUIRED_FREE_BYTES: u64 = 3 * 1024 * 1024 * 1024;
+
+/// The system cannot build CPython yet: what is missing, and the commands that install it.
+#[derive(Debug, thiserror::Error)]
+#[error("this system cannot build CPython yet: {}", missing.join(", "))]
+pub struct NotReady {
+    pub missing: Vec<String>,
+    pub commands: Vec<String>,
+}
+
+impl crate::error::Diagnose for NotReady {
+    fn exit_code(&self) -> crate::error::ExitCode {
+        crate::error::ExitCode::NotReady
+    }
+
+    fn hints(&self) -> Vec<String> {
+        let mut hints: Vec<String> = self.commands.iter().map(|c| format!("run `{c}`")).collect();
+        hints.push("`ftpy doctor` shows every check; --no-system-check skips this one".into());
+        hints
+    }
+}
 
 pub struct Diagnosis {
     /// The series whose build the diagnosis is for: what is required depends on it.
@@ -29,8 +48,9 @@ pub struct Diagnosis {
 }
 
 impl Diagnosis {
-    pub fn run(home: &Home, series: MinorVersion) -> Diagnosis {
-        let measured_at = nearest_existing(home.versions_dir().parent().unwrap_or(Path::new("/")));
+    /// Check the system for a build of `series` whose installs go under `home_dir`.
+    pub fn run(home_dir: &Path, series: MinorVersion) -> Diagnosis {
+        let measured_at = nearest_existing(home_dir);
         Diagnosis {
             series,
             platform: Platform::detect(),
@@ -85,6 +105,28 @@ impl Diagnosis {
         self.missing_required(allow_missing_modules).is_empty()
             && self.enough_space()
             && self.home_writable.is_ok()
+    }
+
+    /// `Err` with what is missing and the commands that install it, when a build of the series
+    /// could not succeed here: the check `ftpy install` makes before it downloads anything.
+    pub fn require(&self, allow_missing_modules: bool) -> Result<(), NotReady> {
+        if self.ready(allow_missing_modules) {
+            return Ok(());
+        }
+        let deps = self.missing_required(allow_missing_modules);
+        let mut missing: Vec<String> = deps.iter().map(|d| self.describe(*d)).collect();
+        if !self.enough_space() {
+            missing.push(format!(
+                "free disk space ({} in {}, a build needs {}; free some, or point FTPY_HOME elsewhere)",
+                crate::output::progress::human_bytes(self.free_bytes.unwrap_or(0)),
+                self.measured_at.display(),
+                crate::output::progress::human_bytes(REQUIRED_FREE_BYTES)
+            ));
+        }
+        if let Err(reason) = &self.home_writable {
+            missing.push(reason.clone());
+        }
+        Err(NotReady { missing, commands: self.install_commands(&deps) })
     }
 
     /// The commands that install `deps`: one for the detected platform, else one per platform.

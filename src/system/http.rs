@@ -7,6 +7,7 @@
 
 use std::time::Duration;
 
+use base64::prelude::{BASE64_STANDARD, Engine as _};
 use ureq::tls::{PemItem, RootCerts, TlsConfig};
 
 /// An agent that gives up on a connection after 30 s, and on a server that is silent for 60 s
@@ -67,44 +68,14 @@ pub fn split_credentials(url: &str) -> (String, Option<(String, String)>) {
 
 /// The `Authorization` value for a URL's user and password (percent-decoded, as pip does).
 pub fn basic_auth(user: &str, password: &str) -> String {
-    let token = base64(format!("{}:{}", percent_decode(user), percent_decode(password)).as_bytes());
+    let token = BASE64_STANDARD.encode(format!("{}:{}", percent_decode(user), percent_decode(password)));
     format!("Basic {token}")
 }
 
-/// `%XX` sequences decoded (a `+` stays a `+`, as in pip's `unquote`).
+/// `%XX` sequences decoded (a `+` stays a `+`, as in pip's `unquote`; a `%` without two hex
+/// digits stays as it is).
 fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && i + 2 < bytes.len()
-            && let Ok(b) = u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"), 16)
-        {
-            out.push(b);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-fn base64(bytes: &[u8]) -> String {
-    const TABLE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let n = chunk.iter().enumerate().fold(0u32, |acc, (i, b)| acc | (*b as u32) << (16 - 8 * i));
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(TABLE[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
+    percent_encoding::percent_decode_str(text).decode_utf8_lossy().into_owned()
 }
 
 #[cfg(test)]
@@ -115,10 +86,10 @@ mod tests {
     fn user_parts_become_basic_auth() {
         assert_eq!(percent_decode("a%2Bb+c%40"), "a+b+c@");
         assert_eq!(percent_decode("50%"), "50%");
-        assert_eq!(base64(b"user:pass"), "dXNlcjpwYXNz");
-        assert_eq!(base64(b"ab"), "YWI=");
+        assert_eq!(percent_decode("%4"), "%4");
+        assert_eq!(basic_auth("ab", ""), "Basic YWI6");
         assert_eq!(basic_auth("user", "pass"), "Basic dXNlcjpwYXNz");
-        assert_eq!(basic_auth("us%40r", "p%3Ass"), format!("Basic {}", base64(b"us@r:p:ss")));
+        assert_eq!(basic_auth("us%40r", "p%3Ass"), "Basic dXNAcjpwOnNz");
         let (address, credentials) = split_credentials("http://alice:s3cr3t@127.0.0.1:8/x/y.tar.xz");
         assert_eq!(address, "http://127.0.0.1:8/x/y.tar.xz");
         assert_eq!(credentials, Some(("alice".to_string(), "s3cr3t".to_string())));

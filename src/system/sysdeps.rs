@@ -1,16 +1,18 @@
 //! What building CPython needs from the system, how to tell whether it is there, and how each
-//! platform provides it. [`STDLIB_MODULES`] is the one table of the extension modules ftpy
-//! checks after an install, per series, and of the library each is built from; doctor, the
-//! system check, the post-install checks and their hints, the generated workflow and
-//! Dockerfile, and `install.sh` (by a test) all follow it. Used by `ftpy doctor`, by the check `ftpy install` makes before it
-//! downloads anything, and to turn a failed build or a missing module into the command that
-//! fixes it.
+//! platform provides it. [`SystemDependency::package`] is the one table of system packages, and
+//! [`STDLIB_MODULES`] the one table of the extension modules ftpy checks after an install, per
+//! series, and of the library each is built from. Everything else follows them: doctor and the
+//! check `ftpy install` makes before it downloads anything, the build and post-install hints,
+//! the wheel-build hints (`wheels::build`), the Dockerfile's builder stage
+//! ([`Platform::build_packages`]), and `install.sh --build-deps`, which the generated workflow
+//! runs through ftpy's action (shell: a test below checks its lists match the table exactly).
 
 use std::fmt;
 use std::fs;
 use std::io::Write;
 use std::process::{Command, Stdio};
 
+use crate::system::toolchain::{compiler_command, compiler_works, is_root};
 use crate::interpreters::version::{FIRST_FREETHREADED, MinorVersion};
 
 /// The package managers ftpy knows how to advise for.
@@ -420,7 +422,7 @@ pub fn is_present(dep: SystemDependency) -> bool {
     use SystemDependency::*;
     match dep {
         CCompiler => compiler_works(),
-        Make => runs(&crate::interpreters::build::make_program(), &["--version"]),
+        Make => runs(&crate::system::toolchain::make_program(), &["--version"]),
         PkgConfig => runs("pkg-config", &["--version"]),
         _ => {
             dep.header().is_some_and(header_found)
@@ -439,35 +441,7 @@ fn runs(program: &str, args: &[&str]) -> bool {
         .is_ok_and(|s| s.success())
 }
 
-fn compiler_command() -> Command {
-    let cc = crate::interpreters::build_cache::c_compiler();
-    let mut words = cc.split_whitespace();
-    let mut command = Command::new(words.next().unwrap_or("cc"));
-    command.args(words);
-    command
-}
 
-/// The compiler compiles and links a program: `cc --version` alone passes for a gcc without
-/// the C library's headers.
-fn compiler_works() -> bool {
-    let Ok(dir) = tempfile::tempdir() else { return false };
-    let source = dir.path().join("probe.c");
-    if fs::write(&source, "int main(void) { return 0; }\n").is_err() {
-        return false;
-    }
-    compiler_command()
-        .arg(&source)
-        .arg("-o")
-        .arg(dir.path().join("probe"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-fn is_root() -> bool {
-    Command::new("id").arg("-u").output().is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-}
 
 fn header_found(header: &str) -> bool {
     if !compiler_works() {
@@ -560,7 +534,8 @@ mod tests {
         assert!(!header_found("surely/not/a/real/header.h"));
     }
 
-    /// install.sh is shell and cannot read the table: its package lists must say the same.
+    /// install.sh is shell and cannot read the table: each of its package manager lines must
+    /// list exactly the table's packages for that platform, in the table's order.
     #[test]
     fn install_sh_installs_what_the_table_says() {
         let script = include_str!("../../install.sh");
@@ -572,20 +547,17 @@ mod tests {
             ("apk add", Platform::Alpine),
         ];
         for (command, platform) in managers {
-            let line = script
+            let lines: Vec<&str> = script
                 .lines()
-                .find(|l| l.contains(command) && l.trim_start().starts_with('"'))
-                .unwrap_or_else(|| panic!("install.sh has no `{command}` line"));
-            let listed: std::collections::BTreeSet<&str> = line
-                .trim()
-                .trim_matches('"')
-                .split_whitespace()
-                .filter(|w| !w.starts_with('-') && !w.contains('=') && !command.contains(*w) && *w != "env")
+                .map(str::trim)
+                .filter(|l| l.starts_with('"') && l.contains(command))
                 .collect();
-            let expected: std::collections::BTreeSet<&str> = platform.build_packages().into_iter().collect();
+            assert_eq!(lines.len(), 1, "install.sh must have one `{command}` line: {lines:?}");
+            let after = lines[0].trim_matches('"').split_once(command).map(|(_, rest)| rest).unwrap();
+            let listed: Vec<&str> = after.split_whitespace().filter(|w| !w.starts_with('-')).collect();
             assert_eq!(
                 listed,
-                expected,
+                platform.build_packages(),
                 "install.sh's {} line must list exactly: {}",
                 platform.name(),
                 platform.build_packages().join(" ")

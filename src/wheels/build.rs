@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Instant;
 
 use crate::context::Context;
@@ -176,7 +176,7 @@ pub fn build(
     fs::create_dir_all(wheelhouse)?;
     let scratch = tempfile::Builder::new().prefix(".build-").tempdir_in(wheelhouse)?;
     let out = File::create(log)?;
-    let status = Command::new(python)
+    let status = crate::system::python::python(python)
         .args(["-m", "pip", "wheel", "-v", "--disable-pip-version-check", "--no-input", "--no-deps"])
         .args(["--no-binary", name, "--cache-dir"])
         .arg(scratch.path().join("cache"))
@@ -184,8 +184,6 @@ pub fn build(
         .arg(scratch.path().join("out"))
         .args(index_args)
         .arg(format!("{name}=={version}"))
-        .env_remove("PYTHON_GIL")
-        .env_remove("PYTHONPATH")
         .stdin(Stdio::null())
         .stdout(out.try_clone()?)
         .stderr(out)

@@ -12,7 +12,6 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::str::FromStr;
-use std::sync::Mutex;
 
 use pep508_rs::pep440_rs::{Operator, Version, VersionSpecifiers};
 use pep508_rs::{ExtraName, MarkerEnvironment, MarkerEnvironmentBuilder, Requirement, VersionOrUrl};
@@ -576,33 +575,8 @@ fn parallel<T, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<(T, R)>
 where
     T: Clone + Send + Sync,
 {
-    let results: Mutex<Vec<Option<R>>> = Mutex::new((0..items.len()).map(|_| None).collect());
-    let next = Mutex::new(0usize);
-    let workers = items.len().clamp(1, 16);
-    std::thread::scope(|s| {
-        for _ in 0..workers {
-            s.spawn(|| {
-                loop {
-                    let index = {
-                        let mut n = next.lock().unwrap();
-                        let i = *n;
-                        *n += 1;
-                        i
-                    };
-                    if index >= items.len() {
-                        break;
-                    }
-                    let result = f(&items[index]);
-                    results.lock().unwrap()[index] = Some(result);
-                }
-            });
-        }
-    });
-    items
-        .iter()
-        .cloned()
-        .zip(results.into_inner().unwrap().into_iter().map(|r| r.expect("every item ran")))
-        .collect()
+    let results = crate::system::pool::map(items, items.len().clamp(1, 16), f);
+    items.iter().cloned().zip(results).collect()
 }
 
 #[cfg(test)]

@@ -271,7 +271,12 @@ install:\n\
 \techo \"DESTDIR=$(DESTDIR)\" > \"$$(mktemp \"$$FTPY_TEST_RECORD/install.XXXXXX\")\"\n";
 
 /// The stub interpreter answers ftpy's probe the way a real one would, steered by FAKE_* vars.
+/// It and the environments' pythons it makes write a `python-env.*` record (their arguments,
+/// then the variables) when PYTHONHOME, PYTHONPATH or PYTHON_GIL reaches them.
 const PYTHON_IN: &str = r#"#!/bin/sh
+if [ -n "$PYTHONHOME$PYTHONPATH$PYTHON_GIL" ]; then
+  printf '%s\n' "$0 $*" "PYTHONHOME=$PYTHONHOME PYTHONPATH=$PYTHONPATH PYTHON_GIL=$PYTHON_GIL" > "$(mktemp "$FTPY_TEST_RECORD/python-env.XXXXXX")"
+fi
 # FAKE_PROBE_PAUSE=<file>: say so in <file>, then hang as a check that never ends would.
 if [ -n "$FAKE_PROBE_PAUSE" ]; then echo probing > "$FAKE_PROBE_PAUSE"; exec sleep 300; fi
 # `-m venv DIR`: an environment whose python answers ftpy's environment probe (and lists no
@@ -282,6 +287,9 @@ if [ "$1" = "-m" ] && [ "$2" = venv ]; then
   printf 'home = %s/bin\n' "$base" > "$3/pyvenv.cfg"
   cat > "$3/bin/python" <<EOF
 #!/bin/sh
+if [ -n "\$PYTHONHOME\$PYTHONPATH\$PYTHON_GIL" ]; then
+  printf '%s\\n' "\$0 \$*" "PYTHONHOME=\$PYTHONHOME PYTHONPATH=\$PYTHONPATH PYTHON_GIL=\$PYTHON_GIL" > "\$(mktemp "\$FTPY_TEST_RECORD/python-env.XXXXXX")"
+fi
 case "\$2" in
   *EXTENSION_SUFFIXES*)
     # FAKE_SCAN_PAUSE=<file>: the GIL scan says so in <file>, then takes its time.

@@ -102,8 +102,8 @@ fn write_record(dir: &Path, child: &Child, what: &str) -> io::Result<Option<Runn
 
 /// Stop the process groups that ftpy runs killed with SIGKILL left running (see the notes
 /// above), saying so in one line each; remove their records.
-pub fn reap_leftover_groups(home: &crate::interpreters::home::Home, reporter: &crate::output::progress::Reporter) {
-    reap_in(&home.locks_dir(), |line| reporter.warn(line));
+pub fn reap_leftover_groups(locks_dir: &Path, reporter: &crate::output::progress::Reporter) {
+    reap_in(locks_dir, |line| reporter.warn(line));
 }
 
 fn reap_in(dir: &Path, mut report: impl FnMut(String)) {

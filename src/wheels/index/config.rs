@@ -3,7 +3,6 @@
 //! own pip.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use serde::Serialize;
 
@@ -111,9 +110,8 @@ pub fn index_config(
 
 /// `pip config list`: `section.key='value'` lines from pip's configuration files.
 fn pip_config_files(python: &Path) -> Vec<(String, String)> {
-    let Ok(output) = Command::new(python)
+    let Ok(output) = crate::system::python::python(python)
         .args(["-m", "pip", "config", "list", "--disable-pip-version-check"])
-        .env_remove("PYTHONPATH")
         .output()
     else {
         return Vec::new();
@@ -132,9 +130,8 @@ fn pip_config_files(python: &Path) -> Vec<(String, String)> {
 }
 
 fn pip_default_index(python: &Path) -> Option<String> {
-    let output = Command::new(python)
+    let output = crate::system::python::python(python)
         .args(["-c", "from pip._internal.models.index import PyPI; print(PyPI.simple_url)"])
-        .env_remove("PYTHONPATH")
         .output()
         .ok()?;
     let url = String::from_utf8_lossy(&output.stdout).trim().to_string();
