@@ -660,7 +660,9 @@ fn the_project_chooses_the_python() {
 /// pip as `ftpy wheels build` drives it, with pip 26.1's words: `pip wheel` builds a wheel of
 /// anything but `broken`, whose backend refuses the free-threaded build; `pip install` of a
 /// wheel that needs `broken` (the scratch install) collects it from the index and fails the
-/// same way; FAKE_PIP_INSTALL_FAILS fails every install.
+/// same way; FAKE_PIP_INSTALL_FAILS fails every install. Every `pip install` leaves a
+/// `pip-install.*` record (the environment's python, the directory, the arguments), and
+/// "installs" each wheel of its `--find-links` directory as a `.dist-info` in the environment.
 const FAKE_PIP: &str = r#"#!/bin/sh
 cmd=$3; shift 3
 refuse() {
@@ -704,7 +706,19 @@ wheel)
   echo "Successfully built $name"
   ;;
 install)
+  printf '%s\n' "${FAKE_PIP_PYTHON:-?}" "$PWD" "$@" > "$(mktemp "$FTPY_TEST_RECORD/pip-install.XXXXXX")"
   [ -n "$FAKE_PIP_INSTALL_FAILS" ] && { echo "ERROR: No matching distribution found for gone"; exit 1; }
+  links=
+  for arg in "$@"; do
+    [ "$links" = next ] && links=$arg
+    [ "$arg" = --find-links ] && links=next
+  done
+  if [ -n "$links" ] && [ -n "$FAKE_PIP_PYTHON" ]; then
+    site="$(dirname "$FAKE_PIP_PYTHON")/../lib/python3.13t/site-packages"
+    for wheel in "$links"/*.whl; do
+      [ -e "$wheel" ] && mkdir -p "$site/$(basename "$wheel" | cut -d- -f1,2).dist-info"
+    done
+  fi
   for arg in "$@"; do
     case "$arg" in
       */needsbroken-*) echo "Processing $arg"; echo "Collecting broken (from needsbroken==1.0)"; refuse ;;
@@ -720,6 +734,13 @@ fn fixture_with_fake_pip() -> Fixture {
     let fixture = Fixture::with_release("3.13.5");
     let out = fixture.ftpy().args(["install", "--profile", "fast", "3.13.5t"]).output().unwrap();
     assert!(out.status.success(), "{}", stderr_of(&out));
+    fake_pip_for_3_13_5t(&fixture);
+    fixture
+}
+
+/// Make the installed 3.13.5t, and every environment made from it, hand `-m pip` to FAKE_PIP
+/// (an environment's python tells it who it is in FAKE_PIP_PYTHON).
+fn fake_pip_for_3_13_5t(fixture: &Fixture) {
     let bin = fixture.home.path().join("versions/3.13.5t/bin");
     let pip = fixture.home.path().join("fake-pip");
     fs::write(&pip, FAKE_PIP).unwrap();
@@ -734,7 +755,7 @@ if [ "$1" = -m ] && [ "$2" = pip ]; then exec sh {pip} "$@"; fi
 if [ "$1" = -m ] && [ "$2" = venv ]; then
   "$0.real" "$@" || exit 1
   mv "$3/bin/python" "$3/bin/python.real"
-  printf '#!/bin/sh\nif [ "$1" = -m ] && [ "$2" = pip ]; then exec sh {pip} "$@"; fi\nexec "$0.real" "$@"\n' > "$3/bin/python"
+  printf '#!/bin/sh\nif [ "$1" = -m ] && [ "$2" = pip ]; then FAKE_PIP_PYTHON="$0" exec sh {pip} "$@"; fi\nexec "$0.real" "$@"\n' > "$3/bin/python"
   chmod +x "$3/bin/python"
   exit 0
 fi
@@ -745,7 +766,6 @@ exec "$0.real" "$@"
     .unwrap();
     use std::os::unix::fs::PermissionsExt;
     fs::set_permissions(&python, fs::Permissions::from_mode(0o755)).unwrap();
-    fixture
 }
 
 fn build(fixture: &Fixture, index: &IndexFixture, dir: &std::path::Path, env: &[(&str, &str)]) -> Output {
@@ -820,6 +840,118 @@ fn build_keeps_its_report_when_a_dependency_fails_to_build() {
         "{stderr}"
     );
     assert!(stderr.contains("gone (a dependency, in the scratch install)"), "{stderr}");
+}
+
+/// The pair 3.13.5 and 3.13.5t, the free-threaded build's pip the fake one (the GIL build's
+/// environments take any `pip install` and do nothing).
+fn pair_with_fake_pip() -> Fixture {
+    let fixture = Fixture::with_release("3.13.5");
+    let out = fixture.ftpy().args(["install", "--pair", "--profile", "fast", "3.13.5"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    fake_pip_for_3_13_5t(&fixture);
+    fixture
+}
+
+fn venv(fixture: &Fixture, index: &IndexFixture, dir: &std::path::Path, extra: &[&str]) -> Output {
+    fixture
+        .ftpy()
+        .current_dir(dir)
+        .env("PIP_INDEX_URL", &index.url)
+        .env("PIP_CONFIG_FILE", "/dev/null")
+        .args(["venv", "--python", "3.13.5"])
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
+/// The `pip install`s the free-threaded environment of `project` ran: one record each (the
+/// directory, then the arguments).
+fn ft_env_installs(fixture: &Fixture, project: &std::path::Path) -> Vec<Vec<String>> {
+    let python = project.join(".venv-ft/bin/python").display().to_string();
+    fixture
+        .records("pip-install.")
+        .iter()
+        .filter(|r| r.lines().next() == Some(python.as_str()))
+        .map(|r| r.lines().skip(1).map(str::to_string).collect())
+        .collect()
+}
+
+#[test]
+fn venv_build_wheels_builds_what_the_free_threaded_build_lacks_then_installs_from_it() {
+    let fixture = pair_with_fake_pip();
+    let index = IndexFixture::new();
+    index.json_project("onlysdist", vec![common::index::file_sdist("onlysdist", "1.0", &[])]);
+    let dir = tempfile::TempDir::new().unwrap();
+    let project = fs::canonicalize(dir.path()).unwrap();
+    fs::write(project.join("requirements.txt"), "onlysdist\n").unwrap();
+
+    let out = venv(&fixture, &index, &project, &["--build-wheels"]);
+    let (stdout, stderr) = (stdout_of(&out), stderr_of(&out));
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    // The build's report, for the free-threaded build of the chosen pair.
+    assert!(stderr.contains("Building the wheels 3.13.5t lacks"), "{stderr}");
+    let line = stdout.lines().find(|l| l.starts_with("onlysdist")).unwrap_or_else(|| panic!("{stdout}"));
+    assert!(line.contains("built") && line.contains("stays off"), "{line}");
+    // The wheel, in the home's wheelhouse for 3.13.5t, and no scratch directory beside it.
+    let wheelhouse = fixture.home.path().join("wheels/3.13.5t");
+    let wheel = format!("onlysdist-1.0-cp313-cp313t-linux_{}.whl", common::index::arch());
+    assert_eq!(list_dir(&wheelhouse), std::slice::from_ref(&wheel), "{stdout}\n{stderr}");
+    // Both environments, made and recorded.
+    for env in [".venv-gil", ".venv-ft"] {
+        assert!(project.join(env).join("ftpy-venv.json").is_file(), "{env}: {stderr}");
+        assert!(stdout.lines().any(|l| l.starts_with(env)), "{env}: {stdout}");
+    }
+    // The free-threaded environment installed the requirements from that wheelhouse, and got
+    // the package.
+    let installs = ft_env_installs(&fixture, &project);
+    assert_eq!(installs.len(), 1, "{installs:?}");
+    let args = &installs[0];
+    assert_eq!(args[0], project.display().to_string(), "{args:?}");
+    let links = args.iter().position(|a| a == "--find-links").unwrap_or_else(|| panic!("{args:?}"));
+    assert_eq!(args[links + 1], wheelhouse.display().to_string(), "{args:?}");
+    assert!(
+        project.join(".venv-ft/lib/python3.13t/site-packages/onlysdist-1.0.dist-info").is_dir(),
+        "{args:?}"
+    );
+}
+
+#[test]
+fn venv_build_wheels_that_fail_leave_the_environments_as_they_were() {
+    let fixture = pair_with_fake_pip();
+    let index = IndexFixture::new();
+    index.json_project("broken", vec![common::index::file_sdist("broken", "2.1.1", &[])]);
+    let dir = tempfile::TempDir::new().unwrap();
+    let project = fs::canonicalize(dir.path()).unwrap();
+    fs::write(project.join("requirements.txt"), "broken\n").unwrap();
+    // Environments made without building (the fake pip installs anything), and marked.
+    let out = venv(&fixture, &index, &project, &[]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let envs = [".venv-gil", ".venv-ft"];
+    for env in envs {
+        fs::write(project.join(env).join("marker"), env).unwrap();
+    }
+    let records: Vec<String> = envs
+        .iter()
+        .map(|env| fs::read_to_string(project.join(env).join("ftpy-venv.json")).unwrap())
+        .collect();
+    let before = list_dir(&project);
+    let installs = ft_env_installs(&fixture, &project).len();
+
+    let out = venv(&fixture, &index, &project, &["--build-wheels"]);
+    let (stdout, stderr) = (stdout_of(&out), stderr_of(&out));
+    assert_eq!(out.status.code(), Some(13), "{stdout}\n{stderr}");
+    let line = stdout.lines().find(|l| l.starts_with("broken")).unwrap_or_else(|| panic!("{stdout}"));
+    assert!(line.contains("FAILED"), "{stdout}");
+    assert!(stderr.contains("1 package could not be built: broken"), "{stderr}");
+    // Nothing was filled, set aside or left half-made: the old environments are as they were.
+    assert_eq!(ft_env_installs(&fixture, &project).len(), installs, "{stderr}");
+    assert_eq!(list_dir(&project), before, "{stderr}");
+    for (env, record) in envs.iter().zip(&records) {
+        assert_eq!(fs::read_to_string(project.join(env).join("marker")).unwrap(), *env);
+        assert_eq!(fs::read_to_string(project.join(env).join("ftpy-venv.json")).unwrap(), *record);
+    }
+    // No wheel of broken, and no scratch directory, in the wheelhouse.
+    assert_eq!(list_dir(&fixture.home.path().join("wheels/3.13.5t")), Vec::<String>::new());
 }
 
 #[test]
