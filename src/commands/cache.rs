@@ -119,8 +119,8 @@ fn prune(cache: &BuildCache, args: PruneArgs, ctx: &Context) -> Result<(), Error
 fn key(args: CacheKeyArgs, ctx: &Context) -> Result<(), Error> {
     let request = args.request.parse()?;
     let recipes = ctx.recipes()?;
-    let resolved = super::resolve_requests(&recipes, &[request], args.pair)?;
-    let options = super::build_options(&args.build, Some(1), false)?;
+    let resolved = crate::interpreters::request::resolve_requests(&recipes, &[request], args.pair)?;
+    let options = crate::interpreters::request::build_options(&args.build, Some(1), false)?;
     let toolchain = Toolchain::detect();
     let groups = install::group_by_release(&resolved);
     let group = &groups[0];

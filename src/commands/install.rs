@@ -12,19 +12,19 @@ use crate::interpreters::install::{self, InstallGroup, InstallOptions, Outcome};
 use crate::output::progress::format_duration;
 
 pub fn run(args: InstallArgs, ctx: Context) -> Result<ExitCode, Error> {
-    super::check_build_home(ctx.home.root())?;
+    crate::interpreters::request::check_build_home(ctx.home.root())?;
     crate::interpreters::download::check_mirrors(&ctx.mirrors)?;
     let options = InstallOptions {
-        build: super::build_options(&args.build, args.jobs, !args.no_ccache)?,
+        build: crate::interpreters::request::build_options(&args.build, args.jobs, !args.no_ccache)?,
         reinstall: args.reinstall,
         allow_missing_modules: args.allow_missing_modules,
         use_build_cache: !args.no_build_cache,
         system_check: !args.no_system_check,
     };
 
-    let requests = super::parse_requests(&args.requests)?;
+    let requests = crate::interpreters::request::parse_requests(&args.requests)?;
     let recipes = ctx.recipes()?;
-    let resolved = super::resolve_requests(&recipes, &requests, args.pair)?;
+    let resolved = crate::interpreters::request::resolve_requests(&recipes, &requests, args.pair)?;
     let groups = install::group_by_release(&resolved);
     for group in &groups {
         if let Some(replaced) = &group.release.replaced {

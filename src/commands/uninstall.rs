@@ -12,7 +12,7 @@ use crate::interpreters::installation;
 use crate::interpreters::version::{InstallKey, Variant, VersionRequest};
 
 pub fn run(args: UninstallArgs, ctx: &Context) -> Result<ExitCode, Error> {
-    let requests = super::parse_requests(&args.requests)?;
+    let requests = crate::interpreters::request::parse_requests(&args.requests)?;
     let mut targets = Vec::new();
     let requests: Vec<VersionRequest> = if args.pair {
         // Both builds of the version: the request with each variant.

@@ -26,5 +26,6 @@ pub mod installation;
 pub mod journal;
 pub mod post_install_check;
 pub mod recipe;
+pub mod request;
 pub mod unpack;
 pub mod version;
