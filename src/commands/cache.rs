@@ -3,14 +3,14 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use crate::interpreters::build_cache::{self, BuildCache, Toolchain};
 use crate::cli::{CacheCommand, CacheKeyArgs, PruneArgs};
-use crate::system::clock::unix_now;
 use crate::context::Context;
-use crate::interpreters::digest::sha256_reader;
 use crate::error::Error;
+use crate::interpreters::build_cache::{self, BuildCache, Toolchain};
+use crate::interpreters::digest::sha256_reader;
 use crate::interpreters::install;
 use crate::output::progress::{format_duration, human_bytes};
+use crate::system::clock::unix_now;
 
 pub fn run(command: CacheCommand, ctx: &Context) -> Result<ExitCode, Error> {
     let cache = BuildCache::new(ctx.home.builds_dir());
@@ -120,7 +120,12 @@ fn key(args: CacheKeyArgs, ctx: &Context) -> Result<(), Error> {
     let request = args.request.parse()?;
     let recipes = ctx.recipes()?;
     let resolved = crate::interpreters::request::resolve_requests(&recipes, &[request], args.pair)?;
-    let options = crate::interpreters::request::build_options(&args.build, Some(1), false)?;
+    let options = crate::interpreters::request::build_options(
+        args.build.profile,
+        &args.build.configure_opts,
+        Some(1),
+        false,
+    )?;
     let toolchain = Toolchain::detect();
     let groups = install::group_by_release(&resolved);
     let group = &groups[0];

@@ -12,21 +12,22 @@
 
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use crate::interpreters::build_cache::{BuildCache, BuildInputs, Toolchain};
-use crate::interpreters::build::{self, BuildOptions, BuildPlan};
-use crate::interpreters::post_install_check;
-use crate::system::clock::unix_now;
 use crate::context::Context;
-use crate::system::doctor::Diagnosis;
-use crate::interpreters::download::{Downloader, Sources};
 use crate::error::Error;
+use crate::interpreters::build::{self, BuildOptions, BuildPlan};
+use crate::interpreters::build_cache::{BuildCache, BuildInputs, Toolchain};
+use crate::interpreters::download::{Downloader, Sources};
 use crate::interpreters::installation::{self, Installation, Receipt, ReceiptState};
 use crate::interpreters::journal::{self, Journal, KillPoint};
-use crate::interpreters::recipe::{Release, Resolved, Series};
+use crate::interpreters::post_install_check;
+use crate::interpreters::recipe::{RecipeBook, Release, Resolved, Series};
 use crate::interpreters::unpack;
-use crate::interpreters::version::{InstallKey, MinorVersion};
+use crate::interpreters::version::{InstallKey, MinorVersion, VersionRequest};
+use crate::output::progress::format_duration;
+use crate::system::clock::unix_now;
+use crate::system::doctor::Diagnosis;
 
 #[derive(Clone, Debug)]
 pub struct InstallOptions {
@@ -36,6 +37,22 @@ pub struct InstallOptions {
     pub use_build_cache: bool,
     /// Check for a compiler, headers and disk space before downloading anything.
     pub system_check: bool,
+}
+
+// For `ftpy venv --install`, with `install_requests`.
+#[allow(dead_code)]
+impl InstallOptions {
+    /// What `ftpy install --profile <profile>` uses when nothing else is given.
+    pub fn for_profile(profile: build::Profile) -> InstallOptions {
+        InstallOptions {
+            build: crate::interpreters::request::build_options(profile, &[], None, true)
+                .expect("no configure option and no --jobs: nothing to refuse"),
+            reinstall: false,
+            allow_missing_modules: false,
+            use_build_cache: true,
+            system_check: true,
+        }
+    }
 }
 
 pub enum Outcome {
@@ -63,6 +80,247 @@ pub fn group_by_release<'a>(resolved: &[Resolved<'a>]) -> Vec<InstallGroup<'a>> 
         }
     }
     groups
+}
+
+/// What installing a list of requests came to, for the command to end with. Each outcome was
+/// printed as it came, and with several installs each failure was reported as it came too.
+pub struct InstallSummary {
+    /// How many builds were asked for.
+    pub total: usize,
+    /// The builds that failed.
+    pub failed: Vec<String>,
+    /// The first failure, with what was being installed.
+    pub first_error: Option<Error>,
+}
+
+// For `ftpy venv --install`, which installs the pair through `install_requests`.
+#[allow(dead_code)]
+impl InstallSummary {
+    /// The first failure, if any build failed.
+    pub fn into_result(self) -> Result<(), Error> {
+        self.first_error.map_or(Ok(()), Err)
+    }
+}
+
+/// What every install checks before anything else: a home the build can take, mirrors that
+/// are URLs.
+pub fn preflight(ctx: &Context) -> Result<(), Error> {
+    crate::interpreters::request::check_build_home(ctx.home.root())?;
+    crate::interpreters::download::check_mirrors(&ctx.mirrors)
+}
+
+/// Resolve every request and group the builds by release; say when a release is built from
+/// bytes other than the published ones, and when an old free-threaded series is asked for.
+pub fn plan<'a>(
+    ctx: &Context,
+    recipes: &'a RecipeBook,
+    requests: &[VersionRequest],
+    pair: bool,
+) -> Result<Vec<InstallGroup<'a>>, Error> {
+    let resolved = crate::interpreters::request::resolve_requests(recipes, requests, pair)?;
+    let groups = group_by_release(&resolved);
+    for group in &groups {
+        if let Some(replaced) = &group.release.replaced {
+            ctx.reporter.warn(format!(
+                "{}: building from sha256 {}, which {} puts in place of the published {} (replaces_sha256)",
+                group.release.version, group.release.sha256, replaced.origin, replaced.published
+            ));
+        }
+    }
+    if let Some(advice) = series_advice(&groups) {
+        ctx.reporter.info(advice);
+    }
+    Ok(groups)
+}
+
+// For `ftpy venv --install` (src/commands/venv.rs still runs the install command).
+#[allow(dead_code)]
+/// `ftpy install REQUEST...` as a function (what `ftpy venv --install` runs for the pair):
+/// check, resolve, install, with the sources and limits of `ctx`.
+pub fn install_requests(
+    ctx: &Context,
+    requests: &[VersionRequest],
+    pair: bool,
+    options: &InstallOptions,
+) -> Result<InstallSummary, Error> {
+    preflight(ctx)?;
+    let recipes = ctx.recipes()?;
+    let groups = plan(ctx, &recipes, requests, pair)?;
+    install_all(ctx, &groups, options)
+}
+
+/// Install every group, release by release, printing each outcome as it comes. A failure of
+/// one build does not stop the others; after Ctrl-C or SIGTERM no further release starts, and
+/// the result is [`Error::Interrupted`] saying what was left as it was.
+pub fn install_all(
+    ctx: &Context,
+    groups: &[InstallGroup],
+    options: &InstallOptions,
+) -> Result<InstallSummary, Error> {
+    // One guard over every release: after Ctrl-C or SIGTERM, no further release starts.
+    let _signals = crate::system::interrupt::Guard::install_with(crate::system::interrupt::Notice::Build);
+    let total: usize = groups.iter().map(|g| g.keys.len()).sum();
+    let mut failed: Vec<String> = Vec::new();
+    let mut interpreters: Vec<(InstallKey, PathBuf)> = Vec::new();
+    let mut first_error: Option<Error> = None;
+    // Whether this run put anything new in place (a no-op needs no PATH advice).
+    let mut changed = false;
+    // What a signal left uninstalled; once set, no further release is started.
+    let mut interrupted: Vec<String> = Vec::new();
+    let mut fail = |keys: Vec<String>, error: Error| {
+        if let Error::Interrupted { state } = error {
+            interrupted.push(state);
+            return;
+        }
+        let error = error.context(format!("failed to install {}", keys.join(" and ")));
+        if total > 1 {
+            crate::error::report_nonfatal(&error);
+        }
+        failed.extend(keys);
+        first_error.get_or_insert(error);
+    };
+    for group in groups {
+        if crate::system::interrupt::requested() {
+            let keys: Vec<String> = group.keys.iter().map(ToString::to_string).collect();
+            let state = format!("{} not started", keys.join(" and "));
+            fail(keys, Error::Interrupted { state });
+            continue;
+        }
+        match install_group(ctx, group, options) {
+            Ok(report) => {
+                for (key, result) in report.results {
+                    match result {
+                        Ok(outcome) => {
+                            let inst = match &outcome {
+                                Outcome::Installed { installation, .. }
+                                | Outcome::AlreadyInstalled(installation) => installation,
+                            };
+                            interpreters.push((inst.key.clone(), inst.interpreter()));
+                            changed |= matches!(outcome, Outcome::Installed { .. });
+                            report_outcome(ctx, &outcome, options.build.profile);
+                        }
+                        Err(error) => fail(vec![key.to_string()], error),
+                    }
+                }
+                // The download or unpack failed: every build still to be done failed with it.
+                if let Some((keys, shared)) = report.shared_failure {
+                    fail(keys.iter().map(ToString::to_string).collect(), shared);
+                }
+            }
+            Err(error) => fail(group.keys.iter().map(ToString::to_string).collect(), error),
+        }
+    }
+    if interrupted.is_empty() && crate::system::interrupt::requested() {
+        // The signal came as the last build was finishing: nothing was left half-way.
+        interrupted.push(if first_error.is_none() {
+            "every requested build had finished and is installed".into()
+        } else {
+            "the builds that did not fail had finished and are installed".into()
+        });
+    }
+    if !interrupted.is_empty() {
+        if let Some(error) = first_error.filter(|_| total == 1) {
+            crate::error::report_nonfatal(&error);
+        }
+        return Err(Error::Interrupted { state: interrupted.join("; ") });
+    }
+    if crate::output::github_actions::active() {
+        publish_to_github(ctx, &interpreters)
+            .map_err(Error::io("cannot write $GITHUB_PATH or $GITHUB_OUTPUT"))?;
+    }
+    if first_error.is_none() {
+        advise_path(ctx, changed);
+    }
+    Ok(InstallSummary { total, failed, first_error })
+}
+
+/// `<home>/bin` on the job's PATH; `python-path` (the last interpreter), `python-gil` and
+/// `python-ft` (the last of each build) as step outputs.
+fn publish_to_github(ctx: &Context, interpreters: &[(InstallKey, PathBuf)]) -> std::io::Result<()> {
+    if interpreters.is_empty() {
+        return Ok(());
+    }
+    crate::output::github_actions::add_path(&ctx.home.bin_dir())?;
+    for (key, path) in interpreters {
+        let name = match key.variant {
+            crate::interpreters::version::Variant::Gil => "python-gil",
+            crate::interpreters::version::Variant::Freethreaded => "python-ft",
+        };
+        crate::output::github_actions::set_output(name, &path.display().to_string())?;
+    }
+    let (_, last) = interpreters.last().expect("not empty");
+    crate::output::github_actions::set_output("python-path", &last.display().to_string())
+}
+
+fn report_outcome(ctx: &Context, outcome: &Outcome, requested: build::Profile) {
+    match outcome {
+        Outcome::Installed { installation, warnings, restored_from_cache, seconds } => {
+            for warning in warnings {
+                ctx.reporter.warn(warning);
+            }
+            let how = if *restored_from_cache { "restored from the build cache" } else { "built" };
+            println!(
+                "Installed {} ({}, {how} in {}): {}",
+                installation.key,
+                installation.key.variant.label(),
+                format_duration(Duration::from_secs_f64(*seconds)),
+                installation.interpreter().display()
+            );
+            println!("  {}", installation.receipt.checks.summary());
+        }
+        Outcome::AlreadyInstalled(installation) => {
+            let installed = &installation.receipt.profile;
+            if *installed == requested.to_string() {
+                println!(
+                    "{} is already installed: {} (--reinstall installs it again, from the build cache when it \
+                     holds the build)",
+                    installation.key,
+                    installation.interpreter().display()
+                );
+            } else {
+                // The request named another profile: never let a fast build pass for an
+                // optimized one without a word.
+                println!(
+                    "{} is already installed, built with the {installed} profile: {}",
+                    installation.key,
+                    installation.interpreter().display()
+                );
+                ctx.reporter.warn(format!(
+                    "this request is for the {requested} profile: `ftpy install --reinstall --profile {requested} {}` \
+                     replaces the {installed} build",
+                    installation.key
+                ));
+            }
+        }
+    }
+}
+
+/// One directory on PATH is enough; say so when it is missing.
+fn advise_path(ctx: &Context, installed_any: bool) {
+    let bin = ctx.home.bin_dir();
+    if !installed_any {
+        return;
+    }
+    let on_path = std::env::var_os("PATH").is_some_and(|p| std::env::split_paths(&p).any(|d| d == bin));
+    if !on_path {
+        ctx.reporter.info(format!(
+            "hint: add {} to PATH: it holds a python3.X and python3.Xt link per installed series",
+            bin.display()
+        ));
+    }
+}
+
+/// One line of advice when a free-threaded build of a series older than the recommended one is
+/// asked for: the free-threading guidance targets 3.14t.
+fn series_advice(groups: &[InstallGroup]) -> Option<String> {
+    let recommended = crate::interpreters::version::RECOMMENDED_SERIES;
+    let old = groups.iter().flat_map(|g| g.keys.iter()).find(|k| {
+        k.variant == crate::interpreters::version::Variant::Freethreaded && k.version.series() < recommended
+    })?;
+    Some(format!(
+        "Note: {recommended}t is the free-threaded series to target: {}t lacks its thread-safety fixes and is slower (`ftpy install {recommended}t`)",
+        old.version.series()
+    ))
 }
 
 /// Where a release's source comes from: the mirrors in order, else upstream.
@@ -426,9 +684,7 @@ fn build_one(
     let tree = plan.destdir.join(p.prefix.strip_prefix("/").unwrap_or(&p.prefix));
     let interpreter = tree.join("bin").join(p.key.interpreter_name());
     if !interpreter.exists() {
-        return Err(
-            build::BuildError::NoInterpreter { path: interpreter, log: plan.log_path.clone() }.into()
-        );
+        return Err(build::BuildError::NoInterpreter { path: interpreter, log: plan.log_path.clone() }.into());
     }
     let finished = Finished {
         tree,
@@ -538,7 +794,9 @@ fn place_and_check(
     journal::kill_point(KillPoint::Placed);
     let interpreter = p.prefix.join("bin").join(key.interpreter_name());
     let (report, warnings) = post_install_check::probe(&interpreter, key.version.series())
-        .and_then(|report| post_install_check::evaluate(&report, key, options.allow_missing_modules).map(|w| (report, w)))
+        .and_then(|report| {
+            post_install_check::evaluate(&report, key, options.allow_missing_modules).map(|w| (report, w))
+        })
         .map_err(|source| Error::Check { key: key.to_string(), log: PathBuf::new(), source })?;
     journal::kill_point(KillPoint::Checked);
     let receipt = Receipt {

@@ -2,9 +2,8 @@
 //! the recipes, the configure options and `--jobs` a build takes, and a home whose path the
 //! build can take.
 
-use crate::interpreters::build::BuildOptions;
-use crate::cli::BuildFlags;
 use crate::error::Error;
+use crate::interpreters::build::{BuildOptions, Profile};
 use crate::interpreters::recipe::{RecipeBook, Resolved};
 use crate::interpreters::version::VersionRequest;
 
@@ -13,12 +12,12 @@ pub fn parse_requests(texts: &[String]) -> Result<Vec<VersionRequest>, Error> {
     texts.iter().map(|t| t.parse::<VersionRequest>().map_err(Error::from)).collect()
 }
 
-/// Resolve every request (each to both builds with `pair`), without duplicates.
 /// Check that a request names something the recipes have, in both builds when `pair`.
 pub fn check_buildable(recipes: &RecipeBook, request: &VersionRequest, pair: bool) -> Result<(), Error> {
     resolve_requests(recipes, std::slice::from_ref(request), pair).map(|_| ())
 }
 
+/// Resolve every request (each to both builds with `pair`), without duplicates.
 pub fn resolve_requests<'a>(
     recipes: &'a RecipeBook,
     requests: &[VersionRequest],
@@ -40,9 +39,16 @@ pub fn resolve_requests<'a>(
 /// The most parallel compile jobs ftpy asks make for.
 pub const MAX_JOBS: usize = 1024;
 
-pub fn build_options(flags: &BuildFlags, jobs: Option<usize>, ccache: bool) -> Result<BuildOptions, Error> {
+/// The options of a build: `--profile`, `--configure-opt` (refused where ftpy decides the value
+/// itself), `--jobs` (one per core when not given) and whether to compile through ccache.
+pub fn build_options(
+    profile: Profile,
+    configure_opts: &[String],
+    jobs: Option<usize>,
+    ccache: bool,
+) -> Result<BuildOptions, Error> {
     // ftpy decides these itself; a second value would contradict the plan and the install key.
-    for opt in &flags.configure_opts {
+    for opt in configure_opts {
         if let Err(refusal) = crate::interpreters::configure_guard::check(opt) {
             return Err(Error::Usage {
                 message: format!("--configure-opt {refusal}"),
@@ -63,7 +69,7 @@ pub fn build_options(flags: &BuildFlags, jobs: Option<usize>, ccache: bool) -> R
         }
         None => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
     };
-    Ok(BuildOptions { profile: flags.profile, jobs, extra_configure: flags.configure_opts.clone(), ccache })
+    Ok(BuildOptions { profile, jobs, extra_configure: configure_opts.to_vec(), ccache })
 }
 
 /// Refuse a home whose path CPython's build cannot take. The prefix and the source directory
