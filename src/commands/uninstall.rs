@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use crate::cli::UninstallArgs;
 use crate::context::Context;
 use crate::error::Error;
-use crate::interpreters::install;
+use crate::interpreters::install::{self, InstallError};
 use crate::interpreters::installation;
 use crate::interpreters::version::{InstallKey, Variant, VersionRequest};
 
@@ -42,7 +42,13 @@ pub fn run(args: UninstallArgs, ctx: &Context) -> Result<ExitCode, Error> {
         match matches.as_slice() {
             // With --pair, a missing half is fine; nothing at all is not (checked below).
             [] if args.pair => {}
-            [] => return Err(Error::NotInstalled { request: request.to_string(), suggest_install: false }),
+            [] => {
+                return Err(InstallError::NotInstalled {
+                    request: request.to_string(),
+                    suggest_install: false,
+                }
+                .into());
+            }
             [one] => targets.push(one.clone()),
             many => {
                 let keys: Vec<String> = many.iter().map(|(key, _)| key.to_string()).collect();
@@ -54,7 +60,9 @@ pub fn run(args: UninstallArgs, ctx: &Context) -> Result<ExitCode, Error> {
         }
     }
     if targets.is_empty() {
-        return Err(Error::NotInstalled { request: args.requests.join(" "), suggest_install: false });
+        return Err(
+            InstallError::NotInstalled { request: args.requests.join(" "), suggest_install: false }.into()
+        );
     }
     // Environments made from these installations stop working without them: say which, and
     // ask for --force before breaking them.
@@ -64,7 +72,7 @@ pub fn run(args: UninstallArgs, ctx: &Context) -> Result<ExitCode, Error> {
         .filter(|(_, envs)| !envs.is_empty())
         .collect();
     if !dependents.is_empty() && !args.force {
-        return Err(Error::InUse { users: dependents });
+        return Err(InstallError::InUse { users: dependents }.into());
     }
     for (key, prefix) in targets {
         install::uninstall(ctx, &key, &prefix)?;

@@ -128,7 +128,7 @@ fn target_python(ctx: &Context, selection: &WheelSelection, build: bool) -> Resu
     if build {
         // Building needs the interpreter itself: say which, and where the wish came from.
         ctx.reporter.info(format!("Building for {} (from {})", target.series_request(), target.source));
-        return Err(Error::NotInstalled { request: target.series_request(), suggest_install: true });
+        return Err(crate::interpreters::install::InstallError::NotInstalled { request: target.series_request(), suggest_install: true }.into());
     }
     ctx.reporter.info(format!(
         "{} is not installed: checking for {} from the version alone ({} in the recipes)",
@@ -506,7 +506,7 @@ pub fn build(args: WheelsBuildArgs, ctx: &Context) -> Result<ExitCode, Error> {
     }
     let (python, target, client, _inputs, rows) = run_check(ctx, &args.selection, &[], true)?;
     let Some(inst) = python.installed.clone() else {
-        return Err(Error::NotInstalled { request: python.series_request(), suggest_install: true });
+        return Err(crate::interpreters::install::InstallError::NotInstalled { request: python.series_request(), suggest_install: true }.into());
     };
     let wheelhouse = args.wheelhouse.clone().unwrap_or_else(|| ctx.home.wheelhouse_dir(&inst.key));
     let wanted: Vec<&Row> =

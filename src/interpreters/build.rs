@@ -180,6 +180,32 @@ impl BuildError {
     }
 }
 
+impl crate::error::Diagnose for BuildError {
+    fn exit_code(&self) -> crate::error::ExitCode {
+        match self {
+            BuildError::Interrupted { .. } => crate::error::ExitCode::Interrupted,
+            // The log's disk, not the build: a local error (issue 12: a full disk exited 6).
+            BuildError::Log { .. } => crate::error::ExitCode::LocalError,
+            _ => crate::error::ExitCode::BuildFailed,
+        }
+    }
+
+    fn hints(&self) -> Vec<String> {
+        if let BuildError::Log { .. } = self {
+            return self.log_hints();
+        }
+        let mut hints = Vec::new();
+        if let Some(dep) = self.missing_dependency() {
+            hints.push(dep.install_hint());
+            hints.push("`./install.sh --build-deps` installs everything CPython needs on Debian, Ubuntu, Fedora and Alpine".into());
+        }
+        if let Some(log) = self.log_path() {
+            hints.push(format!("the full build log is {}", log.display()));
+        }
+        hints
+    }
+}
+
 fn indent(lines: &[String]) -> String {
     let lines: Vec<String> = lines.iter().map(|l| format!("  | {l}")).collect();
     lines.join("\n")

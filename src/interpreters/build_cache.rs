@@ -429,6 +429,12 @@ pub fn parse_age(text: &str) -> Option<Duration> {
     Some(Duration::from_secs(n.checked_mul(seconds)?))
 }
 
+impl crate::error::Diagnose for BuildCacheError {
+    fn exit_code(&self) -> crate::error::ExitCode {
+        crate::error::ExitCode::LocalError
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -188,3 +188,13 @@ fn symlink(target: &Path, link: &Path) -> io::Result<()> {
 fn symlink(target: &Path, link: &Path) -> io::Result<()> {
     fs::copy(target, link).map(|_| ())
 }
+
+impl crate::error::Diagnose for HomeError {
+    fn exit_code(&self) -> crate::error::ExitCode {
+        crate::error::ExitCode::LocalError
+    }
+
+    fn hints(&self) -> Vec<String> {
+        vec!["set FTPY_HOME to a directory you can write to".into()]
+    }
+}

@@ -15,19 +15,124 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::context::Context;
-use crate::error::Error;
+use crate::error::{Diagnose, Error, ExitCode};
 use crate::interpreters::build::{self, BuildOptions, BuildPlan};
 use crate::interpreters::build_cache::{BuildCache, BuildInputs, Toolchain};
 use crate::interpreters::download::{Downloader, Sources};
 use crate::interpreters::installation::{self, Installation, Receipt, ReceiptState};
 use crate::interpreters::journal::{self, Journal, KillPoint};
 use crate::interpreters::post_install_check;
+use crate::interpreters::post_install_check::CheckError;
 use crate::interpreters::recipe::{RecipeBook, Release, Resolved, Series};
 use crate::interpreters::unpack;
 use crate::interpreters::version::{InstallKey, MinorVersion, VersionRequest};
 use crate::output::progress::format_duration;
 use crate::system::clock::unix_now;
 use crate::system::doctor::Diagnosis;
+
+/// What installing, finding or removing an installation can fail with, besides the errors of
+/// each step (recipes, download, unpack, build, ...).
+#[derive(Debug, thiserror::Error)]
+pub enum InstallError {
+    #[error("{key} failed its checks and was not installed")]
+    Check {
+        key: String,
+        log: PathBuf,
+        #[source]
+        source: CheckError,
+    },
+    #[error("{} is damaged: {problem}", prefix.display())]
+    Damaged { key: String, prefix: PathBuf, problem: String },
+    #[error("cannot finish or undo what an interrupted install of {key} left; nothing was changed")]
+    Recovery {
+        key: String,
+        journal: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// Installations that environments made by `ftpy venv` are based on: (key, environments).
+    #[error("{} in use by twin environments:\n{}", in_use_keys(users), in_use_list(users))]
+    InUse { users: Vec<(String, Vec<PathBuf>)> },
+    #[error("{request} is not installed")]
+    NotInstalled {
+        request: String,
+        /// What to suggest: installing it (`which`) or looking at what is installed (`uninstall`).
+        suggest_install: bool,
+    },
+}
+
+fn in_use_keys(users: &[(String, Vec<PathBuf>)]) -> String {
+    let keys: Vec<&str> = users.iter().map(|(k, _)| k.as_str()).collect();
+    format!("{} {}", keys.join(" and "), if keys.len() == 1 { "is" } else { "are" })
+}
+
+fn in_use_list(users: &[(String, Vec<PathBuf>)]) -> String {
+    let lines: Vec<String> = users
+        .iter()
+        .flat_map(|(k, envs)| envs.iter().map(move |e| format!("  {} ({k})", e.display())))
+        .collect();
+    lines.join("\n")
+}
+
+impl Diagnose for InstallError {
+    fn exit_code(&self) -> ExitCode {
+        match self {
+            InstallError::Check { .. } => ExitCode::CheckFailed,
+            InstallError::Damaged { .. } => ExitCode::Damaged,
+            InstallError::Recovery { .. } => ExitCode::LocalError,
+            InstallError::InUse { .. } => ExitCode::InUse,
+            InstallError::NotInstalled { .. } => ExitCode::NotFound,
+        }
+    }
+
+    fn hints(&self) -> Vec<String> {
+        match self {
+            InstallError::NotInstalled { request, suggest_install: true } => {
+                vec![format!("install it with `ftpy install {request}`")]
+            }
+            InstallError::NotInstalled { suggest_install: false, .. } => {
+                vec!["`ftpy list` shows what is installed".into()]
+            }
+            InstallError::Damaged { key, prefix, .. } => vec![
+                "ftpy does not delete what it cannot prove it left half-made: it may hold installed packages"
+                    .into(),
+                format!(
+                    "`ftpy install --reinstall {key}` replaces it and keeps the old tree under {}",
+                    prefix
+                        .parent()
+                        .and_then(Path::parent)
+                        .map(|h| h.join("damaged"))
+                        .unwrap_or_default()
+                        .display()
+                ),
+                format!("`ftpy uninstall {key}` removes it"),
+            ],
+            InstallError::Recovery { key, journal, .. } => vec![
+                format!(
+                    "the journal {} says what was being moved; fix the cause above and run the command again",
+                    journal.display()
+                ),
+                format!(
+                    "to settle it by hand: make versions/{key} the tree you want (a set-aside one is in tmp/previous-{key}-*), then delete the journal"
+                ),
+            ],
+            InstallError::Check { log, source, .. } => {
+                let mut hints = source.hints();
+                if !log.as_os_str().is_empty() {
+                    hints.push(format!("the build log is {}", log.display()));
+                }
+                hints
+            }
+            InstallError::InUse { users } => vec![
+                format!(
+                    "those environments stop working without it: `ftpy uninstall --force {}` removes it anyway",
+                    users.iter().map(|(key, _)| key.as_str()).collect::<Vec<_>>().join(" ")
+                ),
+                "or remove the environments first (they are directories), or keep the installation".into(),
+            ],
+        }
+    }
+}
 
 #[derive(Clone, Debug)]
 pub struct InstallOptions {
@@ -393,7 +498,7 @@ pub fn install_group(
             Ok(done) => done.into_iter().for_each(|d| ctx.reporter.warn(format!("recovered: {d}"))),
             Err(source) => {
                 let journal = journal::journal_path(home, key);
-                return Err(Error::Recovery { key: key.to_string(), journal, source });
+                return Err(InstallError::Recovery { key: key.to_string(), journal, source }.into());
             }
         }
     }
@@ -418,9 +523,10 @@ pub fn install_group(
                 (ReceiptState::Absent, _) => (false, false),
                 // No journal explains it: it may hold someone's packages. Never delete it.
                 (ReceiptState::Damaged(problem), false) => {
-                    report
-                        .results
-                        .push((key.clone(), Err(Error::Damaged { key: key.to_string(), prefix, problem })));
+                    report.results.push((
+                        key.clone(),
+                        Err(InstallError::Damaged { key: key.to_string(), prefix, problem }.into()),
+                    ));
                     continue;
                 }
                 (ReceiptState::Damaged(problem), true) => {
@@ -578,7 +684,7 @@ fn restore_one(
             ctx.reporter.info(format!("Restored {} from the build cache", p.key));
             Restore::Done(Ok(outcome))
         }
-        Err(Error::Check { source, .. }) => {
+        Err(Error::Install(InstallError::Check { source, .. })) => {
             // The system changed since (a library gone?): this entry is no good any more.
             ctx.reporter.warn(format!(
                 "the cached build of {} fails its checks ({source}); building from source",
@@ -739,8 +845,8 @@ fn finalize(
                 let _ = journal.finish();
             }
             return Err(match error {
-                Error::Check { key, source, .. } => {
-                    Error::Check { key, log: log.unwrap_or_default(), source }
+                Error::Install(InstallError::Check { key, source, .. }) => {
+                    InstallError::Check { key, log: log.unwrap_or_default(), source }.into()
                 }
                 other => other,
             });
@@ -797,7 +903,7 @@ fn place_and_check(
         .and_then(|report| {
             post_install_check::evaluate(&report, key, options.allow_missing_modules).map(|w| (report, w))
         })
-        .map_err(|source| Error::Check { key: key.to_string(), log: PathBuf::new(), source })?;
+        .map_err(|source| InstallError::Check { key: key.to_string(), log: PathBuf::new(), source })?;
     journal::kill_point(KillPoint::Checked);
     let receipt = Receipt {
         format: installation::RECEIPT_FORMAT,
@@ -902,7 +1008,7 @@ fn remove_stale_staging(ctx: &Context, held: &[InstallKey]) {
 pub fn uninstall(ctx: &Context, key: &InstallKey, prefix: &Path) -> Result<(), Error> {
     let _lock = lock_key(ctx, key)?;
     // An install that died while this waited for its lock must not put a tree back afterwards.
-    journal::recover_key(&ctx.home, key).map_err(|source| Error::Recovery {
+    journal::recover_key(&ctx.home, key).map_err(|source| InstallError::Recovery {
         key: key.to_string(),
         journal: journal::journal_path(&ctx.home, key),
         source,
