@@ -40,7 +40,7 @@ pub fn run(args: ListArgs, ctx: &Context) -> Result<ExitCode, Error> {
         return Ok(ExitCode::SUCCESS);
     }
     for inst in &installed {
-        let linked = if ctx.home.linked_name(inst).is_some() { "  *" } else { "" };
+        let linked = if installation::linked_name(&ctx.home, inst).is_some() { "  *" } else { "" };
         println!(
             "{:<12}{:<15}{:<11}{}{linked}",
             inst.key.to_string(),

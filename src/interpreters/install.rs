@@ -570,7 +570,7 @@ pub fn install_group(
         }
     }
     // The installs stand even if a link cannot be made; say so rather than fail them.
-    if let Err(e) = home.refresh_links() {
+    if let Err(e) = installation::refresh_links(home) {
         ctx.reporter.warn(format!("cannot update the links in {}: {e}", home.bin_dir().display()));
     }
     if signals.interrupted() {
@@ -949,7 +949,7 @@ fn check_system(ctx: &Context, options: &InstallOptions, series: MinorVersion) -
 /// Take a tree that failed its checks out of `versions/`, and put the previous one back.
 /// False when something could not be undone (and was said).
 fn roll_back(ctx: &Context, prefix: &Path, previous: Option<&Path>) -> bool {
-    if let Err(e) = installation::remove_tree(&ctx.home, prefix) {
+    if let Err(e) = journal::remove_tree(&ctx.home, prefix) {
         ctx.reporter.warn(format!("could not remove {}: {e}", prefix.display()));
         return false;
     }
@@ -1013,7 +1013,7 @@ pub fn uninstall(ctx: &Context, key: &InstallKey, prefix: &Path) -> Result<(), E
         journal: journal::journal_path(&ctx.home, key),
         source,
     })?;
-    installation::remove_tree(&ctx.home, prefix).map_err(Error::io("cannot remove the installation"))?;
-    ctx.home.refresh_links().map_err(Error::io("cannot update the links in the ftpy bin directory"))?;
+    journal::remove_tree(&ctx.home, prefix).map_err(Error::io("cannot remove the installation"))?;
+    installation::refresh_links(&ctx.home).map_err(Error::io("cannot update the links in the ftpy bin directory"))?;
     Ok(())
 }
