@@ -354,11 +354,10 @@ fn relocate_scripts(bin: &Path, staged: &Path, prefix: &Path) -> io::Result<()> 
             rest = &rest[at + from.len()..];
         }
         out.extend_from_slice(rest);
-        let temporary =
-            entry.path().with_file_name(format!(".{}.ftpy-partial", entry.file_name().to_string_lossy()));
-        fs::write(&temporary, &out)?;
-        fs::set_permissions(&temporary, meta.permissions())?;
-        fs::rename(&temporary, entry.path())?;
+        use std::os::unix::fs::PermissionsExt;
+        crate::system::files::write_atomic_with_mode(&entry.path(), &out, meta.permissions().mode())?;
+        // The mode exactly as it was, whatever the umask.
+        fs::set_permissions(entry.path(), meta.permissions())?;
     }
     Ok(())
 }

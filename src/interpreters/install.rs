@@ -29,6 +29,7 @@ use crate::interpreters::version::{InstallKey, MinorVersion, VersionRequest};
 use crate::output::progress::format_duration;
 use crate::system::clock::unix_now;
 use crate::system::doctor::Diagnosis;
+use crate::system::files::{Discard, Transaction};
 
 /// What installing, finding or removing an installation can fail with, besides the errors of
 /// each step (recipes, download, unpack, build, ...).
@@ -828,11 +829,14 @@ fn finalize(
     let previous = p.has_previous.then_some(set_aside.as_path());
     let journal = Journal::begin(home, key, previous, p.keep_previous)
         .map_err(Error::io("cannot write the install journal"))?;
+    // Makes way for the new tree: the previous one (if any) goes where the journal says.
+    let mut transaction =
+        Transaction::new(Discard::Via { trash_dir: home.tmp_dir(), prefix: journal::TRASH_PREFIX.into() });
+    if let Err(e) = transaction.replace(&p.prefix, set_aside) {
+        let _ = journal.finish();
+        return Err(Error::io("cannot move the previous installation aside")(e));
+    }
     if p.has_previous {
-        if let Err(e) = fs::rename(&p.prefix, &set_aside) {
-            let _ = journal.finish();
-            return Err(Error::io("cannot move the previous installation aside")(e));
-        }
         journal::kill_point(KillPoint::PreviousSetAside);
     }
     let log = finished.log.clone();
@@ -841,7 +845,7 @@ fn finalize(
         Ok(done) => done,
         Err(error) => {
             // If the previous tree cannot be put back, the journal stays for the next command.
-            if roll_back(ctx, &p.prefix, previous) {
+            if roll_back(ctx, &p.prefix, transaction) {
                 let _ = journal.finish();
             }
             return Err(match error {
@@ -853,8 +857,9 @@ fn finalize(
         }
     };
     journal::kill_point(KillPoint::ReceiptWritten);
-    let dropped = match previous {
-        Some(aside) => match journal::drop_previous(home, key, aside, p.keep_previous) {
+    let aside = transaction.commit_keeping_asides().pop();
+    let dropped = match aside {
+        Some(aside) => match journal::drop_previous(home, key, &aside, p.keep_previous) {
             Ok(what) if p.keep_previous => {
                 ctx.reporter.warn(what);
                 true
@@ -948,21 +953,28 @@ fn check_system(ctx: &Context, options: &InstallOptions, series: MinorVersion) -
 
 /// Take a tree that failed its checks out of `versions/`, and put the previous one back.
 /// False when something could not be undone (and was said).
-fn roll_back(ctx: &Context, prefix: &Path, previous: Option<&Path>) -> bool {
+fn roll_back(ctx: &Context, prefix: &Path, transaction: Transaction) -> bool {
+    // Out first through the trash, past the kill point a test stops at; the transaction then
+    // finds nothing in the way and only moves the previous tree back.
     if let Err(e) = journal::remove_tree(&ctx.home, prefix) {
         ctx.reporter.warn(format!("could not remove {}: {e}", prefix.display()));
+        // The previous tree stays set aside, for the next command's recovery.
+        let _ = transaction.commit_keeping_asides();
         return false;
     }
-    if let Some(previous) = previous {
-        if let Err(e) = fs::rename(previous, prefix) {
-            ctx.reporter.warn(format!(
-                "could not restore the previous installation from {}: {e}; the next ftpy command tries again",
-                previous.display()
-            ));
-            return false;
+    match transaction.roll_back() {
+        Ok(()) => true,
+        Err(failures) => {
+            for failure in failures {
+                let (previous, e) = (failure.aside.unwrap_or(failure.target), failure.source);
+                ctx.reporter.warn(format!(
+                    "could not restore the previous installation from {}: {e}; the next ftpy command tries again",
+                    previous.display()
+                ));
+            }
+            false
         }
     }
-    true
 }
 
 /// Hold the lock for one key; a second process waits here, then finds the work done.
@@ -1014,6 +1026,7 @@ pub fn uninstall(ctx: &Context, key: &InstallKey, prefix: &Path) -> Result<(), E
         source,
     })?;
     journal::remove_tree(&ctx.home, prefix).map_err(Error::io("cannot remove the installation"))?;
-    installation::refresh_links(&ctx.home).map_err(Error::io("cannot update the links in the ftpy bin directory"))?;
+    installation::refresh_links(&ctx.home)
+        .map_err(Error::io("cannot update the links in the ftpy bin directory"))?;
     Ok(())
 }

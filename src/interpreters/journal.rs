@@ -172,18 +172,8 @@ impl Journal {
             keep_previous,
         };
         let path = journal_path(home, key);
-        let temporary = home.tmp_dir().join(format!(".{JOURNAL_PREFIX}{key}-{}", unique_tag()));
         let text = serde_json::to_string_pretty(&record).map_err(io::Error::other)?;
-        let written = (|| {
-            fs::write(&temporary, text + "\n")?;
-            File::open(&temporary)?.sync_all()?;
-            fs::rename(&temporary, &path)?;
-            sync_dir(&home.tmp_dir())
-        })();
-        if let Err(e) = written {
-            let _ = fs::remove_file(&temporary);
-            return Err(e);
-        }
+        crate::system::files::write_atomic(&path, (text + "\n").as_bytes())?;
         kill_point(KillPoint::JournalWritten);
         Ok(Journal { path })
     }
@@ -342,8 +332,14 @@ pub fn recover_all(home: &Home, reporter: &Reporter) {
             let Some(_lock) = try_lock_key(home, key) else { continue };
             let _ = fs::remove_dir_all(&path);
         } else if let Some(rest) = name.strip_prefix(&format!(".{JOURNAL_PREFIX}")) {
-            // A journal that was being written: nothing had moved yet.
-            let Some(key) = key_before_tag(rest, 3) else { continue };
+            // A journal that was being written (`.journal-<key>.json.<tag>.partial`, see
+            // `files::write_atomic`): nothing had moved yet.
+            let Some((key, _)) = rest.strip_suffix(".partial").and_then(|r| r.split_once(".json.")) else {
+                continue;
+            };
+            if key.parse::<InstallKey>().is_err() {
+                continue;
+            }
             let Some(_lock) = try_lock_key(home, key) else { continue };
             let _ = fs::remove_file(&path);
         } else if let Some(rest) = name.strip_prefix("install-") {
@@ -466,6 +462,26 @@ mod tests {
         std::os::unix::fs::symlink("/dev/zero", journal_path(&home, &key)).unwrap();
         assert!(recover_key(&home, &key).is_err());
         assert!(prefix.join("new").exists());
+    }
+
+    #[test]
+    fn a_journal_killed_while_being_written_is_cleaned_up() {
+        let (_dir, home, key) = home();
+        let aside = aside_path(&home, &key);
+        Journal::begin(&home, &key, Some(&aside), false).unwrap();
+        let names = || -> Vec<String> {
+            fs::read_dir(home.tmp_dir())
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into())
+                .collect()
+        };
+        assert_eq!(names(), ["journal-3.13.5t.json"], "written whole, no temporary left");
+        fs::remove_file(journal_path(&home, &key)).unwrap();
+        // What `files::write_atomic` leaves when killed before its rename.
+        let partial = home.tmp_dir().join(format!(".journal-{key}.json.{}.partial", unique_tag()));
+        fs::write(&partial, "{").unwrap();
+        recover_all(&home, &Reporter::new(true));
+        assert!(names().is_empty(), "{:?}", names());
     }
 
     #[test]
