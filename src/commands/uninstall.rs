@@ -18,9 +18,7 @@ pub fn run(args: UninstallArgs, ctx: &Context) -> Result<ExitCode, Error> {
         // Both builds of the version: the request with each variant.
         requests
             .iter()
-            .flat_map(|r| {
-                [Variant::Gil, Variant::Freethreaded].map(|variant| VersionRequest { variant, ..r.clone() })
-            })
+            .flat_map(|r| Variant::ALL.map(|variant| VersionRequest { variant, ..r.clone() }))
             .collect()
     } else {
         requests

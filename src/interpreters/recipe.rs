@@ -241,7 +241,7 @@ impl RecipeBook {
         let name: MinorVersion = file.series.parse().map_err(|e: VersionError| invalid(e.to_string()))?;
         let series = self.series.entry(name).or_insert_with(|| Series {
             name,
-            free_threading: if name >= crate::interpreters::version::FIRST_FREETHREADED {
+            free_threading: if name.has_free_threading() {
                 FreeThreading::Supported
             } else {
                 FreeThreading::Unavailable
@@ -250,7 +250,7 @@ impl RecipeBook {
             releases: Vec::new(),
         });
         if let Some(ft) = file.free_threading {
-            if ft != FreeThreading::Unavailable && name < crate::interpreters::version::FIRST_FREETHREADED {
+            if ft != FreeThreading::Unavailable && !name.has_free_threading() {
                 return Err(invalid(format!("series {name} cannot have a free-threaded build")));
             }
             series.free_threading = ft;
@@ -372,11 +372,7 @@ impl RecipeBook {
     /// Both builds of the release `request` resolves to, GIL first. The request's own
     /// variant does not matter; the series must have a free-threaded build.
     pub fn resolve_pair(&self, request: &VersionRequest) -> Result<[Resolved<'_>; 2], RecipeError> {
-        let too_old = match request.series() {
-            Some(series) => series < crate::interpreters::version::FIRST_FREETHREADED,
-            None => request.major < crate::interpreters::version::FIRST_FREETHREADED.major,
-        };
-        if too_old {
+        if request.predates_free_threading() {
             return Err(RecipeError::NoPair { request: request.clone() });
         }
         let both = VersionRequest { variant: Variant::Freethreaded, ..request.clone() };
@@ -585,7 +581,7 @@ impl Diagnose for RecipeError {
                 "ask for 3.13t or newer (`ftpy list --available`), or drop the `t` for a GIL-only build".into(),
             ],
             RecipeError::NoMatch { request, .. }
-                if request.series().is_some_and(|s| s < crate::interpreters::version::FIRST_FREETHREADED) =>
+                if request.series().is_some_and(|s| !s.has_free_threading()) =>
             {
                 vec!["ftpy's recipes start at 3.13, the first series with a free-threaded build".into()]
             }
