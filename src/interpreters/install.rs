@@ -19,13 +19,14 @@ use crate::error::{Diagnose, Error, ExitCode};
 use crate::interpreters::build::{self, BuildOptions, BuildPlan};
 use crate::interpreters::build_cache::{BuildCache, BuildInputs, Toolchain};
 use crate::interpreters::download::{Downloader, Sources};
+use crate::interpreters::home::Home;
 use crate::interpreters::installation::{self, Installation, Receipt, ReceiptState};
 use crate::interpreters::journal::{self, Journal, KillPoint};
 use crate::interpreters::post_install_check;
 use crate::interpreters::post_install_check::CheckError;
 use crate::interpreters::recipe::{RecipeBook, Release, Resolved, Series};
 use crate::interpreters::unpack;
-use crate::interpreters::version::{InstallKey, MinorVersion, VersionRequest};
+use crate::interpreters::version::{InstallKey, MinorVersion, Variant, VersionRequest};
 use crate::output::progress::format_duration;
 use crate::system::clock::unix_now;
 use crate::system::doctor::Diagnosis;
@@ -1012,6 +1013,65 @@ fn remove_stale_staging(ctx: &Context, held: &[InstallKey]) {
             let _ = fs::remove_dir_all(entry.path());
         }
     }
+}
+
+/// What `ftpy uninstall` removes for `requests` (`typed`, as the user wrote them): exactly one
+/// installation or damaged tree per request (a damaged tree is named by its key), both builds
+/// with `pair` (where a missing half is fine).
+pub fn removal_targets(
+    home: &Home,
+    requests: &[VersionRequest],
+    pair: bool,
+    typed: &str,
+) -> Result<Vec<(InstallKey, PathBuf)>, Error> {
+    let mut targets = Vec::new();
+    let requests: Vec<VersionRequest> = if pair {
+        // Both builds of the version: the request with each variant.
+        requests
+            .iter()
+            .flat_map(|r| Variant::ALL.map(|variant| VersionRequest { variant, ..r.clone() }))
+            .collect()
+    } else {
+        requests.to_vec()
+    };
+    let (installed, damaged) =
+        installation::scan(home).map_err(Error::io("cannot read the installed versions"))?;
+    // A damaged tree is removed like an installation: by its key.
+    let all: Vec<(InstallKey, PathBuf)> = installed
+        .into_iter()
+        .map(|i| (i.key, i.prefix))
+        .chain(damaged.into_iter().map(|d| (d.key, d.prefix)))
+        .collect();
+    for request in &requests {
+        let matches: Vec<(InstallKey, PathBuf)> = all
+            .iter()
+            .filter(|(key, _)| key.variant == request.variant && request.matches(&key.version))
+            .cloned()
+            .collect();
+        match matches.as_slice() {
+            // With --pair, a missing half is fine; nothing at all is not (checked below).
+            [] if pair => {}
+            [] => {
+                return Err(InstallError::NotInstalled {
+                    request: request.to_string(),
+                    suggest_install: false,
+                }
+                .into());
+            }
+            [one] => targets.push(one.clone()),
+            many => {
+                let keys: Vec<String> = many.iter().map(|(key, _)| key.to_string()).collect();
+                return Err(Error::Usage {
+                    message: format!("`{request}` matches several installations: {}", keys.join(", ")),
+                    hints: vec![format!("name the exact version, e.g. `ftpy uninstall {}`", keys[0])],
+                });
+            }
+        }
+    }
+    if targets.is_empty() {
+        return Err(InstallError::NotInstalled { request: typed.to_string(), suggest_install: false }.into());
+    }
+    Ok(targets)
 }
 
 /// Uninstall an installation or a damaged tree: take it out of `versions/` in one rename,

@@ -24,6 +24,14 @@ impl Variant {
     /// environments.
     pub const ALL: [Variant; 2] = [Variant::Gil, Variant::Freethreaded];
 
+    /// The other build of the same version.
+    pub fn twin(self) -> Variant {
+        match self {
+            Variant::Gil => Variant::Freethreaded,
+            Variant::Freethreaded => Variant::Gil,
+        }
+    }
+
     /// The suffix CPython itself uses for this build (`python3.13t`, ABI tag `cp313t`).
     pub fn suffix(self) -> &'static str {
         match self {
