@@ -33,7 +33,7 @@ fn builder_stage(dockerfile: &str) -> Vec<String> {
 }
 
 #[test]
-fn builder_stage_commands_run_as_written() {
+fn real_build_builder_stage_commands_run_as_written() {
     assert!(
         Command::new("id")
             .arg("-u")

@@ -29,6 +29,7 @@ struct RealPair {
 
 /// The shared ftpy home with the real 3.14.6 pair in it; built by the first test that asks.
 fn real_pair() -> &'static RealPair {
+    real_build();
     static PAIR: OnceLock<Result<RealPair, String>> = OnceLock::new();
     PAIR.get_or_init(build_pair)
         .as_ref()
@@ -104,7 +105,7 @@ fn python_says(python: &Path, code: &str) -> String {
 }
 
 #[test]
-fn installs_the_real_pair_and_each_build_is_what_was_asked_for() {
+fn real_build_installs_the_real_pair_and_each_build_is_what_was_asked_for() {
     let pair = real_pair();
     let home = &pair.home;
     if let Some(stdout) = &pair.install_stdout {
@@ -173,7 +174,7 @@ fn project_with_three_packages(dir: &Path) -> PathBuf {
 }
 
 #[test]
-fn twin_environments_report_gil_reenabling_modules_and_run_side_by_side() {
+fn real_build_twin_environments_report_gil_reenabling_modules_and_run_side_by_side() {
     let dir = tempfile::TempDir::new().unwrap();
     let project = project_with_three_packages(dir.path());
 
@@ -299,7 +300,7 @@ fn summary_line_of(text: &str, side: &str) -> String {
 }
 
 #[test]
-fn a_package_that_cannot_be_built_free_threaded_leaves_the_old_environments_in_place() {
+fn real_build_a_package_that_cannot_be_built_free_threaded_leaves_the_old_environments_in_place() {
     let dir = tempfile::TempDir::new().unwrap();
     let pkgs = dir.path().join("pkgs");
     let pure = write_package(&pkgs, "purepkg", None, &[]);
@@ -346,7 +347,7 @@ fn a_package_that_cannot_be_built_free_threaded_leaves_the_old_environments_in_p
 }
 
 #[test]
-fn the_version_comes_from_python_version_then_requires_python() {
+fn real_build_the_version_comes_from_python_version_then_requires_python() {
     let dir = tempfile::TempDir::new().unwrap();
     let pkgs = dir.path().join("pkgs");
     let pure = write_package(&pkgs, "purepkg", None, &[]);
@@ -406,7 +407,7 @@ fn index_of_sdists(index: &IndexFixture, trees: &[PathBuf]) {
 }
 
 #[test]
-fn wheels_build_rebuilds_sdists_for_free_threading_and_proves_each() {
+fn real_build_wheels_build_rebuilds_sdists_for_free_threading_and_proves_each() {
     let dir = tempfile::TempDir::new().unwrap();
     let pkgs = dir.path().join("pkgs");
     let ft =
@@ -496,7 +497,7 @@ fn wheels_build_rebuilds_sdists_for_free_threading_and_proves_each() {
 }
 
 #[test]
-fn wheels_check_agrees_with_pips_own_resolution() {
+fn real_build_wheels_check_agrees_with_pips_own_resolution() {
     let dir = tempfile::TempDir::new().unwrap();
     let index = every_status_index();
     // Its free-threaded wheel for this interpreter, too (the fixture's is cp313t).
@@ -557,7 +558,7 @@ fn wheels_check_agrees_with_pips_own_resolution() {
 /// new tree, and every such reinstall failed its checks ("pip is missing"). Here the previous
 /// installation is the shared pair's free-threaded tree, copied into a home of its own.
 #[test]
-fn a_reinstall_built_from_source_has_its_own_pip() {
+fn real_build_a_reinstall_built_from_source_has_its_own_pip() {
     let pair = real_pair();
     let home = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("real-reinstall");
     let _ = fs::remove_dir_all(&home);

@@ -1,7 +1,20 @@
 //! The maintainer script that regenerates `recipes/` has its own unittest suite; run it here so
 //! that the one test command covers it.
 
+mod common;
+
+use std::path::PathBuf;
 use std::process::Command;
+
+use common::require;
+
+/// What python.org published, as `scripts/update-recipes.py --from-tsv` reads it: in
+/// `FTPY_TEST_RELEASES_TSV`, else `../shared/reference/cpython-releases.tsv` beside this checkout.
+fn releases_tsv() -> PathBuf {
+    std::env::var_os("FTPY_TEST_RELEASES_TSV").map(PathBuf::from).unwrap_or_else(|| {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/reference/cpython-releases.tsv")
+    })
+}
 
 #[test]
 fn update_recipes_script_tests_pass() {
@@ -23,9 +36,10 @@ fn update_recipes_script_tests_pass() {
 fn committed_recipes_match_what_the_script_generates() {
     // `--check` exits non-zero when a recipe file differs from what the script would write.
     let root = env!("CARGO_MANIFEST_DIR");
-    let tsv = std::path::Path::new(root).join("../shared/reference/cpython-releases.tsv");
-    if !tsv.exists() {
-        eprintln!("skipped: {} is not here", tsv.display());
+    let tsv = releases_tsv();
+    let how = "set FTPY_TEST_RELEASES_TSV to a TSV of releases (version, url, sha256), \
+               or put ../shared/reference beside this checkout";
+    if !require(tsv.is_file(), &tsv.display().to_string(), how) {
         return;
     }
     let out = Command::new("python3")

@@ -95,13 +95,7 @@ pub enum Error {
     #[error("the command failed in {}", sides.join(" and "))]
     RunFailed { sides: Vec<String> },
     #[error(transparent)]
-    Index(#[from] crate::wheels::index::IndexError),
-    #[error(transparent)]
-    Coverage(#[from] crate::wheels::resolve::CoverageError),
-    #[error("{count} of {total} requirements have no usable wheel for {target}")]
-    WheelsMissing { count: usize, total: usize, target: String, must_build: usize, not_found: usize },
-    #[error("{} could not be built: {}", if failed.len() == 1 { "1 package".to_string() } else { format!("{} packages", failed.len()) }, failed.join(", "))]
-    WheelBuild { failed: Vec<String>, hints: Vec<String> },
+    Wheels(#[from] crate::wheels::WheelsError),
     #[error("{message}")]
     Usage { message: String, hints: Vec<String> },
     #[error("{context}")]
@@ -154,14 +148,7 @@ impl Error {
             Error::Venv(_) | Error::Scan(_) => ExitCode::LocalError,
             Error::RunFailed { .. } => ExitCode::RunFailed,
             Error::BrokenEnvironment { .. } => ExitCode::NotFound,
-            Error::WheelsMissing { .. } => ExitCode::WheelsMissing,
-            Error::WheelBuild { .. } => ExitCode::WheelBuildFailed,
-            Error::Index(e) | Error::Coverage(crate::wheels::resolve::CoverageError::Index(e)) => match e {
-                crate::wheels::index::IndexError::Fetch { .. }
-                | crate::wheels::index::IndexError::AllFailed { .. } => ExitCode::Network,
-                _ => ExitCode::Usage,
-            },
-            Error::Coverage(_) => ExitCode::Usage,
+            Error::Wheels(e) => e.exit_code(),
             Error::Context { source, .. } => source.exit_code(),
         }
     }
@@ -213,32 +200,7 @@ impl Error {
                 vec!["recreate both with `ftpy venv` in the project directory (`ftpy venv --status` shows them)".into()]
             }
             Error::NoEnvironments { .. } => vec!["create them with `ftpy venv` in the project directory".into()],
-            Error::WheelBuild { hints, .. } => hints.clone(),
-            Error::WheelsMissing { must_build, not_found, .. } => {
-                let mut hints = Vec::new();
-                if *must_build > 0 {
-                    hints.push("`ftpy wheels build`, with the same arguments, builds the ones that have an sdist".into());
-                }
-                if *not_found > 0 {
-                    hints.push("for `not found`, check the names and versions asked for, and the index".into());
-                }
-                hints
-            }
-            Error::Index(e) | Error::Coverage(crate::wheels::resolve::CoverageError::Index(e)) => match e {
-                crate::wheels::index::IndexError::NoIndex => {
-                    vec!["name one with --index-url, PIP_INDEX_URL or pip.conf".into()]
-                }
-                crate::wheels::index::IndexError::NoIndexConfigured => {
-                    vec!["name an index to check against with --index-url".into()]
-                }
-                crate::wheels::index::IndexError::BadUrl { .. } => {
-                    vec!["an index URL looks like https://host/simple (or file:///path/to/simple)".into()]
-                }
-                _ => vec![
-                    "check the index URL (--index-url, PIP_INDEX_URL, pip.conf) and the network or proxy".into(),
-                    "behind a proxy that re-signs TLS, point SSL_CERT_FILE (or PIP_CERT) at its CA bundle".into(),
-                ],
-            },
+            Error::Wheels(e) => e.hints(),
             Error::Venv(crate::projects::twin_venvs::VenvError::Create { .. }) => vec![
                 "check the base interpreter runs (`ftpy which 3.13t`), or reinstall it with `ftpy install --reinstall`".into(),
             ],

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use crate::interpreters::digest::Sha256Digest;
 use crate::interpreters::home::Home;
 use crate::interpreters::post_install_check::CheckReport;
-use crate::interpreters::version::{InstallKey, Variant, VersionRequest};
+use crate::interpreters::version::{InstallKey, Variant, Version, VersionRequest};
 
 pub const RECEIPT_FILE: &str = "ftpy-receipt.json";
 
@@ -133,6 +133,16 @@ pub fn matching_installed(home: &Home, request: &VersionRequest) -> io::Result<V
         .into_iter()
         .filter(|i| i.key.variant == request.variant && request.matches(&i.key.version))
         .collect())
+}
+
+/// The newest installation of `variant` whose version `accepts` takes: a project's wish, say,
+/// which may be a specifier set rather than a request.
+pub fn newest_installed(
+    home: &Home,
+    variant: Variant,
+    accepts: impl Fn(&Version) -> bool,
+) -> io::Result<Option<Installation>> {
+    Ok(installed(home)?.into_iter().rfind(|i| i.key.variant == variant && accepts(&i.key.version)))
 }
 
 /// Versions installed in both builds, oldest first, as (GIL, free-threaded).

@@ -38,6 +38,8 @@ pub mod installation;
 pub mod journal;
 pub mod post_install_check;
 pub mod recipe;
+pub mod relocate;
+pub mod remote_cache;
 pub mod request;
 pub mod unpack;
 pub mod version;

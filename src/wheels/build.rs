@@ -2,10 +2,24 @@
 //! keeping them in a wheelhouse per interpreter, and reading a failed build's log for the
 //! blockers free-threaded builds are known to hit.
 
+use std::collections::BTreeMap;
 use std::fs::{self, File};
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::time::Instant;
 
+use crate::context::Context;
+use crate::error::Error;
+use crate::interpreters::installation::Installation;
+use crate::interpreters::version::{Variant, VersionRequest};
+use crate::output::progress::format_duration;
+use crate::output::terminal_text::escape_control;
+use crate::projects::gil_scan;
+use crate::projects::twin_venvs::Environment;
+use crate::wheels::WheelsError;
+use crate::wheels::check::{self, CheckReport, Purpose, Selection};
+use crate::wheels::resolve::{Row, Verdict};
 use crate::wheels::tags::{DistFilename, normalize_name};
 
 /// A known reason a package does not build for free-threaded CPython, with what to do.
@@ -201,6 +215,283 @@ pub fn build(
 pub fn wheel_project(path: &Path) -> Option<String> {
     let file = path.file_name()?.to_str()?;
     Some(normalize_name(file.split('-').next()?))
+}
+
+/// What became of one package that needed a wheel.
+#[derive(Debug)]
+pub enum BuildState {
+    /// A wheel of this version was already in the wheelhouse.
+    Reused(PathBuf),
+    Built(PathBuf),
+    /// With the blockers' hints and what the build said.
+    Failed {
+        log: PathBuf,
+        hints: Vec<String>,
+        said: Vec<String>,
+    },
+}
+
+/// What to build: the requirements a check finds without a wheel for the target, and where to
+/// put the wheels.
+#[derive(Clone, Debug, Default)]
+pub struct BuildRequest {
+    /// The requirements, the target interpreter (which must be installed and free-threaded) and
+    /// the index, as for a check.
+    pub selection: Selection,
+    /// Where the wheels go; `None`: the home's wheelhouse for the interpreter, which `ftpy venv`
+    /// installs from.
+    pub wheelhouse: Option<PathBuf>,
+}
+
+/// What a build did, package by package, and what proving the wheels gave.
+pub struct BuildReport {
+    /// The target's ABI tag, e.g. `cp313t`.
+    pub label: String,
+    pub wheelhouse: PathBuf,
+    /// Each package that needed a wheel; empty when nothing had to be built.
+    pub builds: Vec<(Row, BuildState)>,
+    pub verified: Verified,
+    /// Built packages not proved because something they need cannot be installed: the name of
+    /// that something, by package.
+    pub blocked: BTreeMap<String, String>,
+}
+
+impl BuildReport {
+    /// Nothing needed a wheel: every requirement has one, or cannot be built from an sdist.
+    pub fn nothing_to_build(&self) -> bool {
+        self.builds.is_empty()
+    }
+
+    /// The error the build ends with when a package could not be built or the wheels could not
+    /// be installed to be proved, with a hint for each.
+    pub fn finish(&self) -> Result<(), WheelsError> {
+        let mut failed = Vec::new();
+        let mut hints = Vec::new();
+        for (row, state) in &self.builds {
+            if let BuildState::Failed { log, hints: found, said } = state {
+                let name = escape_control(&row.name);
+                failed.push(name.to_string());
+                for hint in found {
+                    hints.push(format!("{name}: {hint}"));
+                }
+                for line in said.iter().take(4) {
+                    hints.push(format!("{name}: the build said: {line}"));
+                }
+                hints.push(format!("{name}: the build log is {}", log.display()));
+            }
+        }
+        if let Verified::InstallFailed(failure) = &self.verified {
+            // Packages pip could not install that are not ours to build: name them and what pip said.
+            let ours: Vec<String> = self.builds.iter().map(|(r, _)| normalize_name(&r.name)).collect();
+            let others: Vec<String> = failure
+                .packages
+                .iter()
+                .map(|(name, _)| escape_control(name).into_owned())
+                .filter(|name| !ours.contains(&normalize_name(name)))
+                .collect();
+            if others.is_empty() && failed.is_empty() {
+                failed.push("a dependency of the built wheels".into());
+            }
+            failed.extend(others.iter().map(|n| format!("{n} (a dependency, in the scratch install)")));
+            for line in failure.key_lines.iter().take(4) {
+                hints.push(format!("the scratch install said: {line}"));
+            }
+            hints.push(format!(
+                "the wheels could not be installed to be checked; pip's output is in {}",
+                failure.log.display()
+            ));
+        }
+        if failed.is_empty() {
+            return Ok(());
+        }
+        Err(WheelsError::Build { failed, hints })
+    }
+}
+
+/// `ftpy wheels build` (and `ftpy venv --build-wheels`): check the requirements against the
+/// index, build from source each release that has only an sdist for the free-threaded target
+/// (reusing wheels already in the wheelhouse), then prove the wheels in a scratch environment.
+/// Progress goes to `ctx.reporter`; the tables are the caller's to print
+/// (`wheels::report::print_build`), and [`BuildReport::finish`] gives the error to end with.
+pub fn build_missing(ctx: &Context, request: &BuildRequest) -> Result<BuildReport, Error> {
+    if let Some(text) = &request.selection.python
+        && text.parse::<VersionRequest>().is_ok_and(|r| r.variant == Variant::Gil)
+    {
+        return Err(Error::Usage {
+            message: format!(
+                "--python {text} is a GIL build: `ftpy wheels build` builds for free-threaded interpreters"
+            ),
+            hints: vec![format!("add the `t`: --python {text}t")],
+        });
+    }
+    let CheckReport { python, target, index, rows, .. } =
+        check::run(ctx, &request.selection, &[], Purpose::Build)?;
+    let Some(inst) = python.installed.clone() else {
+        return Err(crate::interpreters::install::InstallError::NotInstalled {
+            request: python.series_request(),
+            suggest_install: true,
+        }
+        .into());
+    };
+    let wheelhouse = request.wheelhouse.clone().unwrap_or_else(|| ctx.home.wheelhouse_dir(&inst.key));
+    let wanted: Vec<&Row> =
+        rows.iter().filter(|r| matches!(r.verdict, Verdict::MustBuild | Verdict::Wheelhouse)).collect();
+    for row in rows
+        .iter()
+        .filter(|r| matches!(r.verdict, Verdict::WillNotLoad | Verdict::NotFound | Verdict::Unchecked))
+    {
+        ctx.reporter.warn(format!(
+            "{}: {} (nothing to build from)",
+            escape_control(&row.name),
+            crate::wheels::report::verdict_text(row, &target).0
+        ));
+    }
+    let label = python.label();
+    if wanted.is_empty() {
+        return Ok(BuildReport {
+            label,
+            wheelhouse,
+            builds: Vec::new(),
+            verified: Verified::Nothing,
+            blocked: BTreeMap::new(),
+        });
+    }
+    ctx.home.create()?;
+    let index_args: Vec<String> = index
+        .urls
+        .iter()
+        .enumerate()
+        .flat_map(|(i, url)| {
+            [if i == 0 { "--index-url" } else { "--extra-index-url" }.to_string(), url.clone()]
+        })
+        .collect();
+    let mut states: Vec<(Row, BuildState)> = Vec::new();
+    for row in &wanted {
+        let version = row.version.clone().expect("must-build rows have a version");
+        if let Some(existing) = find_built(&wheelhouse, &row.name, &version) {
+            states.push(((*row).clone(), BuildState::Reused(existing)));
+            continue;
+        }
+        let started = Instant::now();
+        let mut task = ctx.reporter.task(&format!("{} {version}", row.name));
+        if std::io::stderr().is_terminal() {
+            // The spinner shows the time as it runs.
+            task.phase("building from source");
+        } else {
+            // A plain line now, and the time it took when done (not a start time of "0s").
+            ctx.reporter.info(format!("{} {version}: building from source", escape_control(&row.name)));
+        }
+        let log = ctx.home.logs_dir().join(format!("wheel-{}-{version}-{}.log", row.name, inst.key));
+        let outcome = build(&inst.interpreter(), &row.name, &version, &index_args, &wheelhouse, &log)
+            .map_err(Error::io("cannot run pip wheel"))?;
+        task.finish();
+        let took = started.elapsed();
+        ctx.reporter.info(format!(
+            "{} {version}: {} in {}",
+            escape_control(&row.name),
+            if outcome.wheel.is_ok() { "built" } else { "FAILED" },
+            format_duration(took)
+        ));
+        states.push((
+            (*row).clone(),
+            match outcome.wheel {
+                Ok(path) => BuildState::Built(path),
+                Err(blockers) => BuildState::Failed {
+                    log: outcome.log,
+                    hints: blockers.iter().map(|b| b.hint()).collect(),
+                    said: outcome.said,
+                },
+            },
+        ));
+    }
+
+    // A wheel whose dependencies cannot be installed (one failed to build here, or the index
+    // has nothing that loads) cannot be proved: leave it out of the scratch install, which
+    // would only build the failed one again and fail.
+    let blocked = blocked_by(&rows, &states);
+    let wheels: Vec<PathBuf> = states
+        .iter()
+        .filter(|(row, _)| !blocked.contains_key(&row.name))
+        .filter_map(|(_, s)| match s {
+            BuildState::Built(p) | BuildState::Reused(p) => Some(p.clone()),
+            BuildState::Failed { .. } => None,
+        })
+        .collect();
+    // Prove the wheels: install them into a scratch environment and import each extension
+    // module in a fresh process with PYTHON_GIL unset.
+    let verified = if wheels.is_empty() {
+        Verified::Nothing
+    } else {
+        verify(ctx, &inst, &wheels, &wheelhouse, &index_args)?
+    };
+    Ok(BuildReport { label, wheelhouse, builds: states, verified, blocked })
+}
+
+/// What proving the wheels gave.
+pub enum Verified {
+    /// Nothing to install (every wheel failed, or each waits for one that failed).
+    Nothing,
+    Scanned(gil_scan::GilReport),
+    /// The scratch install failed: the table still shows every build, with this beside it.
+    InstallFailed(crate::projects::pip::PipFailure),
+}
+
+/// The built packages that cannot be installed because something they depend on (directly or
+/// through others) failed to build here or has nothing installable, with that something.
+fn blocked_by(rows: &[Row], states: &[(Row, BuildState)]) -> BTreeMap<String, String> {
+    let mut blocked: BTreeMap<String, String> = BTreeMap::new();
+    let mut queue: Vec<(String, String)> = states
+        .iter()
+        .filter(|(_, s)| matches!(s, BuildState::Failed { .. }))
+        .map(|(r, _)| (r.name.clone(), r.name.clone()))
+        .chain(
+            rows.iter()
+                .filter(|r| {
+                    matches!(r.verdict, Verdict::WillNotLoad | Verdict::NotFound | Verdict::Unchecked)
+                })
+                .map(|r| (r.name.clone(), r.name.clone())),
+        )
+        .collect();
+    // Walk up `required_by` ("parent version") from each failure; each name once.
+    while let Some((name, cause)) = queue.pop() {
+        let Some(row) = rows.iter().find(|r| r.name == name) else { continue };
+        for parent in &row.required_by {
+            let parent = parent.split_whitespace().next().unwrap_or("").to_string();
+            if !blocked.contains_key(&parent) && parent != cause {
+                blocked.insert(parent.clone(), cause.clone());
+                queue.push((parent, cause.clone()));
+            }
+        }
+    }
+    blocked
+}
+
+/// Install the wheels (dependencies from the index) into a scratch environment made from the
+/// interpreter, then scan their extension modules.
+fn verify(
+    ctx: &Context,
+    inst: &Installation,
+    wheels: &[PathBuf],
+    wheelhouse: &Path,
+    index_args: &[String],
+) -> Result<Verified, Error> {
+    let scratch = tempfile::Builder::new()
+        .prefix("verify-")
+        .tempdir_in(ctx.home.tmp_dir())
+        .map_err(Error::io("cannot create a scratch directory"))?;
+    let env = Environment { variant: Variant::Freethreaded, path: scratch.path().join("env") };
+    env.create(inst)?;
+    let mut args: Vec<String> = vec!["--find-links".into(), wheelhouse.display().to_string()];
+    args.extend(index_args.iter().cloned());
+    args.extend(wheels.iter().map(|w| w.display().to_string()));
+    let log = ctx.home.logs_dir().join(format!("wheel-verify-{}.log", inst.key));
+    if let Err(failure) = crate::projects::pip::install(&env.python(), &args, scratch.path(), &log) {
+        return Ok(Verified::InstallFailed(failure));
+    }
+    let names: Vec<String> = wheels.iter().filter_map(|w| wheel_project(w)).collect();
+    let mut report = gil_scan::scan(&env.python())?;
+    report.culprits.retain(|c| c.distribution.as_deref().is_some_and(|d| names.contains(&normalize_name(d))));
+    Ok(Verified::Scanned(report))
 }
 
 #[cfg(test)]

@@ -18,8 +18,8 @@ use pep508_rs::pep440_rs::{Operator, Version, VersionSpecifiers};
 use pep508_rs::{ExtraName, MarkerEnvironment, MarkerEnvironmentBuilder, Requirement, VersionOrUrl};
 use serde::Serialize;
 
-use crate::wheels::index::{CoreMetadata, IndexClient, IndexError, IndexFile, ProjectPage};
 use crate::output::terminal_text::{escape_control, escape_shortened};
+use crate::wheels::index::{CoreMetadata, IndexClient, IndexError, IndexFile, ProjectPage};
 use crate::wheels::tags::{DistFilename, Target, WheelMismatch, normalize_name};
 
 /// What a requirement's chosen release offers the target.
@@ -144,11 +144,27 @@ struct Wanted {
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum CoverageError {
+pub enum ResolveError {
     #[error("{origin}: `{text}` is not a valid requirement: {message}")]
     Invalid { text: String, origin: String, message: String },
     #[error(transparent)]
     Index(#[from] IndexError),
+}
+
+impl crate::error::Diagnose for ResolveError {
+    fn exit_code(&self) -> crate::error::ExitCode {
+        match self {
+            ResolveError::Invalid { .. } => crate::error::ExitCode::Usage,
+            ResolveError::Index(e) => e.exit_code(),
+        }
+    }
+
+    fn hints(&self) -> Vec<String> {
+        match self {
+            ResolveError::Invalid { .. } => Vec::new(),
+            ResolveError::Index(e) => e.hints(),
+        }
+    }
 }
 
 struct Choice {
@@ -168,11 +184,11 @@ pub fn check(
     env: &TargetEnv,
     roots: &[RootRequirement],
     direct_references: &[(String, String)],
-) -> Result<Vec<Row>, CoverageError> {
+) -> Result<Vec<Row>, ResolveError> {
     let mut root_wants: BTreeMap<String, Wanted> = BTreeMap::new();
     let mut rows_direct: Vec<Row> = Vec::new();
     for root in roots {
-        let requirement = parse_requirement(&root.text).map_err(|message| CoverageError::Invalid {
+        let requirement = parse_requirement(&root.text).map_err(|message| ResolveError::Invalid {
             text: escape_shortened(&root.text, SHOWN_CHARS),
             origin: escape_control(&root.origin).into_owned(),
             message,
@@ -213,7 +229,7 @@ pub fn check(
         }
         if !pages.is_empty() && pages.values().all(|p| p.is_err()) {
             let first = pages.into_values().find_map(Result::err).expect("all failed");
-            return Err(CoverageError::Index(first));
+            return Err(ResolveError::Index(first));
         }
         choices = wanted
             .iter()
@@ -240,7 +256,7 @@ pub fn check(
                     CoreMetadata::parse_sdist(&text)
                 }
             };
-            metadata.insert(key, result.map(parse).map_err(|e| e.to_string()));
+            metadata.insert(key, result.map_err(|e| e.to_string()).and_then(parse));
         }
         let state: Vec<(String, Option<String>, usize)> = wanted
             .iter()
@@ -627,7 +643,7 @@ mod tests {
         for i in 0..3000 {
             text.push_str(&format!("Requires-Dist: dep{i}\n"));
         }
-        let meta = CoreMetadata::parse(&text);
+        let meta = CoreMetadata::parse(&text).unwrap();
         assert_eq!((meta.requires_dist.len(), meta.requires_dist_dropped), (2000, 1000));
         let roots: BTreeMap<String, Wanted> = [("fanout".to_string(), want(&[]))].into();
         let choice = choose("fanout", &want(&[]), &page(vec![file("fanout-1.0-py3-none-any.whl")]), &env());

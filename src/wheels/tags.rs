@@ -11,6 +11,7 @@
 use std::collections::HashSet;
 use std::str::FromStr;
 
+use pep508_rs::PackageName;
 use pep508_rs::pep440_rs::Version;
 
 use crate::interpreters::version::MinorVersion;
@@ -30,22 +31,15 @@ pub struct DistFilename {
     pub kind: DistKind,
 }
 
-/// PEP 503 normalization: lower case, runs of `-`, `_`, `.` become one `-`.
+/// PEP 503 normalization, as `pep508_rs::PackageName` does it: lower case, runs of `-`, `_`, `.`
+/// become one `-`. A string that is no valid name (a stray file name on an index page, say) is
+/// only lower-cased: it keeps its leading or trailing punctuation or odd characters, so it never
+/// equals the normalized name of a real project.
 pub fn normalize_name(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    let mut separator = false;
-    for c in name.chars() {
-        if matches!(c, '-' | '_' | '.') {
-            separator = true;
-            continue;
-        }
-        if separator && !out.is_empty() {
-            out.push('-');
-        }
-        separator = false;
-        out.push(c.to_ascii_lowercase());
+    match PackageName::from_str(name) {
+        Ok(name) => name.to_string(),
+        Err(_) => name.to_lowercase(),
     }
-    out
 }
 
 impl DistFilename {
@@ -318,6 +312,10 @@ mod tests {
         assert!(DistFilename::parse("demo-1.0.win32.exe", "demo").is_none());
         assert!(DistFilename::parse("demo-notaversion-py3-none-any.whl", "demo").is_none());
         assert_eq!(normalize_name("Foo__Bar.baz"), "foo-bar-baz");
+        // No valid name: never taken for a real project's.
+        assert_eq!(normalize_name("demo-"), "demo-");
+        assert_eq!(normalize_name("_Demo"), "_demo");
+        assert_eq!(DistFilename::parse("demo_-1.0.tar.gz", "demo"), None);
     }
 
     #[test]

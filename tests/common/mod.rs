@@ -513,8 +513,50 @@ pub fn read_all(mut r: impl Read) -> Vec<u8> {
 /// The unmodified CPython source `Python-<version>.tar.xz` the real builds use: in
 /// `FTPY_TEST_CPYTHON_DIR`, else in `../shared/cpython` beside this checkout.
 pub fn cpython_tarball(version: &str) -> PathBuf {
+    real_build();
     let dir = std::env::var_os("FTPY_TEST_CPYTHON_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/cpython"));
     dir.join(format!("Python-{version}.tar.xz"))
+}
+
+/// Whether this run is CI's: `CI` set to anything but empty, `0` or `false` (as GitHub Actions
+/// and `.ci/run` set it, and as insta reads it).
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !matches!(v.trim(), "" | "0" | "false"))
+}
+
+/// A test that cannot find what it needs (`what`) says so: under `CI=true` it fails, naming
+/// `what` and `how` to provide it; elsewhere it is skipped loudly. True when `found`; the caller
+/// returns when false:
+///
+/// ```ignore
+/// if !require(tsv.exists(), &tsv.display().to_string(), "set FTPY_TEST_RELEASES_TSV") { return; }
+/// ```
+pub fn require(found: bool, what: &str, how: &str) -> bool {
+    if found {
+        return true;
+    }
+    let test = thread::current().name().unwrap_or("this test").to_string();
+    if in_ci() {
+        panic!("{test} needs {what}, which is missing: {how} (CI=true: a test may not skip there)");
+    }
+    // Straight to stderr: libtest keeps what `eprintln!` prints in a test that passes.
+    let _ =
+        writeln!(std::io::stderr(), "SKIPPED {test}: {what} is missing ({how}); under CI=true this fails");
+    false
+}
+
+/// Called by every test that builds a real CPython (or ftpy's release build): such a test's
+/// name must contain `real_build`, so that `cargo test -- --skip real_build`, the quick command
+/// README gives, leaves it out. A test that does not say so fails here, at once.
+pub fn real_build() {
+    // libtest runs each test on a thread named after it.
+    if let Some(name) = thread::current().name().filter(|n| *n != "main") {
+        assert!(
+            name.contains("real_build"),
+            "{name} builds a real CPython or ftpy's release build: its name must contain `real_build` \
+             (README, Tests: the quick command skips those)"
+        );
+    }
 }
