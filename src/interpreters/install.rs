@@ -1090,3 +1090,41 @@ pub fn uninstall(ctx: &Context, key: &InstallKey, prefix: &Path) -> Result<(), E
         .map_err(Error::io("cannot update the links in the ftpy bin directory"))?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_error_names_its_exit_code_and_what_to_do() {
+        let damaged = InstallError::Damaged {
+            key: "3.13.5t".into(),
+            prefix: PathBuf::from("/h/versions/3.13.5t"),
+            problem: "its receipt ftpy-receipt.json is missing".into(),
+        };
+        assert_eq!(damaged.exit_code(), ExitCode::Damaged);
+        assert!(damaged.hints()[1].contains("/h/damaged"), "{:?}", damaged.hints());
+        let in_use =
+            InstallError::InUse { users: vec![("3.13.5t".into(), vec![PathBuf::from("/p/.venv-ft")])] };
+        assert_eq!(in_use.exit_code(), ExitCode::InUse);
+        assert_eq!(in_use.to_string(), "3.13.5t is in use by twin environments:\n  /p/.venv-ft (3.13.5t)");
+        let missing =
+            |suggest_install| InstallError::NotInstalled { request: "3.14t".into(), suggest_install };
+        assert_eq!(missing(true).exit_code(), ExitCode::NotFound);
+        assert_eq!(missing(true).hints(), ["install it with `ftpy install 3.14t`"]);
+        assert_eq!(missing(false).hints(), ["`ftpy list` shows what is installed"]);
+        let check =
+            InstallError::Check { key: "3.14.6t".into(), log: PathBuf::new(), source: CheckError::NoPip };
+        assert_eq!(check.exit_code(), ExitCode::CheckFailed);
+        assert_eq!(check.hints().len(), 1, "no log, no log hint");
+        let recovery = InstallError::Recovery {
+            key: "3.14.6".into(),
+            journal: PathBuf::from("/h/tmp/journal-3.14.6.json"),
+            source: std::io::Error::other("x"),
+        };
+        assert_eq!(recovery.exit_code(), ExitCode::LocalError);
+        let error: Error = recovery.into();
+        assert_eq!(error.exit_code(), ExitCode::LocalError, "the top-level error dispatches");
+        assert_eq!(error.hints().len(), 2);
+    }
+}
