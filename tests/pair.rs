@@ -289,3 +289,36 @@ fn ccache_on_path_is_used_unless_turned_off() {
     let cc = fx.records("cc.");
     assert!(cc.iter().any(|c| c.trim() == "CC="), "{cc:?}");
 }
+
+/// `ftpy venv --install` installs the pair the project asks for, with the global options
+/// (here the mirror), then makes both environments; a build that fails stops it with that
+/// build's exit code, the failure said once, and no environment made.
+#[test]
+fn venv_install_installs_the_pair_then_makes_the_environments() {
+    let fx = Fixture::with_release(V);
+    let project = tempfile::TempDir::new().unwrap();
+    let venv = |fail: Option<&str>| {
+        let mut command = fx.ftpy();
+        if let Some(variant) = fail {
+            command.env("FAKE_FAIL_VARIANT", variant);
+        }
+        command.current_dir(project.path()).args(["venv", "--install", "--profile", "fast", "--python", V]).output().unwrap()
+    };
+
+    let out = venv(Some("fttrue"));
+    let err = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(6), "the build's exit code: {err}");
+    assert!(err.contains("failed to install 3.13.5t"), "{err}");
+    assert!(err.contains("the 3.13.5 pair could not be installed (3.13.5t failed, see above)"), "{err}");
+    assert!(!err.contains("no installed pair matches"), "not a second, wrong error: {err}");
+    assert_eq!(err.matches("failed to install 3.13.5t").count(), 1, "said once: {err}");
+    assert_eq!(list_dir(project.path()), Vec::<String>::new(), "no environment made");
+
+    let out = venv(None);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(stderr_of(&out).contains("Installing the 3.13.5 pair"), "{}", stderr_of(&out));
+    assert_eq!(fx.versions(), ["3.13.5", "3.13.5t"]);
+    let built = fx.configure_runs();
+    assert!(built.iter().all(|args| !args.iter().any(|a| a.contains("--enable-optimizations"))), "--profile fast reached the builds: {built:?}");
+    assert_eq!(list_dir(project.path()), [".venv-ft", ".venv-gil"]);
+}

@@ -3,15 +3,15 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use crate::interpreters::build_cache::{self, BuildCache};
-use crate::system::toolchain::Toolchain;
 use crate::cli::{CacheCommand, CacheKeyArgs, PruneArgs};
-use crate::system::clock::unix_now;
 use crate::context::Context;
-use crate::interpreters::digest::sha256_reader;
 use crate::error::Error;
+use crate::interpreters::build_cache::{self, BuildCache};
+use crate::interpreters::digest::sha256_reader;
 use crate::interpreters::install;
 use crate::output::progress::{format_duration, human_bytes};
+use crate::system::clock::unix_now;
+use crate::system::toolchain::Toolchain;
 
 pub fn run(command: CacheCommand, ctx: &Context) -> Result<ExitCode, Error> {
     let cache = BuildCache::new(ctx.home.builds_dir());
@@ -120,8 +120,13 @@ fn prune(cache: &BuildCache, args: PruneArgs, ctx: &Context) -> Result<(), Error
 fn key(args: CacheKeyArgs, ctx: &Context) -> Result<(), Error> {
     let request = args.request.parse()?;
     let recipes = ctx.recipes()?;
-    let resolved = super::resolve_requests(&recipes, &[request], args.pair)?;
-    let options = super::build_options(&args.build, Some(1), false)?;
+    let resolved = crate::interpreters::request::resolve_requests(&recipes, &[request], args.pair)?;
+    let options = crate::interpreters::request::build_options(
+        args.build.profile,
+        &args.build.configure_opts,
+        Some(1),
+        false,
+    )?;
     let toolchain = Toolchain::detect();
     let groups = install::group_by_release(&resolved);
     let group = &groups[0];

@@ -20,7 +20,7 @@ pub fn run(command: CiCommand, ctx: &crate::context::Context) -> Result<ExitCode
                         hints: vec!["`ftpy ci github --python 3.13 3.14`".into()],
                     });
                 }
-                super::check_buildable(&ctx.recipes()?, &request, true)?;
+                crate::interpreters::request::check_buildable(&ctx.recipes()?, &request, true)?;
             }
             if let Some(action) = &args.action {
                 check_action_reference(action)?;

@@ -19,7 +19,7 @@ fn release_of(image: &str) -> Option<&'static str> {
 
 pub fn run(args: DockerfileArgs, ctx: &crate::context::Context) -> Result<ExitCode, Error> {
     let request: VersionRequest = args.python.parse()?;
-    super::check_buildable(&ctx.recipes()?, &request, false)?;
+    crate::interpreters::request::check_buildable(&ctx.recipes()?, &request, false)?;
     let builder = match &args.builder {
         Some(builder) => builder.clone(),
         // The official Rust images exist for Debian releases: take the final image's.

@@ -18,7 +18,7 @@ pub fn run(args: ListArgs, ctx: &Context) -> Result<ExitCode, Error> {
             println!("{} ({})", series.name, series.free_threading.describe());
             for release in series.releases.iter().rev() {
                 let mut line = format!("  {:<12}", release.version.to_string());
-                for variant in [Variant::Gil, Variant::Freethreaded] {
+                for variant in Variant::ALL {
                     if !series.supports(variant) {
                         continue;
                     }
@@ -40,7 +40,7 @@ pub fn run(args: ListArgs, ctx: &Context) -> Result<ExitCode, Error> {
         return Ok(ExitCode::SUCCESS);
     }
     for inst in &installed {
-        let linked = if ctx.home.linked_name(inst).is_some() { "  *" } else { "" };
+        let linked = if installation::linked_name(&ctx.home, inst).is_some() { "  *" } else { "" };
         println!(
             "{:<12}{:<15}{:<11}{}{linked}",
             inst.key.to_string(),

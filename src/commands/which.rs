@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use crate::cli::WhichArgs;
 use crate::context::Context;
 use crate::error::Error;
+use crate::interpreters::install::InstallError;
 use crate::interpreters::installation;
 use crate::interpreters::version::VersionRequest;
 
@@ -19,13 +20,7 @@ pub fn run(args: WhichArgs, ctx: &Context) -> Result<ExitCode, Error> {
         }
         None => {
             // The other build of the same version may be there: say so, never substitute it.
-            let other = VersionRequest {
-                variant: match request.variant {
-                    crate::interpreters::version::Variant::Gil => crate::interpreters::version::Variant::Freethreaded,
-                    crate::interpreters::version::Variant::Freethreaded => crate::interpreters::version::Variant::Gil,
-                },
-                ..request.clone()
-            };
+            let other = VersionRequest { variant: request.variant.twin(), ..request.clone() };
             if let Ok(Some(inst)) = installation::find_installed(&ctx.home, &other) {
                 ctx.reporter.info(format!("note: {} ({}) is installed", inst.key, inst.key.variant.label()));
             }
@@ -40,7 +35,7 @@ pub fn run(args: WhichArgs, ctx: &Context) -> Result<ExitCode, Error> {
                     tree.problem
                 ));
             }
-            Err(Error::NotInstalled { request: request.to_string(), suggest_install: true })
+            Err(InstallError::NotInstalled { request: request.to_string(), suggest_install: true }.into())
         }
     }
 }

@@ -1,18 +1,27 @@
 //! The error a command ends with: its cause chain, the hints that tell a person what to do next,
 //! and an exit code per category.
 //!
-//! The codes are one typed enum, [`ExitCode`], with what each means.
+//! Each subsystem owns its errors: their messages, and through [`Diagnose`] their exit code
+//! (one typed enum, [`ExitCode`]) and hints, beside them. [`Error`] only wraps them, plus the
+//! few kinds every layer shares (bad usage, an I/O failure, an interruption, added context),
+//! and [`report`] prints any of them the same way.
 
 use std::io;
-use std::path::{Path, PathBuf};
 
 use crate::interpreters::build::BuildError;
-use crate::interpreters::post_install_check::CheckError;
+use crate::interpreters::build_cache::BuildCacheError;
 use crate::interpreters::download::DownloadError;
 use crate::interpreters::home::HomeError;
+use crate::interpreters::install::InstallError;
 use crate::interpreters::recipe::RecipeError;
 use crate::interpreters::unpack::UnpackError;
 use crate::interpreters::version::VersionError;
+use crate::projects::gil_scan::ScanError;
+use crate::projects::make_twins::MakeTwinsError;
+use crate::projects::run_both::RunFailed;
+use crate::projects::twin_venvs::VenvError;
+use crate::system::doctor::NotReady;
+use crate::wheels::WheelsError;
 
 pub mod exit_code;
 
@@ -27,22 +36,9 @@ pub trait Diagnose {
     }
 }
 
-
-fn in_use_keys(users: &[(String, Vec<std::path::PathBuf>)]) -> String {
-    let keys: Vec<&str> = users.iter().map(|(k, _)| k.as_str()).collect();
-    format!("{} {}", keys.join(" and "), if keys.len() == 1 { "is" } else { "are" })
-}
-
-fn in_use_list(users: &[(String, Vec<std::path::PathBuf>)]) -> String {
-    let lines: Vec<String> = users
-        .iter()
-        .flat_map(|(k, envs)| envs.iter().map(move |e| format!("  {} ({k})", e.display())))
-        .collect();
-    lines.join("\n")
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    // Interpreters.
     #[error(transparent)]
     Version(#[from] VersionError),
     #[error(transparent)]
@@ -56,47 +52,28 @@ pub enum Error {
     #[error(transparent)]
     Build(#[from] BuildError),
     #[error(transparent)]
-    BuildCache(#[from] crate::interpreters::build_cache::BuildCacheError),
-    #[error("{key} failed its checks and was not installed")]
-    Check {
-        key: String,
-        log: PathBuf,
-        #[source]
-        source: CheckError,
-    },
+    BuildCache(#[from] BuildCacheError),
     #[error(transparent)]
-    NotReady(#[from] crate::system::doctor::NotReady),
-    #[error("{} is damaged: {problem}", prefix.display())]
-    Damaged { key: String, prefix: PathBuf, problem: String },
-    #[error("cannot finish or undo what an interrupted install of {key} left; nothing was changed")]
-    Recovery {
-        key: String,
-        journal: PathBuf,
-        #[source]
-        source: io::Error,
-    },
-    /// Installations that environments made by `ftpy venv` are based on: (key, environments).
-    #[error("{} in use by twin environments:\n{}", in_use_keys(users), in_use_list(users))]
-    InUse { users: Vec<(String, Vec<std::path::PathBuf>)> },
-    #[error("{request} is not installed")]
-    NotInstalled {
-        request: String,
-        /// What to suggest: installing it (`which`) or looking at what is installed (`uninstall`).
-        suggest_install: bool,
-    },
+    Install(#[from] InstallError),
+    // System.
     #[error(transparent)]
-    Venv(#[from] crate::projects::twin_venvs::VenvError),
+    NotReady(#[from] NotReady),
+    // Projects.
     #[error(transparent)]
-    Scan(#[from] crate::projects::gil_scan::ScanError),
+    Venv(#[from] VenvError),
     #[error(transparent)]
-    MakeTwins(#[from] crate::projects::make_twins::MakeTwinsError),
+    Scan(#[from] ScanError),
     #[error(transparent)]
-    RunFailed(#[from] crate::projects::run_both::RunFailed),
+    MakeTwins(#[from] MakeTwinsError),
+    #[error(transparent)]
+    RunFailed(#[from] RunFailed),
+    // Wheels.
+    #[error(transparent)]
+    Wheels(#[from] WheelsError),
+    // Shared by every layer.
     /// A signal stopped the work; `state` says what was left as it was.
     #[error("interrupted: {state}")]
     Interrupted { state: String },
-    #[error(transparent)]
-    Wheels(#[from] crate::wheels::WheelsError),
     #[error("{message}")]
     Usage { message: String, hints: Vec<String> },
     #[error("{context}")]
@@ -124,143 +101,53 @@ impl Error {
         Error::Context { context: context.into(), source: Box::new(self) }
     }
 
+    /// The error a subsystem owns, if this is one (after any context).
+    fn owned(&self) -> Option<&dyn Diagnose> {
+        Some(match self {
+            Error::Version(e) => e,
+            Error::Recipe(e) => e,
+            Error::Home(e) => e,
+            Error::Download(e) => e,
+            Error::Unpack(e) => e,
+            Error::Build(e) => e,
+            Error::BuildCache(e) => e,
+            Error::Install(e) => e,
+            Error::NotReady(e) => e,
+            Error::Venv(e) => e,
+            Error::Scan(e) => e,
+            Error::MakeTwins(e) => e,
+            Error::RunFailed(e) => e,
+            Error::Wheels(e) => e,
+            Error::Interrupted { .. } | Error::Usage { .. } | Error::Io { .. } | Error::Context { .. } => {
+                return None;
+            }
+        })
+    }
+
     pub fn exit_code(&self) -> ExitCode {
+        if let Some(owned) = self.owned() {
+            return owned.exit_code();
+        }
         match self {
-            Error::Download(e) => e.exit_code(),
-            Error::Interrupted { .. }
-            | Error::Build(BuildError::Interrupted { .. }) => ExitCode::Interrupted,
-            // The log's disk, not the build: a local error (issue 12: a full disk exited 6).
-            Error::Build(BuildError::Log { .. }) => ExitCode::LocalError,
-            Error::Version(_) | Error::Usage { .. } => ExitCode::Usage,
-            Error::Recipe(RecipeError::NoMatch { .. } | RecipeError::NoFreethreadedBuild { .. }) => ExitCode::NotFound,
-            Error::Recipe(RecipeError::NoPair { .. }) => ExitCode::Usage,
-            Error::Recipe(_) => ExitCode::Usage,
-            Error::NotInstalled { .. } => ExitCode::NotFound,
-            Error::Damaged { .. } => ExitCode::Damaged,
-            Error::Recovery { .. } => ExitCode::LocalError,
-            Error::Unpack(UnpackError::Unsafe { .. } | UnpackError::TooLarge { .. }) => ExitCode::UnsafeArchive,
-            Error::Unpack(_) => ExitCode::LocalError,
-            Error::Build(_) => ExitCode::BuildFailed,
-            Error::NotReady(e) => e.exit_code(),
-            Error::InUse { .. } => ExitCode::InUse,
-            Error::BuildCache(_) => ExitCode::LocalError,
-            Error::Check { .. } => ExitCode::CheckFailed,
-            Error::Home(_) | Error::Io { .. } => ExitCode::LocalError,
-            Error::Wheels(e) => e.exit_code(),
-            Error::Venv(e) => e.exit_code(),
-            Error::Scan(e) => e.exit_code(),
-            Error::MakeTwins(e) => e.exit_code(),
-            Error::RunFailed(e) => e.exit_code(),
+            Error::Interrupted { .. } => ExitCode::Interrupted,
+            Error::Usage { .. } => ExitCode::Usage,
+            Error::Io { .. } => ExitCode::LocalError,
             Error::Context { source, .. } => source.exit_code(),
+            _ => unreachable!("owned errors answer above"),
         }
     }
 
     pub fn hints(&self) -> Vec<String> {
+        if let Some(owned) = self.owned() {
+            return owned.hints();
+        }
         match self {
-            Error::Version(VersionError::NoFreethreadingBefore313(typed)) => {
-                let mut hints = typo_hint(typed);
-                hints.push("ask for 3.13t or newer (`ftpy list --available`), or drop the `t` for a GIL-only build".into());
-                hints
-            }
-            Error::Recipe(RecipeError::NoPair { .. }) => vec![
-                "ask for 3.13t or newer (`ftpy list --available`), or drop the `t` for a GIL-only build".into(),
-            ],
-            Error::Version(_) => vec!["a version looks like 3.13, 3.13t, 3.13.5, 3.13.5t or 3.15.0b4t".into()],
-            Error::Recipe(RecipeError::NoMatch { request, .. })
-                if request.series().is_some_and(|s| s < crate::interpreters::version::FIRST_FREETHREADED) =>
-            {
-                vec!["ftpy's recipes start at 3.13, the first series with a free-threaded build".into()]
-            }
-            Error::Recipe(RecipeError::NoMatch { .. }) => vec![
-                "`ftpy list --available` shows every release the recipes know".into(),
-                "a release newer than ftpy's recipes needs a recipe file in the directory named by FTPY_RECIPES, or a newer ftpy".into(),
-            ],
-            Error::Recipe(RecipeError::NoFreethreadedBuild { .. }) => {
-                vec!["ask for the GIL build explicitly (no `t`) if that is what you want".into()]
-            }
-            Error::Recipe(RecipeError::Invalid { .. } | RecipeError::ReadFile { .. }) => {
-                vec!["fix or remove the file, or unset FTPY_RECIPES".into()]
-            }
-            Error::Recipe(RecipeError::Duplicate { .. }) => {
-                vec!["keep that release in one of the two files: which one wins must not depend on file names".into()]
-            }
-            Error::Recipe(RecipeError::DigestChanged { published, .. }) => vec![
-                "a different sha256 for a published release means different bytes than upstream published; nothing was downloaded or built".into(),
-                format!("if you made that tarball yourself and mean it, add `replaces_sha256 = \"{published}\"` to that [[release]] entry; otherwise remove the override"),
-            ],
-            Error::Recipe(RecipeError::ReadDir { .. }) => {
-                vec!["FTPY_RECIPES (or --recipes) must name an existing directory of recipe files".into()]
-            }
-            Error::NotInstalled { request, suggest_install: true } => {
-                vec![format!("install it with `ftpy install {request}`")]
-            }
-            Error::Damaged { key, prefix, .. } => vec![
-                "ftpy does not delete what it cannot prove it left half-made: it may hold installed packages".into(),
-                format!("`ftpy install --reinstall {key}` replaces it and keeps the old tree under {}", prefix.parent().and_then(Path::parent).map(|h| h.join("damaged")).unwrap_or_default().display()),
-                format!("`ftpy uninstall {key}` removes it"),
-            ],
-            Error::Recovery { key, journal, .. } => vec![
-                format!("the journal {} says what was being moved; fix the cause above and run the command again", journal.display()),
-                format!("to settle it by hand: make versions/{key} the tree you want (a set-aside one is in tmp/previous-{key}-*), then delete the journal"),
-            ],
-            Error::NotInstalled { suggest_install: false, .. } => {
-                vec!["`ftpy list` shows what is installed".into()]
-            }
-            Error::Home(_) => vec!["set FTPY_HOME to a directory you can write to".into()],
-            Error::Download(e) => e.hints(),
-            Error::Unpack(UnpackError::Unsafe { .. } | UnpackError::TooLarge { .. }) => {
-                vec!["nothing was installed; the archive matched the sha256 its recipe names, so check that recipe (FTPY_RECIPES)".into()]
-            }
-            Error::Build(e @ BuildError::Log { .. }) => e.log_hints(),
-            Error::Build(e) => {
-                let mut hints = Vec::new();
-                if let Some(dep) = e.missing_dependency() {
-                    hints.push(dep.install_hint());
-                    hints.push("`./install.sh --build-deps` installs everything CPython needs on Debian, Ubuntu, Fedora and Alpine".into());
-                }
-                if let Some(log) = e.log_path() {
-                    hints.push(format!("the full build log is {}", log.display()));
-                }
-                hints
-            }
-            Error::Check { log, source, .. } => {
-                let mut hints = source.hints();
-                if !log.as_os_str().is_empty() {
-                    hints.push(format!("the build log is {}", log.display()));
-                }
-                hints
-            }
             Error::Usage { hints, .. } => hints.clone(),
-            Error::InUse { users } => vec![
-                format!(
-                    "those environments stop working without it: `ftpy uninstall --force {}` removes it anyway",
-                    users.iter().map(|(key, _)| key.as_str()).collect::<Vec<_>>().join(" ")
-                ),
-                "or remove the environments first (they are directories), or keep the installation".into(),
-            ],
-            Error::NotReady(e) => e.hints(),
-            Error::Wheels(e) => e.hints(),
-            Error::Venv(e) => e.hints(),
-            Error::Scan(e) => e.hints(),
-            Error::MakeTwins(e) => e.hints(),
-            Error::RunFailed(e) => e.hints(),
             Error::Context { source, .. } => source.hints(),
-            _ => vec![],
+            _ => Vec::new(),
         }
     }
 }
-
-/// "did you mean" for a request refused before the recipes were consulted (`3.1.4t`), from
-/// the built-in recipes.
-fn typo_hint(typed: &str) -> Vec<String> {
-    let Ok(book) = crate::interpreters::recipe::RecipeBook::load(None) else { return Vec::new() };
-    let close = crate::interpreters::recipe::did_you_mean(&book, typed);
-    if close.is_empty() {
-        return Vec::new();
-    }
-    vec![format!("did you mean {}?", crate::interpreters::recipe::one_of(&close))]
-}
-
 
 /// Print `error:`, the cause chain and the hints on stderr; return the exit code.
 pub fn report(error: &Error) -> std::process::ExitCode {

@@ -170,6 +170,32 @@ impl BuildError {
     }
 }
 
+impl crate::error::Diagnose for BuildError {
+    fn exit_code(&self) -> crate::error::ExitCode {
+        match self {
+            BuildError::Interrupted { .. } => crate::error::ExitCode::Interrupted,
+            // The log's disk, not the build: a local error (issue 12: a full disk exited 6).
+            BuildError::Log { .. } => crate::error::ExitCode::LocalError,
+            _ => crate::error::ExitCode::BuildFailed,
+        }
+    }
+
+    fn hints(&self) -> Vec<String> {
+        if let BuildError::Log { .. } = self {
+            return self.log_hints();
+        }
+        let mut hints = Vec::new();
+        if let Some(dep) = self.missing_dependency() {
+            hints.push(dep.install_hint());
+            hints.push("`./install.sh --build-deps` installs everything CPython needs on Debian, Ubuntu, Fedora and Alpine".into());
+        }
+        if let Some(log) = self.log_path() {
+            hints.push(format!("the full build log is {}", log.display()));
+        }
+        hints
+    }
+}
+
 fn indent(lines: &[String]) -> String {
     let lines: Vec<String> = lines.iter().map(|l| format!("  | {l}")).collect();
     lines.join("\n")
@@ -318,11 +344,10 @@ fn relocate_scripts(bin: &Path, staged: &Path, prefix: &Path) -> io::Result<()> 
             rest = &rest[at + from.len()..];
         }
         out.extend_from_slice(rest);
-        let temporary =
-            entry.path().with_file_name(format!(".{}.ftpy-partial", entry.file_name().to_string_lossy()));
-        fs::write(&temporary, &out)?;
-        fs::set_permissions(&temporary, meta.permissions())?;
-        fs::rename(&temporary, entry.path())?;
+        use std::os::unix::fs::PermissionsExt;
+        crate::system::files::write_atomic_with_mode(&entry.path(), &out, meta.permissions().mode())?;
+        // The mode exactly as it was, whatever the umask.
+        fs::set_permissions(entry.path(), meta.permissions())?;
     }
     Ok(())
 }

@@ -194,11 +194,9 @@ impl BuildCache {
             build_seconds,
         };
         let meta_path = self.meta_path(&key);
-        let temporary = self.dir.join(format!(".{key}.json.partial"));
         let json =
             serde_json::to_string_pretty(&meta).map_err(|e| io_err(&meta_path)(io::Error::other(e)))?;
-        fs::write(&temporary, json).map_err(io_err(&temporary))?;
-        fs::rename(&temporary, &meta_path).map_err(io_err(&meta_path))?;
+        crate::system::files::write_atomic(&meta_path, json.as_bytes()).map_err(io_err(&meta_path))?;
         Ok(Entry { key, meta })
     }
 
@@ -382,6 +380,12 @@ pub fn parse_age(text: &str) -> Option<Duration> {
         _ => return None,
     };
     Some(Duration::from_secs(n.checked_mul(seconds)?))
+}
+
+impl crate::error::Diagnose for BuildCacheError {
+    fn exit_code(&self) -> crate::error::ExitCode {
+        crate::error::ExitCode::LocalError
+    }
 }
 
 #[cfg(test)]

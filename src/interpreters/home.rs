@@ -17,7 +17,6 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use crate::interpreters::installation::{self, Installation};
 use crate::interpreters::version::InstallKey;
 
 #[derive(Clone, Debug)]
@@ -112,79 +111,19 @@ impl Home {
         self.root.join("tmp")
     }
 
-    /// Point `<home>/bin/python<X.Y>[t]` (and `pip<X.Y>[t]`) at the newest installed build of
-    /// each series and variant, and remove links whose target is gone. Each link is replaced by
-    /// a rename, so a reader never sees it missing.
-    pub fn refresh_links(&self) -> io::Result<()> {
-        let bin = self.bin_dir();
-        fs::create_dir_all(&bin)?;
-        fs::create_dir_all(self.locks_dir())?;
-        // Two processes installing different versions must not undo each other's links.
-        let lock = fs::File::create(self.locks_dir().join("bin.lock"))?;
-        lock.lock()?;
-        let installed = installation::installed(self).unwrap_or_default();
-        let mut wanted: Vec<(String, PathBuf)> = Vec::new();
-        for inst in &installed {
-            let newest = installed
-                .iter()
-                .filter(|o| {
-                    o.key.version.series() == inst.key.version.series() && o.key.variant == inst.key.variant
-                })
-                .max_by(|a, b| a.key.version.cmp(&b.key.version))
-                .is_some_and(|n| n.key == inst.key);
-            if !newest {
-                continue;
-            }
-            // A free-threaded build installs python3.13t but names its pip pip3.13.
-            let series = inst.key.version.series();
-            let suffix = inst.key.variant.suffix();
-            for (link, file) in [
-                (format!("python{series}{suffix}"), format!("python{series}{suffix}")),
-                (format!("pip{series}{suffix}"), format!("pip{series}")),
-            ] {
-                let target = inst.prefix.join("bin").join(file);
-                if target.exists() {
-                    wanted.push((link, target));
-                }
-            }
-        }
-        for (name, target) in &wanted {
-            let link = bin.join(name);
-            if fs::read_link(&link).is_ok_and(|current| &current == target) {
-                continue;
-            }
-            let temporary = bin.join(format!(".{name}.{}", std::process::id()));
-            let _ = fs::remove_file(&temporary);
-            symlink(target, &temporary)?;
-            fs::rename(&temporary, &link)?;
-        }
-        let versions = self.versions_dir();
-        for entry in fs::read_dir(&bin)?.flatten() {
-            let path = entry.path();
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let ours = fs::read_link(&path).is_ok_and(|t| t.starts_with(&versions));
-            if ours && !wanted.iter().any(|(n, _)| *n == name) {
-                fs::remove_file(&path)?;
-            }
-        }
-        Ok(())
-    }
-
-    /// The `<home>/bin` link that points at this installation, if the installation is the one
-    /// linked for its series (what `list` marks with `*`).
-    pub fn linked_name(&self, inst: &Installation) -> Option<PathBuf> {
-        let link = self.bin_dir().join(inst.key.interpreter_name());
-        let target = fs::read_link(&link).ok()?;
-        target.starts_with(&inst.prefix).then_some(link)
+    /// `<home>/tmp/journal-<key>.json`: the journal of an install of `key` in progress (see
+    /// [`crate::interpreters::journal`]).
+    pub fn journal_path(&self, key: &InstallKey) -> PathBuf {
+        self.tmp_dir().join(format!("journal-{key}.json"))
     }
 }
 
-#[cfg(unix)]
-fn symlink(target: &Path, link: &Path) -> io::Result<()> {
-    std::os::unix::fs::symlink(target, link)
-}
+impl crate::error::Diagnose for HomeError {
+    fn exit_code(&self) -> crate::error::ExitCode {
+        crate::error::ExitCode::LocalError
+    }
 
-#[cfg(not(unix))]
-fn symlink(target: &Path, link: &Path) -> io::Result<()> {
-    fs::copy(target, link).map(|_| ())
+    fn hints(&self) -> Vec<String> {
+        vec!["set FTPY_HOME to a directory you can write to".into()]
+    }
 }

@@ -12,22 +12,130 @@
 
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use crate::interpreters::build_cache::{BuildCache, BuildInputs};
-use crate::system::toolchain::Toolchain;
-use crate::interpreters::build::{self, BuildOptions, BuildPlan};
-use crate::interpreters::post_install_check;
-use crate::system::clock::unix_now;
 use crate::context::Context;
-use crate::system::doctor::Diagnosis;
+use crate::error::{Diagnose, Error, ExitCode};
+use crate::interpreters::build::{self, BuildOptions, BuildPlan};
+use crate::interpreters::build_cache::{BuildCache, BuildInputs};
 use crate::interpreters::download::{Downloader, Sources};
-use crate::error::Error;
+use crate::interpreters::home::Home;
 use crate::interpreters::installation::{self, Installation, Receipt, ReceiptState};
 use crate::interpreters::journal::{self, Journal, KillPoint};
-use crate::interpreters::recipe::{Release, Resolved, Series};
+use crate::interpreters::post_install_check;
+use crate::interpreters::post_install_check::CheckError;
+use crate::interpreters::recipe::{RecipeBook, Release, Resolved, Series};
 use crate::interpreters::unpack;
-use crate::interpreters::version::{InstallKey, MinorVersion};
+use crate::interpreters::version::{InstallKey, MinorVersion, Variant, VersionRequest};
+use crate::output::progress::format_duration;
+use crate::system::clock::unix_now;
+use crate::system::doctor::Diagnosis;
+use crate::system::files::{Discard, Transaction};
+use crate::system::toolchain::Toolchain;
+
+/// What installing, finding or removing an installation can fail with, besides the errors of
+/// each step (recipes, download, unpack, build, ...).
+#[derive(Debug, thiserror::Error)]
+pub enum InstallError {
+    #[error("{key} failed its checks and was not installed")]
+    Check {
+        key: String,
+        log: PathBuf,
+        #[source]
+        source: CheckError,
+    },
+    #[error("{} is damaged: {problem}", prefix.display())]
+    Damaged { key: String, prefix: PathBuf, problem: String },
+    #[error("cannot finish or undo what an interrupted install of {key} left; nothing was changed")]
+    Recovery {
+        key: String,
+        journal: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// Installations that environments made by `ftpy venv` are based on: (key, environments).
+    #[error("{} in use by twin environments:\n{}", in_use_keys(users), in_use_list(users))]
+    InUse { users: Vec<(String, Vec<PathBuf>)> },
+    #[error("{request} is not installed")]
+    NotInstalled {
+        request: String,
+        /// What to suggest: installing it (`which`) or looking at what is installed (`uninstall`).
+        suggest_install: bool,
+    },
+}
+
+fn in_use_keys(users: &[(String, Vec<PathBuf>)]) -> String {
+    let keys: Vec<&str> = users.iter().map(|(k, _)| k.as_str()).collect();
+    format!("{} {}", keys.join(" and "), if keys.len() == 1 { "is" } else { "are" })
+}
+
+fn in_use_list(users: &[(String, Vec<PathBuf>)]) -> String {
+    let lines: Vec<String> = users
+        .iter()
+        .flat_map(|(k, envs)| envs.iter().map(move |e| format!("  {} ({k})", e.display())))
+        .collect();
+    lines.join("\n")
+}
+
+impl Diagnose for InstallError {
+    fn exit_code(&self) -> ExitCode {
+        match self {
+            InstallError::Check { .. } => ExitCode::CheckFailed,
+            InstallError::Damaged { .. } => ExitCode::Damaged,
+            InstallError::Recovery { .. } => ExitCode::LocalError,
+            InstallError::InUse { .. } => ExitCode::InUse,
+            InstallError::NotInstalled { .. } => ExitCode::NotFound,
+        }
+    }
+
+    fn hints(&self) -> Vec<String> {
+        match self {
+            InstallError::NotInstalled { request, suggest_install: true } => {
+                vec![format!("install it with `ftpy install {request}`")]
+            }
+            InstallError::NotInstalled { suggest_install: false, .. } => {
+                vec!["`ftpy list` shows what is installed".into()]
+            }
+            InstallError::Damaged { key, prefix, .. } => vec![
+                "ftpy does not delete what it cannot prove it left half-made: it may hold installed packages"
+                    .into(),
+                format!(
+                    "`ftpy install --reinstall {key}` replaces it and keeps the old tree under {}",
+                    prefix
+                        .parent()
+                        .and_then(Path::parent)
+                        .map(|h| h.join("damaged"))
+                        .unwrap_or_default()
+                        .display()
+                ),
+                format!("`ftpy uninstall {key}` removes it"),
+            ],
+            InstallError::Recovery { key, journal, .. } => vec![
+                format!(
+                    "the journal {} says what was being moved; fix the cause above and run the command again",
+                    journal.display()
+                ),
+                format!(
+                    "to settle it by hand: make versions/{key} the tree you want (a set-aside one is in tmp/previous-{key}-*), then delete the journal"
+                ),
+            ],
+            InstallError::Check { log, source, .. } => {
+                let mut hints = source.hints();
+                if !log.as_os_str().is_empty() {
+                    hints.push(format!("the build log is {}", log.display()));
+                }
+                hints
+            }
+            InstallError::InUse { users } => vec![
+                format!(
+                    "those environments stop working without it: `ftpy uninstall --force {}` removes it anyway",
+                    users.iter().map(|(key, _)| key.as_str()).collect::<Vec<_>>().join(" ")
+                ),
+                "or remove the environments first (they are directories), or keep the installation".into(),
+            ],
+        }
+    }
+}
 
 #[derive(Clone, Debug)]
 pub struct InstallOptions {
@@ -37,6 +145,20 @@ pub struct InstallOptions {
     pub use_build_cache: bool,
     /// Check for a compiler, headers and disk space before downloading anything.
     pub system_check: bool,
+}
+
+impl InstallOptions {
+    /// What `ftpy install --profile <profile>` uses when nothing else is given.
+    pub fn for_profile(profile: build::Profile) -> InstallOptions {
+        InstallOptions {
+            build: crate::interpreters::request::build_options(profile, &[], None, true)
+                .expect("no configure option and no --jobs: nothing to refuse"),
+            reinstall: false,
+            allow_missing_modules: false,
+            use_build_cache: true,
+            system_check: true,
+        }
+    }
 }
 
 pub enum Outcome {
@@ -64,6 +186,236 @@ pub fn group_by_release<'a>(resolved: &[Resolved<'a>]) -> Vec<InstallGroup<'a>> 
         }
     }
     groups
+}
+
+/// What installing a list of requests came to, for the command to end with. Each outcome was
+/// printed as it came, and with several installs each failure was reported as it came too.
+pub struct InstallSummary {
+    /// How many builds were asked for.
+    pub total: usize,
+    /// The builds that failed.
+    pub failed: Vec<String>,
+    /// The first failure, with what was being installed.
+    pub first_error: Option<Error>,
+}
+
+/// What every install checks before anything else: a home the build can take, mirrors that
+/// are URLs.
+pub fn preflight(ctx: &Context) -> Result<(), Error> {
+    crate::interpreters::request::check_build_home(ctx.home.root())?;
+    crate::interpreters::download::check_mirrors(&ctx.mirrors)
+}
+
+/// Resolve every request and group the builds by release; say when a release is built from
+/// bytes other than the published ones, and when an old free-threaded series is asked for.
+pub fn plan<'a>(
+    ctx: &Context,
+    recipes: &'a RecipeBook,
+    requests: &[VersionRequest],
+    pair: bool,
+) -> Result<Vec<InstallGroup<'a>>, Error> {
+    let resolved = crate::interpreters::request::resolve_requests(recipes, requests, pair)?;
+    let groups = group_by_release(&resolved);
+    for group in &groups {
+        if let Some(replaced) = &group.release.replaced {
+            ctx.reporter.warn(format!(
+                "{}: building from sha256 {}, which {} puts in place of the published {} (replaces_sha256)",
+                group.release.version, group.release.sha256, replaced.origin, replaced.published
+            ));
+        }
+    }
+    if let Some(advice) = series_advice(&groups) {
+        ctx.reporter.info(advice);
+    }
+    Ok(groups)
+}
+
+/// `ftpy install REQUEST...` as a function (what `ftpy venv --install` runs for the pair):
+/// check, resolve, install, with the sources and limits of `ctx`.
+pub fn install_requests(
+    ctx: &Context,
+    requests: &[VersionRequest],
+    pair: bool,
+    options: &InstallOptions,
+) -> Result<InstallSummary, Error> {
+    preflight(ctx)?;
+    let recipes = ctx.recipes()?;
+    let groups = plan(ctx, &recipes, requests, pair)?;
+    install_all(ctx, &groups, options)
+}
+
+/// Install every group, release by release, printing each outcome as it comes. A failure of
+/// one build does not stop the others; after Ctrl-C or SIGTERM no further release starts, and
+/// the result is [`Error::Interrupted`] saying what was left as it was.
+pub fn install_all(
+    ctx: &Context,
+    groups: &[InstallGroup],
+    options: &InstallOptions,
+) -> Result<InstallSummary, Error> {
+    // One guard over every release: after Ctrl-C or SIGTERM, no further release starts.
+    let _signals = crate::system::interrupt::Guard::install_with(crate::system::interrupt::Notice::Build);
+    let total: usize = groups.iter().map(|g| g.keys.len()).sum();
+    let mut failed: Vec<String> = Vec::new();
+    let mut interpreters: Vec<(InstallKey, PathBuf)> = Vec::new();
+    let mut first_error: Option<Error> = None;
+    // Whether this run put anything new in place (a no-op needs no PATH advice).
+    let mut changed = false;
+    // What a signal left uninstalled; once set, no further release is started.
+    let mut interrupted: Vec<String> = Vec::new();
+    let mut fail = |keys: Vec<String>, error: Error| {
+        if let Error::Interrupted { state } = error {
+            interrupted.push(state);
+            return;
+        }
+        let error = error.context(format!("failed to install {}", keys.join(" and ")));
+        if total > 1 {
+            crate::error::report_nonfatal(&error);
+        }
+        failed.extend(keys);
+        first_error.get_or_insert(error);
+    };
+    for group in groups {
+        if crate::system::interrupt::requested() {
+            let keys: Vec<String> = group.keys.iter().map(ToString::to_string).collect();
+            let state = format!("{} not started", keys.join(" and "));
+            fail(keys, Error::Interrupted { state });
+            continue;
+        }
+        match install_group(ctx, group, options) {
+            Ok(report) => {
+                for (key, result) in report.results {
+                    match result {
+                        Ok(outcome) => {
+                            let inst = match &outcome {
+                                Outcome::Installed { installation, .. }
+                                | Outcome::AlreadyInstalled(installation) => installation,
+                            };
+                            interpreters.push((inst.key.clone(), inst.interpreter()));
+                            changed |= matches!(outcome, Outcome::Installed { .. });
+                            report_outcome(ctx, &outcome, options.build.profile);
+                        }
+                        Err(error) => fail(vec![key.to_string()], error),
+                    }
+                }
+                // The download or unpack failed: every build still to be done failed with it.
+                if let Some((keys, shared)) = report.shared_failure {
+                    fail(keys.iter().map(ToString::to_string).collect(), shared);
+                }
+            }
+            Err(error) => fail(group.keys.iter().map(ToString::to_string).collect(), error),
+        }
+    }
+    if interrupted.is_empty() && crate::system::interrupt::requested() {
+        // The signal came as the last build was finishing: nothing was left half-way.
+        interrupted.push(if first_error.is_none() {
+            "every requested build had finished and is installed".into()
+        } else {
+            "the builds that did not fail had finished and are installed".into()
+        });
+    }
+    if !interrupted.is_empty() {
+        if let Some(error) = first_error.filter(|_| total == 1) {
+            crate::error::report_nonfatal(&error);
+        }
+        return Err(Error::Interrupted { state: interrupted.join("; ") });
+    }
+    if crate::output::github_actions::active() {
+        publish_to_github(ctx, &interpreters)
+            .map_err(Error::io("cannot write $GITHUB_PATH or $GITHUB_OUTPUT"))?;
+    }
+    if first_error.is_none() {
+        advise_path(ctx, changed);
+    }
+    Ok(InstallSummary { total, failed, first_error })
+}
+
+/// `<home>/bin` on the job's PATH; `python-path` (the last interpreter), `python-gil` and
+/// `python-ft` (the last of each build) as step outputs.
+fn publish_to_github(ctx: &Context, interpreters: &[(InstallKey, PathBuf)]) -> std::io::Result<()> {
+    if interpreters.is_empty() {
+        return Ok(());
+    }
+    crate::output::github_actions::add_path(&ctx.home.bin_dir())?;
+    for (key, path) in interpreters {
+        let name = match key.variant {
+            crate::interpreters::version::Variant::Gil => "python-gil",
+            crate::interpreters::version::Variant::Freethreaded => "python-ft",
+        };
+        crate::output::github_actions::set_output(name, &path.display().to_string())?;
+    }
+    let (_, last) = interpreters.last().expect("not empty");
+    crate::output::github_actions::set_output("python-path", &last.display().to_string())
+}
+
+fn report_outcome(ctx: &Context, outcome: &Outcome, requested: build::Profile) {
+    match outcome {
+        Outcome::Installed { installation, warnings, restored_from_cache, seconds } => {
+            for warning in warnings {
+                ctx.reporter.warn(warning);
+            }
+            let how = if *restored_from_cache { "restored from the build cache" } else { "built" };
+            println!(
+                "Installed {} ({}, {how} in {}): {}",
+                installation.key,
+                installation.key.variant.label(),
+                format_duration(Duration::from_secs_f64(*seconds)),
+                installation.interpreter().display()
+            );
+            println!("  {}", installation.receipt.checks.summary());
+        }
+        Outcome::AlreadyInstalled(installation) => {
+            let installed = &installation.receipt.profile;
+            if *installed == requested.to_string() {
+                println!(
+                    "{} is already installed: {} (--reinstall installs it again, from the build cache when it \
+                     holds the build)",
+                    installation.key,
+                    installation.interpreter().display()
+                );
+            } else {
+                // The request named another profile: never let a fast build pass for an
+                // optimized one without a word.
+                println!(
+                    "{} is already installed, built with the {installed} profile: {}",
+                    installation.key,
+                    installation.interpreter().display()
+                );
+                ctx.reporter.warn(format!(
+                    "this request is for the {requested} profile: `ftpy install --reinstall --profile {requested} {}` \
+                     replaces the {installed} build",
+                    installation.key
+                ));
+            }
+        }
+    }
+}
+
+/// One directory on PATH is enough; say so when it is missing.
+fn advise_path(ctx: &Context, installed_any: bool) {
+    let bin = ctx.home.bin_dir();
+    if !installed_any {
+        return;
+    }
+    let on_path = std::env::var_os("PATH").is_some_and(|p| std::env::split_paths(&p).any(|d| d == bin));
+    if !on_path {
+        ctx.reporter.info(format!(
+            "hint: add {} to PATH: it holds a python3.X and python3.Xt link per installed series",
+            bin.display()
+        ));
+    }
+}
+
+/// One line of advice when a free-threaded build of a series older than the recommended one is
+/// asked for: the free-threading guidance targets 3.14t.
+fn series_advice(groups: &[InstallGroup]) -> Option<String> {
+    let recommended = crate::interpreters::version::RECOMMENDED_SERIES;
+    let old = groups.iter().flat_map(|g| g.keys.iter()).find(|k| {
+        k.variant == crate::interpreters::version::Variant::Freethreaded && k.version.series() < recommended
+    })?;
+    Some(format!(
+        "Note: {recommended}t is the free-threaded series to target: {}t lacks its thread-safety fixes and is slower (`ftpy install {recommended}t`)",
+        old.version.series()
+    ))
 }
 
 /// Where a release's source comes from: the mirrors in order, else upstream.
@@ -136,7 +488,7 @@ pub fn install_group(
             Ok(done) => done.into_iter().for_each(|d| ctx.reporter.warn(format!("recovered: {d}"))),
             Err(source) => {
                 let journal = journal::journal_path(home, key);
-                return Err(Error::Recovery { key: key.to_string(), journal, source });
+                return Err(InstallError::Recovery { key: key.to_string(), journal, source }.into());
             }
         }
     }
@@ -161,9 +513,10 @@ pub fn install_group(
                 (ReceiptState::Absent, _) => (false, false),
                 // No journal explains it: it may hold someone's packages. Never delete it.
                 (ReceiptState::Damaged(problem), false) => {
-                    report
-                        .results
-                        .push((key.clone(), Err(Error::Damaged { key: key.to_string(), prefix, problem })));
+                    report.results.push((
+                        key.clone(),
+                        Err(InstallError::Damaged { key: key.to_string(), prefix, problem }.into()),
+                    ));
                     continue;
                 }
                 (ReceiptState::Damaged(problem), true) => {
@@ -207,7 +560,7 @@ pub fn install_group(
         }
     }
     // The installs stand even if a link cannot be made; say so rather than fail them.
-    if let Err(e) = home.refresh_links() {
+    if let Err(e) = installation::refresh_links(home) {
         ctx.reporter.warn(format!("cannot update the links in {}: {e}", home.bin_dir().display()));
     }
     if signals.interrupted() {
@@ -321,7 +674,7 @@ fn restore_one(
             ctx.reporter.info(format!("Restored {} from the build cache", p.key));
             Restore::Done(Ok(outcome))
         }
-        Err(Error::Check { source, .. }) => {
+        Err(Error::Install(InstallError::Check { source, .. })) => {
             // The system changed since (a library gone?): this entry is no good any more.
             ctx.reporter.warn(format!(
                 "the cached build of {} fails its checks ({source}); building from source",
@@ -427,9 +780,7 @@ fn build_one(
     let tree = plan.destdir.join(p.prefix.strip_prefix("/").unwrap_or(&p.prefix));
     let interpreter = tree.join("bin").join(p.key.interpreter_name());
     if !interpreter.exists() {
-        return Err(
-            build::BuildError::NoInterpreter { path: interpreter, log: plan.log_path.clone() }.into()
-        );
+        return Err(build::BuildError::NoInterpreter { path: interpreter, log: plan.log_path.clone() }.into());
     }
     let finished = Finished {
         tree,
@@ -467,11 +818,14 @@ fn finalize(
     let previous = p.has_previous.then_some(set_aside.as_path());
     let journal = Journal::begin(home, key, previous, p.keep_previous)
         .map_err(Error::io("cannot write the install journal"))?;
+    // Makes way for the new tree: the previous one (if any) goes where the journal says.
+    let mut transaction =
+        Transaction::new(Discard::Via { trash_dir: home.tmp_dir(), prefix: journal::TRASH_PREFIX.into() });
+    if let Err(e) = transaction.replace(&p.prefix, set_aside) {
+        let _ = journal.finish();
+        return Err(Error::io("cannot move the previous installation aside")(e));
+    }
     if p.has_previous {
-        if let Err(e) = fs::rename(&p.prefix, &set_aside) {
-            let _ = journal.finish();
-            return Err(Error::io("cannot move the previous installation aside")(e));
-        }
         journal::kill_point(KillPoint::PreviousSetAside);
     }
     let log = finished.log.clone();
@@ -480,20 +834,21 @@ fn finalize(
         Ok(done) => done,
         Err(error) => {
             // If the previous tree cannot be put back, the journal stays for the next command.
-            if roll_back(ctx, &p.prefix, previous) {
+            if roll_back(ctx, &p.prefix, transaction) {
                 let _ = journal.finish();
             }
             return Err(match error {
-                Error::Check { key, source, .. } => {
-                    Error::Check { key, log: log.unwrap_or_default(), source }
+                Error::Install(InstallError::Check { key, source, .. }) => {
+                    InstallError::Check { key, log: log.unwrap_or_default(), source }.into()
                 }
                 other => other,
             });
         }
     };
     journal::kill_point(KillPoint::ReceiptWritten);
-    let dropped = match previous {
-        Some(aside) => match journal::drop_previous(home, key, aside, p.keep_previous) {
+    let aside = transaction.commit_keeping_asides().pop();
+    let dropped = match aside {
+        Some(aside) => match journal::drop_previous(home, key, &aside, p.keep_previous) {
             Ok(what) if p.keep_previous => {
                 ctx.reporter.warn(what);
                 true
@@ -539,8 +894,10 @@ fn place_and_check(
     journal::kill_point(KillPoint::Placed);
     let interpreter = p.prefix.join("bin").join(key.interpreter_name());
     let (report, warnings) = post_install_check::probe(&interpreter, key.version.series())
-        .and_then(|report| post_install_check::evaluate(&report, key, options.allow_missing_modules).map(|w| (report, w)))
-        .map_err(|source| Error::Check { key: key.to_string(), log: PathBuf::new(), source })?;
+        .and_then(|report| {
+            post_install_check::evaluate(&report, key, options.allow_missing_modules).map(|w| (report, w))
+        })
+        .map_err(|source| InstallError::Check { key: key.to_string(), log: PathBuf::new(), source })?;
     journal::kill_point(KillPoint::Checked);
     let receipt = Receipt {
         format: installation::RECEIPT_FORMAT,
@@ -568,21 +925,28 @@ fn check_system(ctx: &Context, options: &InstallOptions, series: MinorVersion) -
 
 /// Take a tree that failed its checks out of `versions/`, and put the previous one back.
 /// False when something could not be undone (and was said).
-fn roll_back(ctx: &Context, prefix: &Path, previous: Option<&Path>) -> bool {
-    if let Err(e) = installation::remove_tree(&ctx.home, prefix) {
+fn roll_back(ctx: &Context, prefix: &Path, transaction: Transaction) -> bool {
+    // Out first through the trash, past the kill point a test stops at; the transaction then
+    // finds nothing in the way and only moves the previous tree back.
+    if let Err(e) = journal::remove_tree(&ctx.home, prefix) {
         ctx.reporter.warn(format!("could not remove {}: {e}", prefix.display()));
+        // The previous tree stays set aside, for the next command's recovery.
+        let _ = transaction.commit_keeping_asides();
         return false;
     }
-    if let Some(previous) = previous {
-        if let Err(e) = fs::rename(previous, prefix) {
-            ctx.reporter.warn(format!(
-                "could not restore the previous installation from {}: {e}; the next ftpy command tries again",
-                previous.display()
-            ));
-            return false;
+    match transaction.roll_back() {
+        Ok(()) => true,
+        Err(failures) => {
+            for failure in failures {
+                let (previous, e) = (failure.aside.unwrap_or(failure.target), failure.source);
+                ctx.reporter.warn(format!(
+                    "could not restore the previous installation from {}: {e}; the next ftpy command tries again",
+                    previous.display()
+                ));
+            }
+            false
         }
     }
-    true
 }
 
 /// Hold the lock for one key; a second process waits here, then finds the work done.
@@ -622,18 +986,116 @@ fn remove_stale_staging(ctx: &Context, held: &[InstallKey]) {
     }
 }
 
+/// What `ftpy uninstall` removes for `requests` (`typed`, as the user wrote them): exactly one
+/// installation or damaged tree per request (a damaged tree is named by its key), both builds
+/// with `pair` (where a missing half is fine).
+pub fn removal_targets(
+    home: &Home,
+    requests: &[VersionRequest],
+    pair: bool,
+    typed: &str,
+) -> Result<Vec<(InstallKey, PathBuf)>, Error> {
+    let mut targets = Vec::new();
+    let requests: Vec<VersionRequest> = if pair {
+        // Both builds of the version: the request with each variant.
+        requests
+            .iter()
+            .flat_map(|r| Variant::ALL.map(|variant| VersionRequest { variant, ..r.clone() }))
+            .collect()
+    } else {
+        requests.to_vec()
+    };
+    let (installed, damaged) =
+        installation::scan(home).map_err(Error::io("cannot read the installed versions"))?;
+    // A damaged tree is removed like an installation: by its key.
+    let all: Vec<(InstallKey, PathBuf)> = installed
+        .into_iter()
+        .map(|i| (i.key, i.prefix))
+        .chain(damaged.into_iter().map(|d| (d.key, d.prefix)))
+        .collect();
+    for request in &requests {
+        let matches: Vec<(InstallKey, PathBuf)> = all
+            .iter()
+            .filter(|(key, _)| key.variant == request.variant && request.matches(&key.version))
+            .cloned()
+            .collect();
+        match matches.as_slice() {
+            // With --pair, a missing half is fine; nothing at all is not (checked below).
+            [] if pair => {}
+            [] => {
+                return Err(InstallError::NotInstalled {
+                    request: request.to_string(),
+                    suggest_install: false,
+                }
+                .into());
+            }
+            [one] => targets.push(one.clone()),
+            many => {
+                let keys: Vec<String> = many.iter().map(|(key, _)| key.to_string()).collect();
+                return Err(Error::Usage {
+                    message: format!("`{request}` matches several installations: {}", keys.join(", ")),
+                    hints: vec![format!("name the exact version, e.g. `ftpy uninstall {}`", keys[0])],
+                });
+            }
+        }
+    }
+    if targets.is_empty() {
+        return Err(InstallError::NotInstalled { request: typed.to_string(), suggest_install: false }.into());
+    }
+    Ok(targets)
+}
+
 /// Uninstall an installation or a damaged tree: take it out of `versions/` in one rename,
 /// delete it, relink. A kill after the rename leaves `tmp/removing-*`, which the next command
 /// deletes.
 pub fn uninstall(ctx: &Context, key: &InstallKey, prefix: &Path) -> Result<(), Error> {
     let _lock = lock_key(ctx, key)?;
     // An install that died while this waited for its lock must not put a tree back afterwards.
-    journal::recover_key(&ctx.home, key).map_err(|source| Error::Recovery {
+    journal::recover_key(&ctx.home, key).map_err(|source| InstallError::Recovery {
         key: key.to_string(),
         journal: journal::journal_path(&ctx.home, key),
         source,
     })?;
-    installation::remove_tree(&ctx.home, prefix).map_err(Error::io("cannot remove the installation"))?;
-    ctx.home.refresh_links().map_err(Error::io("cannot update the links in the ftpy bin directory"))?;
+    journal::remove_tree(&ctx.home, prefix).map_err(Error::io("cannot remove the installation"))?;
+    installation::refresh_links(&ctx.home)
+        .map_err(Error::io("cannot update the links in the ftpy bin directory"))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_error_names_its_exit_code_and_what_to_do() {
+        let damaged = InstallError::Damaged {
+            key: "3.13.5t".into(),
+            prefix: PathBuf::from("/h/versions/3.13.5t"),
+            problem: "its receipt ftpy-receipt.json is missing".into(),
+        };
+        assert_eq!(damaged.exit_code(), ExitCode::Damaged);
+        assert!(damaged.hints()[1].contains("/h/damaged"), "{:?}", damaged.hints());
+        let in_use =
+            InstallError::InUse { users: vec![("3.13.5t".into(), vec![PathBuf::from("/p/.venv-ft")])] };
+        assert_eq!(in_use.exit_code(), ExitCode::InUse);
+        assert_eq!(in_use.to_string(), "3.13.5t is in use by twin environments:\n  /p/.venv-ft (3.13.5t)");
+        let missing =
+            |suggest_install| InstallError::NotInstalled { request: "3.14t".into(), suggest_install };
+        assert_eq!(missing(true).exit_code(), ExitCode::NotFound);
+        assert_eq!(missing(true).hints(), ["install it with `ftpy install 3.14t`"]);
+        assert_eq!(missing(false).hints(), ["`ftpy list` shows what is installed"]);
+        let check =
+            InstallError::Check { key: "3.14.6t".into(), log: PathBuf::new(), source: CheckError::NoPip };
+        assert_eq!(check.exit_code(), ExitCode::CheckFailed);
+        assert_eq!(check.hints().len(), 1, "no log, no log hint");
+        let recovery = InstallError::Recovery {
+            key: "3.14.6".into(),
+            journal: PathBuf::from("/h/tmp/journal-3.14.6.json"),
+            source: std::io::Error::other("x"),
+        };
+        assert_eq!(recovery.exit_code(), ExitCode::LocalError);
+        let error: Error = recovery.into();
+        assert_eq!(error.exit_code(), ExitCode::LocalError, "the top-level error dispatches");
+        assert_eq!(error.hints().len(), 2);
+    }
 }

@@ -1,4 +1,4 @@
-//! Installed interpreters and their receipts.
+//! Installed interpreters, their receipts, and the `<home>/bin` links to them.
 //!
 //! A directory under `<home>/versions/` is an installation only once its receipt exists: the
 //! receipt is written last, atomically, after the checks passed. ftpy deletes a tree under
@@ -16,9 +16,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::interpreters::post_install_check::CheckReport;
 use crate::interpreters::digest::Sha256Digest;
 use crate::interpreters::home::Home;
+use crate::interpreters::post_install_check::CheckReport;
 use crate::interpreters::version::{InstallKey, Variant, Version, VersionRequest};
 
 pub const RECEIPT_FILE: &str = "ftpy-receipt.json";
@@ -111,7 +111,7 @@ pub fn scan(home: &Home) -> io::Result<(Vec<Installation>, Vec<Damaged>)> {
         match receipt_state(&prefix, &key) {
             ReceiptState::Valid(receipt) => found.push(Installation { key, prefix, receipt: *receipt }),
             // A journal explains it: an install in progress, or one the next command recovers.
-            ReceiptState::Damaged(_) if crate::interpreters::journal::journal_path(home, &key).exists() => {}
+            ReceiptState::Damaged(_) if home.journal_path(&key).exists() => {}
             ReceiptState::Damaged(problem) => damaged.push(Damaged { key, prefix, problem }),
             ReceiptState::Absent => {}
         }
@@ -229,34 +229,78 @@ pub fn write_receipt(prefix: &Path, receipt: &Receipt) -> io::Result<()> {
     crate::system::files::write_atomic(&prefix.join(RECEIPT_FILE), (text + "\n").as_bytes())
 }
 
-/// Remove an installation (or the remains of a failed one) so that no reader sees it half
-/// gone: a directory is first renamed out of `versions/` into `tmp/removing-<key>-<unique>`,
-/// then deleted (if ftpy dies in between, the next command finishes the deletion: see
-/// [`crate::interpreters::journal::recover_all`]).
-pub fn remove_tree(home: &Home, prefix: &Path) -> io::Result<()> {
-    use crate::interpreters::journal::{KillPoint, kill_point};
-    crate::system::files::remove_tree(prefix, &home.tmp_dir(), TRASH_PREFIX, || kill_point(KillPoint::TreeMovedOut))
+/// Point `<home>/bin/python<X.Y>[t]` (and `pip<X.Y>[t]`) at the newest installed build of
+/// each series and variant, and remove links whose target is gone. Each link is replaced by
+/// a rename, so a reader never sees it missing.
+pub fn refresh_links(home: &Home) -> io::Result<()> {
+    let bin = home.bin_dir();
+    fs::create_dir_all(&bin)?;
+    fs::create_dir_all(home.locks_dir())?;
+    // Two processes installing different versions must not undo each other's links.
+    let lock = fs::File::create(home.locks_dir().join("bin.lock"))?;
+    lock.lock()?;
+    let installed = installed(home).unwrap_or_default();
+    let mut wanted: Vec<(String, PathBuf)> = Vec::new();
+    for inst in &installed {
+        let newest = installed
+            .iter()
+            .filter(|o| {
+                o.key.version.series() == inst.key.version.series() && o.key.variant == inst.key.variant
+            })
+            .max_by(|a, b| a.key.version.cmp(&b.key.version))
+            .is_some_and(|n| n.key == inst.key);
+        if !newest {
+            continue;
+        }
+        // A free-threaded build installs python3.13t but names its pip pip3.13.
+        let series = inst.key.version.series();
+        let suffix = inst.key.variant.suffix();
+        for (link, file) in [
+            (format!("python{series}{suffix}"), format!("python{series}{suffix}")),
+            (format!("pip{series}{suffix}"), format!("pip{series}")),
+        ] {
+            let target = inst.prefix.join("bin").join(file);
+            if target.exists() {
+                wanted.push((link, target));
+            }
+        }
+    }
+    for (name, target) in &wanted {
+        let link = bin.join(name);
+        if fs::read_link(&link).is_ok_and(|current| &current == target) {
+            continue;
+        }
+        let temporary = bin.join(format!(".{name}.{}", std::process::id()));
+        let _ = fs::remove_file(&temporary);
+        symlink(target, &temporary)?;
+        fs::rename(&temporary, &link)?;
+    }
+    let versions = home.versions_dir();
+    for entry in fs::read_dir(&bin)?.flatten() {
+        let path = entry.path();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let ours = fs::read_link(&path).is_ok_and(|t| t.starts_with(&versions));
+        if ours && !wanted.iter().any(|(n, _)| *n == name) {
+            fs::remove_file(&path)?;
+        }
+    }
+    Ok(())
 }
 
-/// `tmp/removing-<key>-<unique>`: a tree on its way out, no longer an installation.
-pub const TRASH_PREFIX: &str = "removing-";
+/// The `<home>/bin` link that points at this installation, if the installation is the one
+/// linked for its series (what `list` marks with `*`).
+pub fn linked_name(home: &Home, inst: &Installation) -> Option<PathBuf> {
+    let link = home.bin_dir().join(inst.key.interpreter_name());
+    let target = fs::read_link(&link).ok()?;
+    target.starts_with(&inst.prefix).then_some(link)
+}
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+#[cfg(unix)]
+fn symlink(target: &Path, link: &Path) -> io::Result<()> {
+    std::os::unix::fs::symlink(target, link)
+}
 
-    #[test]
-    fn remove_tree_leaves_nothing_in_tmp() {
-        let dir = tempfile::TempDir::new().unwrap();
-        let home = Home::locate(Some(dir.path().to_path_buf())).unwrap();
-        home.create().unwrap();
-        let file = home.versions_dir().join("3.13.5t");
-        fs::write(&file, "a file where a tree should be").unwrap();
-        remove_tree(&home, &file).unwrap();
-        let tree = home.versions_dir().join("3.13.5");
-        fs::create_dir_all(tree.join("bin")).unwrap();
-        remove_tree(&home, &tree).unwrap();
-        assert!(fs::symlink_metadata(&file).is_err() && !tree.exists());
-        assert_eq!(fs::read_dir(home.tmp_dir()).unwrap().count(), 0);
-    }
+#[cfg(not(unix))]
+fn symlink(target: &Path, link: &Path) -> io::Result<()> {
+    fs::copy(target, link).map(|_| ())
 }

@@ -29,9 +29,9 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::interpreters::home::Home;
-use crate::interpreters::installation::{self, TRASH_PREFIX};
-use crate::output::progress::Reporter;
+use crate::interpreters::installation;
 use crate::interpreters::version::InstallKey;
+use crate::output::progress::Reporter;
 
 const JOURNAL_PREFIX: &str = "journal-";
 const ASIDE_PREFIX: &str = "previous-";
@@ -153,7 +153,7 @@ pub struct Journal {
 
 /// `<home>/tmp/journal-<key>.json`.
 pub fn journal_path(home: &Home, key: &InstallKey) -> PathBuf {
-    home.tmp_dir().join(format!("{JOURNAL_PREFIX}{key}.json"))
+    home.journal_path(key)
 }
 
 impl Journal {
@@ -172,18 +172,8 @@ impl Journal {
             keep_previous,
         };
         let path = journal_path(home, key);
-        let temporary = home.tmp_dir().join(format!(".{JOURNAL_PREFIX}{key}-{}", unique_tag()));
         let text = serde_json::to_string_pretty(&record).map_err(io::Error::other)?;
-        let written = (|| {
-            fs::write(&temporary, text + "\n")?;
-            File::open(&temporary)?.sync_all()?;
-            fs::rename(&temporary, &path)?;
-            sync_dir(&home.tmp_dir())
-        })();
-        if let Err(e) = written {
-            let _ = fs::remove_file(&temporary);
-            return Err(e);
-        }
+        crate::system::files::write_atomic(&path, (text + "\n").as_bytes())?;
         kill_point(KillPoint::JournalWritten);
         Ok(Journal { path })
     }
@@ -266,7 +256,7 @@ pub fn recover_key(home: &Home, key: &InstallKey) -> io::Result<Vec<String>> {
                     .map_err(with(format!("cannot drop the set-aside {}", aside.display())))?;
                 done.push(format!("{key}: an interrupted install had completed; {what}"));
             } else {
-                installation::remove_tree(home, &prefix)
+                remove_tree(home, &prefix)
                     .map_err(with(format!("cannot remove the half-made {}", prefix.display())))?;
                 fs::rename(&aside, &prefix).map_err(with(format!(
                     "cannot put the previous installation {} back as {}",
@@ -283,7 +273,7 @@ pub fn recover_key(home: &Home, key: &InstallKey) -> io::Result<Vec<String>> {
         Some(_) => {}
         None => {
             if !committed && fs::symlink_metadata(&prefix).is_ok() {
-                installation::remove_tree(home, &prefix)
+                remove_tree(home, &prefix)
                     .map_err(with(format!("cannot remove the half-made {}", prefix.display())))?;
                 done.push(format!("{key}: removed the half-made tree of an interrupted install"));
             }
@@ -342,8 +332,14 @@ pub fn recover_all(home: &Home, reporter: &Reporter) {
             let Some(_lock) = try_lock_key(home, key) else { continue };
             let _ = fs::remove_dir_all(&path);
         } else if let Some(rest) = name.strip_prefix(&format!(".{JOURNAL_PREFIX}")) {
-            // A journal that was being written: nothing had moved yet.
-            let Some(key) = key_before_tag(rest, 3) else { continue };
+            // A journal that was being written (`.journal-<key>.json.<tag>.partial`, see
+            // `files::write_atomic`): nothing had moved yet.
+            let Some((key, _)) = rest.strip_suffix(".partial").and_then(|r| r.split_once(".json.")) else {
+                continue;
+            };
+            if key.parse::<InstallKey>().is_err() {
+                continue;
+            }
             let Some(_lock) = try_lock_key(home, key) else { continue };
             let _ = fs::remove_file(&path);
         } else if let Some(rest) = name.strip_prefix("install-") {
@@ -371,6 +367,19 @@ fn key_before_tag(name: &str, parts: usize) -> Option<&str> {
     }
     rest.parse::<InstallKey>().ok().map(|_| rest)
 }
+
+/// Remove an installation (or the remains of a failed one) so that no reader sees it half
+/// gone: a directory is first renamed out of `versions/` into `tmp/removing-<key>-<unique>`,
+/// then deleted (if ftpy dies in between, the next command finishes the deletion: see
+/// [`recover_all`]).
+pub fn remove_tree(home: &Home, prefix: &Path) -> io::Result<()> {
+    crate::system::files::remove_tree(prefix, &home.tmp_dir(), TRASH_PREFIX, || {
+        kill_point(KillPoint::TreeMovedOut)
+    })
+}
+
+/// `tmp/removing-<key>-<unique>`: a tree on its way out, no longer an installation.
+pub const TRASH_PREFIX: &str = "removing-";
 
 #[cfg(test)]
 mod tests {
@@ -456,11 +465,46 @@ mod tests {
     }
 
     #[test]
+    fn a_journal_killed_while_being_written_is_cleaned_up() {
+        let (_dir, home, key) = home();
+        let aside = aside_path(&home, &key);
+        Journal::begin(&home, &key, Some(&aside), false).unwrap();
+        let names = || -> Vec<String> {
+            fs::read_dir(home.tmp_dir())
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into())
+                .collect()
+        };
+        assert_eq!(names(), ["journal-3.13.5t.json"], "written whole, no temporary left");
+        fs::remove_file(journal_path(&home, &key)).unwrap();
+        // What `files::write_atomic` leaves when killed before its rename.
+        let partial = home.tmp_dir().join(format!(".journal-{key}.json.{}.partial", unique_tag()));
+        fs::write(&partial, "{").unwrap();
+        recover_all(&home, &Reporter::new(true));
+        assert!(names().is_empty(), "{:?}", names());
+    }
+
+    #[test]
     fn trash_names_give_back_their_key() {
         let tag = unique_tag();
         let name = format!("3.15.0b4t-{tag}");
         assert_eq!(key_before_tag(&name, 3), Some("3.15.0b4t"));
         assert_eq!(key_before_tag("3.13.5-1-2", 3), None);
         assert_ne!(unique_tag(), unique_tag());
+    }
+
+    #[test]
+    fn remove_tree_leaves_nothing_in_tmp() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let home = Home::locate(Some(dir.path().to_path_buf())).unwrap();
+        home.create().unwrap();
+        let file = home.versions_dir().join("3.13.5t");
+        fs::write(&file, "a file where a tree should be").unwrap();
+        remove_tree(&home, &file).unwrap();
+        let tree = home.versions_dir().join("3.13.5");
+        fs::create_dir_all(tree.join("bin")).unwrap();
+        remove_tree(&home, &tree).unwrap();
+        assert!(fs::symlink_metadata(&file).is_err() && !tree.exists());
+        assert_eq!(fs::read_dir(home.tmp_dir()).unwrap().count(), 0);
     }
 }

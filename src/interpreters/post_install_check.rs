@@ -8,8 +8,8 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::system::sysdeps::{SystemDependency, modules_for, required_modules};
 use crate::interpreters::version::{InstallKey, MinorVersion, Variant};
+use crate::system::sysdeps::{SystemDependency, modules_for, required_modules};
 
 const PROBE: &str = r#"
 import importlib, json, platform, sys, sysconfig
@@ -95,8 +95,12 @@ fn list(missing: &[(String, String)]) -> String {
     lines.join("\n")
 }
 
-impl CheckError {
-    pub fn hints(&self) -> Vec<String> {
+impl crate::error::Diagnose for CheckError {
+    fn exit_code(&self) -> crate::error::ExitCode {
+        crate::error::ExitCode::CheckFailed
+    }
+
+    fn hints(&self) -> Vec<String> {
         match self {
             CheckError::MissingModules { missing } => {
                 let mut hints: Vec<String> = Vec::new();
@@ -205,6 +209,7 @@ pub fn evaluate(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::Diagnose;
 
     fn report(version: &str, ft_build: bool, gil: bool) -> CheckReport {
         CheckReport {

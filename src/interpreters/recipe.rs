@@ -16,8 +16,11 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::error::{Diagnose, ExitCode};
 use crate::interpreters::digest::Sha256Digest;
-use crate::interpreters::version::{InstallKey, MinorVersion, Variant, Version, VersionError, VersionRequest};
+use crate::interpreters::version::{
+    InstallKey, MinorVersion, Variant, Version, VersionError, VersionRequest,
+};
 
 include!(concat!(env!("OUT_DIR"), "/builtin_recipes.rs"));
 
@@ -238,7 +241,7 @@ impl RecipeBook {
         let name: MinorVersion = file.series.parse().map_err(|e: VersionError| invalid(e.to_string()))?;
         let series = self.series.entry(name).or_insert_with(|| Series {
             name,
-            free_threading: if name >= crate::interpreters::version::FIRST_FREETHREADED {
+            free_threading: if name.has_free_threading() {
                 FreeThreading::Supported
             } else {
                 FreeThreading::Unavailable
@@ -247,7 +250,7 @@ impl RecipeBook {
             releases: Vec::new(),
         });
         if let Some(ft) = file.free_threading {
-            if ft != FreeThreading::Unavailable && name < crate::interpreters::version::FIRST_FREETHREADED {
+            if ft != FreeThreading::Unavailable && !name.has_free_threading() {
                 return Err(invalid(format!("series {name} cannot have a free-threaded build")));
             }
             series.free_threading = ft;
@@ -255,7 +258,9 @@ impl RecipeBook {
         if let Some(flags) = file.configure_flags {
             // The same guard as --configure-opt: a recipe cannot move the prefix or flip the
             // variant either.
-            if let Some(refusal) = flags.iter().find_map(|f| crate::interpreters::configure_guard::check(f).err()) {
+            if let Some(refusal) =
+                flags.iter().find_map(|f| crate::interpreters::configure_guard::check(f).err())
+            {
                 return Err(invalid(format!("configure_flags: {refusal}")));
             }
             series.configure_flags = flags;
@@ -265,21 +270,26 @@ impl RecipeBook {
             if version.series() != name {
                 return Err(invalid(format!("release {version} listed in series {name}")));
             }
-            let sha256 =
-                entry.sha256.parse().map_err(|e: crate::interpreters::digest::InvalidDigest| invalid(e.to_string()))?;
+            let sha256 = entry
+                .sha256
+                .parse()
+                .map_err(|e: crate::interpreters::digest::InvalidDigest| invalid(e.to_string()))?;
             if !crate::interpreters::download::is_supported_url(&entry.url) {
                 let url = crate::output::redact::redact(&entry.url);
                 return Err(invalid(format!("release {version}: unsupported url `{url}`")));
             }
             if let Some(why) = unusable_url(&entry.url) {
                 let url =
-                    crate::output::terminal_text::escape_control(&crate::output::redact::redact(&entry.url)).into_owned();
+                    crate::output::terminal_text::escape_control(&crate::output::redact::redact(&entry.url))
+                        .into_owned();
                 return Err(invalid(format!("release {version}: url `{url}` {why}")));
             }
             let replaces: Option<Sha256Digest> = match &entry.replaces_sha256 {
-                Some(text) => Some(text.parse().map_err(|e: crate::interpreters::digest::InvalidDigest| {
-                    invalid(format!("release {version}: replaces_sha256: {e}"))
-                })?),
+                Some(text) => {
+                    Some(text.parse().map_err(|e: crate::interpreters::digest::InvalidDigest| {
+                        invalid(format!("release {version}: replaces_sha256: {e}"))
+                    })?)
+                }
                 None => None,
             };
             let mut replaced = None;
@@ -362,11 +372,7 @@ impl RecipeBook {
     /// Both builds of the release `request` resolves to, GIL first. The request's own
     /// variant does not matter; the series must have a free-threaded build.
     pub fn resolve_pair(&self, request: &VersionRequest) -> Result<[Resolved<'_>; 2], RecipeError> {
-        let too_old = match request.series() {
-            Some(series) => series < crate::interpreters::version::FIRST_FREETHREADED,
-            None => request.major < crate::interpreters::version::FIRST_FREETHREADED.major,
-        };
-        if too_old {
+        if request.predates_free_threading() {
             return Err(RecipeError::NoPair { request: request.clone() });
         }
         let both = VersionRequest { variant: Variant::Freethreaded, ..request.clone() };
@@ -525,6 +531,81 @@ fn unusable_url(url: &str) -> Option<String> {
         Ok(parsed) if parsed.host_str().is_some_and(|h| !h.is_empty()) => None,
         Ok(_) => Some("has no host".into()),
         Err(e) => Some(format!("is not a valid URL: {e}")),
+    }
+}
+
+// Beside the recipes rather than in version.rs, because its "did you mean" reads them (and
+// version.rs stays a leaf).
+impl Diagnose for VersionError {
+    fn exit_code(&self) -> ExitCode {
+        ExitCode::Usage
+    }
+
+    fn hints(&self) -> Vec<String> {
+        match self {
+            VersionError::NoFreethreadingBefore313(typed) => {
+                let mut hints = typo_hint(typed);
+                hints.push(
+                    "ask for 3.13t or newer (`ftpy list --available`), or drop the `t` for a GIL-only build"
+                        .into(),
+                );
+                hints
+            }
+            _ => vec!["a version looks like 3.13, 3.13t, 3.13.5, 3.13.5t or 3.15.0b4t".into()],
+        }
+    }
+}
+
+/// "did you mean" for a request refused before the recipes were consulted (`3.1.4t`), from
+/// the built-in recipes.
+fn typo_hint(typed: &str) -> Vec<String> {
+    let Ok(book) = RecipeBook::load(None) else { return Vec::new() };
+    let close = did_you_mean(&book, typed);
+    if close.is_empty() {
+        return Vec::new();
+    }
+    vec![format!("did you mean {}?", one_of(&close))]
+}
+
+impl Diagnose for RecipeError {
+    fn exit_code(&self) -> ExitCode {
+        match self {
+            RecipeError::NoMatch { .. } | RecipeError::NoFreethreadedBuild { .. } => ExitCode::NotFound,
+            _ => ExitCode::Usage,
+        }
+    }
+
+    fn hints(&self) -> Vec<String> {
+        match self {
+            RecipeError::NoPair { .. } => vec![
+                "ask for 3.13t or newer (`ftpy list --available`), or drop the `t` for a GIL-only build".into(),
+            ],
+            RecipeError::NoMatch { request, .. }
+                if request.series().is_some_and(|s| !s.has_free_threading()) =>
+            {
+                vec!["ftpy's recipes start at 3.13, the first series with a free-threaded build".into()]
+            }
+            RecipeError::NoMatch { .. } => vec![
+                "`ftpy list --available` shows every release the recipes know".into(),
+                "a release newer than ftpy's recipes needs a recipe file in the directory named by FTPY_RECIPES, or a newer ftpy".into(),
+            ],
+            RecipeError::NoFreethreadedBuild { .. } => {
+                vec!["ask for the GIL build explicitly (no `t`) if that is what you want".into()]
+            }
+            RecipeError::Invalid { .. } | RecipeError::ReadFile { .. } => {
+                vec!["fix or remove the file, or unset FTPY_RECIPES".into()]
+            }
+            RecipeError::Duplicate { .. } => {
+                vec!["keep that release in one of the two files: which one wins must not depend on file names".into()]
+            }
+            RecipeError::DigestChanged { published, .. } => vec![
+                "a different sha256 for a published release means different bytes than upstream published; nothing was downloaded or built".into(),
+                format!("if you made that tarball yourself and mean it, add `replaces_sha256 = \"{published}\"` to that [[release]] entry; otherwise remove the override"),
+            ],
+            RecipeError::ReadDir { .. } => {
+                vec!["FTPY_RECIPES (or --recipes) must name an existing directory of recipe files".into()]
+            }
+        }
     }
 }
 

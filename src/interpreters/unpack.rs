@@ -351,6 +351,26 @@ fn human_bytes(bytes: u64) -> String {
     }
 }
 
+impl crate::error::Diagnose for UnpackError {
+    fn exit_code(&self) -> crate::error::ExitCode {
+        match self {
+            UnpackError::Unsafe { .. } | UnpackError::TooLarge { .. } => {
+                crate::error::ExitCode::UnsafeArchive
+            }
+            _ => crate::error::ExitCode::LocalError,
+        }
+    }
+
+    fn hints(&self) -> Vec<String> {
+        match self {
+            UnpackError::Unsafe { .. } | UnpackError::TooLarge { .. } => {
+                vec!["nothing was installed; the archive matched the sha256 its recipe names, so check that recipe (FTPY_RECIPES)".into()]
+            }
+            _ => vec![],
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -20,6 +20,18 @@ pub enum Variant {
 }
 
 impl Variant {
+    /// Every build, the GIL one first: the order of a pair, of `list`'s columns, of twin
+    /// environments.
+    pub const ALL: [Variant; 2] = [Variant::Gil, Variant::Freethreaded];
+
+    /// The other build of the same version.
+    pub fn twin(self) -> Variant {
+        match self {
+            Variant::Gil => Variant::Freethreaded,
+            Variant::Freethreaded => Variant::Gil,
+        }
+    }
+
     /// The suffix CPython itself uses for this build (`python3.13t`, ABI tag `cp313t`).
     pub fn suffix(self) -> &'static str {
         match self {
@@ -36,7 +48,8 @@ impl Variant {
     }
 }
 
-/// The first minor version that has a free-threaded build.
+/// The first minor version that has a free-threaded build. Ask [`MinorVersion::has_free_threading`]
+/// and [`VersionRequest::predates_free_threading`] rather than comparing with it.
 pub const FIRST_FREETHREADED: MinorVersion = MinorVersion { major: 3, minor: 13 };
 
 /// The series ftpy recommends and defaults to: free-threading's guidance targets 3.14t (3.13t
@@ -48,6 +61,13 @@ pub const RECOMMENDED_SERIES: MinorVersion = MinorVersion { major: 3, minor: 14 
 pub struct MinorVersion {
     pub major: u32,
     pub minor: u32,
+}
+
+impl MinorVersion {
+    /// Whether this series has a free-threaded build at all (3.13 and later).
+    pub fn has_free_threading(self) -> bool {
+        self >= FIRST_FREETHREADED
+    }
 }
 
 impl fmt::Display for MinorVersion {
@@ -196,6 +216,14 @@ impl VersionRequest {
     pub fn series(&self) -> Option<MinorVersion> {
         self.minor.map(|minor| MinorVersion { major: self.major, minor })
     }
+
+    /// Whether everything the request accepts is older than free-threading (`3.12`, `2`).
+    pub fn predates_free_threading(&self) -> bool {
+        match self.series() {
+            Some(series) => !series.has_free_threading(),
+            None => self.major < FIRST_FREETHREADED.major,
+        }
+    }
 }
 
 impl fmt::Display for VersionRequest {
@@ -231,14 +259,8 @@ impl FromStr for VersionRequest {
             pre: parts.pre,
             variant,
         };
-        if variant == Variant::Freethreaded {
-            let too_old = match request.minor {
-                Some(minor) => MinorVersion { major: request.major, minor } < FIRST_FREETHREADED,
-                None => request.major < FIRST_FREETHREADED.major,
-            };
-            if too_old {
-                return Err(VersionError::NoFreethreadingBefore313(input.to_string()));
-            }
+        if variant == Variant::Freethreaded && request.predates_free_threading() {
+            return Err(VersionError::NoFreethreadingBefore313(input.to_string()));
         }
         Ok(request)
     }
@@ -351,6 +373,18 @@ fn parse_number(s: &str) -> Option<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn free_threading_starts_at_3_13() {
+        let series = |s: &str| s.parse::<MinorVersion>().unwrap();
+        assert!(!series("3.12").has_free_threading());
+        assert!(series("3.13").has_free_threading() && series("4.0").has_free_threading());
+        let request =
+            |s: &str| VersionRequest { variant: Variant::Gil, ..s.parse::<VersionRequest>().unwrap() };
+        assert!(request("3.12").predates_free_threading() && request("2").predates_free_threading());
+        assert!(!request("3").predates_free_threading() && !request("3.13.5").predates_free_threading());
+        assert_eq!(Variant::ALL.map(Variant::suffix), ["", "t"]);
+    }
 
     fn request(s: &str) -> VersionRequest {
         s.parse().unwrap_or_else(|e| panic!("{s}: {e}"))

@@ -7,15 +7,13 @@
 use std::path::{Path, PathBuf};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use clap::Parser;
-
-use crate::cli::{Cli, Command};
 use crate::context::Context;
 use crate::error::Error;
 use crate::interpreters::build::Profile;
+use crate::interpreters::install::{self, InstallOptions};
 use crate::interpreters::installation::{self, Installation};
 use crate::interpreters::journal::{KillPoint, kill_point};
-use crate::interpreters::version::{InstallKey, Variant};
+use crate::interpreters::version::{InstallKey, Variant, VersionRequest};
 use crate::projects::gil_scan::{self, GilReport};
 use crate::projects::pip;
 use crate::projects::project::{self, PyProject, PythonSource, PythonWish, Requirements};
@@ -44,6 +42,14 @@ pub enum MakeTwinsError {
         /// The `ftpy wheels build ...` command for these requirements, for the hint.
         rebuild_command: String,
     },
+    /// `--install` could not install the pair; each failure was reported as it happened.
+    #[error("the {request} pair could not be installed ({} failed, see above); the environments were not touched", failed.join(" and "))]
+    PairInstallFailed {
+        request: String,
+        failed: Vec<String>,
+        /// The exit code of the first failure (a build failure, a network failure, ...).
+        code: crate::error::ExitCode,
+    },
 }
 
 impl crate::error::Diagnose for MakeTwinsError {
@@ -52,11 +58,15 @@ impl crate::error::Diagnose for MakeTwinsError {
         match self {
             MakeTwinsError::PairNotInstalled { .. } => ExitCode::NotFound,
             MakeTwinsError::Requirements { .. } => ExitCode::RequirementsFailed,
+            MakeTwinsError::PairInstallFailed { code, .. } => *code,
         }
     }
 
     fn hints(&self) -> Vec<String> {
         match self {
+            MakeTwinsError::PairInstallFailed { request, .. } => vec![format!(
+                "the errors above say why; `ftpy install --pair {request}` tries the install alone"
+            )],
             MakeTwinsError::PairNotInstalled { install_request, half_pair, .. } => {
                 let mut hints = Vec::new();
                 if let Some((have, missing)) = half_pair {
@@ -437,17 +447,25 @@ fn ensure_pair_installed(
     let Some(request) = wish.install_request().or_else(|| newest_accepted_release(ctx, wish)) else {
         return Err(not_installed(ctx, wish, source));
     };
-    let profile = match profile {
+    let profile_name = match profile {
         Profile::Optimized => "optimized",
         Profile::Fast => "fast",
     };
-    ctx.reporter
-        .info(format!("Installing the {request} pair: ftpy install --pair {request} --profile {profile}"));
-    // LEAD: switch to the domain function (interpreters::install) for installing a pair.
-    let cli = Cli::try_parse_from(["ftpy", "install", "--pair", &request, "--profile", profile])
-        .map_err(|e| Error::Usage { message: e.to_string(), hints: vec![] })?;
-    let Command::Install(install_args) = cli.command else { unreachable!("parsed an install command") };
-    crate::commands::install::run(install_args, ctx.clone())?;
+    ctx.reporter.info(format!(
+        "Installing the {request} pair: ftpy install --pair {request} --profile {profile_name}"
+    ));
+    let requests = [request.parse::<VersionRequest>()?];
+    let summary = install::install_requests(ctx, &requests, true, &InstallOptions::for_profile(profile))?;
+    if let Some(first) = summary.first_error {
+        // Fix: a failed pair install used to be followed by "no installed pair matches" (exit
+        // 3), as if nothing had been tried.
+        return Err(MakeTwinsError::PairInstallFailed {
+            request,
+            failed: summary.failed,
+            code: first.exit_code(),
+        }
+        .into());
+    }
     Ok(())
 }
 

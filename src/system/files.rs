@@ -146,11 +146,6 @@ impl Transaction {
         Ok(())
     }
 
-    /// Where the old `target` waits, if there was one.
-    pub fn aside(&self, target: &Path) -> Option<&Path> {
-        self.steps.iter().find(|s| s.target == target).and_then(|s| s.aside.as_deref())
-    }
-
     /// The new trees stay. Returns the set-aside old trees, for the caller to delete or keep.
     pub fn commit_keeping_asides(mut self) -> Vec<PathBuf> {
         self.done = true;
@@ -248,8 +243,6 @@ mod tests {
         let mut t = Transaction::new(Discard::InPlace);
         t.replace(&a, dir.path().join("a.previous")).unwrap();
         t.replace(&b, dir.path().join("b.previous")).unwrap();
-        assert_eq!(t.aside(&a), Some(dir.path().join("a.previous").as_path()));
-        assert_eq!(t.aside(&b), None, "nothing was at b");
         tree(&a, "new a");
         tree(&b, "new b");
         t.commit();

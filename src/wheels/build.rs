@@ -325,7 +325,11 @@ pub fn build_missing(ctx: &Context, request: &BuildRequest) -> Result<BuildRepor
     let CheckReport { python, target, index, rows, .. } =
         check::run(ctx, &request.selection, &[], Purpose::Build)?;
     let Some(inst) = python.installed.clone() else {
-        return Err(Error::NotInstalled { request: python.series_request(), suggest_install: true });
+        return Err(crate::interpreters::install::InstallError::NotInstalled {
+            request: python.series_request(),
+            suggest_install: true,
+        }
+        .into());
     };
     let wheelhouse = request.wheelhouse.clone().unwrap_or_else(|| ctx.home.wheelhouse_dir(&inst.key));
     let wanted: Vec<&Row> =

@@ -139,7 +139,11 @@ fn target_python(ctx: &Context, selection: &Selection, purpose: Purpose) -> Resu
     if purpose == Purpose::Build {
         // Building needs the interpreter itself: say which, and where the wish came from.
         ctx.reporter.info(format!("Building for {} (from {})", target.series_request(), target.source));
-        return Err(Error::NotInstalled { request: target.series_request(), suggest_install: true });
+        return Err(crate::interpreters::install::InstallError::NotInstalled {
+            request: target.series_request(),
+            suggest_install: true,
+        }
+        .into());
     }
     ctx.reporter.info(format!(
         "{} is not installed: checking for {} from the version alone ({} in the recipes)",
