@@ -21,6 +21,9 @@
 //!   finished or undone by the next command.
 //! - [`installation`]: what is installed (receipts) and the `<home>/bin` links to it, and
 //!   [`home`]: where everything lives.
+//! - Being built for the shared build cache (issue 11), tested but not yet called:
+//!   [`relocate`] moves an installed tree to another prefix, and [`remote_cache`] speaks to an
+//!   OCI registry.
 //!
 //! Each error type here says its own exit code and hints (`impl crate::error::Diagnose` beside
 //! it); `install::InstallError` holds the failures that belong to no single step. The modules
