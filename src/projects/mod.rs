@@ -26,4 +26,5 @@ pub mod project;
 pub mod registry;
 pub mod requirements_file;
 pub mod run_both;
+pub mod status;
 pub mod twin_venvs;
