@@ -6,13 +6,14 @@ use std::process::ExitCode;
 use crate::cli::VenvArgs;
 use crate::context::Context;
 use crate::error::Error;
+use crate::interpreters::version::InstallKey;
 use crate::output::progress::format_duration;
 use crate::projects::gil_scan::GilReport;
-use crate::interpreters::version::InstallKey;
 use crate::projects::make_twins::{self, TwinRequest};
-use crate::wheels::{self, build::BuildRequest, check::Selection};
 use crate::projects::project;
+use crate::projects::status::{self, EnvState, TwinStatus};
 use crate::projects::twin_venvs::{self, Environment};
+use crate::wheels::{self, build::BuildRequest, check::Selection};
 
 pub fn run(args: VenvArgs, ctx: Context) -> Result<ExitCode, Error> {
     let root = project::find_root(args.project.as_deref(), args.status)?;
@@ -22,7 +23,7 @@ pub fn run(args: VenvArgs, ctx: Context) -> Result<ExitCode, Error> {
         ctx.reporter.warn(done);
     }
     if args.status {
-        return crate::projects::status::status(&root);
+        return print_status(status::status(&root)?);
     }
     let request = TwinRequest {
         root,
@@ -46,7 +47,8 @@ pub fn run(args: VenvArgs, ctx: Context) -> Result<ExitCode, Error> {
         wheels::report::print_build(&report);
         Ok(report.finish()?)
     };
-    let build_wheels = args.build_wheels.then_some(&build_wheels as &dyn Fn(&InstallKey) -> Result<(), Error>);
+    let build_wheels =
+        args.build_wheels.then_some(&build_wheels as &dyn Fn(&InstallKey) -> Result<(), Error>);
     let report = make_twins::make_twin_environments(&ctx, &request, build_wheels)?;
     for made in &report.environments {
         println!(
@@ -66,11 +68,11 @@ pub fn run(args: VenvArgs, ctx: Context) -> Result<ExitCode, Error> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub(crate) fn packages(n: usize) -> String {
+fn packages(n: usize) -> String {
     if n == 1 { "1 package".into() } else { format!("{n} packages") }
 }
 
-pub(crate) fn print_gil_report(report: &GilReport, env: &Environment) {
+fn print_gil_report(report: &GilReport, env: &Environment) {
     if report.modules_checked == 0 {
         println!("GIL: stays off in {} (no extension modules installed)", env.name());
     } else if report.keeps_gil_off() {
@@ -100,5 +102,59 @@ pub(crate) fn print_gil_report(report: &GilReport, env: &Environment) {
     }
     for (module, error) in &report.import_errors {
         println!("  note: {module} could not be imported on its own: {error}");
+    }
+}
+
+/// `ftpy venv --status`: the pair, both environments, and how they differ; exits with the first
+/// problem found once all is shown.
+fn print_status(status: TwinStatus) -> Result<ExitCode, Error> {
+    println!("project  {}", status.root.display());
+    for each in &status.environments {
+        let name = each.env.name();
+        let EnvState::Present { problem, probe } = &each.state else {
+            println!("{name:<10} missing");
+            continue;
+        };
+        if let Some(problem) = problem {
+            println!("{name:<10} broken: {problem}");
+        }
+        match probe {
+            Ok(probed) => println!(
+                "{:<10} Python {:<8} {:<14} {:>13}  made from {}{}",
+                name,
+                probed.version(),
+                if probed.info.gil_disabled { "free-threaded" } else { "GIL" },
+                packages(probed.info.packages.len()),
+                probed.made_from,
+                if probed.variant_ok { "" } else { "  (WRONG BUILD for this name)" }
+            ),
+            Err(e) if problem.is_none() => println!("{name:<10} broken: {e}"),
+            Err(_) => {}
+        }
+    }
+    if let Some(comparison) = &status.comparison {
+        if let Some((gil, ft)) = &comparison.versions_differ {
+            println!("versions differ: {gil} and {ft} (recreate both with `ftpy venv`)");
+        }
+        if comparison.differences.is_empty() {
+            println!("packages: the same {} in both", packages(comparison.packages));
+        } else {
+            println!("packages that differ:");
+            for (name, a, b) in &comparison.differences {
+                let show = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+                println!(
+                    "  {name:<24} {:<12} {}",
+                    format!("{}: {}", project::GIL_ENV, show(a)),
+                    format!("{}: {}", project::FT_ENV, show(b))
+                );
+            }
+        }
+    }
+    if let Some(scan) = status.gil_scan {
+        print_gil_report(&scan?, &status.environments[1].env);
+    }
+    match status.problem {
+        Some(problem) => Err(problem.into()),
+        None => Ok(ExitCode::SUCCESS),
     }
 }

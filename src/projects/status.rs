@@ -1,86 +1,134 @@
-//! `ftpy venv --status`: the pair, both environments, and how they differ.
+//! `ftpy venv --status`: the pair, both environments, and how they differ. [`status`] probes
+//! both environments and compares them; the command prints the [`TwinStatus`] it returns.
 
-use std::path::Path;
-use std::process::ExitCode;
+use std::path::{Path, PathBuf};
 
-use crate::commands::venv::{packages, print_gil_report};
 use crate::error::Error;
 use crate::interpreters::version::Variant;
-use crate::projects::gil_scan;
-use crate::projects::project;
+use crate::projects::gil_scan::{self, GilReport, ScanError};
 use crate::projects::twin_venvs::{self, EnvInfo, Environment, VenvError};
 
-/// `ftpy venv --status`: the pair, both environments, and how they differ.
-pub fn status(root: &Path) -> Result<ExitCode, Error> {
+/// What `ftpy venv --status` found, in the order it is shown.
+#[derive(Debug)]
+pub struct TwinStatus {
+    pub root: PathBuf,
+    /// `.venv-gil`, then `.venv-ft`.
+    pub environments: Vec<EnvStatus>,
+    /// When both environments answered: how they compare.
+    pub comparison: Option<Comparison>,
+    /// The GIL scan of `.venv-ft`, when it answered. A failed scan is kept here, not returned,
+    /// so that what was found before it is still shown.
+    pub gil_scan: Option<Result<GilReport, ScanError>>,
+    /// The first problem found (`VenvError::Broken`): the status exits with it once shown.
+    pub problem: Option<VenvError>,
+}
+
+/// One environment as `--status` sees it.
+#[derive(Debug)]
+pub struct EnvStatus {
+    pub env: Environment,
+    pub state: EnvState,
+}
+
+#[derive(Debug)]
+pub enum EnvState {
+    Missing,
+    Present {
+        /// What is wrong with it before it is run (no interpreter, no record).
+        problem: Option<String>,
+        /// What it said when run, or why it could not.
+        probe: Result<Probed, String>,
+    },
+}
+
+/// An environment that answered the probe.
+#[derive(Debug)]
+pub struct Probed {
+    pub info: EnvInfo,
+    /// The installation its record names, `?` without a record.
+    pub made_from: String,
+    /// It runs the build its name promises.
+    pub variant_ok: bool,
+}
+
+impl Probed {
+    /// `3.13.5t`.
+    pub fn version(&self) -> String {
+        format!("{}{}", self.info.version, if self.info.gil_disabled { "t" } else { "" })
+    }
+}
+
+/// How the two environments compare.
+#[derive(Debug)]
+pub struct Comparison {
+    /// The two Python versions (GIL, free-threaded) when they differ.
+    pub versions_differ: Option<(String, String)>,
+    /// Packages installed in both: `.venv-gil`'s count.
+    pub packages: usize,
+    /// `(name, version in .venv-gil, version in .venv-ft)` for each package that differs.
+    pub differences: Vec<(String, Option<String>, Option<String>)>,
+}
+
+/// Probe and compare the project's twin environments. Fails only when neither exists; every
+/// other problem is in the report.
+pub fn status(root: &Path) -> Result<TwinStatus, Error> {
     let envs =
         [Environment::in_project(root, Variant::Gil), Environment::in_project(root, Variant::Freethreaded)];
     if envs.iter().all(|e| !e.exists()) {
         return Err(VenvError::NoEnvironments { root: root.to_path_buf() }.into());
     }
-    println!("project  {}", root.display());
-    let mut infos: Vec<Option<EnvInfo>> = Vec::new();
     let mut first_problem: Option<(String, String)> = None;
-    for env in &envs {
-        if let Some(problem) = env.problem() {
+    let mut environments = Vec::new();
+    for env in envs {
+        let problem = env.problem();
+        if let Some(problem) = &problem {
             first_problem.get_or_insert((env.name().to_string(), problem.clone()));
             if !env.exists() {
-                println!("{:<10} missing", env.name());
-                infos.push(None);
+                environments.push(EnvStatus { env, state: EnvState::Missing });
                 continue;
             }
-            println!("{:<10} broken: {problem}", env.name());
         }
         let record = env.record();
-        match env.probe() {
+        let probe = match env.probe() {
             Ok(info) => {
                 let made_from = record.as_ref().map(|r| r.key.clone()).unwrap_or_else(|| "?".into());
                 let variant_ok = info.gil_disabled == (env.variant == Variant::Freethreaded);
-                println!(
-                    "{:<10} Python {:<8} {:<14} {:>13}  made from {made_from}{}",
-                    env.name(),
-                    format!("{}{}", info.version, if info.gil_disabled { "t" } else { "" }),
-                    if info.gil_disabled { "free-threaded" } else { "GIL" },
-                    packages(info.packages.len()),
-                    if variant_ok { "" } else { "  (WRONG BUILD for this name)" }
-                );
                 if !variant_ok {
                     first_problem.get_or_insert((env.name().to_string(), "it runs the other build".into()));
                 }
-                infos.push(Some(info));
+                Ok(Probed { info, made_from, variant_ok })
             }
             Err(e) => {
-                if env.problem().is_none() {
-                    println!("{:<10} broken: {e}", env.name());
+                if problem.is_none() {
                     first_problem.get_or_insert((env.name().to_string(), e.to_string()));
                 }
-                infos.push(None);
+                Err(e.to_string())
             }
-        }
+        };
+        environments.push(EnvStatus { env, state: EnvState::Present { problem, probe } });
     }
-    if let [Some(gil), Some(ft)] = &infos[..] {
-        if gil.version != ft.version {
-            println!("versions differ: {} and {} (recreate both with `ftpy venv`)", gil.version, ft.version);
-        }
-        let differences = twin_venvs::package_differences(&gil.packages, &ft.packages);
-        if differences.is_empty() {
-            println!("packages: the same {} in both", packages(gil.packages.len()));
-        } else {
-            println!("packages that differ:");
-            for (name, a, b) in differences {
-                let show = |v: Option<String>| v.unwrap_or_else(|| "-".into());
-                println!(
-                    "  {name:<24} {:<12} {}",
-                    format!("{}: {}", project::GIL_ENV, show(a)),
-                    format!("{}: {}", project::FT_ENV, show(b))
-                );
-            }
-        }
-    }
-    if infos[1].is_some() {
-        print_gil_report(&gil_scan::scan(&envs[1].python())?, &envs[1]);
-    }
-    match first_problem {
-        Some((env, problem)) => Err(VenvError::Broken { env, root: root.to_path_buf(), problem }.into()),
-        None => Ok(ExitCode::SUCCESS),
-    }
+    let probed = |i: usize| match &environments[i].state {
+        EnvState::Present { probe: Ok(probed), .. } => Some(&probed.info),
+        _ => None,
+    };
+    let comparison = match (probed(0), probed(1)) {
+        (Some(gil), Some(ft)) => Some(Comparison {
+            versions_differ: (gil.version != ft.version).then(|| (gil.version.clone(), ft.version.clone())),
+            packages: gil.packages.len(),
+            differences: twin_venvs::package_differences(&gil.packages, &ft.packages),
+        }),
+        _ => None,
+    };
+    let gil_scan = probed(1).map(|_| gil_scan::scan(&environments[1].env.python()));
+    Ok(TwinStatus {
+        root: root.to_path_buf(),
+        environments,
+        comparison,
+        gil_scan,
+        problem: first_problem.map(|(env, problem)| VenvError::Broken {
+            env,
+            root: root.to_path_buf(),
+            problem,
+        }),
+    })
 }
