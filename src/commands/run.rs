@@ -7,7 +7,7 @@ use crate::cli::RunArgs;
 use crate::context::Context;
 use crate::error::Error;
 use crate::interpreters::version::Variant;
-use crate::projects::run_both::{self, RunRequest};
+use crate::projects::run_both::{self, Comparison, GilOn, RunRequest, Summary, format_seconds};
 
 pub fn run(args: RunArgs, ctx: &Context) -> Result<ExitCode, Error> {
     let variants: Vec<Variant> = if args.gil {
@@ -19,7 +19,58 @@ pub fn run(args: RunArgs, ctx: &Context) -> Result<ExitCode, Error> {
     };
     let request = RunRequest { project: args.project, variants, command: args.command, repeat: args.repeat };
     let sides = run_both::run_in_each(ctx, &request)?;
-    run_both::print_summary(&sides);
+    print_summary(&run_both::summarize(&sides));
     run_both::all_passed(&sides)?;
     Ok(ExitCode::SUCCESS)
+}
+
+fn print_summary(summary: &Summary) {
+    println!();
+    println!(
+        "{:<5} {:>4}  {:<12} {:>10} {:>10} {:>10} {:>8}",
+        "side", "runs", "exit", "median", "min", "max", "spread"
+    );
+    for side in &summary.sides {
+        let exit = match side.first_failure {
+            None => "0".to_string(),
+            Some(first) if side.failures == side.runs => first.to_string(),
+            Some(first) => format!("{first} ({} of {})", side.failures, side.runs),
+        };
+        match side.timing {
+            Some(t) => println!(
+                "{:<5} {:>4}  {:<12} {:>10} {:>10} {:>10} {:>7.1}%",
+                side.label,
+                side.runs,
+                exit,
+                format_seconds(t.median),
+                format_seconds(t.min),
+                format_seconds(t.max),
+                t.spread_percent()
+            ),
+            None => println!("{:<5} {:>4}  {:<12}", side.label, side.runs, exit),
+        }
+    }
+    // The free-threaded side's figures mean little if it ran with the GIL: say so under them.
+    match &summary.ft_gil_on {
+        Some(GilOn::Module(module)) => println!(
+            "ft ran WITH THE GIL: loading {module} turned it back on (`ftpy venv --status` lists such modules)"
+        ),
+        Some(GilOn::Environment) => println!("ft ran WITH THE GIL: PYTHON_GIL=1 is set"),
+        None => {}
+    }
+    match summary.comparison {
+        Comparison::None => {}
+        Comparison::NoRatio => println!("no ratio: the command failed on a side"),
+        Comparison::Ratio { ft_over_gil: ratio, single_runs } => {
+            let verdict = if ratio < 1.0 {
+                format!("free-threaded is {:.2}x as fast", 1.0 / ratio)
+            } else {
+                format!("free-threaded is {:.2}x slower", ratio)
+            };
+            println!("ft/gil median time: {ratio:.2}x ({verdict})");
+            if single_runs {
+                println!("one run per side: --repeat N gives a median and its spread");
+            }
+        }
+    }
 }
