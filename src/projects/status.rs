@@ -3,7 +3,6 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::error::Error;
 use crate::interpreters::version::Variant;
 use crate::projects::gil_scan::{self, GilReport, ScanError};
 use crate::projects::twin_venvs::{self, EnvInfo, Environment, VenvError};
@@ -71,11 +70,11 @@ pub struct Comparison {
 
 /// Probe and compare the project's twin environments. Fails only when neither exists; every
 /// other problem is in the report.
-pub fn status(root: &Path) -> Result<TwinStatus, Error> {
+pub fn status(root: &Path) -> Result<TwinStatus, VenvError> {
     let envs =
         [Environment::in_project(root, Variant::Gil), Environment::in_project(root, Variant::Freethreaded)];
     if envs.iter().all(|e| !e.exists()) {
-        return Err(VenvError::NoEnvironments { root: root.to_path_buf() }.into());
+        return Err(VenvError::NoEnvironments { root: root.to_path_buf() });
     }
     let mut first_problem: Option<(String, String)> = None;
     let mut environments = Vec::new();
