@@ -2,13 +2,12 @@
 //! project's environments, one after the other, then a summary of exit codes and wall times.
 
 use std::process::ExitCode;
-use std::time::Duration;
 
 use crate::cli::RunArgs;
 use crate::context::Context;
 use crate::error::Error;
 use crate::interpreters::version::Variant;
-use crate::projects::run_both::{self, Exit, RunRequest, Side, Timing, format_seconds};
+use crate::projects::run_both::{self, Comparison, GilOn, RunRequest, Summary, format_seconds};
 
 pub fn run(args: RunArgs, ctx: &Context) -> Result<ExitCode, Error> {
     let variants: Vec<Variant> = if args.gil {
@@ -20,67 +19,56 @@ pub fn run(args: RunArgs, ctx: &Context) -> Result<ExitCode, Error> {
     };
     let request = RunRequest { project: args.project, variants, command: args.command, repeat: args.repeat };
     let sides = run_both::run_in_each(ctx, &request)?;
-    print_summary(&sides);
+    print_summary(&run_both::summarize(&sides));
     run_both::all_passed(&sides)?;
     Ok(ExitCode::SUCCESS)
 }
 
-fn print_summary(sides: &[Side]) {
+fn print_summary(summary: &Summary) {
     println!();
     println!(
         "{:<5} {:>4}  {:<12} {:>10} {:>10} {:>10} {:>8}",
         "side", "runs", "exit", "median", "min", "max", "spread"
     );
-    let mut medians: Vec<(&str, Duration)> = Vec::new();
-    for side in sides {
-        let walls: Vec<Duration> =
-            side.runs.iter().filter(|r| r.exit != Exit::NotFound).map(|r| r.wall).collect();
-        let failures = side.runs.iter().filter(|r| !r.exit.success()).count();
-        let exit = match side.runs.iter().find(|r| !r.exit.success()) {
+    for side in &summary.sides {
+        let exit = match side.first_failure {
             None => "0".to_string(),
-            Some(first) if failures == side.runs.len() => first.exit.to_string(),
-            Some(first) => format!("{} ({failures} of {})", first.exit, side.runs.len()),
+            Some(first) if side.failures == side.runs => first.to_string(),
+            Some(first) => format!("{first} ({} of {})", side.failures, side.runs),
         };
-        match Timing::of(&walls) {
-            Some(t) => {
-                println!(
-                    "{:<5} {:>4}  {:<12} {:>10} {:>10} {:>10} {:>7.1}%",
-                    side.label,
-                    side.runs.len(),
-                    exit,
-                    format_seconds(t.median),
-                    format_seconds(t.min),
-                    format_seconds(t.max),
-                    t.spread_percent()
-                );
-                medians.push((side.label, t.median));
-            }
-            None => println!("{:<5} {:>4}  {:<12}", side.label, side.runs.len(), exit),
+        match side.timing {
+            Some(t) => println!(
+                "{:<5} {:>4}  {:<12} {:>10} {:>10} {:>10} {:>7.1}%",
+                side.label,
+                side.runs,
+                exit,
+                format_seconds(t.median),
+                format_seconds(t.min),
+                format_seconds(t.max),
+                t.spread_percent()
+            ),
+            None => println!("{:<5} {:>4}  {:<12}", side.label, side.runs, exit),
         }
     }
     // The free-threaded side's figures mean little if it ran with the GIL: say so under them.
-    for side in sides.iter().filter(|s| s.label == "ft") {
-        if let Some(module) = side.runs.iter().find_map(|r| r.gil_enabled_by.as_deref()) {
-            println!(
-                "ft ran WITH THE GIL: loading {module} turned it back on (`ftpy venv --status` lists such modules)"
-            );
-        } else if std::env::var("PYTHON_GIL").is_ok_and(|v| v.trim() == "1") {
-            println!("ft ran WITH THE GIL: PYTHON_GIL=1 is set");
-        }
+    match &summary.ft_gil_on {
+        Some(GilOn::Module(module)) => println!(
+            "ft ran WITH THE GIL: loading {module} turned it back on (`ftpy venv --status` lists such modules)"
+        ),
+        Some(GilOn::Environment) => println!("ft ran WITH THE GIL: PYTHON_GIL=1 is set"),
+        None => {}
     }
-    let all_passed = sides.iter().all(|s| s.runs.iter().all(|r| r.exit.success()));
-    if medians.len() == 2 && !all_passed {
-        println!("no ratio: the command failed on a side");
-    } else if let [(_, gil), (_, ft)] = medians[..] {
-        if !gil.is_zero() && !ft.is_zero() {
-            let ratio = ft.as_secs_f64() / gil.as_secs_f64();
+    match summary.comparison {
+        Comparison::None => {}
+        Comparison::NoRatio => println!("no ratio: the command failed on a side"),
+        Comparison::Ratio { ft_over_gil: ratio, single_runs } => {
             let verdict = if ratio < 1.0 {
                 format!("free-threaded is {:.2}x as fast", 1.0 / ratio)
             } else {
                 format!("free-threaded is {:.2}x slower", ratio)
             };
             println!("ft/gil median time: {ratio:.2}x ({verdict})");
-            if sides.iter().any(|s| s.runs.len() == 1) {
+            if single_runs {
                 println!("one run per side: --repeat N gives a median and its spread");
             }
         }

@@ -1,20 +1,19 @@
 //! `ftpy venv`: the project's twin environments, made from the two builds of one installed pair,
 //! with the same requirements installed in both; `ftpy venv --status` compares them.
 
-use std::path::Path;
 use std::process::ExitCode;
 
 use crate::cli::VenvArgs;
 use crate::context::Context;
 use crate::error::Error;
-use crate::interpreters::version::Variant;
-use crate::output::progress::format_duration;
-use crate::projects::gil_scan::{self, GilReport};
 use crate::interpreters::version::InstallKey;
+use crate::output::progress::format_duration;
+use crate::projects::gil_scan::GilReport;
 use crate::projects::make_twins::{self, TwinRequest};
-use crate::wheels::{self, build::BuildRequest, check::Selection};
 use crate::projects::project;
-use crate::projects::twin_venvs::{self, EnvInfo, Environment, VenvError};
+use crate::projects::status::{self, EnvState, TwinStatus};
+use crate::projects::twin_venvs::{self, Environment};
+use crate::wheels::{self, build::BuildRequest, check::Selection};
 
 pub fn run(args: VenvArgs, ctx: Context) -> Result<ExitCode, Error> {
     let root = project::find_root(args.project.as_deref(), args.status)?;
@@ -24,7 +23,7 @@ pub fn run(args: VenvArgs, ctx: Context) -> Result<ExitCode, Error> {
         ctx.reporter.warn(done);
     }
     if args.status {
-        return status(&root);
+        return print_status(status::status(&root)?);
     }
     let request = TwinRequest {
         root,
@@ -48,7 +47,8 @@ pub fn run(args: VenvArgs, ctx: Context) -> Result<ExitCode, Error> {
         wheels::report::print_build(&report);
         Ok(report.finish()?)
     };
-    let build_wheels = args.build_wheels.then_some(&build_wheels as &dyn Fn(&InstallKey) -> Result<(), Error>);
+    let build_wheels =
+        args.build_wheels.then_some(&build_wheels as &dyn Fn(&InstallKey) -> Result<(), Error>);
     let report = make_twins::make_twin_environments(&ctx, &request, build_wheels)?;
     for made in &report.environments {
         println!(
@@ -105,64 +105,43 @@ fn print_gil_report(report: &GilReport, env: &Environment) {
     }
 }
 
-/// `ftpy venv --status`: the pair, both environments, and how they differ.
-fn status(root: &Path) -> Result<ExitCode, Error> {
-    let envs =
-        [Environment::in_project(root, Variant::Gil), Environment::in_project(root, Variant::Freethreaded)];
-    if envs.iter().all(|e| !e.exists()) {
-        return Err(VenvError::NoEnvironments { root: root.to_path_buf() }.into());
-    }
-    println!("project  {}", root.display());
-    let mut infos: Vec<Option<EnvInfo>> = Vec::new();
-    let mut first_problem: Option<(String, String)> = None;
-    for env in &envs {
-        if let Some(problem) = env.problem() {
-            first_problem.get_or_insert((env.name().to_string(), problem.clone()));
-            if !env.exists() {
-                println!("{:<10} missing", env.name());
-                infos.push(None);
-                continue;
-            }
-            println!("{:<10} broken: {problem}", env.name());
+/// `ftpy venv --status`: the pair, both environments, and how they differ; exits with the first
+/// problem found once all is shown.
+fn print_status(status: TwinStatus) -> Result<ExitCode, Error> {
+    println!("project  {}", status.root.display());
+    for each in &status.environments {
+        let name = each.env.name();
+        let EnvState::Present { problem, probe } = &each.state else {
+            println!("{name:<10} missing");
+            continue;
+        };
+        if let Some(problem) = problem {
+            println!("{name:<10} broken: {problem}");
         }
-        let record = env.record();
-        match env.probe() {
-            Ok(info) => {
-                let made_from = record.as_ref().map(|r| r.key.clone()).unwrap_or_else(|| "?".into());
-                let variant_ok = info.gil_disabled == (env.variant == Variant::Freethreaded);
-                println!(
-                    "{:<10} Python {:<8} {:<14} {:>13}  made from {made_from}{}",
-                    env.name(),
-                    format!("{}{}", info.version, if info.gil_disabled { "t" } else { "" }),
-                    if info.gil_disabled { "free-threaded" } else { "GIL" },
-                    packages(info.packages.len()),
-                    if variant_ok { "" } else { "  (WRONG BUILD for this name)" }
-                );
-                if !variant_ok {
-                    first_problem.get_or_insert((env.name().to_string(), "it runs the other build".into()));
-                }
-                infos.push(Some(info));
-            }
-            Err(e) => {
-                if env.problem().is_none() {
-                    println!("{:<10} broken: {e}", env.name());
-                    first_problem.get_or_insert((env.name().to_string(), e.to_string()));
-                }
-                infos.push(None);
-            }
+        match probe {
+            Ok(probed) => println!(
+                "{:<10} Python {:<8} {:<14} {:>13}  made from {}{}",
+                name,
+                probed.version(),
+                if probed.info.gil_disabled { "free-threaded" } else { "GIL" },
+                packages(probed.info.packages.len()),
+                probed.made_from,
+                if probed.variant_ok { "" } else { "  (WRONG BUILD for this name)" }
+            ),
+            Err(e) if problem.is_none() => println!("{name:<10} broken: {e}"),
+            Err(_) => {}
         }
     }
-    if let [Some(gil), Some(ft)] = &infos[..] {
-        if gil.version != ft.version {
-            println!("versions differ: {} and {} (recreate both with `ftpy venv`)", gil.version, ft.version);
+    if let Some(comparison) = &status.comparison {
+        if let Some((gil, ft)) = &comparison.versions_differ {
+            println!("versions differ: {gil} and {ft} (recreate both with `ftpy venv`)");
         }
-        let differences = twin_venvs::package_differences(&gil.packages, &ft.packages);
-        if differences.is_empty() {
-            println!("packages: the same {} in both", packages(gil.packages.len()));
+        if comparison.differences.is_empty() {
+            println!("packages: the same {} in both", packages(comparison.packages));
         } else {
             println!("packages that differ:");
-            for (name, a, b) in differences {
-                let show = |v: Option<String>| v.unwrap_or_else(|| "-".into());
+            for (name, a, b) in &comparison.differences {
+                let show = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
                 println!(
                     "  {name:<24} {:<12} {}",
                     format!("{}: {}", project::GIL_ENV, show(a)),
@@ -171,11 +150,11 @@ fn status(root: &Path) -> Result<ExitCode, Error> {
             }
         }
     }
-    if infos[1].is_some() {
-        print_gil_report(&gil_scan::scan(&envs[1].python())?, &envs[1]);
+    if let Some(scan) = status.gil_scan {
+        print_gil_report(&scan?, &status.environments[1].env);
     }
-    match first_problem {
-        Some((env, problem)) => Err(VenvError::Broken { env, root: root.to_path_buf(), problem }.into()),
+    match status.problem {
+        Some(problem) => Err(problem.into()),
         None => Ok(ExitCode::SUCCESS),
     }
 }

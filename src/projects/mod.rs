@@ -14,8 +14,11 @@
 //! - [`gil_scan`]: which extension modules turn the GIL back on in the free-threaded environment.
 //! - [`registry`]: remembers which projects' environments are based on which installation (for
 //!   `ftpy uninstall`).
+//! - [`status`]: `ftpy venv --status`: probes both environments and compares them (versions,
+//!   packages, the GIL scan) into a `TwinStatus` the command prints.
 //! - [`run_both`]: the engine of `ftpy run`: one command in each environment, its output
-//!   prefixed, and the figures the summary shows (`RunFailed` when a side failed).
+//!   prefixed, and the figures the summary shows (`summarize`: medians, spread, the ft/gil
+//!   ratio; `RunFailed` when a side failed).
 //!
 //! Each error type here implements [`crate::error::Diagnose`] beside it: its exit code and hints.
 
@@ -26,4 +29,5 @@ pub mod project;
 pub mod registry;
 pub mod requirements_file;
 pub mod run_both;
+pub mod status;
 pub mod twin_venvs;

@@ -407,6 +407,93 @@ pub fn all_passed(sides: &[Side]) -> Result<(), RunFailed> {
     if failed.is_empty() { Ok(()) } else { Err(RunFailed { sides: failed }) }
 }
 
+/// The figures `ftpy run`'s summary shows: each side's exits and times, whether the
+/// free-threaded side really ran without the GIL, and how the two sides' medians compare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Summary {
+    pub sides: Vec<SideSummary>,
+    /// Set when the free-threaded side ran with the GIL: its figures mean little then.
+    pub ft_gil_on: Option<GilOn>,
+    pub comparison: Comparison,
+}
+
+/// One side's line of the summary.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SideSummary {
+    pub label: &'static str,
+    pub runs: usize,
+    /// How the first failed run ended, if one failed.
+    pub first_failure: Option<Exit>,
+    /// How many runs failed.
+    pub failures: usize,
+    /// The wall times of the runs whose program was found; `None` when there were none.
+    pub timing: Option<Timing>,
+}
+
+/// Why the free-threaded side ran with the GIL.
+#[derive(Clone, Debug, PartialEq)]
+pub enum GilOn {
+    /// Loading this module turned it back on.
+    Module(String),
+    /// `PYTHON_GIL=1` is set.
+    Environment,
+}
+
+/// How the free-threaded side's median compares with the GIL side's.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Comparison {
+    /// Not two sides with times (or a median of zero): nothing to say.
+    None,
+    /// Both sides have times but the command failed on one.
+    NoRatio,
+    Ratio {
+        /// Free-threaded median over GIL median: below 1 is faster.
+        ft_over_gil: f64,
+        /// A side ran once: the medians are single runs.
+        single_runs: bool,
+    },
+}
+
+/// The summary's figures for the sides `run_in_each` ran.
+pub fn summarize(sides: &[Side]) -> Summary {
+    let python_gil_on = std::env::var("PYTHON_GIL").is_ok_and(|v| v.trim() == "1");
+    summarize_with(sides, python_gil_on)
+}
+
+fn summarize_with(sides: &[Side], python_gil_on: bool) -> Summary {
+    let lines: Vec<SideSummary> = sides
+        .iter()
+        .map(|side| {
+            let walls: Vec<Duration> =
+                side.runs.iter().filter(|r| r.exit != Exit::NotFound).map(|r| r.wall).collect();
+            SideSummary {
+                label: side.label,
+                runs: side.runs.len(),
+                first_failure: side.runs.iter().find(|r| !r.exit.success()).map(|r| r.exit),
+                failures: side.runs.iter().filter(|r| !r.exit.success()).count(),
+                timing: Timing::of(&walls),
+            }
+        })
+        .collect();
+    let ft_gil_on = sides.iter().filter(|s| s.label == "ft").find_map(|side| {
+        match side.runs.iter().find_map(|r| r.gil_enabled_by.clone()) {
+            Some(module) => Some(GilOn::Module(module)),
+            None => python_gil_on.then_some(GilOn::Environment),
+        }
+    });
+    let medians: Vec<Duration> = lines.iter().filter_map(|l| l.timing.map(|t| t.median)).collect();
+    let all_passed = lines.iter().all(|l| l.failures == 0);
+    let comparison = match medians[..] {
+        [_, _] if !all_passed => Comparison::NoRatio,
+        [gil, ft] if !gil.is_zero() && !ft.is_zero() => Comparison::Ratio {
+            ft_over_gil: ft.as_secs_f64() / gil.as_secs_f64(),
+            single_runs: sides.iter().any(|s| s.runs.len() == 1),
+        },
+        _ => Comparison::None,
+    };
+    Summary { sides: lines, ft_gil_on, comparison }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -422,6 +509,47 @@ mod tests {
         assert!((t.spread_percent() - 50.0).abs() < 1e-9);
         assert_eq!(Timing::of(&ms(&[100, 200, 300, 400])).unwrap().median, Duration::from_millis(250));
         assert_eq!(Timing::of(&[]), None);
+    }
+
+    #[test]
+    fn summary_figures() {
+        let side = |label: &'static str, variant, runs: &[(Exit, u64)]| Side {
+            label,
+            env: Environment { variant, path: PathBuf::from(format!(".venv-{label}")) },
+            prefix: Prefix::new(label, 0),
+            runs: runs
+                .iter()
+                .map(|&(exit, ms)| RunResult { exit, wall: Duration::from_millis(ms), gil_enabled_by: None })
+                .collect(),
+        };
+        let ok = Exit::Code(0);
+        let sides = [
+            side("gil", Variant::Gil, &[(ok, 200), (ok, 100), (ok, 300)]),
+            side("ft", Variant::Freethreaded, &[(ok, 100), (ok, 100), (ok, 100)]),
+        ];
+        let summary = summarize_with(&sides, false);
+        assert_eq!(summary.sides[0].timing.unwrap().median, Duration::from_millis(200));
+        assert_eq!((summary.sides[1].first_failure, summary.sides[1].failures), (None, 0));
+        assert_eq!(summary.ft_gil_on, None);
+        assert_eq!(summary.comparison, Comparison::Ratio { ft_over_gil: 0.5, single_runs: false });
+        assert_eq!(summarize_with(&sides, true).ft_gil_on, Some(GilOn::Environment));
+
+        let mut sides = sides;
+        sides[1].runs[0].gil_enabled_by = Some("gilext._core".into());
+        sides[1].runs[1].exit = Exit::Code(3);
+        sides[1].runs[2].exit = Exit::NotFound;
+        let summary = summarize_with(&sides, true);
+        assert_eq!((summary.sides[1].first_failure, summary.sides[1].failures), (Some(Exit::Code(3)), 2));
+        assert_eq!(summary.sides[1].timing.unwrap().max, Duration::from_millis(100));
+        assert_eq!(summary.ft_gil_on, Some(GilOn::Module("gilext._core".into())));
+        assert_eq!(summary.comparison, Comparison::NoRatio);
+
+        let one = [side("gil", Variant::Gil, &[(ok, 100)]), side("ft", Variant::Freethreaded, &[(ok, 200)])];
+        assert_eq!(
+            summarize_with(&one, false).comparison,
+            Comparison::Ratio { ft_over_gil: 2.0, single_runs: true }
+        );
+        assert_eq!(summarize_with(&one[..1], false).comparison, Comparison::None);
     }
 
     #[test]
