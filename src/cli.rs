@@ -21,33 +21,31 @@ pub struct Cli {
     #[arg(long, short, global = true)]
     pub quiet: bool,
 
-    #[command(flatten)]
-    pub sources: SourceArgs,
-
     #[command(subcommand)]
     pub command: Command,
 }
 
-/// Where CPython's source comes from and how downloads are bounded: global, because `install`,
-/// `venv --install` and the cache commands all download.
+/// Where CPython's source comes from and how downloads are bounded: options of the commands that
+/// download (`install`, `venv --install`), read once by `main` into the `Context`. Only those
+/// commands parse them, so a stray FTPY_MAX_DOWNLOAD_MIB breaks no other command.
 #[derive(Debug, Args)]
 pub struct SourceArgs {
     /// Base URL of a mirror laid out like python.org's ftp/python/ (http, https or file://);
     /// repeat, or separate with commas in FTPY_MIRROR, to try several in order
-    #[arg(long = "mirror", global = true, env = "FTPY_MIRROR", value_delimiter = ',', value_name = "URL")]
+    #[arg(long = "mirror", env = "FTPY_MIRROR", value_delimiter = ',', value_name = "URL")]
     pub mirrors: Vec<String>,
 
     /// Pause before the first retry of a failed download, in milliseconds
-    #[arg(long, global = true, env = "FTPY_RETRY_PAUSE_MS", default_value_t = 1000, hide = true)]
+    #[arg(long, env = "FTPY_RETRY_PAUSE_MS", default_value_t = 1000, hide = true)]
     pub retry_pause_ms: u64,
 
     /// The most a source download may be, in MiB
-    #[arg(long, global = true, env = "FTPY_MAX_DOWNLOAD_MIB", default_value_t = crate::interpreters::download::DownloadLimits::DEFAULT_MAX_MIB,
+    #[arg(long, env = "FTPY_MAX_DOWNLOAD_MIB", default_value_t = crate::interpreters::download::DownloadLimits::DEFAULT_MAX_MIB,
         value_parser = clap::value_parser!(u64).range(1..=1024 * 1024), hide = true)]
     pub max_download_mib: u64,
 
     /// Give up a download that averages under 1 KiB/s over this many seconds
-    #[arg(long, global = true, env = "FTPY_DOWNLOAD_SPEED_TIME", default_value_t = crate::interpreters::download::DownloadLimits::DEFAULT_RATE_WINDOW_SECS,
+    #[arg(long, env = "FTPY_DOWNLOAD_SPEED_TIME", default_value_t = crate::interpreters::download::DownloadLimits::DEFAULT_RATE_WINDOW_SECS,
         value_parser = clap::value_parser!(u64).range(1..=3600), hide = true)]
     pub download_speed_time: u64,
 }
@@ -191,6 +189,10 @@ pub struct VenvArgs {
     /// Show the pair, both environments and how they differ; change nothing
     #[arg(long, conflicts_with_all = ["python", "requirements", "deps_only", "install", "build_wheels"])]
     pub status: bool,
+
+    /// For --install.
+    #[command(flatten)]
+    pub sources: SourceArgs,
 }
 
 #[derive(Debug, Args)]
@@ -225,6 +227,9 @@ pub struct InstallArgs {
     /// Versions to install: 3.13t (newest 3.13, free-threaded), 3.14 (GIL), 3.13.5t, 3.15.0b4t, ...
     #[arg(required = true, value_name = "VERSION")]
     pub requests: Vec<String>,
+
+    #[command(flatten)]
+    pub sources: SourceArgs,
 
     /// Install both builds of each version, GIL and free-threaded, built together
     #[arg(long)]

@@ -27,10 +27,13 @@ fn main() -> ExitCode {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
     // An empty FTPY_MIRROR is no mirror, as an empty PIP_INDEX_URL is no index: CI systems pass
-    // unset variables as "". (`--mirror ''` and `FTPY_MIRROR=,,,` stay bad input.)
-    if std::env::var_os("FTPY_MIRROR").is_some_and(|v| v.to_string_lossy().trim().is_empty()) {
-        // SAFETY: no other thread has been started yet.
-        unsafe { std::env::remove_var("FTPY_MIRROR") };
+    // unset variables as "". The same for the download limits: empty is the default. (`--mirror
+    // ''` and `FTPY_MIRROR=,,,` stay bad input.)
+    for name in ["FTPY_MIRROR", "FTPY_RETRY_PAUSE_MS", "FTPY_MAX_DOWNLOAD_MIB", "FTPY_DOWNLOAD_SPEED_TIME"] {
+        if std::env::var_os(name).is_some_and(|v| v.to_string_lossy().trim().is_empty()) {
+            // SAFETY: no other thread has been started yet.
+            unsafe { std::env::remove_var(name) };
+        }
     }
     let cli = Cli::parse();
     match run(cli) {
@@ -40,15 +43,21 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<ExitCode, error::Error> {
+    // The source settings of the commands that download, resolved once for the domain.
+    let sources = match &cli.command {
+        Command::Install(args) => Some(&args.sources),
+        Command::Venv(args) => Some(&args.sources),
+        _ => None,
+    };
     let ctx = Context {
         home: Home::locate(cli.home)?,
         recipes_dir: cli.recipes,
-        mirrors: cli.sources.mirrors.iter().map(|m| m.trim().to_string()).collect(),
-        retry: RetryPolicy {
-            first_pause: std::time::Duration::from_millis(cli.sources.retry_pause_ms),
-            ..RetryPolicy::default()
+        mirrors: sources.map(|s| s.mirrors.iter().map(|m| m.trim().to_string()).collect()).unwrap_or_default(),
+        retry: match sources {
+            Some(s) => RetryPolicy { first_pause: std::time::Duration::from_millis(s.retry_pause_ms), ..RetryPolicy::default() },
+            None => RetryPolicy::default(),
         },
-        limits: DownloadLimits::new(cli.sources.max_download_mib, cli.sources.download_speed_time),
+        limits: sources.map(|s| DownloadLimits::new(s.max_download_mib, s.download_speed_time)).unwrap_or_default(),
         reporter: Reporter::new(cli.quiet),
     };
     if !matches!(cli.command, Command::Completions(_) | Command::Man(_) | Command::DebugKillPoints) {

@@ -308,3 +308,32 @@ fn a_hostile_python_environment_reaches_none_of_ftpys_own_pythons() {
         reached.join("\n")
     );
 }
+
+/// The download settings belong to the commands that download: a bad FTPY_MAX_DOWNLOAD_MIB
+/// (or an empty one, as CI systems pass unset variables) breaks no other command, `--mirror`
+/// is no option of `list`, and an empty value is the default where it is read.
+#[test]
+fn download_settings_are_read_only_by_the_commands_that_download() {
+    let fx = Fixture::new();
+    for (name, value) in [
+        ("FTPY_MAX_DOWNLOAD_MIB", "abc"),
+        ("FTPY_MAX_DOWNLOAD_MIB", ""),
+        ("FTPY_DOWNLOAD_SPEED_TIME", "0"),
+        ("FTPY_RETRY_PAUSE_MS", "-1"),
+    ] {
+        for args in [&["list"][..], &["which", "3.13t"], &["doctor"], &["cache", "dir"], &["completions", "bash"]] {
+            let out = fx.ftpy().env(name, value).args(args).output().unwrap();
+            assert_ne!(out.status.code(), Some(2), "{name}={value:?} ftpy {args:?}: {}", stderr_of(&out));
+        }
+    }
+    let out = fx.ftpy().args(["list", "--mirror", "file:///x"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr_of(&out));
+    // Where they are read, empty is the default and a bad value is bad input.
+    let out = fx.ftpy().env("FTPY_MAX_DOWNLOAD_MIB", "").args(["install", "--dry-run", "3.13.5t"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let out = fx.ftpy().env("FTPY_MAX_DOWNLOAD_MIB", "abc").args(["install", "--dry-run", "3.13.5t"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr_of(&out));
+    let out = fx.ftpy().args(["venv", "--install", "--mirror", "", "--python", "3.13.5"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "venv --install takes --mirror: {}", stderr_of(&out));
+    assert!(stderr_of(&out).contains("--mirror was given an empty URL"), "{}", stderr_of(&out));
+}
