@@ -1024,3 +1024,33 @@ fn an_installed_build_of_another_profile_is_named_not_passed_off() {
     let list = stdout_of(&fx.ftpy().arg("list").output().unwrap());
     assert!(list.lines().any(|l| l.starts_with("3.13.5t") && l.contains(" fast ")), "{list}");
 }
+
+/// Something that appears at `versions/<key>` while an install of that key builds (nothing was
+/// installed there when it started) is not ftpy's: the install refuses and leaves it as it is,
+/// instead of setting it aside and deleting it on commit.
+#[test]
+fn what_appears_at_the_prefix_during_the_build_is_left_alone() {
+    let fx = Fixture::with_release(V);
+    let child = fx
+        .command(env!("CARGO_BIN_EXE_ftpy"))
+        .env("FAKE_MAKE_SLEEP", "3")
+        .args(["install", "--profile", "fast", "3.13.5t"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while fx.configure_runs().is_empty() {
+        assert!(std::time::Instant::now() < deadline, "the build never started");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let precious = fx.path("versions/3.13.5t/precious");
+    fs::create_dir_all(&precious).unwrap();
+    fs::write(precious.join("data"), "mine").unwrap();
+    let out = child.wait_with_output().unwrap();
+    let err = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(15), "{err}");
+    assert!(err.contains("it appeared while this install was building"), "{err}");
+    assert_eq!(fs::read_to_string(precious.join("data")).unwrap(), "mine", "left as it was");
+    assert!(fx.staging_leftovers().is_empty(), "{:?}", fx.staging_leftovers());
+}

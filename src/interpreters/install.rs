@@ -816,16 +816,27 @@ fn finalize(
     // Outside the staging directory, which a later install removes as stale.
     let set_aside = journal::aside_path(home, key);
     let previous = p.has_previous.then_some(set_aside.as_path());
+    // Fix: something that appeared at versions/<key> while this install built (no previous
+    // installation was there when it started) was set aside and deleted on commit. ftpy deletes
+    // only what it can prove it made: refuse, and leave it where it is.
+    if !p.has_previous && fs::symlink_metadata(&p.prefix).is_ok() {
+        return Err(InstallError::Damaged {
+            key: key.to_string(),
+            prefix: p.prefix.clone(),
+            problem: "it appeared while this install was building, and ftpy did not make it; nothing was installed".into(),
+        }
+        .into());
+    }
     let journal = Journal::begin(home, key, previous, p.keep_previous)
         .map_err(Error::io("cannot write the install journal"))?;
     // Makes way for the new tree: the previous one (if any) goes where the journal says.
     let mut transaction =
         Transaction::new(Discard::Via { trash_dir: home.tmp_dir(), prefix: journal::TRASH_PREFIX.into() });
-    if let Err(e) = transaction.replace(&p.prefix, set_aside) {
-        let _ = journal.finish();
-        return Err(Error::io("cannot move the previous installation aside")(e));
-    }
     if p.has_previous {
+        if let Err(e) = transaction.replace(&p.prefix, set_aside) {
+            let _ = journal.finish();
+            return Err(Error::io("cannot move the previous installation aside")(e));
+        }
         journal::kill_point(KillPoint::PreviousSetAside);
     }
     let log = finished.log.clone();
