@@ -333,8 +333,10 @@ pub fn recover_all(home: &Home, reporter: &Reporter) {
             let _ = fs::remove_dir_all(&path);
         } else if let Some(rest) = name.strip_prefix(&format!(".{JOURNAL_PREFIX}")) {
             // A journal that was being written (`.journal-<key>.json.<tag>.partial`, see
-            // `files::write_atomic`): nothing had moved yet.
-            let Some((key, _)) = rest.strip_suffix(".partial").and_then(|r| r.split_once(".json.")) else {
+            // `files::write_atomic`, or `.journal-<key>-<pid>-<n>-<nanos>` from an ftpy before
+            // it): nothing had moved yet.
+            let current = rest.strip_suffix(".partial").and_then(|r| r.split_once(".json.")).map(|(key, _)| key);
+            let Some(key) = current.or_else(|| key_before_tag(rest, 3)) else {
                 continue;
             };
             if key.parse::<InstallKey>().is_err() {
@@ -480,6 +482,8 @@ mod tests {
         // What `files::write_atomic` leaves when killed before its rename.
         let partial = home.tmp_dir().join(format!(".journal-{key}.json.{}.partial", unique_tag()));
         fs::write(&partial, "{").unwrap();
+        // And what an ftpy before it left: `.journal-<key>-<pid>-<n>-<nanos>`.
+        fs::write(home.tmp_dir().join(format!(".journal-{key}-123-0-456")), "{").unwrap();
         recover_all(&home, &Reporter::new(true));
         assert!(names().is_empty(), "{:?}", names());
     }
