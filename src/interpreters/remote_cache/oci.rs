@@ -419,10 +419,13 @@ impl Registry {
         let location = response.headers().get("location").and_then(|v| v.to_str().ok()).ok_or_else(|| {
             OciError::Protocol { what: what.clone(), why: "no Location for the upload".into() }
         })?;
-        let location = self.absolute(location);
-        let separator = if location.contains('?') { '&' } else { '?' };
-        let put = format!("{location}{separator}digest=sha256:{digest}");
-        let auth = self.authorization.as_ref().map(|(value, _)| value.clone());
+        let (mut put, same_origin) = resolve_location(&start, location)
+            .ok_or_else(|| OciError::Protocol { what: what.clone(), why: "the upload Location is not a URL".into() })?;
+        put.query_pairs_mut().append_pair("digest", &format!("sha256:{digest}"));
+        let put = put.to_string();
+        // Credentials go only where they were asked for: an upload sent elsewhere (storage
+        // behind the registry) carries its own authorization in its URL, if any.
+        let auth = self.authorization.as_ref().filter(|_| same_origin).map(|(value, _)| value.clone());
         let request = with_auth(self.agent.put(&put), auth.as_deref())
             .header("Content-Type", "application/octet-stream")
             .header("Content-Length", size.to_string());
@@ -434,18 +437,6 @@ impl Registry {
             201 => Ok(()),
             status => Err(OciError::Status { what, url: mask_query(&put), status }),
         }
-    }
-
-    /// A `Location` as the registry gave it (often a path), made absolute.
-    fn absolute(&self, location: &str) -> String {
-        if location.starts_with("http://") || location.starts_with("https://") {
-            return location.to_string();
-        }
-        let scheme = match self.url.transport {
-            Transport::Https => "https",
-            Transport::Http => "http",
-        };
-        format!("{scheme}://{}{location}", self.url.host)
     }
 
     /// Send a request; on a 401, answer the challenge once and send it again.
@@ -561,6 +552,20 @@ impl Registry {
     }
 }
 
+/// A `Location` (often a path) resolved against the request it answered, and whether it stays on
+/// that request's origin (scheme, host and port). An HTTPS registry may not send an upload to
+/// plain HTTP.
+fn resolve_location(request: &str, location: &str) -> Option<(url::Url, bool)> {
+    let base = url::Url::parse(request).ok()?;
+    let resolved = base.join(location).ok()?;
+    let http_ok = resolved.scheme() == "https" || base.scheme() == "http";
+    if !matches!(resolved.scheme(), "http" | "https") || !http_ok {
+        return None;
+    }
+    let same = resolved.origin() == base.origin();
+    Some((resolved, same))
+}
+
 fn with_auth<B>(request: ureq::RequestBuilder<B>, authorization: Option<&str>) -> ureq::RequestBuilder<B> {
     match authorization {
         Some(value) => request.header("Authorization", value),
@@ -612,6 +617,21 @@ mod tests {
             let error = bad.parse::<RegistryUrl>().unwrap_err();
             assert!(!error.to_string().contains("secret"), "{error}");
         }
+    }
+
+    #[test]
+    fn upload_locations_resolve_against_the_request_and_keep_credentials_home() {
+        let start = "https://ghcr.io/v2/a/b/blobs/uploads/";
+        let at = |l| resolve_location(start, l).map(|(u, same)| (u.to_string(), same));
+        assert_eq!(at("/v2/a/b/blobs/uploads/x?_state=1"), Some(("https://ghcr.io/v2/a/b/blobs/uploads/x?_state=1".into(), true)));
+        assert_eq!(at("x"), Some(("https://ghcr.io/v2/a/b/blobs/uploads/x".into(), true)));
+        assert_eq!(at(".evil.example/p").map(|(_, same)| same), Some(true), "a path, not a host");
+        assert_eq!(at("https://storage.example/u").map(|(_, same)| same), Some(false));
+        assert_eq!(at("https://ghcr.io:8443/u").map(|(_, same)| same), Some(false));
+        assert_eq!(at("http://ghcr.io/u"), None, "never down to plain HTTP");
+        assert_eq!(at("file:///etc/passwd"), None);
+        let local = resolve_location("http://127.0.0.1:5000/v2/a/blobs/uploads/", "/v2/a/blobs/uploads/u");
+        assert_eq!(local.map(|(_, same)| same), Some(true));
     }
 
     #[test]
