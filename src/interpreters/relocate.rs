@@ -12,10 +12,12 @@
 //!
 //! [`relocate_tree`] rewrites every occurrence of the old prefix that stands as a whole path (not
 //! the start of a longer name: `/opt/p/3.14.6` is not found in `/opt/p/3.14.6t`) in every file
-//! but `.pyc`. Text files take the new prefix at any length. In a binary file, a C string can
-//! only keep its length: the new prefix followed by the rest of the string, padded with NUL
-//! bytes, so a binary can move only to a prefix no longer than the one it was built for. A
-//! tree meant to travel is therefore built for a long placeholder prefix
+//! but `.pyc`. Text files take the new prefix at any length. In a binary file nothing may move:
+//! other strings and offsets point into it, and a linker may have merged a short string into the
+//! tail of a longer one (`lib` inside `/prefix/lib`). So there the new prefix takes exactly the
+//! old one's length, padded with `/.` (and one extra `/` for an odd gap): `/new/././.` is the
+//! same directory. A binary can therefore move only to a prefix no longer than the one it was
+//! built for, and a tree meant to travel is built for a long placeholder prefix
 //! ([`PLACEHOLDER_PREFIX_LEN`]). Files are written whole through a temporary and a rename;
 //! hard links stay linked, symbolic links stay links (never followed). A relocation that fails
 //! half-way leaves the tree half rewritten: it works on a staged tree, which is then discarded.
@@ -103,7 +105,7 @@ pub fn relocate_tree(tree: &Path, from: &Path, to: &Path) -> Result<Relocated, R
         }
         let binary = bytes.contains(&0);
         let new = if binary {
-            replace_in_c_strings(&bytes, from_bytes, to_bytes).ok_or_else(|| RelocateError::TooLong {
+            replace_same_length(&bytes, from_bytes, to_bytes).ok_or_else(|| RelocateError::TooLong {
                 path: path.clone(),
                 to: to.to_path_buf(),
                 to_len: to_bytes.len(),
@@ -215,23 +217,20 @@ fn replace_whole(haystack: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
     out
 }
 
-/// `haystack` with `from` replaced by `to` inside each NUL-terminated string that holds it,
-/// each string keeping its length (padded with NUL bytes). None when a string would grow.
-fn replace_in_c_strings(haystack: &[u8], from: &[u8], to: &[u8]) -> Option<Vec<u8>> {
-    let mut out = haystack.to_vec();
-    let mut at = 0;
-    while let Some(found) = find_whole(haystack, from, at) {
-        let start = haystack[..found].iter().rposition(|&b| b == 0).map_or(0, |i| i + 1);
-        let end = haystack[found..].iter().position(|&b| b == 0).map_or(haystack.len(), |i| found + i);
-        let string = &haystack[start..end];
-        let new = replace_whole(string, from, to);
-        if new.len() > string.len() {
-            return None;
-        }
-        out[start..start + new.len()].copy_from_slice(&new);
-        out[start + new.len()..end].fill(0);
-        at = end;
+/// `haystack` with every whole occurrence of `from` replaced by `to` padded to the same length
+/// (`/.` repeated, and one more `/` for an odd gap), so that no byte after it moves. None when
+/// `to` is longer than `from`.
+fn replace_same_length(haystack: &[u8], from: &[u8], to: &[u8]) -> Option<Vec<u8>> {
+    let gap = from.len().checked_sub(to.len())?;
+    let mut padded = to.to_vec();
+    if gap % 2 == 1 {
+        padded.push(b'/');
     }
+    for _ in 0..gap / 2 {
+        padded.extend_from_slice(b"/.");
+    }
+    let out = replace_whole(haystack, from, &padded);
+    debug_assert_eq!(out.len(), haystack.len());
     Some(out)
 }
 
@@ -250,13 +249,20 @@ mod tests {
     }
 
     #[test]
-    fn c_strings_keep_their_length() {
+    fn binaries_keep_every_byte_in_place() {
         let blob = b"\x7fELF\0/old/prefix\0/x/old/prefix/lib:/old/prefix/bin\0tail\0";
-        let out = replace_in_c_strings(blob, b"/old/prefix", b"/n").unwrap();
+        let out = replace_same_length(blob, b"/old/prefix", b"/n").unwrap();
         assert_eq!(out.len(), blob.len());
         let strings: Vec<&[u8]> = out.split(|&b| b == 0).filter(|s| !s.is_empty()).collect();
-        assert_eq!(strings, [&b"\x7fELF"[..], b"/n", b"/x/old/prefix/lib:/n/bin", b"tail"]);
-        assert!(replace_in_c_strings(blob, b"/old/prefix", b"/a/much/longer/prefix").is_none());
+        // 11 bytes become `/n` and 9 of padding: one `/` (odd gap) and four `/.`.
+        assert_eq!(strings, [&b"\x7fELF"[..], b"/n//./././.", b"/x/old/prefix/lib:/n//././././bin", b"tail"]);
+        // A string the linker merged into the tail of a longer one (`lib` at the end of
+        // `/old/prefix/lib`) still reads the same at the same offset.
+        let merged = b"\0/old/prefix/lib\0";
+        let tail = merged.len() - 4;
+        let out = replace_same_length(merged, b"/old/prefix", b"/n").unwrap();
+        assert_eq!(&out[tail..], b"lib\0");
+        assert!(replace_same_length(blob, b"/old/prefix", b"/a/much/longer/prefix").is_none());
     }
 
     #[test]
