@@ -280,16 +280,23 @@ fn venv_hints_only_releases_that_exist() {
     assert!(err.contains("ftpy install --pair 3.14."), "{err}");
 }
 
-/// A user's PYTHONHOME, PYTHONPATH or PYTHON_GIL (another Python's standard library, a
-/// project's sources, the GIL forced off) reaches none of the Pythons ftpy runs for itself:
-/// the post-install probe, `-m venv`, the environment probe, pip, the GIL scan.
+/// A user's PYTHONHOME, PYTHONPATH, PYTHON_GIL, PYTHONPLATLIBDIR, PYTHONUSERBASE,
+/// PYTHONINSPECT, ... (another Python's standard library or site, a project's sources, the GIL
+/// forced off, an interactive prompt) reaches none of the Pythons ftpy runs for itself: the
+/// post-install probe, `-m venv`, the environment probe, pip, the GIL scan.
 #[test]
 fn a_hostile_python_environment_reaches_none_of_ftpys_own_pythons() {
     let fx = Fixture::with_release(V);
     let hostile = |cmd: &mut assert_cmd::Command| {
         cmd.env("PYTHONHOME", "/elsewhere/python2.7")
             .env("PYTHONPATH", "/elsewhere/site-packages")
-            .env("PYTHON_GIL", "0");
+            .env("PYTHON_GIL", "0")
+            .env("PYTHONPLATLIBDIR", "bogus")
+            .env("PYTHONUSERBASE", "/elsewhere/userbase")
+            .env("PYTHON_PRESITE", "elsewhere")
+            .env("PYTHONINSPECT", "1")
+            .env("PYTHONSTARTUP", "/elsewhere/startup.py")
+            .env("PYTHONEXECUTABLE", "/elsewhere/python");
     };
     let mut install = fx.ftpy();
     hostile(&mut install);

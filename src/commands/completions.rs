@@ -95,7 +95,7 @@ fn roff_text(text: &str) -> String {
 }
 
 /// Write ftpy.1 and ftpy-<sub>[-<subsub>].1 for every visible subcommand into `dir`, each
-/// through a temporary file renamed into place; return the file names.
+/// whole or not at all ([`crate::system::files::write_atomic`]); return the file names.
 fn write_pages(dir: &Path) -> io::Result<Vec<String>> {
     fs::create_dir_all(dir)?;
     let mut root = Cli::command().disable_help_subcommand(true);
@@ -115,13 +115,7 @@ fn write_pages(dir: &Path) -> io::Result<Vec<String>> {
     }
     pages.sort();
     for (name, page) in &pages {
-        let target = dir.join(name);
-        let partial = dir.join(format!(".{name}.tmp"));
-        let written = fs::write(&partial, page).and_then(|()| fs::rename(&partial, &target));
-        if written.is_err() {
-            let _ = fs::remove_file(&partial);
-        }
-        written?;
+        crate::system::files::write_atomic(&dir.join(name), page)?;
     }
     Ok(pages.into_iter().map(|(name, _)| name).collect())
 }
@@ -191,6 +185,28 @@ mod tests {
             assert!(listed.contains(&name.as_str()), "{name} is read but not in ENVIRONMENT (the man page)");
         }
         assert_eq!(variables_read("cmd.env(\"LC_ALL\", \"C\"); std::env::var(\"X_Y\")"), ["X_Y"]);
+    }
+
+    /// Each page is written through a fresh temporary file: one left at a fixed name (here a
+    /// symlink another user planted) is neither written through nor moved into place.
+    #[test]
+    fn man_pages_are_written_through_fresh_temporaries() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let victim = dir.path().join("victim");
+        fs::write(&victim, "mine").unwrap();
+        std::os::unix::fs::symlink(&victim, dir.path().join(".ftpy.1.tmp")).unwrap();
+        let names = write_pages(dir.path()).unwrap();
+        assert!(names.iter().any(|n| n == "ftpy.1"), "{names:?}");
+        assert_eq!(fs::read_to_string(&victim).unwrap(), "mine");
+        let page = fs::symlink_metadata(dir.path().join("ftpy.1")).unwrap();
+        assert!(page.is_file(), "{page:?}");
+        let left: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".partial"))
+            .collect();
+        assert!(left.is_empty(), "{left:?}");
     }
 
     #[test]

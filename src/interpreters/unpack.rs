@@ -178,7 +178,8 @@ pub fn unpack_tar_with(
         }
         let parent = relative.parent().unwrap_or(Path::new(""));
         if !parent.as_os_str().is_empty() && !directories.contains(parent) {
-            fs::create_dir_all(dest.join(parent)).map_err(io_err)?;
+            let made = dest.join(parent);
+            fs::create_dir_all(&made).map_err(at(&made)).map_err(io_err)?;
             directories.extend(parent.ancestors().filter(|a| !a.as_os_str().is_empty()).map(Path::to_path_buf));
         }
         let target = dest.join(&relative);
@@ -190,9 +191,9 @@ pub fn unpack_tar_with(
             // Made here, from the checked name inside the destination: the tar reader would
             // take a link's target relative to the working directory.
             let link = entry.link_name().map_err(io_err)?.and_then(|t| entry_path(&t)).unwrap_or_default();
-            fs::hard_link(dest.join(link), &target).map_err(io_err)?;
+            fs::hard_link(dest.join(link), &target).map_err(at(&target)).map_err(io_err)?;
         } else {
-            entry.unpack(&target).map_err(io_err)?;
+            entry.unpack(&target).map_err(at(&target)).map_err(io_err)?;
         }
         // A file, link or symlink replaces what stood at its path (the reader removes it and
         // creates anew, never writing through it).
@@ -206,8 +207,10 @@ pub fn unpack_tar_with(
             // Writable by its owner, so that its entries can be written and the staging
             // directory removed even when the archive says 0555.
             let dir = dest.join(&relative);
-            let mode = fs::symlink_metadata(&dir).map_err(io_err)?.permissions().mode();
-            fs::set_permissions(&dir, fs::Permissions::from_mode((mode | 0o700) & 0o7777)).map_err(io_err)?;
+            let mode = fs::symlink_metadata(&dir).map_err(at(&dir)).map_err(io_err)?.permissions().mode();
+            fs::set_permissions(&dir, fs::Permissions::from_mode((mode | 0o700) & 0o7777))
+                .map_err(at(&dir))
+                .map_err(io_err)?;
         }
     }
     // Each link was lexically inside on its own; resolved through one another, as the kernel
@@ -228,6 +231,21 @@ pub fn unpack_tar_with(
         (Some(dir), None) if dir.is_dir() => Ok(dir),
         _ => Err(UnpackError::Layout { archive: name }),
     }
+}
+
+/// An I/O error while writing one entry, with the path it was written to (as the tar reader's
+/// own `unpack_in` names it): `failed to unpack `…/top/h``, caused by the error itself.
+#[derive(Debug, thiserror::Error)]
+#[error("failed to unpack `{}`", escape_control(&path.display().to_string()))]
+struct EntryError {
+    path: PathBuf,
+    #[source]
+    source: io::Error,
+}
+
+/// Wraps an I/O error at `path` in an [`EntryError`], keeping its kind.
+fn at(path: &Path) -> impl FnOnce(io::Error) -> io::Error + '_ {
+    move |source| io::Error::new(source.kind(), EntryError { path: path.to_path_buf(), source })
 }
 
 /// What the tar reader may still read, refilled entry by entry.
@@ -583,5 +601,26 @@ mod tests {
         let err = unpack(&bytes, Limits::default()).1.unwrap_err().to_string();
         assert!(!err.chars().any(|c| c.is_control()), "{err:?}");
         assert!(err.contains(r"top/\x1b[2J\x1b]0;pwn\x07\nfake: ok/../x"), "{err}");
+    }
+
+    #[test]
+    fn io_errors_name_the_entry_they_were_writing() {
+        let bytes = tar(&[
+            (DIR, "top/", "", 0o755, b""),
+            (FILE, "top/f", "", 0o644, b"x"),
+            (EntryType::Link, "top/h", "top/f", 0o644, b""),
+            (EntryType::Link, "top/h", "top/f", 0o644, b""),
+        ]);
+        let err = unpack(&bytes, Limits::default()).1.unwrap_err();
+        assert!(matches!(err, UnpackError::Io { .. }), "{err:?}");
+        let mut chain = vec![err.to_string()];
+        let mut source = std::error::Error::source(&err);
+        while let Some(e) = source {
+            chain.push(e.to_string());
+            source = e.source();
+        }
+        assert_eq!(chain.len(), 3, "{chain:?}");
+        assert!(chain[1].starts_with("failed to unpack `") && chain[1].ends_with("/top/h`"), "{chain:?}");
+        assert!(chain[2].contains("os error 17"), "{chain:?}");
     }
 }

@@ -82,7 +82,7 @@ impl Prefix {
 }
 
 /// Run `command` with `env` activated (as `bin/activate` would: `VIRTUAL_ENV`, its `bin` first
-/// on PATH, no PYTHONHOME), in `cwd`, streaming its stdout and stderr behind `prefix`.
+/// on PATH, no PYTHONHOME or PYTHONPLATLIBDIR), in `cwd`, streaming its stdout and stderr behind `prefix`.
 /// Where a run's stdin comes from.
 pub enum Input<'a> {
     /// ftpy's own stdin (a terminal, or a single run).

@@ -272,10 +272,12 @@ install:\n\
 
 /// The stub interpreter answers ftpy's probe the way a real one would, steered by FAKE_* vars.
 /// It and the environments' pythons it makes write a `python-env.*` record (their arguments,
-/// then the variables) when PYTHONHOME, PYTHONPATH or PYTHON_GIL reaches them.
+/// then the variables) when one of the variables ftpy removes for its own Pythons reaches them
+/// (PYTHONHOME, PYTHONPATH, PYTHON_GIL, PYTHONPLATLIBDIR, PYTHONUSERBASE, PYTHONINSPECT, ...).
 const PYTHON_IN: &str = r#"#!/bin/sh
-if [ -n "$PYTHONHOME$PYTHONPATH$PYTHON_GIL" ]; then
-  printf '%s\n' "$0 $*" "PYTHONHOME=$PYTHONHOME PYTHONPATH=$PYTHONPATH PYTHON_GIL=$PYTHON_GIL" > "$(mktemp "$FTPY_TEST_RECORD/python-env.XXXXXX")"
+hostile=$(env | grep -E '^(PYTHONHOME|PYTHONPATH|PYTHON_GIL|PYTHONPLATLIBDIR|PYTHONUSERBASE|PYTHON_PRESITE|PYTHONINSPECT|PYTHONSTARTUP|PYTHONEXECUTABLE)=')
+if [ -n "$hostile" ]; then
+  printf '%s\n' "$0 $*" "$hostile" > "$(mktemp "$FTPY_TEST_RECORD/python-env.XXXXXX")"
 fi
 # FAKE_PROBE_PAUSE=<file>: say so in <file>, then hang as a check that never ends would.
 if [ -n "$FAKE_PROBE_PAUSE" ]; then echo probing > "$FAKE_PROBE_PAUSE"; exec sleep 300; fi
@@ -287,8 +289,9 @@ if [ "$1" = "-m" ] && [ "$2" = venv ]; then
   printf 'home = %s/bin\n' "$base" > "$3/pyvenv.cfg"
   cat > "$3/bin/python" <<EOF
 #!/bin/sh
-if [ -n "\$PYTHONHOME\$PYTHONPATH\$PYTHON_GIL" ]; then
-  printf '%s\\n' "\$0 \$*" "PYTHONHOME=\$PYTHONHOME PYTHONPATH=\$PYTHONPATH PYTHON_GIL=\$PYTHON_GIL" > "\$(mktemp "\$FTPY_TEST_RECORD/python-env.XXXXXX")"
+hostile=\$(env | grep -E '^(PYTHONHOME|PYTHONPATH|PYTHON_GIL|PYTHONPLATLIBDIR|PYTHONUSERBASE|PYTHON_PRESITE|PYTHONINSPECT|PYTHONSTARTUP|PYTHONEXECUTABLE)=')
+if [ -n "\$hostile" ]; then
+  printf '%s\\n' "\$0 \$*" "\$hostile" > "\$(mktemp "\$FTPY_TEST_RECORD/python-env.XXXXXX")"
 fi
 case "\$2" in
   *EXTENSION_SUFFIXES*)

@@ -14,13 +14,11 @@ pub(super) struct CachedPage {
 }
 
 /// Write a cache file readable by its owner only (it may hold a private index's pages or
-/// metadata), through a temporary file so that a reader never sees half of it. The cache
+/// metadata), through a temporary file so that a reader never sees half of it
+/// ([`crate::system::files::write_atomic_with_mode`], mode 0600). The cache
 /// directory is made (or narrowed to) 0700. A cache that cannot be written is no error.
 pub(super) fn write_atomically(path: &Path, bytes: &[u8]) {
-    use std::io::Write;
-    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    static SEQUENCE: AtomicUsize = AtomicUsize::new(0);
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
     let Some(dir) = path.parent() else { return };
     match fs::symlink_metadata(dir) {
         Ok(meta) if meta.is_dir() => {
@@ -35,21 +33,7 @@ pub(super) fn write_atomically(path: &Path, bytes: &[u8]) {
             }
         }
     }
-    let temporary = path.with_extension(format!(
-        "partial-{}-{}",
-        std::process::id(),
-        SEQUENCE.fetch_add(1, Ordering::Relaxed)
-    ));
-    let _ = fs::remove_file(&temporary);
-    let written = fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&temporary)
-        .and_then(|mut file| file.write_all(bytes));
-    if written.is_err() || fs::rename(&temporary, path).is_err() {
-        let _ = fs::remove_file(&temporary);
-    }
+    let _ = crate::system::files::write_atomic_with_mode(path, bytes, 0o600);
 }
 
 #[cfg(test)]
