@@ -265,7 +265,6 @@ pub struct InstallArgs {
     /// Install even if ssl, zlib, ctypes, sqlite3, lzma or bz2 failed to build
     #[arg(long)]
     pub allow_missing_modules: bool,
-
 }
 
 /// What decides the result of a build, besides the version.

@@ -2,11 +2,11 @@
 
 use std::path::PathBuf;
 
-use crate::interpreters::download::{DownloadLimits, RetryPolicy};
 use crate::error::Error;
+use crate::interpreters::download::{DownloadLimits, RetryPolicy};
 use crate::interpreters::home::Home;
-use crate::output::progress::Reporter;
 use crate::interpreters::recipe::RecipeBook;
+use crate::output::progress::Reporter;
 
 #[derive(Clone)]
 pub struct Context {

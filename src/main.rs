@@ -52,12 +52,19 @@ fn run(cli: Cli) -> Result<ExitCode, error::Error> {
     let ctx = Context {
         home: Home::locate(cli.home)?,
         recipes_dir: cli.recipes,
-        mirrors: sources.map(|s| s.mirrors.iter().map(|m| m.trim().to_string()).collect()).unwrap_or_default(),
+        mirrors: sources
+            .map(|s| s.mirrors.iter().map(|m| m.trim().to_string()).collect())
+            .unwrap_or_default(),
         retry: match sources {
-            Some(s) => RetryPolicy { first_pause: std::time::Duration::from_millis(s.retry_pause_ms), ..RetryPolicy::default() },
+            Some(s) => RetryPolicy {
+                first_pause: std::time::Duration::from_millis(s.retry_pause_ms),
+                ..RetryPolicy::default()
+            },
             None => RetryPolicy::default(),
         },
-        limits: sources.map(|s| DownloadLimits::new(s.max_download_mib, s.download_speed_time)).unwrap_or_default(),
+        limits: sources
+            .map(|s| DownloadLimits::new(s.max_download_mib, s.download_speed_time))
+            .unwrap_or_default(),
         reporter: Reporter::new(cli.quiet),
     };
     if !matches!(cli.command, Command::Completions(_) | Command::Man(_) | Command::DebugKillPoints) {

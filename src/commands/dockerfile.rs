@@ -4,9 +4,9 @@
 
 use std::process::ExitCode;
 
-use crate::interpreters::build::Profile;
 use crate::cli::DockerfileArgs;
 use crate::error::Error;
+use crate::interpreters::build::Profile;
 use crate::interpreters::version::VersionRequest;
 
 /// Debian and Ubuntu releases by the names images carry.

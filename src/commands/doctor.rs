@@ -4,16 +4,22 @@ use std::process::ExitCode;
 
 use crate::cli::DoctorArgs;
 use crate::context::Context;
-use crate::system::doctor::{Diagnosis, REQUIRED_FREE_BYTES};
 use crate::error::Error;
 use crate::output::progress::human_bytes;
+use crate::system::doctor::{Diagnosis, REQUIRED_FREE_BYTES};
 
 pub fn run(args: DoctorArgs, ctx: &Context) -> Result<ExitCode, Error> {
     let series = args.python;
     if series < crate::interpreters::version::FIRST_FREETHREADED {
         return Err(Error::Usage {
-            message: format!("ftpy builds {} and later, not {series}", crate::interpreters::version::FIRST_FREETHREADED),
-            hints: vec![format!("`ftpy doctor --python {}`", crate::interpreters::version::RECOMMENDED_SERIES)],
+            message: format!(
+                "ftpy builds {} and later, not {series}",
+                crate::interpreters::version::FIRST_FREETHREADED
+            ),
+            hints: vec![format!(
+                "`ftpy doctor --python {}`",
+                crate::interpreters::version::RECOMMENDED_SERIES
+            )],
         });
     }
     let d = Diagnosis::run(ctx.home.root(), series);

@@ -83,7 +83,11 @@ fn print_plan(ctx: &Context, group: &InstallGroup, options: &InstallOptions) {
         }
         println!("  sha256:    {}", group.release.sha256);
         println!("  configure: {}", shell_words(std::iter::once("./configure".to_string()).chain(args)));
-        println!("  make:      {} (jobserver of {} jobs)", crate::system::toolchain::make_program(), options.build.jobs);
+        println!(
+            "  make:      {} (jobserver of {} jobs)",
+            crate::system::toolchain::make_program(),
+            options.build.jobs
+        );
         println!("  prefix:    {}", prefix.display());
     }
     let to_build = group

@@ -11,10 +11,10 @@ use std::io::{self, BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use crate::output::progress::Task;
 use crate::interpreters::recipe::Series;
-use crate::system::sysdeps::SystemDependency;
 use crate::interpreters::version::{InstallKey, Variant};
+use crate::output::progress::Task;
+use crate::system::sysdeps::SystemDependency;
 
 /// How hard to optimise.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]

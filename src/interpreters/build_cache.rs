@@ -17,9 +17,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::system::clock::unix_now_ms;
 use crate::interpreters::digest::{HashingReader, HashingWriter, Sha256Digest, sha256_reader};
 use crate::interpreters::unpack;
+use crate::system::clock::unix_now_ms;
 use crate::system::toolchain::Toolchain;
 
 /// Bumped when the archive layout changes, so old entries stop matching.
@@ -66,7 +66,6 @@ impl BuildInputs {
         sha256_reader(&json[..]).expect("in-memory read").to_string()
     }
 }
-
 
 /// Add `source` to the archive as `name`, directories first and in name order, so that the
 /// same tree always makes the same archive. A file with several links is stored once; its

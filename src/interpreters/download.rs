@@ -146,7 +146,9 @@ impl crate::error::Diagnose for DownloadError {
         use crate::error::ExitCode;
         match self {
             DownloadError::Interrupted => ExitCode::Interrupted,
-            DownloadError::ChecksumMismatch { .. } | DownloadError::CachedMismatch { .. } => ExitCode::Verification,
+            DownloadError::ChecksumMismatch { .. } | DownloadError::CachedMismatch { .. } => {
+                ExitCode::Verification
+            }
             DownloadError::Unavailable { .. } => ExitCode::Network,
             DownloadError::Cache { .. } => ExitCode::LocalError,
         }
@@ -260,7 +262,8 @@ impl DownloadError {
                     .keys
                     .iter()
                     .map(|k| {
-                        crate::interpreters::version::InstallKey { version: held.clone(), variant: k.variant }.to_string()
+                        crate::interpreters::version::InstallKey { version: held.clone(), variant: k.variant }
+                            .to_string()
                     })
                     .collect();
                 hints.push(format!(

@@ -823,7 +823,9 @@ fn finalize(
         return Err(InstallError::Damaged {
             key: key.to_string(),
             prefix: p.prefix.clone(),
-            problem: "it appeared while this install was building, and ftpy did not make it; nothing was installed".into(),
+            problem:
+                "it appeared while this install was building, and ftpy did not make it; nothing was installed"
+                    .into(),
         }
         .into());
     }

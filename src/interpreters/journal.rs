@@ -335,7 +335,8 @@ pub fn recover_all(home: &Home, reporter: &Reporter) {
             // A journal that was being written (`.journal-<key>.json.<tag>.partial`, see
             // `files::write_atomic`, or `.journal-<key>-<pid>-<n>-<nanos>` from an ftpy before
             // it): nothing had moved yet.
-            let current = rest.strip_suffix(".partial").and_then(|r| r.split_once(".json.")).map(|(key, _)| key);
+            let current =
+                rest.strip_suffix(".partial").and_then(|r| r.split_once(".json.")).map(|(key, _)| key);
             let Some(key) = current.or_else(|| key_before_tag(rest, 3)) else {
                 continue;
             };

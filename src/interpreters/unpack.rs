@@ -167,7 +167,8 @@ pub fn unpack_tar_with(
                 match entry_path(&target) {
                     // A link to a symlink would copy it to another directory, where its
                     // relative target may point elsewhere: refused with the outside ones.
-                    Some(target) if !through_symlink(&symlinks, &target) && !symlinks.contains_key(&target) => {}
+                    Some(target)
+                        if !through_symlink(&symlinks, &target) && !symlinks.contains_key(&target) => {}
                     _ => return Err(unsafe_entry("is a hard link to a file outside the archive")),
                 }
             }
@@ -180,7 +181,8 @@ pub fn unpack_tar_with(
         if !parent.as_os_str().is_empty() && !directories.contains(parent) {
             let made = dest.join(parent);
             fs::create_dir_all(&made).map_err(at(&made)).map_err(io_err)?;
-            directories.extend(parent.ancestors().filter(|a| !a.as_os_str().is_empty()).map(Path::to_path_buf));
+            directories
+                .extend(parent.ancestors().filter(|a| !a.as_os_str().is_empty()).map(Path::to_path_buf));
         }
         let target = dest.join(&relative);
         if kind == EntryType::Directory && symlinks.contains_key(&relative) {
@@ -442,7 +444,10 @@ mod tests {
             (DIR, "top/a/", "", 0o700, b""),
         ]);
         let (dir, result) = unpack(&over, Limits::default());
-        assert!(matches!(&result, Err(UnpackError::Unsafe { reason, .. }) if reason.contains("where the archive made a symlink")), "{result:?}");
+        assert!(
+            matches!(&result, Err(UnpackError::Unsafe { reason, .. }) if reason.contains("where the archive made a symlink")),
+            "{result:?}"
+        );
         assert_eq!(mode(&dir.path().join("top/real")), 0o755);
         // A file may replace a symlink (the link goes, nothing is written through it); after
         // that, the path is no longer a link and entries below it are refused only if it is.
@@ -459,11 +464,18 @@ mod tests {
         assert_eq!(fs::read(dir.path().join("top/hard")).unwrap(), b"new");
         assert!(!fs::symlink_metadata(dir.path().join("top/a")).unwrap().is_symlink());
         // Hard links are made inside the destination, wherever the process runs.
-        let linked = tar(&[(DIR, "top/", "", 0o755, b""), (FILE, "top/f", "", 0o644, b"x"), (EntryType::Link, "top/g", "top/f", 0o644, b"")]);
+        let linked = tar(&[
+            (DIR, "top/", "", 0o755, b""),
+            (FILE, "top/f", "", 0o644, b"x"),
+            (EntryType::Link, "top/g", "top/f", 0o644, b""),
+        ]);
         let (dir, result) = unpack(&linked, Limits::default());
         result.unwrap();
         use std::os::unix::fs::MetadataExt;
-        assert_eq!(fs::metadata(dir.path().join("top/g")).unwrap().ino(), fs::metadata(dir.path().join("top/f")).unwrap().ino());
+        assert_eq!(
+            fs::metadata(dir.path().join("top/g")).unwrap().ino(),
+            fs::metadata(dir.path().join("top/f")).unwrap().ino()
+        );
     }
 
     #[test]

@@ -33,16 +33,17 @@ const MAX_PYPROJECT_BYTES: u64 = 4 << 20;
 impl PyProject {
     pub fn read(path: &Path) -> Result<PyProject, Error> {
         // Bounded: a checked-out project's pyproject.toml may be a sparse file of any size.
-        let bytes = crate::interpreters::installation::read_small_file(path, MAX_PYPROJECT_BYTES).map_err(|e| {
-            if e.kind() == std::io::ErrorKind::InvalidInput {
-                Error::Usage {
-                    message: format!("{} {e}", path.display()),
-                    hints: vec!["fix the file, or name requirements files with -r".into()],
+        let bytes =
+            crate::interpreters::installation::read_small_file(path, MAX_PYPROJECT_BYTES).map_err(|e| {
+                if e.kind() == std::io::ErrorKind::InvalidInput {
+                    Error::Usage {
+                        message: format!("{} {e}", path.display()),
+                        hints: vec!["fix the file, or name requirements files with -r".into()],
+                    }
+                } else {
+                    Error::io("cannot read pyproject.toml")(e)
                 }
-            } else {
-                Error::io("cannot read pyproject.toml")(e)
-            }
-        })?;
+            })?;
         let text = String::from_utf8(bytes).map_err(|_| Error::Usage {
             message: format!("{} is not valid: it is not UTF-8 text", path.display()),
             hints: vec!["fix the file, or name requirements files with -r".into()],

@@ -12,8 +12,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::interpreters::digest::sha256_reader;
 use crate::interpreters::home::Home;
-use crate::projects::twin_venvs::Environment;
 use crate::interpreters::version::{InstallKey, Variant};
+use crate::projects::twin_venvs::Environment;
 
 /// Reading stops here: a registry is one file per project a user works on.
 const MOST_PROJECTS: usize = 10_000;

@@ -8,10 +8,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-
 use crate::interpreters::installation::Installation;
-use crate::projects::project;
 use crate::interpreters::version::Variant;
+use crate::projects::project;
 
 const ENV_PROBE: &str = include_str!("python/env_probe.py");
 

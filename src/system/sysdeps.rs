@@ -12,8 +12,8 @@ use std::fs;
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use crate::system::toolchain::{compiler_command, compiler_works, is_root};
 use crate::interpreters::version::{FIRST_FREETHREADED, MinorVersion};
+use crate::system::toolchain::{compiler_command, compiler_works, is_root};
 
 /// The package managers ftpy knows how to advise for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -441,8 +441,6 @@ fn runs(program: &str, args: &[&str]) -> bool {
         .is_ok_and(|s| s.success())
 }
 
-
-
 fn header_found(header: &str) -> bool {
     if !compiler_works() {
         // No compiler to ask: look where headers usually are.
@@ -547,11 +545,8 @@ mod tests {
             ("apk add", Platform::Alpine),
         ];
         for (command, platform) in managers {
-            let lines: Vec<&str> = script
-                .lines()
-                .map(str::trim)
-                .filter(|l| l.starts_with('"') && l.contains(command))
-                .collect();
+            let lines: Vec<&str> =
+                script.lines().map(str::trim).filter(|l| l.starts_with('"') && l.contains(command)).collect();
             assert_eq!(lines.len(), 1, "install.sh must have one `{command}` line: {lines:?}");
             let after = lines[0].trim_matches('"').split_once(command).map(|(_, rest)| rest).unwrap();
             let listed: Vec<&str> = after.split_whitespace().filter(|w| !w.starts_with('-')).collect();

@@ -419,8 +419,9 @@ impl Registry {
         let location = response.headers().get("location").and_then(|v| v.to_str().ok()).ok_or_else(|| {
             OciError::Protocol { what: what.clone(), why: "no Location for the upload".into() }
         })?;
-        let (mut put, same_origin) = resolve_location(&start, location)
-            .ok_or_else(|| OciError::Protocol { what: what.clone(), why: "the upload Location is not a URL".into() })?;
+        let (mut put, same_origin) = resolve_location(&start, location).ok_or_else(|| {
+            OciError::Protocol { what: what.clone(), why: "the upload Location is not a URL".into() }
+        })?;
         put.query_pairs_mut().append_pair("digest", &format!("sha256:{digest}"));
         let put = put.to_string();
         // Credentials go only where they were asked for: an upload sent elsewhere (storage
@@ -623,7 +624,10 @@ mod tests {
     fn upload_locations_resolve_against_the_request_and_keep_credentials_home() {
         let start = "https://ghcr.io/v2/a/b/blobs/uploads/";
         let at = |l| resolve_location(start, l).map(|(u, same)| (u.to_string(), same));
-        assert_eq!(at("/v2/a/b/blobs/uploads/x?_state=1"), Some(("https://ghcr.io/v2/a/b/blobs/uploads/x?_state=1".into(), true)));
+        assert_eq!(
+            at("/v2/a/b/blobs/uploads/x?_state=1"),
+            Some(("https://ghcr.io/v2/a/b/blobs/uploads/x?_state=1".into(), true))
+        );
         assert_eq!(at("x"), Some(("https://ghcr.io/v2/a/b/blobs/uploads/x".into(), true)));
         assert_eq!(at(".evil.example/p").map(|(_, same)| same), Some(true), "a path, not a host");
         assert_eq!(at("https://storage.example/u").map(|(_, same)| same), Some(false));
