@@ -328,7 +328,9 @@ fn download_settings_are_read_only_by_the_commands_that_download() {
         ("FTPY_DOWNLOAD_SPEED_TIME", "0"),
         ("FTPY_RETRY_PAUSE_MS", "-1"),
     ] {
-        for args in [&["list"][..], &["which", "3.13t"], &["doctor"], &["cache", "dir"], &["completions", "bash"]] {
+        for args in
+            [&["list"][..], &["which", "3.13t"], &["doctor"], &["cache", "dir"], &["completions", "bash"]]
+        {
             let out = fx.ftpy().env(name, value).args(args).output().unwrap();
             assert_ne!(out.status.code(), Some(2), "{name}={value:?} ftpy {args:?}: {}", stderr_of(&out));
         }
@@ -336,9 +338,19 @@ fn download_settings_are_read_only_by_the_commands_that_download() {
     let out = fx.ftpy().args(["list", "--mirror", "file:///x"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", stderr_of(&out));
     // Where they are read, empty is the default and a bad value is bad input.
-    let out = fx.ftpy().env("FTPY_MAX_DOWNLOAD_MIB", "").args(["install", "--dry-run", "3.13.5t"]).output().unwrap();
+    let out = fx
+        .ftpy()
+        .env("FTPY_MAX_DOWNLOAD_MIB", "")
+        .args(["install", "--dry-run", "3.13.5t"])
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", stderr_of(&out));
-    let out = fx.ftpy().env("FTPY_MAX_DOWNLOAD_MIB", "abc").args(["install", "--dry-run", "3.13.5t"]).output().unwrap();
+    let out = fx
+        .ftpy()
+        .env("FTPY_MAX_DOWNLOAD_MIB", "abc")
+        .args(["install", "--dry-run", "3.13.5t"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", stderr_of(&out));
     let out = fx.ftpy().args(["venv", "--install", "--mirror", "", "--python", "3.13.5"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2), "venv --install takes --mirror: {}", stderr_of(&out));

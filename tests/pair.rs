@@ -302,7 +302,11 @@ fn venv_install_installs_the_pair_then_makes_the_environments() {
         if let Some(variant) = fail {
             command.env("FAKE_FAIL_VARIANT", variant);
         }
-        command.current_dir(project.path()).args(["venv", "--install", "--profile", "fast", "--python", V]).output().unwrap()
+        command
+            .current_dir(project.path())
+            .args(["venv", "--install", "--profile", "fast", "--python", V])
+            .output()
+            .unwrap()
     };
 
     let out = venv(Some("fttrue"));
@@ -319,6 +323,9 @@ fn venv_install_installs_the_pair_then_makes_the_environments() {
     assert!(stderr_of(&out).contains("Installing the 3.13.5 pair"), "{}", stderr_of(&out));
     assert_eq!(fx.versions(), ["3.13.5", "3.13.5t"]);
     let built = fx.configure_runs();
-    assert!(built.iter().all(|args| !args.iter().any(|a| a.contains("--enable-optimizations"))), "--profile fast reached the builds: {built:?}");
+    assert!(
+        built.iter().all(|args| !args.iter().any(|a| a.contains("--enable-optimizations"))),
+        "--profile fast reached the builds: {built:?}"
+    );
     assert_eq!(list_dir(project.path()), [".venv-ft", ".venv-gil"]);
 }
