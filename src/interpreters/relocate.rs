@@ -132,7 +132,11 @@ pub fn mentions(tree: &Path, prefix: &Path) -> Result<Vec<PathBuf>, RelocateErro
     let needle = prefix.as_os_str().as_encoded_bytes();
     let mut found = Vec::new();
     for path in regular_files(tree)? {
-        let bytes = fs::read(&path).map_err(|source| RelocateError::Io { path: path.clone(), source })?;
+        let io_err = |source| RelocateError::Io { path: path.clone(), source };
+        if fs::symlink_metadata(&path).map_err(io_err)?.len() > MAX_FILE_BYTES {
+            return Err(RelocateError::TooBig { path });
+        }
+        let bytes = fs::read(&path).map_err(io_err)?;
         if find_whole(&bytes, needle, 0).is_some() {
             found.push(path);
         }

@@ -449,8 +449,8 @@ mod tests {
             "{result:?}"
         );
         assert_eq!(mode(&dir.path().join("top/real")), 0o755);
-        // A file may replace a symlink (the link goes, nothing is written through it); after
-        // that, the path is no longer a link and entries below it are refused only if it is.
+        // A file may replace a symlink (the link goes, nothing is written through it), and a
+        // hard link to that path then links the file, not the old symlink.
         let replaced = tar(&[
             (DIR, "top/", "", 0o755, b""),
             (FILE, "top/target", "", 0o644, b"keep"),
