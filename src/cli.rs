@@ -186,6 +186,11 @@ pub struct VenvArgs {
     #[arg(long, value_enum, default_value_t = Profile::Optimized, requires = "install")]
     pub profile: Profile,
 
+    /// For --install: restore the pair from this remote cache before building (as `ftpy install
+    /// --remote-cache`) [env: FTPY_REMOTE_CACHE]
+    #[arg(long, value_name = "URL", requires = "install")]
+    pub remote_cache: Option<String>,
+
     /// Show the pair, both environments and how they differ; change nothing
     #[arg(long, conflicts_with_all = ["python", "requirements", "deps_only", "install", "build_wheels"])]
     pub status: bool,
@@ -251,8 +256,22 @@ pub struct InstallArgs {
     pub reinstall: bool,
 
     /// Always build from source, even when the build cache holds this exact build
-    #[arg(long)]
+    #[arg(long, conflicts_with = "no_build")]
     pub no_build_cache: bool,
+
+    /// Restore from this remote cache before building: oci://HOST/REPO (a registry, HTTPS),
+    /// oci+http://HOST:PORT/REPO (plain HTTP), or the https://, http:// or file:// URL of a
+    /// directory made by `ftpy cache export` [env: FTPY_REMOTE_CACHE]
+    #[arg(long, value_name = "URL")]
+    pub remote_cache: Option<String>,
+
+    /// Upload each build made (or restored from the local build cache) to the remote cache
+    #[arg(long)]
+    pub push: bool,
+
+    /// Restore from the build cache or the remote cache, or fail (exit code 16): never build
+    #[arg(long)]
+    pub no_build: bool,
 
     /// Do not check for a compiler, headers and disk space before downloading
     #[arg(long)]
@@ -384,6 +403,49 @@ pub enum CacheCommand {
     Prune(PruneArgs),
     /// Print a stable key for the build(s) a request resolves to on this machine
     Key(CacheKeyArgs),
+    /// Upload installed builds (all of them by default) to a remote cache (an OCI registry)
+    Push(CachePushArgs),
+    /// Download builds from a remote cache into the build cache, without installing them
+    Pull(CachePullArgs),
+    /// Write the build cache as a directory any web server can serve as a read-only remote
+    /// cache: <DIR>/<id>.tar.zst and <DIR>/<id>.json
+    Export(CacheExportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CachePushArgs {
+    /// Installations to upload, as `ftpy list` names them (3.14.6t) or as requests (3.14t)
+    #[arg(value_name = "INSTALLATION")]
+    pub installations: Vec<String>,
+
+    /// The registry: oci://HOST/REPO, or oci+http://HOST:PORT/REPO [env: FTPY_REMOTE_CACHE]
+    #[arg(long, visible_alias = "remote-cache", value_name = "URL")]
+    pub to: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct CachePullArgs {
+    /// Versions to fetch, as for `ftpy install`
+    #[arg(required = true, value_name = "VERSION")]
+    pub requests: Vec<String>,
+
+    /// Both builds of each version, GIL and free-threaded
+    #[arg(long)]
+    pub pair: bool,
+
+    #[command(flatten)]
+    pub build: BuildFlags,
+
+    /// The remote cache [env: FTPY_REMOTE_CACHE]
+    #[arg(long, visible_alias = "remote-cache", value_name = "URL")]
+    pub from: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct CacheExportArgs {
+    /// The directory to write (created if missing); entries already there are kept
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
 }
 
 #[derive(Debug, Args)]

@@ -1,14 +1,16 @@
-//! `ftpy cache dir|list|prune|key`: see and bound the caches, and key them for CI.
+//! `ftpy cache dir|list|prune|key|push|pull|export`: see and bound the caches, key them for CI,
+//! and share builds through a remote cache.
 
 use std::process::ExitCode;
 use std::time::Duration;
 
-use crate::cli::{CacheCommand, CacheKeyArgs, PruneArgs};
+use crate::cli::{CacheCommand, CacheExportArgs, CacheKeyArgs, CachePullArgs, CachePushArgs, PruneArgs};
 use crate::context::Context;
 use crate::error::Error;
-use crate::interpreters::build_cache::{self, BuildCache};
+use crate::interpreters::build_cache::{self, BuildCache, entry_id};
 use crate::interpreters::digest::sha256_reader;
-use crate::interpreters::install;
+use crate::interpreters::install::{self, InstallError};
+use crate::interpreters::remote_cache::{self, Pushed, RemoteCache};
 use crate::output::progress::{format_duration, human_bytes};
 use crate::system::clock::unix_now;
 use crate::system::toolchain::Toolchain;
@@ -20,6 +22,9 @@ pub fn run(command: CacheCommand, ctx: &Context) -> Result<ExitCode, Error> {
         CacheCommand::List => list(&cache, ctx),
         CacheCommand::Prune(args) => prune(&cache, args, ctx)?,
         CacheCommand::Key(args) => key(args, ctx)?,
+        CacheCommand::Push(args) => push(&cache, args, ctx)?,
+        CacheCommand::Pull(args) => pull(&cache, args, ctx)?,
+        CacheCommand::Export(args) => export(&cache, args, ctx)?,
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -131,7 +136,7 @@ fn key(args: CacheKeyArgs, ctx: &Context) -> Result<(), Error> {
     let groups = install::group_by_release(&resolved);
     let group = &groups[0];
     let keys: Vec<String> =
-        group.keys.iter().map(|k| install::build_inputs(ctx, group, k, &options, &toolchain).key()).collect();
+        group.keys.iter().map(|k| install::build_inputs(group, k, &options, &toolchain).key()).collect();
     let names: Vec<String> = group.keys.iter().map(ToString::to_string).collect();
     match keys.as_slice() {
         // One build: the id `cache list` shows for its entry.
@@ -144,8 +149,147 @@ fn key(args: CacheKeyArgs, ctx: &Context) -> Result<(), Error> {
     Ok(())
 }
 
-/// `ftpy-3.14.6t-<first 16 hex digits of the build inputs' key>`: what `cache key` prints for one
-/// build, and what `cache list` shows for its entry.
-fn entry_id(install_key: &str, key: &str) -> String {
-    format!("ftpy-{install_key}-{}", key.get(..16).unwrap_or(key))
+/// The remote cache a `cache push|pull` names, else `FTPY_REMOTE_CACHE`; opened.
+fn remote(flag: Option<&str>, ctx: &Context) -> Result<RemoteCache, Error> {
+    let url = remote_cache::configured(flag).ok_or_else(|| Error::Usage {
+        message: "no remote cache given".into(),
+        hints: vec!["give one with --remote-cache URL, or set FTPY_REMOTE_CACHE".into()],
+    })?;
+    Ok(remote_cache::open(&url, ctx.limits.max_bytes)?)
+}
+
+/// Upload the build cache entries of installations: those named, else all of them.
+fn push(cache: &BuildCache, args: CachePushArgs, ctx: &Context) -> Result<(), Error> {
+    let mut remote = remote(args.to.as_deref(), ctx)?;
+    if let RemoteCache::Static(_) = remote {
+        return Err(remote_cache::RemoteCacheError::ReadOnly { url: remote.url() }.into());
+    }
+    let installed = crate::interpreters::installation::installed(&ctx.home)
+        .map_err(Error::io("cannot read the installed versions"))?;
+    let chosen: Vec<_> = if args.installations.is_empty() {
+        installed
+    } else {
+        let mut chosen = Vec::new();
+        for text in &args.installations {
+            let request: crate::interpreters::version::VersionRequest = text.parse()?;
+            let found: Vec<_> = installed
+                .iter()
+                .filter(|i| i.key.variant == request.variant && request.matches(&i.key.version))
+                .cloned()
+                .collect();
+            if found.is_empty() {
+                return Err(
+                    InstallError::NotInstalled { request: text.clone(), suggest_install: false }.into()
+                );
+            }
+            chosen.extend(found);
+        }
+        chosen
+    };
+    if chosen.is_empty() {
+        ctx.reporter.info("Nothing is installed: nothing to push.");
+        return Ok(());
+    }
+    let url = remote.url();
+    let mut failures: Vec<Error> = Vec::new();
+    for installation in &chosen {
+        let key = &installation.key;
+        let entry = installation.receipt.build_cache_key.as_deref().and_then(|k| cache.entry(k));
+        let Some(entry) = entry else {
+            ctx.reporter.warn(format!(
+                "{key} has no relocatable archive in the build cache (installed with --no-build-cache, pruned since, \
+                 or made by an older ftpy): `ftpy install --reinstall {key}` makes one"
+            ));
+            failures.push(InstallError::NotCached { key: key.to_string(), remote: None }.into());
+            continue;
+        };
+        let started = std::time::Instant::now();
+        match remote.push(&entry, &cache.archive_file(&entry)) {
+            Ok(Pushed::Uploaded(bytes)) => println!(
+                "Pushed {key} to {url}:{} ({} in {})",
+                entry.id(),
+                human_bytes(bytes),
+                format_duration(started.elapsed())
+            ),
+            Ok(Pushed::AlreadyThere) => println!("{key} is in {url}:{} already", entry.id()),
+            Err(e) => {
+                let error = Error::from(e).context(format!("failed to push {key}"));
+                crate::error::report_nonfatal(&error);
+                failures.push(error);
+            }
+        }
+    }
+    match failures.into_iter().next() {
+        Some(first) if chosen.len() == 1 => Err(first),
+        Some(first) => {
+            let code = first.exit_code();
+            Err(first.context(format!("not every build was pushed (exit code {})", code.code())))
+        }
+        None => Ok(()),
+    }
+}
+
+/// Download builds into the build cache without installing them.
+fn pull(cache: &BuildCache, args: CachePullArgs, ctx: &Context) -> Result<(), Error> {
+    let mut remote = remote(args.from.as_deref(), ctx)?;
+    let requests = crate::interpreters::request::parse_requests(&args.requests)?;
+    let recipes = ctx.recipes()?;
+    let groups = install::plan(ctx, &recipes, &requests, args.pair)?;
+    let options = crate::interpreters::request::build_options(
+        args.build.profile,
+        &args.build.configure_opts,
+        Some(1),
+        false,
+    )?;
+    let toolchain = Toolchain::detect();
+    let url = remote.url();
+    let mut missing = Vec::new();
+    for group in &groups {
+        for key in &group.keys {
+            let inputs = install::build_inputs(group, key, &options, &toolchain);
+            if cache.find(&inputs).is_some() {
+                println!("{key} is in the build cache already ({})", inputs.id());
+                continue;
+            }
+            let started = std::time::Instant::now();
+            match remote_cache::pull_into(&mut remote, cache, &inputs)? {
+                Some((entry, bytes)) => println!(
+                    "Pulled {key} from {url}:{} ({} in {})",
+                    entry.id(),
+                    human_bytes(bytes),
+                    format_duration(started.elapsed())
+                ),
+                None => {
+                    eprintln!("{key} is not in {url} (looked for {})", inputs.id());
+                    missing.push(key.to_string());
+                }
+            }
+        }
+    }
+    match missing.first() {
+        Some(key) => Err(InstallError::NotCached { key: key.clone(), remote: Some(url) }.into()),
+        None => Ok(()),
+    }
+}
+
+/// `ftpy cache export DIR`.
+fn export(cache: &BuildCache, args: CacheExportArgs, ctx: &Context) -> Result<(), Error> {
+    let done = cache.export(&args.dir)?;
+    if done.is_empty() {
+        ctx.reporter
+            .info(format!("The build cache is empty ({}): nothing to export.", cache.dir().display()));
+        return Ok(());
+    }
+    for (entry, written) in &done {
+        let what = if *written { "wrote" } else { "kept" };
+        println!("{what} {}.tar.zst ({})", entry.id(), human_bytes(entry.meta.archive_bytes));
+    }
+    let dir = args.dir.canonicalize().unwrap_or(args.dir.clone());
+    ctx.reporter.info(format!(
+        "{} builds in {}: serve the directory over HTTP(S), or use it as --remote-cache file://{}",
+        done.len(),
+        dir.display(),
+        dir.display()
+    ));
+    Ok(())
 }

@@ -8,6 +8,7 @@ use crate::context::Context;
 use crate::error::Error;
 use crate::interpreters::build;
 use crate::interpreters::install::{self, InstallGroup, InstallOptions};
+use crate::interpreters::remote_cache::{RemoteCache, RemoteCacheError};
 
 pub fn run(args: InstallArgs, ctx: Context) -> Result<ExitCode, Error> {
     install::preflight(&ctx)?;
@@ -22,7 +23,22 @@ pub fn run(args: InstallArgs, ctx: Context) -> Result<ExitCode, Error> {
         allow_missing_modules: args.allow_missing_modules,
         use_build_cache: !args.no_build_cache,
         system_check: !args.no_system_check,
+        remote_cache: crate::interpreters::remote_cache::configured(args.remote_cache.as_deref()),
+        push: args.push,
+        no_build: args.no_build,
     };
+    if let Some(url) = &options.remote_cache {
+        // A URL that cannot name a store is a usage error now, not a warning per build.
+        let remote = crate::interpreters::remote_cache::open(url, ctx.limits.max_bytes)?;
+        if options.push && matches!(remote, RemoteCache::Static(_)) {
+            return Err(RemoteCacheError::ReadOnly { url: remote.url() }.into());
+        }
+    } else if options.push {
+        return Err(Error::Usage {
+            message: "--push needs a remote cache to push to".into(),
+            hints: vec!["give --remote-cache oci://HOST/REPO, or set FTPY_REMOTE_CACHE".into()],
+        });
+    }
 
     let requests = crate::interpreters::request::parse_requests(&args.requests)?;
     let recipes = ctx.recipes()?;

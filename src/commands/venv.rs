@@ -32,6 +32,7 @@ pub fn run(args: VenvArgs, ctx: Context) -> Result<ExitCode, Error> {
         deps_only: args.deps_only,
         install: args.install,
         profile: args.profile,
+        remote_cache: args.remote_cache,
     };
     // `--build-wheels`: before filling, what the free-threaded build lacks is built into the
     // wheelhouse the environment installs from.

@@ -22,12 +22,14 @@ pub enum ExitCode {
     WheelBuildFailed = 13,
     InUse = 14,
     Damaged = 15,
+    NotCached = 16,
+    RemoteCache = 17,
     Interrupted = 130,
 }
 
 impl ExitCode {
     /// Every code, in numeric order.
-    pub const ALL: [ExitCode; 17] = [
+    pub const ALL: [ExitCode; 19] = [
         ExitCode::Success,
         ExitCode::LocalError,
         ExitCode::Usage,
@@ -44,6 +46,8 @@ impl ExitCode {
         ExitCode::WheelBuildFailed,
         ExitCode::InUse,
         ExitCode::Damaged,
+        ExitCode::NotCached,
+        ExitCode::RemoteCache,
         ExitCode::Interrupted,
     ];
 
@@ -86,6 +90,12 @@ impl ExitCode {
             }
             ExitCode::Damaged => {
                 "an installation is damaged (no readable receipt); ftpy will not touch it unasked"
+            }
+            ExitCode::NotCached => {
+                "`--no-build`: no cache (local or remote) holds a build this machine can use; nothing was built"
+            }
+            ExitCode::RemoteCache => {
+                "`ftpy cache push|pull`: the remote cache could not be read or written (installs fall back to building)"
             }
             ExitCode::Interrupted => {
                 "interrupted (Ctrl-C, SIGTERM, SIGHUP, SIGQUIT): nothing half-installed, environments as before"

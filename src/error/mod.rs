@@ -14,6 +14,7 @@ use crate::interpreters::download::DownloadError;
 use crate::interpreters::home::HomeError;
 use crate::interpreters::install::InstallError;
 use crate::interpreters::recipe::RecipeError;
+use crate::interpreters::remote_cache::RemoteCacheError;
 use crate::interpreters::unpack::UnpackError;
 use crate::interpreters::version::VersionError;
 use crate::projects::gil_scan::ScanError;
@@ -53,6 +54,8 @@ pub enum Error {
     Build(#[from] BuildError),
     #[error(transparent)]
     BuildCache(#[from] BuildCacheError),
+    #[error(transparent)]
+    RemoteCache(#[from] RemoteCacheError),
     #[error(transparent)]
     Install(#[from] InstallError),
     // System.
@@ -111,6 +114,7 @@ impl Error {
             Error::Unpack(e) => e,
             Error::Build(e) => e,
             Error::BuildCache(e) => e,
+            Error::RemoteCache(e) => e,
             Error::Install(e) => e,
             Error::NotReady(e) => e,
             Error::Venv(e) => e,

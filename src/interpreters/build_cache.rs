@@ -1,12 +1,19 @@
 //! The build cache: each successful build's installed tree, kept as a zstd-compressed tar, so
-//! that installing the same thing again is a restore of seconds instead of a build of minutes.
+//! that installing the same thing again is a restore of seconds instead of a build of minutes,
+//! under any home, on any machine that can run it.
 //!
-//! An entry is keyed by everything that decides the result ([`BuildInputs`]): source digest,
-//! variant, configure arguments (which hold the install prefix and the profile's flags), compiler
-//! and its version, target triple. `<home>/cache/builds/<key>.tar.zst` holds the tree and
-//! `<key>.json` the inputs and the archive's sha256, recorded when it was made. A restore hashes
-//! the archive as it unpacks it into staging; an archive that does not match, or does not
-//! unpack, is deleted and never installed.
+//! An entry is keyed by everything that decides the bits ([`BuildInputs`]): source digest,
+//! variant, profile and configure arguments (not the prefix), compiler and its version, target
+//! triple, and the C library's family. The prefix is not in the key because a build is made for
+//! a long placeholder prefix ([`crate::interpreters::relocate`]) and archived as it was made;
+//! every restore rewrites it for where it lands. The builder's glibc version is not in the key
+//! either: it is recorded, and an entry is restored only onto a glibc at least as new.
+//!
+//! `<home>/cache/builds/<key>.tar.zst` holds the tree and `<key>.json` its [`EntryMeta`]. An
+//! entry appears only once its build passed its checks ([`BuildCache::prepare`], then
+//! [`Prepared::commit`]). A restore hashes the archive as it unpacks it into staging; an archive
+//! that does not match, or does not unpack, is deleted and never installed. The same entries
+//! travel to a remote cache ([`crate::interpreters::remote_cache`]) under [`Entry::id`].
 
 use std::collections::HashMap;
 use std::fs::{self, File};
@@ -18,13 +25,16 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::interpreters::digest::{HashingReader, HashingWriter, Sha256Digest, sha256_reader};
+use crate::interpreters::post_install_check::CheckReport;
+use crate::interpreters::relocate::{self, RelocateError};
 use crate::interpreters::unpack;
 use crate::system::clock::unix_now_ms;
-use crate::system::toolchain::Toolchain;
+use crate::system::toolchain::{Libc, Toolchain};
 
 /// Bumped when the archive layout changes, so old entries stop matching.
 /// 2: hard links are kept as links (a free-threaded tree's python3.13 and python3.13t).
-const FORMAT: u32 = 2;
+/// 3: relocatable: the tree names the placeholder prefix its metadata records; no prefix in the key.
+const FORMAT: u32 = 3;
 
 /// Everything that decides what a build produces.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -33,9 +43,12 @@ pub struct BuildInputs {
     pub install_key: String,
     pub source_sha256: Sha256Digest,
     pub profile: String,
+    /// ftpy's configure arguments without `--prefix`.
     pub configure_args: Vec<String>,
     pub compiler: String,
     pub target: String,
+    /// `glibc`, `musl`: a build for one never runs on the other.
+    pub libc: String,
     /// The variables configure reads that change the result (CC, CFLAGS, ...), when set.
     pub environment: Vec<(String, String)>,
 }
@@ -45,7 +58,7 @@ impl BuildInputs {
         install_key: String,
         source_sha256: Sha256Digest,
         profile: String,
-        configure_args: Vec<String>,
+        configure_args: &[String],
         toolchain: &Toolchain,
     ) -> BuildInputs {
         BuildInputs {
@@ -53,9 +66,10 @@ impl BuildInputs {
             install_key,
             source_sha256,
             profile,
-            configure_args,
+            configure_args: configure_args.iter().filter(|a| !a.starts_with("--prefix=")).cloned().collect(),
             compiler: toolchain.compiler.clone(),
             target: toolchain.target.clone(),
+            libc: toolchain.libc.family.clone(),
             environment: toolchain.environment.clone(),
         }
     }
@@ -65,6 +79,17 @@ impl BuildInputs {
         let json = serde_json::to_vec(self).expect("inputs serialize");
         sha256_reader(&json[..]).expect("in-memory read").to_string()
     }
+
+    /// `ftpy-3.14.6t-<first 16 hex digits of the key>`: what `ftpy cache key` prints, what
+    /// `cache list` shows, and the tag (or file name) of the entry in a remote cache.
+    pub fn id(&self) -> String {
+        entry_id(&self.install_key, &self.key())
+    }
+}
+
+/// See [`BuildInputs::id`].
+pub fn entry_id(install_key: &str, key: &str) -> String {
+    format!("ftpy-{install_key}-{}", key.get(..16).unwrap_or(key))
 }
 
 /// Add `source` to the archive as `name`, directories first and in name order, so that the
@@ -100,8 +125,8 @@ fn append_tree<W: io::Write>(
     Ok(())
 }
 
-/// What `<key>.json` holds.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+/// What `<key>.json` holds (and a remote cache's metadata of the entry).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct EntryMeta {
     pub inputs: BuildInputs,
     pub archive_sha256: Sha256Digest,
@@ -110,6 +135,54 @@ pub struct EntryMeta {
     pub created_at_ms: u64,
     /// How long the build that produced it took.
     pub build_seconds: f64,
+    /// The prefix the archived tree names: where it was built for.
+    pub prefix: PathBuf,
+    /// The C library it was linked against: `glibc` and its version.
+    pub libc: String,
+    pub libc_version: Option<String>,
+    /// The ftpy that made it.
+    pub ftpy_version: String,
+    /// What the checks of the build saw.
+    pub checks: CheckReport,
+}
+
+impl EntryMeta {
+    /// Why this entry cannot serve `inputs` on this machine, if it cannot.
+    pub fn unusable_for(&self, inputs: &BuildInputs, here: &Libc) -> Option<String> {
+        if &self.inputs != inputs {
+            let mut differ = Vec::new();
+            let (a, b) = (&self.inputs, inputs);
+            if a.install_key != b.install_key {
+                differ.push(format!("it is {}, not {}", a.install_key, b.install_key));
+            }
+            if a.source_sha256 != b.source_sha256 {
+                differ.push(format!("its source sha256 is {}", a.source_sha256));
+            }
+            if a.profile != b.profile || a.configure_args != b.configure_args {
+                differ.push(format!("it was configured {} ({})", a.profile, a.configure_args.join(" ")));
+            }
+            if a.compiler != b.compiler || a.target != b.target || a.environment != b.environment {
+                differ.push(format!("it was built by {} for {}", a.compiler, a.target));
+            }
+            if differ.is_empty() {
+                differ.push("its build inputs differ".into());
+            }
+            return Some(format!("its metadata does not match the build asked for: {}", differ.join("; ")));
+        }
+        if self.inputs.libc != self.libc || !here.can_run(&self.libc, self.libc_version.as_deref()) {
+            return Some(format!(
+                "it was linked against {} {}, which this machine's {} {} cannot run",
+                self.libc,
+                self.libc_version.as_deref().unwrap_or("(unknown version)"),
+                here.family,
+                here.version.as_deref().unwrap_or("")
+            ));
+        }
+        if !self.prefix.is_absolute() {
+            return Some(format!("its prefix {} is not an absolute path", self.prefix.display()));
+        }
+        None
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -118,10 +191,24 @@ pub struct Entry {
     pub meta: EntryMeta,
 }
 
+impl Entry {
+    pub fn id(&self) -> String {
+        entry_id(&self.meta.inputs.install_key, &self.key)
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum BuildCacheError {
     #[error("the cached build {} is corrupt ({reason}) and was deleted", archive.display())]
     Corrupt { archive: PathBuf, reason: String },
+    #[error("the cached build {} cannot be used here: {reason}", archive.display())]
+    Unusable { archive: PathBuf, reason: String },
+    #[error("cannot move the cached build to {}", to.display())]
+    Relocate {
+        to: PathBuf,
+        #[source]
+        source: RelocateError,
+    },
     #[error("build cache I/O error at {}", path.display())]
     Io {
         path: PathBuf,
@@ -151,24 +238,20 @@ impl BuildCache {
         self.dir.join(format!("{key}.json"))
     }
 
-    /// Archive `tree` (an installed prefix) under the key of `inputs`. The archive appears
-    /// only when complete: it is written to a partial file and renamed, then its metadata.
-    pub fn store(
+    /// Archive `tree`, which names `prefix`, under the key of `inputs`: into a partial file that
+    /// becomes the entry only when [`Prepared::commit`] is called (after the checks passed), and
+    /// is removed if it never is.
+    pub fn prepare(
         &self,
         tree: &Path,
         inputs: &BuildInputs,
-        build_seconds: f64,
-    ) -> Result<Entry, BuildCacheError> {
-        let io_err = |path: &Path| {
-            let path = path.to_path_buf();
-            move |source| BuildCacheError::Io { path, source }
-        };
+        prefix: &Path,
+    ) -> Result<Prepared, BuildCacheError> {
         fs::create_dir_all(&self.dir).map_err(io_err(&self.dir))?;
         let key = inputs.key();
-        let archive = self.archive_path(&key);
         let partial = self.dir.join(format!("{key}.tar.zst.partial-{}", std::process::id()));
         let written = (|| -> io::Result<(Sha256Digest, u64)> {
-            let encoder = zstd::Encoder::new(HashingWriter::new(File::create(&partial)?), 3)?;
+            let encoder = zstd::Encoder::new(HashingWriter::new(File::create(&partial)?), ZSTD_LEVEL)?;
             let mut tar = tar::Builder::new(encoder);
             tar.follow_symlinks(false);
             tar.mode(tar::HeaderMode::Complete);
@@ -177,34 +260,81 @@ impl BuildCache {
             file.sync_all()?;
             Ok((digest, bytes))
         })();
-        let (archive_sha256, archive_bytes) = match written {
-            Ok(done) => done,
+        match written {
+            Ok((archive_sha256, archive_bytes)) => Ok(Prepared {
+                cache_dir: self.dir.clone(),
+                key,
+                partial: Some(partial),
+                inputs: inputs.clone(),
+                prefix: prefix.to_path_buf(),
+                archive_sha256,
+                archive_bytes,
+            }),
             Err(e) => {
                 let _ = fs::remove_file(&partial);
-                return Err(io_err(&partial)(e));
+                Err(io_err(&partial)(e))
             }
-        };
-        fs::rename(&partial, &archive).map_err(io_err(&archive))?;
-        let meta = EntryMeta {
-            inputs: inputs.clone(),
-            archive_sha256,
-            archive_bytes,
-            created_at_ms: unix_now_ms(),
-            build_seconds,
-        };
-        let meta_path = self.meta_path(&key);
-        let json =
-            serde_json::to_string_pretty(&meta).map_err(|e| io_err(&meta_path)(io::Error::other(e)))?;
-        crate::system::files::write_atomic(&meta_path, json.as_bytes()).map_err(io_err(&meta_path))?;
-        Ok(Entry { key, meta })
+        }
     }
 
-    /// Restore the entry for `inputs` into the empty directory `dest`, returning the restored
-    /// tree and the entry, or `None` when there is no entry. A corrupt entry is deleted.
+    /// The entry for `inputs`, if the cache holds one.
+    pub fn find(&self, inputs: &BuildInputs) -> Option<Entry> {
+        let key = inputs.key();
+        let meta: EntryMeta = serde_json::from_str(&fs::read_to_string(self.meta_path(&key)).ok()?).ok()?;
+        self.archive_path(&key).exists().then_some(Entry { key, meta })
+    }
+
+    /// The entry under `key`, if the cache holds one.
+    pub fn entry(&self, key: &str) -> Option<Entry> {
+        let meta: EntryMeta = serde_json::from_str(&fs::read_to_string(self.meta_path(key)).ok()?).ok()?;
+        self.archive_path(key).exists().then(|| Entry { key: key.to_string(), meta })
+    }
+
+    /// Write every entry into `dir` as a static remote cache reads it: `<id>.tar.zst` and
+    /// `<id>.json`, each appearing whole. An entry `dir` holds already (same archive sha256) is
+    /// left as it is. Returns each entry, and whether it was written.
+    pub fn export(&self, dir: &Path) -> Result<Vec<(Entry, bool)>, BuildCacheError> {
+        fs::create_dir_all(dir).map_err(io_err(dir))?;
+        let mut done = Vec::new();
+        for entry in self.list() {
+            let id = entry.id();
+            let (archive, meta_path) = (dir.join(format!("{id}.tar.zst")), dir.join(format!("{id}.json")));
+            let there = fs::read_to_string(&meta_path)
+                .ok()
+                .and_then(|t| serde_json::from_str::<EntryMeta>(&t).ok())
+                .is_some_and(|m| m.archive_sha256 == entry.meta.archive_sha256)
+                && fs::metadata(&archive).is_ok_and(|m| m.len() == entry.meta.archive_bytes);
+            if !there {
+                let partial = dir.join(format!(".{id}.tar.zst.partial-{}", std::process::id()));
+                let copied = fs::copy(self.archive_path(&entry.key), &partial)
+                    .and_then(|_| File::open(&partial)?.sync_all())
+                    .and_then(|()| fs::rename(&partial, &archive));
+                if let Err(e) = copied {
+                    let _ = fs::remove_file(&partial);
+                    return Err(io_err(&archive)(e));
+                }
+                let json = serde_json::to_string_pretty(&entry.meta).expect("metadata serializes");
+                crate::system::files::write_atomic(&meta_path, json.as_bytes())
+                    .map_err(io_err(&meta_path))?;
+            }
+            done.push((entry, !there));
+        }
+        Ok(done)
+    }
+
+    /// The archive file of an entry.
+    pub fn archive_file(&self, entry: &Entry) -> PathBuf {
+        self.archive_path(&entry.key)
+    }
+
+    /// Restore the entry for `inputs` into the empty directory `dest`, rewritten to work at
+    /// `prefix`; return the restored tree and the entry, or `None` when there is no entry. A
+    /// corrupt entry is deleted; one this machine cannot run is left for others.
     pub fn restore(
         &self,
         inputs: &BuildInputs,
         dest: &Path,
+        prefix: &Path,
     ) -> Result<Option<(PathBuf, Entry)>, BuildCacheError> {
         let key = inputs.key();
         let archive = self.archive_path(&key);
@@ -222,8 +352,11 @@ impl BuildCache {
             Ok(Err(e)) => return Err(corrupt(format!("unreadable metadata: {e}"))),
             Err(e) => return Err(BuildCacheError::Io { path: meta_path, source: e }),
         };
-        if &meta.inputs != inputs {
+        if meta.inputs != *inputs {
             return Err(corrupt("metadata does not match its key".into()));
+        }
+        if let Some(reason) = meta.unusable_for(inputs, &Libc::detect()) {
+            return Err(BuildCacheError::Unusable { archive, reason });
         }
         let file =
             File::open(&archive).map_err(|source| BuildCacheError::Io { path: archive.clone(), source })?;
@@ -242,7 +375,52 @@ impl BuildCache {
         if actual != meta.archive_sha256 {
             return Err(corrupt(format!("sha256 {actual}, recorded {}", meta.archive_sha256)));
         }
+        relocate::relocate_tree(&tree, &meta.prefix, prefix)
+            .map_err(|source| BuildCacheError::Relocate { to: prefix.to_path_buf(), source })?;
         Ok(Some((tree, Entry { key, meta })))
+    }
+
+    /// Take `file` (an archive fetched from elsewhere) in as the entry `meta` describes, for
+    /// `inputs`: refused unless the metadata is that of `inputs`, this machine can run it, and
+    /// the file has the recorded size and sha256. The file is moved, or removed when refused.
+    pub fn import(
+        &self,
+        meta: &EntryMeta,
+        inputs: &BuildInputs,
+        file: &Path,
+    ) -> Result<Entry, BuildCacheError> {
+        let refuse = |reason: String| {
+            let _ = fs::remove_file(file);
+            BuildCacheError::Unusable { archive: file.to_path_buf(), reason }
+        };
+        if let Some(reason) = meta.unusable_for(inputs, &Libc::detect()) {
+            return Err(refuse(reason));
+        }
+        let (actual, bytes) = File::open(file)
+            .and_then(|f| {
+                let mut hashing = HashingReader::new(f);
+                let bytes = io::copy(&mut hashing, &mut io::sink())?;
+                Ok((hashing.finish(), bytes))
+            })
+            .map_err(io_err(file))?;
+        if actual != meta.archive_sha256 || bytes != meta.archive_bytes {
+            return Err(refuse(format!(
+                "the archive has sha256 {actual} ({bytes} bytes); its metadata records {} ({} bytes)",
+                meta.archive_sha256, meta.archive_bytes
+            )));
+        }
+        fs::create_dir_all(&self.dir).map_err(io_err(&self.dir))?;
+        let key = inputs.key();
+        let archive = self.archive_path(&key);
+        fs::rename(file, &archive).map_err(io_err(&archive))?;
+        self.write_meta(&key, meta)?;
+        Ok(Entry { key, meta: meta.clone() })
+    }
+
+    fn write_meta(&self, key: &str, meta: &EntryMeta) -> Result<(), BuildCacheError> {
+        let meta_path = self.meta_path(key);
+        let json = serde_json::to_string_pretty(meta).expect("metadata serializes");
+        crate::system::files::write_atomic(&meta_path, json.as_bytes()).map_err(io_err(&meta_path))
     }
 
     /// Every complete entry, oldest first.
@@ -308,6 +486,62 @@ impl BuildCache {
             }
         }
         Ok(())
+    }
+}
+
+/// The zstd level of cache archives: about as fast to write as the build's own install step,
+/// and restores decompress at several hundred MB/s whatever the level.
+pub const ZSTD_LEVEL: i32 = 3;
+
+fn io_err(path: &Path) -> impl FnOnce(io::Error) -> BuildCacheError + use<> {
+    let path = path.to_path_buf();
+    move |source| BuildCacheError::Io { path, source }
+}
+
+/// An archive written but not yet an entry: see [`BuildCache::prepare`].
+pub struct Prepared {
+    cache_dir: PathBuf,
+    key: String,
+    partial: Option<PathBuf>,
+    inputs: BuildInputs,
+    prefix: PathBuf,
+    archive_sha256: Sha256Digest,
+    archive_bytes: u64,
+}
+
+impl Prepared {
+    /// Make the archive the entry of its key, with what the build took and what its checks saw.
+    pub fn commit(mut self, build_seconds: f64, checks: &CheckReport) -> Result<Entry, BuildCacheError> {
+        let cache = BuildCache::new(self.cache_dir.clone());
+        let partial = self.partial.take().expect("committed once");
+        let archive = cache.archive_path(&self.key);
+        if let Err(e) = fs::rename(&partial, &archive) {
+            let _ = fs::remove_file(&partial);
+            return Err(io_err(&archive)(e));
+        }
+        let libc = Libc::detect();
+        let meta = EntryMeta {
+            inputs: self.inputs.clone(),
+            archive_sha256: self.archive_sha256,
+            archive_bytes: self.archive_bytes,
+            created_at_ms: unix_now_ms(),
+            build_seconds,
+            prefix: self.prefix.clone(),
+            libc: libc.family,
+            libc_version: libc.version,
+            ftpy_version: env!("CARGO_PKG_VERSION").into(),
+            checks: checks.clone(),
+        };
+        cache.write_meta(&self.key, &meta)?;
+        Ok(Entry { key: self.key.clone(), meta })
+    }
+}
+
+impl Drop for Prepared {
+    fn drop(&mut self) {
+        if let Some(partial) = self.partial.take() {
+            let _ = fs::remove_file(partial);
+        }
     }
 }
 
@@ -397,16 +631,21 @@ mod tests {
             install_key: key.into(),
             source_sha256: "0".repeat(64).parse().unwrap(),
             profile: "fast".into(),
-            configure_args: vec!["--prefix=/x".into()],
+            configure_args: vec!["--disable-gil".into()],
             compiler: "cc: gcc 12".into(),
             target: "x86_64-linux-gnu".into(),
+            libc: Libc::detect().family,
             environment: vec![],
         }
     }
 
+    const BUILT_FOR: &str = "/build/prefix";
+
     fn tree(dir: &Path) -> PathBuf {
         let tree = dir.join("prefix");
         fs::create_dir_all(tree.join("bin")).unwrap();
+        fs::create_dir_all(tree.join("lib/pkgconfig")).unwrap();
+        fs::write(tree.join("lib/pkgconfig/python3.pc"), format!("prefix={BUILT_FOR}\n")).unwrap();
         fs::write(tree.join("bin/python3.13t"), "#!/bin/sh\n").unwrap();
         fs::hard_link(tree.join("bin/python3.13t"), tree.join("bin/python3.13")).unwrap();
         std::os::unix::fs::symlink("python3.13t", tree.join("bin/python3")).unwrap();
@@ -435,6 +674,9 @@ mod tests {
         let mut o = base.clone();
         o.source_sha256 = "1".repeat(64).parse().unwrap();
         others.push(o);
+        let mut o = base.clone();
+        o.libc = "musl".into();
+        others.push(o);
         for other in others {
             assert_ne!(base.key(), other.key(), "{other:?}");
         }
@@ -442,15 +684,45 @@ mod tests {
     }
 
     #[test]
+    fn the_prefix_is_not_part_of_the_key() {
+        let toolchain = Toolchain::detect();
+        let sha: Sha256Digest = "0".repeat(64).parse().unwrap();
+        let at = |prefix: &str| {
+            let args = vec![format!("--prefix={prefix}"), "--disable-gil".to_string()];
+            BuildInputs::new("3.14.6t".into(), sha, "fast".into(), &args, &toolchain)
+        };
+        assert_eq!(
+            at("/home/a/.local/share/ftpy/versions/3.14.6t").key(),
+            at("/opt/ftpy/versions/3.14.6t").key()
+        );
+        assert_eq!(at("/x").configure_args, ["--disable-gil"]);
+        assert!(
+            at("/x").id().starts_with("ftpy-3.14.6t-") && at("/x").id().len() == "ftpy-3.14.6t-".len() + 16
+        );
+    }
+
+    /// Archive `tree` (built for `prefix`) as the entry of `inputs`, as an install does.
+    fn store(cache: &BuildCache, tree: &Path, inputs: &BuildInputs, prefix: &Path, seconds: f64) -> Entry {
+        cache.prepare(tree, inputs, prefix).unwrap().commit(seconds, &CheckReport::default()).unwrap()
+    }
+
+    #[test]
     fn store_then_restore_round_trips_the_tree() {
         let dir = tempfile::TempDir::new().unwrap();
         let cache = BuildCache::new(dir.path().join("builds"));
         let inputs = inputs("3.13.5t");
-        cache.store(&tree(dir.path()), &inputs, 12.0).unwrap();
+        let prepared = cache.prepare(&tree(dir.path()), &inputs, Path::new(BUILT_FOR)).unwrap();
+        assert!(cache.list().is_empty(), "not an entry before it is committed");
+        prepared.commit(12.0, &CheckReport::default()).unwrap();
         assert_eq!(cache.list().len(), 1);
         let dest = dir.path().join("restore");
         fs::create_dir(&dest).unwrap();
-        let (restored, entry) = cache.restore(&inputs, &dest).unwrap().unwrap();
+        let (restored, entry) =
+            cache.restore(&inputs, &dest, Path::new("/elsewhere/3.13.5t")).unwrap().unwrap();
+        assert_eq!(
+            fs::read_to_string(restored.join("lib/pkgconfig/python3.pc")).unwrap(),
+            "prefix=/elsewhere/3.13.5t\n"
+        );
         assert_eq!(restored, dest.canonicalize().unwrap().join("3.13.5t"));
         assert_eq!(fs::read_to_string(restored.join("bin/python3.13t")).unwrap(), "#!/bin/sh\n");
         assert_eq!(fs::read_link(restored.join("bin/python3")).unwrap(), Path::new("python3.13t"));
@@ -469,7 +741,7 @@ mod tests {
             let dir = tempfile::TempDir::new().unwrap();
             let cache = BuildCache::new(dir.path().join("builds"));
             let inputs = inputs("3.13.5t");
-            let entry = cache.store(&tree(dir.path()), &inputs, 1.0).unwrap();
+            let entry = store(&cache, &tree(dir.path()), &inputs, Path::new(BUILT_FOR), 1.0);
             let archive = cache.archive_path(&entry.key);
             let mut bytes = fs::read(&archive).unwrap();
             match damage {
@@ -482,11 +754,70 @@ mod tests {
             fs::write(&archive, bytes).unwrap();
             let dest = dir.path().join("restore");
             fs::create_dir(&dest).unwrap();
-            let err = cache.restore(&inputs, &dest).unwrap_err();
+            let err = cache.restore(&inputs, &dest, Path::new("/x")).unwrap_err();
             assert!(matches!(err, BuildCacheError::Corrupt { .. }), "{damage}: {err}");
             assert!(!archive.exists(), "{damage}");
-            assert!(cache.restore(&inputs, &dest).unwrap().is_none());
+            assert!(cache.restore(&inputs, &dest, Path::new("/x")).unwrap().is_none());
         }
+    }
+
+    #[test]
+    fn an_abandoned_archive_never_becomes_an_entry() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let cache = BuildCache::new(dir.path().join("builds"));
+        drop(cache.prepare(&tree(dir.path()), &inputs("3.13.5t"), Path::new(BUILT_FOR)).unwrap());
+        assert_eq!(fs::read_dir(cache.dir()).unwrap().count(), 0, "the partial archive is removed");
+    }
+
+    #[test]
+    fn an_import_must_match_the_inputs_the_machine_and_the_bytes() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let source = BuildCache::new(dir.path().join("a"));
+        let inputs = inputs("3.13.5t");
+        let entry = store(&source, &tree(dir.path()), &inputs, Path::new(BUILT_FOR), 1.0);
+        let cache = BuildCache::new(dir.path().join("b"));
+        let fetched = |name: &str| {
+            let path = dir.path().join(name);
+            fs::copy(source.archive_file(&entry), &path).unwrap();
+            path
+        };
+        let mut other = inputs.clone();
+        other.install_key = "3.13.5".into();
+        let err = cache.import(&entry.meta, &other, &fetched("1")).unwrap_err().to_string();
+        assert!(err.contains("it is 3.13.5t, not 3.13.5"), "{err}");
+        let mut newer = entry.meta.clone();
+        newer.libc_version = Some("9.99".into());
+        let err = cache.import(&newer, &inputs, &fetched("2")).unwrap_err().to_string();
+        assert!(err.contains("linked against glibc 9.99"), "{err}");
+        let mut wrong = entry.meta.clone();
+        wrong.archive_sha256 = "1".repeat(64).parse().unwrap();
+        let err = cache.import(&wrong, &inputs, &fetched("3")).unwrap_err().to_string();
+        assert!(err.contains("its metadata records 1111"), "{err}");
+        assert!(!dir.path().join("3").exists(), "a refused file is removed");
+        assert!(cache.list().is_empty());
+        cache.import(&entry.meta, &inputs, &fetched("4")).unwrap();
+        assert!(cache.find(&inputs).is_some());
+    }
+
+    #[test]
+    fn export_writes_the_static_layout_once() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let cache = BuildCache::new(dir.path().join("builds"));
+        let entry = store(&cache, &tree(dir.path()), &inputs("3.13.5t"), Path::new(BUILT_FOR), 1.0);
+        let out = dir.path().join("out");
+        let done = cache.export(&out).unwrap();
+        assert_eq!(done.len(), 1);
+        assert!(done[0].1, "written");
+        let id = entry.id();
+        assert_eq!(
+            fs::read(out.join(format!("{id}.tar.zst"))).unwrap(),
+            fs::read(cache.archive_file(&entry)).unwrap()
+        );
+        let meta: EntryMeta =
+            serde_json::from_str(&fs::read_to_string(out.join(format!("{id}.json"))).unwrap()).unwrap();
+        assert_eq!(meta, entry.meta);
+        assert!(!cache.export(&out).unwrap()[0].1, "kept the second time");
+        assert_eq!(fs::read_dir(&out).unwrap().count(), 2, "no partial files left");
     }
 
     #[test]
@@ -495,7 +826,7 @@ mod tests {
         let cache = BuildCache::new(dir.path().join("builds"));
         let t = tree(dir.path());
         for key in ["3.13.4", "3.13.5", "3.13.5t"] {
-            cache.store(&t, &inputs(key), 1.0).unwrap();
+            store(&cache, &t, &inputs(key), Path::new(BUILT_FOR), 1.0);
             std::thread::sleep(Duration::from_millis(5));
         }
         let removed = cache.prune(Some(1), None).unwrap();

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use crate::context::Context;
 use crate::error::{Diagnose, Error, ExitCode};
 use crate::interpreters::build::{self, BuildOptions, BuildPlan};
-use crate::interpreters::build_cache::{BuildCache, BuildInputs};
+use crate::interpreters::build_cache::{BuildCache, BuildInputs, Entry, Prepared};
 use crate::interpreters::download::{Downloader, Sources};
 use crate::interpreters::home::Home;
 use crate::interpreters::installation::{self, Installation, Receipt, ReceiptState};
@@ -25,6 +25,8 @@ use crate::interpreters::journal::{self, Journal, KillPoint};
 use crate::interpreters::post_install_check;
 use crate::interpreters::post_install_check::CheckError;
 use crate::interpreters::recipe::{RecipeBook, Release, Resolved, Series};
+use crate::interpreters::relocate;
+use crate::interpreters::remote_cache;
 use crate::interpreters::unpack;
 use crate::interpreters::version::{InstallKey, MinorVersion, Variant, VersionRequest};
 use crate::output::progress::format_duration;
@@ -56,6 +58,8 @@ pub enum InstallError {
     /// Installations that environments made by `ftpy venv` are based on: (key, environments).
     #[error("{} in use by twin environments:\n{}", in_use_keys(users), in_use_list(users))]
     InUse { users: Vec<(String, Vec<PathBuf>)> },
+    #[error("{key} is not in the build cache{}, and --no-build forbids building it", remote.as_ref().map(|r| format!(" nor in {r}")).unwrap_or_default())]
+    NotCached { key: String, remote: Option<String> },
     #[error("{request} is not installed")]
     NotInstalled {
         request: String,
@@ -85,6 +89,7 @@ impl Diagnose for InstallError {
             InstallError::Recovery { .. } => ExitCode::LocalError,
             InstallError::InUse { .. } => ExitCode::InUse,
             InstallError::NotInstalled { .. } => ExitCode::NotFound,
+            InstallError::NotCached { .. } => ExitCode::NotCached,
         }
     }
 
@@ -126,6 +131,17 @@ impl Diagnose for InstallError {
                 }
                 hints
             }
+            InstallError::NotCached { key, remote } => {
+                let mut hints = vec![format!(
+                    "a build is made once by `ftpy install --push --remote-cache URL {key}` on a machine like this one \
+                     (same compiler, a glibc no newer); `ftpy cache key {key}` prints the id it is kept under"
+                )];
+                if remote.is_none() {
+                    hints.push("name the team's cache with --remote-cache URL or FTPY_REMOTE_CACHE".into());
+                }
+                hints.push("without --no-build, ftpy builds it from source".into());
+                hints
+            }
             InstallError::InUse { users } => vec![
                 format!(
                     "those environments stop working without it: `ftpy uninstall --force {}` removes it anyway",
@@ -145,6 +161,12 @@ pub struct InstallOptions {
     pub use_build_cache: bool,
     /// Check for a compiler, headers and disk space before downloading anything.
     pub system_check: bool,
+    /// A remote cache to restore from before building (`--remote-cache`, `FTPY_REMOTE_CACHE`).
+    pub remote_cache: Option<String>,
+    /// Upload each build made (or restored from the local cache) to the remote cache.
+    pub push: bool,
+    /// Restore from a cache or fail: never build.
+    pub no_build: bool,
 }
 
 impl InstallOptions {
@@ -157,6 +179,9 @@ impl InstallOptions {
             allow_missing_modules: false,
             use_build_cache: true,
             system_check: true,
+            remote_cache: crate::interpreters::remote_cache::configured(None),
+            push: false,
+            no_build: false,
         }
     }
 }
@@ -433,29 +458,27 @@ pub fn sources_for(ctx: &Context, release: &Release) -> Sources {
     Sources { urls, wanted: Some(wanted) }
 }
 
-/// The build-cache identity of one build, as `ftpy cache key` prints it.
+/// The build-cache identity of one build, as `ftpy cache key` prints it. It holds no prefix:
+/// a build is made for a placeholder and relocated wherever it lands.
 pub fn build_inputs(
-    ctx: &Context,
     group: &InstallGroup,
     key: &InstallKey,
     options: &BuildOptions,
     toolchain: &Toolchain,
 ) -> BuildInputs {
-    let prefix = ctx.home.version_dir(key);
-    BuildInputs::new(
-        key.to_string(),
-        group.release.sha256,
-        options.profile.to_string(),
-        build::configure_args(group.series, key.variant, options, &prefix),
-        toolchain,
-    )
+    let args = build::configure_args(group.series, key.variant, options, &relocate::placeholder_prefix());
+    BuildInputs::new(key.to_string(), group.release.sha256, options.profile.to_string(), &args, toolchain)
 }
 
 /// One build still to be done.
 struct Pending {
     key: InstallKey,
     source_url: String,
+    /// Where it is installed.
     prefix: PathBuf,
+    /// What it is configured for: the placeholder prefix, relocated to `prefix` once built.
+    build_prefix: PathBuf,
+    configure_args: Vec<String>,
     has_previous: bool,
     /// The previous tree is damaged: keep it (in `<home>/damaged/`) instead of deleting it.
     keep_previous: bool,
@@ -528,11 +551,22 @@ pub fn install_group(
                     (true, true)
                 }
             };
-        let inputs = build_inputs(ctx, group, key, &options.build, &toolchain);
+        let inputs = build_inputs(group, key, &options.build, &toolchain);
+        let build_prefix = relocate::build_prefix_for(&prefix);
+        let configure_args = build::configure_args(group.series, key.variant, &options.build, &build_prefix);
         // What the receipt records: never a password.
         let source_url = sources_for(ctx, group.release).urls.join(" ");
         let source_url = crate::output::redact::redact(&source_url);
-        pending.push(Pending { key: key.clone(), source_url, has_previous, keep_previous, prefix, inputs });
+        pending.push(Pending {
+            key: key.clone(),
+            source_url,
+            has_previous,
+            keep_previous,
+            prefix,
+            build_prefix,
+            configure_args,
+            inputs,
+        });
     }
     if pending.is_empty() {
         return Ok(report);
@@ -547,10 +581,21 @@ pub fn install_group(
 
     let reinstalling: Vec<InstallKey> =
         pending.iter().filter(|p| p.has_previous).map(|p| p.key.clone()).collect();
-    let to_build = if options.use_build_cache {
+    let to_build = if options.use_build_cache || options.no_build {
         restore_all(ctx, &cache, pending, staging.path(), options, &mut report.results)
     } else {
         pending
+    };
+    // --no-build: what no cache could give fails here, and nothing is downloaded or built.
+    let to_build = if options.no_build {
+        for p in to_build {
+            let error =
+                InstallError::NotCached { key: p.key.to_string(), remote: options.remote_cache.clone() };
+            report.results.push((p.key, Err(error.into())));
+        }
+        Vec::new()
+    } else {
+        to_build
     };
     if !to_build.is_empty() {
         let keys: Vec<InstallKey> = to_build.iter().map(|p| p.key.clone()).collect();
@@ -606,7 +651,8 @@ fn caused_by_signal(error: &Error) -> bool {
     )
 }
 
-/// Restore from the build cache what it holds, all at once; return what still needs a build.
+/// Restore from the build cache what it holds, all at once, and then what the remote cache
+/// holds; return what still needs a build.
 fn restore_all(
     ctx: &Context,
     cache: &BuildCache,
@@ -620,7 +666,12 @@ fn restore_all(
             .into_iter()
             .map(|p| {
                 scope.spawn(move || {
-                    let outcome = restore_one(ctx, cache, &p, staging, options);
+                    let mut outcome = restore_one(ctx, cache, &p, staging, options, None);
+                    if let (Restore::Build, Some(url)) = (&outcome, &options.remote_cache) {
+                        if pull(ctx, cache, &p, url, options) {
+                            outcome = restore_one(ctx, cache, &p, staging, options, Some(url));
+                        }
+                    }
                     (p, outcome)
                 })
             })
@@ -637,6 +688,78 @@ fn restore_all(
     to_build
 }
 
+/// An error and its causes, on one line, any password in a URL masked.
+fn one_line(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(e) = cause {
+        text.push_str(": ");
+        text.push_str(&e.to_string());
+        cause = e.source();
+    }
+    crate::output::redact::redact(&text)
+}
+
+/// What a remote cache fault costs: one line, and a build (or, with --no-build, the key fails).
+fn remote_fault(
+    ctx: &Context,
+    key: &InstallKey,
+    url: &str,
+    error: &dyn std::error::Error,
+    options: &InstallOptions,
+) {
+    let then = if options.no_build { "and --no-build forbids a build" } else { "building it from source" };
+    ctx.reporter
+        .warn(format!("could not restore {key} from the remote cache {url}: {}; {then}", one_line(error)));
+}
+
+/// Fetch the build of `p` from the remote cache `url` into the local build cache. True when it
+/// is there now; a miss or a fault (said in one line) is false.
+fn pull(ctx: &Context, cache: &BuildCache, p: &Pending, url: &str, options: &InstallOptions) -> bool {
+    let started = Instant::now();
+    let pulled = remote_cache::open(url, ctx.limits.max_bytes)
+        .and_then(|mut remote| remote_cache::pull_into(&mut remote, cache, &p.inputs));
+    match pulled {
+        Ok(Some((entry, bytes))) => {
+            ctx.reporter.info(format!(
+                "Downloaded {} from {url}: {} in {}",
+                entry.id(),
+                crate::output::progress::human_bytes(bytes),
+                format_duration(started.elapsed())
+            ));
+            true
+        }
+        Ok(None) => {
+            ctx.reporter.info(format!("{} is not in the remote cache {url} ({})", p.key, p.inputs.id()));
+            false
+        }
+        Err(e) => {
+            remote_fault(ctx, &p.key, url, &e, options);
+            false
+        }
+    }
+}
+
+/// Upload the cache entry of a build to the remote cache; a failure is a warning (the install
+/// stands).
+fn push(ctx: &Context, cache: &BuildCache, entry: &Entry, url: &str) {
+    let started = Instant::now();
+    let pushed = remote_cache::open(url, ctx.limits.max_bytes)
+        .and_then(|mut remote| remote.push(entry, &cache.archive_file(entry)));
+    match pushed {
+        Ok(remote_cache::Pushed::Uploaded(bytes)) => ctx.reporter.info(format!(
+            "Pushed {} to {url}: {} in {}",
+            entry.id(),
+            crate::output::progress::human_bytes(bytes),
+            format_duration(started.elapsed())
+        )),
+        Ok(remote_cache::Pushed::AlreadyThere) => {
+            ctx.reporter.info(format!("{} is in {url} already (tag refreshed)", entry.id()))
+        }
+        Err(e) => ctx.reporter.warn(format!("could not push {} to {url}: {}", entry.id(), one_line(&e))),
+    }
+}
+
 enum Restore {
     /// Restored and checked, or failed in a way a build would not fix (moving into place).
     Done(Result<Outcome, Error>),
@@ -644,23 +767,30 @@ enum Restore {
     Build,
 }
 
+/// Restore `p` from the local build cache (where `remote`, when given, just put it).
 fn restore_one(
     ctx: &Context,
     cache: &BuildCache,
     p: &Pending,
     staging: &Path,
     options: &InstallOptions,
+    remote: Option<&str>,
 ) -> Restore {
     let started = Instant::now();
     let dest = staging.join(format!("restore-{}", p.key));
+    if dest.exists() {
+        // The first attempt of this key (from the local cache) left it: start empty.
+        let _ = fs::remove_dir_all(&dest);
+    }
     if let Err(e) = fs::create_dir(&dest) {
         return Restore::Done(Err(Error::io("cannot create a staging directory")(e)));
     }
-    let (tree, entry) = match cache.restore(&p.inputs, &dest) {
+    let then = if options.no_build { "and --no-build forbids a build" } else { "building it from source" };
+    let (tree, entry) = match cache.restore(&p.inputs, &dest, &p.prefix) {
         Ok(Some(found)) => found,
         Ok(None) => return Restore::Build,
         Err(e) => {
-            ctx.reporter.warn(format!("{e}; building {} from source", p.key));
+            ctx.reporter.warn(format!("{}; {then}", one_line(&e)));
             return Restore::Build;
         }
     };
@@ -670,16 +800,19 @@ fn restore_one(
     let finished =
         Finished { tree, build_seconds: entry.meta.build_seconds, restored_from_cache: true, log: None };
     match finalize(ctx, p, finished, options, None, started) {
-        Ok(outcome) => {
-            ctx.reporter.info(format!("Restored {} from the build cache", p.key));
+        Ok((outcome, _)) => {
+            let from =
+                remote.map(|url| format!("the remote cache {url}")).unwrap_or("the build cache".into());
+            ctx.reporter.info(format!("Restored {} from {from}", p.key));
+            if let (Some(url), None) = (options.remote_cache.as_deref().filter(|_| options.push), remote) {
+                push(ctx, cache, &entry, url);
+            }
             Restore::Done(Ok(outcome))
         }
         Err(Error::Install(InstallError::Check { source, .. })) => {
-            // The system changed since (a library gone?): this entry is no good any more.
-            ctx.reporter.warn(format!(
-                "the cached build of {} fails its checks ({source}); building from source",
-                p.key
-            ));
+            // The system changed since (a library gone?), or the entry came from a machine
+            // unlike this one: it is no good here.
+            ctx.reporter.warn(format!("the cached build of {} fails its checks ({source}); {then}", p.key));
             let _ = cache.remove(&entry.key);
             Restore::Build
         }
@@ -735,7 +868,7 @@ fn build_all(
                 key: p.key.clone(),
                 source_dir: source_dir.clone(),
                 build_dir: staging.join(format!("build-{}", p.key)),
-                configure_args: p.inputs.configure_args.clone(),
+                configure_args: p.configure_args.clone(),
                 jobserver: jobserver.clone(),
                 jobs: options.build.jobs,
                 compiler_launcher: launcher.clone(),
@@ -777,19 +910,36 @@ fn build_one(
     task.finish();
     crate::output::github_actions::fold_log(&format!("Build log of {}", p.key), &plan.log_path);
     built?;
-    let tree = plan.destdir.join(p.prefix.strip_prefix("/").unwrap_or(&p.prefix));
+    let tree = plan.destdir.join(p.build_prefix.strip_prefix("/").unwrap_or(&p.build_prefix));
     let interpreter = tree.join("bin").join(p.key.interpreter_name());
     if !interpreter.exists() {
         return Err(build::BuildError::NoInterpreter { path: interpreter, log: plan.log_path.clone() }.into());
     }
+    // The archive is made from the tree as built (for the placeholder prefix), before it is
+    // relocated; it becomes a cache entry only once the installation passed its checks.
+    let keep = options.use_build_cache || options.push;
+    let prepared = match keep.then(|| cache.prepare(&tree, &p.inputs, &p.build_prefix)) {
+        Some(Ok(prepared)) => Some(prepared),
+        Some(Err(e)) => {
+            ctx.reporter.warn(format!("could not keep {} in the build cache: {}", p.key, one_line(&e)));
+            None
+        }
+        None => None,
+    };
+    relocate::relocate_tree(&tree, &p.build_prefix, &p.prefix).map_err(|source| {
+        crate::interpreters::build_cache::BuildCacheError::Relocate { to: p.prefix.clone(), source }
+    })?;
     let finished = Finished {
         tree,
         build_seconds: started.elapsed().as_secs_f64(),
         restored_from_cache: false,
         log: Some(plan.log_path.clone()),
     };
-    let store = options.use_build_cache.then_some(cache);
-    finalize(ctx, p, finished, options, store, started)
+    let (outcome, entry) = finalize(ctx, p, finished, options, prepared, started)?;
+    if let (Some(entry), Some(url)) = (&entry, options.remote_cache.as_deref().filter(|_| options.push)) {
+        push(ctx, cache, entry, url);
+    }
+    Ok(outcome)
 }
 
 /// A tree ready to be moved into place.
@@ -800,17 +950,17 @@ struct Finished {
     log: Option<PathBuf>,
 }
 
-/// Move the tree into place, check it, write the receipt, then keep a copy in the build
-/// cache. Any failure after the previous installation was moved aside puts it back. The
+/// Move the tree into place, check it, write the receipt, then make the prepared archive (if
+/// any) its build cache entry, which is returned. Any failure after the previous installation was moved aside puts it back. The
 /// journal written first lets the next command do the same after a `kill -9`.
 fn finalize(
     ctx: &Context,
     p: &Pending,
     finished: Finished,
     options: &InstallOptions,
-    store: Option<&BuildCache>,
+    prepared: Option<Prepared>,
     started: Instant,
-) -> Result<Outcome, Error> {
+) -> Result<(Outcome, Option<Entry>), Error> {
     let key = &p.key;
     let home = &ctx.home;
     // Outside the staging directory, which a later install removes as stale.
@@ -882,19 +1032,22 @@ fn finalize(
     }
     // Only complete builds are worth keeping: not one that lacks modules it should have. After
     // a signal, the install stands but ftpy leaves without archiving it.
-    if let Some(cache) = store.filter(|_| warnings.is_empty() && !crate::system::interrupt::requested()) {
+    let mut entry = None;
+    if let Some(prepared) = prepared.filter(|_| warnings.is_empty() && !crate::system::interrupt::requested())
+    {
         journal::kill_point(KillPoint::StoringInCache);
-        let (tree, inputs) = (&installation.prefix, &p.inputs);
-        if let Err(e) = cache.store(tree, inputs, installation.receipt.build_seconds) {
-            ctx.reporter.warn(format!("could not keep {key} in the build cache: {e}"));
+        match prepared.commit(installation.receipt.build_seconds, &installation.receipt.checks) {
+            Ok(committed) => entry = Some(committed),
+            Err(e) => ctx.reporter.warn(format!("could not keep {key} in the build cache: {}", one_line(&e))),
         }
     }
-    Ok(Outcome::Installed {
+    let outcome = Outcome::Installed {
         installation,
         warnings,
         restored_from_cache,
         seconds: started.elapsed().as_secs_f64(),
-    })
+    };
+    Ok((outcome, entry))
 }
 
 fn place_and_check(
@@ -918,7 +1071,7 @@ fn place_and_check(
         source_url: p.source_url.clone(),
         source_sha256: Some(p.inputs.source_sha256),
         profile: p.inputs.profile.clone(),
-        configure_args: p.inputs.configure_args.clone(),
+        configure_args: p.configure_args.clone(),
         build_seconds: finished.build_seconds,
         installed_at: unix_now(),
         build_cache_key: Some(p.inputs.key()),

@@ -22,9 +22,6 @@
 //! hard links stay linked, symbolic links stay links (never followed). A relocation that fails
 //! half-way leaves the tree half rewritten: it works on a staged tree, which is then discarded.
 
-// Not yet called: the build cache restores through it once its key loses the prefix (issue 11).
-#![allow(dead_code)]
-
 use std::collections::HashMap;
 use std::fs;
 use std::io::{self, Read};
@@ -36,6 +33,24 @@ use crate::system::files;
 /// How long a prefix the binaries of a portable build hold: room for any home a user is
 /// likely to have (`/home/<name>/.local/share/ftpy/versions/3.14.6t-tsan` is about 60).
 pub const PLACEHOLDER_PREFIX_LEN: usize = 200;
+
+/// The prefix a build is configured for, to be relocated wherever it is installed or restored:
+/// [`PLACEHOLDER_PREFIX_LEN`] bytes, a name no real path has.
+pub fn placeholder_prefix() -> PathBuf {
+    const START: &str = "/ftpy-relocatable-build-prefix-";
+    PathBuf::from(format!("{START}{}", "_".repeat(PLACEHOLDER_PREFIX_LEN - START.len())))
+}
+
+/// The prefix to configure a build for that is installed at `prefix`: the placeholder, unless
+/// `prefix` is longer than it (then the build is made for `prefix` itself, and can only move to
+/// a prefix as short).
+pub fn build_prefix_for(prefix: &Path) -> PathBuf {
+    if prefix.as_os_str().len() <= PLACEHOLDER_PREFIX_LEN {
+        placeholder_prefix()
+    } else {
+        prefix.to_path_buf()
+    }
+}
 
 /// The most files a tree may hold, and the largest file read whole (a static interpreter with
 /// debug information is under 100 MiB).
@@ -128,6 +143,7 @@ pub fn relocate_tree(tree: &Path, from: &Path, to: &Path) -> Result<Relocated, R
 }
 
 /// Files in `tree` (not `.pyc`) that still name `prefix` as a whole path.
+#[cfg(test)]
 pub fn mentions(tree: &Path, prefix: &Path) -> Result<Vec<PathBuf>, RelocateError> {
     let needle = prefix.as_os_str().as_encoded_bytes();
     let mut found = Vec::new();

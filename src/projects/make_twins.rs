@@ -163,6 +163,8 @@ pub struct TwinRequest {
     pub install: bool,
     /// The build profile for that install.
     pub profile: Profile,
+    /// The remote cache that install restores from (`--remote-cache`, `FTPY_REMOTE_CACHE`).
+    pub remote_cache: Option<String>,
 }
 
 /// One environment made, for the table `ftpy venv` prints.
@@ -215,7 +217,7 @@ pub fn make_twin_environments(
     let (gil_base, ft_base) = match choose_pair(ctx, &wish)? {
         Some(pair) => pair,
         None if request.install => {
-            ensure_pair_installed(ctx, &wish, &source, request.profile)?;
+            ensure_pair_installed(ctx, &wish, &source, request.profile, request.remote_cache.as_deref())?;
             choose_pair(ctx, &wish)?.ok_or_else(|| not_installed(ctx, &wish, &source))?
         }
         None => return Err(not_installed(ctx, &wish, &source)),
@@ -443,6 +445,7 @@ fn ensure_pair_installed(
     wish: &PythonWish,
     source: &PythonSource,
     profile: Profile,
+    remote_cache: Option<&str>,
 ) -> Result<(), Error> {
     let Some(request) = wish.install_request().or_else(|| newest_accepted_release(ctx, wish)) else {
         return Err(not_installed(ctx, wish, source));
@@ -455,7 +458,11 @@ fn ensure_pair_installed(
         "Installing the {request} pair: ftpy install --pair {request} --profile {profile_name}"
     ));
     let requests = [request.parse::<VersionRequest>()?];
-    let summary = install::install_requests(ctx, &requests, true, &InstallOptions::for_profile(profile))?;
+    let mut options = InstallOptions::for_profile(profile);
+    if let Some(url) = remote_cache {
+        options.remote_cache = Some(url.to_string());
+    }
+    let summary = install::install_requests(ctx, &requests, true, &options)?;
     if let Some(first) = summary.first_error {
         // Fix: a failed pair install used to be followed by "no installed pair matches" (exit
         // 3), as if nothing had been tried.

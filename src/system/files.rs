@@ -54,6 +54,22 @@ pub fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
+/// Open `path` for reading only if it is a regular file: a FIFO would wait for a writer and a
+/// device could stream forever. The type is checked before opening and again on the open
+/// (non-blocking) handle, since the path may change in between.
+pub fn open_regular(path: &Path) -> io::Result<File> {
+    let not_regular =
+        || io::Error::new(io::ErrorKind::InvalidInput, format!("{} is not a regular file", path.display()));
+    if !fs::metadata(path)?.is_file() {
+        return Err(not_regular());
+    }
+    let file = OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(not_regular());
+    }
+    Ok(file)
+}
+
 /// Remove `path` so that no reader sees it half gone: a directory is renamed into `trash_dir`
 /// (`<trash_dir>/<trash_prefix><name>-<unique>`) and then deleted; a file or symbolic link is
 /// removed in place, which is atomic already. `moved_out` runs between the two steps (a test

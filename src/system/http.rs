@@ -13,6 +13,15 @@ use ureq::tls::{PemItem, RootCerts, TlsConfig};
 /// An agent that gives up on a connection after 30 s, and on a server that is silent for 60 s
 /// or takes longer than that to send its response headers.
 pub fn agent() -> ureq::Agent {
+    agent_config(None)
+}
+
+/// [`agent`], with every whole request (its body read to the end included) bounded by `total`.
+pub fn bounded_agent(total: Duration) -> ureq::Agent {
+    agent_config(Some(total))
+}
+
+fn agent_config(total: Option<Duration>) -> ureq::Agent {
     ureq::Agent::config_builder()
         .http_status_as_error(false)
         .user_agent(concat!("ftpy/", env!("CARGO_PKG_VERSION")))
@@ -20,6 +29,7 @@ pub fn agent() -> ureq::Agent {
         .timeout_connect(Some(Duration::from_secs(30)))
         .timeout_per_read(Some(Duration::from_secs(60)))
         .timeout_recv_response(Some(Duration::from_secs(60)))
+        .timeout_global(total)
         .build()
         .new_agent()
 }

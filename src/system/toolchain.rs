@@ -22,6 +22,59 @@ pub struct Toolchain {
     /// `$CC -dumpmachine`, e.g. `x86_64-linux-gnu`.
     pub target: String,
     pub environment: Vec<(String, String)>,
+    /// The C library the build links against.
+    pub libc: Libc,
+}
+
+/// The C library: its family decides whether a build can run at all (`glibc`, `musl`), and a
+/// glibc build needs a glibc at least as new as the one it was linked against.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Libc {
+    /// `glibc`, `musl` or `unknown`.
+    pub family: String,
+    /// glibc's version (`2.36`); `None` elsewhere.
+    pub version: Option<String>,
+}
+
+impl Libc {
+    /// The C library ftpy itself runs on, which is the one a build here links against.
+    pub fn detect() -> Libc {
+        #[cfg(target_env = "gnu")]
+        {
+            // SAFETY: gnu_get_libc_version returns a pointer to a static, NUL-terminated string.
+            let version = unsafe { std::ffi::CStr::from_ptr(libc::gnu_get_libc_version()) };
+            Libc { family: "glibc".into(), version: Some(version.to_string_lossy().into_owned()) }
+        }
+        #[cfg(target_env = "musl")]
+        {
+            Libc { family: "musl".into(), version: None }
+        }
+        #[cfg(not(any(target_env = "gnu", target_env = "musl")))]
+        {
+            Libc { family: "unknown".into(), version: None }
+        }
+    }
+
+    /// Whether a build linked against `built_with` (a glibc version) runs on this C library:
+    /// the same family, and for glibc a version no newer than this one. Unknown versions do not.
+    pub fn can_run(&self, family: &str, built_with: Option<&str>) -> bool {
+        if family != self.family {
+            return false;
+        }
+        match (built_with, self.version.as_deref()) {
+            (None, None) => true,
+            (Some(built), Some(here)) => match (version_numbers(built), version_numbers(here)) {
+                (Some(built), Some(here)) => built <= here,
+                _ => false,
+            },
+            _ => false,
+        }
+    }
+}
+
+/// `2.36` as `[2, 36]`; `None` for anything else.
+fn version_numbers(text: &str) -> Option<Vec<u32>> {
+    text.split('.').map(|part| part.parse().ok()).collect()
 }
 
 impl Toolchain {
@@ -48,6 +101,7 @@ impl Toolchain {
             compiler: format!("{cc}: {}", ask("--version")),
             target: ask("-dumpmachine"),
             environment,
+            libc: Libc::detect(),
         }
     }
 }
@@ -106,6 +160,21 @@ pub fn is_root() -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_glibc_build_runs_only_on_a_glibc_as_new() {
+        let here = Libc { family: "glibc".into(), version: Some("2.36".into()) };
+        assert!(here.can_run("glibc", Some("2.36")));
+        assert!(here.can_run("glibc", Some("2.31")));
+        assert!(!here.can_run("glibc", Some("2.39")));
+        assert!(!here.can_run("glibc", Some("2.36.1")), "newer by a patch level");
+        assert!(!here.can_run("glibc", Some("two")));
+        assert!(!here.can_run("glibc", None));
+        assert!(!here.can_run("musl", None));
+        assert!(Libc { family: "musl".into(), version: None }.can_run("musl", None));
+        let detected = Libc::detect();
+        assert!(detected.can_run(&detected.family, detected.version.as_deref()));
+    }
 
     #[test]
     fn finds_programs_on_the_given_path_only() {

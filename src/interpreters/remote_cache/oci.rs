@@ -46,12 +46,6 @@ pub enum OciError {
     Protocol { what: String, why: String },
     #[error("blob {expected} from the registry has sha256 {actual}: refused")]
     DigestMismatch { expected: String, actual: Sha256Digest },
-    #[error("cannot keep what the registry sent in {}", path.display())]
-    Local {
-        path: PathBuf,
-        #[source]
-        source: io::Error,
-    },
 }
 
 /// Whether the registry speaks HTTPS (the default) or plain HTTP (`oci+http://`).
@@ -315,13 +309,7 @@ pub struct Registry {
 impl Registry {
     /// A client for `url`. `timeout` bounds each whole request (a blob too: give it room).
     pub fn new(url: RegistryUrl, credentials: Option<Credentials>, timeout: Duration) -> Registry {
-        let agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .user_agent(concat!("ftpy/", env!("CARGO_PKG_VERSION")))
-            .timeout_connect(Some(Duration::from_secs(10)))
-            .timeout_global(Some(timeout))
-            .build()
-            .new_agent();
+        let agent = crate::system::http::bounded_agent(timeout);
         Registry { url, agent, credentials, authorization: None }
     }
 
