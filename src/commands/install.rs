@@ -72,7 +72,8 @@ fn print_plan(ctx: &Context, group: &InstallGroup, options: &InstallOptions) {
     let sources = install::sources_for(ctx, group.release).urls;
     for key in &group.keys {
         let prefix = ctx.home.version_dir(key);
-        let args = build::configure_args(group.series, key.variant, &options.build, &prefix);
+        let build_prefix = crate::interpreters::relocate::build_prefix_for(&prefix);
+        let args = build::configure_args(group.series, key.variant, &options.build, &build_prefix);
         use crate::interpreters::installation::ReceiptState;
         let requested = options.build.profile.to_string();
         let status = match crate::interpreters::installation::receipt_state(&prefix, key) {
@@ -104,7 +105,17 @@ fn print_plan(ctx: &Context, group: &InstallGroup, options: &InstallOptions) {
             crate::system::toolchain::make_program(),
             options.build.jobs
         );
-        println!("  prefix:    {}", prefix.display());
+        if build_prefix == prefix {
+            println!("  prefix:    {} (longer than the placeholder: built for it, not relocatable)", prefix.display());
+        } else {
+            println!("  prefix:    {} (the build is made for the placeholder above, then relocated)", prefix.display());
+        }
+        let toolchain = crate::system::toolchain::Toolchain::detect();
+        let inputs = install::build_inputs(group, key, &options.build, &toolchain);
+        println!("  cache id:  {}", inputs.id());
+        if let Some(url) = &options.remote_cache {
+            println!("  remote:    {url} (looked up before building{})", if options.push { "; pushed to after" } else { "" });
+        }
     }
     let to_build = group
         .keys

@@ -1071,7 +1071,9 @@ fn place_and_check(
         source_url: p.source_url.clone(),
         source_sha256: Some(p.inputs.source_sha256),
         profile: p.inputs.profile.clone(),
-        configure_args: p.configure_args.clone(),
+        // Without the prefix: a build is made for a placeholder and relocated, and the
+        // installed tree names no prefix but its own.
+        configure_args: p.inputs.configure_args.clone(),
         build_seconds: finished.build_seconds,
         installed_at: unix_now(),
         build_cache_key: Some(p.inputs.key()),
