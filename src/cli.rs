@@ -318,6 +318,11 @@ pub struct CiGithubArgs {
     /// The test runner module, run as `python -m ...` in each environment
     #[arg(long, default_value = "pytest")]
     pub test_command: String,
+
+    /// Pull builds from this remote cache (oci://ghcr.io/OWNER/ftpy-builds, or a store written by
+    /// `ftpy cache export`); a registry is pushed to only by a job on the default branch
+    #[arg(long, value_name = "URL")]
+    pub remote_cache: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -338,6 +343,11 @@ pub struct DockerfileArgs {
     /// Build profile of the interpreter
     #[arg(long, value_enum, default_value_t = Profile::Optimized)]
     pub profile: Profile,
+
+    /// Restore the interpreter in the builder stage from this remote cache (oci://..., https://,
+    /// http://), building it only on a miss; a token is passed as a build secret
+    #[arg(long, value_name = "URL")]
+    pub remote_cache: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -299,6 +299,350 @@ fn the_action_caches_ftpy_and_the_builds_under_matching_keys() {
     assert_eq!(builds["with"]["path"].as_str(), Some("${{ steps.prepare.outputs.builds-dir }}"));
 }
 
+/// The setup step of a job: the one that uses ftpy's action.
+fn action_step(job: &serde_yaml::Value) -> &serde_yaml::Value {
+    let steps = job["steps"].as_sequence().expect("steps");
+    let mut setups = steps.iter().filter(|s| s["with"]["python-version"].is_string());
+    let step = setups.next().expect("a step sets up the pair");
+    assert!(setups.next().is_none(), "one setup step");
+    step
+}
+
+fn permissions(job: &serde_yaml::Value) -> Vec<(String, String)> {
+    job["permissions"]
+        .as_mapping()
+        .expect("permissions")
+        .iter()
+        .map(|(k, v)| (k.as_str().unwrap().to_string(), v.as_str().unwrap().to_string()))
+        .collect()
+}
+
+fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+    list.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+/// With a registry: every job pulls; only the builds job pushes, only on pushes to the default
+/// branch, and only it has write access; the tests wait for it there and run at once elsewhere.
+#[test]
+fn ci_github_with_a_remote_cache_pushes_only_from_the_default_branch() {
+    let fx = Fixture::new();
+    let url = "oci://ghcr.io/example/ftpy-builds";
+    let out =
+        fx.ftpy().args(["ci", "github", "--python", "3.13", "3.14", "--remote-cache", url]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let text = stdout_of(&out);
+    let doc: serde_yaml::Value = serde_yaml::from_str(&text).expect("valid YAML");
+    let jobs = doc["jobs"].as_mapping().unwrap();
+    let names: Vec<&str> = jobs.keys().map(|k| k.as_str().unwrap()).collect();
+    assert_eq!(names, ["builds", "test"], "{text}");
+    let (builds, test) = (&doc["jobs"]["builds"], &doc["jobs"]["test"]);
+
+    // The builds job: the default branch's pushes only, write access, the action with push.
+    assert_eq!(
+        builds["if"].as_str(),
+        Some(
+            "github.event_name == 'push' && github.ref == format('refs/heads/{0}', \
+             github.event.repository.default_branch)"
+        )
+    );
+    assert_eq!(permissions(builds), pairs(&[("contents", "read"), ("packages", "write")]));
+    assert_eq!(builds["strategy"], test["strategy"], "the same matrix");
+    let push = action_step(builds);
+    assert_eq!(push["uses"].as_str(), Some("./.ftpy-action"));
+    assert_eq!(push["with"]["remote-cache"].as_str(), Some(url));
+    assert_eq!(push["with"]["push"].as_bool(), Some(true));
+    assert_eq!(push["with"]["pair"].as_bool(), Some(true));
+    assert_eq!(push["env"]["GITHUB_TOKEN"].as_str(), Some("${{ secrets.GITHUB_TOKEN }}"));
+    let build_steps = builds["steps"].as_sequence().unwrap();
+    assert!(build_steps.iter().all(|s| s["run"].is_null()), "the builds job runs nothing else");
+
+    // The tests: read access, after the builds job when it runs, whatever it did.
+    assert_eq!(permissions(test), pairs(&[("contents", "read"), ("packages", "read")]));
+    assert_eq!(test["needs"].as_str(), Some("builds"));
+    assert_eq!(test["if"].as_str(), Some("${{ !cancelled() }}"));
+    let pull = action_step(test);
+    assert_eq!(pull["with"]["remote-cache"].as_str(), Some(url));
+    assert!(pull["with"]["push"].is_null(), "the tests never push");
+    assert_eq!(pull["env"]["GITHUB_TOKEN"].as_str(), Some("${{ secrets.GITHUB_TOKEN }}"));
+    assert!(test["steps"].as_sequence().unwrap().iter().all(|s| s["env"].is_null() || s == pull));
+    // Nothing else anywhere writes, pushes or names a token.
+    let yaml: String = text.lines().filter(|l| !l.trim_start().starts_with('#')).collect();
+    assert_eq!(yaml.matches("write").count(), 1, "{text}");
+    assert_eq!(yaml.matches("push: true").count(), 1, "{text}");
+    assert!(!yaml.contains("--push") && !yaml.contains("FTPY_REMOTE_CACHE_TOKEN"), "{text}");
+    // The header says so.
+    assert!(text.contains("Only the builds job, on pushes to the\n# default branch, pushes to it"), "{text}");
+
+    // Another registry: the push token in the builds job, a read-only one in the tests; no
+    // GITHUB_TOKEN, no packages permission (it is ghcr.io's).
+    let url = "oci://registry.example.com/team/ftpy-builds";
+    let out = fx
+        .ftpy()
+        .args(["ci", "github", "--action", "example/ftpy@v1", "--remote-cache", url])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let text = stdout_of(&out);
+    let doc: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+    let (builds, test) = (&doc["jobs"]["builds"], &doc["jobs"]["test"]);
+    assert_eq!(permissions(builds), pairs(&[("contents", "read")]));
+    assert_eq!(permissions(test), pairs(&[("contents", "read")]));
+    let (push, pull) = (action_step(builds), action_step(test));
+    assert_eq!(push["uses"].as_str(), Some("example/ftpy@v1"));
+    assert_eq!(
+        push["env"]["FTPY_REMOTE_CACHE_TOKEN"].as_str(),
+        Some("${{ secrets.FTPY_REMOTE_CACHE_TOKEN }}")
+    );
+    assert_eq!(
+        pull["env"]["FTPY_REMOTE_CACHE_TOKEN"].as_str(),
+        Some("${{ secrets.FTPY_REMOTE_CACHE_PULL_TOKEN }}")
+    );
+    assert!(!text.contains("GITHUB_TOKEN"), "{text}");
+    assert_eq!(push["with"]["push"].as_bool(), Some(true));
+    assert!(pull["with"]["push"].is_null());
+
+    // A static store is read-only: no builds job, no credentials.
+    for url in ["https://builds.example.com/ftpy", "file:///srv/ftpy-builds"] {
+        let out = fx.ftpy().args(["ci", "github", "--remote-cache", url]).output().unwrap();
+        assert!(out.status.success(), "{}", stderr_of(&out));
+        let text = stdout_of(&out);
+        let doc: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+        assert_eq!(doc["jobs"].as_mapping().unwrap().len(), 1, "{text}");
+        let test = &doc["jobs"]["test"];
+        assert!(test["needs"].is_null());
+        assert_eq!(permissions(test), pairs(&[("contents", "read")]));
+        assert_eq!(action_step(test)["with"]["remote-cache"].as_str(), Some(url));
+        assert!(action_step(test)["env"].is_null());
+        assert!(!text.contains("push: true") && !text.contains("TOKEN"), "{text}");
+    }
+
+    // Without it, the workflow has no permissions, remote cache or second job.
+    let text = stdout_of(&fx.ftpy().args(["ci", "github"]).output().unwrap());
+    let doc: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+    assert_eq!(doc["jobs"].as_mapping().unwrap().len(), 1);
+    assert!(!text.contains("permissions") && !text.contains("remote-cache"), "{text}");
+}
+
+/// URLs that `ftpy install` would not take, or that YAML, an expression or a shell would read,
+/// are refused as usage errors before anything is printed, credentials masked.
+#[test]
+fn a_bad_remote_cache_url_is_refused_with_the_usage_code() {
+    let fx = Fixture::new();
+    for bad in [
+        "ghcr.io/example/ftpy-builds",
+        "s3://bucket/ftpy-builds",
+        "oci://ghcr.io",
+        "oci://ghcr.io/Example/ftpy-builds",
+        "oci://ghcr.io/example/ftpy-builds\n  evil: 1",
+        "oci://ghcr.io/example/ftpy-builds ",
+        "oci://ghcr.io/example/${{ github.token }}",
+        "https://example.com/'ftpy'",
+        "https://example.com/\"ftpy\"",
+        "https://example.com/$(id)",
+        "file://relative",
+        "oci://someone:hunter2@ghcr.io/example/ftpy-builds",
+        "https://hunter2@builds.example.com/ftpy",
+        "https://builds.example.com/ftpy?signature=hunter2",
+    ] {
+        for command in [&["ci", "github"][..], &["dockerfile"][..]] {
+            let out = fx.ftpy().args(command).args(["--remote-cache", bad]).output().unwrap();
+            assert_eq!(out.status.code(), Some(2), "{command:?} {bad:?}: {}", stdout_of(&out));
+            assert!(stdout_of(&out).is_empty(), "{bad:?}");
+            let stderr = stderr_of(&out);
+            assert!(stderr.contains("is not a remote cache URL"), "{bad:?}: {stderr}");
+            assert!(!stderr.contains("hunter2"), "{stderr}");
+        }
+    }
+    let out = fx
+        .ftpy()
+        .args(["ci", "github", "--remote-cache", "oci://someone:hunter2@ghcr.io/example/ftpy-builds"])
+        .output()
+        .unwrap();
+    assert!(stderr_of(&out).contains("credentials do not go in the URL"), "{}", stderr_of(&out));
+    assert!(stderr_of(&out).contains("FTPY_REMOTE_CACHE_TOKEN"), "{}", stderr_of(&out));
+}
+
+/// The action's remote-cache and push inputs, as action.yml passes them and ftpy-action.sh
+/// checks them: run the script's `prepare` and `install` steps with an ftpy that records its
+/// arguments (nothing is built).
+#[test]
+fn the_action_passes_remote_cache_and_push_to_ftpy_install_and_refuses_bad_ones() {
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let action: serde_yaml::Value =
+        serde_yaml::from_str(&fs::read_to_string(repo.join("action.yml")).unwrap()).unwrap();
+    assert_eq!(action["inputs"]["remote-cache"]["default"].as_str(), Some(""));
+    assert_eq!(action["inputs"]["push"]["default"].as_str(), Some("false"));
+    let steps = action["runs"]["steps"].as_sequence().unwrap();
+    for id in ["prepare", "install"] {
+        let step = steps.iter().find(|s| s["id"].as_str() == Some(id)).unwrap();
+        assert_eq!(step["env"]["INPUT_REMOTE_CACHE"].as_str(), Some("${{ inputs.remote-cache }}"), "{id}");
+        assert_eq!(step["env"]["INPUT_PUSH"].as_str(), Some("${{ inputs.push }}"), "{id}");
+    }
+    // A pushing job restores nothing from the Actions cache: what it installs was pulled from
+    // the registry (so is there) or built (so is pushed).
+    let restore = steps.iter().find(|s| s["id"].as_str() == Some("builds")).unwrap();
+    assert!(restore["if"].as_str().unwrap().contains("inputs.push != 'true'"));
+
+    let work = tempfile::TempDir::new().unwrap();
+    let bin = work.path().join("bin");
+    fs::create_dir_all(&bin).unwrap();
+    let calls = work.path().join("calls");
+    fs::write(bin.join("ftpy"), format!("#!/bin/sh\necho \"$@\" >> '{}'\n", calls.display())).unwrap();
+    std::fs::set_permissions(bin.join("ftpy"), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let run = |step: &str, remote: &str, push: &str| {
+        let _ = fs::remove_file(&calls);
+        let out = Command::new("bash")
+            .arg(repo.join(".github/ftpy-action.sh"))
+            .arg(step)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap())
+            .env("HOME", work.path())
+            .env("GITHUB_ACTION_PATH", repo)
+            .env("GITHUB_OUTPUT", work.path().join("output"))
+            .env("GITHUB_ENV", work.path().join("env"))
+            .env("FTPY_ACTION_BIN", &bin)
+            .env("FTPY_BUILDS_RESTORED", "true")
+            .env("INPUT_PYTHON_VERSION", "3.14")
+            .env("INPUT_PAIR", "true")
+            .env("INPUT_PROFILE", "optimized")
+            .env("INPUT_REMOTE_CACHE", remote)
+            .env("INPUT_PUSH", push)
+            .output()
+            .unwrap();
+        (out, fs::read_to_string(&calls).unwrap_or_default())
+    };
+    let url = "oci://ghcr.io/example/ftpy-builds";
+    for (remote, push, expected) in [
+        ("", "false", "install --profile optimized --pair 3.14\n".to_string()),
+        (url, "false", format!("install --remote-cache {url} --profile optimized --pair 3.14\n")),
+        (url, "true", format!("install --remote-cache {url} --push --profile optimized --pair 3.14\n")),
+        (
+            "https://builds.example.com/ftpy",
+            "false",
+            "install --remote-cache https://builds.example.com/ftpy --profile optimized --pair 3.14\n".into(),
+        ),
+    ] {
+        let (out, called) = run("install", remote, push);
+        assert!(out.status.success(), "{remote} {push}: {}", stderr_of(&out));
+        assert_eq!(called, expected);
+        let (out, _) = run("prepare", remote, push);
+        assert!(out.status.success(), "{remote} {push}: {}", stderr_of(&out));
+    }
+    for (remote, push, why) in [
+        ("oci://someone:hunter2@ghcr.io/example/ftpy-builds", "false", "credentials do not go in the URL"),
+        ("https://builds.example.com/ftpy?signature=hunter2", "false", "no query"),
+        ("oci://ghcr.io/example/ftpy builds", "false", "white space"),
+        ("oci://ghcr.io/example/$(id)", "false", "no place in it"),
+        ("oci://ghcr.io/example/\"x\"", "false", "no place in it"),
+        ("s3://bucket/ftpy-builds", "false", "must start with"),
+        ("oci://ghcr.io", "false", "must start with"),
+        (url, "yes", "push must be true or false"),
+        ("", "true", "push needs remote-cache to be a registry"),
+        ("https://builds.example.com/ftpy", "true", "push needs remote-cache to be a registry"),
+    ] {
+        for step in ["prepare", "install"] {
+            let (out, called) = run(step, remote, push);
+            assert_eq!(out.status.code(), Some(1), "{step} {remote:?} {push}");
+            let stderr = stderr_of(&out);
+            assert!(stderr.starts_with("::error::") && stderr.contains(why), "{remote:?}: {stderr}");
+            assert!(!stderr.contains("hunter2"), "{stderr}");
+            assert!(called.is_empty(), "ftpy not run: {called}");
+        }
+    }
+}
+
+/// With a remote cache, the builder stage installs with the token of a BuildKit secret mount,
+/// for that one command, and without one; no ARG or ENV ever holds a credential.
+#[test]
+fn dockerfile_with_a_remote_cache_reads_the_token_from_a_secret_mount() {
+    let fx = Fixture::new();
+    let url = "oci://ghcr.io/example/ftpy-builds";
+    let out = fx
+        .ftpy()
+        .args(["dockerfile", "--python", "3.14t", "--profile", "fast", "--remote-cache", url])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let text = stdout_of(&out);
+    assert!(
+        text.contains("#   docker build --secret id=ftpy_remote_cache_token,env=FTPY_REMOTE_CACHE_TOKEN "),
+        "{text}"
+    );
+    assert!(text.contains(&format!("--profile fast --remote-cache {url} > Dockerfile.python")), "{text}");
+    // Every instruction, continuation lines joined.
+    let instructions: Vec<String> = text
+        .replace("\\\n", " ")
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .map(str::to_string)
+        .collect();
+    for instruction in &instructions {
+        let upper = instruction.to_uppercase();
+        assert!(!upper.starts_with("ARG"), "{instruction}");
+        if upper.starts_with("ENV") {
+            assert!(!upper.contains("TOKEN") && !upper.contains("USER"), "{instruction}");
+        }
+    }
+    let with_secret: Vec<&String> = instructions.iter().filter(|i| i.contains("FTPY_REMOTE_CACHE")).collect();
+    assert_eq!(with_secret.len(), 1, "one RUN reads the secrets: {with_secret:?}");
+    let install = with_secret[0];
+    let prefix =
+        "RUN --mount=type=secret,id=ftpy_remote_cache_token --mount=type=secret,id=ftpy_remote_cache_user ";
+    assert!(install.starts_with(prefix), "{install}");
+    assert!(
+        install.ends_with(&format!("ftpy install --remote-cache '{url}' --profile fast 3.14t")),
+        "{install}"
+    );
+    assert!(!text.contains("required=true"), "anonymous pulls work without the secret");
+
+    // The command as a shell runs it: with no secret, anonymous; with one, its value in the
+    // environment of ftpy and nowhere else.
+    let work = tempfile::TempDir::new().unwrap();
+    let secrets = work.path().join("secrets");
+    fs::create_dir_all(&secrets).unwrap();
+    let bin = work.path().join("bin");
+    fs::create_dir_all(&bin).unwrap();
+    fs::write(
+        bin.join("ftpy"),
+        "#!/bin/sh\necho \"token=${FTPY_REMOTE_CACHE_TOKEN-unset} user=${FTPY_REMOTE_CACHE_USER-unset} args=$*\"\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(bin.join("ftpy"), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let script = install[prefix.len()..].replace("/run/secrets", &secrets.display().to_string());
+    let run = || {
+        let out = Command::new("sh")
+            .args(["-c", &script])
+            .env_clear()
+            .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr_of(&out));
+        stdout_of(&out)
+    };
+    assert_eq!(
+        run(),
+        format!("token=unset user=unset args=install --remote-cache {url} --profile fast 3.14t\n")
+    );
+    fs::write(secrets.join("ftpy_remote_cache_token"), "s3cret\n").unwrap();
+    assert!(run().starts_with("token=s3cret user=unset "));
+    fs::write(secrets.join("ftpy_remote_cache_user"), "robot").unwrap();
+    assert!(run().starts_with("token=s3cret user=robot "));
+
+    // Without --remote-cache: no secret; a registry on this machine needs the host network;
+    // a file:// store is out of a build's reach.
+    let text = stdout_of(&fx.ftpy().args(["dockerfile"]).output().unwrap());
+    assert!(!text.contains("secret") && !text.contains("remote-cache"), "{text}");
+    let out = fx
+        .ftpy()
+        .args(["dockerfile", "--remote-cache", "oci+http://127.0.0.1:5000/ftpy/builds"])
+        .output()
+        .unwrap();
+    assert!(stdout_of(&out).contains("docker build --network=host"), "{}", stdout_of(&out));
+    let out = fx.ftpy().args(["dockerfile", "--remote-cache", "file:///srv/ftpy-builds"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr_of(&out).contains("cannot read this machine's directories"), "{}", stderr_of(&out));
+}
+
 #[test]
 fn dockerfile_has_a_builder_and_a_slim_final_stage() {
     let fx = Fixture::new();

@@ -1,9 +1,11 @@
 //! `ftpy ci github`: a ready GitHub Actions workflow that tests a project on the GIL and the
-//! free-threaded build of each version, with ftpy's build cache restored by its key.
+//! free-threaded build of each version, with ftpy's build cache restored by its key, and with
+//! `--remote-cache` the builds pulled from a registry that only the default branch pushes to.
 
 use std::process::ExitCode;
 
 use crate::cli::CiCommand;
+use crate::commands::remote_cache_arg::{self, RemoteCacheArg};
 use crate::error::Error;
 use crate::interpreters::version::VersionRequest;
 
@@ -25,7 +27,11 @@ pub fn run(command: CiCommand, ctx: &crate::context::Context) -> Result<ExitCode
             if let Some(action) = &args.action {
                 check_action_reference(action)?;
             }
-            print!("{}", github_workflow(&args.python, args.action.as_deref(), &args.test_command));
+            let remote = args.remote_cache.as_deref().map(remote_cache_arg::parse).transpose()?;
+            print!(
+                "{}",
+                github_workflow(&args.python, args.action.as_deref(), &args.test_command, remote.as_ref())
+            );
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -55,47 +61,64 @@ fn check_action_reference(action: &str) -> Result<(), Error> {
 /// Each job sets up one version's pair with ftpy's action (`action.yml`: ftpy and the builds come
 /// from the Actions cache when they can), then does what a developer does on a laptop: `ftpy
 /// venv` makes the twin environments, `ftpy run` runs the tests in both, side by side.
-pub fn github_workflow(pythons: &[String], action: Option<&str>, test_command: &str) -> String {
+///
+/// With a remote cache, the action pulls the builds from it and builds only on a miss. Pushing
+/// to a registry is a job of its own, `builds`: it runs only on pushes to the default branch,
+/// and it alone has write access (GitHub gives a job its permissions for all its steps); the
+/// test jobs wait for it there, and elsewhere run at once with read access.
+pub fn github_workflow(
+    pythons: &[String],
+    action: Option<&str>,
+    test_command: &str,
+    remote: Option<&RemoteCacheArg>,
+) -> String {
     let pythons: Vec<String> = pythons.iter().map(|p| format!("\"{p}\"")).collect();
     let pythons = pythons.join(", ");
     let test_package = test_command.split_whitespace().next().unwrap_or("pytest");
-    let (how, setup) = match action {
-        Some(action) => (
-            format!("# ftpy's action: {action}"),
-            format!("      - name: Set up the pair with ftpy\n        uses: {action}\n"),
-        ),
-        None => (
-            "# ftpy's action is checked out from the repository named by the repository variable\n\
-             # FTPY_REPOSITORY (owner/name of ftpy; FTPY_REF picks a branch or tag), or pass\n\
-             # `--action owner/name@ref` to `ftpy ci github` to use it directly."
-                .to_string(),
-            "      - name: Check out ftpy's action\n        uses: actions/checkout@v4\n        with:\n          \
-             repository: ${{ vars.FTPY_REPOSITORY }}\n          ref: ${{ vars.FTPY_REF }}\n          \
-             path: .ftpy-action\n      - name: Set up the pair with ftpy\n        uses: ./.ftpy-action\n"
-                .to_string(),
-        ),
+    let how = match action {
+        Some(action) => format!("# ftpy's action: {action}"),
+        None => "# ftpy's action is checked out from the repository named by the repository variable\n\
+                 # FTPY_REPOSITORY (owner/name of ftpy; FTPY_REF picks a branch or tag), or pass\n\
+                 # `--action owner/name@ref` to `ftpy ci github` to use it directly."
+            .to_string(),
     };
+    let remote_note = remote.map(remote_note).unwrap_or_default();
+    let matrix =
+        format!("    strategy:\n      fail-fast: false\n      matrix:\n        python: [{pythons}]\n");
+    let (builds, test_after_builds) = match remote.filter(|r| r.can_push()) {
+        Some(remote) => (
+            format!(
+                "  # Pushes to the default branch pull the builds, build what the remote cache lacks and push\n  \
+                 # it: the only job that may write to the registry.\n  \
+                 builds:\n    \
+                 name: Python ${{{{ matrix.python }}}}, builds for the remote cache\n    \
+                 if: github.event_name == 'push' && github.ref == format('refs/heads/{{0}}', github.event.repository.default_branch)\n    \
+                 runs-on: ubuntu-24.04\n{permissions}{matrix}    steps:\n{setup}",
+                permissions = permissions(remote, true),
+                setup = setup_steps(action, Some((remote, true)))
+            ),
+            "    # After the builds job on the default branch (skipped elsewhere), whatever its outcome.\n    \
+             needs: builds\n    if: ${{ !cancelled() }}\n"
+                .to_string(),
+        ),
+        None => (String::new(), String::new()),
+    };
+    let test_permissions = remote.map(|r| permissions(r, false)).unwrap_or_default();
+    let setup = setup_steps(action, remote.map(|r| (r, false)));
     format!(
         r#"# Generated by `ftpy ci github`: test on the GIL and the free-threaded build of each CPython
 # version, built from verified source by ftpy, side by side in one job. The Actions cache keeps
 # ftpy and its builds, so later runs restore the interpreters in seconds instead of building them.
-{how}
+{remote_note}{how}
 name: GIL and free-threaded
 on: [push, pull_request]
 jobs:
-  test:
+{builds}  test:
     name: Python ${{{{ matrix.python }}}}, GIL and free-threaded
-    runs-on: ubuntu-24.04
-    strategy:
-      fail-fast: false
-      matrix:
-        python: [{pythons}]
-    steps:
+{test_after_builds}    runs-on: ubuntu-24.04
+{test_permissions}{matrix}    steps:
       - uses: actions/checkout@v4
-{setup}        with:
-          python-version: ${{{{ matrix.python }}}}
-          pair: true
-      - name: Twin environments (.venv-gil, .venv-ft) with the project's requirements
+{setup}      - name: Twin environments (.venv-gil, .venv-ft) with the project's requirements
         run: ftpy venv --python ${{{{ matrix.python }}}}
       - name: The test runner in both
         run: ftpy run -- python -m pip install {test_package}
@@ -103,4 +126,84 @@ jobs:
         run: ftpy run -- python -m {test_command}
 "#
     )
+}
+
+/// The header lines that say where the builds come from and who may push.
+fn remote_note(remote: &RemoteCacheArg) -> String {
+    let url = &remote.url;
+    if !remote.can_push() {
+        return format!(
+            "# Builds come from the read-only store {url}\n\
+             # (written by `ftpy cache export`): each job restores what it holds and builds only what\n\
+             # it lacks.\n"
+        );
+    }
+    let who = if remote.is_ghcr() {
+        "with the job's GITHUB_TOKEN and permissions: packages: write;\n\
+         # other branches and pull requests only read (packages: read). A package first pushed from\n\
+         # elsewhere must give this repository access in its settings.\n"
+    } else {
+        "with the secret FTPY_REMOTE_CACHE_TOKEN (the variable\n\
+         # FTPY_REMOTE_CACHE_USER names its user, ftpy if unset); the test jobs only read, with the\n\
+         # secret FTPY_REMOTE_CACHE_PULL_TOKEN, a read-only token (anonymous if unset).\n"
+    };
+    format!(
+        "# Builds come from the remote cache {url}:\n\
+         # each job pulls them and builds only what it lacks. Only the builds job, on pushes to the\n\
+         # default branch, pushes to it, {who}"
+    )
+}
+
+/// A job's `permissions:`: read the repository, and on ghcr.io read (or write) packages.
+fn permissions(remote: &RemoteCacheArg, push: bool) -> String {
+    let mut text = "    permissions:\n      contents: read\n".to_string();
+    if remote.is_ghcr() {
+        text.push_str(if push { "      packages: write\n" } else { "      packages: read\n" });
+    }
+    text
+}
+
+/// The steps that set up the pair with ftpy's action, given the remote cache and whether this
+/// job pushes to it.
+fn setup_steps(action: Option<&str>, remote: Option<(&RemoteCacheArg, bool)>) -> String {
+    let name = match remote {
+        Some((_, true)) => "Pull the pair, or build it, and push it",
+        _ => "Set up the pair with ftpy",
+    };
+    let mut text = match action {
+        Some(action) => format!("      - name: {name}\n        uses: {action}\n"),
+        None => format!(
+            "      - name: Check out ftpy's action\n        uses: actions/checkout@v4\n        with:\n          \
+             repository: ${{{{ vars.FTPY_REPOSITORY }}}}\n          ref: ${{{{ vars.FTPY_REF }}}}\n          \
+             path: .ftpy-action\n      - name: {name}\n        uses: ./.ftpy-action\n"
+        ),
+    };
+    text.push_str("        with:\n          python-version: ${{ matrix.python }}\n          pair: true\n");
+    let Some((remote, push)) = remote else {
+        return text;
+    };
+    text.push_str(&format!("          remote-cache: \"{}\"\n", remote.url));
+    if push {
+        text.push_str("          push: true\n");
+    }
+    // Only the steps that talk to the registry get a credential.
+    let env: &[(&str, &str)] = match (remote.can_push(), remote.is_ghcr(), push) {
+        (false, _, _) => &[],
+        (true, true, _) => &[("GITHUB_TOKEN", "secrets.GITHUB_TOKEN")],
+        (true, false, true) => &[
+            ("FTPY_REMOTE_CACHE_TOKEN", "secrets.FTPY_REMOTE_CACHE_TOKEN"),
+            ("FTPY_REMOTE_CACHE_USER", "vars.FTPY_REMOTE_CACHE_USER"),
+        ],
+        (true, false, false) => &[
+            ("FTPY_REMOTE_CACHE_TOKEN", "secrets.FTPY_REMOTE_CACHE_PULL_TOKEN"),
+            ("FTPY_REMOTE_CACHE_USER", "vars.FTPY_REMOTE_CACHE_USER"),
+        ],
+    };
+    if !env.is_empty() {
+        text.push_str("        env:\n");
+        for (name, value) in env {
+            text.push_str(&format!("          {name}: ${{{{ {value} }}}}\n"));
+        }
+    }
+    text
 }

@@ -1,10 +1,12 @@
 //! `ftpy dockerfile`: a multi-stage Dockerfile. The builder stage installs the build
 //! dependencies and ftpy (from this checkout, with install.sh) and builds the interpreter into
-//! `/opt/ftpy`; the final stage holds only the interpreter, its runtime libraries and PATH.
+//! `/opt/ftpy` (with `--remote-cache`, restores it from there and builds only on a miss); the
+//! final stage holds only the interpreter, its runtime libraries and PATH.
 
 use std::process::ExitCode;
 
 use crate::cli::DockerfileArgs;
+use crate::commands::remote_cache_arg::{self, RemoteCacheArg, Store};
 use crate::error::Error;
 use crate::interpreters::build::Profile;
 use crate::interpreters::version::VersionRequest;
@@ -85,14 +87,24 @@ pub fn run(args: DockerfileArgs, ctx: &crate::context::Context) -> Result<ExitCo
             });
         }
     }
+    let remote = args.remote_cache.as_deref().map(remote_cache_arg::parse).transpose()?;
+    if let Some(remote) = remote.as_ref().filter(|r| r.store == Store::File) {
+        return Err(Error::Usage {
+            message: format!("`{}`: a docker build cannot read this machine's directories", remote.url),
+            hints: vec![
+                "serve the directory over HTTP (any web server), or use a registry (oci://...)".into(),
+            ],
+        });
+    }
     if args.profile == Profile::Optimized {
+        let when = if remote.is_some() { " on a miss in the remote cache" } else { "" };
         ctx.reporter.info(format!(
-            "Note: the image builds CPython with PGO and LTO (--profile optimized): about {OPTIMIZED_MINUTES} minutes \
-             on 2 cores; --profile fast builds in about {FAST_MINUTES}"
+            "Note: the image builds CPython{when} with PGO and LTO (--profile optimized): about {OPTIMIZED_MINUTES} \
+             minutes on 2 cores; --profile fast builds in about {FAST_MINUTES}"
         ));
     }
     let command = regenerate_command(&args);
-    print!("{}", dockerfile(&request, &args.base, &builder, args.profile, &command));
+    print!("{}", dockerfile(&request, &args.base, &builder, args.profile, &command, remote.as_ref()));
     Ok(ExitCode::SUCCESS)
 }
 
@@ -111,7 +123,62 @@ fn regenerate_command(args: &DockerfileArgs) -> String {
     if args.profile == Profile::Fast {
         command.push_str(" --profile fast");
     }
+    if let Some(url) = &args.remote_cache {
+        command.push_str(&format!(" --remote-cache {url}"));
+    }
     command
+}
+
+/// The secrets the builder stage reads, by their BuildKit ids: mounted as files under
+/// /run/secrets for the one `RUN` that installs, never in a layer, an `ARG` or an `ENV`.
+const TOKEN_SECRET: &str = "ftpy_remote_cache_token";
+const USER_SECRET: &str = "ftpy_remote_cache_user";
+
+/// The builder's install step: plain, or with the remote cache, whose credentials (if any) come
+/// from secret mounts and live only in the environment of that one command.
+fn install_step(install: &str, remote: Option<&RemoteCacheArg>) -> String {
+    if remote.is_none() {
+        return format!("RUN {install}\n");
+    }
+    let read = |secret: &str, variable: &str| {
+        format!(
+            "if [ -s /run/secrets/{secret} ]; then \\\n      \
+             {variable}=$(cat /run/secrets/{secret}) && export {variable}; fi"
+        )
+    };
+    format!(
+        "# Restored from the remote cache (a build made under any home: builds are relocatable), else\n\
+         # built here, with the packages above (which also bring the runtime libraries the next step\n\
+         # finds). A token, if given, is read from a secret mount for this one command only.\n\
+         RUN --mount=type=secret,id={TOKEN_SECRET} --mount=type=secret,id={USER_SECRET} \\\n    \
+         {token} \\\n \
+         && {user} \\\n \
+         && {install}\n",
+        token = read(TOKEN_SECRET, "FTPY_REMOTE_CACHE_TOKEN"),
+        user = read(USER_SECRET, "FTPY_REMOTE_CACHE_USER"),
+    )
+}
+
+/// The header lines on the remote cache: how to give it a token, and what it can hold.
+fn remote_header(remote: &RemoteCacheArg, request: &VersionRequest) -> String {
+    let mut text = format!(
+        "# The builder restores the interpreter from the remote cache\n\
+         #   {url}\n\
+         # and builds it only on a miss. A hit needs a build made for what the builder is (its C\n\
+         # library and compiler are part of the key), pushed for instance by `ftpy install --push` in\n\
+         # a container of the builder image. A token for the registry is a BuildKit secret, never an\n\
+         # ARG or ENV, so that no layer keeps it (anonymous pulls need none):\n\
+         #   docker build --secret id={TOKEN_SECRET},env=FTPY_REMOTE_CACHE_TOKEN -f Dockerfile.python -t python:{request} .\n\
+         # (and --secret id={USER_SECRET},env=FTPY_REMOTE_CACHE_USER for a registry that wants a\n\
+         # user name).\n",
+        url = remote.url
+    );
+    if remote.is_loopback() {
+        text.push_str(
+            "# The build reaches a registry on this machine only with `docker build --network=host`.\n",
+        );
+    }
+    text
 }
 
 pub fn dockerfile(
@@ -120,6 +187,7 @@ pub fn dockerfile(
     builder: &str,
     profile: Profile,
     command: &str,
+    remote: Option<&RemoteCacheArg>,
 ) -> String {
     let (profile_flag, duration) = match profile {
         Profile::Optimized => {
@@ -136,6 +204,13 @@ pub fn dockerfile(
     let packages: Vec<&str> =
         crate::system::sysdeps::Platform::Debian.build_packages().into_iter().filter(|p| *p != tk).collect();
     let packages = packages.join(" ");
+    let remote_header = remote.map(|r| remote_header(r, request)).unwrap_or_default();
+    // The URL passed every check of remote_cache_arg: single quotes keep it as it is.
+    let install = match remote {
+        Some(remote) => format!("ftpy install --remote-cache '{}'{profile_flag} {request}", remote.url),
+        None => format!("ftpy install{profile_flag} {request}"),
+    };
+    let install = install_step(&install, remote);
     format!(
         r#"# syntax=docker/dockerfile:1
 # Generated by `ftpy dockerfile`: CPython {request} built from verified source by ftpy.
@@ -143,15 +218,14 @@ pub fn dockerfile(
 #   {command} > Dockerfile.python && docker build -f Dockerfile.python -t python:{request} .
 # The builder and the final image must be the same Debian or Ubuntu release. Building the
 # interpreter takes {duration}.
-
+{remote_header}
 FROM {builder} AS builder
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends {packages}
 COPY . /src/ftpy
 RUN FTPY_INSTALL_DIR=/usr/local/bin /src/ftpy/install.sh
 ENV FTPY_HOME=/opt/ftpy
-RUN ftpy install{profile_flag} {request}
-# The packages of the shared libraries the interpreter and its extension modules load.
+{install}# The packages of the shared libraries the interpreter and its extension modules load.
 RUN cd /opt/ftpy \
  && for f in versions/*/bin/python3.* versions/*/lib/python3.*/lib-dynload/*.so; do ldd "$f" 2>/dev/null || true; done \
   | awk '$2 == "=>" && $3 ~ /^\// {{print $3}}' | sort -u \
