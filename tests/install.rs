@@ -23,7 +23,10 @@ fn installs_freethreaded_build_with_its_flags_and_links() {
     let prefix = fx.path("versions/3.13.5t");
     // Built for the placeholder prefix, then relocated to where it is installed.
     let placeholder = runs[0][0].strip_prefix("--prefix=").unwrap();
-    assert!(placeholder.starts_with("/ftpy-relocatable-build-prefix-") && placeholder.len() == 200, "{placeholder}");
+    assert!(
+        placeholder.starts_with("/ftpy-relocatable-build-prefix-") && placeholder.len() == 200,
+        "{placeholder}"
+    );
     assert_eq!(runs[0][1..], ["--with-ensurepip=install", "--disable-gil"]);
     let interpreter = prefix.join("bin/python3.13t");
     assert!(interpreter.exists());

@@ -11,7 +11,7 @@ use crate::interpreters::build_cache::{self, BuildCache, entry_id};
 use crate::interpreters::digest::sha256_reader;
 use crate::interpreters::install::{self, InstallError};
 use crate::interpreters::remote_cache::{self, Pushed, RemoteCache};
-use crate::output::progress::{format_duration, human_bytes};
+use crate::output::progress::{format_duration, format_elapsed, human_bytes};
 use crate::system::clock::unix_now;
 use crate::system::toolchain::Toolchain;
 
@@ -209,7 +209,7 @@ fn push(cache: &BuildCache, args: CachePushArgs, ctx: &Context) -> Result<(), Er
                 "Pushed {key} to {url}:{} ({} in {})",
                 entry.id(),
                 human_bytes(bytes),
-                format_duration(started.elapsed())
+                format_elapsed(started.elapsed())
             ),
             Ok(Pushed::AlreadyThere) => println!("{key} is in {url}:{} already", entry.id()),
             Err(e) => {
@@ -257,7 +257,7 @@ fn pull(cache: &BuildCache, args: CachePullArgs, ctx: &Context) -> Result<(), Er
                     "Pulled {key} from {url}:{} ({} in {})",
                     entry.id(),
                     human_bytes(bytes),
-                    format_duration(started.elapsed())
+                    format_elapsed(started.elapsed())
                 ),
                 None => {
                     eprintln!("{key} is not in {url} (looked for {})", inputs.id());

@@ -106,15 +106,24 @@ fn print_plan(ctx: &Context, group: &InstallGroup, options: &InstallOptions) {
             options.build.jobs
         );
         if build_prefix == prefix {
-            println!("  prefix:    {} (longer than the placeholder: built for it, not relocatable)", prefix.display());
+            println!(
+                "  prefix:    {} (longer than the placeholder: built for it, not relocatable)",
+                prefix.display()
+            );
         } else {
-            println!("  prefix:    {} (the build is made for the placeholder above, then relocated)", prefix.display());
+            println!(
+                "  prefix:    {} (the build is made for the placeholder above, then relocated)",
+                prefix.display()
+            );
         }
         let toolchain = crate::system::toolchain::Toolchain::detect();
         let inputs = install::build_inputs(group, key, &options.build, &toolchain);
         println!("  cache id:  {}", inputs.id());
         if let Some(url) = &options.remote_cache {
-            println!("  remote:    {url} (looked up before building{})", if options.push { "; pushed to after" } else { "" });
+            println!(
+                "  remote:    {url} (looked up before building{})",
+                if options.push { "; pushed to after" } else { "" }
+            );
         }
     }
     let to_build = group

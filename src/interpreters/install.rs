@@ -29,7 +29,7 @@ use crate::interpreters::relocate;
 use crate::interpreters::remote_cache;
 use crate::interpreters::unpack;
 use crate::interpreters::version::{InstallKey, MinorVersion, Variant, VersionRequest};
-use crate::output::progress::format_duration;
+use crate::output::progress::format_elapsed;
 use crate::system::clock::unix_now;
 use crate::system::doctor::Diagnosis;
 use crate::system::files::{Discard, Transaction};
@@ -187,7 +187,14 @@ impl InstallOptions {
 }
 
 pub enum Outcome {
-    Installed { installation: Installation, warnings: Vec<String>, restored_from_cache: bool, seconds: f64 },
+    Installed {
+        installation: Installation,
+        warnings: Vec<String>,
+        restored_from_cache: bool,
+        seconds: f64,
+        /// How long removing the tree it replaced took, on a reinstall.
+        removing_previous: Option<f64>,
+    },
     AlreadyInstalled(Installation),
 }
 
@@ -374,16 +381,26 @@ fn publish_to_github(ctx: &Context, interpreters: &[(InstallKey, PathBuf)]) -> s
 
 fn report_outcome(ctx: &Context, outcome: &Outcome, requested: build::Profile) {
     match outcome {
-        Outcome::Installed { installation, warnings, restored_from_cache, seconds } => {
+        Outcome::Installed { installation, warnings, restored_from_cache, seconds, removing_previous } => {
             for warning in warnings {
                 ctx.reporter.warn(warning);
             }
             let how = if *restored_from_cache { "restored from the build cache" } else { "built" };
+            // The removal of the tree it replaced is part of the time, and said: on a slow disk
+            // it can take longer than the restore.
+            let removal = removing_previous
+                .map(|s| {
+                    format!(
+                        ", {} of it removing the previous tree",
+                        format_elapsed(Duration::from_secs_f64(s))
+                    )
+                })
+                .unwrap_or_default();
             println!(
-                "Installed {} ({}, {how} in {}): {}",
+                "Installed {} ({}, {how} in {}{removal}): {}",
                 installation.key,
                 installation.key.variant.label(),
-                format_duration(Duration::from_secs_f64(*seconds)),
+                format_elapsed(Duration::from_secs_f64(*seconds)),
                 installation.interpreter().display()
             );
             println!("  {}", installation.receipt.checks.summary());
@@ -725,7 +742,7 @@ fn pull(ctx: &Context, cache: &BuildCache, p: &Pending, url: &str, options: &Ins
                 "Downloaded {} from {url}: {} in {}",
                 entry.id(),
                 crate::output::progress::human_bytes(bytes),
-                format_duration(started.elapsed())
+                format_elapsed(started.elapsed())
             ));
             true
         }
@@ -751,7 +768,7 @@ fn push(ctx: &Context, cache: &BuildCache, entry: &Entry, url: &str) {
             "Pushed {} to {url}: {} in {}",
             entry.id(),
             crate::output::progress::human_bytes(bytes),
-            format_duration(started.elapsed())
+            format_elapsed(started.elapsed())
         )),
         Ok(remote_cache::Pushed::AlreadyThere) => {
             ctx.reporter.info(format!("{} is in {url} already (tag refreshed)", entry.id()))
@@ -1010,6 +1027,8 @@ fn finalize(
     };
     journal::kill_point(KillPoint::ReceiptWritten);
     let aside = transaction.commit_keeping_asides().pop();
+    let removal_started = Instant::now();
+    let removing_previous = aside.is_some().then_some(());
     let dropped = match aside {
         Some(aside) => match journal::drop_previous(home, key, &aside, p.keep_previous) {
             Ok(what) if p.keep_previous => {
@@ -1024,6 +1043,7 @@ fn finalize(
         },
         None => true,
     };
+    let removal_elapsed = removal_started.elapsed().as_secs_f64();
     if dropped {
         journal::kill_point(KillPoint::Committed);
         if let Err(e) = journal.finish() {
@@ -1041,11 +1061,13 @@ fn finalize(
             Err(e) => ctx.reporter.warn(format!("could not keep {key} in the build cache: {}", one_line(&e))),
         }
     }
+    let removing_previous = removing_previous.map(|()| removal_elapsed);
     let outcome = Outcome::Installed {
         installation,
         warnings,
         restored_from_cache,
         seconds: started.elapsed().as_secs_f64(),
+        removing_previous,
     };
     Ok((outcome, entry))
 }

@@ -203,6 +203,12 @@ pub fn human_bytes(n: u64) -> String {
 }
 
 /// `42s`, `3m07s`, `1h02m`.
+/// [`format_duration`], with tenths below ten seconds (`0.6s`, `7.5s`): for the times people
+/// compare (a restore, a download), where `0s` would say nothing.
+pub fn format_elapsed(d: Duration) -> String {
+    if d < Duration::from_secs(10) { format!("{:.1}s", d.as_secs_f64()) } else { format_duration(d) }
+}
+
 pub fn format_duration(d: Duration) -> String {
     let s = d.as_secs();
     match s {
