@@ -597,3 +597,116 @@ fn real_build_a_reinstall_built_from_source_has_its_own_pip() {
     assert!(stdout_of(&version).contains(&prefix.display().to_string()), "{}", stdout_of(&version));
     let _ = fs::remove_dir_all(&home);
 }
+
+/// Every regular file under `tree` but `.pyc` that contains `needle`.
+fn files_naming(tree: &Path, needle: &str) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut stack = vec![tree.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in fs::read_dir(&dir).unwrap() {
+            let entry = entry.unwrap();
+            let kind = entry.file_type().unwrap();
+            let path = entry.path();
+            if kind.is_dir() {
+                stack.push(path);
+            } else if kind.is_file() && path.extension().is_none_or(|e| e != "pyc") {
+                let bytes = fs::read(&path).unwrap();
+                if bytes.windows(needle.len()).any(|w| w == needle.as_bytes()) {
+                    found.push(path);
+                }
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn real_build_the_pair_travels_through_a_registry_into_a_home_at_another_path() {
+    let pair = real_pair();
+    let Some(registry) = common::registry::Registry::start() else {
+        require(false, "docker-registry", "apt-get install docker-registry");
+        return;
+    };
+    let url = registry.url("ftpy/builds");
+    let ftpy = |home: &Path, args: &[&str]| {
+        Command::new(assert_cmd::cargo::cargo_bin("ftpy"))
+            .env("FTPY_HOME", home)
+            .env_remove("FTPY_RECIPES")
+            .env_remove("FTPY_MIRROR")
+            .env_remove("FTPY_REMOTE_CACHE")
+            .env_remove("PYTHON_GIL")
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    // The builds the shared home made go up: both, as `cache push` with no argument does.
+    let pushed = ftpy(&pair.home, &["cache", "push", "--to", &url]);
+    assert!(pushed.status.success(), "{}\n{}", stdout_of(&pushed), stderr_of(&pushed));
+    let pushed = stdout_of(&pushed);
+    assert!(pushed.contains("Pushed 3.14.6 ") && pushed.contains("Pushed 3.14.6t "), "{pushed}");
+
+    // Another home, at a longer path: restored, never built (no mirror is given, so a build
+    // could not even download the source).
+    let work = tempfile::TempDir::new_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let home = work.path().join("another/place/for/a/team/member/whose/home/path/is/longer/ftpy");
+    let out = ftpy(&home, &["install", "--pair", "--profile", "fast", "--no-build", "--remote-cache", &url, "3.14.6"]);
+    let (stdout, stderr) = (stdout_of(&out), stderr_of(&out));
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(stderr.contains("Restored 3.14.6t from the remote cache"), "{stderr}");
+    assert!(stderr.contains("Restored 3.14.6 from the remote cache"), "{stderr}");
+    assert!(stdout.contains("Installed 3.14.6t (free-threaded, restored"), "{stdout}");
+    assert!(stdout.contains("GIL disabled"), "{stdout}");
+
+    for key in ["3.14.6", "3.14.6t"] {
+        let old = pair.home.join("versions").join(key);
+        let prefix = home.join("versions").join(key);
+        // Nothing but .pyc names where it was built or installed before.
+        let naming_old = files_naming(&prefix, &old.display().to_string());
+        assert!(naming_old.is_empty(), "{key}: {naming_old:?}");
+        let naming_placeholder = files_naming(&prefix, "/ftpy-relocatable-build-prefix-");
+        assert!(naming_placeholder.is_empty(), "{key}: {naming_placeholder:?}");
+        // sysconfig, the -config script and pkg-config name the new prefix.
+        let name = if key.ends_with('t') { "python3.14t" } else { "python3.14" };
+        let python = prefix.join("bin").join(name);
+        let paths = python_says(&python, "import sys, sysconfig; print(sys.prefix, sysconfig.get_paths()['include'])");
+        assert_eq!(paths, format!("{} {}/include/{name}", prefix.display(), prefix.display()));
+        let config = Command::new(prefix.join("bin").join(format!("{name}-config")))
+            .args(["--includes", "--ldflags"])
+            .output()
+            .unwrap();
+        assert!(config.status.success());
+        let config = stdout_of(&config);
+        assert!(config.contains(&format!("-I{}/include/{name}", prefix.display())), "{config}");
+        assert!(config.contains(&format!("-L{}/lib", prefix.display())), "{config}");
+        if require(which_pkg_config(), "pkg-config", "apt-get install pkg-config") {
+            let pc = Command::new("pkg-config")
+                .args(["--cflags", "python3"])
+                .env("PKG_CONFIG_PATH", prefix.join("lib/pkgconfig"))
+                .output()
+                .unwrap();
+            assert_eq!(stdout_of(&pc).trim(), format!("-I{}/include/{name}", prefix.display()));
+        }
+        let pip = Command::new(prefix.join("bin/pip3.14")).arg("--version").env_remove("PYTHON_GIL").output().unwrap();
+        assert!(pip.status.success(), "{}", stderr_of(&pip));
+        assert!(stdout_of(&pip).contains(&prefix.display().to_string()), "{}", stdout_of(&pip));
+    }
+
+    // A C extension built from source against the restored free-threaded interpreter imports,
+    // and keeps the GIL off.
+    let ft = home.join("versions/3.14.6t/bin/python3.14t");
+    let package = write_package(work.path(), "relocext", Some(Extension { declares_no_gil: true, ..Extension::default() }), &[]);
+    let install = Command::new(&ft)
+        .args(["-m", "pip", "install", "--no-index", "--no-build-isolation", "--disable-pip-version-check"])
+        .arg(&package)
+        .env("PIP_CACHE_DIR", work.path().join("pip-cache"))
+        .env_remove("PYTHON_GIL")
+        .output()
+        .unwrap();
+    assert!(install.status.success(), "{}\n{}", stdout_of(&install), stderr_of(&install));
+    let said = python_says(&ft, "import sys, relocext._core as c; print(c.add(2, 3), sys._is_gil_enabled())");
+    assert_eq!(said, "5 False");
+}
+
+fn which_pkg_config() -> bool {
+    Command::new("pkg-config").arg("--version").output().is_ok_and(|o| o.status.success())
+}

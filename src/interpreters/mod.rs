@@ -11,8 +11,13 @@
 //!   can take.
 //! - [`download`]: fetches the source from mirrors into a content-addressed cache, verified by
 //!   [`digest`] (sha256, fail closed); [`unpack`] extracts it safely into staging.
-//! - [`build`]: configure, make, make install into the staging prefix, logged to a file.
-//! - [`build_cache`]: a finished build kept as an archive, restored instead of building again.
+//! - [`build`]: configure, make, make install into the staging prefix, logged to a file. Every
+//!   build is configured for a placeholder prefix; [`relocate`] rewrites the tree for the prefix
+//!   it is installed at.
+//! - [`build_cache`]: a finished build kept as an archive (as built, for the placeholder), keyed
+//!   without the prefix, restored and relocated instead of building again, under any home.
+//! - [`remote_cache`]: the same entries in a team's OCI registry or a static directory of them:
+//!   looked up before building, pulled into the build cache, pushed after.
 //! - [`post_install_check`]: the staged interpreter runs, its GIL is what its variant says, and
 //!   the required modules import.
 //! - [`install`]: the whole sequence under a lock, moved into place with one set-aside/commit
@@ -21,9 +26,6 @@
 //!   finished or undone by the next command.
 //! - [`installation`]: what is installed (receipts) and the `<home>/bin` links to it, and
 //!   [`home`]: where everything lives.
-//! - Being built for the shared build cache (issue 11), tested but not yet called:
-//!   [`relocate`] moves an installed tree to another prefix, and [`remote_cache`] speaks to an
-//!   OCI registry.
 //!
 //! Each error type here says its own exit code and hints (`impl crate::error::Diagnose` beside
 //! it); `install::InstallError` holds the failures that belong to no single step. The modules
