@@ -649,7 +649,10 @@ fn real_build_the_pair_travels_through_a_registry_into_a_home_at_another_path() 
     // could not even download the source).
     let work = tempfile::TempDir::new_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
     let home = work.path().join("another/place/for/a/team/member/whose/home/path/is/longer/ftpy");
-    let out = ftpy(&home, &["install", "--pair", "--profile", "fast", "--no-build", "--remote-cache", &url, "3.14.6"]);
+    let out = ftpy(
+        &home,
+        &["install", "--pair", "--profile", "fast", "--no-build", "--remote-cache", &url, "3.14.6"],
+    );
     let (stdout, stderr) = (stdout_of(&out), stderr_of(&out));
     assert!(out.status.success(), "{stdout}\n{stderr}");
     assert!(stderr.contains("Restored 3.14.6t from the remote cache"), "{stderr}");
@@ -668,7 +671,10 @@ fn real_build_the_pair_travels_through_a_registry_into_a_home_at_another_path() 
         // sysconfig, the -config script and pkg-config name the new prefix.
         let name = if key.ends_with('t') { "python3.14t" } else { "python3.14" };
         let python = prefix.join("bin").join(name);
-        let paths = python_says(&python, "import sys, sysconfig; print(sys.prefix, sysconfig.get_paths()['include'])");
+        let paths = python_says(
+            &python,
+            "import sys, sysconfig; print(sys.prefix, sysconfig.get_paths()['include'])",
+        );
         assert_eq!(paths, format!("{} {}/include/{name}", prefix.display(), prefix.display()));
         let config = Command::new(prefix.join("bin").join(format!("{name}-config")))
             .args(["--includes", "--ldflags"])
@@ -686,7 +692,11 @@ fn real_build_the_pair_travels_through_a_registry_into_a_home_at_another_path() 
                 .unwrap();
             assert_eq!(stdout_of(&pc).trim(), format!("-I{}/include/{name}", prefix.display()));
         }
-        let pip = Command::new(prefix.join("bin/pip3.14")).arg("--version").env_remove("PYTHON_GIL").output().unwrap();
+        let pip = Command::new(prefix.join("bin/pip3.14"))
+            .arg("--version")
+            .env_remove("PYTHON_GIL")
+            .output()
+            .unwrap();
         assert!(pip.status.success(), "{}", stderr_of(&pip));
         assert!(stdout_of(&pip).contains(&prefix.display().to_string()), "{}", stdout_of(&pip));
     }
@@ -694,7 +704,12 @@ fn real_build_the_pair_travels_through_a_registry_into_a_home_at_another_path() 
     // A C extension built from source against the restored free-threaded interpreter imports,
     // and keeps the GIL off.
     let ft = home.join("versions/3.14.6t/bin/python3.14t");
-    let package = write_package(work.path(), "relocext", Some(Extension { declares_no_gil: true, ..Extension::default() }), &[]);
+    let package = write_package(
+        work.path(),
+        "relocext",
+        Some(Extension { declares_no_gil: true, ..Extension::default() }),
+        &[],
+    );
     let install = Command::new(&ft)
         .args(["-m", "pip", "install", "--no-index", "--no-build-isolation", "--disable-pip-version-check"])
         .arg(&package)

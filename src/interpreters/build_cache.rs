@@ -178,8 +178,17 @@ impl EntryMeta {
                 here.version.as_deref().unwrap_or("")
             ));
         }
-        if !self.prefix.is_absolute() {
-            return Some(format!("its prefix {} is not an absolute path", self.prefix.display()));
+        // The prefix relocation replaces: a plain absolute path of two components or more, so
+        // that metadata cannot make a restore rewrite `/usr` or `/` throughout the tree.
+        let plain = self.prefix.is_absolute()
+            && self.prefix.components().skip(1).all(|c| matches!(c, std::path::Component::Normal(_)))
+            && self.prefix.components().count() >= 3
+            && !self.prefix.as_os_str().as_encoded_bytes().ends_with(b"/");
+        if !plain {
+            return Some(format!(
+                "its build prefix {} is not an absolute path of two components or more",
+                self.prefix.display()
+            ));
         }
         None
     }
@@ -789,6 +798,12 @@ mod tests {
         newer.libc_version = Some("9.99".into());
         let err = cache.import(&newer, &inputs, &fetched("2")).unwrap_err().to_string();
         assert!(err.contains("linked against glibc 9.99"), "{err}");
+        for prefix in ["/usr", "/", "relative/path", "/a/../b"] {
+            let mut odd = entry.meta.clone();
+            odd.prefix = PathBuf::from(prefix);
+            let err = cache.import(&odd, &inputs, &fetched("p")).unwrap_err().to_string();
+            assert!(err.contains("is not an absolute path of two components"), "{prefix}: {err}");
+        }
         let mut wrong = entry.meta.clone();
         wrong.archive_sha256 = "1".repeat(64).parse().unwrap();
         let err = cache.import(&wrong, &inputs, &fetched("3")).unwrap_err().to_string();
