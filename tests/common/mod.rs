@@ -253,6 +253,10 @@ cp "$srcdir/Makefile.fake" Makefile
 echo "configure: creating Makefile"
 "#;
 
+/// The fake Makefile. `install` writes, besides the stub interpreter and pip, files that name the
+/// prefix as a real build's do, so that relocation has something to rewrite: a pkg-config file,
+/// a `python3.X-config` script, and a "library" holding the prefix as NUL-terminated strings
+/// (which relocation must rewrite in place, padded to the same length).
 const MAKEFILE: &str = "include config.mk\n\
 all:\n\
 \t@echo \"gcc -c Python/ceval.c (MAKEFLAGS=$(MAKEFLAGS))\"\n\
@@ -263,7 +267,11 @@ all:\n\
 \t@if [ -n \"$$FAKE_PGO_FAILURES\" ]; then echo \"Running code to generate profile data (this can take a while):\"; echo \"./python -m test --pgo --timeout=\"; n=$$(ls profile-failed.* 2>/dev/null | wc -l); if [ $$n -lt $$FAKE_PGO_FAILURES ]; then touch profile-failed.$$n; echo \"test test_generators failed\"; exit 2; fi; fi\n\
 \t@echo \"gcc -o python\"\n\
 install:\n\
-\tmkdir -p \"$(DESTDIR)$(PREFIX)/bin\" \"$(DESTDIR)$(PREFIX)/lib\"\n\
+\tmkdir -p \"$(DESTDIR)$(PREFIX)/bin\" \"$(DESTDIR)$(PREFIX)/lib/pkgconfig\"\n\
+\tprintf 'prefix=%s\\nlibdir=$${prefix}/lib\\nincludedir=$${prefix}/include/python@SERIES@$(SUFFIX)\\nName: Python\\nCflags: -I$${includedir}\\n' \"$(PREFIX)\" > \"$(DESTDIR)$(PREFIX)/lib/pkgconfig/python3.pc\"\n\
+\tprintf '#!/bin/sh\\necho \"-I%s/include/python@SERIES@$(SUFFIX) -L%s/lib\"\\n' \"$(PREFIX)\" \"$(PREFIX)\" > \"$(DESTDIR)$(PREFIX)/bin/python@SERIES@$(SUFFIX)-config\"\n\
+\tchmod +x \"$(DESTDIR)$(PREFIX)/bin/python@SERIES@$(SUFFIX)-config\"\n\
+\tprintf '\\177ELF\\000%s/lib\\000getpath\\000%s\\000' \"$(PREFIX)\" \"$(PREFIX)\" > \"$(DESTDIR)$(PREFIX)/lib/libpython@SERIES@$(SUFFIX).so\"\n\
 \tsed -e 's/@FT@/$(FT)/' -e 's/@GIL@/$(GIL)/' \"$(SRCDIR)/python.in\" > \"$(DESTDIR)$(PREFIX)/bin/python@SERIES@$(SUFFIX)\"\n\
 \tchmod +x \"$(DESTDIR)$(PREFIX)/bin/python@SERIES@$(SUFFIX)\"\n\
 \tprintf '#!/bin/sh\\necho pip\\n' > \"$(DESTDIR)$(PREFIX)/bin/pip@SERIES@\"\n\
