@@ -419,7 +419,7 @@ fn credentials_wrong_missing_and_right_and_never_shown() {
     let out = cmd.args(["cache", "push", "--to", &url]).output().unwrap();
     assert_eq!(out.status.code(), Some(17), "{}", both(&out));
     let stderr = stderr_of(&out);
-    assert!(stderr.contains("failed to push 3.14.6t"), "{stderr}");
+    assert_eq!(stderr.matches("failed to push 3.14.6t").count(), 1, "said once: {stderr}");
     assert!(stderr.contains("(HTTP 401): the credentials were not accepted"), "{stderr}");
     assert!(stderr.contains("check FTPY_REMOTE_CACHE_TOKEN (and FTPY_REMOTE_CACHE_USER)"), "{stderr}");
     seen.push_str(&both(&out));
