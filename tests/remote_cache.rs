@@ -155,7 +155,7 @@ fn push_then_install_into_another_home_restores_relocated() {
     assert_eq!(a.configure_runs().len(), 1);
     assert_relocated(&a.path("versions/3.14.6t"), "3.14.6t", Path::new(PLACEHOLDER));
     // One ORAS-style artifact under the entry's id.
-    assert_eq!(tags(&registry, REPO), [id.clone()]);
+    assert_eq!(tags(&registry, REPO), std::slice::from_ref(&id));
     let m = manifest(&registry, &id);
     assert_eq!(m["artifactType"], "application/vnd.ftpy.build.v1");
     assert_eq!(m["config"]["mediaType"], "application/vnd.oci.empty.v1+json");
@@ -346,6 +346,18 @@ fn a_tampered_blob_is_refused_with_its_digest_and_built_instead() {
     let tampered = sha256_hex(&vec![b'x'; length]);
     assert_ne!(meta["archive_sha256"], tampered.as_str());
     assert!(b.staging_leftovers().is_empty());
+
+    // The blob gone from the registry's storage: it answers 404, which costs a line and a build.
+    fs::remove_file(&data).unwrap();
+    let c = Fixture::with_release(V);
+    let out = install(&c, c.home.path(), &["--remote-cache", &url, "3.14.6t"]);
+    ok(&out);
+    let stderr = stderr_of(&out);
+    let warnings = lines_with(&stderr, "could not restore");
+    assert_eq!(warnings.len(), 1, "{stderr}");
+    assert!(warnings[0].contains(&format!("the registry answered blob {digest}")), "{stderr}");
+    assert!(warnings[0].contains("HTTP 404"), "{stderr}");
+    assert_eq!(c.configure_runs().len(), 1, "built from source");
 }
 
 #[test]

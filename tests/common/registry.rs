@@ -17,11 +17,12 @@ use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
-/// The registry binary: `FTPY_TEST_DOCKER_REGISTRY`, else `docker-registry` on PATH, else
-/// Debian's `/usr/bin/docker-registry`.
+/// The registry binary: `FTPY_TEST_DOCKER_REGISTRY` (if it names no file, none), else
+/// `docker-registry` on PATH, else Debian's `/usr/bin/docker-registry`.
 pub fn registry_binary() -> Option<PathBuf> {
     if let Some(path) = std::env::var_os("FTPY_TEST_DOCKER_REGISTRY").filter(|p| !p.is_empty()) {
-        return Some(PathBuf::from(path));
+        let path = PathBuf::from(path);
+        return path.is_file().then_some(path);
     }
     which::which("docker-registry").ok().or_else(|| {
         let debian = PathBuf::from("/usr/bin/docker-registry");
@@ -94,15 +95,13 @@ impl Registry {
     fn wait_ready(&mut self, limit: Duration) -> bool {
         let started = Instant::now();
         while started.elapsed() < limit {
-            if let Some(child) = self.child.as_mut() {
-                if child.try_wait().unwrap().is_some() {
-                    return false;
-                }
+            if let Some(child) = self.child.as_mut()
+                && child.try_wait().unwrap().is_some()
+            {
+                return false;
             }
-            if let Some(status) = http_status(self.port, "/v2/") {
-                if status == 200 || status == 401 {
-                    return true;
-                }
+            if matches!(http_status(self.port, "/v2/"), Some(200 | 401)) {
+                return true;
             }
             std::thread::sleep(Duration::from_millis(50));
         }
