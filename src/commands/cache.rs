@@ -214,7 +214,10 @@ fn push(cache: &BuildCache, args: CachePushArgs, ctx: &Context) -> Result<(), Er
             Ok(Pushed::AlreadyThere) => println!("{key} is in {url}:{} already", entry.id()),
             Err(e) => {
                 let error = Error::from(e).context(format!("failed to push {key}"));
-                crate::error::report_nonfatal(&error);
+                // One build alone: its error ends the command, and is printed then (once).
+                if chosen.len() > 1 {
+                    crate::error::report_nonfatal(&error);
+                }
                 failures.push(error);
             }
         }

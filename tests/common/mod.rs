@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod index;
+pub mod registry;
 
 use std::collections::HashMap;
 use std::fs;
@@ -36,6 +37,9 @@ pub enum Route {
     Zeros { len: u64, content_length: Option<u64> },
     /// 200 with the body (and its length) sent one byte every `every`: a stalling server.
     Trickle { body: Vec<u8>, every: Duration },
+    /// `route` for a request whose `Authorization` is exactly `authorization`; anything else
+    /// gets 401 with `WWW-Authenticate: <challenge>`.
+    Guarded { authorization: String, challenge: String, route: Box<Route> },
 }
 
 #[derive(Clone, Debug)]
@@ -104,10 +108,24 @@ fn handle(mut stream: TcpStream, routes: &Mutex<HashMap<String, Route>>, hits: &
     let first_hit = {
         let mut hits = hits.lock().unwrap();
         let first = !hits.iter().any(|h| h.path == path);
-        hits.push(Hit { path: path.clone(), range: range.clone(), authorization });
+        hits.push(Hit { path: path.clone(), range: range.clone(), authorization: authorization.clone() });
         first
     };
-    let route = routes.lock().unwrap().get(&path).cloned();
+    let mut route = routes.lock().unwrap().get(&path).cloned();
+    if let Some(Route::Guarded { authorization: wanted, challenge, route: inner }) = route {
+        if authorization.as_deref() != Some(wanted.as_str()) {
+            let body = "{\"errors\":[{\"code\":\"UNAUTHORIZED\"}]}";
+            let _ = stream.write_all(
+                format!(
+                    "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: {challenge}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                )
+                .as_bytes(),
+            );
+            return;
+        }
+        route = Some(*inner);
+    }
     let mut content_type = String::new();
     let (body, honour_range, cut) = match route {
         None => {
@@ -139,6 +157,7 @@ fn handle(mut stream: TcpStream, routes: &Mutex<HashMap<String, Route>>, hits: &
             let _ = stream.shutdown(std::net::Shutdown::Both);
             return;
         }
+        Some(Route::Guarded { .. }) => unreachable!("unwrapped above"),
         Some(Route::Trickle { body, every }) => {
             let header =
                 format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
@@ -253,6 +272,10 @@ cp "$srcdir/Makefile.fake" Makefile
 echo "configure: creating Makefile"
 "#;
 
+/// The fake Makefile. `install` writes, besides the stub interpreter and pip, files that name the
+/// prefix as a real build's do, so that relocation has something to rewrite: a pkg-config file,
+/// a `python3.X-config` script, and a "library" holding the prefix as NUL-terminated strings
+/// (which relocation must rewrite in place, padded to the same length).
 const MAKEFILE: &str = "include config.mk\n\
 all:\n\
 \t@echo \"gcc -c Python/ceval.c (MAKEFLAGS=$(MAKEFLAGS))\"\n\
@@ -263,7 +286,11 @@ all:\n\
 \t@if [ -n \"$$FAKE_PGO_FAILURES\" ]; then echo \"Running code to generate profile data (this can take a while):\"; echo \"./python -m test --pgo --timeout=\"; n=$$(ls profile-failed.* 2>/dev/null | wc -l); if [ $$n -lt $$FAKE_PGO_FAILURES ]; then touch profile-failed.$$n; echo \"test test_generators failed\"; exit 2; fi; fi\n\
 \t@echo \"gcc -o python\"\n\
 install:\n\
-\tmkdir -p \"$(DESTDIR)$(PREFIX)/bin\" \"$(DESTDIR)$(PREFIX)/lib\"\n\
+\tmkdir -p \"$(DESTDIR)$(PREFIX)/bin\" \"$(DESTDIR)$(PREFIX)/lib/pkgconfig\"\n\
+\tprintf 'prefix=%s\\nlibdir=$${prefix}/lib\\nincludedir=$${prefix}/include/python@SERIES@$(SUFFIX)\\nName: Python\\nCflags: -I$${includedir}\\n' \"$(PREFIX)\" > \"$(DESTDIR)$(PREFIX)/lib/pkgconfig/python3.pc\"\n\
+\tprintf '#!/bin/sh\\necho \"-I%s/include/python@SERIES@$(SUFFIX) -L%s/lib\"\\n' \"$(PREFIX)\" \"$(PREFIX)\" > \"$(DESTDIR)$(PREFIX)/bin/python@SERIES@$(SUFFIX)-config\"\n\
+\tchmod +x \"$(DESTDIR)$(PREFIX)/bin/python@SERIES@$(SUFFIX)-config\"\n\
+\tprintf '\\177ELF\\000%s/lib\\000getpath\\000%s\\000' \"$(PREFIX)\" \"$(PREFIX)\" > \"$(DESTDIR)$(PREFIX)/lib/libpython@SERIES@$(SUFFIX).so\"\n\
 \tsed -e 's/@FT@/$(FT)/' -e 's/@GIL@/$(GIL)/' \"$(SRCDIR)/python.in\" > \"$(DESTDIR)$(PREFIX)/bin/python@SERIES@$(SUFFIX)\"\n\
 \tchmod +x \"$(DESTDIR)$(PREFIX)/bin/python@SERIES@$(SUFFIX)\"\n\
 \tprintf '#!/bin/sh\\necho pip\\n' > \"$(DESTDIR)$(PREFIX)/bin/pip@SERIES@\"\n\
@@ -407,7 +434,13 @@ impl Fixture {
             .env("FTPY_TEST_RECORD", self.record.path())
             .env("FTPY_RETRY_PAUSE_MS", "50")
             .env_remove("CI")
-            .env_remove("GITHUB_ACTIONS");
+            .env_remove("GITHUB_ACTIONS")
+            // No remote cache or registry credentials of the person running the tests.
+            .env_remove("FTPY_REMOTE_CACHE")
+            .env_remove("FTPY_REMOTE_CACHE_TOKEN")
+            .env_remove("FTPY_REMOTE_CACHE_USER")
+            .env_remove("GITHUB_TOKEN")
+            .env("DOCKER_CONFIG", self.record.path().join("no-docker-config"));
         for var in [
             "FAKE_FAIL_CONFIGURE",
             "FAKE_FAIL_MAKE",
