@@ -623,10 +623,8 @@ fn files_naming(tree: &Path, needle: &str) -> Vec<PathBuf> {
 #[test]
 fn real_build_the_pair_travels_through_a_registry_into_a_home_at_another_path() {
     let pair = real_pair();
-    let Some(registry) = common::registry::Registry::start() else {
-        require(false, "docker-registry", "apt-get install docker-registry");
-        return;
-    };
+    // Says why when it cannot start (and fails under CI=true).
+    let Some(registry) = common::registry::Registry::start() else { return };
     let url = registry.url("ftpy/builds");
     let ftpy = |home: &Path, args: &[&str]| {
         Command::new(assert_cmd::cargo::cargo_bin("ftpy"))
@@ -657,7 +655,7 @@ fn real_build_the_pair_travels_through_a_registry_into_a_home_at_another_path() 
     assert!(out.status.success(), "{stdout}\n{stderr}");
     assert!(stderr.contains("Restored 3.14.6t from the remote cache"), "{stderr}");
     assert!(stderr.contains("Restored 3.14.6 from the remote cache"), "{stderr}");
-    assert!(stdout.contains("Installed 3.14.6t (free-threaded, restored"), "{stdout}");
+    assert!(stdout.contains("Installed 3.14.6t (free-threaded, restored from the remote cache"), "{stdout}");
     assert!(stdout.contains("GIL disabled"), "{stdout}");
 
     for key in ["3.14.6", "3.14.6t"] {

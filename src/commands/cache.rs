@@ -10,7 +10,7 @@ use crate::error::Error;
 use crate::interpreters::build_cache::{self, BuildCache, entry_id};
 use crate::interpreters::digest::sha256_reader;
 use crate::interpreters::install::{self, InstallError};
-use crate::interpreters::remote_cache::{self, Pushed, RemoteCache};
+use crate::interpreters::remote_cache::{self, Pushed, RemoteCache, RemoteCacheError};
 use crate::output::progress::{format_duration, format_elapsed, human_bytes};
 use crate::system::clock::unix_now;
 use crate::system::toolchain::Toolchain;
@@ -196,11 +196,11 @@ fn push(cache: &BuildCache, args: CachePushArgs, ctx: &Context) -> Result<(), Er
         let key = &installation.key;
         let entry = installation.receipt.build_cache_key.as_deref().and_then(|k| cache.entry(k));
         let Some(entry) = entry else {
-            ctx.reporter.warn(format!(
-                "{key} has no relocatable archive in the build cache (installed with --no-build-cache, pruned since, \
-                 or made by an older ftpy): `ftpy install --reinstall {key}` makes one"
-            ));
-            failures.push(InstallError::NotCached { key: key.to_string(), remote: None }.into());
+            let error = Error::from(RemoteCacheError::NoArchive { key: key.to_string() });
+            if chosen.len() > 1 {
+                crate::error::report_nonfatal(&error);
+            }
+            failures.push(error);
             continue;
         };
         let started = std::time::Instant::now();

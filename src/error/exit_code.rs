@@ -92,7 +92,7 @@ impl ExitCode {
                 "an installation is damaged (no readable receipt); ftpy will not touch it unasked"
             }
             ExitCode::NotCached => {
-                "`--no-build`: no cache (local or remote) holds a build this machine can use; nothing was built"
+                "not cached: `--no-build` found no build this machine can use (nothing was built), or `cache push` no archive to push"
             }
             ExitCode::RemoteCache => {
                 "`ftpy cache push|pull`: the remote cache could not be read or written (installs fall back to building)"

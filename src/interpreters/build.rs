@@ -391,6 +391,11 @@ fn run_step(
         .stderr(writer_err)
         .env("LC_ALL", "C")
         .env_remove("PYTHON_GIL");
+    // A build runs code from the source tarball (configure, the PGO test run): it gets no
+    // credential of ftpy's, nor the CI job's token.
+    for var in crate::system::python::SECRETS.iter().chain(&["GITHUB_TOKEN"]) {
+        command.env_remove(var);
+    }
     // Its own process group, so that ftpy can stop the whole build (make, the compilers, the
     // PGO test run) when told to stop, even by a signal sent to ftpy alone; default signals.
     crate::system::interrupt::prepare_child(&mut command);

@@ -194,6 +194,8 @@ pub enum Outcome {
         seconds: f64,
         /// How long removing the tree it replaced took, on a reinstall.
         removing_previous: Option<f64>,
+        /// The remote cache it was restored from, if it came from one.
+        remote: Option<String>,
     },
     AlreadyInstalled(Installation),
 }
@@ -381,11 +383,22 @@ fn publish_to_github(ctx: &Context, interpreters: &[(InstallKey, PathBuf)]) -> s
 
 fn report_outcome(ctx: &Context, outcome: &Outcome, requested: build::Profile) {
     match outcome {
-        Outcome::Installed { installation, warnings, restored_from_cache, seconds, removing_previous } => {
+        Outcome::Installed {
+            installation,
+            warnings,
+            restored_from_cache,
+            seconds,
+            removing_previous,
+            remote,
+        } => {
             for warning in warnings {
                 ctx.reporter.warn(warning);
             }
-            let how = if *restored_from_cache { "restored from the build cache" } else { "built" };
+            let how = match (restored_from_cache, remote) {
+                (_, Some(url)) => format!("restored from the remote cache {url}"),
+                (true, None) => "restored from the build cache".into(),
+                (false, None) => "built".into(),
+            };
             // The removal of the tree it replaced is part of the time, and said: on a slow disk
             // it can take longer than the restore.
             let removal = removing_previous
@@ -814,8 +827,13 @@ fn restore_one(
     // A receipt inside the archive would make a half-restored tree look installed.
     let _ = fs::remove_file(tree.join(installation::RECEIPT_FILE));
     journal::kill_point(KillPoint::RestoreUnpacked);
-    let finished =
-        Finished { tree, build_seconds: entry.meta.build_seconds, restored_from_cache: true, log: None };
+    let finished = Finished {
+        tree,
+        build_seconds: entry.meta.build_seconds,
+        restored_from_cache: true,
+        remote: remote.map(str::to_string),
+        log: None,
+    };
     match finalize(ctx, p, finished, options, None, started) {
         Ok((outcome, _)) => {
             let from =
@@ -950,6 +968,7 @@ fn build_one(
         tree,
         build_seconds: started.elapsed().as_secs_f64(),
         restored_from_cache: false,
+        remote: None,
         log: Some(plan.log_path.clone()),
     };
     let (outcome, entry) = finalize(ctx, p, finished, options, prepared, started)?;
@@ -964,6 +983,8 @@ struct Finished {
     tree: PathBuf,
     build_seconds: f64,
     restored_from_cache: bool,
+    /// The remote cache the build cache had it from, just now.
+    remote: Option<String>,
     log: Option<PathBuf>,
 }
 
@@ -1009,6 +1030,7 @@ fn finalize(
         journal::kill_point(KillPoint::PreviousSetAside);
     }
     let log = finished.log.clone();
+    let remote = finished.remote.clone();
     let placed = place_and_check(p, finished, options);
     let (installation, warnings, restored_from_cache) = match placed {
         Ok(done) => done,
@@ -1068,6 +1090,7 @@ fn finalize(
         restored_from_cache,
         seconds: started.elapsed().as_secs_f64(),
         removing_previous,
+        remote,
     };
     Ok((outcome, entry))
 }

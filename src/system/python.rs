@@ -49,6 +49,10 @@ pub const REMOVED: &[&str] = &[
     "PYTHON_GIL",
 ];
 
+/// Credentials ftpy reads for itself (a remote cache's token), which no process it starts for
+/// its own work needs: not a build, not a probe, not a pip that runs a package's build script.
+pub const SECRETS: &[&str] = &["FTPY_REMOTE_CACHE_TOKEN"];
+
 /// Variables the user's own command in `ftpy run` does not see.
 pub const USER_REMOVED: &[&str] = &["PYTHONHOME", "PYTHONPLATLIBDIR"];
 
@@ -56,7 +60,7 @@ pub const USER_REMOVED: &[&str] = &["PYTHONHOME", "PYTHONPLATLIBDIR"];
 /// environment policy above; the caller adds arguments, directory and standard streams.
 pub fn python(interpreter: impl AsRef<OsStr>) -> Command {
     let mut command = Command::new(interpreter);
-    for var in REMOVED {
+    for var in REMOVED.iter().chain(SECRETS) {
         command.env_remove(var);
     }
     command

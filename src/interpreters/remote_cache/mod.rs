@@ -65,6 +65,8 @@ pub enum RemoteCacheError {
         #[source]
         source: BuildCacheError,
     },
+    #[error("{key} has no relocatable archive in the build cache, so there is nothing to push")]
+    NoArchive { key: String },
     #[error("cannot keep what the remote cache sent in {}", path.display())]
     Local {
         path: PathBuf,
@@ -79,6 +81,7 @@ impl Diagnose for RemoteCacheError {
             RemoteCacheError::BadUrl { .. } | RemoteCacheError::ReadOnly { .. } => ExitCode::Usage,
             RemoteCacheError::Registry(OciError::BadUrl { .. }) => ExitCode::Usage,
             RemoteCacheError::Local { .. } => ExitCode::LocalError,
+            RemoteCacheError::NoArchive { .. } => ExitCode::NotCached,
             _ => ExitCode::RemoteCache,
         }
     }
@@ -98,6 +101,10 @@ impl Diagnose for RemoteCacheError {
             RemoteCacheError::Registry(OciError::Denied { credentials: false, .. }) => vec![
                 "give a token in FTPY_REMOTE_CACHE_TOKEN (user in FTPY_REMOTE_CACHE_USER), or log in with `docker login`"
                     .into(),
+            ],
+            RemoteCacheError::NoArchive { key } => vec![
+                "it was installed with --no-build-cache, its archive was pruned since, or an older ftpy made it".into(),
+                format!("`ftpy install --reinstall {key}` makes one (from the build cache or the source)"),
             ],
             RemoteCacheError::Registry(OciError::Unreachable { .. }) => {
                 vec!["check the URL and that the registry is up; the remote cache is optional: without it ftpy builds".into()]
