@@ -87,7 +87,7 @@ for i in $(seq "$runs"); do
         >"$work/restore-$i.out" 2>&1 || { cat "$work/restore-$i.out" >&2; exit 1; }
     t=$(elapsed "$start" "$(now)")
     times+=("$t")
-    bytes=$(grep -oE "^Downloaded [^:]+: [0-9.]+ [kMG]?B" "$work/restore-$i.out" | awk '{print $(NF-1), $NF}' | paste -sd+ -)
+    bytes=$(sed -nE 's/^Downloaded .*: ([0-9.]+ [KMG]?i?B) in .*/\1/p' "$work/restore-$i.out" | paste -sd+ - || true)
     echo "   run $i: ${t}s (downloaded $bytes)"
     rm -rf -- "$work/consumers/a-longer-path-than-the-builder-had/run-$i"
 done
