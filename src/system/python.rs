@@ -20,6 +20,10 @@
 //! - `PYTHON_GIL`: `PYTHON_GIL=0` stops a GIL build from starting at all, and either value
 //!   hides the build's own GIL state, which the probes and the scan report.
 //!
+//! It also removes [`SECRETS`], the credentials ftpy reads for itself (`FTPY_REMOTE_CACHE_TOKEN`):
+//! a `pip install` runs the build scripts of the packages it builds, which have no business
+//! with the team's registry token.
+//!
 //! Everything else is kept: the variables a user sets on purpose that leave the interpreter
 //! its own (`PYTHONUTF8`, `PYTHONIOENCODING`, `PYTHONWARNINGS`, `PYTHONDONTWRITEBYTECODE`,
 //! `PYTHONPYCACHEPREFIX`, `PYTHONNOUSERSITE`, `PYTHONSAFEPATH`, the debugging and tracing
@@ -94,6 +98,7 @@ mod tests {
         assert_eq!(
             own,
             [
+                "FTPY_REMOTE_CACHE_TOKEN",
                 "PYTHONEXECUTABLE",
                 "PYTHONHOME",
                 "PYTHONINSPECT",
