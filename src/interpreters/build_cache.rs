@@ -178,15 +178,16 @@ impl EntryMeta {
                 here.version.as_deref().unwrap_or("")
             ));
         }
-        // The prefix relocation replaces: a plain absolute path of two components or more, so
-        // that metadata cannot make a restore rewrite `/usr` or `/` throughout the tree.
+        // The prefix relocation replaces: the placeholder, or a plain absolute path of two
+        // components or more, so that metadata cannot make a restore rewrite `/usr` or `/`
+        // throughout the tree.
         let plain = self.prefix.is_absolute()
             && self.prefix.components().skip(1).all(|c| matches!(c, std::path::Component::Normal(_)))
             && self.prefix.components().count() >= 3
             && !self.prefix.as_os_str().as_encoded_bytes().ends_with(b"/");
-        if !plain {
+        if !plain && self.prefix != relocate::placeholder_prefix() {
             return Some(format!(
-                "its build prefix {} is not an absolute path of two components or more",
+                "its build prefix {} is neither ftpy's placeholder nor an absolute path of two components or more",
                 self.prefix.display()
             ));
         }
@@ -802,7 +803,7 @@ mod tests {
             let mut odd = entry.meta.clone();
             odd.prefix = PathBuf::from(prefix);
             let err = cache.import(&odd, &inputs, &fetched("p")).unwrap_err().to_string();
-            assert!(err.contains("is not an absolute path of two components"), "{prefix}: {err}");
+            assert!(err.contains("is neither ftpy's placeholder nor an absolute path"), "{prefix}: {err}");
         }
         let mut wrong = entry.meta.clone();
         wrong.archive_sha256 = "1".repeat(64).parse().unwrap();
