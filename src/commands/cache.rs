@@ -4,7 +4,9 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use crate::cli::{CacheCommand, CacheExportArgs, CacheKeyArgs, CachePullArgs, CachePushArgs, PruneArgs};
+use crate::cli::{
+    BuildFlags, CacheCommand, CacheExportArgs, CacheKeyArgs, CachePullArgs, CachePushArgs, PruneArgs,
+};
 use crate::context::Context;
 use crate::error::Error;
 use crate::interpreters::build_cache::{self, BuildCache, entry_id};
@@ -126,12 +128,7 @@ fn key(args: CacheKeyArgs, ctx: &Context) -> Result<(), Error> {
     let request = args.request.parse()?;
     let recipes = ctx.recipes()?;
     let resolved = crate::interpreters::request::resolve_requests(&recipes, &[request], args.pair)?;
-    let options = crate::interpreters::request::build_options(
-        args.build.profile,
-        &args.build.configure_opts,
-        Some(1),
-        false,
-    )?;
+    let options = key_options(&args.build)?;
     let toolchain = Toolchain::detect();
     let groups = install::group_by_release(&resolved);
     let group = &groups[0];
@@ -147,6 +144,12 @@ fn key(args: CacheKeyArgs, ctx: &Context) -> Result<(), Error> {
         }
     }
     Ok(())
+}
+
+/// The build options a key is computed from: the profile and configure options (the number of
+/// jobs and ccache do not change the bits).
+fn key_options(flags: &BuildFlags) -> Result<crate::interpreters::build::BuildOptions, Error> {
+    crate::interpreters::request::build_options(flags.profile, &flags.configure_opts, Some(1), false)
 }
 
 /// The remote cache a `cache push|pull` names, else `FTPY_REMOTE_CACHE`; opened.
@@ -238,12 +241,7 @@ fn pull(cache: &BuildCache, args: CachePullArgs, ctx: &Context) -> Result<(), Er
     let requests = crate::interpreters::request::parse_requests(&args.requests)?;
     let recipes = ctx.recipes()?;
     let groups = install::plan(ctx, &recipes, &requests, args.pair)?;
-    let options = crate::interpreters::request::build_options(
-        args.build.profile,
-        &args.build.configure_opts,
-        Some(1),
-        false,
-    )?;
+    let options = key_options(&args.build)?;
     let toolchain = Toolchain::detect();
     let url = remote.url();
     let mut missing = Vec::new();
