@@ -85,6 +85,37 @@ fn install_from(fx: &Fixture, url: &str, extra_env: &[(&str, &str)], key: &str) 
     cmd.args(["install", "--profile", "fast", "--remote-cache", url, key]).output().unwrap()
 }
 
+/// What partial downloads or stores the build cache holds.
+fn partials(fx: &Fixture) -> Vec<String> {
+    list_dir(&fx.path("cache/builds")).into_iter().filter(|n| n.contains(".partial")).collect()
+}
+
+/// Fix: a manifest could name a layer of any size, and ftpy wrote that many bytes to disk before
+/// the digest could refuse them. A layer larger than FTPY_MAX_DOWNLOAD_MIB is not fetched.
+#[test]
+fn a_layer_larger_than_the_download_limit_is_never_fetched() {
+    let a = Fixture::with_release(V);
+    let (id, meta, _) = exported(&a, "3.14.6t");
+    let size = 3 << 20;
+    let (server, url, blob) = fake_registry(
+        &id,
+        &meta,
+        &"ab".repeat(32),
+        size,
+        Route::Zeros { len: size, content_length: Some(size) },
+    );
+    let b = Fixture::with_release(V);
+    let out = install_from(&b, &url, &[("FTPY_MAX_DOWNLOAD_MIB", "1")], "3.14.6t");
+    ok(&out);
+    let stderr = stderr_of(&out);
+    let warnings = lines_with(&stderr, "could not restore");
+    assert_eq!(warnings.len(), 1, "{stderr}");
+    assert!(warnings[0].contains("3145728 bytes, more than the 1 MiB allowed"), "{stderr}");
+    assert!(server.hits(&blob).is_empty(), "the blob was requested");
+    assert_eq!(b.configure_runs().len(), 1, "built instead");
+    assert!(partials(&b).is_empty(), "{:?}", partials(&b));
+}
+
 /// A layer of 0 bytes (the digest of nothing, metadata agreeing): downloaded, then refused by
 /// the restore as a corrupt archive; a line and a build.
 #[test]

@@ -155,7 +155,7 @@ impl RemoteCache {
         if text.starts_with("oci://") || text.starts_with("oci+http://") {
             let url: RegistryUrl = text.parse()?;
             let credentials = Credentials::find(&url.host, env);
-            return Ok(RemoteCache::Registry(Registry::new(url, credentials, timeout)));
+            return Ok(RemoteCache::Registry(Registry::new(url, credentials, timeout, max_bytes)));
         }
         match StaticStore::new(text, timeout, max_bytes) {
             Ok(store) => Ok(RemoteCache::Static(store)),

@@ -304,13 +304,25 @@ pub struct Registry {
     credentials: Option<Credentials>,
     /// The `Authorization` value that worked, and the access it was obtained for.
     authorization: Option<(String, Access)>,
+    /// The largest blob fetched: a manifest may claim any size.
+    max_blob_bytes: u64,
 }
 
 impl Registry {
-    /// A client for `url`. `timeout` bounds each whole request (a blob too: give it room).
-    pub fn new(url: RegistryUrl, credentials: Option<Credentials>, timeout: Duration) -> Registry {
-        let agent = crate::system::http::bounded_agent(timeout);
-        Registry { url, agent, credentials, authorization: None }
+    /// A client for `url`. `timeout` bounds each whole request (a blob too: give it room);
+    /// no blob larger than `max_blob_bytes` is fetched. An HTTPS registry is never followed to
+    /// plain HTTP (a redirect included): its manifests are trusted because TLS carried them.
+    pub fn new(
+        url: RegistryUrl,
+        credentials: Option<Credentials>,
+        timeout: Duration,
+        max_blob_bytes: u64,
+    ) -> Registry {
+        let agent = match url.transport {
+            Transport::Https => crate::system::http::bounded_https_agent(timeout),
+            Transport::Http => crate::system::http::bounded_agent(timeout),
+        };
+        Registry { url, agent, credentials, authorization: None, max_blob_bytes }
     }
 
     pub fn url(&self) -> &RegistryUrl {
@@ -368,6 +380,18 @@ impl Registry {
         let digest = descriptor.sha256()?;
         let url = format!("{}/blobs/sha256:{digest}", self.url.base());
         let what = format!("blob sha256:{digest}");
+        // Fix: the size came from the registry, and was trusted up to any number of bytes
+        // written to disk before the digest was checked.
+        if descriptor.size > self.max_blob_bytes {
+            return Err(OciError::Protocol {
+                what,
+                why: format!(
+                    "the manifest says {} bytes, more than the {} MiB allowed (FTPY_MAX_DOWNLOAD_MIB)",
+                    descriptor.size,
+                    self.max_blob_bytes >> 20
+                ),
+            });
+        }
         let mut response =
             self.send(&what, Access::Pull, |agent, auth| with_auth(agent.get(&url), auth).call())?;
         match response.status().as_u16() {
@@ -484,15 +508,12 @@ impl Registry {
                 why: "the token realm is not an http(s) URL".into(),
             });
         }
-        // Credentials go to a token service over plain HTTP only when the registry is plain
-        // HTTP too (a local one).
-        if realm.starts_with("http://")
-            && self.url.transport == Transport::Https
-            && self.credentials.is_some()
-        {
+        // A token service over plain HTTP only for a plain-HTTP registry (a local one): an
+        // HTTPS registry's tokens (and the credentials they are asked with) stay on TLS.
+        if realm.starts_with("http://") && self.url.transport == Transport::Https {
             return Err(OciError::Protocol {
                 what: what.into(),
-                why: "an HTTPS registry sent credentials to a plain-HTTP token service".into(),
+                why: "an HTTPS registry sent ftpy to a plain-HTTP token service".into(),
             });
         }
         let actions = match access {
@@ -624,6 +645,27 @@ mod tests {
         assert_eq!(at("file:///etc/passwd"), None);
         let local = resolve_location("http://127.0.0.1:5000/v2/a/blobs/uploads/", "/v2/a/blobs/uploads/u");
         assert_eq!(local.map(|(_, same)| same), Some(true));
+    }
+
+    #[test]
+    fn an_https_registry_is_never_followed_to_plain_http() {
+        let at = |text: &str| Registry::new(text.parse().unwrap(), None, Duration::from_secs(5), 1 << 20);
+        assert!(at("oci://ghcr.io/a/b").agent.config().https_only(), "a redirect to http:// is refused");
+        assert!(!at("oci+http://127.0.0.1:5000/a/b").agent.config().https_only());
+    }
+
+    #[test]
+    fn a_blob_larger_than_allowed_is_not_fetched() {
+        // Nothing listens on port 9: the size is refused before any request.
+        let mut registry = Registry::new(
+            "oci+http://127.0.0.1:9/a/b".parse().unwrap(),
+            None,
+            Duration::from_secs(5),
+            1 << 20,
+        );
+        let descriptor = Descriptor::of(MANIFEST_MEDIA_TYPE, "0".repeat(64).parse().unwrap(), (1 << 20) + 1);
+        let error = registry.fetch_blob(&descriptor, &mut Vec::new()).unwrap_err();
+        assert!(error.to_string().contains("1048577 bytes, more than the 1 MiB allowed"), "{error}");
     }
 
     #[test]

@@ -43,8 +43,13 @@ impl StaticStore {
             return Err("a base URL has no query or fragment".into());
         }
         let base = match parsed.scheme() {
+            // Metadata and archive are trusted because TLS carried them: an `https://` store is
+            // never followed to plain HTTP (a redirect included).
             "https" | "http" => {
-                let agent = crate::system::http::bounded_agent(timeout);
+                let agent = match parsed.scheme() {
+                    "https" => crate::system::http::bounded_https_agent(timeout),
+                    _ => crate::system::http::bounded_agent(timeout),
+                };
                 Base::Http { base: url.trim_end_matches('/').to_string(), agent }
             }
             "file" => {
