@@ -85,6 +85,29 @@ fn install_from(fx: &Fixture, url: &str, extra_env: &[(&str, &str)], key: &str) 
     cmd.args(["install", "--profile", "fast", "--remote-cache", url, key]).output().unwrap()
 }
 
+/// Wait for `child` up to `limit`; kill it (and fail) if it is still running then.
+fn wait_bounded(child: &mut std::process::Child, limit: Duration) -> std::process::ExitStatus {
+    let started = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if started.elapsed() > limit {
+            kill_hard(child);
+            panic!("still running after {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn wait_for_hit(server: &TestServer, path: &str, limit: Duration) {
+    let started = Instant::now();
+    while server.hits(path).is_empty() {
+        assert!(started.elapsed() < limit, "no request for {path}: {:?}", server.all_hits());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// What partial downloads or stores the build cache holds.
 fn partials(fx: &Fixture) -> Vec<String> {
     list_dir(&fx.path("cache/builds")).into_iter().filter(|n| n.contains(".partial")).collect()
@@ -129,6 +152,73 @@ fn an_empty_layer_is_refused_and_built_instead() {
     assert_eq!(b.configure_runs().len(), 1, "built instead\n{}", both(&out));
     assert!(stderr_of(&out).contains("is corrupt"), "{}", both(&out));
     assert!(b.staging_leftovers().is_empty());
+}
+
+/// Fix: SIGTERM (or Ctrl-C) during a download from the remote cache was noted and ignored until
+/// the archive had come whole (up to 30 minutes). It stops the download: exit 130, nothing
+/// built, no partial file.
+#[test]
+fn a_signal_stops_a_download_from_the_remote_cache() {
+    let a = Fixture::with_release(V);
+    let (id, meta, archive) = exported(&a, "3.14.6t");
+    let every = Duration::from_millis(25);
+    let (server, url, blob) = fake_registry(
+        &id,
+        &meta,
+        &sha256_hex(&archive),
+        archive.len() as u64,
+        Route::Trickle { body: archive.clone(), every },
+    );
+    let b = Fixture::with_release(V);
+    let mut child = b
+        .command(assert_cmd::cargo::cargo_bin("ftpy"))
+        .args(["install", "--profile", "fast", "--remote-cache", &url, "3.14.6t"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for_hit(&server, &blob, Duration::from_secs(20));
+    std::thread::sleep(Duration::from_millis(500));
+    let signalled = Instant::now();
+    let kill = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(kill.success());
+    let status = wait_bounded(&mut child, Duration::from_secs(20));
+    let stderr = String::from_utf8_lossy(&read_all(child.stderr.take().unwrap())).into_owned();
+    assert!(signalled.elapsed() < Duration::from_secs(10), "took {:?}", signalled.elapsed());
+    assert_eq!(status.code(), Some(130), "{stderr}");
+    assert!(b.configure_runs().is_empty(), "nothing built: {stderr}");
+    assert!(lines_with(&stderr, "could not restore").is_empty(), "not a fault of the remote: {stderr}");
+    assert!(partials(&b).is_empty(), "{:?}", partials(&b));
+    assert!(b.versions().is_empty());
+}
+
+/// Fix: a registry sending a byte now and then held the install for the whole request timeout
+/// (30 minutes). Under the minimum rate over FTPY_DOWNLOAD_SPEED_TIME, the download is given up:
+/// a line and a build.
+#[test]
+fn a_trickling_blob_is_given_up_as_stalled() {
+    let a = Fixture::with_release(V);
+    let (id, meta, _) = exported(&a, "3.14.6t");
+    // 400 bytes at 20 a second: 20 s whole, if nothing gives up.
+    let body = vec![7u8; 400];
+    let (_server, url, _) = fake_registry(
+        &id,
+        &meta,
+        &sha256_hex(&body),
+        body.len() as u64,
+        Route::Trickle { body: body.clone(), every: Duration::from_millis(50) },
+    );
+    let b = Fixture::with_release(V);
+    let started = Instant::now();
+    let out = install_from(&b, &url, &[("FTPY_DOWNLOAD_SPEED_TIME", "2")], "3.14.6t");
+    ok(&out);
+    let stderr = stderr_of(&out);
+    let warnings = lines_with(&stderr, "could not restore");
+    assert_eq!(warnings.len(), 1, "{stderr}");
+    assert!(warnings[0].contains("the transfer stalled"), "{stderr}");
+    assert!(started.elapsed() < Duration::from_secs(15), "took {:?}", started.elapsed());
+    assert_eq!(b.configure_runs().len(), 1);
+    assert!(partials(&b).is_empty(), "{:?}", partials(&b));
 }
 
 /// Held: a manifest answered with a redirect to another host: the credentials stay home (the

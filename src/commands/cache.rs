@@ -253,7 +253,7 @@ fn pull(cache: &BuildCache, args: CachePullArgs, ctx: &Context) -> Result<(), Er
                 continue;
             }
             let started = std::time::Instant::now();
-            match remote_cache::pull_into(&mut remote, cache, &inputs)? {
+            match remote_cache::pull_into(&mut remote, cache, &inputs, &ctx.limits)? {
                 Some((entry, bytes)) => println!(
                     "Pulled {key} from {url}:{} ({} in {})",
                     entry.id(),
