@@ -221,6 +221,41 @@ fn a_trickling_blob_is_given_up_as_stalled() {
     assert!(partials(&b).is_empty(), "{:?}", partials(&b));
 }
 
+/// Fix: a `kill -9` during a pull left `<key>.tar.zst.partial-<pid>` in the build cache until a
+/// `cache prune` a day later. The next pull of the key removes it; the install restores.
+#[test]
+fn a_pull_killed_hard_leaves_nothing_after_the_next_install() {
+    let a = Fixture::with_release(V);
+    let (id, meta, archive) = exported(&a, "3.14.6t");
+    let (server, url, blob) = fake_registry(
+        &id,
+        &meta,
+        &sha256_hex(&archive),
+        archive.len() as u64,
+        Route::Trickle { body: archive.clone(), every: Duration::from_millis(25) },
+    );
+    let b = Fixture::with_release(V);
+    let mut child = b
+        .command(assert_cmd::cargo::cargo_bin("ftpy"))
+        .args(["install", "--profile", "fast", "--remote-cache", &url, "3.14.6t"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for_hit(&server, &blob, Duration::from_secs(20));
+    std::thread::sleep(Duration::from_millis(300));
+    kill_hard(&mut child);
+    assert_eq!(partials(&b).len(), 1, "the killed pull's file");
+
+    server.route(&blob, Route::Serve(archive));
+    let out = install_from(&b, &url, &[], "3.14.6t");
+    ok(&out);
+    assert!(stderr_of(&out).contains("Restored 3.14.6t from the remote cache"), "{}", both(&out));
+    assert!(b.configure_runs().is_empty());
+    assert!(partials(&b).is_empty(), "{:?}", partials(&b));
+    assert!(b.staging_leftovers().is_empty(), "{:?}", b.staging_leftovers());
+}
+
 /// Held: a manifest answered with a redirect to another host: the credentials stay home (the
 /// redirected request carries no Authorization), and the entry restores.
 #[test]
@@ -536,4 +571,30 @@ fn a_kill_after_a_restore_is_unpacked_leaves_nothing_behind() {
     assert!(stdout_of(&out).contains("restored from the build cache"), "{}", both(&out));
     assert!(b.configure_runs().is_empty());
     assert!(b.staging_leftovers().is_empty(), "{:?}", b.staging_leftovers());
+}
+
+/// Fix (as for a pull): a kill after a build was archived but before it became an entry (the
+/// checks running) left its partial archive until a `cache prune` a day later. The next store
+/// of the key removes it.
+#[test]
+fn a_kill_before_the_archive_is_committed_leaves_nothing_after_the_next_install() {
+    let fx = Fixture::with_release(V);
+    let pause = fx.home.path().join("paused");
+    let mut child = fx
+        .command(assert_cmd::cargo::cargo_bin("ftpy"))
+        .env("FTPY_TEST_PAUSE_AT", "install:checked")
+        .env("FTPY_TEST_PAUSE_FILE", &pause)
+        .args(["install", "--profile", "fast", "3.14.6t"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    assert!(wait_for_file(&pause, Duration::from_secs(60)), "never paused");
+    kill_hard(&mut child);
+    assert_eq!(partials(&fx).len(), 1, "the archive made before the checks");
+    let out = fx.ftpy().args(["install", "--profile", "fast", "3.14.6t"]).output().unwrap();
+    ok(&out);
+    assert!(partials(&fx).is_empty(), "{:?}", partials(&fx));
+    let list = stdout_of(&fx.ftpy().args(["cache", "list"]).output().unwrap());
+    assert_eq!(list.lines().count(), 1, "{list}");
 }

@@ -332,6 +332,7 @@ pub fn pull_into(
     }
     fs::create_dir_all(cache.dir())
         .map_err(|source| RemoteCacheError::Local { path: cache.dir().to_path_buf(), source })?;
+    cache.remove_dead_partials(&inputs.key());
     let partial = cache.dir().join(format!("{}.tar.zst.partial-{}", inputs.key(), std::process::id()));
     let bytes = remote.download(&found, &partial, limits)?;
     match cache.import(&found.meta, inputs, &partial) {
