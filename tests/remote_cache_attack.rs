@@ -598,3 +598,33 @@ fn a_kill_before_the_archive_is_committed_leaves_nothing_after_the_next_install(
     let list = stdout_of(&fx.ftpy().args(["cache", "list"]).output().unwrap());
     assert_eq!(list.lines().count(), 1, "{list}");
 }
+
+/// Fix: a manifest (or a token, or a store's metadata) sent a byte now and then held the install
+/// for the download's 30-minute bound. A small answer must come whole within twice
+/// FTPY_DOWNLOAD_SPEED_TIME (at least 10 s): a line and a build.
+#[test]
+fn a_trickling_manifest_or_metadata_is_given_up() {
+    let a = Fixture::with_release(V);
+    let (id, meta, archive) = exported(&a, "3.14.6t");
+    let digest = format!("sha256:{}", sha256_hex(&archive));
+    let every = Duration::from_millis(50);
+    let registry = TestServer::start();
+    let body = manifest(&meta, &digest, archive.len() as u64);
+    registry.route(&format!("/v2/{REPO}/manifests/{id}"), Route::Trickle { body, every });
+    let store = TestServer::start();
+    let body = serde_json::to_vec(&meta).unwrap();
+    store.route(&format!("/s/{id}.json"), Route::Trickle { body, every });
+    for url in [
+        format!("oci+http://{}/{REPO}", registry.base.trim_start_matches("http://")),
+        format!("{}/s", store.base),
+    ] {
+        let b = Fixture::with_release(V);
+        let started = Instant::now();
+        let out = install_from(&b, &url, &[("FTPY_DOWNLOAD_SPEED_TIME", "2")], "3.14.6t");
+        ok(&out);
+        let stderr = stderr_of(&out);
+        assert_eq!(lines_with(&stderr, "could not restore").len(), 1, "{url}: {stderr}");
+        assert!(started.elapsed() < Duration::from_secs(25), "{url}: took {:?}", started.elapsed());
+        assert_eq!(b.configure_runs().len(), 1, "{url}");
+    }
+}

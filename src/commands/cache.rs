@@ -158,7 +158,7 @@ fn remote(flag: Option<&str>, ctx: &Context) -> Result<RemoteCache, Error> {
         message: "no remote cache given".into(),
         hints: vec!["give one with --remote-cache URL, or set FTPY_REMOTE_CACHE".into()],
     })?;
-    Ok(remote_cache::open(&url, ctx.limits.max_bytes)?)
+    Ok(remote_cache::open(&url, &ctx.limits)?)
 }
 
 /// Upload the build cache entries of installations: those named, else all of them.

@@ -750,7 +750,7 @@ fn remote_fault(
 /// is there now; a miss or a fault (said in one line) is false.
 fn pull(ctx: &Context, cache: &BuildCache, p: &Pending, url: &str, options: &InstallOptions) -> bool {
     let started = Instant::now();
-    let pulled = remote_cache::open(url, ctx.limits.max_bytes)
+    let pulled = remote_cache::open(url, &ctx.limits)
         .and_then(|mut remote| remote_cache::pull_into(&mut remote, cache, &p.inputs, &ctx.limits));
     match pulled {
         Ok(Some((entry, bytes))) => {
@@ -779,7 +779,7 @@ fn pull(ctx: &Context, cache: &BuildCache, p: &Pending, url: &str, options: &Ins
 /// stands).
 fn push(ctx: &Context, cache: &BuildCache, entry: &Entry, url: &str) {
     let started = Instant::now();
-    let pushed = remote_cache::open(url, ctx.limits.max_bytes)
+    let pushed = remote_cache::open(url, &ctx.limits)
         .and_then(|mut remote| remote.push(entry, &cache.archive_file(entry)));
     match pushed {
         Ok(remote_cache::Pushed::Uploaded(bytes)) => ctx.reporter.info(format!(

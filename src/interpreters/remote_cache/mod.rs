@@ -151,14 +151,21 @@ impl RemoteCache {
         env: impl Fn(&str) -> Option<String>,
         timeout: Duration,
         max_bytes: u64,
+        small_timeout: Duration,
     ) -> Result<RemoteCache, RemoteCacheError> {
         let text = text.trim();
         if text.starts_with("oci://") || text.starts_with("oci+http://") {
             let url: RegistryUrl = text.parse()?;
             let credentials = Credentials::find(&url.host, env);
-            return Ok(RemoteCache::Registry(Registry::new(url, credentials, timeout, max_bytes)));
+            return Ok(RemoteCache::Registry(Registry::new(
+                url,
+                credentials,
+                timeout,
+                max_bytes,
+                small_timeout,
+            )));
         }
-        match StaticStore::new(text, timeout, max_bytes) {
+        match StaticStore::new(text, timeout, max_bytes, small_timeout) {
             Ok(store) => Ok(RemoteCache::Static(store)),
             Err(why) => Err(RemoteCacheError::BadUrl { text: crate::output::redact::redact(text), why }),
         }
@@ -353,14 +360,23 @@ pub fn configured(flag: Option<&str>) -> Option<String> {
         .filter(|s| !s.is_empty())
 }
 
-/// Open the remote cache `url` with the credentials of this process's environment.
-pub fn open(url: &str, max_bytes: u64) -> Result<RemoteCache, RemoteCacheError> {
+/// Open the remote cache `url` with the credentials of this process's environment, within
+/// `limits`.
+pub fn open(url: &str, limits: &DownloadLimits) -> Result<RemoteCache, RemoteCacheError> {
     RemoteCache::open(
         url,
         |name| std::env::var(name).ok().filter(|v| !v.is_empty()),
         REQUEST_TIMEOUT,
-        max_bytes,
+        limits.max_bytes,
+        small_answer_timeout(limits),
     )
+}
+
+/// How long a small answer (a manifest, a token, an entry's metadata) may take whole: twice
+/// the window over which a transfer must keep its minimum rate (FTPY_DOWNLOAD_SPEED_TIME), and
+/// at least 10 s.
+pub fn small_answer_timeout(limits: &DownloadLimits) -> Duration {
+    (limits.rate_window * 2).max(Duration::from_secs(10))
 }
 
 /// How long one request to a remote cache may take, a download of an archive included (about
