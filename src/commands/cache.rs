@@ -158,7 +158,7 @@ fn remote(flag: Option<&str>, ctx: &Context) -> Result<RemoteCache, Error> {
         message: "no remote cache given".into(),
         hints: vec!["give one with --remote-cache URL, or set FTPY_REMOTE_CACHE".into()],
     })?;
-    Ok(remote_cache::open(&url, ctx.limits.max_bytes)?)
+    Ok(remote_cache::open(&url, &ctx.limits)?)
 }
 
 /// Upload the build cache entries of installations: those named, else all of them.
@@ -253,7 +253,7 @@ fn pull(cache: &BuildCache, args: CachePullArgs, ctx: &Context) -> Result<(), Er
                 continue;
             }
             let started = std::time::Instant::now();
-            match remote_cache::pull_into(&mut remote, cache, &inputs)? {
+            match remote_cache::pull_into(&mut remote, cache, &inputs, &ctx.limits)? {
                 Some((entry, bytes)) => println!(
                     "Pulled {key} from {url}:{} ({} in {})",
                     entry.id(),

@@ -29,7 +29,7 @@ pub fn run(args: InstallArgs, ctx: Context) -> Result<ExitCode, Error> {
     };
     if let Some(url) = &options.remote_cache {
         // A URL that cannot name a store is a usage error now, not a warning per build.
-        let remote = crate::interpreters::remote_cache::open(url, ctx.limits.max_bytes)?;
+        let remote = crate::interpreters::remote_cache::open(url, &ctx.limits)?;
         if options.push && matches!(remote, RemoteCache::Static(_)) {
             return Err(RemoteCacheError::ReadOnly { url: remote.url() }.into());
         }

@@ -259,6 +259,7 @@ impl BuildCache {
     ) -> Result<Prepared, BuildCacheError> {
         fs::create_dir_all(&self.dir).map_err(io_err(&self.dir))?;
         let key = inputs.key();
+        self.remove_dead_partials(&key);
         let partial = self.dir.join(format!("{key}.tar.zst.partial-{}", std::process::id()));
         let written = (|| -> io::Result<(Sha256Digest, u64)> {
             let encoder = zstd::Encoder::new(HashingWriter::new(File::create(&partial)?), ZSTD_LEVEL)?;
@@ -283,6 +284,29 @@ impl BuildCache {
             Err(e) => {
                 let _ = fs::remove_file(&partial);
                 Err(io_err(&partial)(e))
+            }
+        }
+    }
+
+    /// Remove what a killed store or download of `key` left (`<key>.tar.zst.partial-<pid>`)
+    /// once its process is gone (Fix: each one stayed until a `cache prune` a day later; an
+    /// archive is 30 to 100 MB). Another process's file in progress is left alone.
+    pub fn remove_dead_partials(&self, key: &str) {
+        let start = format!("{key}.tar.zst.partial-");
+        for entry in fs::read_dir(&self.dir).into_iter().flatten().flatten() {
+            let name = entry.file_name();
+            let Some(pid) =
+                name.to_str().and_then(|n| n.strip_prefix(&start)).and_then(|p| p.parse::<i32>().ok())
+            else {
+                continue;
+            };
+            // SAFETY: signal 0 sends nothing; it only asks whether the process exists.
+            let gone = pid > 0
+                && pid != std::process::id() as i32
+                && unsafe { libc::kill(pid, 0) } == -1
+                && io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
+            if gone {
+                let _ = fs::remove_file(entry.path());
             }
         }
     }

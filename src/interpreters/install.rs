@@ -700,6 +700,9 @@ fn restore_all(
                     if let (Restore::Build, Some(url)) = (&outcome, &options.remote_cache) {
                         if pull(ctx, cache, &p, url, options) {
                             outcome = restore_one(ctx, cache, &p, staging, options, Some(url));
+                        } else if crate::system::interrupt::requested() {
+                            // A signal stopped the download: no build follows.
+                            outcome = Restore::Done(Err(stopped_early()));
                         }
                     }
                     (p, outcome)
@@ -747,8 +750,8 @@ fn remote_fault(
 /// is there now; a miss or a fault (said in one line) is false.
 fn pull(ctx: &Context, cache: &BuildCache, p: &Pending, url: &str, options: &InstallOptions) -> bool {
     let started = Instant::now();
-    let pulled = remote_cache::open(url, ctx.limits.max_bytes)
-        .and_then(|mut remote| remote_cache::pull_into(&mut remote, cache, &p.inputs));
+    let pulled = remote_cache::open(url, &ctx.limits)
+        .and_then(|mut remote| remote_cache::pull_into(&mut remote, cache, &p.inputs, &ctx.limits));
     match pulled {
         Ok(Some((entry, bytes))) => {
             ctx.reporter.info(format!(
@@ -763,6 +766,8 @@ fn pull(ctx: &Context, cache: &BuildCache, p: &Pending, url: &str, options: &Ins
             ctx.reporter.info(format!("{} is not in the remote cache {url} ({})", p.key, p.inputs.id()));
             false
         }
+        // Stopped by a signal: not a fault of the remote, and no build follows.
+        Err(_) if crate::system::interrupt::requested() => false,
         Err(e) => {
             remote_fault(ctx, &p.key, url, &e, options);
             false
@@ -774,7 +779,7 @@ fn pull(ctx: &Context, cache: &BuildCache, p: &Pending, url: &str, options: &Ins
 /// stands).
 fn push(ctx: &Context, cache: &BuildCache, entry: &Entry, url: &str) {
     let started = Instant::now();
-    let pushed = remote_cache::open(url, ctx.limits.max_bytes)
+    let pushed = remote_cache::open(url, &ctx.limits)
         .and_then(|mut remote| remote.push(entry, &cache.archive_file(entry)));
     match pushed {
         Ok(remote_cache::Pushed::Uploaded(bytes)) => ctx.reporter.info(format!(

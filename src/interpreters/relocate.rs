@@ -213,8 +213,15 @@ fn find_whole(haystack: &[u8], needle: &[u8], start: usize) -> Option<usize> {
         let found = at + offset;
         // Back over a word glued to the front (`-L`, `-I`): a `/` before it means the match is
         // the tail of a longer path (`/x/opt/p`), anything else a separator (`-L/opt/p`).
+        // Slashes right before the match are part of it when nothing names a directory before
+        // them (Fix: `//opt/p` and `file:///opt/p` were left naming the old prefix).
         let word = haystack[..found].iter().rev().take_while(|&&b| continues_name(b)).count();
-        let tail_of_longer = found > word && haystack[found - word - 1] == b'/';
+        let tail_of_longer = if word == 0 {
+            let slashes = haystack[..found].iter().rev().take_while(|&&b| b == b'/').count();
+            slashes > 0 && found > slashes && continues_name(haystack[found - slashes - 1])
+        } else {
+            found > word && haystack[found - word - 1] == b'/'
+        };
         let after = haystack.get(found + needle.len()).copied();
         if !tail_of_longer && !after.is_some_and(continues_name) {
             return Some(found);
@@ -266,6 +273,13 @@ mod tests {
             out,
             b"a=/opt/p/3.14.6t b=/new c=/x/opt/p/3.14.6 d='/new/lib' -L/new/lib -Wl,-rpath,/new".to_vec()
         );
+    }
+
+    #[test]
+    fn slashes_before_a_prefix_are_part_of_it() {
+        let text = b"a=//opt/p/lib b=file:///opt/p/x c=/x//opt/p d=.//opt/p e='//opt/p'";
+        let out = replace_whole(text, b"/opt/p", b"/new");
+        assert_eq!(out, b"a=//new/lib b=file:///new/x c=/x//opt/p d=.//opt/p e='//new'".to_vec());
     }
 
     #[test]

@@ -229,8 +229,10 @@ pub fn unpack_tar_with(
         }
     }
     let mut top = fs::read_dir(&dest).map_err(io_err)?.flatten().map(|e| e.path());
+    // A directory itself (Fix: a symlink `top -> .` passed, and became the tree that install
+    // moves into place and relocates).
     match (top.next(), top.next()) {
-        (Some(dir), None) if dir.is_dir() => Ok(dir),
+        (Some(dir), None) if fs::symlink_metadata(&dir).is_ok_and(|m| m.is_dir()) => Ok(dir),
         _ => Err(UnpackError::Layout { archive: name }),
     }
 }
@@ -476,6 +478,15 @@ mod tests {
             fs::metadata(dir.path().join("top/g")).unwrap().ino(),
             fs::metadata(dir.path().join("top/f")).unwrap().ino()
         );
+    }
+
+    #[test]
+    fn the_top_level_entry_is_a_directory_not_a_link_to_one() {
+        let (dir, result) = unpack(&tar(&[(LINK, "top", ".", 0o777, b"")]), Limits::default());
+        assert!(matches!(result, Err(UnpackError::Layout { .. })), "{result:?}");
+        assert!(fs::symlink_metadata(dir.path().join("top")).unwrap().is_symlink());
+        let (dir, result) = unpack(&tar(&[(DIR, "top/", "", 0o755, b"")]), Limits::default());
+        assert_eq!(result.unwrap(), dir.path().canonicalize().unwrap().join("top"));
     }
 
     #[test]

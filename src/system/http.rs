@@ -13,16 +13,23 @@ use ureq::tls::{PemItem, RootCerts, TlsConfig};
 /// An agent that gives up on a connection after 30 s, and on a server that is silent for 60 s
 /// or takes longer than that to send its response headers.
 pub fn agent() -> ureq::Agent {
-    agent_config(None)
+    agent_config(None, false)
 }
 
 /// [`agent`], with every whole request (its body read to the end included) bounded by `total`.
 pub fn bounded_agent(total: Duration) -> ureq::Agent {
-    agent_config(Some(total))
+    agent_config(Some(total), false)
 }
 
-fn agent_config(total: Option<Duration>) -> ureq::Agent {
+/// [`bounded_agent`] that refuses plain HTTP, a redirect to it included: for a server given as
+/// `https://`, whose answers are trusted because TLS carried them.
+pub fn bounded_https_agent(total: Duration) -> ureq::Agent {
+    agent_config(Some(total), true)
+}
+
+fn agent_config(total: Option<Duration>, https_only: bool) -> ureq::Agent {
     ureq::Agent::config_builder()
+        .https_only(https_only)
         .http_status_as_error(false)
         .user_agent(concat!("ftpy/", env!("CARGO_PKG_VERSION")))
         .tls_config(TlsConfig::builder().root_certs(root_certs()).build())

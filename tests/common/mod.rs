@@ -40,6 +40,9 @@ pub enum Route {
     /// `route` for a request whose `Authorization` is exactly `authorization`; anything else
     /// gets 401 with `WWW-Authenticate: <challenge>`.
     Guarded { authorization: String, challenge: String, route: Box<Route> },
+    /// These bytes as the whole answer, status line and headers included (a redirect, an
+    /// error with a body).
+    Raw(Vec<u8>),
 }
 
 #[derive(Clone, Debug)]
@@ -158,6 +161,12 @@ fn handle(mut stream: TcpStream, routes: &Mutex<HashMap<String, Route>>, hits: &
             return;
         }
         Some(Route::Guarded { .. }) => unreachable!("unwrapped above"),
+        Some(Route::Raw(bytes)) => {
+            let _ = stream.write_all(&bytes);
+            let _ = stream.flush();
+            let _ = stream.shutdown(std::net::Shutdown::Both);
+            return;
+        }
         Some(Route::Trickle { body, every }) => {
             let header =
                 format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());

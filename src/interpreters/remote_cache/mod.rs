@@ -31,6 +31,7 @@ use std::time::Duration;
 use crate::error::{Diagnose, ExitCode};
 use crate::interpreters::build_cache::{BuildCache, BuildCacheError, BuildInputs, Entry, EntryMeta};
 use crate::interpreters::digest::sha256_reader;
+use crate::interpreters::download::DownloadLimits;
 use oci::{Credentials, Descriptor, Manifest, OciError, Registry, RegistryUrl};
 use static_store::StaticStore;
 
@@ -150,14 +151,21 @@ impl RemoteCache {
         env: impl Fn(&str) -> Option<String>,
         timeout: Duration,
         max_bytes: u64,
+        small_timeout: Duration,
     ) -> Result<RemoteCache, RemoteCacheError> {
         let text = text.trim();
         if text.starts_with("oci://") || text.starts_with("oci+http://") {
             let url: RegistryUrl = text.parse()?;
             let credentials = Credentials::find(&url.host, env);
-            return Ok(RemoteCache::Registry(Registry::new(url, credentials, timeout)));
+            return Ok(RemoteCache::Registry(Registry::new(
+                url,
+                credentials,
+                timeout,
+                max_bytes,
+                small_timeout,
+            )));
         }
-        match StaticStore::new(text, timeout, max_bytes) {
+        match StaticStore::new(text, timeout, max_bytes, small_timeout) {
             Ok(store) => Ok(RemoteCache::Static(store)),
             Err(why) => Err(RemoteCacheError::BadUrl { text: crate::output::redact::redact(text), why }),
         }
@@ -222,10 +230,17 @@ impl RemoteCache {
     }
 
     /// Copy the archive of `found` into `out` (created, or truncated), checking its size and,
-    /// for a registry, its digest as it arrives. `out` is removed on failure.
-    pub fn download(&mut self, found: &Found, out: &Path) -> Result<u64, RemoteCacheError> {
+    /// for a registry, its digest as it arrives. `out` is removed on failure. A transfer slower
+    /// than `limits` allows, or a signal (Ctrl-C, SIGTERM), stops it.
+    pub fn download(
+        &mut self,
+        found: &Found,
+        out: &Path,
+        limits: &DownloadLimits,
+    ) -> Result<u64, RemoteCacheError> {
         let local = |source| RemoteCacheError::Local { path: out.to_path_buf(), source };
-        let mut file = File::create(out).map_err(local)?;
+        let file = File::create(out).map_err(local)?;
+        let mut file = Watched::new(file, limits);
         let result = match (&mut *self, &found.archive) {
             (RemoteCache::Registry(registry), ArchiveAt::Layer(layer)) => {
                 registry.fetch_blob(layer, &mut file).map(|()| layer.size).map_err(RemoteCacheError::from)
@@ -235,7 +250,7 @@ impl RemoteCache {
             }
             _ => unreachable!("an entry is downloaded from the store that found it"),
         };
-        let synced = result.and_then(|bytes| file.sync_all().map(|()| bytes).map_err(local));
+        let synced = result.and_then(|bytes| file.inner.sync_all().map(|()| bytes).map_err(local));
         if synced.is_err() {
             let _ = fs::remove_file(out);
         }
@@ -314,6 +329,7 @@ pub fn pull_into(
     remote: &mut RemoteCache,
     cache: &BuildCache,
     inputs: &BuildInputs,
+    limits: &DownloadLimits,
 ) -> Result<Option<(Entry, u64)>, RemoteCacheError> {
     let id = inputs.id();
     let Some(found) = remote.lookup(&id)? else { return Ok(None) };
@@ -323,8 +339,9 @@ pub fn pull_into(
     }
     fs::create_dir_all(cache.dir())
         .map_err(|source| RemoteCacheError::Local { path: cache.dir().to_path_buf(), source })?;
+    cache.remove_dead_partials(&inputs.key());
     let partial = cache.dir().join(format!("{}.tar.zst.partial-{}", inputs.key(), std::process::id()));
-    let bytes = remote.download(&found, &partial)?;
+    let bytes = remote.download(&found, &partial, limits)?;
     match cache.import(&found.meta, inputs, &partial) {
         Ok(entry) => Ok(Some((entry, bytes))),
         Err(source) => {
@@ -343,16 +360,77 @@ pub fn configured(flag: Option<&str>) -> Option<String> {
         .filter(|s| !s.is_empty())
 }
 
-/// Open the remote cache `url` with the credentials of this process's environment.
-pub fn open(url: &str, max_bytes: u64) -> Result<RemoteCache, RemoteCacheError> {
+/// Open the remote cache `url` with the credentials of this process's environment, within
+/// `limits`.
+pub fn open(url: &str, limits: &DownloadLimits) -> Result<RemoteCache, RemoteCacheError> {
     RemoteCache::open(
         url,
         |name| std::env::var(name).ok().filter(|v| !v.is_empty()),
         REQUEST_TIMEOUT,
-        max_bytes,
+        limits.max_bytes,
+        small_answer_timeout(limits),
     )
+}
+
+/// How long a small answer (a manifest, a token, an entry's metadata) may take whole: twice
+/// the window over which a transfer must keep its minimum rate (FTPY_DOWNLOAD_SPEED_TIME), and
+/// at least 10 s.
+pub fn small_answer_timeout(limits: &DownloadLimits) -> Duration {
+    (limits.rate_window * 2).max(Duration::from_secs(10))
 }
 
 /// How long one request to a remote cache may take, a download of an archive included (about
 /// 100 MB: 30 minutes is 55 KB/s).
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+
+/// A download's file, written through a check of the transfer: it fails once a signal asked
+/// ftpy to stop (Fix: Ctrl-C and SIGTERM were noted and ignored until the archive had come
+/// whole, up to [`REQUEST_TIMEOUT`]), or once fewer bytes than the minimum rate came over the
+/// last window (Fix: a registry that sent a byte a minute held an install for the whole
+/// timeout), as source downloads do.
+struct Watched {
+    inner: File,
+    min_rate: u64,
+    window: Duration,
+    window_start: std::time::Instant,
+    window_bytes: u64,
+}
+
+impl Watched {
+    fn new(inner: File, limits: &DownloadLimits) -> Watched {
+        Watched {
+            inner,
+            min_rate: limits.min_rate,
+            window: limits.rate_window,
+            window_start: std::time::Instant::now(),
+            window_bytes: 0,
+        }
+    }
+}
+
+impl io::Write for Watched {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if crate::system::interrupt::requested() {
+            return Err(io::Error::other("stopped by a signal"));
+        }
+        let elapsed = self.window_start.elapsed();
+        if elapsed >= self.window {
+            if (self.window_bytes as f64) < self.min_rate as f64 * elapsed.as_secs_f64() {
+                return Err(io::Error::other(format!(
+                    "the transfer stalled: {} bytes in the last {} s, under the minimum of {} bytes/s",
+                    self.window_bytes,
+                    elapsed.as_secs(),
+                    self.min_rate
+                )));
+            }
+            (self.window_start, self.window_bytes) = (std::time::Instant::now(), 0);
+        }
+        let n = self.inner.write(buf)?;
+        self.window_bytes += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}

@@ -29,12 +29,19 @@ enum Base {
 pub struct StaticStore {
     base: Base,
     max_bytes: u64,
+    /// How long the metadata of an entry may take whole.
+    small_timeout: Duration,
 }
 
 impl StaticStore {
     /// A store at `url` (`https://`, `http://` or `file:///absolute/path`), reading files no
     /// larger than `max_bytes`; or why `url` cannot be one.
-    pub fn new(url: &str, timeout: Duration, max_bytes: u64) -> Result<StaticStore, String> {
+    pub fn new(
+        url: &str,
+        timeout: Duration,
+        max_bytes: u64,
+        small_timeout: Duration,
+    ) -> Result<StaticStore, String> {
         let parsed = url::Url::parse(url).map_err(|e| e.to_string())?;
         if !parsed.username().is_empty() || parsed.password().is_some() {
             return Err("credentials do not go in the URL".into());
@@ -43,8 +50,13 @@ impl StaticStore {
             return Err("a base URL has no query or fragment".into());
         }
         let base = match parsed.scheme() {
+            // Metadata and archive are trusted because TLS carried them: an `https://` store is
+            // never followed to plain HTTP (a redirect included).
             "https" | "http" => {
-                let agent = crate::system::http::bounded_agent(timeout);
+                let agent = match parsed.scheme() {
+                    "https" => crate::system::http::bounded_https_agent(timeout),
+                    _ => crate::system::http::bounded_agent(timeout),
+                };
                 Base::Http { base: url.trim_end_matches('/').to_string(), agent }
             }
             "file" => {
@@ -58,7 +70,7 @@ impl StaticStore {
                 ));
             }
         };
-        Ok(StaticStore { base, max_bytes })
+        Ok(StaticStore { base, max_bytes, small_timeout })
     }
 
     pub fn url(&self) -> String {
@@ -75,7 +87,7 @@ impl StaticStore {
     /// The file `name`, or None when the store does not have it; at most `limit` bytes.
     pub fn read_small(&self, name: &str, limit: u64) -> Result<Option<Vec<u8>>, StaticStoreError> {
         let mut bytes = Vec::new();
-        match self.open(name)? {
+        match self.open(name, true)? {
             None => Ok(None),
             Some(reader) => {
                 let url = self.location(name);
@@ -97,8 +109,9 @@ impl StaticStore {
         if expected > self.max_bytes {
             return Err(StaticStoreError::TooLarge { url, limit: self.max_bytes });
         }
-        let reader =
-            self.open(name)?.ok_or_else(|| StaticStoreError::Status { url: url.clone(), status: 404 })?;
+        let reader = self
+            .open(name, false)?
+            .ok_or_else(|| StaticStoreError::Status { url: url.clone(), status: 404 })?;
         let copied = io::copy(&mut reader.take(expected + 1), out)
             .map_err(|e| StaticStoreError::Unreachable { url: url.clone(), reason: e.to_string() })?;
         if copied != expected {
@@ -107,13 +120,17 @@ impl StaticStore {
         Ok(copied)
     }
 
-    fn open(&self, name: &str) -> Result<Option<Box<dyn Read + Send>>, StaticStoreError> {
+    /// The file `name`; over HTTP, bounded in time by the small timeout when `small`.
+    fn open(&self, name: &str, small: bool) -> Result<Option<Box<dyn Read + Send>>, StaticStoreError> {
         let url = self.location(name);
         match &self.base {
             Base::Http { base, agent } => {
                 let address = format!("{base}/{name}");
-                let response = agent
-                    .get(&address)
+                let mut request = agent.get(&address);
+                if small {
+                    request = request.config().timeout_global(Some(self.small_timeout)).build();
+                }
+                let response = request
                     .call()
                     .map_err(|e| StaticStoreError::Unreachable { url: url.clone(), reason: e.to_string() })?;
                 match response.status().as_u16() {
