@@ -58,7 +58,7 @@ pub enum InstallError {
     /// Installations that environments made by `ftpy venv` are based on: (key, environments).
     #[error("{} in use by twin environments:\n{}", in_use_keys(users), in_use_list(users))]
     InUse { users: Vec<(String, Vec<PathBuf>)> },
-    #[error("{key} is not in the build cache{}, and --no-build forbids building it", remote.as_ref().map(|r| format!(" nor in {r}")).unwrap_or_default())]
+    #[error("{key} could not be restored from the build cache{}, and --no-build forbids building it", remote.as_ref().map(|r| format!(" or from {r}")).unwrap_or_default())]
     NotCached { key: String, remote: Option<String> },
     #[error("{request} is not installed")]
     NotInstalled {
