@@ -199,7 +199,10 @@ fn push(cache: &BuildCache, args: CachePushArgs, ctx: &Context) -> Result<(), Er
         let key = &installation.key;
         let entry = installation.receipt.build_cache_key.as_deref().and_then(|k| cache.entry(k));
         let Some(entry) = entry else {
-            let error = Error::from(RemoteCacheError::NoArchive { key: key.to_string() });
+            let error = Error::from(RemoteCacheError::NoArchive {
+                key: key.to_string(),
+                profile: installation.receipt.profile.clone(),
+            });
             if chosen.len() > 1 {
                 crate::error::report_nonfatal(&error);
             }
@@ -268,7 +271,12 @@ fn pull(cache: &BuildCache, args: CachePullArgs, ctx: &Context) -> Result<(), Er
         }
     }
     match missing.first() {
-        Some(key) => Err(InstallError::NotCached { key: key.clone(), remote: Some(url) }.into()),
+        Some(key) => Err(InstallError::NotCached {
+            key: key.clone(),
+            remote: Some(url),
+            profile: args.build.profile.to_string(),
+        }
+        .into()),
         None => Ok(()),
     }
 }

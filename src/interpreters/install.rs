@@ -59,7 +59,12 @@ pub enum InstallError {
     #[error("{} in use by twin environments:\n{}", in_use_keys(users), in_use_list(users))]
     InUse { users: Vec<(String, Vec<PathBuf>)> },
     #[error("{key} could not be restored from the build cache{}, and --no-build forbids building it", remote.as_ref().map(|r| format!(" or from {r}")).unwrap_or_default())]
-    NotCached { key: String, remote: Option<String> },
+    NotCached {
+        key: String,
+        remote: Option<String>,
+        /// The profile asked for: part of the key, so part of what to do next.
+        profile: String,
+    },
     #[error("{request} is not installed")]
     NotInstalled {
         request: String,
@@ -131,15 +136,27 @@ impl Diagnose for InstallError {
                 }
                 hints
             }
-            InstallError::NotCached { key, remote } => {
-                let mut hints = vec![format!(
-                    "a build is made once by `ftpy install --push --remote-cache URL {key}` on a machine like this one \
-                     (same compiler, a glibc no newer); `ftpy cache key {key}` prints the id it is kept under"
-                )];
-                if remote.is_none() {
-                    hints.push("name the team's cache with --remote-cache URL or FTPY_REMOTE_CACHE".into());
+            InstallError::NotCached { key, remote, profile } => {
+                let mut hints = vec![
+                    "the lines above say why each cache could not give it".into(),
+                    format!(
+                        "the id includes the profile and flags: this is the {profile} build \
+                         (`ftpy cache key --profile {profile} {key}` prints its id); ask with the --profile it was pushed with"
+                    ),
+                ];
+                match remote {
+                    None => hints.push("name the team's cache with --remote-cache URL or FTPY_REMOTE_CACHE".into()),
+                    Some(url) if url.starts_with("http://") || url.starts_with("https://") => hints.push(
+                        "an http(s):// URL names a directory made by `ftpy cache export`; a registry is oci://HOST/REPO \
+                         (or oci+http://HOST:PORT/REPO for one over plain HTTP)"
+                            .into(),
+                    ),
+                    Some(_) => {}
                 }
-                hints.push("without --no-build, ftpy builds it from source".into());
+                hints.push(format!(
+                    "a build is made once by `ftpy install --push --remote-cache URL --profile {profile} {key}` on a \
+                     machine like this one (same compiler, a glibc no newer); without --no-build, ftpy builds it here"
+                ));
                 hints
             }
             InstallError::InUse { users } => vec![
@@ -619,8 +636,11 @@ pub fn install_group(
     // --no-build: what no cache could give fails here, and nothing is downloaded or built.
     let to_build = if options.no_build {
         for p in to_build {
-            let error =
-                InstallError::NotCached { key: p.key.to_string(), remote: options.remote_cache.clone() };
+            let error = InstallError::NotCached {
+                key: p.key.to_string(),
+                remote: options.remote_cache.clone(),
+                profile: options.build.profile.to_string(),
+            };
             report.results.push((p.key, Err(error.into())));
         }
         Vec::new()

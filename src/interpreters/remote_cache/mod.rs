@@ -67,7 +67,7 @@ pub enum RemoteCacheError {
         source: BuildCacheError,
     },
     #[error("{key} has no relocatable archive in the build cache, so there is nothing to push")]
-    NoArchive { key: String },
+    NoArchive { key: String, profile: String },
     #[error("cannot keep what the remote cache sent in {}", path.display())]
     Local {
         path: PathBuf,
@@ -103,9 +103,14 @@ impl Diagnose for RemoteCacheError {
                 "give a token in FTPY_REMOTE_CACHE_TOKEN (user in FTPY_REMOTE_CACHE_USER), or log in with `docker login`"
                     .into(),
             ],
-            RemoteCacheError::NoArchive { key } => vec![
+            RemoteCacheError::NoArchive { key, profile } => vec![
                 "it was installed with --no-build-cache, its archive was pruned since, or an older ftpy made it".into(),
-                format!("`ftpy install --reinstall {key}` makes one (from the build cache or the source)"),
+                format!("`ftpy install --reinstall --profile {profile} {key}` makes one (it builds {key} again)"),
+            ],
+            RemoteCacheError::ReadOnly { .. } => vec![
+                "https://, http:// and file:// name a directory made by `ftpy cache export`, which is only read; \
+                 push to a registry: oci://HOST/REPO, or oci+http://HOST:PORT/REPO for one over plain HTTP"
+                    .into(),
             ],
             RemoteCacheError::Registry(OciError::Unreachable { .. }) => {
                 vec!["check the URL and that the registry is up; the remote cache is optional: without it ftpy builds".into()]
