@@ -540,7 +540,8 @@ fn no_build_on_a_miss_fails_with_its_own_exit_code_and_builds_nothing() {
         ),
         "{stderr}"
     );
-    assert!(stderr.contains("ftpy install --push --remote-cache URL 3.14.6t"), "{stderr}");
+    assert!(stderr.contains("ftpy install --push --remote-cache URL --profile fast 3.14.6t"), "{stderr}");
+    assert!(stderr.contains("`ftpy cache key --profile fast 3.14.6t` prints its id"), "{stderr}");
     assert!(
         stderr.contains("name the team's cache with --remote-cache URL or FTPY_REMOTE_CACHE"),
         "{stderr}"
