@@ -279,7 +279,7 @@ fn the_action_caches_ftpy_and_the_builds_under_matching_keys() {
     assert_eq!(action["runs"]["using"].as_str(), Some("composite"));
     assert_eq!(action["inputs"]["python-version"]["default"].as_str(), Some("3.14t"));
     let steps = action["runs"]["steps"].as_sequence().unwrap();
-    let position = |pred: &dyn Fn(&serde_yaml::Value) -> bool| steps.iter().position(|s| pred(s)).unwrap();
+    let position = |pred: &dyn Fn(&serde_yaml::Value) -> bool| steps.iter().position(pred).unwrap();
     for (restore_id, user) in [("ftpy-cache", "ftpy"), ("builds", "install")] {
         let restore = position(&|s| s["id"].as_str() == Some(restore_id));
         let uses = position(&|s| s["run"].as_str().is_some_and(|r| r.ends_with(&format!(" {user}"))));
