@@ -7,6 +7,7 @@ mod error;
 mod interpreters;
 mod output;
 mod projects;
+mod races;
 mod system;
 mod wheels;
 

@@ -24,12 +24,13 @@ pub enum ExitCode {
     Damaged = 15,
     NotCached = 16,
     RemoteCache = 17,
+    RacesFound = 18,
     Interrupted = 130,
 }
 
 impl ExitCode {
     /// Every code, in numeric order.
-    pub const ALL: [ExitCode; 19] = [
+    pub const ALL: [ExitCode; 20] = [
         ExitCode::Success,
         ExitCode::LocalError,
         ExitCode::Usage,
@@ -48,6 +49,7 @@ impl ExitCode {
         ExitCode::Damaged,
         ExitCode::NotCached,
         ExitCode::RemoteCache,
+        ExitCode::RacesFound,
         ExitCode::Interrupted,
     ];
 
@@ -96,6 +98,9 @@ impl ExitCode {
             }
             ExitCode::RemoteCache => {
                 "`ftpy cache push|pull`: the remote cache could not be read or written (installs fall back to building)"
+            }
+            ExitCode::RacesFound => {
+                "`ftpy run --stress` or `--tsan`: races found (tests that pass alone and fail under threads, or ThreadSanitizer reports outside CPython)"
             }
             ExitCode::Interrupted => {
                 "interrupted (Ctrl-C, SIGTERM, SIGHUP, SIGQUIT): nothing half-installed, environments as before"

@@ -21,6 +21,7 @@ use crate::projects::gil_scan::ScanError;
 use crate::projects::make_twins::MakeTwinsError;
 use crate::projects::run_both::RunFailed;
 use crate::projects::twin_venvs::VenvError;
+use crate::races::RacesFound;
 use crate::system::doctor::NotReady;
 use crate::wheels::WheelsError;
 
@@ -70,6 +71,9 @@ pub enum Error {
     MakeTwins(#[from] MakeTwinsError),
     #[error(transparent)]
     RunFailed(#[from] RunFailed),
+    // Races.
+    #[error(transparent)]
+    RacesFound(#[from] RacesFound),
     // Wheels.
     #[error(transparent)]
     Wheels(#[from] WheelsError),
@@ -121,6 +125,7 @@ impl Error {
             Error::Scan(e) => e,
             Error::MakeTwins(e) => e,
             Error::RunFailed(e) => e,
+            Error::RacesFound(e) => e,
             Error::Wheels(e) => e,
             Error::Interrupted { .. } | Error::Usage { .. } | Error::Io { .. } | Error::Context { .. } => {
                 return None;
