@@ -343,6 +343,11 @@ pub struct CiGithubArgs {
     /// `ftpy cache export`); a registry is pushed to only by a job on the default branch
     #[arg(long, value_name = "URL")]
     pub remote_cache: Option<String>,
+
+    /// Add a job that runs the tests under threads on the free-threaded build (`ftpy run
+    /// --stress --json`), failing on race candidates; needs a pytest test command
+    #[arg(long)]
+    pub stress: bool,
 }
 
 #[derive(Debug, Args)]

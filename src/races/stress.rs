@@ -417,7 +417,9 @@ impl RunRecords {
                         test.outcome = next;
                     }
                     if test.message.is_empty() && outcome != "passed" {
-                        test.message = crate::output::terminal_text::escape_shortened(message.trim(), 300);
+                        // The first line says what failed (an assertion's diff follows it).
+                        let first = message.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("");
+                        test.message = crate::output::terminal_text::escape_shortened(first, 300);
                     }
                 }
                 Record::CollectError { id, message } => {
