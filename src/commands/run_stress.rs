@@ -45,14 +45,16 @@ fn print_report(report: &StressReport) {
         report.plugin_version,
         report.environment
     );
-    println!(
-        "  {} ran in {} threads; {} kept in one thread by the plugin",
-        report.in_parallel,
-        report.threads,
-        report.one_thread.len()
-    );
-    if let Some(signal) = report.threaded_signal {
-        println!("  the threaded run CRASHED (signal {signal}): the test it was running is a race candidate");
+    match report.threaded_signal {
+        None => println!(
+            "  {} ran in {} threads; {} kept in one thread by the plugin",
+            report.in_parallel,
+            report.threads,
+            report.one_thread.len()
+        ),
+        Some(signal) => {
+            println!("  the threaded run CRASHED (signal {signal}): the test it was running is a race candidate")
+        }
     }
     section(
         &format!("race candidates: pass alone, fail under {} threads", report.threads),
