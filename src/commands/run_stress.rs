@@ -53,7 +53,9 @@ fn print_report(report: &StressReport) {
             report.one_thread.len()
         ),
         Some(signal) => {
-            println!("  the threaded run CRASHED (signal {signal}): the test it was running is a race candidate")
+            println!(
+                "  the threaded run CRASHED (signal {signal}): the test it was running is a race candidate"
+            )
         }
     }
     section(

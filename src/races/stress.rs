@@ -706,7 +706,9 @@ pub fn stress(ctx: &Context, request: &StressRequest) -> Result<StressReport, Er
     };
 
     ctx.reporter.info(format!("{}: the suite alone (the baseline)", env.name()));
-    let (alone_result, text) = run("alone", 36, "alone.jsonl", vec![])?;
+    // One thread, one iteration, whatever the project's pytest configuration says (`addopts`).
+    let alone_args = ["--parallel-threads", "1", "--iterations", "1"].map(String::from).to_vec();
+    let (alone_result, text) = run("alone", 36, "alone.jsonl", alone_args)?;
     let alone = RunRecords::parse(&text, matches!(alone_result.exit, Exit::Signal(_)));
     check_baseline(&alone_result, &alone)?;
 
