@@ -958,3 +958,41 @@ fn real_build_stress_refuses_other_commands_and_explains_a_plugin_the_index_lack
     assert!(stderr.contains("pip download --no-deps"), "{stderr}");
     assert!(!stdout_of(&out).contains("alone │"), "the suite did not run: {}", stdout_of(&out));
 }
+
+#[test]
+fn real_build_stress_names_the_module_that_turned_the_gil_back_on() {
+    let Some(wheels) = stress_wheels() else { return };
+    let dir = tempfile::TempDir::new().unwrap();
+    let index = index_of_wheels(wheels, &[]);
+    let gil = write_package(
+        &dir.path().join("pkgs"),
+        "gilext",
+        Some(Extension { declares_no_gil: false, refuses_free_threading: false, ..Default::default() }),
+        &[],
+    );
+    let project = dir.path().join("uses-gilext");
+    fs::create_dir_all(project.join("tests")).unwrap();
+    fs::write(project.join("requirements.txt"), format!("pytest\n{}\n", gil.display())).unwrap();
+    fs::write(
+        project.join("tests/test_gilext.py"),
+        "import gilext\n\n\ndef test_add():\n    assert gilext.add(2, 3) == 5\n",
+    )
+    .unwrap();
+    let out = ftpy_with_index(&project, &index.url, &["venv", "--python", "3.14", "-r", "requirements.txt"]);
+    assert!(out.status.success(), "{}\n{}", stdout_of(&out), stderr_of(&out));
+
+    // The run goes on (the plugin would stop it), and the report names the module.
+    let out =
+        ftpy_with_index(&project, &index.url, &["run", "--stress", "--json", "--", "python", "-m", "pytest"]);
+    assert_eq!(out.status.code(), Some(0), "{}\n{}", stdout_of(&out), stderr_of(&out));
+    let report: serde_json::Value = serde_json::from_str(&stdout_of(&out)).unwrap();
+    assert_eq!(report["gil_enabled_by"], serde_json::json!(["gilext._core"]), "{report}");
+    assert_eq!(report["in_parallel"].as_u64(), Some(1), "{report}");
+    let out = ftpy_with_index(&project, &index.url, &["run", "--stress", "--", "python", "-m", "pytest"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    assert!(
+        stdout_of(&out).contains("the GIL was turned back on by: gilext._core (threads ran serialized"),
+        "{}",
+        stdout_of(&out)
+    );
+}
