@@ -724,21 +724,21 @@ fn which_pkg_config() -> bool {
     Command::new("pkg-config").arg("--version").output().is_ok_and(|o| o.status.success())
 }
 
-/// Wheels of pytest and pytest-run-parallel and their dependencies, for 3.14, fetched once by
-/// the system's pip with the machine's own pip configuration; `None` (after `require` has
-/// spoken: under CI=true it fails) when they cannot be fetched.
+/// Wheels of pytest and pytest-run-parallel and their dependencies, fetched once by the real
+/// pair's own pip (so no pip is needed on the machine) with the machine's pip configuration;
+/// `None` (after `require` has spoken: under CI=true it fails) when they cannot be fetched.
 fn stress_wheels() -> Option<&'static [(String, Vec<u8>)]> {
     static WHEELS: OnceLock<Result<Vec<(String, Vec<u8>)>, String>> = OnceLock::new();
     let wheels = WHEELS.get_or_init(|| {
         let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("stress-wheels");
         let _ = fs::remove_dir_all(&dir);
-        let out = Command::new("python3")
-            .args(["-m", "pip", "download", "--disable-pip-version-check", "--only-binary", ":all:"])
-            .args(["--python-version", "3.14", "-d"])
+        let out = Command::new(ft_python())
+            .args(["-m", "pip", "download", "--disable-pip-version-check", "--only-binary", ":all:", "-d"])
             .arg(&dir)
             .args(["pytest", "pytest-run-parallel"])
+            .env_remove("PYTHON_GIL")
             .output()
-            .map_err(|e| format!("cannot run python3 -m pip: {e}"))?;
+            .map_err(|e| format!("cannot run pip: {e}"))?;
         if !out.status.success() {
             return Err(stderr_of(&out));
         }
@@ -760,7 +760,7 @@ fn stress_wheels() -> Option<&'static [(String, Vec<u8>)]> {
     require(
         found,
         "wheels of pytest and pytest-run-parallel",
-        "`python3 -m pip download pytest pytest-run-parallel` must work here (pip's own configuration names the index)",
+        "`pip download pytest pytest-run-parallel` must work here (pip's own configuration names the index)",
     )
     .then(|| wheels.as_ref().unwrap().as_slice())
 }
