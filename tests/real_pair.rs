@@ -800,7 +800,7 @@ _current_owner = []
 def test_owner_is_me():
     _current_owner.clear()
     _current_owner.append(threading.get_ident())
-    time.sleep(0.05)
+    time.sleep(0.2)
     assert _current_owner == [threading.get_ident()]
 "#,
     )

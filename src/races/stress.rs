@@ -173,7 +173,7 @@ impl Diagnose for StressError {
     }
 }
 
-/// How a recognized pytest command starts: the program, and where its own arguments begin.
+/// A command recognized as pytest, as the user gave it; ftpy's options go after it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PytestCommand {
     pub argv: Vec<String>,
@@ -614,7 +614,10 @@ struct Classified {
 fn check_baseline(result: &RunResult, records: &RunRecords) -> Result<(), StressError> {
     let why = match (result.exit, records.exitstatus) {
         (Exit::NotFound, _) => "the command was not found in the environment".to_string(),
-        (Exit::Signal(s), _) => format!("pytest ended by signal {s}"),
+        (Exit::Signal(s), _) => match records.tests.iter().find(|(_, t)| t.outcome == Outcome::Crashed) {
+            Some((id, _)) => format!("pytest ended by signal {s} while {id} ran"),
+            None => format!("pytest ended by signal {s}"),
+        },
         (_, None) => format!(
             "pytest ended (exit {}) without reaching the end of its session (did it load ftpy's reporting plugin?)",
             result.exit
@@ -965,6 +968,13 @@ mod tests {
         );
         assert_eq!(c.not_run_under_threads, ["t::c"]);
         assert!(check_threaded(&RunResult { exit: Exit::Signal(11), ..ok(0) }, &threaded).is_ok());
+        // The same crash alone is no report: an error that names the test.
+        match check_baseline(&RunResult { exit: Exit::Signal(11), ..ok(0) }, &threaded) {
+            Err(StressError::BaselineDidNotRun { why }) => {
+                assert_eq!(why, "pytest ended by signal 11 while t::b ran")
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
