@@ -224,8 +224,9 @@ pub struct RunArgs {
 
     /// Find races: the pytest suite runs alone, then with each test in N threads at once
     /// (pytest-run-parallel, installed on demand), in the free-threaded environment; reports the
-    /// tests that pass alone but fail under threads
-    #[arg(long, conflicts_with_all = ["gil", "both", "repeat"])]
+    /// tests that pass alone but fail under threads (with --both: then the same in the GIL
+    /// environment, for contrast)
+    #[arg(long, conflicts_with_all = ["gil", "repeat"])]
     pub stress: bool,
 
     /// With --stress: threads per test, 2 or more, or `auto` (the core count, at least 2)

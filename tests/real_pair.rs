@@ -910,6 +910,22 @@ fn real_build_stress_names_the_thread_unsafe_test_and_only_it() {
     assert_eq!(report["in_parallel"].as_u64(), Some(6));
     assert_eq!(report["gil_enabled_by"], serde_json::json!([]));
     assert!(stderr_of(&out).contains("threads │"), "pytest's output goes to stderr with --json");
+    assert!(report["gil_contrast"].is_null(), "{report}");
+
+    // With --both, the GIL environment for contrast: this race does not need free threading
+    // (the sleep lets the other threads in under the GIL too).
+    let out = ftpy_with_index(
+        &project,
+        &index.url,
+        &["run", "--stress", "--both", "--threads", "4", "--json", "--", "python", "-m", "pytest"],
+    );
+    assert_eq!(out.status.code(), Some(18), "{}", stderr_of(&out));
+    let report: serde_json::Value = serde_json::from_str(&stdout_of(&out)).unwrap();
+    assert_eq!(report["gil_contrast"]["environment"], ".venv-gil");
+    assert_eq!(
+        report["gil_contrast"]["race_candidates"],
+        serde_json::json!(["tests/test_shared_state.py::test_owner_is_me"])
+    );
 
     // The thread-safe part of the suite passes --stress, with `--threads auto` and the user's
     // own pytest arguments passed through.

@@ -17,6 +17,7 @@ pub fn run(args: RunArgs, ctx: &Context) -> Result<ExitCode, Error> {
         threads: args.threads,
         iterations: args.iterations,
         output_to_stderr: args.json,
+        gil_contrast: args.both,
     };
     let report = stress::stress(ctx, &request)?;
     if args.json {
@@ -72,6 +73,21 @@ fn print_report(report: &StressReport) {
             println!("  {}: {}", escape_shortened(&test.id, 200), escape_shortened(&test.reason, 200));
         }
         more(report.one_thread.len());
+    }
+    if let Some(gil) = &report.gil_contrast {
+        println!(
+            "\nunder the GIL ({}), for contrast: {} race candidate(s)",
+            gil.environment,
+            gil.race_candidates.len()
+        );
+        for id in gil.race_candidates.iter().take(LISTED) {
+            let also = report.race_candidates.iter().any(|t| &t.id == id);
+            let note = if also { "free-threaded too" } else { "under the GIL only" };
+            println!("  {}  ({note})", escape_shortened(id, 200));
+        }
+        more(gil.race_candidates.len());
+        let hidden = report.race_candidates.iter().filter(|t| !gil.race_candidates.contains(&t.id)).count();
+        println!("free-threaded only (the GIL hid them): {hidden}");
     }
     if !report.not_run_under_threads.is_empty() {
         println!("\nnot run under threads (the run stopped early): {}", report.not_run_under_threads.len());

@@ -88,6 +88,8 @@ pub struct StressRequest {
     pub iterations: u32,
     /// The runs' output goes to stderr (stdout carries the JSON report).
     pub output_to_stderr: bool,
+    /// Then the same in the GIL environment, for contrast (`--both`).
+    pub gil_contrast: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -513,6 +515,17 @@ pub struct StressReport {
     pub threaded_signal: Option<i32>,
     pub alone_seconds: f64,
     pub threaded_seconds: f64,
+    /// With `--both`: the same in the GIL environment, for contrast.
+    pub gil_contrast: Option<GilContrast>,
+}
+
+/// The GIL environment's race candidates (`ftpy run --stress --both`): a race candidate of the
+/// free-threaded build that fails there too is a race in the code under any build; one that
+/// does not is one the GIL hid.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct GilContrast {
+    pub environment: String,
+    pub race_candidates: Vec<String>,
 }
 
 impl StressReport {
@@ -650,21 +663,26 @@ fn check_threaded(result: &RunResult, records: &RunRecords) -> Result<(), Stress
     Err(StressError::ThreadedDidNotRun { why })
 }
 
-/// Run the suite alone, then under threads, in the free-threaded environment, and classify.
+/// Run the suite alone, then under threads, in the free-threaded environment, and classify;
+/// with `gil_contrast`, the same in the GIL environment afterwards.
 pub fn stress(ctx: &Context, request: &StressRequest) -> Result<StressReport, Error> {
     let pytest = pytest_command(&request.command)?;
     let root = project::find_root(request.project.as_deref(), true)?;
-    let env = Environment::in_project(&root, Variant::Freethreaded);
-    if !env.exists() {
-        return Err(VenvError::NoEnvironments { root }.into());
+    let mut variants = vec![Variant::Freethreaded];
+    if request.gil_contrast {
+        variants.push(Variant::Gil);
     }
-    if let Some(problem) = env.problem() {
-        return Err(VenvError::Broken { env: env.name().to_string(), root, problem }.into());
+    let envs: Vec<Environment> = variants.iter().map(|&v| Environment::in_project(&root, v)).collect();
+    for env in &envs {
+        if !env.exists() {
+            return Err(VenvError::NoEnvironments { root }.into());
+        }
+        if let Some(problem) = env.problem() {
+            return Err(VenvError::Broken { env: env.name().to_string(), root, problem }.into());
+        }
     }
     let cwd = std::env::current_dir().unwrap_or(root.clone());
-    let plugin_version = ensure_plugin(ctx, &env, &cwd)?;
     let threads = request.threads.resolve();
-
     let dir = tempfile::Builder::new()
         .prefix("ftpy-stress-")
         .tempdir()
@@ -674,82 +692,38 @@ pub fn stress(ctx: &Context, request: &StressRequest) -> Result<StressReport, Er
         REPORTING_PLUGIN.as_bytes(),
     )
     .map_err(Error::io("cannot write ftpy's reporting plugin"))?;
-    let guard = crate::system::interrupt::Guard::install();
+    let _guard = crate::system::interrupt::Guard::install();
     #[cfg(unix)]
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_IGN);
     }
-
-    let run = |label: &str,
-               colour: u8,
-               records: &str,
-               extra_args: Vec<String>|
-     -> Result<(RunResult, String), Error> {
-        let path = dir.path().join(records);
-        let mut command = pytest.argv.clone();
-        command.extend(["-p".to_string(), "ftpy_stress_report".to_string()]);
-        command.extend(extra_args);
-        let extra = Extra {
-            env: vec![
-                ("PYTHONPATH".into(), python_path_with(dir.path())),
-                ("FTPY_STRESS_REPORT".into(), path.clone().into_os_string()),
-            ],
-            stdout_to_stderr: request.output_to_stderr,
-            stop_on_signal: true,
-        };
-        let result =
-            run_both::run_in_with(&env, &command, &cwd, &Prefix::new(label, colour), Input::Inherit, &extra)
-                .map_err(Error::io("cannot start pytest"))?;
-        if guard.interrupted() {
-            return Err(Error::Interrupted {
-                state: "the stress run was stopped; nothing was changed".into(),
-            });
+    let runs = StressRuns { pytest: &pytest, dir: dir.path(), cwd: &cwd, threads, request };
+    let ft = runs.in_env(ctx, &envs[0], "")?;
+    let gil_contrast = match envs.get(1) {
+        Some(gil) => {
+            let side = runs.in_env(ctx, gil, "gil ")?;
+            let c = classify(&side.alone, &side.threaded, side.threaded_signal);
+            Some(GilContrast {
+                environment: gil.name().to_string(),
+                race_candidates: c.race_candidates.into_iter().map(|f| f.id).collect(),
+            })
         }
-        Ok((result, read_bounded(&path)?))
+        None => None,
     };
 
-    ctx.reporter.info(format!("{}: the suite alone (the baseline)", env.name()));
-    // One thread, one iteration, whatever the project's pytest configuration says (`addopts`).
-    let alone_args = ["--parallel-threads", "1", "--iterations", "1"].map(String::from).to_vec();
-    let (alone_result, text) = run("alone", 36, "alone.jsonl", alone_args)?;
-    let alone = RunRecords::parse(&text, matches!(alone_result.exit, Exit::Signal(_)));
-    check_baseline(&alone_result, &alone)?;
-
-    ctx.reporter.info(format!(
-        "{}: the suite under {threads} threads, {} iteration(s) each ({PLUGIN} {plugin_version})",
-        env.name(),
-        request.iterations
-    ));
-    let threaded_args = vec![
-        "--parallel-threads".to_string(),
-        threads.to_string(),
-        "--iterations".to_string(),
-        request.iterations.to_string(),
-        // The GIL being turned back on is reported, not a reason to stop the run.
-        "--ignore-gil-enabled".to_string(),
-    ];
-    let (threaded_result, text) = run("threads", 35, "threaded.jsonl", threaded_args)?;
-    let threaded_signal = match threaded_result.exit {
-        Exit::Signal(s) => Some(s),
-        _ => None,
-    };
-    let threaded = RunRecords::parse(&text, threaded_signal.is_some());
-    check_threaded(&threaded_result, &threaded)?;
-    drop(guard);
-
-    let classified = classify(&alone, &threaded, threaded_signal);
+    let classified = classify(&ft.alone, &ft.threaded, ft.threaded_signal);
     let mut gil_enabled_by: BTreeSet<String> = BTreeSet::new();
-    gil_enabled_by.extend(alone.gil_enabled_by.iter().cloned());
-    gil_enabled_by.extend(threaded.gil_enabled_by.iter().cloned());
-    gil_enabled_by.extend(alone_result.gil_enabled_by.iter().cloned());
-    gil_enabled_by.extend(threaded_result.gil_enabled_by.iter().cloned());
+    gil_enabled_by.extend(ft.alone.gil_enabled_by.iter().cloned());
+    gil_enabled_by.extend(ft.threaded.gil_enabled_by.iter().cloned());
+    gil_enabled_by.extend(ft.alone_result.gil_enabled_by.iter().cloned());
+    gil_enabled_by.extend(ft.threaded_result.gil_enabled_by.iter().cloned());
     Ok(StressReport {
-        environment: env.name().to_string(),
-        plugin_version,
+        environment: envs[0].name().to_string(),
+        plugin_version: ft.plugin_version,
         threads,
         iterations: request.iterations,
-        tests: alone.tests.len(),
-        in_parallel: threaded.in_parallel,
+        tests: ft.alone.tests.len(),
+        in_parallel: ft.threaded.in_parallel,
         race_candidates: classified.race_candidates,
         fail_either_way: classified.fail_either_way,
         fail_alone_only: classified.fail_alone_only,
@@ -757,10 +731,91 @@ pub fn stress(ctx: &Context, request: &StressRequest) -> Result<StressReport, Er
         skipped_under_threads: classified.skipped_under_threads,
         not_run_under_threads: classified.not_run_under_threads,
         gil_enabled_by: gil_enabled_by.into_iter().collect(),
-        threaded_signal,
-        alone_seconds: seconds(alone_result.wall),
-        threaded_seconds: seconds(threaded_result.wall),
+        threaded_signal: ft.threaded_signal,
+        alone_seconds: seconds(ft.alone_result.wall),
+        threaded_seconds: seconds(ft.threaded_result.wall),
+        gil_contrast,
     })
+}
+
+/// What every environment's two runs share.
+struct StressRuns<'a> {
+    pytest: &'a PytestCommand,
+    /// Holds the reporting plugin and the runs' records.
+    dir: &'a Path,
+    cwd: &'a Path,
+    threads: u32,
+    request: &'a StressRequest,
+}
+
+/// One environment's two runs, read and checked.
+struct EnvRuns {
+    plugin_version: String,
+    alone: RunRecords,
+    alone_result: RunResult,
+    threaded: RunRecords,
+    threaded_result: RunResult,
+    threaded_signal: Option<i32>,
+}
+
+impl StressRuns<'_> {
+    /// The plugin checked (or installed), then the baseline and the threaded run in `env`.
+    fn in_env(&self, ctx: &Context, env: &Environment, label: &str) -> Result<EnvRuns, Error> {
+        let plugin_version = ensure_plugin(ctx, env, self.cwd)?;
+        let run = |what: &str, colour: u8, extra_args: Vec<String>| -> Result<(RunResult, String), Error> {
+            let path = self.dir.join(format!("{}{what}.jsonl", label.replace(' ', "-")));
+            let mut command = self.pytest.argv.clone();
+            command.extend(["-p".to_string(), "ftpy_stress_report".to_string()]);
+            command.extend(extra_args);
+            let extra = Extra {
+                env: vec![
+                    ("PYTHONPATH".into(), python_path_with(self.dir)),
+                    ("FTPY_STRESS_REPORT".into(), path.clone().into_os_string()),
+                ],
+                stdout_to_stderr: self.request.output_to_stderr,
+                stop_on_signal: true,
+            };
+            let prefix = Prefix::new(&format!("{label}{what}"), colour);
+            let result = run_both::run_in_with(env, &command, self.cwd, &prefix, Input::Inherit, &extra)
+                .map_err(Error::io("cannot start pytest"))?;
+            if crate::system::interrupt::requested() {
+                return Err(Error::Interrupted {
+                    state: "the stress run was stopped; nothing was changed".into(),
+                });
+            }
+            Ok((result, read_bounded(&path)?))
+        };
+
+        ctx.reporter.info(format!("{}: the suite alone (the baseline)", env.name()));
+        // One thread, one iteration, whatever the project's pytest configuration says (`addopts`).
+        let alone_args = ["--parallel-threads", "1", "--iterations", "1"].map(String::from).to_vec();
+        let (alone_result, text) = run("alone", 36, alone_args)?;
+        let alone = RunRecords::parse(&text, matches!(alone_result.exit, Exit::Signal(_)));
+        check_baseline(&alone_result, &alone)?;
+
+        ctx.reporter.info(format!(
+            "{}: the suite under {} threads, {} iteration(s) each ({PLUGIN} {plugin_version})",
+            env.name(),
+            self.threads,
+            self.request.iterations
+        ));
+        let threaded_args = vec![
+            "--parallel-threads".to_string(),
+            self.threads.to_string(),
+            "--iterations".to_string(),
+            self.request.iterations.to_string(),
+            // The GIL being turned back on is reported, not a reason to stop the run.
+            "--ignore-gil-enabled".to_string(),
+        ];
+        let (threaded_result, text) = run("threads", 35, threaded_args)?;
+        let threaded_signal = match threaded_result.exit {
+            Exit::Signal(s) => Some(s),
+            _ => None,
+        };
+        let threaded = RunRecords::parse(&text, threaded_signal.is_some());
+        check_threaded(&threaded_result, &threaded)?;
+        Ok(EnvRuns { plugin_version, alone, alone_result, threaded, threaded_result, threaded_signal })
+    }
 }
 
 /// The plugin ftpy loads into both runs.
@@ -1026,6 +1081,7 @@ mod tests {
             threaded_signal: None,
             alone_seconds: 0.5,
             threaded_seconds: 1.0,
+            gil_contrast: None,
         };
         assert!(report.verdict().is_ok());
         report.fail_either_way.push(finding("t::broken"));
