@@ -222,6 +222,27 @@ pub struct RunArgs {
     #[arg(long, value_name = "DIR")]
     pub project: Option<PathBuf>,
 
+    /// Find races: the pytest suite runs alone, then with each test in N threads at once
+    /// (pytest-run-parallel, installed on demand), in the free-threaded environment; reports the
+    /// tests that pass alone but fail under threads (with --both: then the same in the GIL
+    /// environment, for contrast)
+    #[arg(long, conflicts_with_all = ["gil", "repeat"])]
+    pub stress: bool,
+
+    /// With --stress: threads per test, 2 or more, or `auto` (the core count, at least 2)
+    #[arg(long, requires = "stress", value_name = "N|auto", default_value = "auto",
+          value_parser = crate::races::stress::parse_threads)]
+    pub threads: crate::races::stress::Threads,
+
+    /// With --stress: times each thread runs each test
+    #[arg(long, requires = "stress", value_name = "K", default_value_t = 1,
+          value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub iterations: u32,
+
+    /// With --stress: the report as JSON on stdout (pytest's output goes to stderr)
+    #[arg(long, requires = "stress")]
+    pub json: bool,
+
     /// The command and its arguments, e.g. `-- python -m pytest -q`
     #[arg(required = true, num_args = 1.., trailing_var_arg = true, value_name = "CMD")]
     pub command: Vec<String>,
@@ -323,6 +344,11 @@ pub struct CiGithubArgs {
     /// `ftpy cache export`); a registry is pushed to only by a job on the default branch
     #[arg(long, value_name = "URL")]
     pub remote_cache: Option<String>,
+
+    /// Add a job that runs the tests under threads on the free-threaded build (`ftpy run
+    /// --stress --json`), failing on race candidates; needs a pytest test command
+    #[arg(long)]
+    pub stress: bool,
 }
 
 #[derive(Debug, Args)]

@@ -270,6 +270,61 @@ fn ci_github_prints_a_workflow_that_uses_the_action_venv_and_run() {
     assert_eq!(out.status.code(), Some(3));
 }
 
+#[test]
+fn ci_github_stress_adds_a_free_threaded_job_that_runs_the_tests_under_threads() {
+    let fx = Fixture::new();
+    let plain: serde_yaml::Value =
+        serde_yaml::from_str(&stdout_of(&fx.ftpy().args(["ci", "github"]).output().unwrap())).unwrap();
+    assert!(plain["jobs"]["stress"].is_null(), "the stress job is opt-in");
+
+    let out = fx.ftpy().args(["ci", "github", "--stress", "--python", "3.13", "3.14"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let doc: serde_yaml::Value = serde_yaml::from_str(&stdout_of(&out)).expect("valid YAML");
+    assert_eq!(doc["jobs"]["test"], plain_test_job_for(&fx, &["3.13", "3.14"]), "the test job is unchanged");
+    let job = &doc["jobs"]["stress"];
+    assert_eq!(job["strategy"]["matrix"]["python"], serde_yaml::to_value(["3.13", "3.14"]).unwrap());
+    let steps = job["steps"].as_sequence().expect("steps");
+    let setup = steps.iter().find(|s| s["uses"].as_str() == Some("./.ftpy-action")).expect("the action");
+    assert_eq!(setup["with"]["pair"].as_bool(), Some(true));
+    let runs: Vec<&str> = steps.iter().filter_map(|s| s["run"].as_str()).collect();
+    assert_eq!(
+        runs,
+        [
+            "ftpy venv --python ${{ matrix.python }}",
+            "ftpy run --ft -- python -m pip install pytest",
+            "ftpy run --stress --json -- python -m pytest > stress-report.json"
+        ]
+    );
+    let keep =
+        steps.iter().find(|s| s["uses"].as_str() == Some("actions/upload-artifact@v4")).expect("artifact");
+    assert_eq!(keep["with"]["path"].as_str(), Some("stress-report.json"));
+    assert_eq!(
+        keep["if"].as_str(),
+        Some("${{ !cancelled() }}"),
+        "the report is kept when races fail the job"
+    );
+
+    // With a registry, it waits for the builds job like the test job, and only reads.
+    let url = "oci://ghcr.io/example/ftpy-builds";
+    let out = fx.ftpy().args(["ci", "github", "--stress", "--remote-cache", url]).output().unwrap();
+    let doc: serde_yaml::Value = serde_yaml::from_str(&stdout_of(&out)).expect("valid YAML");
+    assert_eq!(doc["jobs"]["stress"]["needs"].as_str(), Some("builds"));
+    assert_eq!(doc["jobs"]["stress"]["permissions"], doc["jobs"]["test"]["permissions"]);
+
+    // --stress needs pytest.
+    let out = fx.ftpy().args(["ci", "github", "--stress", "--test-command", "unittest"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr_of(&out).contains("--stress needs pytest"), "{}", stderr_of(&out));
+}
+
+fn plain_test_job_for(fx: &Fixture, pythons: &[&str]) -> serde_yaml::Value {
+    let mut args = vec!["ci", "github", "--python"];
+    args.extend(pythons);
+    let doc: serde_yaml::Value =
+        serde_yaml::from_str(&stdout_of(&fx.ftpy().args(&args).output().unwrap())).unwrap();
+    doc["jobs"]["test"].clone()
+}
+
 /// The action's own structure: each cache is restored before and saved after what it keeps,
 /// under one key, never after a hit; the builds' cache holds the builds, not the index cache.
 #[test]

@@ -723,3 +723,292 @@ fn real_build_the_pair_travels_through_a_registry_into_a_home_at_another_path() 
 fn which_pkg_config() -> bool {
     Command::new("pkg-config").arg("--version").output().is_ok_and(|o| o.status.success())
 }
+
+/// Wheels of pytest and pytest-run-parallel and their dependencies, fetched once by the real
+/// pair's own pip (so no pip is needed on the machine) with the machine's pip configuration;
+/// `None` (after `require` has spoken: under CI=true it fails) when they cannot be fetched.
+fn stress_wheels() -> Option<&'static [(String, Vec<u8>)]> {
+    static WHEELS: OnceLock<Result<Vec<(String, Vec<u8>)>, String>> = OnceLock::new();
+    let wheels = WHEELS.get_or_init(|| {
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("stress-wheels");
+        let _ = fs::remove_dir_all(&dir);
+        let out = Command::new(ft_python())
+            .args(["-m", "pip", "download", "--disable-pip-version-check", "--only-binary", ":all:", "-d"])
+            .arg(&dir)
+            .args(["pytest", "pytest-run-parallel"])
+            .env_remove("PYTHON_GIL")
+            .output()
+            .map_err(|e| format!("cannot run pip: {e}"))?;
+        if !out.status.success() {
+            return Err(stderr_of(&out));
+        }
+        let mut wheels = Vec::new();
+        for entry in fs::read_dir(&dir).map_err(|e| e.to_string())? {
+            let path = entry.map_err(|e| e.to_string())?.path();
+            let name = path.file_name().unwrap().to_string_lossy().to_string();
+            wheels.push((name, fs::read(&path).map_err(|e| e.to_string())?));
+        }
+        Ok(wheels)
+    });
+    let found = match wheels {
+        Ok(w) => w.iter().any(|(n, _)| n.starts_with("pytest_run_parallel-")),
+        Err(e) => {
+            eprintln!("pip download: {e}");
+            false
+        }
+    };
+    require(
+        found,
+        "wheels of pytest and pytest-run-parallel",
+        "`pip download pytest pytest-run-parallel` must work here (pip's own configuration names the index)",
+    )
+    .then(|| wheels.as_ref().unwrap().as_slice())
+}
+
+/// A local index serving `wheels`, leaving out the projects in `without`.
+fn index_of_wheels(wheels: &[(String, Vec<u8>)], without: &[&str]) -> IndexFixture {
+    let index = IndexFixture::new();
+    let mut projects: std::collections::BTreeMap<String, Vec<FixtureFile>> = Default::default();
+    for (file, bytes) in wheels {
+        let project = file.split('-').next().unwrap().to_lowercase().replace('_', "-");
+        projects.entry(project).or_default().push(FixtureFile::new(file, bytes.clone()));
+    }
+    for (project, files) in projects {
+        if !without.contains(&project.as_str()) {
+            index.html_project(&project, files);
+        }
+    }
+    index
+}
+
+/// A project whose tests: one thread-unsafe through module-level state (passes alone, fails
+/// when several threads run it at once), thread-safe ones (one parametrized), and one marked
+/// thread_unsafe with a reason. Its twin environments have pytest, from `index`.
+fn project_with_a_race(dir: &Path, index: &IndexFixture) -> PathBuf {
+    let project = dir.join("racy");
+    fs::create_dir_all(project.join("tests")).unwrap();
+    fs::write(project.join("requirements.txt"), "pytest\n").unwrap();
+    fs::write(
+        project.join("tests/test_shared_state.py"),
+        r#"import threading
+import time
+
+# Module-level state that every call shares: fine alone, a race under threads.
+_current_owner = []
+
+
+def test_owner_is_me():
+    _current_owner.clear()
+    _current_owner.append(threading.get_ident())
+    time.sleep(0.2)
+    assert _current_owner == [threading.get_ident()]
+"#,
+    )
+    .unwrap();
+    fs::write(
+        project.join("tests/test_safe.py"),
+        r#"import threading
+
+import pytest
+
+
+def test_local_state():
+    mine = [threading.get_ident()]
+    assert mine == [threading.get_ident()]
+
+
+@pytest.mark.parametrize("n", [1, 2, 3])
+def test_arithmetic(n):
+    assert n * 2 == n + n
+
+
+_lock = threading.Lock()
+_counter = {"n": 0}
+
+
+def test_locked_counter():
+    with _lock:
+        _counter["n"] += 1
+        assert _counter["n"] >= 1
+
+
+@pytest.mark.thread_unsafe(reason="reads the process environment")
+def test_marked_unsafe():
+    assert True
+"#,
+    )
+    .unwrap();
+    let out = ftpy_with_index(&project, &index.url, &["venv", "--python", "3.14", "-r", "requirements.txt"]);
+    assert!(out.status.success(), "{}\n{}", stdout_of(&out), stderr_of(&out));
+    project
+}
+
+#[test]
+fn real_build_stress_names_the_thread_unsafe_test_and_only_it() {
+    let Some(wheels) = stress_wheels() else { return };
+    let dir = tempfile::TempDir::new().unwrap();
+    let index = index_of_wheels(wheels, &[]);
+    let project = project_with_a_race(dir.path(), &index);
+
+    let out = ftpy_with_index(
+        &project,
+        &index.url,
+        &["run", "--stress", "--threads", "4", "--", "python", "-m", "pytest"],
+    );
+    let (stdout, stderr) = (stdout_of(&out), stderr_of(&out));
+    assert_eq!(out.status.code(), Some(18), "{stdout}\n{stderr}");
+    assert!(stderr.contains("pytest-run-parallel is not installed in .venv-ft: installing it"), "{stderr}");
+    assert!(
+        stderr.contains("error: 1 race candidate: a test that passes alone but fails under 4 threads"),
+        "{stderr}"
+    );
+    let section = stdout
+        .split("race candidates: pass alone, fail under 4 threads: 1\n")
+        .nth(1)
+        .unwrap_or_else(|| panic!("{stdout}"));
+    let listed: Vec<&str> =
+        section.lines().take_while(|l| l.starts_with("  ")).filter(|l| !l.starts_with("      ")).collect();
+    assert_eq!(
+        listed,
+        ["  tests/test_shared_state.py::test_owner_is_me  (alone passed, under threads failed)"],
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("tests/test_safe.py::test_marked_unsafe: reads the process environment"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("fail either way"), "{stdout}");
+    // The plugin went into the free-threaded environment only, and not into the requirements.
+    assert_eq!(fs::read_to_string(project.join("requirements.txt")).unwrap(), "pytest\n");
+    let gil_has_it = Command::new(project.join(".venv-gil/bin/python"))
+        .args(["-c", "import pytest_run_parallel"])
+        .output()
+        .unwrap();
+    assert!(!gil_has_it.status.success(), "the GIL environment is left alone");
+
+    // The JSON report agrees; the plugin is there now, so no pip runs.
+    let out = ftpy_with_index(
+        &project,
+        &index.url,
+        &["run", "--stress", "--threads", "4", "--json", "--", "python", "-m", "pytest"],
+    );
+    assert_eq!(out.status.code(), Some(18), "{}", stderr_of(&out));
+    assert!(!stderr_of(&out).contains("installing it"), "{}", stderr_of(&out));
+    let report: serde_json::Value =
+        serde_json::from_str(&stdout_of(&out)).expect("stdout is the JSON report alone");
+    let ids = |key: &str| -> Vec<String> {
+        report[key].as_array().unwrap().iter().map(|t| t["id"].as_str().unwrap().to_string()).collect()
+    };
+    assert_eq!(ids("race_candidates"), ["tests/test_shared_state.py::test_owner_is_me"]);
+    assert_eq!(report["race_candidates"][0]["alone"], "passed");
+    assert_eq!(report["race_candidates"][0]["threaded"], "failed");
+    assert!(report["race_candidates"][0]["message"].as_str().unwrap().contains("assert"), "{report}");
+    assert!(ids("fail_either_way").is_empty() && ids("fail_alone_only").is_empty(), "{report}");
+    assert_eq!(ids("one_thread"), ["tests/test_safe.py::test_marked_unsafe"]);
+    assert_eq!(report["one_thread"][0]["reason"], "reads the process environment");
+    assert_eq!((report["tests"].as_u64(), report["threads"].as_u64()), (Some(7), Some(4)));
+    assert_eq!(report["in_parallel"].as_u64(), Some(6));
+    assert_eq!(report["gil_enabled_by"], serde_json::json!([]));
+    assert!(stderr_of(&out).contains("threads │"), "pytest's output goes to stderr with --json");
+    assert!(report["gil_contrast"].is_null(), "{report}");
+
+    // With --both, the GIL environment for contrast: this race does not need free threading
+    // (the sleep lets the other threads in under the GIL too).
+    let out = ftpy_with_index(
+        &project,
+        &index.url,
+        &["run", "--stress", "--both", "--threads", "4", "--json", "--", "python", "-m", "pytest"],
+    );
+    assert_eq!(out.status.code(), Some(18), "{}", stderr_of(&out));
+    let report: serde_json::Value = serde_json::from_str(&stdout_of(&out)).unwrap();
+    assert_eq!(report["gil_contrast"]["environment"], ".venv-gil");
+    assert_eq!(
+        report["gil_contrast"]["race_candidates"],
+        serde_json::json!(["tests/test_shared_state.py::test_owner_is_me"])
+    );
+
+    // The thread-safe part of the suite passes --stress, with `--threads auto` and the user's
+    // own pytest arguments passed through.
+    let out = ftpy_with_index(
+        &project,
+        &index.url,
+        &[
+            "run",
+            "--stress",
+            "--threads",
+            "auto",
+            "--iterations",
+            "3",
+            "--",
+            "pytest",
+            "-q",
+            "tests/test_safe.py",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}\n{}", stdout_of(&out), stderr_of(&out));
+    assert!(stdout_of(&out).contains("race candidates: pass alone, fail under"), "{}", stdout_of(&out));
+    assert!(stdout_of(&out).contains("6 tests alone"), "{}", stdout_of(&out));
+}
+
+#[test]
+fn real_build_stress_refuses_other_commands_and_explains_a_plugin_the_index_lacks() {
+    let Some(wheels) = stress_wheels() else { return };
+    let dir = tempfile::TempDir::new().unwrap();
+    // The index has pytest but not the plugin.
+    let index = index_of_wheels(wheels, &["pytest-run-parallel"]);
+    let project = project_with_a_race(dir.path(), &index);
+
+    let out = ftpy_with_index(&project, &index.url, &["run", "--stress", "--", "python", "-m", "unittest"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr_of(&out));
+    assert!(stderr_of(&out).contains("--stress needs pytest"), "{}", stderr_of(&out));
+    assert!(stdout_of(&out).is_empty(), "nothing ran: {}", stdout_of(&out));
+
+    let out = ftpy_with_index(&project, &index.url, &["run", "--stress", "--", "python", "-m", "pytest"]);
+    let stderr = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(10), "{}\n{stderr}", stdout_of(&out));
+    assert!(
+        stderr.contains("error: pytest-run-parallel >= 0.6.0 could not be installed into .venv-ft"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("No matching distribution found for pytest-run-parallel"), "{stderr}");
+    assert!(stderr.contains("pip download --no-deps"), "{stderr}");
+    assert!(!stdout_of(&out).contains("alone │"), "the suite did not run: {}", stdout_of(&out));
+}
+
+#[test]
+fn real_build_stress_names_the_module_that_turned_the_gil_back_on() {
+    let Some(wheels) = stress_wheels() else { return };
+    let dir = tempfile::TempDir::new().unwrap();
+    let index = index_of_wheels(wheels, &[]);
+    let gil = write_package(
+        &dir.path().join("pkgs"),
+        "gilext",
+        Some(Extension { declares_no_gil: false, refuses_free_threading: false, ..Default::default() }),
+        &[],
+    );
+    let project = dir.path().join("uses-gilext");
+    fs::create_dir_all(project.join("tests")).unwrap();
+    fs::write(project.join("requirements.txt"), format!("pytest\n{}\n", gil.display())).unwrap();
+    fs::write(
+        project.join("tests/test_gilext.py"),
+        "import gilext\n\n\ndef test_add():\n    assert gilext.add(2, 3) == 5\n",
+    )
+    .unwrap();
+    let out = ftpy_with_index(&project, &index.url, &["venv", "--python", "3.14", "-r", "requirements.txt"]);
+    assert!(out.status.success(), "{}\n{}", stdout_of(&out), stderr_of(&out));
+
+    // The run goes on (the plugin would stop it), and the report names the module.
+    let out =
+        ftpy_with_index(&project, &index.url, &["run", "--stress", "--json", "--", "python", "-m", "pytest"]);
+    assert_eq!(out.status.code(), Some(0), "{}\n{}", stdout_of(&out), stderr_of(&out));
+    let report: serde_json::Value = serde_json::from_str(&stdout_of(&out)).unwrap();
+    assert_eq!(report["gil_enabled_by"], serde_json::json!(["gilext._core"]), "{report}");
+    assert_eq!(report["in_parallel"].as_u64(), Some(1), "{report}");
+    let out = ftpy_with_index(&project, &index.url, &["run", "--stress", "--", "python", "-m", "pytest"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    assert!(
+        stdout_of(&out).contains("the GIL was turned back on by: gilext._core (threads ran serialized"),
+        "{}",
+        stdout_of(&out)
+    );
+}

@@ -28,10 +28,23 @@ pub fn run(command: CiCommand, ctx: &crate::context::Context) -> Result<ExitCode
                 check_action_reference(action)?;
             }
             let remote = args.remote_cache.as_deref().map(remote_cache_arg::parse).transpose()?;
-            print!(
-                "{}",
-                github_workflow(&args.python, args.action.as_deref(), &args.test_command, remote.as_ref())
-            );
+            if args.stress && args.test_command.split_whitespace().next() != Some("pytest") {
+                return Err(Error::Usage {
+                    message: format!("--stress needs pytest: the test command is `{}`", args.test_command),
+                    hints: vec!["`ftpy ci github --stress` with the default test command (pytest)".into()],
+                });
+            }
+            let mut workflow =
+                github_workflow(&args.python, args.action.as_deref(), &args.test_command, remote.as_ref());
+            if args.stress {
+                workflow.push_str(&stress_job(
+                    &args.python,
+                    args.action.as_deref(),
+                    &args.test_command,
+                    remote.as_ref(),
+                ));
+            }
+            print!("{workflow}");
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -124,6 +137,52 @@ jobs:
         run: ftpy run -- python -m pip install {test_package}
       - name: Run the tests in both, side by side
         run: ftpy run -- python -m {test_command}
+"#
+    )
+}
+
+/// The `stress` job (`ftpy ci github --stress`): on the free-threaded build only, the tests
+/// alone and then under threads; it fails on race candidates (exit 18) and keeps the JSON
+/// report as an artifact. The same setup as the test job, so the same builds serve it.
+pub fn stress_job(
+    pythons: &[String],
+    action: Option<&str>,
+    test_command: &str,
+    remote: Option<&RemoteCacheArg>,
+) -> String {
+    let pythons: Vec<String> = pythons.iter().map(|p| format!("\"{p}\"")).collect();
+    let pythons = pythons.join(", ");
+    let test_package = test_command.split_whitespace().next().unwrap_or("pytest");
+    let after_builds = match remote.filter(|r| r.can_push()) {
+        Some(_) => "    needs: builds\n    if: ${{ !cancelled() }}\n",
+        None => "",
+    };
+    let permissions = remote.map(|r| permissions(r, false)).unwrap_or_default();
+    let setup = setup_steps(action, remote.map(|r| (r, false)));
+    format!(
+        r#"  # The tests alone, then each in several threads at once (pytest-run-parallel, installed by
+  # ftpy), on the free-threaded build: fails on tests that pass alone but fail under threads.
+  stress:
+    name: Python ${{{{ matrix.python }}}}, free-threaded, tests under threads
+{after_builds}    runs-on: ubuntu-24.04
+{permissions}    strategy:
+      fail-fast: false
+      matrix:
+        python: [{pythons}]
+    steps:
+      - uses: actions/checkout@v4
+{setup}      - name: Twin environments (.venv-gil, .venv-ft) with the project's requirements
+        run: ftpy venv --python ${{{{ matrix.python }}}}
+      - name: The test runner in the free-threaded environment
+        run: ftpy run --ft -- python -m pip install {test_package}
+      - name: The tests alone, then under threads
+        run: ftpy run --stress --json -- python -m {test_command} > stress-report.json
+      - name: Keep the stress report
+        if: ${{{{ !cancelled() }}}}
+        uses: actions/upload-artifact@v4
+        with:
+          name: stress-report-${{{{ matrix.python }}}}
+          path: stress-report.json
 "#
     )
 }

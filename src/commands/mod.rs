@@ -10,6 +10,7 @@ pub mod install;
 pub mod list;
 pub mod remote_cache_arg;
 pub mod run;
+pub mod run_stress;
 pub mod uninstall;
 pub mod venv;
 pub mod wheels;

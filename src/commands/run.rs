@@ -1,5 +1,6 @@
 //! `ftpy run [--gil | --ft | --both] [--repeat N] -- CMD ...`: the same command in each of the
 //! project's environments, one after the other, then a summary of exit codes and wall times.
+//! With `--stress`, the pytest suite alone and under threads instead (`run_stress`).
 
 use std::process::ExitCode;
 
@@ -10,6 +11,9 @@ use crate::interpreters::version::Variant;
 use crate::projects::run_both::{self, Comparison, GilOn, RunRequest, Summary, format_seconds};
 
 pub fn run(args: RunArgs, ctx: &Context) -> Result<ExitCode, Error> {
+    if args.stress {
+        return crate::commands::run_stress::run(args, ctx);
+    }
     let variants: Vec<Variant> = if args.gil {
         vec![Variant::Gil]
     } else if args.ft {

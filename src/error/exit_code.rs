@@ -80,9 +80,11 @@ impl ExitCode {
                 "this system cannot build CPython yet (missing compiler, headers, disk space): `ftpy doctor`"
             }
             ExitCode::RequirementsFailed => {
-                "`ftpy venv`: the requirements could not be installed (the environments are as before)"
+                "`ftpy venv`: the requirements could not be installed (the environments are as before); `ftpy run --stress`: pytest-run-parallel could not be installed"
             }
-            ExitCode::RunFailed => "`ftpy run`: the command failed in at least one environment",
+            ExitCode::RunFailed => {
+                "`ftpy run`: the command failed in at least one environment; with `--stress`, the suite fails (or cannot run) without threads"
+            }
             ExitCode::WheelsMissing => {
                 "`ftpy wheels check --strict`: something has no wheel that loads in the target"
             }

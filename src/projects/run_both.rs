@@ -165,6 +165,29 @@ pub fn run_in(
     prefix: &Prefix,
     input: Input<'_>,
 ) -> io::Result<RunResult> {
+    run_in_with(env, command, cwd, prefix, input, &Extra::default())
+}
+
+/// What a caller of [`run_in_with`] adds to a plain run (`ftpy run --stress`).
+#[derive(Default)]
+pub struct Extra {
+    /// Variables set for the command, over the activated environment's.
+    pub env: Vec<(String, OsString)>,
+    /// The command's stdout goes to ftpy's stderr too (ftpy's stdout carries a report).
+    pub stdout_to_stderr: bool,
+    /// A signal to ftpy (under an `interrupt::Guard`) is passed on to the command as SIGINT.
+    pub stop_on_signal: bool,
+}
+
+/// [`run_in`], with variables of the caller's, stdout sent to stderr, or a signal passed on.
+pub fn run_in_with(
+    env: &Environment,
+    command: &[String],
+    cwd: &Path,
+    prefix: &Prefix,
+    input: Input<'_>,
+    extra: &Extra,
+) -> io::Result<RunResult> {
     let path = activated_path(env);
     let Some(program) = find_program(&command[0], &path) else {
         let _ = writeln!(
@@ -182,6 +205,7 @@ pub fn run_in(
         .current_dir(cwd)
         .env("VIRTUAL_ENV", &env.path)
         .env("PATH", &path)
+        .envs(extra.env.iter().map(|(k, v)| (k, v)))
         .stdin(if matches!(input, Input::Inherit) { Stdio::inherit() } else { Stdio::piped() })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -194,6 +218,7 @@ pub fn run_in(
     {
         tee.attach(sink);
     }
+    let finished = std::sync::atomic::AtomicBool::new(false);
     let gil_enabled_by = std::thread::scope(|s| {
         if let (Some(mut stdin), Input::Replay(bytes)) = (stdin.take(), &input) {
             // A command that stops reading early closes the pipe: that is its business
@@ -202,10 +227,37 @@ pub fn run_in(
                 let _ = stdin.write_all(bytes);
             });
         }
-        let out = s.spawn(|| relay(stdout, io::stdout(), &prefix.0));
+        let out = s.spawn(|| {
+            if extra.stdout_to_stderr {
+                relay(stdout, io::stderr(), &prefix.0)
+            } else {
+                relay(stdout, io::stdout(), &prefix.0)
+            }
+        });
+        if extra.stop_on_signal {
+            let pid = child.id() as libc::pid_t;
+            let finished = &finished;
+            s.spawn(move || {
+                // Ctrl-C at a terminal reaches the command too: give it a moment to stop on its
+                // own before a second SIGINT (a signal sent to ftpy alone reaches only ftpy).
+                let mut seen: Option<Instant> = None;
+                while !finished.load(std::sync::atomic::Ordering::SeqCst) {
+                    if seen.is_none() && crate::system::interrupt::requested() {
+                        seen = Some(Instant::now());
+                    }
+                    if seen.is_some_and(|at| at.elapsed() >= Duration::from_secs(2)) {
+                        // SAFETY: kill(2) of the child this function started and has not reaped.
+                        unsafe { libc::kill(pid, libc::SIGINT) };
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+            });
+        }
         let err = s.spawn(|| relay(stderr, io::stderr(), &prefix.0));
         let err = err.join().unwrap_or_default();
         let out = out.join().unwrap_or_default();
+        finished.store(true, std::sync::atomic::Ordering::SeqCst);
         err.or(out)
     });
     let status = child.wait()?;

@@ -3,12 +3,16 @@
 //!
 //! - `stress`: `ftpy run --stress`. The suite runs once as it is (the baseline), then under N
 //!   threads with pytest-run-parallel, in the free-threaded environment; the tests that pass
-//!   alone and fail under threads are the race candidates.
+//!   alone and fail under threads are the race candidates. Its report (`StressReport`) also
+//!   names the tests that fail either way, the ones the plugin kept in one thread (and why),
+//!   and the extension modules that turned the GIL back on; `StressError` is what stops it.
 //! - `tsan`: `ftpy run --tsan`. The command runs in the ThreadSanitizer environment
 //!   (`.venv-tsan`, made from a `--profile tsan` build), and its reports are grouped into unique
 //!   races and attributed to the shared object that holds them.
 //!
 //! Both end in [`RacesFound`] (exit code 18) when they found something the user must look at.
+
+pub mod stress;
 
 /// The run found races: `ftpy run --stress` found tests that pass alone and fail under threads,
 /// or `ftpy run --tsan` found ThreadSanitizer reports outside CPython. The report above names them.
