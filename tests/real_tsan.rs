@@ -166,10 +166,9 @@ fn real_build_tsan_installs_3_14_6t_tsan_free_threaded_with_its_suppressions() {
 #[test]
 fn real_build_tsan_the_interpreter_reports_a_race_in_c() {
     let Some(tsan) = real_tsan() else { return };
-    // The instrumented interpreter finds a race the runtime knows as one: ctypes writes one C int
-    // from two threads without a lock (a race in C that no suppression covers).
+    // The instrumented interpreter finds a race in C: four threads memset one buffer through
+    // ctypes without a lock (TSan intercepts memset; no suppression covers it).
     let code = "import ctypes, threading\n\
-                counter = ctypes.c_int(0)\n\
                 libc = ctypes.CDLL(None)\n\
                 buf = (ctypes.c_char * 4096)()\n\
                 def work():\n\
@@ -187,6 +186,20 @@ fn real_build_tsan_the_interpreter_reports_a_race_in_c() {
     let stderr = stderr_of(&out);
     assert!(stderr.contains("WARNING: ThreadSanitizer: data race"), "no report ({}): {stderr}", out.status);
     assert_eq!(out.status.code(), Some(66), "TSan's exit code after a report");
+
+    // The same threads behind a lock, in Python: no report with CPython's suppressions.
+    let safe = "import threading\n\
+                lock = threading.Lock()\n\
+                total = [0]\n\
+                def work():\n\
+                \x20   for i in range(2000):\n\
+                \x20       with lock:\n\
+                \x20           total[0] += 1\n\
+                threads = [threading.Thread(target=work) for _ in range(4)]\n\
+                [t.start() for t in threads]\n\
+                [t.join() for t in threads]\n\
+                print(total[0])\n";
+    assert_eq!(tsan_python_says(tsan, safe), "8000");
 }
 
 #[test]
