@@ -583,6 +583,23 @@ mod tests {
     }
 
     #[test]
+    fn tsan_flags_are_free_threaded_sanitized_and_never_pgo() {
+        let options =
+            BuildOptions { profile: Profile::Tsan, jobs: 2, extra_configure: vec![], ccache: false };
+        let args = configure_args(&series(), Variant::Freethreaded, &options, Path::new("/p"));
+        assert_eq!(
+            args,
+            ["--prefix=/p", "--with-ensurepip=install", "--disable-gil", "--with-thread-sanitizer"]
+        );
+        assert_eq!(Profile::Tsan.build_kind(), BuildKind::Tsan);
+        assert_eq!(Profile::Fast.build_kind(), BuildKind::Release);
+        assert_eq!(
+            tsan_options_for_own_runs(Path::new("/p/share/ftpy/tsan-suppressions.txt")),
+            "suppressions=/p/share/ftpy/tsan-suppressions.txt halt_on_error=0 exitcode=0"
+        );
+    }
+
+    #[test]
     fn ensurepip_follows_the_last_configure_choice() {
         let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         assert_eq!(ensurepip_mode(&args(&["--prefix=/p", "--with-ensurepip=install"])), Some("install"));
