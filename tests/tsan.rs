@@ -95,6 +95,12 @@ fn the_tsan_build_lives_beside_the_release_build_and_each_is_found_and_removed_a
     assert_eq!(fx.versions(), ["3.14.6t-tsan"]);
     let out = fx.ftpy().args(["which", "3.14t"]).output().unwrap();
     assert_eq!(out.status.code(), Some(3), "the release build is gone: {}", stdout_of(&out));
+    // Never substituted, but named.
+    assert!(
+        stderr_of(&out).contains("note: 3.14.6t-tsan (free-threaded, ThreadSanitizer) is installed"),
+        "{}",
+        stderr_of(&out)
+    );
     assert_eq!(which("3.14t-tsan"), tsan.display().to_string());
     assert!(
         fx.ftpy()
