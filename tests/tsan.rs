@@ -208,7 +208,7 @@ fn doctor_profile_tsan_accepts_a_compiler_whose_runtime_reports_the_race() {
     let stdout = stdout_of(&doctor);
     let suppressions = fx.path("versions/3.14.6t-tsan/share/ftpy/tsan-suppressions.txt");
     assert!(
-        stdout.contains(&format!("3.14.6t-tsan")) && stdout.contains(&suppressions.display().to_string()),
+        stdout.contains("3.14.6t-tsan") && stdout.contains(&suppressions.display().to_string()),
         "{stdout}"
     );
 }
