@@ -257,15 +257,18 @@ pub fn preflight(ctx: &Context) -> Result<(), Error> {
     crate::interpreters::download::check_mirrors(&ctx.mirrors)
 }
 
-/// Resolve every request and group the builds by release; say when a release is built from
-/// bytes other than the published ones, and when an old free-threaded series is asked for.
+/// Resolve every request as `profile` builds it (`--profile tsan`: its `-tsan` build) and group
+/// the builds by release; say when a release is built from bytes other than the published
+/// ones, and when an old free-threaded series is asked for.
 pub fn plan<'a>(
     ctx: &Context,
     recipes: &'a RecipeBook,
     requests: &[VersionRequest],
     pair: bool,
+    profile: build::Profile,
 ) -> Result<Vec<InstallGroup<'a>>, Error> {
-    let resolved = crate::interpreters::request::resolve_requests(recipes, requests, pair)?;
+    let requests = crate::interpreters::request::requests_for_profile(requests, profile)?;
+    let resolved = crate::interpreters::request::resolve_requests(recipes, &requests, pair)?;
     let groups = group_by_release(&resolved);
     for group in &groups {
         if let Some(replaced) = &group.release.replaced {
@@ -291,7 +294,7 @@ pub fn install_requests(
 ) -> Result<InstallSummary, Error> {
     preflight(ctx)?;
     let recipes = ctx.recipes()?;
-    let groups = plan(ctx, &recipes, requests, pair)?;
+    let groups = plan(ctx, &recipes, requests, pair, options.build.profile)?;
     install_all(ctx, &groups, options)
 }
 
@@ -426,8 +429,12 @@ fn report_outcome(ctx: &Context, outcome: &Outcome, requested: build::Profile) {
                     )
                 })
                 .unwrap_or_default();
+            let kind = match installation.key.build {
+                crate::interpreters::version::BuildKind::Release => String::new(),
+                build => format!(", {}", build.label()),
+            };
             println!(
-                "Installed {} ({}, {how} in {}{removal}): {}",
+                "Installed {} ({}{kind}, {how} in {}{removal}): {}",
                 installation.key,
                 installation.key.variant.label(),
                 format_elapsed(Duration::from_secs_f64(*seconds)),
@@ -567,7 +574,7 @@ pub fn install_group(
     // directory goes, and a previous installation being replaced stays (see `finish_interrupted`).
     let signals = crate::system::interrupt::Guard::install_with(crate::system::interrupt::Notice::Build);
 
-    let toolchain = Toolchain::detect();
+    let toolchain = Toolchain::for_profile(options.build.profile)?;
     let mut report = GroupReport { results: Vec::new(), shared_failure: None };
     let mut pending: Vec<Pending> = Vec::new();
     for key in &keys {
@@ -649,7 +656,10 @@ pub fn install_group(
     };
     if !to_build.is_empty() {
         let keys: Vec<InstallKey> = to_build.iter().map(|p| p.key.clone()).collect();
-        match build_all(ctx, group, to_build, staging.path(), &cache, options) {
+        // A TSan build is compiled by the compiler picked for it, whatever `$CC` says.
+        let cc = (options.build.profile.build_kind() == crate::interpreters::version::BuildKind::Tsan)
+            .then(|| toolchain.cc.clone());
+        match build_all(ctx, group, to_build, staging.path(), &cache, options, cc) {
             Ok(results) => report.results.extend(results),
             Err(shared) => report.shared_failure = Some((keys, shared)),
         }
@@ -893,6 +903,7 @@ fn build_all(
     staging: &Path,
     cache: &BuildCache,
     options: &InstallOptions,
+    cc: Option<String>,
 ) -> Result<Vec<KeyResult>, Error> {
     if options.system_check {
         // The checks run compilers in ftpy's process group: a Ctrl-C there is no verdict.
@@ -932,6 +943,7 @@ fn build_all(
                 jobserver: jobserver.clone(),
                 jobs: options.build.jobs,
                 compiler_launcher: launcher.clone(),
+                cc: cc.clone(),
                 destdir: staging.join(format!("dest-{}", p.key)),
                 log_path: ctx.home.logs_dir().join(format!("{}-{stamp}.log", p.key)),
             };
@@ -1129,11 +1141,14 @@ fn place_and_check(
     fs::rename(&finished.tree, &p.prefix).map_err(Error::io("cannot move the build into place"))?;
     journal::kill_point(KillPoint::Placed);
     let interpreter = p.prefix.join("bin").join(key.interpreter_name());
-    let (report, warnings) = post_install_check::probe(&interpreter, key.version.series())
-        .and_then(|report| {
-            post_install_check::evaluate(&report, key, options.allow_missing_modules).map(|w| (report, w))
-        })
-        .map_err(|source| InstallError::Check { key: key.to_string(), log: PathBuf::new(), source })?;
+    let suppressions = (key.build == crate::interpreters::version::BuildKind::Tsan)
+        .then(|| installation::tsan_suppressions_at(&p.prefix));
+    let (report, warnings) =
+        post_install_check::probe(&interpreter, key.version.series(), suppressions.as_deref())
+            .and_then(|report| {
+                post_install_check::evaluate(&report, key, options.allow_missing_modules).map(|w| (report, w))
+            })
+            .map_err(|source| InstallError::Check { key: key.to_string(), log: PathBuf::new(), source })?;
     journal::kill_point(KillPoint::Checked);
     let receipt = Receipt {
         format: installation::RECEIPT_FORMAT,
@@ -1144,6 +1159,7 @@ fn place_and_check(
         // Without the prefix: a build is made for a placeholder and relocated, and the
         // installed tree names no prefix but its own.
         configure_args: p.inputs.configure_args.clone(),
+        compiler: p.inputs.compiler.clone(),
         build_seconds: finished.build_seconds,
         installed_at: unix_now(),
         build_cache_key: Some(p.inputs.key()),
@@ -1238,7 +1254,13 @@ pub fn removal_targets(
         // Both builds of the version: the request with each variant.
         requests
             .iter()
-            .flat_map(|r| Variant::ALL.map(|variant| VersionRequest { variant, ..r.clone() }))
+            .flat_map(|r| {
+                Variant::ALL.map(|variant| VersionRequest {
+                    variant,
+                    build: crate::interpreters::version::BuildKind::Release,
+                    ..r.clone()
+                })
+            })
             .collect()
     } else {
         requests.to_vec()
@@ -1252,11 +1274,8 @@ pub fn removal_targets(
         .chain(damaged.into_iter().map(|d| (d.key, d.prefix)))
         .collect();
     for request in &requests {
-        let matches: Vec<(InstallKey, PathBuf)> = all
-            .iter()
-            .filter(|(key, _)| key.variant == request.variant && request.matches(&key.version))
-            .cloned()
-            .collect();
+        let matches: Vec<(InstallKey, PathBuf)> =
+            all.iter().filter(|(key, _)| request.accepts_key(key)).cloned().collect();
         match matches.as_slice() {
             // With --pair, a missing half is fine; nothing at all is not (checked below).
             [] if pair => {}
