@@ -218,6 +218,17 @@ pub struct RunArgs {
     #[arg(long, default_value_t = 1, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub repeat: u32,
 
+    /// In the ThreadSanitizer environment (.venv-tsan, from `ftpy venv --tsan`) instead, then
+    /// TSan's reports grouped into unique races; exits 18 when one is outside CPython. Your
+    /// TSAN_OPTIONS are kept, but ftpy's halt_on_error, exitcode, log_path, stack_trace_format
+    /// and suppressions (CPython's own) replace yours
+    #[arg(long, conflicts_with_all = ["gil", "ft", "both", "repeat"])]
+    pub tsan: bool,
+
+    /// With --tsan: print the report as JSON (the command's own output goes to stderr)
+    #[arg(long, requires = "tsan")]
+    pub json: bool,
+
     /// The project whose environments to use [default: the nearest directory upwards that has them]
     #[arg(long, value_name = "DIR")]
     pub project: Option<PathBuf>,

@@ -22,6 +22,7 @@ use crate::projects::make_twins::MakeTwinsError;
 use crate::projects::run_both::RunFailed;
 use crate::projects::twin_venvs::VenvError;
 use crate::races::RacesFound;
+use crate::races::tsan::TsanError;
 use crate::system::doctor::NotReady;
 use crate::wheels::WheelsError;
 
@@ -74,6 +75,8 @@ pub enum Error {
     // Races.
     #[error(transparent)]
     RacesFound(#[from] RacesFound),
+    #[error(transparent)]
+    Tsan(#[from] TsanError),
     // Wheels.
     #[error(transparent)]
     Wheels(#[from] WheelsError),
@@ -126,6 +129,7 @@ impl Error {
             Error::MakeTwins(e) => e,
             Error::RunFailed(e) => e,
             Error::RacesFound(e) => e,
+            Error::Tsan(e) => e,
             Error::Wheels(e) => e,
             Error::Interrupted { .. } | Error::Usage { .. } | Error::Io { .. } | Error::Context { .. } => {
                 return None;

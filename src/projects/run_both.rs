@@ -165,6 +165,26 @@ pub fn run_in(
     prefix: &Prefix,
     input: Input<'_>,
 ) -> io::Result<RunResult> {
+    run_in_with(env, command, cwd, prefix, input, &Extras::default())
+}
+
+/// What a run can add to [`run_in`]'s: variables for the command (`ftpy run --tsan`'s
+/// `TSAN_OPTIONS`), and its stdout relayed to stderr (so that ftpy's stdout holds only JSON).
+#[derive(Default)]
+pub struct Extras<'a> {
+    pub vars: &'a [(&'a str, OsString)],
+    pub output_to_stderr: bool,
+}
+
+/// [`run_in`] with [`Extras`].
+pub fn run_in_with(
+    env: &Environment,
+    command: &[String],
+    cwd: &Path,
+    prefix: &Prefix,
+    input: Input<'_>,
+    extras: &Extras<'_>,
+) -> io::Result<RunResult> {
     let path = activated_path(env);
     let Some(program) = find_program(&command[0], &path) else {
         let _ = writeln!(
@@ -182,6 +202,7 @@ pub fn run_in(
         .current_dir(cwd)
         .env("VIRTUAL_ENV", &env.path)
         .env("PATH", &path)
+        .envs(extras.vars.iter().map(|(name, value)| (name, value)))
         .stdin(if matches!(input, Input::Inherit) { Stdio::inherit() } else { Stdio::piped() })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -202,7 +223,13 @@ pub fn run_in(
                 let _ = stdin.write_all(bytes);
             });
         }
-        let out = s.spawn(|| relay(stdout, io::stdout(), &prefix.0));
+        let out = s.spawn(|| {
+            if extras.output_to_stderr {
+                relay(stdout, io::stderr(), &prefix.0)
+            } else {
+                relay(stdout, io::stdout(), &prefix.0)
+            }
+        });
         let err = s.spawn(|| relay(stderr, io::stderr(), &prefix.0));
         let err = err.join().unwrap_or_default();
         let out = out.join().unwrap_or_default();

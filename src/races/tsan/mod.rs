@@ -5,6 +5,70 @@
 //!   stacks, and groups the warnings into unique races by the top frames of their two stacks.
 //! - [`owners`]: whose code a frame's shared object is: an extension module of the environment
 //!   (with its distribution), CPython itself, a system library.
+//! - [`run`]: finds and checks `.venv-tsan`, composes `TSAN_OPTIONS` (a report file per process
+//!   in a private directory, CPython's suppressions), runs the command and groups what TSan wrote.
+//! - [`show`]: the report as text (the command prints it; `--json` prints [`report::TsanReport`]).
+//! - [`suppressions`]: what a TSan installation is and where its suppressions file lives.
+//!
+//! [`TsanError`] covers what stops a run before it starts or its reports from being read.
+
+use std::path::PathBuf;
+
+use crate::projects::project::TSAN_ENV;
 
 pub mod owners;
 pub mod report;
+pub mod run;
+pub mod show;
+pub mod suppressions;
+
+#[derive(Debug, thiserror::Error)]
+pub enum TsanError {
+    #[error("{} has no ThreadSanitizer environment ({TSAN_ENV})", root.display())]
+    NoEnvironment { root: PathBuf },
+    #[error("{TSAN_ENV} in {} cannot be used: {problem}", root.display())]
+    Broken { root: PathBuf, problem: String },
+    #[error("{TSAN_ENV} in {} was made from {key}, which is not a ThreadSanitizer build", root.display())]
+    NotTsan { root: PathBuf, key: String },
+    #[error("cannot pass {value} in TSAN_OPTIONS: it holds both kinds of quote")]
+    Unquotable { value: String },
+    #[error("cannot read TSan's reports in {}", dir.display())]
+    Reports {
+        dir: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl crate::error::Diagnose for TsanError {
+    fn exit_code(&self) -> crate::error::ExitCode {
+        use crate::error::ExitCode;
+        match self {
+            TsanError::NoEnvironment { .. } | TsanError::Broken { .. } => ExitCode::NotFound,
+            TsanError::NotTsan { .. } => ExitCode::CheckFailed,
+            TsanError::Unquotable { .. } => ExitCode::Usage,
+            TsanError::Reports { .. } => ExitCode::LocalError,
+        }
+    }
+
+    fn hints(&self) -> Vec<String> {
+        match self {
+            TsanError::NoEnvironment { .. } => vec![
+                "make it with `ftpy venv --tsan` in the project directory".into(),
+                "that needs a ThreadSanitizer build: `ftpy install 3.14t --profile tsan`".into(),
+            ],
+            TsanError::Broken { .. } | TsanError::NotTsan { .. } => {
+                vec![
+                    "recreate it with `ftpy venv --tsan` (`ftpy list` shows the ThreadSanitizer builds)"
+                        .into(),
+                ]
+            }
+            TsanError::Unquotable { .. } => {
+                vec!["use a home or temporary directory whose path has no quote characters (TMPDIR, FTPY_HOME)".into()]
+            }
+            TsanError::Reports { .. } => {
+                vec!["check the temporary directory (TMPDIR) is readable and has space".into()]
+            }
+        }
+    }
+}

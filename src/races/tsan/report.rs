@@ -4,9 +4,11 @@
 //! keyed by the kind and the top frames of its two stacks (in either order), and attributes each
 //! to the shared object of its first frame outside the TSan runtime and libc ([`Owners`]).
 //!
-//! The frame format is TSan's default (`    #0 func file:line:col (object+0xoff) (BuildId: ..)`),
-//! which `ftpy run --tsan` asks for with `stack_trace_format=DEFAULT`. Everything is bounded:
-//! the bytes read per file, the files, the warnings, the sections and frames kept.
+//! The frame format is TSan's own (`    #0 func file:line:col (object+0xoff) (BuildId: ..)`);
+//! `ftpy run --tsan` asks for it with the object's path rather than its file name
+//! ([`STACK_TRACE_FORMAT`]); the sanitizers' common form (`#0 0x7f.. in func file:line`) is read
+//! too. Everything is bounded: the bytes read per file, the files, the warnings, the sections
+//! and frames kept.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
@@ -15,6 +17,9 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::races::tsan::owners::{Owner, Owners};
+
+/// TSan's frame format with the shared object's path (`%m`) where its default has the file name.
+pub const STACK_TRACE_FORMAT: &str = "    #%n %f %S (%m+%o)";
 
 /// Bytes read from one report file; the rest is left unread (and said so).
 pub const MAX_FILE_BYTES: u64 = 32 * 1024 * 1024;
@@ -154,6 +159,11 @@ pub fn parse_frame(line: &str) -> Option<Frame> {
     let (index, mut rest) = line.split_once(' ')?;
     let index = index.parse().ok()?;
     rest = rest.trim();
+    if rest.starts_with("0x")
+        && let Some((_, after)) = rest.split_once(" in ")
+    {
+        rest = after;
+    }
     if let Some(at) = rest.rfind(" (BuildId: ") {
         rest = rest[..at].trim_end();
     }
@@ -397,6 +407,8 @@ mod tests {
         assert_eq!((interceptor.function.as_str(), interceptor.location), ("pthread_create", None));
         let cpp = parse_frame("#2 ns::f(int, char) /src/a.cc:3:1 (/lib/x.so+0x10)").unwrap();
         assert_eq!((cpp.function.as_str(), cpp.object.as_deref()), ("ns::f(int, char)", Some("/lib/x.so")));
+        let common = parse_frame("#0 0x7f848242d17f in bump /tmp/tsr/racy.c:2:26").unwrap();
+        assert_eq!((common.function.as_str(), common.object), ("bump", None));
         assert_eq!(parse_frame("#x nonsense"), None);
         assert_eq!(parse_frame("not a frame"), None);
     }
