@@ -192,8 +192,14 @@ pub struct VenvArgs {
     pub remote_cache: Option<String>,
 
     /// Show the pair, both environments and how they differ; change nothing
-    #[arg(long, conflicts_with_all = ["python", "requirements", "deps_only", "install", "build_wheels"])]
+    #[arg(long, conflicts_with_all = ["python", "requirements", "deps_only", "install", "build_wheels", "tsan"])]
     pub status: bool,
+
+    /// Make the ThreadSanitizer environment (.venv-tsan) instead, from the newest installed
+    /// `--profile tsan` build: C extensions built from source with -fsanitize=thread, pure-Python
+    /// packages from wheels. The twin environments are not touched
+    #[arg(long, conflicts_with_all = ["install", "build_wheels"])]
+    pub tsan: bool,
 
     /// For --install.
     #[command(flatten)]

@@ -8,6 +8,8 @@
 //! - [`run`]: finds and checks `.venv-tsan`, composes `TSAN_OPTIONS` (a report file per process
 //!   in a private directory, CPython's suppressions), runs the command and groups what TSan wrote.
 //! - [`show`]: the report as text (the command prints it; `--json` prints [`report::TsanReport`]).
+//! - [`venv`]: `ftpy venv --tsan`, the third environment: C extensions built from source with
+//!   `-fsanitize=thread`, pure-Python packages from their wheels.
 //! - [`suppressions`]: what a TSan installation is and where its suppressions file lives.
 //!
 //! [`TsanError`] covers what stops a run before it starts or its reports from being read.
@@ -21,6 +23,7 @@ pub mod report;
 pub mod run;
 pub mod show;
 pub mod suppressions;
+pub mod venv;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TsanError {
@@ -30,6 +33,10 @@ pub enum TsanError {
     Broken { root: PathBuf, problem: String },
     #[error("{TSAN_ENV} in {} was made from {key}, which is not a ThreadSanitizer build", root.display())]
     NotTsan { root: PathBuf, key: String },
+    #[error("no ThreadSanitizer build installed fits {wanted}; installed: {}", if installed.is_empty() { "none".to_string() } else { installed.join(", ") })]
+    NotInstalled { wanted: String, installed: Vec<String> },
+    #[error("cannot ask {key} which compiler built it: {message}")]
+    Compiler { key: String, message: String },
     #[error("cannot pass {value} in TSAN_OPTIONS: it holds both kinds of quote")]
     Unquotable { value: String },
     #[error("cannot read TSan's reports in {}", dir.display())]
@@ -44,7 +51,10 @@ impl crate::error::Diagnose for TsanError {
     fn exit_code(&self) -> crate::error::ExitCode {
         use crate::error::ExitCode;
         match self {
-            TsanError::NoEnvironment { .. } | TsanError::Broken { .. } => ExitCode::NotFound,
+            TsanError::NoEnvironment { .. } | TsanError::Broken { .. } | TsanError::NotInstalled { .. } => {
+                ExitCode::NotFound
+            }
+            TsanError::Compiler { .. } => ExitCode::CheckFailed,
             TsanError::NotTsan { .. } => ExitCode::CheckFailed,
             TsanError::Unquotable { .. } => ExitCode::Usage,
             TsanError::Reports { .. } => ExitCode::LocalError,
@@ -62,6 +72,13 @@ impl crate::error::Diagnose for TsanError {
                     "recreate it with `ftpy venv --tsan` (`ftpy list` shows the ThreadSanitizer builds)"
                         .into(),
                 ]
+            }
+            TsanError::NotInstalled { .. } => vec![
+                "build one with `ftpy install 3.14t --profile tsan` (slow; the build cache keeps it)".into(),
+                "`ftpy list` shows what is installed".into(),
+            ],
+            TsanError::Compiler { key, .. } => {
+                vec![format!("check the interpreter runs (`ftpy which {key}`), or reinstall it")]
             }
             TsanError::Unquotable { .. } => {
                 vec!["use a home or temporary directory whose path has no quote characters (TMPDIR, FTPY_HOME)".into()]

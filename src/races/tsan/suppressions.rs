@@ -16,6 +16,11 @@ pub fn is_tsan_key(key: &str) -> bool {
     key.ends_with("-tsan")
 }
 
+/// An installation built with ThreadSanitizer.
+pub fn is_tsan(key: &crate::interpreters::version::InstallKey) -> bool {
+    is_tsan_key(&key.to_string())
+}
+
 /// The installation's copy of CPython's suppressions file, if it has one.
 pub fn suppressions_file(prefix: &Path) -> Option<PathBuf> {
     CANDIDATES.iter().map(|c| prefix.join(c)).find(|p| p.is_file())
