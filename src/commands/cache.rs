@@ -127,7 +127,8 @@ fn prune(cache: &BuildCache, args: PruneArgs, ctx: &Context) -> Result<(), Error
 fn key(args: CacheKeyArgs, ctx: &Context) -> Result<(), Error> {
     let request = args.request.parse()?;
     let recipes = ctx.recipes()?;
-    let resolved = crate::interpreters::request::resolve_requests(&recipes, &[request], args.pair)?;
+    let requests = crate::interpreters::request::requests_for_profile(&[request], args.build.profile)?;
+    let resolved = crate::interpreters::request::resolve_requests(&recipes, &requests, args.pair)?;
     let options = key_options(&args.build)?;
     let toolchain = Toolchain::detect();
     let groups = install::group_by_release(&resolved);
@@ -175,11 +176,7 @@ fn push(cache: &BuildCache, args: CachePushArgs, ctx: &Context) -> Result<(), Er
         let mut chosen = Vec::new();
         for text in &args.installations {
             let request: crate::interpreters::version::VersionRequest = text.parse()?;
-            let found: Vec<_> = installed
-                .iter()
-                .filter(|i| i.key.variant == request.variant && request.matches(&i.key.version))
-                .cloned()
-                .collect();
+            let found: Vec<_> = installed.iter().filter(|i| request.accepts_key(&i.key)).cloned().collect();
             if found.is_empty() {
                 return Err(
                     InstallError::NotInstalled { request: text.clone(), suggest_install: false }.into()
@@ -243,7 +240,7 @@ fn pull(cache: &BuildCache, args: CachePullArgs, ctx: &Context) -> Result<(), Er
     let mut remote = remote(args.from.as_deref(), ctx)?;
     let requests = crate::interpreters::request::parse_requests(&args.requests)?;
     let recipes = ctx.recipes()?;
-    let groups = install::plan(ctx, &recipes, &requests, args.pair)?;
+    let groups = install::plan(ctx, &recipes, &requests, args.pair, args.build.profile)?;
     let options = key_options(&args.build)?;
     let toolchain = Toolchain::detect();
     let url = remote.url();

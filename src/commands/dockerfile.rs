@@ -20,6 +20,7 @@ fn release_of(image: &str) -> Option<&'static str> {
 }
 
 pub fn run(args: DockerfileArgs, ctx: &crate::context::Context) -> Result<ExitCode, Error> {
+    crate::interpreters::request::refuse_tsan_profile(args.profile, "an image's interpreter")?;
     let request: VersionRequest = args.python.parse()?;
     crate::interpreters::request::check_buildable(&ctx.recipes()?, &request, false)?;
     let builder = match &args.builder {
@@ -190,6 +191,7 @@ pub fn dockerfile(
     remote: Option<&RemoteCacheArg>,
 ) -> String {
     let (profile_flag, duration) = match profile {
+        Profile::Tsan => unreachable!("refused by `run`: an image holds release builds"),
         Profile::Optimized => {
             (String::new(), format!("about {OPTIMIZED_MINUTES} minutes on 2 cores (PGO and LTO)"))
         }

@@ -42,7 +42,7 @@ pub fn run(args: InstallArgs, ctx: Context) -> Result<ExitCode, Error> {
 
     let requests = crate::interpreters::request::parse_requests(&args.requests)?;
     let recipes = ctx.recipes()?;
-    let groups = install::plan(&ctx, &recipes, &requests, args.pair)?;
+    let groups = install::plan(&ctx, &recipes, &requests, args.pair, options.build.profile)?;
 
     if args.dry_run {
         for group in &groups {

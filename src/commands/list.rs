@@ -22,7 +22,7 @@ pub fn run(args: ListArgs, ctx: &Context) -> Result<ExitCode, Error> {
                     if !series.supports(variant) {
                         continue;
                     }
-                    let key = InstallKey { version: release.version.clone(), variant };
+                    let key = InstallKey::release(release.version.clone(), variant);
                     let mark = if installed.iter().any(|i| i.key == key) { " (installed)" } else { "" };
                     line.push_str(&format!("{:<26}", format!("{key}{mark}")));
                 }

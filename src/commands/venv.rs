@@ -17,6 +17,7 @@ use crate::races::{self, tsan::venv::TsanVenvRequest};
 use crate::wheels::{self, build::BuildRequest, check::Selection};
 
 pub fn run(args: VenvArgs, ctx: Context) -> Result<ExitCode, Error> {
+    crate::interpreters::request::refuse_tsan_profile(args.profile, "a twin environment's pair")?;
     let root = project::find_root(args.project.as_deref(), args.status)?;
     // One `ftpy venv` per project at a time: recovery and replacement must not interleave.
     let _lock = twin_venvs::lock_project(&ctx.home, &root, &ctx.reporter)?;

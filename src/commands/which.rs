@@ -26,9 +26,7 @@ pub fn run(args: WhichArgs, ctx: &Context) -> Result<ExitCode, Error> {
             }
             // A damaged tree is never returned, but it is worth knowing about.
             let damaged = installation::scan(&ctx.home).map(|(_, d)| d).unwrap_or_default();
-            for tree in
-                damaged.iter().filter(|d| d.key.variant == request.variant && request.matches(&d.key.version))
-            {
+            for tree in damaged.iter().filter(|d| request.accepts_key(&d.key)) {
                 ctx.reporter.warn(format!(
                     "{} is damaged ({}); `ftpy list` shows it",
                     tree.prefix.display(),

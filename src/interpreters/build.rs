@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use crate::interpreters::recipe::Series;
-use crate::interpreters::version::{InstallKey, Variant};
+use crate::interpreters::version::{BuildKind, InstallKey, Variant};
 use crate::output::progress::Task;
 use crate::system::sysdeps::SystemDependency;
 
@@ -23,6 +23,20 @@ pub enum Profile {
     Optimized,
     /// Neither: several times quicker to build, for development and tests.
     Fast,
+    /// ThreadSanitizer: `--disable-gil --with-thread-sanitizer`, no PGO or LTO, compiled by a
+    /// compiler whose TSan runtime works (clang). Free-threaded only; its own installation,
+    /// `3.14.6t-tsan`, beside the release build.
+    Tsan,
+}
+
+impl Profile {
+    /// The kind of installation this profile makes: a TSan build has its own key.
+    pub fn build_kind(self) -> BuildKind {
+        match self {
+            Profile::Optimized | Profile::Fast => BuildKind::Release,
+            Profile::Tsan => BuildKind::Tsan,
+        }
+    }
 }
 
 impl fmt::Display for Profile {
@@ -30,6 +44,7 @@ impl fmt::Display for Profile {
         f.write_str(match self {
             Profile::Optimized => "optimized",
             Profile::Fast => "fast",
+            Profile::Tsan => "tsan",
         })
     }
 }
@@ -57,9 +72,13 @@ pub fn configure_args(
     if variant == Variant::Freethreaded {
         args.push("--disable-gil".into());
     }
-    if options.profile == Profile::Optimized {
-        args.push("--enable-optimizations".into());
-        args.push("--with-lto".into());
+    match options.profile {
+        Profile::Optimized => {
+            args.push("--enable-optimizations".into());
+            args.push("--with-lto".into());
+        }
+        Profile::Fast => {}
+        Profile::Tsan => args.push("--with-thread-sanitizer".into()),
     }
     args.extend(options.extra_configure.iter().cloned());
     args

@@ -262,8 +262,12 @@ impl DownloadError {
                     .keys
                     .iter()
                     .map(|k| {
-                        crate::interpreters::version::InstallKey { version: held.clone(), variant: k.variant }
-                            .to_string()
+                        crate::interpreters::version::InstallKey {
+                            version: held.clone(),
+                            variant: k.variant,
+                            build: k.build,
+                        }
+                        .to_string()
                     })
                     .collect();
                 hints.push(format!(

@@ -257,15 +257,18 @@ pub fn preflight(ctx: &Context) -> Result<(), Error> {
     crate::interpreters::download::check_mirrors(&ctx.mirrors)
 }
 
-/// Resolve every request and group the builds by release; say when a release is built from
-/// bytes other than the published ones, and when an old free-threaded series is asked for.
+/// Resolve every request as `profile` builds it (`--profile tsan`: its `-tsan` build) and group
+/// the builds by release; say when a release is built from bytes other than the published
+/// ones, and when an old free-threaded series is asked for.
 pub fn plan<'a>(
     ctx: &Context,
     recipes: &'a RecipeBook,
     requests: &[VersionRequest],
     pair: bool,
+    profile: build::Profile,
 ) -> Result<Vec<InstallGroup<'a>>, Error> {
-    let resolved = crate::interpreters::request::resolve_requests(recipes, requests, pair)?;
+    let requests = crate::interpreters::request::requests_for_profile(requests, profile)?;
+    let resolved = crate::interpreters::request::resolve_requests(recipes, &requests, pair)?;
     let groups = group_by_release(&resolved);
     for group in &groups {
         if let Some(replaced) = &group.release.replaced {
@@ -291,7 +294,7 @@ pub fn install_requests(
 ) -> Result<InstallSummary, Error> {
     preflight(ctx)?;
     let recipes = ctx.recipes()?;
-    let groups = plan(ctx, &recipes, requests, pair)?;
+    let groups = plan(ctx, &recipes, requests, pair, options.build.profile)?;
     install_all(ctx, &groups, options)
 }
 
@@ -1144,6 +1147,7 @@ fn place_and_check(
         // Without the prefix: a build is made for a placeholder and relocated, and the
         // installed tree names no prefix but its own.
         configure_args: p.inputs.configure_args.clone(),
+        compiler: p.inputs.compiler.clone(),
         build_seconds: finished.build_seconds,
         installed_at: unix_now(),
         build_cache_key: Some(p.inputs.key()),
@@ -1238,7 +1242,13 @@ pub fn removal_targets(
         // Both builds of the version: the request with each variant.
         requests
             .iter()
-            .flat_map(|r| Variant::ALL.map(|variant| VersionRequest { variant, ..r.clone() }))
+            .flat_map(|r| {
+                Variant::ALL.map(|variant| VersionRequest {
+                    variant,
+                    build: crate::interpreters::version::BuildKind::Release,
+                    ..r.clone()
+                })
+            })
             .collect()
     } else {
         requests.to_vec()
@@ -1252,11 +1262,8 @@ pub fn removal_targets(
         .chain(damaged.into_iter().map(|d| (d.key, d.prefix)))
         .collect();
     for request in &requests {
-        let matches: Vec<(InstallKey, PathBuf)> = all
-            .iter()
-            .filter(|(key, _)| key.variant == request.variant && request.matches(&key.version))
-            .cloned()
-            .collect();
+        let matches: Vec<(InstallKey, PathBuf)> =
+            all.iter().filter(|(key, _)| request.accepts_key(key)).cloned().collect();
         match matches.as_slice() {
             // With --pair, a missing half is fine; nothing at all is not (checked below).
             [] if pair => {}

@@ -7,6 +7,12 @@
 //! readable receipt is [`Damaged`]: `list` shows it, `which` skips it, `install` refuses to touch
 //! it without `--reinstall`, and `uninstall` removes it.
 //!
+//! A ThreadSanitizer build (`3.14.6t-tsan`, [`BuildKind::Tsan`]) is an installation of its own
+//! beside the release build: a request picks it only when it says `-tsan`, pairs and the
+//! newest-installed lookups for environments never do, and its `<home>/bin` links carry the
+//! suffix (`python3.14t-tsan`). It holds CPython's TSan suppressions at
+//! [`Installation::tsan_suppressions`]; [`newest_tsan`] finds one for `ftpy run --tsan`.
+//!
 //! Receipts carry a `format` (absent: 1) and are read tolerantly: unknown fields are ignored and
 //! every field but `key` has a default, so a receipt from an older or newer ftpy still reads.
 
@@ -19,7 +25,7 @@ use serde::{Deserialize, Serialize};
 use crate::interpreters::digest::Sha256Digest;
 use crate::interpreters::home::Home;
 use crate::interpreters::post_install_check::CheckReport;
-use crate::interpreters::version::{InstallKey, Variant, Version, VersionRequest};
+use crate::interpreters::version::{BuildKind, InstallKey, MinorVersion, Variant, Version, VersionRequest};
 
 pub const RECEIPT_FILE: &str = "ftpy-receipt.json";
 
@@ -44,6 +50,10 @@ pub struct Receipt {
     pub profile: String,
     #[serde(default)]
     pub configure_args: Vec<String>,
+    /// The C compiler of the build, `clang-19: Debian clang version 19.1.7 (...)`: its name and
+    /// the first line of its `--version` (empty in receipts before this field).
+    #[serde(default)]
+    pub compiler: String,
     #[serde(default)]
     pub build_seconds: f64,
     /// Seconds since the Unix epoch.
@@ -83,10 +93,25 @@ pub struct Installation {
     pub receipt: Receipt,
 }
 
+/// Where a TSan installation keeps CPython's suppressions, relative to its prefix.
+pub const TSAN_SUPPRESSIONS: &str = "share/ftpy/tsan-suppressions.txt";
+
 impl Installation {
     pub fn interpreter(&self) -> PathBuf {
         self.prefix.join("bin").join(self.key.interpreter_name())
     }
+
+    /// `<prefix>/share/ftpy/tsan-suppressions.txt`: CPython's own ThreadSanitizer suppressions
+    /// for the free-threaded build (`Tools/tsan/suppressions_free_threading.txt` of its source),
+    /// copied there by the build. Only a [`BuildKind::Tsan`] installation has one.
+    pub fn tsan_suppressions(&self) -> Option<PathBuf> {
+        (self.key.build == BuildKind::Tsan).then(|| tsan_suppressions_at(&self.prefix))
+    }
+}
+
+/// [`TSAN_SUPPRESSIONS`] under `prefix`.
+pub fn tsan_suppressions_at(prefix: &Path) -> PathBuf {
+    prefix.join(TSAN_SUPPRESSIONS)
 }
 
 /// Every complete installation, oldest version first.
@@ -126,28 +151,38 @@ pub fn find_installed(home: &Home, request: &VersionRequest) -> io::Result<Optio
     Ok(matching_installed(home, request)?.pop())
 }
 
-/// Every installation the request accepts, oldest first. Unlike recipe resolution, a
-/// pre-release counts: if it is installed, it was asked for.
+/// Every installation the request accepts, oldest first: in its variant and build kind only
+/// (`3.14t` never gives `3.14.6t-tsan`). Unlike recipe resolution, a pre-release counts: if it
+/// is installed, it was asked for.
 pub fn matching_installed(home: &Home, request: &VersionRequest) -> io::Result<Vec<Installation>> {
-    Ok(installed(home)?
-        .into_iter()
-        .filter(|i| i.key.variant == request.variant && request.matches(&i.key.version))
-        .collect())
+    Ok(installed(home)?.into_iter().filter(|i| request.accepts_key(&i.key)).collect())
 }
 
-/// The newest installation of `variant` whose version `accepts` takes: a project's wish, say,
-/// which may be a specifier set rather than a request.
+/// The newest release installation of `variant` whose version `accepts` takes: a project's
+/// wish, say, which may be a specifier set rather than a request. Never a TSan build.
 pub fn newest_installed(
     home: &Home,
     variant: Variant,
     accepts: impl Fn(&Version) -> bool,
 ) -> io::Result<Option<Installation>> {
-    Ok(installed(home)?.into_iter().rfind(|i| i.key.variant == variant && accepts(&i.key.version)))
+    Ok(installed(home)?
+        .into_iter()
+        .rfind(|i| i.key.variant == variant && i.key.build == BuildKind::Release && accepts(&i.key.version)))
 }
 
-/// Versions installed in both builds, oldest first, as (GIL, free-threaded).
+/// The newest ThreadSanitizer installation, of `series` when given (finals before
+/// pre-releases of the same series are not preferred: the newest version wins, as `which`).
+/// What `ftpy run --tsan` and `ftpy venv --tsan` base the TSan environment on.
+pub fn newest_tsan(home: &Home, series: Option<MinorVersion>) -> io::Result<Option<Installation>> {
+    Ok(installed(home)?
+        .into_iter()
+        .rfind(|i| i.key.build == BuildKind::Tsan && series.is_none_or(|s| i.key.version.series() == s)))
+}
+
+/// Versions installed in both release builds, oldest first, as (GIL, free-threaded).
 pub fn installed_pairs(home: &Home) -> io::Result<Vec<(Installation, Installation)>> {
-    let all = installed(home)?;
+    let all: Vec<Installation> =
+        installed(home)?.into_iter().filter(|i| i.key.build == BuildKind::Release).collect();
     let mut pairs = Vec::new();
     for gil in all.iter().filter(|i| i.key.variant == Variant::Gil) {
         if let Some(ft) =
@@ -229,8 +264,8 @@ pub fn write_receipt(prefix: &Path, receipt: &Receipt) -> io::Result<()> {
     crate::system::files::write_atomic(&prefix.join(RECEIPT_FILE), (text + "\n").as_bytes())
 }
 
-/// Point `<home>/bin/python<X.Y>[t]` (and `pip<X.Y>[t]`) at the newest installed build of
-/// each series and variant, and remove links whose target is gone. Each link is replaced by
+/// Point `<home>/bin/python<X.Y>[t][-tsan]` (and `pip<X.Y>[t][-tsan]`) at the newest installed
+/// build of each series, variant and build kind, and remove links whose target is gone. Each link is replaced by
 /// a rename, so a reader never sees it missing.
 pub fn refresh_links(home: &Home) -> io::Result<()> {
     let bin = home.bin_dir();
@@ -245,7 +280,9 @@ pub fn refresh_links(home: &Home) -> io::Result<()> {
         let newest = installed
             .iter()
             .filter(|o| {
-                o.key.version.series() == inst.key.version.series() && o.key.variant == inst.key.variant
+                o.key.version.series() == inst.key.version.series()
+                    && o.key.variant == inst.key.variant
+                    && o.key.build == inst.key.build
             })
             .max_by(|a, b| a.key.version.cmp(&b.key.version))
             .is_some_and(|n| n.key == inst.key);
@@ -255,9 +292,10 @@ pub fn refresh_links(home: &Home) -> io::Result<()> {
         // A free-threaded build installs python3.13t but names its pip pip3.13.
         let series = inst.key.version.series();
         let suffix = inst.key.variant.suffix();
+        let build = inst.key.build.suffix();
         for (link, file) in [
-            (format!("python{series}{suffix}"), format!("python{series}{suffix}")),
-            (format!("pip{series}{suffix}"), format!("pip{series}")),
+            (inst.key.link_name(), inst.key.interpreter_name()),
+            (format!("pip{series}{suffix}{build}"), format!("pip{series}")),
         ] {
             let target = inst.prefix.join("bin").join(file);
             if target.exists() {
@@ -290,7 +328,7 @@ pub fn refresh_links(home: &Home) -> io::Result<()> {
 /// The `<home>/bin` link that points at this installation, if the installation is the one
 /// linked for its series (what `list` marks with `*`).
 pub fn linked_name(home: &Home, inst: &Installation) -> Option<PathBuf> {
-    let link = home.bin_dir().join(inst.key.interpreter_name());
+    let link = home.bin_dir().join(inst.key.link_name());
     let target = fs::read_link(&link).ok()?;
     target.starts_with(&inst.prefix).then_some(link)
 }

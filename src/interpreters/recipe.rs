@@ -19,7 +19,7 @@ use serde::Deserialize;
 use crate::error::{Diagnose, ExitCode};
 use crate::interpreters::digest::Sha256Digest;
 use crate::interpreters::version::{
-    InstallKey, MinorVersion, Variant, Version, VersionError, VersionRequest,
+    BuildKind, InstallKey, MinorVersion, Variant, Version, VersionError, VersionRequest,
 };
 
 include!(concat!(env!("OUT_DIR"), "/builtin_recipes.rs"));
@@ -363,7 +363,11 @@ impl RecipeBook {
         let newest_final = candidates.iter().rev().find(|(_, r)| r.version.is_final());
         let (series, release) = newest_final.or(candidates.last()).copied().expect("non-empty");
         Ok(Resolved {
-            key: InstallKey { version: release.version.clone(), variant: request.variant },
+            key: InstallKey {
+                version: release.version.clone(),
+                variant: request.variant,
+                build: request.build,
+            },
             release,
             series,
         })
@@ -375,10 +379,12 @@ impl RecipeBook {
         if request.predates_free_threading() {
             return Err(RecipeError::NoPair { request: request.clone() });
         }
-        let both = VersionRequest { variant: Variant::Freethreaded, ..request.clone() };
+        // A pair is of release builds: a TSan request is refused before it gets here.
+        let both =
+            VersionRequest { variant: Variant::Freethreaded, build: BuildKind::Release, ..request.clone() };
         let freethreaded = self.resolve(&both)?;
         let gil = Resolved {
-            key: InstallKey { version: freethreaded.key.version.clone(), variant: Variant::Gil },
+            key: InstallKey::release(freethreaded.key.version.clone(), Variant::Gil),
             ..freethreaded.clone()
         };
         Ok([gil, freethreaded])
@@ -399,7 +405,11 @@ impl RecipeBook {
     /// then by distance from the requested patch level), then the newest release of each other
     /// series by distance from the requested one (a final when the series has one).
     fn nearest(&self, request: &VersionRequest) -> Vec<InstallKey> {
-        let key = |r: &Release| InstallKey { version: r.version.clone(), variant: request.variant };
+        let key = |r: &Release| InstallKey {
+            version: r.version.clone(),
+            variant: request.variant,
+            build: request.build,
+        };
         let usable = self.series.values().filter(|s| s.supports(request.variant));
         let wanted_patch = request.patch.unwrap_or(u32::MAX);
         if let Some(series) = usable.clone().find(|s| Some(s.name) == request.series())

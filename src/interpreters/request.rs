@@ -5,7 +5,7 @@
 use crate::error::Error;
 use crate::interpreters::build::{BuildOptions, Profile};
 use crate::interpreters::recipe::{RecipeBook, Resolved};
-use crate::interpreters::version::VersionRequest;
+use crate::interpreters::version::{BuildKind, VersionRequest};
 
 /// Parse every request before acting on any, so one typo stops the whole command early.
 pub fn parse_requests(texts: &[String]) -> Result<Vec<VersionRequest>, Error> {
@@ -17,6 +17,48 @@ pub fn check_buildable(recipes: &RecipeBook, request: &VersionRequest, pair: boo
     resolve_requests(recipes, std::slice::from_ref(request), pair).map(|_| ())
 }
 
+/// The requests as `profile` builds them: with `--profile tsan` each names its ThreadSanitizer
+/// build (`3.14t` becomes `3.14t-tsan`; a GIL request is refused); with any other profile, a
+/// request that says `-tsan` is refused, since only `--profile tsan` builds one.
+pub fn requests_for_profile(
+    requests: &[VersionRequest],
+    profile: Profile,
+) -> Result<Vec<VersionRequest>, Error> {
+    let build = profile.build_kind();
+    requests
+        .iter()
+        .map(|request| {
+            if request.build == BuildKind::Tsan && build != BuildKind::Tsan {
+                return Err(Error::Usage {
+                    message: format!(
+                        "{request} is a ThreadSanitizer build, which only --profile tsan builds"
+                    ),
+                    hints: vec![format!(
+                        "`ftpy install --profile tsan {}`",
+                        VersionRequest { build: BuildKind::Release, ..request.clone() }
+                    )],
+                });
+            }
+            Ok(request.with_build(build)?)
+        })
+        .collect()
+}
+
+/// Refuse `--profile tsan` where only a release build makes sense (`what`: what is built).
+pub fn refuse_tsan_profile(profile: Profile, what: &str) -> Result<(), Error> {
+    if profile.build_kind() == BuildKind::Release {
+        return Ok(());
+    }
+    Err(Error::Usage {
+        message: format!("--profile {profile} makes a ThreadSanitizer build, which is never {what}"),
+        hints: vec![
+            "use --profile optimized or --profile fast here".into(),
+            "`ftpy install --profile tsan 3.14t` installs the ThreadSanitizer build (3.14.6t-tsan) beside the release one"
+                .into(),
+        ],
+    })
+}
+
 /// Resolve every request (each to both builds with `pair`), without duplicates.
 pub fn resolve_requests<'a>(
     recipes: &'a RecipeBook,
@@ -25,6 +67,17 @@ pub fn resolve_requests<'a>(
 ) -> Result<Vec<Resolved<'a>>, Error> {
     let mut resolved: Vec<Resolved> = Vec::new();
     for request in requests {
+        if pair && request.build == BuildKind::Tsan {
+            return Err(Error::Usage {
+                message: format!(
+                    "--pair installs the GIL and free-threaded release builds; {request} is a ThreadSanitizer build, which is free-threaded only"
+                ),
+                hints: vec![format!(
+                    "drop --pair: `ftpy install --profile tsan {}`",
+                    VersionRequest { build: BuildKind::Release, ..request.clone() }
+                )],
+            });
+        }
         let found: Vec<Resolved> =
             if pair { recipes.resolve_pair(request)?.into() } else { vec![recipes.resolve(request)?] };
         for r in found {

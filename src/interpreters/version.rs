@@ -3,8 +3,10 @@
 //! - [`VersionRequest`]: what was typed (`3`, `3.13t`, `3.13.5`, `3.15.0b4t`, `3.14+freethreaded`).
 //!   Parts may be missing; the [`Variant`] never is: no suffix means the GIL build.
 //! - [`Version`]: one exact CPython release (`3.13.5`, `3.15.0b4`), as the recipes list them.
-//! - [`InstallKey`]: a resolved version plus its variant (`3.13.5t`), the on-disk identity of an
-//!   installation under `<home>/versions/`.
+//! - [`BuildKind`]: what the build is for: a release interpreter, or one instrumented with
+//!   ThreadSanitizer (`3.14t-tsan`), which only the free-threaded variant has.
+//! - [`InstallKey`]: a resolved version plus its variant and build kind (`3.13.5t`,
+//!   `3.14.6t-tsan`), the on-disk identity of an installation under `<home>/versions/`.
 //!
 //! Resolution (request to version) needs the recipes and lives in [`crate::interpreters::recipe`].
 
@@ -44,6 +46,34 @@ impl Variant {
         match self {
             Variant::Gil => "GIL",
             Variant::Freethreaded => "free-threaded",
+        }
+    }
+}
+
+/// What a build is for. A ThreadSanitizer build is its own installation beside the release
+/// build of the same version (`3.14.6t-tsan` beside `3.14.6t`): instrumented, several times
+/// slower, and never what a plain request, a pair or a twin environment picks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub enum BuildKind {
+    #[default]
+    Release,
+    /// `--with-thread-sanitizer`; free-threaded only.
+    Tsan,
+}
+
+impl BuildKind {
+    /// What follows the variant in a key or request: `` or `-tsan`.
+    pub fn suffix(self) -> &'static str {
+        match self {
+            BuildKind::Release => "",
+            BuildKind::Tsan => "-tsan",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            BuildKind::Release => "release",
+            BuildKind::Tsan => "ThreadSanitizer",
         }
     }
 }
@@ -194,9 +224,21 @@ pub struct VersionRequest {
     pub patch: Option<u32>,
     pub pre: Option<PreRelease>,
     pub variant: Variant,
+    /// `-tsan` asks for the ThreadSanitizer build; without it, the release build only.
+    pub build: BuildKind,
 }
 
 impl VersionRequest {
+    /// The same request for the `build` kind: a ThreadSanitizer build exists only for the
+    /// free-threaded variant (its races are what TSan is for), so a GIL request is refused.
+    pub fn with_build(&self, build: BuildKind) -> Result<VersionRequest, VersionError> {
+        let request = VersionRequest { build, ..self.clone() };
+        if build == BuildKind::Tsan && self.variant == Variant::Gil {
+            return Err(VersionError::TsanNeedsFreethreaded(request.to_string()));
+        }
+        Ok(request)
+    }
+
     /// True when `version` is one this request accepts. A request that names the patch level
     /// without a pre-release accepts only that final release (`3.15.0` is not `3.15.0b4`).
     pub fn matches(&self, version: &Version) -> bool {
@@ -211,6 +253,12 @@ impl VersionRequest {
             (None, Some(_)) => version.pre.is_none(),
             (None, None) => true,
         }
+    }
+
+    /// True when `key` is an installation this request names: its variant, its build kind
+    /// (`3.14t` is never `3.14.6t-tsan`) and a version it [`matches`](Self::matches).
+    pub fn accepts_key(&self, key: &InstallKey) -> bool {
+        key.variant == self.variant && key.build == self.build && self.matches(&key.version)
     }
 
     pub fn series(&self) -> Option<MinorVersion> {
@@ -238,7 +286,8 @@ impl fmt::Display for VersionRequest {
         if let Some(pre) = &self.pre {
             write!(f, "{pre}")?;
         }
-        f.write_str(self.variant.suffix())
+        f.write_str(self.variant.suffix())?;
+        f.write_str(self.build.suffix())
     }
 }
 
@@ -247,6 +296,7 @@ impl FromStr for VersionRequest {
 
     fn from_str(input: &str) -> Result<Self, Self::Err> {
         let s = input.trim();
+        let (s, build) = split_build(s);
         let (body, variant) = split_variant(s);
         let parts = parse_parts(body).ok_or_else(|| VersionError::InvalidRequest(input.to_string()))?;
         if parts.pre.is_some() && parts.patch.is_none() {
@@ -258,31 +308,49 @@ impl FromStr for VersionRequest {
             patch: parts.patch,
             pre: parts.pre,
             variant,
+            build,
         };
         if variant == Variant::Freethreaded && request.predates_free_threading() {
             return Err(VersionError::NoFreethreadingBefore313(input.to_string()));
+        }
+        if build == BuildKind::Tsan && variant == Variant::Gil {
+            return Err(VersionError::TsanNeedsFreethreaded(input.to_string()));
         }
         Ok(request)
     }
 }
 
-/// An installed (or to-be-installed) build: exact version plus variant, e.g. `3.13.5t`.
+/// An installed (or to-be-installed) build: exact version, variant and build kind, e.g.
+/// `3.13.5t` or `3.14.6t-tsan`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct InstallKey {
     pub version: Version,
     pub variant: Variant,
+    pub build: BuildKind,
 }
 
 impl InstallKey {
-    /// The interpreter's file name inside `<prefix>/bin`, as `make install` names it.
+    /// The release build of `version` in `variant`.
+    pub fn release(version: Version, variant: Variant) -> InstallKey {
+        InstallKey { version, variant, build: BuildKind::Release }
+    }
+
+    /// The interpreter's file name inside `<prefix>/bin`, as `make install` names it (a TSan
+    /// build names it as the release build does).
     pub fn interpreter_name(&self) -> String {
         format!("python{}{}", self.version.series(), self.variant.suffix())
+    }
+
+    /// The name of its `<home>/bin` link: `python3.14t`, or `python3.14t-tsan` for a TSan
+    /// build, so that the release build's name always leads to the release build.
+    pub fn link_name(&self) -> String {
+        format!("{}{}", self.interpreter_name(), self.build.suffix())
     }
 }
 
 impl fmt::Display for InstallKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}{}", self.version, self.variant.suffix())
+        write!(f, "{}{}{}", self.version, self.variant.suffix(), self.build.suffix())
     }
 }
 
@@ -290,8 +358,12 @@ impl FromStr for InstallKey {
     type Err = VersionError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let (body, variant) = split_variant(s);
-        Ok(InstallKey { version: body.parse()?, variant })
+        let (rest, build) = split_build(s);
+        let (body, variant) = split_variant(rest);
+        if build == BuildKind::Tsan && variant == Variant::Gil {
+            return Err(VersionError::TsanNeedsFreethreaded(s.to_string()));
+        }
+        Ok(InstallKey { version: body.parse()?, variant, build })
     }
 }
 
@@ -309,6 +381,18 @@ pub enum VersionError {
         "`{0}` asks for a free-threaded build, but free-threaded CPython exists only from 3.13 on (PEP 703)"
     )]
     NoFreethreadingBefore313(String),
+    #[error(
+        "`{0}` asks for a ThreadSanitizer build of the GIL variant; ftpy builds ThreadSanitizer only free-threaded (--disable-gil), where the races are: ask for the free-threaded build, e.g. 3.14t"
+    )]
+    TsanNeedsFreethreaded(String),
+}
+
+/// `3.14t-tsan` is `3.14t` and the TSan build kind.
+fn split_build(s: &str) -> (&str, BuildKind) {
+    match s.strip_suffix(BuildKind::Tsan.suffix()) {
+        Some(body) => (body, BuildKind::Tsan),
+        None => (s, BuildKind::Release),
+    }
 }
 
 fn split_variant(s: &str) -> (&str, Variant) {
@@ -379,8 +463,11 @@ mod tests {
         let series = |s: &str| s.parse::<MinorVersion>().unwrap();
         assert!(!series("3.12").has_free_threading());
         assert!(series("3.13").has_free_threading() && series("4.0").has_free_threading());
-        let request =
-            |s: &str| VersionRequest { variant: Variant::Gil, ..s.parse::<VersionRequest>().unwrap() };
+        let request = |s: &str| VersionRequest {
+            variant: Variant::Gil,
+            build: BuildKind::Release,
+            ..s.parse::<VersionRequest>().unwrap()
+        };
         assert!(request("3.12").predates_free_threading() && request("2").predates_free_threading());
         assert!(!request("3").predates_free_threading() && !request("3.13.5").predates_free_threading());
         assert_eq!(Variant::ALL.map(Variant::suffix), ["", "t"]);
@@ -392,7 +479,19 @@ mod tests {
 
     #[test]
     fn request_round_trips() {
-        for s in ["3", "3.13", "3.13t", "3.13.5", "3.13.5t", "3.15.0b4t", "3.15.0rc1", "3.14.0a7t", "3t"] {
+        for s in [
+            "3",
+            "3.13",
+            "3.13t",
+            "3.13.5",
+            "3.13.5t",
+            "3.15.0b4t",
+            "3.15.0rc1",
+            "3.14.0a7t",
+            "3t",
+            "3.14t-tsan",
+            "3.14.6t-tsan",
+        ] {
             assert_eq!(request(s).to_string(), s);
         }
     }
@@ -479,5 +578,32 @@ mod tests {
         assert_eq!(key.interpreter_name(), "python3.15");
         assert_eq!(key.version.release_directory(), "3.15.0");
         assert!("3.13t".parse::<InstallKey>().is_err());
+    }
+
+    #[test]
+    fn tsan_builds_have_their_own_key_and_only_free_threaded() {
+        let key: InstallKey = "3.14.6t-tsan".parse().unwrap();
+        assert_eq!((key.variant, key.build), (Variant::Freethreaded, BuildKind::Tsan));
+        assert_eq!(key.to_string(), "3.14.6t-tsan");
+        assert_eq!(key.interpreter_name(), "python3.14t");
+        assert_eq!(key.link_name(), "python3.14t-tsan");
+        let release: InstallKey = "3.14.6t".parse().unwrap();
+        assert_eq!(release.build, BuildKind::Release);
+        assert_eq!(release.link_name(), "python3.14t");
+        assert_ne!(key, release);
+        assert_eq!("3.14+freethreaded-tsan".parse::<VersionRequest>().unwrap(), request("3.14t-tsan"));
+        assert_eq!(request("3.14t-tsan").build, BuildKind::Tsan);
+        assert_eq!(request("3.14t").build, BuildKind::Release);
+        for s in ["3.14-tsan", "3.14.6-tsan"] {
+            assert_eq!(s.parse::<VersionRequest>(), Err(VersionError::TsanNeedsFreethreaded(s.to_string())));
+        }
+        assert!("3.14.6-tsan".parse::<InstallKey>().is_err());
+        assert!("3.14t-tsan-tsan".parse::<VersionRequest>().is_err());
+        assert!("3.14t-asan".parse::<VersionRequest>().is_err());
+        assert_eq!(
+            request("3.14").with_build(BuildKind::Tsan),
+            Err(VersionError::TsanNeedsFreethreaded("3.14-tsan".into()))
+        );
+        assert_eq!(request("3.14t").with_build(BuildKind::Tsan), Ok(request("3.14t-tsan")));
     }
 }

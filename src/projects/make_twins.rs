@@ -383,15 +383,15 @@ fn not_installed(ctx: &Context, wish: &PythonWish, source: &PythonSource) -> Err
         .map(|(gil, _)| gil.key.version.to_string())
         .collect();
     // One build of an accepted version is there, the other is not: name the missing one.
-    let all = installation::installed(&ctx.home).unwrap_or_default();
+    // Release builds only: a TSan build is never half of a pair.
+    let all: Vec<_> = installation::installed(&ctx.home)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|i| i.key.build == crate::interpreters::version::BuildKind::Release)
+        .collect();
     let half_pair = all.iter().rev().filter(|i| wish.accepts(&i.key.version)).find_map(|i| {
-        let twin = crate::interpreters::version::InstallKey {
-            version: i.key.version.clone(),
-            variant: match i.key.variant {
-                Variant::Gil => Variant::Freethreaded,
-                Variant::Freethreaded => Variant::Gil,
-            },
-        };
+        let twin =
+            crate::interpreters::version::InstallKey::release(i.key.version.clone(), i.key.variant.twin());
         (!all.iter().any(|o| o.key == twin)).then(|| (i.key.to_string(), twin.to_string()))
     });
     // Only a version the recipes have is worth an install hint (`--python 3.14.9` is not).
@@ -450,13 +450,8 @@ fn ensure_pair_installed(
     let Some(request) = wish.install_request().or_else(|| newest_accepted_release(ctx, wish)) else {
         return Err(not_installed(ctx, wish, source));
     };
-    let profile_name = match profile {
-        Profile::Optimized => "optimized",
-        Profile::Fast => "fast",
-    };
-    ctx.reporter.info(format!(
-        "Installing the {request} pair: ftpy install --pair {request} --profile {profile_name}"
-    ));
+    ctx.reporter
+        .info(format!("Installing the {request} pair: ftpy install --pair {request} --profile {profile}"));
     let requests = [request.parse::<VersionRequest>()?];
     let mut options = InstallOptions::for_profile(profile);
     if let Some(url) = remote_cache {

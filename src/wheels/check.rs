@@ -125,7 +125,7 @@ fn target_python(ctx: &Context, selection: &Selection, purpose: Purpose) -> Resu
                     message: format!("no release in ftpy's recipes satisfies {source}"),
                     hints: vec!["name the version with --python".into()],
                 })?;
-            InstallKey { version: newest, variant }
+            InstallKey::release(newest, variant)
         }
     };
     let target = TargetPython {
