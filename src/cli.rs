@@ -149,6 +149,12 @@ pub struct WheelsBuildArgs {
     /// Where to put the wheels [default: <home>/wheels/<interpreter>, which `ftpy venv` uses]
     #[arg(long, value_name = "DIR")]
     pub wheelhouse: Option<PathBuf>,
+
+    /// For the newest installed ThreadSanitizer build (`--profile tsan`): every package with
+    /// C code, binary wheel or not, built from source with -fsanitize=thread into that build's
+    /// wheelhouse, which `ftpy venv --tsan` installs from
+    #[arg(long)]
+    pub tsan: bool,
 }
 
 #[derive(Debug, Args)]

@@ -56,54 +56,10 @@ pub fn choose_tsan_installation(ctx: &Context, wish: &PythonWish) -> Result<Opti
     Ok(accepted.pop())
 }
 
-/// What the builds of C extensions get: the compiler the interpreter was built with (its
-/// sysconfig `CC`, `CXX`) and `-fsanitize=thread` (with `-g`, for the reports' line numbers).
-pub fn sanitizer_build_env(base: &Installation) -> Result<Vec<(String, String)>, TsanError> {
-    let out = crate::system::python::python(base.interpreter())
-        .args(["-c", "import sysconfig; print(sysconfig.get_config_var('CC') or ''); print(sysconfig.get_config_var('CXX') or '')"])
-        .output()
-        .map_err(|e| TsanError::Compiler { key: base.key.to_string(), message: e.to_string() })?;
-    if !out.status.success() {
-        return Err(TsanError::Compiler {
-            key: base.key.to_string(),
-            message: String::from_utf8_lossy(&out.stderr).trim().to_string(),
-        });
-    }
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let mut lines = text.lines();
-    let cc = lines.next().unwrap_or("").trim().to_string();
-    let cxx = lines.next().unwrap_or("").trim().to_string();
-    Ok(compose_build_env(&cc, &cxx))
-}
-
-fn compose_build_env(cc: &str, cxx: &str) -> Vec<(String, String)> {
-    let cc = if cc.is_empty() { "clang".to_string() } else { cc.to_string() };
-    // configure may pair clang with the system's g++; a C++ extension must use the same TSan
-    // runtime as the interpreter, so it gets clang's own C++ driver.
-    let cxx = if cxx.contains("clang") {
-        cxx.to_string()
-    } else if cc.contains("clang") {
-        cc.replacen("clang", "clang++", 1)
-    } else {
-        cxx.to_string()
-    };
-    let flags = "-fsanitize=thread -g".to_string();
-    let mut vars = vec![("CC".to_string(), cc)];
-    if !cxx.is_empty() {
-        vars.push(("CXX".to_string(), cxx));
-    }
-    vars.extend([
-        ("CFLAGS".to_string(), flags.clone()),
-        ("CXXFLAGS".to_string(), flags),
-        ("LDFLAGS".to_string(), "-fsanitize=thread".to_string()),
-    ]);
-    vars
-}
-
-/// The names of the packages pip's dry-run report would install from a wheel that is not pure
-/// Python (its platform tag is not `any`).
-pub fn binary_wheel_packages(report: &serde_json::Value) -> Vec<String> {
-    let mut names: Vec<String> = report["install"]
+/// The packages (name, version) pip's dry-run report would install from a wheel that is not
+/// pure Python (its platform tag is not `any`).
+pub fn binary_wheel_packages(report: &serde_json::Value) -> Vec<(String, String)> {
+    let mut names: Vec<(String, String)> = report["install"]
         .as_array()
         .map(|items| {
             items
@@ -117,7 +73,8 @@ pub fn binary_wheel_packages(report: &serde_json::Value) -> Vec<String> {
                         return None;
                     }
                     let name = item["metadata"]["name"].as_str()?;
-                    Some(crate::wheels::tags::normalize_name(name))
+                    let version = item["metadata"]["version"].as_str().unwrap_or("");
+                    Some((crate::wheels::tags::normalize_name(name), version.to_string()))
                 })
                 .collect()
         })
@@ -149,7 +106,8 @@ pub fn make_tsan_environment(ctx: &Context, request: &TsanVenvRequest) -> Result
             .collect();
         return Err(TsanError::NotInstalled { wanted: source.to_string(), installed }.into());
     };
-    let build_env = sanitizer_build_env(&base)?;
+    let build_env = crate::wheels::build::sanitizer_env(&base)
+        .map_err(|e| TsanError::Compiler { key: base.key.to_string(), message: e.to_string() })?;
     ctx.home.create()?;
     ctx.reporter.info(format!(
         "Using {} ({source}) for {}; installing: {}",
@@ -238,8 +196,16 @@ fn fill(
             .map_err(Error::io("cannot read pip's dry-run report"))?;
         let report: serde_json::Value = serde_json::from_slice(&bytes)
             .map_err(|e| Error::io("cannot read pip's dry-run report")(std::io::Error::other(e)))?;
-        from_source = binary_wheel_packages(&report);
+        // A wheel `ftpy wheels build --tsan` built of that very version is used as it is (named
+        // by its path: pip would prefer the index's manylinux wheel to it); the rest are built.
+        let wheelhouse = ctx.home.wheelhouse_dir(&base.key);
         let mut args = requirements.pip_args();
+        for (name, version) in binary_wheel_packages(&report) {
+            match crate::wheels::build::find_built(&wheelhouse, &name, &version) {
+                Some(wheel) => args.push(wheel.display().to_string()),
+                None => from_source.push(name),
+            }
+        }
         if !from_source.is_empty() {
             args.extend(["--no-binary".to_string(), from_source.join(",")]);
         }
@@ -266,17 +232,8 @@ mod tests {
             {"download_info": {"url": "file:///work/proj"}, "metadata": {"name": "proj"}},
             {"download_info": {"url": "https://x/Zope.Interface-7.0-cp314-cp314t-linux_x86_64.whl"}, "metadata": {"name": "zope.interface"}}
         ]});
-        assert_eq!(binary_wheel_packages(&report), ["numpy", "zope-interface"]);
+        let names: Vec<String> = binary_wheel_packages(&report).into_iter().map(|(n, _)| n).collect();
+        assert_eq!(names, ["numpy", "zope-interface"]);
         assert!(binary_wheel_packages(&serde_json::json!({})).is_empty());
-    }
-
-    #[test]
-    fn the_build_uses_the_interpreters_compiler_with_the_sanitizer() {
-        let vars = compose_build_env("clang-19", "g++");
-        let get = |name: &str| vars.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str());
-        assert_eq!(get("CC"), Some("clang-19"));
-        assert_eq!(get("CXX"), Some("clang++-19"));
-        assert_eq!(get("CFLAGS"), Some("-fsanitize=thread -g"));
-        assert_eq!(get("LDFLAGS"), Some("-fsanitize=thread"));
     }
 }
