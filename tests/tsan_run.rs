@@ -163,3 +163,25 @@ fn cpythons_own_races_are_listed_but_pass_and_the_commands_failure_is_its_own() 
         stdout_of(&out)
     );
 }
+
+#[test]
+fn a_tsan_environment_left_half_replaced_by_a_killed_venv_comes_back() {
+    let fx = Fixture::new();
+    let project = tempfile::TempDir::new().unwrap();
+    stand_in_env(project.path(), "3.14.6t-tsan", None, 0);
+    // A killed `ftpy venv --tsan` (pid 1 is never ftpy) set the old one aside, and the new one
+    // has no record yet.
+    let aside = project.path().join(".venv-tsan.previous-999999999-1");
+    fs::rename(project.path().join(".venv-tsan"), &aside).unwrap();
+    fs::create_dir_all(project.path().join(".venv-tsan/bin")).unwrap();
+    let out = fx.ftpy().current_dir(project.path()).args(["venv", "--status"]).output().unwrap();
+    assert!(stderr_of(&out).contains("put back .venv-tsan"), "{}", stderr_of(&out));
+    assert!(!aside.exists());
+    assert!(project.path().join(".venv-tsan/ftpy-venv.json").is_file());
+    assert!(
+        stdout_of(&out).contains(".venv-tsan Python 3.14.6t-tsan"),
+        "{}{}",
+        stdout_of(&out),
+        stderr_of(&out)
+    );
+}

@@ -24,9 +24,16 @@ pub fn run(args: VenvArgs, ctx: Context) -> Result<ExitCode, Error> {
     for done in twin_venvs::recover_interrupted(&root) {
         ctx.reporter.warn(done);
     }
+    for done in twin_venvs::recover_interrupted_alone(&root, project::TSAN_ENV) {
+        ctx.reporter.warn(done);
+    }
     if args.status {
         let tsan = tsan_status(&root);
-        let code = print_status(status::status(&root)?)?;
+        let code = match (status::status(&root), &tsan) {
+            // Only the ThreadSanitizer environment: its line is the status.
+            (Err(twin_venvs::VenvError::NoEnvironments { .. }), Some(_)) => ExitCode::SUCCESS,
+            (twins, _) => print_status(twins?)?,
+        };
         if let Some(line) = tsan {
             println!("{line}");
         }
