@@ -47,6 +47,8 @@ impl std::fmt::Display for Owner {
 #[derive(Debug, Default)]
 pub struct Owners {
     by_file_name: HashMap<String, Owner>,
+    /// The base installation's prefix: what is under it (outside site-packages) is CPython's.
+    cpython_prefix: Option<PathBuf>,
 }
 
 fn file_name(object: &str) -> &str {
@@ -71,8 +73,13 @@ fn is_shared_object(name: &str) -> bool {
 impl Owners {
     /// Index the shared objects under each of `site_packages` (the user's code) and in
     /// `lib_dynload` (CPython's own modules).
-    pub fn scan(site_packages: &[PathBuf], lib_dynload: Option<&Path>) -> Owners {
-        let mut owners = Owners::default();
+    pub fn scan(
+        site_packages: &[PathBuf],
+        lib_dynload: Option<&Path>,
+        cpython_prefix: Option<&Path>,
+    ) -> Owners {
+        let mut owners =
+            Owners { cpython_prefix: cpython_prefix.map(Path::to_path_buf), ..Owners::default() };
         if let Some(dir) = lib_dynload
             && let Ok(entries) = std::fs::read_dir(dir)
         {
@@ -102,7 +109,10 @@ impl Owners {
 
     #[cfg(test)]
     pub fn for_tests(entries: &[(&str, Owner)]) -> Owners {
-        Owners { by_file_name: entries.iter().map(|(n, o)| (n.to_string(), o.clone())).collect() }
+        Owners {
+            by_file_name: entries.iter().map(|(n, o)| (n.to_string(), o.clone())).collect(),
+            cpython_prefix: None,
+        }
     }
 
     /// Whose code `object` (as a frame names it) is.
@@ -111,8 +121,24 @@ impl Owners {
         if let Some(owner) = self.by_file_name.get(name) {
             return owner.clone();
         }
-        if (name.starts_with("python3") && !name.contains(".so")) || name.starts_with("libpython3") {
+        let in_site_packages = object.contains("/site-packages/");
+        if !in_site_packages
+            && self.cpython_prefix.as_deref().is_some_and(|prefix| Path::new(object).starts_with(prefix))
+        {
             return Owner::CPython;
+        }
+        if ((name == "python" || name.starts_with("python3")) && !name.contains(".so"))
+            || name.starts_with("libpython3")
+        {
+            return Owner::CPython;
+        }
+        if in_site_packages
+            && is_shared_object(name)
+            && let Some((_, relative)) = object.rsplit_once("/site-packages/")
+            && let Some(module) = module_name(Path::new(relative))
+        {
+            // Installed after ftpy indexed the environment, or not found by the bounded walk.
+            return Owner::Package { distribution: None, module };
         }
         if name.contains(".cpython-") && is_shared_object(name) {
             // An extension module outside site-packages (built in place in the project).
@@ -216,7 +242,8 @@ mod tests {
             "racecounter/_counter.cpython-314t-x86_64-linux-gnu.so,sha256=x,10\nracecounter/__init__.py,,\n",
         )
         .unwrap();
-        let owners = Owners::scan(&[site], Some(&dynload));
+        let owners =
+            Owners::scan(&[site], Some(&dynload), Some(Path::new("/opt/ftpy/versions/3.14.6t-tsan")));
         assert_eq!(
             owners.owner_of("_counter.cpython-314t-x86_64-linux-gnu.so"),
             Owner::Package {
@@ -230,6 +257,14 @@ mod tests {
         );
         assert_eq!(owners.owner_of("_asyncio.cpython-314t-x86_64-linux-gnu.so"), Owner::CPython);
         assert_eq!(owners.owner_of("python3.14t"), Owner::CPython);
+        assert_eq!(owners.owner_of("/src/Python-3.14.6/python"), Owner::CPython);
+        assert_eq!(owners.owner_of("/opt/ftpy/versions/3.14.6t-tsan/lib/libffi-ish.so"), Owner::CPython);
+        assert_eq!(
+            owners.owner_of(
+                "/p/.venv-tsan/lib/python3.14t/site-packages/pkg/sub/_x.cpython-314t-x86_64-linux-gnu.so"
+            ),
+            Owner::Package { distribution: None, module: "pkg.sub._x".into() }
+        );
         assert_eq!(owners.owner_of("libpython3.14t.so.1.0"), Owner::CPython);
         assert_eq!(owners.owner_of("libstdc++.so.6"), Owner::System { object: "libstdc++.so.6".into() });
         assert_eq!(owners.owner_of("libfoo.so"), Owner::Unknown { object: "libfoo.so".into() });

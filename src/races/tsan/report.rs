@@ -390,6 +390,28 @@ mod tests {
 
     const C_LIBRARY: &str = include_str!("../../../tests/fixtures/tsan/c_library.log");
     const KINDS: &str = include_str!("../../../tests/fixtures/tsan/kinds.log");
+    const CPYTHON_RACECOUNTER: &str = include_str!("../../../tests/fixtures/tsan/cpython_racecounter.log");
+
+    #[test]
+    fn an_extension_race_under_cpython_is_the_extensions() {
+        let (warnings, _) = parse(CPYTHON_RACECOUNTER, 100);
+        assert_eq!(warnings.len(), 1);
+        // The two accesses; the location and the two threads' creation are context.
+        let stacks = warnings[0].identifying_stacks();
+        assert_eq!(stacks.len(), 2);
+        assert!(stacks[1].heading.starts_with("Previous write of size 8"));
+        let parsed = Parsed { warnings, files: 1, truncated: false };
+        let owners =
+            Owners::scan(&[], None, Some(Path::new("/home/user/.local/share/ftpy/versions/3.14.6t-tsan")));
+        let report = group(&parsed, &owners);
+        let race = &report.races[0];
+        assert_eq!(race.owner, Owner::Package { distribution: None, module: "racecounter._counter".into() });
+        assert_eq!(race.sites[0].function, "increment");
+        assert!(race.sites[0].location.ends_with("racecounter/counter.c:8:12"));
+        assert_eq!(race.example[0].frames[1].function, "cfunction_vectorcall_NOARGS");
+        assert_eq!(owners.owner_of(race.example[0].frames[1].object.as_deref().unwrap()), Owner::CPython);
+        assert!(race.outside_cpython());
+    }
 
     #[test]
     fn frames_with_and_without_source_and_build_id() {

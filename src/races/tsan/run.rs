@@ -141,6 +141,7 @@ pub fn run_tsan(ctx: &Context, request: &TsanRunRequest) -> Result<TsanRun, Erro
     let owners = Owners::scan(
         &lib_dirs(&env.path, "site-packages"),
         lib_dirs(&prefix, "lib-dynload").first().map(|p| p.as_path()),
+        Some(&prefix),
     );
     let report = report::group(&parsed, &owners);
     Ok(TsanRun { env: env.path, key, result, suppressions, report })
