@@ -157,11 +157,7 @@ fn cpythons_own_races_are_listed_but_pass_and_the_commands_failure_is_its_own() 
     fs::remove_file(project.path().join("report.log")).unwrap();
     let out = fx.ftpy().current_dir(project.path()).args(["run", "--tsan", "--", "python"]).output().unwrap();
     assert_eq!(out.status.code(), Some(11), "{}", stderr_of(&out));
-    assert!(
-        stdout_of(&out).contains("ThreadSanitizer: 0 warnings from 0 processes: 0 unique races"),
-        "{}",
-        stdout_of(&out)
-    );
+    assert!(stdout_of(&out).contains("ThreadSanitizer: no reports"), "{}", stdout_of(&out));
 }
 
 #[test]

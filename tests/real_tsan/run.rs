@@ -89,7 +89,10 @@ fn real_build_tsan_reports_the_racy_counter_and_not_the_atomic_one() {
     println!("{stdout}\n{stderr}");
     assert_eq!(safe.status.code(), Some(0), "{stdout}{stderr}");
     assert!(stdout.contains("tsan │ 80000"), "the atomic counter lost no increment: {stdout}");
-    assert!(stdout.contains(", 0 outside CPython"), "{stdout}");
+    assert!(
+        stdout.contains("ThreadSanitizer: no reports") || stdout.contains(", 0 outside CPython"),
+        "{stdout}"
+    );
     assert!(!stdout.contains("safecounter"), "{stdout}");
 
     // --json for CI: the same race, by its module and distribution.

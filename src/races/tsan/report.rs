@@ -181,7 +181,8 @@ pub fn parse_frame(line: &str) -> Option<Frame> {
         }
     }
     let (function, location) = match rest.rsplit_once(' ') {
-        Some((function, location)) if location == "<null>" || location.contains(':') => {
+        // A source location has a line (`file.c:8:12`) or at least a path (`Objects/call.c`).
+        Some((function, location)) if location == "<null>" || location.contains([':', '/']) => {
             (function.trim().to_string(), (location != "<null>").then(|| location.to_string()))
         }
         _ => (rest.to_string(), None),
@@ -431,6 +432,12 @@ mod tests {
         assert_eq!((cpp.function.as_str(), cpp.object.as_deref()), ("ns::f(int, char)", Some("/lib/x.so")));
         let common = parse_frame("#0 0x7f848242d17f in bump /tmp/tsr/racy.c:2:26").unwrap();
         assert_eq!((common.function.as_str(), common.object), ("bump", None));
+        let no_line =
+            parse_frame("#7 _PyFunction_Vectorcall /src/Objects/call.c (/x/python3.14t+0x202b8f)").unwrap();
+        assert_eq!(
+            (no_line.function.as_str(), no_line.location.as_deref()),
+            ("_PyFunction_Vectorcall", Some("/src/Objects/call.c"))
+        );
         assert_eq!(parse_frame("#x nonsense"), None);
         assert_eq!(parse_frame("not a frame"), None);
     }

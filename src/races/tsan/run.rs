@@ -167,7 +167,7 @@ pub fn verdict(run: &TsanRun) -> Result<(), Error> {
             ),
             hints: vec![
                 "each race above shows its two stacks: the access and the one it raced with".into(),
-                "`ftpy run --tsan --json` gives every frame; fix the code or guard the shared state with a lock or atomics".into(),
+                "`ftpy run --tsan --json` gives each stack's top frames; guard the shared state with a lock or make it atomic".into(),
             ],
         }
         .into());

@@ -4,6 +4,9 @@
 use crate::output::terminal_text::escape_control;
 use crate::races::tsan::report::{Race, TsanReport};
 
+/// CPython's bytecode interpreter loop: the frames below it run Python code.
+const EVAL_LOOP: &str = "_PyEval_EvalFrameDefault";
+
 fn plural(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
@@ -11,6 +14,9 @@ fn plural(n: usize, one: &str, many: &str) -> String {
 /// The report as lines of text.
 pub fn report_lines(report: &TsanReport) -> Vec<String> {
     let outside = report.outside_cpython().count();
+    if report.warnings == 0 {
+        return vec!["ThreadSanitizer: no reports".into()];
+    }
     let mut lines = vec![format!(
         "ThreadSanitizer: {} from {}: {}, {} outside CPython",
         plural(report.warnings, "warning", "warnings"),
@@ -44,7 +50,10 @@ fn race_lines(number: usize, race: &Race) -> Vec<String> {
         if !stack.heading.is_empty() {
             lines.push(format!("  {}", escape_control(&stack.heading)));
         }
-        for frame in &stack.frames {
+        // Down to the interpreter's eval loop: below it is Python code, which `--json` has.
+        let shown =
+            stack.frames.iter().position(|f| f.function == EVAL_LOOP).map_or(stack.frames.len(), |i| i + 1);
+        for frame in &stack.frames[..shown] {
             let object = frame.object.as_deref().map(|o| o.rsplit('/').next().unwrap_or(o)).unwrap_or("?");
             lines.push(format!(
                 "    #{} {} {} ({})",

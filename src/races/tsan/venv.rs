@@ -19,7 +19,7 @@ use crate::interpreters::installation::{self, Installation};
 use crate::interpreters::version::{InstallKey, Variant};
 use crate::projects::make_twins::{self, MakeTwinsError};
 use crate::projects::pip;
-use crate::projects::project::{self, PyProject, PythonWish, Requirements, TSAN_ENV};
+use crate::projects::project::{self, PyProject, PythonSource, PythonWish, Requirements, TSAN_ENV};
 use crate::projects::twin_venvs::{self, EnvInfo, EnvRecord, Environment};
 use crate::races::tsan::TsanError;
 use crate::races::tsan::suppressions;
@@ -109,6 +109,10 @@ pub fn make_tsan_environment(ctx: &Context, request: &TsanVenvRequest) -> Result
     let build_env = crate::wheels::build::sanitizer_env(&base)
         .map_err(|e| TsanError::Compiler { key: base.key.to_string(), message: e.to_string() })?;
     ctx.home.create()?;
+    let source = match source {
+        PythonSource::NewestInstalled => "the newest installed ThreadSanitizer build".to_string(),
+        other => other.to_string(),
+    };
     ctx.reporter.info(format!(
         "Using {} ({source}) for {}; installing: {}",
         base.key,
