@@ -181,3 +181,26 @@ fn a_tsan_environment_left_half_replaced_by_a_killed_venv_comes_back() {
         stderr_of(&out)
     );
 }
+
+#[test]
+fn wheels_build_tsan_without_a_tsan_build_says_how_to_build_one() {
+    let fx = Fixture::new();
+    let project = tempfile::TempDir::new().unwrap();
+    fs::write(project.path().join("requirements.txt"), "six\n").unwrap();
+    let out = fx
+        .ftpy()
+        .current_dir(project.path())
+        .args([
+            "wheels",
+            "build",
+            "--tsan",
+            "-r",
+            "requirements.txt",
+            "--index-url",
+            "http://127.0.0.1:9/simple",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", stderr_of(&out));
+    assert!(stderr_of(&out).contains("ftpy install 3.14t --profile tsan"), "{}", stderr_of(&out));
+}
