@@ -5,7 +5,7 @@ set -euo pipefail
 
 usage() {
     cat <<'EOF'
-Usage: ./install.sh [--build-deps | --deps-only] [--help]
+Usage: ./install.sh [--build-deps | --deps-only] [--tsan] [--help]
 
 Builds ftpy from this checkout (cargo build --release --locked) and installs
 the binary into ${FTPY_INSTALL_DIR:-$HOME/.local/bin}.
@@ -19,6 +19,10 @@ Options:
                  libzstd for compression.zstd.
   --deps-only    Install only those build dependencies, not ftpy (for a CI job
                  that restored ftpy from a cache but must build CPython).
+  --tsan         With --build-deps or --deps-only: also install clang and its
+                 ThreadSanitizer runtime, for `ftpy install --profile tsan`
+                 (apt-get: clang-19 libclang-rt-19-dev; dnf: clang
+                 compiler-rt; elsewhere install clang and compiler-rt).
   -h, --help     Show this help and exit.
 
 Environment:
@@ -34,10 +38,12 @@ die() {
 
 build_deps=0
 deps_only=0
+tsan=0
 for arg in "$@"; do
     case "$arg" in
         --build-deps) build_deps=1 ;;
         --deps-only) build_deps=1 deps_only=1 ;;
+        --tsan) tsan=1 ;;
         -h | --help)
             usage
             exit 0
@@ -49,6 +55,12 @@ for arg in "$@"; do
             ;;
     esac
 done
+
+if [ "$tsan" -eq 1 ] && [ "$build_deps" -eq 0 ]; then
+    printf 'install.sh: --tsan adds to --build-deps or --deps-only; give one of them\n\n' >&2
+    usage >&2
+    exit 2
+fi
 
 # Resolve the install dir against the caller's cwd before changing directory.
 if [ -n "${FTPY_INSTALL_DIR:-}" ]; then
@@ -97,12 +109,16 @@ pick_sudo() {
 
 install_build_deps() {
     local -a cmds
+    # What --tsan adds (clang and its TSan runtime), where ftpy knows the packages.
+    local tsan_cmd=""
     if command -v apt-get >/dev/null 2>&1; then
+        tsan_cmd="env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends clang-19 libclang-rt-19-dev"
         cmds=(
             "env DEBIAN_FRONTEND=noninteractive apt-get update"
             "env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends build-essential make pkg-config libssl-dev zlib1g-dev libffi-dev libsqlite3-dev liblzma-dev libbz2-dev libreadline-dev uuid-dev libgdbm-dev tk-dev libzstd-dev ca-certificates xz-utils"
         )
     elif command -v dnf >/dev/null 2>&1; then
+        tsan_cmd="dnf install -y clang compiler-rt"
         cmds=(
             "dnf install -y gcc make pkgconf-pkg-config openssl-devel zlib-devel libffi-devel sqlite-devel xz-devel bzip2-devel readline-devel libuuid-devel gdbm-devel tk-devel libzstd-devel xz"
         )
@@ -128,6 +144,10 @@ Install these with your system's package manager, then rerun without --build-dep
     bzip2, zstd (3.14 and later), readline, libuuid, gdbm, Tk
 EOT
         exit 1
+    fi
+    if [ "$tsan" -eq 1 ]; then
+        [ -n "$tsan_cmd" ] || die "--tsan: ftpy knows clang's packages for apt-get and dnf only; install clang and its compiler-rt (TSan runtime) with your package manager"
+        cmds+=("$tsan_cmd")
     fi
     local -a sudo
     pick_sudo "${cmds[@]}"

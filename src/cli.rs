@@ -391,6 +391,10 @@ pub struct DoctorArgs {
     /// The series to check for: what a build requires depends on it (3.14 adds libzstd)
     #[arg(long, value_name = "SERIES", default_value_t = crate::interpreters::version::RECOMMENDED_SERIES)]
     pub python: crate::interpreters::version::MinorVersion,
+    /// The build profile to check for: tsan adds a compiler whose ThreadSanitizer runtime
+    /// links and runs here, and the kernel's vm.mmap_rnd_bits
+    #[arg(long, value_enum, default_value_t = Profile::Optimized)]
+    pub profile: Profile,
     /// Count the headers of the required modules (ssl, zlib, ctypes, ...) as optional
     #[arg(long)]
     pub allow_missing_modules: bool,

@@ -130,7 +130,7 @@ fn key(args: CacheKeyArgs, ctx: &Context) -> Result<(), Error> {
     let requests = crate::interpreters::request::requests_for_profile(&[request], args.build.profile)?;
     let resolved = crate::interpreters::request::resolve_requests(&recipes, &requests, args.pair)?;
     let options = key_options(&args.build)?;
-    let toolchain = Toolchain::detect();
+    let toolchain = Toolchain::for_profile(options.profile)?;
     let groups = install::group_by_release(&resolved);
     let group = &groups[0];
     let keys: Vec<String> =
@@ -242,7 +242,7 @@ fn pull(cache: &BuildCache, args: CachePullArgs, ctx: &Context) -> Result<(), Er
     let recipes = ctx.recipes()?;
     let groups = install::plan(ctx, &recipes, &requests, args.pair, args.build.profile)?;
     let options = key_options(&args.build)?;
-    let toolchain = Toolchain::detect();
+    let toolchain = Toolchain::for_profile(options.profile)?;
     let url = remote.url();
     let mut missing = Vec::new();
     for group in &groups {

@@ -1,12 +1,14 @@
-//! `ftpy doctor`: what building CPython needs, what is missing, and the command that installs it.
+//! `ftpy doctor [--profile tsan]`: what building CPython needs, what is missing, and the command
+//! that installs it; with `--profile tsan`, also a compiler whose TSan runtime works here.
 
 use std::process::ExitCode;
 
 use crate::cli::DoctorArgs;
 use crate::context::Context;
 use crate::error::Error;
+use crate::interpreters::version::BuildKind;
 use crate::output::progress::human_bytes;
-use crate::system::doctor::{Diagnosis, REQUIRED_FREE_BYTES};
+use crate::system::doctor::{Diagnosis, REQUIRED_FREE_BYTES, TsanDiagnosis};
 
 pub fn run(args: DoctorArgs, ctx: &Context) -> Result<ExitCode, Error> {
     let series = args.python;
@@ -103,11 +105,77 @@ pub fn run(args: DoctorArgs, ctx: &Context) -> Result<ExitCode, Error> {
     if d.home_writable.is_err() {
         println!("Set FTPY_HOME to a directory you can write to.");
     }
-    if d.ready(args.allow_missing_modules) {
+    let tsan_ready = args.profile.build_kind() != BuildKind::Tsan || print_tsan(ctx, series);
+    if d.ready(args.allow_missing_modules) && tsan_ready {
         println!("\nReady: a build would succeed.");
         Ok(ExitCode::SUCCESS)
     } else {
         println!("\nNot ready: a build would fail, or fail its checks.");
         Ok(crate::error::ExitCode::NotReady.into())
     }
+}
+
+/// `--profile tsan`: the compiler and its runtime, the kernel's randomisation, and the TSan
+/// builds installed. True when a TSan build would succeed.
+fn print_tsan(ctx: &Context, series: crate::interpreters::version::MinorVersion) -> bool {
+    use crate::system::tsan::{ProbeFailure, SAFE_MMAP_RND_BITS, TsanError};
+    let t = TsanDiagnosis::run();
+    println!("\nThreadSanitizer build (--profile tsan, free-threaded only):");
+    match &t.compiler {
+        Ok(compiler) => println!(
+            "  {:<8} {:<28} {} ({}): -fsanitize=thread links, and its runtime reported a known race",
+            "ok", "TSan compiler", compiler.cc, compiler.version
+        ),
+        Err(e) => println!("  {:<8} {:<28} {e}", "MISSING", "TSan compiler"),
+    }
+    let aborted = match &t.compiler {
+        Err(TsanError::NoCompiler { tried, .. }) => {
+            tried.iter().any(|(_, f)| matches!(f, ProbeFailure::RuntimeAborts(_)))
+        }
+        Err(TsanError::CcCannot { failure, .. }) => matches!(failure, ProbeFailure::RuntimeAborts(_)),
+        Ok(_) => false,
+    };
+    match t.mmap_rnd_bits {
+        None => println!(
+            "  {:<8} {:<28} not readable here (/proc/sys/vm/mmap_rnd_bits)",
+            "unknown", "vm.mmap_rnd_bits"
+        ),
+        Some(bits) if !t.high_entropy() => println!("  {:<8} {:<28} {bits}", "ok", "vm.mmap_rnd_bits"),
+        Some(bits) if aborted => println!(
+            "  {:<8} {:<28} {bits}: above {SAFE_MMAP_RND_BITS}, and the TSan runtime aborts at start",
+            "MISSING", "vm.mmap_rnd_bits"
+        ),
+        Some(bits) => println!(
+            "  {:<8} {:<28} {bits}: above {SAFE_MMAP_RND_BITS}, which runtimes before LLVM 18 (gcc's libtsan) abort on; this one copes",
+            "ok", "vm.mmap_rnd_bits"
+        ),
+    }
+    let installed = crate::interpreters::installation::newest_tsan(&ctx.home, Some(series)).ok().flatten();
+    match installed {
+        Some(inst) => println!(
+            "  {:<8} {:<28} {} ({}), suppressions {}",
+            "ok",
+            "installed TSan build",
+            inst.key,
+            inst.interpreter().display(),
+            inst.tsan_suppressions().map(|p| p.display().to_string()).unwrap_or_default()
+        ),
+        None => println!(
+            "  {:<8} {:<28} none of {series}: `ftpy install --profile tsan {series}t` builds one",
+            "-", "installed TSan build"
+        ),
+    }
+    if aborted {
+        println!("\n{}", crate::system::tsan::mmap_fix(t.mmap_rnd_bits));
+    }
+    if t.compiler.is_err() {
+        if std::env::var_os("CC").is_some() {
+            println!("\nCC is set: ftpy builds with it; unset it to let ftpy pick clang-19 or clang.");
+        }
+        println!("\nTo install clang and its TSan runtime:");
+        for command in t.install_commands() {
+            println!("  {command}");
+        }
+    }
+    t.ready()
 }

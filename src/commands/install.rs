@@ -116,9 +116,16 @@ fn print_plan(ctx: &Context, group: &InstallGroup, options: &InstallOptions) {
                 prefix.display()
             );
         }
-        let toolchain = crate::system::toolchain::Toolchain::detect();
-        let inputs = install::build_inputs(group, key, &options.build, &toolchain);
-        println!("  cache id:  {}", inputs.id());
+        match crate::system::toolchain::Toolchain::for_profile(options.build.profile) {
+            Ok(toolchain) => {
+                if options.build.profile.build_kind() == crate::interpreters::version::BuildKind::Tsan {
+                    println!("  compiler:  {}", toolchain.compiler);
+                }
+                let inputs = install::build_inputs(group, key, &options.build, &toolchain);
+                println!("  cache id:  {}", inputs.id());
+            }
+            Err(e) => println!("  compiler:  none: {e}"),
+        }
         if let Some(url) = &options.remote_cache {
             println!(
                 "  remote:    {url} (looked up before building{})",

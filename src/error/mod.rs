@@ -63,6 +63,8 @@ pub enum Error {
     // System.
     #[error(transparent)]
     NotReady(#[from] NotReady),
+    #[error(transparent)]
+    Tsan(#[from] crate::system::tsan::TsanError),
     // Projects.
     #[error(transparent)]
     Venv(#[from] VenvError),
@@ -124,6 +126,7 @@ impl Error {
             Error::RemoteCache(e) => e,
             Error::Install(e) => e,
             Error::NotReady(e) => e,
+            Error::Tsan(e) => e,
             Error::Venv(e) => e,
             Error::Scan(e) => e,
             Error::MakeTwins(e) => e,

@@ -96,6 +96,9 @@ pub struct BuildPlan {
     pub jobs: usize,
     /// `ccache`, put in front of the C compiler.
     pub compiler_launcher: Option<PathBuf>,
+    /// The C compiler configure is given as `CC` when ftpy chose it (`--profile tsan`: the
+    /// compiler whose TSan runtime works); `None`: `$CC`, else configure's own choice.
+    pub cc: Option<String>,
     /// `make install DESTDIR=`: the tree lands at `<destdir>/<prefix>`.
     pub destdir: PathBuf,
     pub log_path: PathBuf,
@@ -240,11 +243,18 @@ pub fn build_interpreter(plan: &BuildPlan, task: &mut Task) -> Result<(), BuildE
     let configure = plan.source_dir.join("configure");
     let mut command = Command::new(&configure);
     command.args(&plan.configure_args);
-    if let Some(launcher) = &plan.compiler_launcher {
-        let cc = crate::system::toolchain::c_compiler();
-        let cc = format!("{} {cc}", launcher.display());
-        log.line(&format!("using ccache: CC={cc}")).map_err(log_err)?;
-        command.env("CC", cc);
+    match (&plan.compiler_launcher, &plan.cc) {
+        (Some(launcher), cc) => {
+            let cc = cc.clone().unwrap_or_else(crate::system::toolchain::c_compiler);
+            let cc = format!("{} {cc}", launcher.display());
+            log.line(&format!("using ccache: CC={cc}")).map_err(log_err)?;
+            command.env("CC", cc);
+        }
+        (None, Some(cc)) => {
+            log.line(&format!("CC={cc}")).map_err(log_err)?;
+            command.env("CC", cc);
+        }
+        (None, None) => {}
     }
     run_step(Step::Configure, command, plan, &mut log, task)?;
 
@@ -279,7 +289,42 @@ pub fn build_interpreter(plan: &BuildPlan, task: &mut Task) -> Result<(), BuildE
     command.arg("install").arg(format!("DESTDIR={}", plan.destdir.display())).arg("ENSUREPIP=no");
     plan.jobserver.configure_make(&mut command);
     run_step(Step::Install, command, plan, &mut log, task)?;
+    if plan.key.build == BuildKind::Tsan {
+        install_tsan_suppressions(plan)
+            .map_err(|source| BuildError::Log { path: log.path.clone(), source })?;
+    }
     install_pip(plan, &mut log, task)
+}
+
+/// Where CPython's source keeps the TSan suppressions of the free-threaded build (its own CI
+/// runs its TSan jobs with them).
+pub const TSAN_SUPPRESSIONS_SOURCE: &str = "Tools/tsan/suppressions_free_threading.txt";
+
+/// The prefix `plan` installs into (`--prefix`, the last one given).
+fn configured_prefix(plan: &BuildPlan) -> Option<&Path> {
+    plan.configure_args.iter().rev().find_map(|a| a.strip_prefix("--prefix=")).map(Path::new)
+}
+
+/// Copy CPython's TSan suppressions from the source tree into the staged tree, at
+/// [`crate::interpreters::installation::TSAN_SUPPRESSIONS`]: the installation carries them.
+fn install_tsan_suppressions(plan: &BuildPlan) -> io::Result<()> {
+    let Some(prefix) = configured_prefix(plan) else { return Ok(()) };
+    let from = plan.source_dir.join(TSAN_SUPPRESSIONS_SOURCE);
+    let to = crate::interpreters::installation::tsan_suppressions_at(&staged_prefix(&plan.destdir, prefix));
+    let text = fs::read(&from).map_err(|e| {
+        io::Error::new(e.kind(), format!("the source has no {} ({e})", TSAN_SUPPRESSIONS_SOURCE))
+    })?;
+    if let Some(dir) = to.parent() {
+        fs::create_dir_all(dir)?;
+    }
+    crate::system::files::write_atomic(&to, &text)
+}
+
+/// `TSAN_OPTIONS` for ftpy's own runs of a TSan interpreter (ensurepip, the checks): CPython's
+/// suppressions, and a report of a race in CPython itself that they miss is written to the
+/// log but does not fail the run (exit code 0): it says nothing about the install.
+pub fn tsan_options_for_own_runs(suppressions: &Path) -> String {
+    format!("suppressions={} halt_on_error=0 exitcode=0", suppressions.display())
 }
 
 /// The `--with-ensurepip` choice of the configure arguments: `None` for no pip.
@@ -302,10 +347,10 @@ fn ensurepip_mode(configure_args: &[String]) -> Option<&'static str> {
 /// site-packages counts; then point the scripts pip wrote at the final prefix.
 fn install_pip(plan: &BuildPlan, log: &mut BuildLog, task: &mut Task) -> Result<(), BuildError> {
     let Some(mode) = ensurepip_mode(&plan.configure_args) else { return Ok(()) };
-    let Some(prefix) = plan.configure_args.iter().rev().find_map(|a| a.strip_prefix("--prefix=")) else {
+    let Some(prefix) = configured_prefix(plan) else {
         return Ok(());
     };
-    let staged = staged_prefix(&plan.destdir, Path::new(prefix));
+    let staged = staged_prefix(&plan.destdir, prefix);
     let interpreter = staged.join("bin").join(plan.key.interpreter_name());
     if !interpreter.exists() {
         return Ok(()); // `NoInterpreter` is reported by the caller.
@@ -328,8 +373,12 @@ fn install_pip(plan: &BuildPlan, log: &mut BuildLog, task: &mut Task) -> Result<
         _ => lib.into_os_string(),
     };
     command.env("LD_LIBRARY_PATH", library_path);
+    if plan.key.build == BuildKind::Tsan {
+        let suppressions = crate::interpreters::installation::tsan_suppressions_at(&staged);
+        command.env("TSAN_OPTIONS", tsan_options_for_own_runs(&suppressions));
+    }
     run_step(Step::Pip, command, plan, log, task)?;
-    relocate_scripts(&staged.join("bin"), &staged, Path::new(prefix))
+    relocate_scripts(&staged.join("bin"), &staged, prefix)
         .map_err(|source| BuildError::Log { path: log.path.clone(), source })
 }
 
@@ -531,6 +580,23 @@ mod tests {
             BuildOptions { profile: Profile::Fast, jobs: 2, extra_configure: vec![], ccache: false };
         let args = configure_args(&series(), Variant::Gil, &options, Path::new("/p"));
         assert_eq!(args, ["--prefix=/p", "--with-ensurepip=install"]);
+    }
+
+    #[test]
+    fn tsan_flags_are_free_threaded_sanitized_and_never_pgo() {
+        let options =
+            BuildOptions { profile: Profile::Tsan, jobs: 2, extra_configure: vec![], ccache: false };
+        let args = configure_args(&series(), Variant::Freethreaded, &options, Path::new("/p"));
+        assert_eq!(
+            args,
+            ["--prefix=/p", "--with-ensurepip=install", "--disable-gil", "--with-thread-sanitizer"]
+        );
+        assert_eq!(Profile::Tsan.build_kind(), BuildKind::Tsan);
+        assert_eq!(Profile::Fast.build_kind(), BuildKind::Release);
+        assert_eq!(
+            tsan_options_for_own_runs(Path::new("/p/share/ftpy/tsan-suppressions.txt")),
+            "suppressions=/p/share/ftpy/tsan-suppressions.txt halt_on_error=0 exitcode=0"
+        );
     }
 
     #[test]

@@ -18,6 +18,8 @@ const SOURCE: &str = "ftpy builds the source it downloaded and verified";
 const NAMES: &str = "ftpy finds the interpreter by CPython's own names (python3.13t)";
 const VARIANT: &str = "the variant comes from the request: add or drop the `t` (3.13t)";
 const PROFILE: &str = "these come from --profile";
+const TSAN: &str =
+    "a ThreadSanitizer build is its own installation: `--profile tsan` makes it (3.14.6t-tsan)";
 
 /// How an argument names what it sets.
 enum Spelling {
@@ -62,6 +64,7 @@ const GUARDED: &[(Spelling, &str)] = &[
     (Feature("enable_gil"), VARIANT),
     (Feature("enable_optimizations"), PROFILE),
     (Feature("with_lto"), PROFILE),
+    (Feature("with_thread_sanitizer"), TSAN),
 ];
 
 /// configure's other standard options that take a value, and their shortest abbreviations.
@@ -209,6 +212,8 @@ mod tests {
             ("--with-lto=thin", "--with-lto/--without-lto"),
             ("--without-lto", "--with-lto/--without-lto"),
             ("with_lto=no", "--with-lto/--without-lto"),
+            ("--with-thread-sanitizer", "--with-thread-sanitizer/--without-thread-sanitizer"),
+            ("--without-thread_sanitizer", "--with-thread-sanitizer/--without-thread-sanitizer"),
             ("--host", "--host"),
             ("--build", "--build"),
             ("--t", "--target"),

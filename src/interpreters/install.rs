@@ -429,8 +429,12 @@ fn report_outcome(ctx: &Context, outcome: &Outcome, requested: build::Profile) {
                     )
                 })
                 .unwrap_or_default();
+            let kind = match installation.key.build {
+                crate::interpreters::version::BuildKind::Release => String::new(),
+                build => format!(", {}", build.label()),
+            };
             println!(
-                "Installed {} ({}, {how} in {}{removal}): {}",
+                "Installed {} ({}{kind}, {how} in {}{removal}): {}",
                 installation.key,
                 installation.key.variant.label(),
                 format_elapsed(Duration::from_secs_f64(*seconds)),
@@ -570,7 +574,7 @@ pub fn install_group(
     // directory goes, and a previous installation being replaced stays (see `finish_interrupted`).
     let signals = crate::system::interrupt::Guard::install_with(crate::system::interrupt::Notice::Build);
 
-    let toolchain = Toolchain::detect();
+    let toolchain = Toolchain::for_profile(options.build.profile)?;
     let mut report = GroupReport { results: Vec::new(), shared_failure: None };
     let mut pending: Vec<Pending> = Vec::new();
     for key in &keys {
@@ -652,7 +656,10 @@ pub fn install_group(
     };
     if !to_build.is_empty() {
         let keys: Vec<InstallKey> = to_build.iter().map(|p| p.key.clone()).collect();
-        match build_all(ctx, group, to_build, staging.path(), &cache, options) {
+        // A TSan build is compiled by the compiler picked for it, whatever `$CC` says.
+        let cc = (options.build.profile.build_kind() == crate::interpreters::version::BuildKind::Tsan)
+            .then(|| toolchain.cc.clone());
+        match build_all(ctx, group, to_build, staging.path(), &cache, options, cc) {
             Ok(results) => report.results.extend(results),
             Err(shared) => report.shared_failure = Some((keys, shared)),
         }
@@ -896,6 +903,7 @@ fn build_all(
     staging: &Path,
     cache: &BuildCache,
     options: &InstallOptions,
+    cc: Option<String>,
 ) -> Result<Vec<KeyResult>, Error> {
     if options.system_check {
         // The checks run compilers in ftpy's process group: a Ctrl-C there is no verdict.
@@ -935,6 +943,7 @@ fn build_all(
                 jobserver: jobserver.clone(),
                 jobs: options.build.jobs,
                 compiler_launcher: launcher.clone(),
+                cc: cc.clone(),
                 destdir: staging.join(format!("dest-{}", p.key)),
                 log_path: ctx.home.logs_dir().join(format!("{}-{stamp}.log", p.key)),
             };
@@ -1132,11 +1141,14 @@ fn place_and_check(
     fs::rename(&finished.tree, &p.prefix).map_err(Error::io("cannot move the build into place"))?;
     journal::kill_point(KillPoint::Placed);
     let interpreter = p.prefix.join("bin").join(key.interpreter_name());
-    let (report, warnings) = post_install_check::probe(&interpreter, key.version.series())
-        .and_then(|report| {
-            post_install_check::evaluate(&report, key, options.allow_missing_modules).map(|w| (report, w))
-        })
-        .map_err(|source| InstallError::Check { key: key.to_string(), log: PathBuf::new(), source })?;
+    let suppressions = (key.build == crate::interpreters::version::BuildKind::Tsan)
+        .then(|| installation::tsan_suppressions_at(&p.prefix));
+    let (report, warnings) =
+        post_install_check::probe(&interpreter, key.version.series(), suppressions.as_deref())
+            .and_then(|report| {
+                post_install_check::evaluate(&report, key, options.allow_missing_modules).map(|w| (report, w))
+            })
+            .map_err(|source| InstallError::Check { key: key.to_string(), log: PathBuf::new(), source })?;
     journal::kill_point(KillPoint::Checked);
     let receipt = Receipt {
         format: installation::RECEIPT_FORMAT,

@@ -121,12 +121,21 @@ impl crate::error::Diagnose for CheckError {
     }
 }
 
-/// Run `interpreter`, of `series`, with the probe and return what it reports.
-pub fn probe(interpreter: &Path, series: MinorVersion) -> Result<CheckReport, CheckError> {
+/// Run `interpreter`, of `series`, with the probe and return what it reports. A TSan build
+/// (`tsan_suppressions`: its suppressions file) runs with CPython's suppressions, and a race
+/// report of CPython's own does not fail the probe.
+pub fn probe(
+    interpreter: &Path,
+    series: MinorVersion,
+    tsan_suppressions: Option<&Path>,
+) -> Result<CheckReport, CheckError> {
     let path = interpreter.display().to_string();
     let modules: Vec<&str> = modules_for(series).map(|m| m.import).collect();
     let mut command = crate::system::python::python(interpreter);
     command.arg("-I").arg("-c").arg(PROBE).args(&modules);
+    if let Some(suppressions) = tsan_suppressions {
+        command.env("TSAN_OPTIONS", crate::interpreters::build::tsan_options_for_own_runs(suppressions));
+    }
     // During an install, the terminal's Ctrl-C must not kill the probe and pass for a failed
     // check: ftpy notes the signal, and the probe's answer stands.
     let output = crate::system::interrupt::prepare_child(&mut command)

@@ -30,6 +30,52 @@ impl crate::error::Diagnose for NotReady {
     }
 }
 
+/// What a ThreadSanitizer build (`--profile tsan`) needs besides [`Diagnosis`]: the compiler
+/// [`crate::system::tsan::find_compiler`] picks (its probe compiled, linked and ran a racy
+/// program, and the runtime reported the race) and the kernel's `vm.mmap_rnd_bits`.
+pub struct TsanDiagnosis {
+    pub compiler: Result<crate::system::tsan::TsanCompiler, crate::system::tsan::TsanError>,
+    pub mmap_rnd_bits: Option<u32>,
+}
+
+impl TsanDiagnosis {
+    pub fn run() -> TsanDiagnosis {
+        TsanDiagnosis {
+            compiler: crate::system::tsan::find_compiler(),
+            mmap_rnd_bits: crate::system::tsan::mmap_rnd_bits(),
+        }
+    }
+
+    pub fn ready(&self) -> bool {
+        self.compiler.is_ok()
+    }
+
+    /// Whether the randomisation is above what older TSan runtimes (before LLVM 18, gcc's
+    /// libtsan) take: they abort at start ("unexpected memory mapping").
+    pub fn high_entropy(&self) -> bool {
+        self.mmap_rnd_bits.is_some_and(|bits| bits > crate::system::tsan::SAFE_MMAP_RND_BITS)
+    }
+
+    /// The commands that install clang and its TSan runtime here: the detected platform's, else
+    /// one per platform that has them.
+    pub fn install_commands(&self) -> Vec<String> {
+        let command = |p: Platform| p.tsan_packages().map(|packages| p.install_command(packages));
+        match Platform::detect() {
+            Some(platform) => match command(platform) {
+                Some(c) => vec![c],
+                None => vec![format!(
+                    "install clang and its compiler-rt (the TSan runtime) with {}'s package manager",
+                    platform.name()
+                )],
+            },
+            None => Platform::ALL
+                .iter()
+                .filter_map(|p| command(*p).map(|c| format!("{c} ({})", p.name())))
+                .collect(),
+        }
+    }
+}
+
 pub struct Diagnosis {
     /// The series whose build the diagnosis is for: what is required depends on it.
     pub series: MinorVersion,

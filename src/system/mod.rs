@@ -10,6 +10,8 @@
 //!   environment.
 //! - [`http`]: the one HTTP agent, with its limits and credentials handling.
 //! - [`toolchain`]: the C compiler, make, ccache and programs on PATH, as a build finds them.
+//! - [`tsan`]: what a ThreadSanitizer build needs: a compiler whose TSan runtime links and
+//!   runs here, and the kernel's `vm.mmap_rnd_bits`.
 //! - [`clock`]: elapsed times as people read them.
 
 pub mod clock;
@@ -21,3 +23,4 @@ pub mod pool;
 pub mod python;
 pub mod sysdeps;
 pub mod toolchain;
+pub mod tsan;

@@ -416,6 +416,24 @@ impl Platform {
     }
 }
 
+/// What `--profile tsan` needs on Debian and Ubuntu besides [`Platform::build_packages`]: the
+/// distribution's clang 19 and its sanitizer runtimes (`libclang_rt.tsan`), which clang only
+/// recommends, so a `--no-install-recommends` install would leave it out.
+pub const TSAN_PACKAGES_DEBIAN: &[&str] = &["clang-19", "libclang-rt-19-dev"];
+
+impl Platform {
+    /// What `install.sh --build-deps --tsan` adds for a ThreadSanitizer build: a clang and its
+    /// TSan runtime. `None` where ftpy does not know the packages (install clang and
+    /// compiler-rt by hand there).
+    pub fn tsan_packages(self) -> Option<&'static [&'static str]> {
+        match self {
+            Platform::Debian => Some(TSAN_PACKAGES_DEBIAN),
+            Platform::Fedora => Some(&["clang", "compiler-rt"]),
+            Platform::Alpine | Platform::Arch | Platform::OpenSuse | Platform::MacOs => None,
+        }
+    }
+}
+
 /// Whether `dep` is present on this system: the tool on PATH, or the header found by the C
 /// compiler's own preprocessor (so its include paths are the ones a build will use).
 pub fn is_present(dep: SystemDependency) -> bool {
@@ -556,6 +574,29 @@ mod tests {
                 "install.sh's {} line must list exactly: {}",
                 platform.name(),
                 platform.build_packages().join(" ")
+            );
+        }
+    }
+
+    /// `install.sh --tsan` adds exactly the table's TSan packages, on the platforms that have them.
+    #[test]
+    fn install_sh_installs_the_tsan_packages_the_table_says() {
+        let script = include_str!("../../install.sh");
+        for (command, platform) in [("apt-get install", Platform::Debian), ("dnf install", Platform::Fedora)]
+        {
+            let lines: Vec<&str> = script
+                .lines()
+                .map(str::trim)
+                .filter(|l| l.starts_with("tsan_cmd=") && l.contains(command))
+                .collect();
+            assert_eq!(lines.len(), 1, "install.sh must have one tsan `{command}` line: {lines:?}");
+            let after = lines[0].split_once(command).map(|(_, rest)| rest).unwrap().trim_end_matches('"');
+            let listed: Vec<&str> = after.split_whitespace().filter(|w| !w.starts_with('-')).collect();
+            assert_eq!(
+                listed,
+                platform.tsan_packages().unwrap(),
+                "install.sh's tsan line for {}",
+                platform.name()
             );
         }
     }

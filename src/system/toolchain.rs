@@ -17,7 +17,10 @@ pub fn c_compiler() -> String {
 /// The C compiler a build would use, as identity for the cache key.
 #[derive(Clone, Debug)]
 pub struct Toolchain {
-    /// `$CC` and the first line of its `--version`.
+    /// The C compiler command configure is given: `$CC`, else `cc`; for a TSan build, the one
+    /// [`crate::system::tsan::find_compiler`] picked (`clang-19`).
+    pub cc: String,
+    /// `cc` and the first line of its `--version`.
     pub compiler: String,
     /// `$CC -dumpmachine`, e.g. `x86_64-linux-gnu`.
     pub target: String,
@@ -78,8 +81,25 @@ fn version_numbers(text: &str) -> Option<Vec<u32>> {
 }
 
 impl Toolchain {
+    /// The toolchain a build of `profile` uses: `$CC` (else `cc`), or for `--profile tsan` the
+    /// compiler whose TSan runtime works here, which may not be `$CC`'s default.
+    pub fn for_profile(
+        profile: crate::interpreters::build::Profile,
+    ) -> Result<Toolchain, crate::system::tsan::TsanError> {
+        match profile.build_kind() {
+            crate::interpreters::version::BuildKind::Release => Ok(Toolchain::detect()),
+            crate::interpreters::version::BuildKind::Tsan => {
+                Ok(Toolchain::detect_with(crate::system::tsan::find_compiler()?.cc))
+            }
+        }
+    }
+
     pub fn detect() -> Toolchain {
-        let cc = c_compiler();
+        Toolchain::detect_with(c_compiler())
+    }
+
+    /// The toolchain of the compiler command `cc` (a program and its first arguments).
+    pub fn detect_with(cc: String) -> Toolchain {
         let environment = BUILD_ENVIRONMENT
             .iter()
             .filter_map(|name| std::env::var(name).ok().map(|v| (name.to_string(), v)))
@@ -99,6 +119,7 @@ impl Toolchain {
         };
         Toolchain {
             compiler: format!("{cc}: {}", ask("--version")),
+            cc,
             target: ask("-dumpmachine"),
             environment,
             libc: Libc::detect(),

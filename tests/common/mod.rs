@@ -311,6 +311,10 @@ install:\n\
 /// then the variables) when one of the variables ftpy removes for its own Pythons reaches them
 /// (PYTHONHOME, PYTHONPATH, PYTHON_GIL, PYTHONPLATLIBDIR, PYTHONUSERBASE, PYTHONINSPECT, ...).
 const PYTHON_IN: &str = r#"#!/bin/sh
+# A TSan build's runs get TSAN_OPTIONS from ftpy: recorded as `tsan-options.*` (argument, options).
+if [ -n "$TSAN_OPTIONS" ]; then
+  printf '%s\n' "$*" "$TSAN_OPTIONS" > "$(mktemp "$FTPY_TEST_RECORD/tsan-options.XXXXXX")"
+fi
 hostile=$(env | grep -E '^(PYTHONHOME|PYTHONPATH|PYTHON_GIL|PYTHONPLATLIBDIR|PYTHONUSERBASE|PYTHON_PRESITE|PYTHONINSPECT|PYTHONSTARTUP|PYTHONEXECUTABLE)=')
 if [ -n "$hostile" ]; then
   printf '%s\n' "$0 $*" "$hostile" > "$(mktemp "$FTPY_TEST_RECORD/python-env.XXXXXX")"
@@ -369,7 +373,36 @@ pub fn fake_source(version: &str) -> Vec<u8> {
         TarEntry::File(&format!("{top}/Makefile.fake"), makefile.as_bytes(), 0o644),
         TarEntry::File(&format!("{top}/python.in"), python.as_bytes(), 0o644),
         TarEntry::File(&format!("{top}/README.rst"), b"This is a fake CPython source tree.\n", 0o644),
+        TarEntry::Dir(&format!("{top}/Tools/")),
+        TarEntry::Dir(&format!("{top}/Tools/tsan/")),
+        TarEntry::File(
+            &format!("{top}/Tools/tsan/suppressions_free_threading.txt"),
+            FAKE_TSAN_SUPPRESSIONS.as_bytes(),
+            0o644,
+        ),
     ])
+}
+
+/// What the fake source keeps in `Tools/tsan/suppressions_free_threading.txt`.
+pub const FAKE_TSAN_SUPPRESSIONS: &str = "# fake CPython TSan suppressions\nrace_top:fake_function\n";
+
+/// A fake C compiler for `--profile tsan` at `dir/fake-clang`: `--version` names it, and what it
+/// "links" is a program that reports a data race the way a working TSan runtime does.
+pub fn fake_tsan_compiler(dir: &Path) -> PathBuf {
+    let path = dir.join("fake-clang");
+    fs::write(
+        &path,
+        "#!/bin/sh\n\
+         case \"$1\" in --version) echo 'fake clang version 19.1.7'; exit 0 ;; -dumpmachine) echo x86_64-linux-gnu; exit 0 ;; esac\n\
+         out=\n\
+         while [ $# -gt 0 ]; do if [ \"$1\" = -o ]; then out=$2; fi; shift; done\n\
+         printf '#!/bin/sh\\necho \"WARNING: ThreadSanitizer: data race (pid=1)\" >&2\\nexit 66\\n' > \"$out\"\n\
+         chmod +x \"$out\"\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
+    path
 }
 
 /// A temporary ftpy home, a recipe override, a record directory and a local mirror.

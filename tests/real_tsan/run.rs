@@ -30,10 +30,10 @@ fn copy_package(name: &str, dir: &Path) -> PathBuf {
     root
 }
 
-fn ftpy(cwd: &Path, args: &[&str]) -> Output {
+fn ftpy(home: &Path, cwd: &Path, args: &[&str]) -> Output {
     Command::new(assert_cmd::cargo::cargo_bin("ftpy"))
         .current_dir(cwd)
-        .env("FTPY_HOME", super::tsan_home())
+        .env("FTPY_HOME", home)
         .env("PIP_NO_INDEX", "1")
         .env("PIP_CACHE_DIR", cwd.join(".pip-cache"))
         .env("CI", "true")
@@ -46,13 +46,13 @@ fn ftpy(cwd: &Path, args: &[&str]) -> Output {
 }
 
 /// A project whose `.venv-tsan` holds both counters, built from source with the sanitizer.
-fn project_with_counters() -> tempfile::TempDir {
+fn project_with_counters(home: &Path) -> tempfile::TempDir {
     let dir =
         tempfile::Builder::new().prefix("tsan-project-").tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
     copy_package("racecounter", dir.path());
     copy_package("safecounter", dir.path());
     fs::write(dir.path().join("requirements.txt"), "./racecounter\n./safecounter\n").unwrap();
-    let out = ftpy(dir.path(), &["venv", "--tsan"]);
+    let out = ftpy(home, dir.path(), &["venv", "--tsan"]);
     assert!(out.status.success(), "{}{}", stdout_of(&out), stderr_of(&out));
     assert!(stdout_of(&out).contains(".venv-tsan Python 3.14.6t-tsan"), "{}", stdout_of(&out));
     // Built with the sanitizer: the extension needs TSan's runtime.
@@ -68,9 +68,11 @@ fn project_with_counters() -> tempfile::TempDir {
 
 #[test]
 fn real_build_tsan_reports_the_racy_counter_and_not_the_atomic_one() {
-    let project = project_with_counters();
+    let Some(tsan) = super::real_tsan() else { return };
+    let project = project_with_counters(&tsan.home);
     let hammer = |module: &str| {
         ftpy(
+            &tsan.home,
             project.path(),
             &["run", "--tsan", "--", "python", "-c", &format!("import {module}; print({module}.hammer())")],
         )
