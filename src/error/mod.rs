@@ -22,7 +22,7 @@ use crate::projects::make_twins::MakeTwinsError;
 use crate::projects::run_both::RunFailed;
 use crate::projects::twin_venvs::VenvError;
 use crate::races::RacesFound;
-use crate::races::tsan::TsanError;
+use crate::races::tsan::TsanRunError;
 use crate::system::doctor::NotReady;
 use crate::wheels::WheelsError;
 
@@ -78,7 +78,7 @@ pub enum Error {
     #[error(transparent)]
     RacesFound(#[from] RacesFound),
     #[error(transparent)]
-    Tsan(#[from] TsanError),
+    TsanRun(#[from] TsanRunError),
     // Wheels.
     #[error(transparent)]
     Wheels(#[from] WheelsError),
@@ -132,7 +132,7 @@ impl Error {
             Error::MakeTwins(e) => e,
             Error::RunFailed(e) => e,
             Error::RacesFound(e) => e,
-            Error::Tsan(e) => e,
+            Error::TsanRun(e) => e,
             Error::Wheels(e) => e,
             Error::Interrupted { .. } | Error::Usage { .. } | Error::Io { .. } | Error::Context { .. } => {
                 return None;

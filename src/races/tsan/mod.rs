@@ -12,7 +12,7 @@
 //!   `-fsanitize=thread`, pure-Python packages from their wheels.
 //! - [`suppressions`]: what a TSan installation is and where its suppressions file lives.
 //!
-//! [`TsanError`] covers what stops a run before it starts or its reports from being read.
+//! [`TsanRunError`] covers what stops a run before it starts or its reports from being read.
 
 use std::path::PathBuf;
 
@@ -26,7 +26,7 @@ pub mod suppressions;
 pub mod venv;
 
 #[derive(Debug, thiserror::Error)]
-pub enum TsanError {
+pub enum TsanRunError {
     #[error("{} has no ThreadSanitizer environment ({TSAN_ENV})", root.display())]
     NoEnvironment { root: PathBuf },
     #[error("{TSAN_ENV} in {} cannot be used: {problem}", root.display())]
@@ -47,43 +47,43 @@ pub enum TsanError {
     },
 }
 
-impl crate::error::Diagnose for TsanError {
+impl crate::error::Diagnose for TsanRunError {
     fn exit_code(&self) -> crate::error::ExitCode {
         use crate::error::ExitCode;
         match self {
-            TsanError::NoEnvironment { .. } | TsanError::Broken { .. } | TsanError::NotInstalled { .. } => {
-                ExitCode::NotFound
-            }
-            TsanError::Compiler { .. } => ExitCode::CheckFailed,
-            TsanError::NotTsan { .. } => ExitCode::CheckFailed,
-            TsanError::Unquotable { .. } => ExitCode::Usage,
-            TsanError::Reports { .. } => ExitCode::LocalError,
+            TsanRunError::NoEnvironment { .. }
+            | TsanRunError::Broken { .. }
+            | TsanRunError::NotInstalled { .. } => ExitCode::NotFound,
+            TsanRunError::Compiler { .. } => ExitCode::CheckFailed,
+            TsanRunError::NotTsan { .. } => ExitCode::CheckFailed,
+            TsanRunError::Unquotable { .. } => ExitCode::Usage,
+            TsanRunError::Reports { .. } => ExitCode::LocalError,
         }
     }
 
     fn hints(&self) -> Vec<String> {
         match self {
-            TsanError::NoEnvironment { .. } => vec![
+            TsanRunError::NoEnvironment { .. } => vec![
                 "make it with `ftpy venv --tsan` in the project directory".into(),
                 "that needs a ThreadSanitizer build: `ftpy install 3.14t --profile tsan`".into(),
             ],
-            TsanError::Broken { .. } | TsanError::NotTsan { .. } => {
+            TsanRunError::Broken { .. } | TsanRunError::NotTsan { .. } => {
                 vec![
                     "recreate it with `ftpy venv --tsan` (`ftpy list` shows the ThreadSanitizer builds)"
                         .into(),
                 ]
             }
-            TsanError::NotInstalled { .. } => vec![
+            TsanRunError::NotInstalled { .. } => vec![
                 "build one with `ftpy install 3.14t --profile tsan` (slow; the build cache keeps it)".into(),
                 "`ftpy list` shows what is installed".into(),
             ],
-            TsanError::Compiler { key, .. } => {
+            TsanRunError::Compiler { key, .. } => {
                 vec![format!("check the interpreter runs (`ftpy which {key}`), or reinstall it")]
             }
-            TsanError::Unquotable { .. } => {
+            TsanRunError::Unquotable { .. } => {
                 vec!["use a home or temporary directory whose path has no quote characters (TMPDIR, FTPY_HOME)".into()]
             }
-            TsanError::Reports { .. } => {
+            TsanRunError::Reports { .. } => {
                 vec!["check the temporary directory (TMPDIR) is readable and has space".into()]
             }
         }

@@ -14,7 +14,7 @@ use crate::projects::run_both::RunFailed;
 use crate::projects::run_both::{self, Extras, Input, Prefix, RunResult};
 use crate::projects::twin_venvs::Environment;
 use crate::races::RacesFound;
-use crate::races::tsan::TsanError;
+use crate::races::tsan::TsanRunError;
 use crate::races::tsan::owners::Owners;
 use crate::races::tsan::report::{self, STACK_TRACE_FORMAT, TsanReport};
 use crate::races::tsan::suppressions;
@@ -41,17 +41,17 @@ pub struct TsanRun {
 
 /// The ThreadSanitizer environment of the project at `root`, checked: it exists, was completed
 /// by `ftpy venv --tsan`, and was made from a TSan installation.
-pub fn tsan_environment(root: &Path) -> Result<(Environment, String, PathBuf), TsanError> {
+pub fn tsan_environment(root: &Path) -> Result<(Environment, String, PathBuf), TsanRunError> {
     let env = Environment { variant: Variant::Freethreaded, path: root.join(TSAN_ENV) };
     if !env.exists() {
-        return Err(TsanError::NoEnvironment { root: root.to_path_buf() });
+        return Err(TsanRunError::NoEnvironment { root: root.to_path_buf() });
     }
     if let Some(problem) = env.problem() {
-        return Err(TsanError::Broken { root: root.to_path_buf(), problem });
+        return Err(TsanRunError::Broken { root: root.to_path_buf(), problem });
     }
     let record = env.record().expect("problem() checked the record");
     if !suppressions::is_tsan_key(&record.key) {
-        return Err(TsanError::NotTsan { root: root.to_path_buf(), key: record.key });
+        return Err(TsanRunError::NotTsan { root: root.to_path_buf(), key: record.key });
     }
     // <prefix>/bin/python3.14t
     let prefix =
@@ -60,7 +60,7 @@ pub fn tsan_environment(root: &Path) -> Result<(Environment, String, PathBuf), T
 }
 
 /// A value for TSAN_OPTIONS, quoted when it holds a separator (space, comma, colon).
-fn option_value(value: &str) -> Result<String, TsanError> {
+pub fn option_value(value: &str) -> Result<String, TsanRunError> {
     if !value.contains([' ', ',', ':', '\t', '\n', '\'', '"']) {
         return Ok(value.to_string());
     }
@@ -70,7 +70,7 @@ fn option_value(value: &str) -> Result<String, TsanError> {
     if !value.contains('\'') && !value.contains('\n') {
         return Ok(format!("'{value}'"));
     }
-    Err(TsanError::Unquotable { value: value.to_string() })
+    Err(TsanRunError::Unquotable { value: value.to_string() })
 }
 
 /// The user's own TSAN_OPTIONS first, then ftpy's: TSan reads them in order and the last of a
@@ -80,7 +80,7 @@ pub fn compose_options(
     user: Option<&str>,
     suppressions: Option<&Path>,
     log_dir: &Path,
-) -> Result<String, TsanError> {
+) -> Result<String, TsanRunError> {
     let mut options: Vec<String> =
         user.map(str::trim).filter(|u| !u.is_empty()).map(String::from).into_iter().collect();
     options.push("halt_on_error=0".into());
@@ -137,7 +137,7 @@ pub fn run_tsan(ctx: &Context, request: &TsanRunRequest) -> Result<TsanRun, Erro
     )
     .map_err(Error::io("cannot start the command"))?;
     let parsed = report::read_dir(reports.path())
-        .map_err(|source| TsanError::Reports { dir: reports.path().to_path_buf(), source })?;
+        .map_err(|source| TsanRunError::Reports { dir: reports.path().to_path_buf(), source })?;
     let owners = Owners::scan(
         &lib_dirs(&env.path, "site-packages"),
         lib_dirs(&prefix, "lib-dynload").first().map(|p| p.as_path()),

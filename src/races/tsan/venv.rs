@@ -21,7 +21,7 @@ use crate::projects::make_twins::{self, MakeTwinsError};
 use crate::projects::pip;
 use crate::projects::project::{self, PyProject, PythonSource, PythonWish, Requirements, TSAN_ENV};
 use crate::projects::twin_venvs::{self, EnvInfo, EnvRecord, Environment};
-use crate::races::tsan::TsanError;
+use crate::races::tsan::TsanRunError;
 use crate::races::tsan::suppressions;
 use crate::system::files::{Discard, Transaction};
 
@@ -104,10 +104,18 @@ pub fn make_tsan_environment(ctx: &Context, request: &TsanVenvRequest) -> Result
             .filter(|i| suppressions::is_tsan(&i.key))
             .map(|i| i.key.to_string())
             .collect();
-        return Err(TsanError::NotInstalled { wanted: source.to_string(), installed }.into());
+        return Err(TsanRunError::NotInstalled { wanted: source.to_string(), installed }.into());
     };
-    let build_env = crate::wheels::build::sanitizer_env(&base)
-        .map_err(|e| TsanError::Compiler { key: base.key.to_string(), message: e.to_string() })?;
+    let mut build_env = crate::wheels::build::sanitizer_env(&base)
+        .map_err(|e| TsanRunError::Compiler { key: base.key.to_string(), message: e.to_string() })?;
+    // pip itself runs on the TSan interpreter: a race CPython's suppressions miss goes to the log,
+    // and does not fail the install (TSan's exit code 66).
+    let mut own = "halt_on_error=0 exitcode=0".to_string();
+    if let Some(file) = suppressions::suppressions_file(&base.prefix) {
+        own =
+            format!("suppressions={} {own}", crate::races::tsan::run::option_value(&file.to_string_lossy())?);
+    }
+    build_env.push(("TSAN_OPTIONS".to_string(), own));
     ctx.home.create()?;
     let source = match source {
         PythonSource::NewestInstalled => "the newest installed ThreadSanitizer build".to_string(),
@@ -204,6 +212,10 @@ fn fill(
         // by its path: pip would prefer the index's manylinux wheel to it); the rest are built.
         let wheelhouse = ctx.home.wheelhouse_dir(&base.key);
         let mut args = requirements.pip_args();
+        if wheelhouse.is_dir() {
+            // What `ftpy wheels build --tsan` built of an sdist-only package is taken from there.
+            args.extend(["--find-links".to_string(), wheelhouse.display().to_string()]);
+        }
         for (name, version) in binary_wheel_packages(&report) {
             match crate::wheels::build::find_built(&wheelhouse, &name, &version) {
                 Some(wheel) => args.push(wheel.display().to_string()),
