@@ -99,6 +99,7 @@ fn real_build_tsan_reports_the_racy_counter_and_not_the_atomic_one() {
 
     // --json for CI: the same race, by its module and distribution.
     let json = ftpy(
+        &tsan.home,
         project.path(),
         &["run", "--tsan", "--json", "--", "python", "-c", "import racecounter; racecounter.hammer()"],
     );

@@ -380,7 +380,8 @@ pub fn group(parsed: &Parsed, owners: &Owners) -> TsanReport {
     TsanReport {
         races,
         warnings: parsed.warnings.len(),
-        processes: pids.len().max(parsed.files.min(1)),
+        // TSan names the pid in every warning; a file per process is the fallback.
+        processes: if pids.is_empty() { parsed.files } else { pids.len() },
         truncated: parsed.truncated,
     }
 }
