@@ -78,7 +78,7 @@ fn the_tsan_build_lives_beside_the_release_build_and_each_is_found_and_removed_a
     let lines: Vec<&str> = list.lines().collect();
     assert_eq!(lines.len(), 2, "{list}");
     assert!(lines[0].starts_with("3.14.6t ") && lines[0].contains("fast"), "{list}");
-    assert!(lines[1].starts_with("3.14.6t-tsan") && lines[1].contains("tsan"), "{list}");
+    assert!(lines[1].starts_with("3.14.6t-tsan  free-threaded  tsan"), "{list}");
     assert!(lines.iter().all(|l| l.ends_with('*')), "both linked: {list}");
 
     let which =
@@ -95,6 +95,12 @@ fn the_tsan_build_lives_beside_the_release_build_and_each_is_found_and_removed_a
     assert_eq!(fx.versions(), ["3.14.6t-tsan"]);
     let out = fx.ftpy().args(["which", "3.14t"]).output().unwrap();
     assert_eq!(out.status.code(), Some(3), "the release build is gone: {}", stdout_of(&out));
+    // Never substituted, but named.
+    assert!(
+        stderr_of(&out).contains("note: 3.14.6t-tsan (free-threaded, ThreadSanitizer) is installed"),
+        "{}",
+        stderr_of(&out)
+    );
     assert_eq!(which("3.14t-tsan"), tsan.display().to_string());
     assert!(
         fx.ftpy()
@@ -202,7 +208,7 @@ fn doctor_profile_tsan_accepts_a_compiler_whose_runtime_reports_the_race() {
     let stdout = stdout_of(&doctor);
     let suppressions = fx.path("versions/3.14.6t-tsan/share/ftpy/tsan-suppressions.txt");
     assert!(
-        stdout.contains(&format!("3.14.6t-tsan")) && stdout.contains(&suppressions.display().to_string()),
+        stdout.contains("3.14.6t-tsan") && stdout.contains(&suppressions.display().to_string()),
         "{stdout}"
     );
 }

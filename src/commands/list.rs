@@ -39,10 +39,13 @@ pub fn run(args: ListArgs, ctx: &Context) -> Result<ExitCode, Error> {
             .info("No interpreters installed yet; try `ftpy install 3.14t` (and `ftpy list --available`).");
         return Ok(ExitCode::SUCCESS);
     }
+    // Wide enough for the longest key (`3.14.6t-tsan`, `3.15.0rc1t-tsan`) and two spaces.
+    let keys = installed.iter().map(|i| &i.key).chain(damaged.iter().map(|d| &d.key));
+    let width = keys.map(|k| k.to_string().len() + 2).max().unwrap_or(0).max(12);
     for inst in &installed {
         let linked = if installation::linked_name(&ctx.home, inst).is_some() { "  *" } else { "" };
         println!(
-            "{:<12}{:<15}{:<11}{}{linked}",
+            "{:<width$}{:<15}{:<11}{}{linked}",
             inst.key.to_string(),
             inst.key.variant.label(),
             inst.receipt.profile,
@@ -51,7 +54,7 @@ pub fn run(args: ListArgs, ctx: &Context) -> Result<ExitCode, Error> {
     }
     for tree in &damaged {
         println!(
-            "{:<12}{:<15}{:<11}{}  ({})",
+            "{:<width$}{:<15}{:<11}{}  ({})",
             tree.key.to_string(),
             "DAMAGED",
             "",

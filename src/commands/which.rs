@@ -7,7 +7,7 @@ use crate::context::Context;
 use crate::error::Error;
 use crate::interpreters::install::InstallError;
 use crate::interpreters::installation;
-use crate::interpreters::version::VersionRequest;
+use crate::interpreters::version::{BuildKind, Variant, VersionRequest};
 
 pub fn run(args: WhichArgs, ctx: &Context) -> Result<ExitCode, Error> {
     let request: VersionRequest = args.request.parse()?;
@@ -19,10 +19,36 @@ pub fn run(args: WhichArgs, ctx: &Context) -> Result<ExitCode, Error> {
             Ok(ExitCode::SUCCESS)
         }
         None => {
-            // The other build of the same version may be there: say so, never substitute it.
-            let other = VersionRequest { variant: request.variant.twin(), ..request.clone() };
-            if let Ok(Some(inst)) = installation::find_installed(&ctx.home, &other) {
-                ctx.reporter.info(format!("note: {} ({}) is installed", inst.key, inst.key.variant.label()));
+            // Another build of the same version may be there: say so, never substitute it. The
+            // other variant's release build, and the same variant's other build kind (the TSan
+            // build for `3.14t`, the release build for `3.14t-tsan`).
+            let others = [
+                VersionRequest {
+                    variant: request.variant.twin(),
+                    build: BuildKind::Release,
+                    ..request.clone()
+                },
+                VersionRequest {
+                    build: match request.build {
+                        BuildKind::Release => BuildKind::Tsan,
+                        BuildKind::Tsan => BuildKind::Release,
+                    },
+                    ..request.clone()
+                },
+            ];
+            for other in others.iter().filter(|o| !(o.build == BuildKind::Tsan && o.variant == Variant::Gil))
+            {
+                if let Ok(Some(inst)) = installation::find_installed(&ctx.home, other) {
+                    let kind = match inst.key.build {
+                        BuildKind::Release => String::new(),
+                        build => format!(", {}", build.label()),
+                    };
+                    ctx.reporter.info(format!(
+                        "note: {} ({}{kind}) is installed",
+                        inst.key,
+                        inst.key.variant.label()
+                    ));
+                }
             }
             // A damaged tree is never returned, but it is worth knowing about.
             let damaged = installation::scan(&ctx.home).map(|(_, d)| d).unwrap_or_default();
