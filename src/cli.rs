@@ -149,6 +149,12 @@ pub struct WheelsBuildArgs {
     /// Where to put the wheels [default: <home>/wheels/<interpreter>, which `ftpy venv` uses]
     #[arg(long, value_name = "DIR")]
     pub wheelhouse: Option<PathBuf>,
+
+    /// For the newest installed ThreadSanitizer build (`--profile tsan`): every package with
+    /// C code, binary wheel or not, built from source with -fsanitize=thread into that build's
+    /// wheelhouse, which `ftpy venv --tsan` installs from
+    #[arg(long)]
+    pub tsan: bool,
 }
 
 #[derive(Debug, Args)]
@@ -192,8 +198,14 @@ pub struct VenvArgs {
     pub remote_cache: Option<String>,
 
     /// Show the pair, both environments and how they differ; change nothing
-    #[arg(long, conflicts_with_all = ["python", "requirements", "deps_only", "install", "build_wheels"])]
+    #[arg(long, conflicts_with_all = ["python", "requirements", "deps_only", "install", "build_wheels", "tsan"])]
     pub status: bool,
+
+    /// Make the ThreadSanitizer environment (.venv-tsan) instead, from the newest installed
+    /// `--profile tsan` build: C extensions built from source with -fsanitize=thread, pure-Python
+    /// packages from wheels. The twin environments are not touched
+    #[arg(long, conflicts_with_all = ["install", "build_wheels"])]
+    pub tsan: bool,
 
     /// For --install.
     #[command(flatten)]
@@ -201,6 +213,7 @@ pub struct VenvArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("races").args(["stress", "tsan"]).multiple(false)))]
 pub struct RunArgs {
     /// Only in the GIL environment
     #[arg(long, conflicts_with_all = ["ft", "both"])]
@@ -217,6 +230,13 @@ pub struct RunArgs {
     /// Run each side N times and report the median and spread (for benchmarks)
     #[arg(long, default_value_t = 1, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub repeat: u32,
+
+    /// In the ThreadSanitizer environment (.venv-tsan, from `ftpy venv --tsan`) instead, then
+    /// TSan's reports grouped into unique races; exits 18 when one is outside CPython. Your
+    /// TSAN_OPTIONS are kept, but ftpy's halt_on_error, exitcode, log_path, stack_trace_format
+    /// and suppressions (CPython's own) replace yours
+    #[arg(long, conflicts_with_all = ["gil", "ft", "both", "repeat"])]
+    pub tsan: bool,
 
     /// The project whose environments to use [default: the nearest directory upwards that has them]
     #[arg(long, value_name = "DIR")]
@@ -239,8 +259,9 @@ pub struct RunArgs {
           value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub iterations: u32,
 
-    /// With --stress: the report as JSON on stdout (pytest's output goes to stderr)
-    #[arg(long, requires = "stress")]
+    /// With --stress or --tsan: the report as JSON on stdout (the command's own output goes to
+    /// stderr)
+    #[arg(long, requires = "races")]
     pub json: bool,
 
     /// The command and its arguments, e.g. `-- python -m pytest -q`

@@ -10,6 +10,9 @@
 //! elsewhere it is skipped loudly (`require`), never silently.
 
 mod common;
+// `ftpy venv --tsan` and `ftpy run --tsan` on this build (branch tsan-run).
+#[path = "real_tsan/run.rs"]
+mod run;
 
 use std::fs;
 use std::path::{Path, PathBuf};

@@ -36,6 +36,10 @@ pub const ENVIRONMENT: &[(&str, &str)] = &[
     ("REQUESTS_CA_BUNDLE", "as SSL_CERT_FILE"),
     ("HTTPS_PROXY", "the proxy for downloads (also HTTP_PROXY, ALL_PROXY, NO_PROXY)"),
     ("PYTHON_GIL", "when 1, `ftpy run` notes that the free-threaded side runs with the GIL"),
+    (
+        "TSAN_OPTIONS",
+        "kept by `ftpy run --tsan`, with ftpy's halt_on_error, exitcode, log_path, stack_trace_format and suppressions after it (they win)",
+    ),
     ("NO_COLOR", "when set, no colour in tables"),
     ("CI", "when set, no progress bars"),
     ("GITHUB_ACTIONS", "when true, output is grouped for GitHub Actions"),

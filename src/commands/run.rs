@@ -1,6 +1,7 @@
 //! `ftpy run [--gil | --ft | --both] [--repeat N] -- CMD ...`: the same command in each of the
 //! project's environments, one after the other, then a summary of exit codes and wall times.
 //! With `--stress`, the pytest suite alone and under threads instead (`run_stress`).
+//! With `--tsan`: in the ThreadSanitizer environment, then the races TSan reported.
 
 use std::process::ExitCode;
 
@@ -9,10 +10,14 @@ use crate::context::Context;
 use crate::error::Error;
 use crate::interpreters::version::Variant;
 use crate::projects::run_both::{self, Comparison, GilOn, RunRequest, Summary, format_seconds};
+use crate::races::{self, tsan::run::TsanRunRequest};
 
 pub fn run(args: RunArgs, ctx: &Context) -> Result<ExitCode, Error> {
     if args.stress {
         return crate::commands::run_stress::run(args, ctx);
+    }
+    if args.tsan {
+        return tsan(args, ctx);
     }
     let variants: Vec<Variant> = if args.gil {
         vec![Variant::Gil]
@@ -25,6 +30,33 @@ pub fn run(args: RunArgs, ctx: &Context) -> Result<ExitCode, Error> {
     let sides = run_both::run_in_each(ctx, &request)?;
     print_summary(&run_both::summarize(&sides));
     run_both::all_passed(&sides)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `ftpy run --tsan`: the command in `.venv-tsan`, then TSan's reports grouped into races.
+fn tsan(args: RunArgs, ctx: &Context) -> Result<ExitCode, Error> {
+    let request =
+        TsanRunRequest { project: args.project, command: args.command, output_to_stderr: args.json };
+    let run = races::tsan::run::run_tsan(ctx, &request)?;
+    if args.json {
+        let json = serde_json::json!({
+            "environment": run.env,
+            "installation": run.key,
+            "exit": run.result.exit.to_string(),
+            "suppressions": run.suppressions,
+            "report": run.report,
+        });
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json).map_err(|e| Error::io("cannot write JSON")(e.into()))?
+        );
+    } else {
+        println!();
+        for line in races::tsan::show::report_lines(&run.report) {
+            println!("{line}");
+        }
+    }
+    races::tsan::run::verdict(&run)?;
     Ok(ExitCode::SUCCESS)
 }
 

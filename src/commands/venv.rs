@@ -13,6 +13,7 @@ use crate::projects::make_twins::{self, TwinRequest};
 use crate::projects::project;
 use crate::projects::status::{self, EnvState, TwinStatus};
 use crate::projects::twin_venvs::{self, Environment};
+use crate::races::{self, tsan::venv::TsanVenvRequest};
 use crate::wheels::{self, build::BuildRequest, check::Selection};
 
 pub fn run(args: VenvArgs, ctx: Context) -> Result<ExitCode, Error> {
@@ -23,8 +24,44 @@ pub fn run(args: VenvArgs, ctx: Context) -> Result<ExitCode, Error> {
     for done in twin_venvs::recover_interrupted(&root) {
         ctx.reporter.warn(done);
     }
+    for done in twin_venvs::recover_interrupted_alone(&root, project::TSAN_ENV) {
+        ctx.reporter.warn(done);
+    }
     if args.status {
-        return print_status(status::status(&root)?);
+        let tsan = tsan_status(&root);
+        let code = match (status::status(&root), &tsan) {
+            // Only the ThreadSanitizer environment: its line is the status.
+            (Err(twin_venvs::VenvError::NoEnvironments { .. }), Some(_)) => ExitCode::SUCCESS,
+            (twins, _) => print_status(twins?)?,
+        };
+        if let Some(line) = tsan {
+            println!("{line}");
+        }
+        return Ok(code);
+    }
+    if args.tsan {
+        let request = TsanVenvRequest {
+            root,
+            requirement_files: args.requirements,
+            python: args.python,
+            deps_only: args.deps_only,
+        };
+        let made = races::tsan::venv::make_tsan_environment(&ctx, &request)?;
+        println!(
+            "{:<10} Python {:<13} {:>13}  {}",
+            project::TSAN_ENV,
+            made.key,
+            packages(made.info.packages.len()),
+            made.env.path.display()
+        );
+        if !made.built_from_source.is_empty() {
+            println!("built from source with -fsanitize=thread: {}", made.built_from_source.join(", "));
+        }
+        ctx.reporter.info(format!(
+            "Done in {}. `ftpy run --tsan -- <command>` runs a command there and reports the races.",
+            format_duration(made.started.elapsed())
+        ));
+        return Ok(ExitCode::SUCCESS);
     }
     let request = TwinRequest {
         root,
@@ -68,6 +105,26 @@ pub fn run(args: VenvArgs, ctx: Context) -> Result<ExitCode, Error> {
         format_duration(report.started.elapsed())
     ));
     Ok(ExitCode::SUCCESS)
+}
+
+/// `.venv-tsan`'s line under `--status`, when the project has one.
+fn tsan_status(root: &std::path::Path) -> Option<String> {
+    let env = Environment {
+        variant: crate::interpreters::version::Variant::Freethreaded,
+        path: root.join(project::TSAN_ENV),
+    };
+    if !env.path.exists() {
+        return None;
+    }
+    Some(match (env.problem(), env.record()) {
+        (None, Some(record)) => {
+            format!("{:<10} Python {:<13} {}", project::TSAN_ENV, record.key, env.path.display())
+        }
+        (Some(problem), _) => {
+            format!("{:<10} cannot be used: {problem} (`ftpy venv --tsan` remakes it)", project::TSAN_ENV)
+        }
+        (None, None) => format!("{:<10} has no record (`ftpy venv --tsan` remakes it)", project::TSAN_ENV),
+    })
 }
 
 fn packages(n: usize) -> String {

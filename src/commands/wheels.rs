@@ -31,6 +31,7 @@ fn selection(args: WheelSelection) -> Selection {
         index_url: args.index_url,
         extra_index_urls: args.extra_index_url,
         refresh: args.refresh,
+        tsan: false,
     }
 }
 
@@ -75,7 +76,8 @@ fn check(args: WheelsCheckArgs, ctx: &Context) -> Result<ExitCode, Error> {
 }
 
 fn build(args: WheelsBuildArgs, ctx: &Context) -> Result<ExitCode, Error> {
-    let request = BuildRequest { selection: selection(args.selection), wheelhouse: args.wheelhouse };
+    let selection = Selection { tsan: args.tsan, ..selection(args.selection) };
+    let request = BuildRequest { selection, wheelhouse: args.wheelhouse };
     let report = build::build_missing(ctx, &request)?;
     report::print_build(&report);
     report.finish()?;

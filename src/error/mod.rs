@@ -23,6 +23,7 @@ use crate::projects::run_both::RunFailed;
 use crate::projects::twin_venvs::VenvError;
 use crate::races::RacesFound;
 use crate::races::stress::StressError;
+use crate::races::tsan::TsanRunError;
 use crate::system::doctor::NotReady;
 use crate::wheels::WheelsError;
 
@@ -79,6 +80,8 @@ pub enum Error {
     RacesFound(#[from] RacesFound),
     #[error(transparent)]
     Stress(#[from] StressError),
+    #[error(transparent)]
+    TsanRun(#[from] TsanRunError),
     // Wheels.
     #[error(transparent)]
     Wheels(#[from] WheelsError),
@@ -133,6 +136,7 @@ impl Error {
             Error::RunFailed(e) => e,
             Error::RacesFound(e) => e,
             Error::Stress(e) => e,
+            Error::TsanRun(e) => e,
             Error::Wheels(e) => e,
             Error::Interrupted { .. } | Error::Usage { .. } | Error::Io { .. } | Error::Context { .. } => {
                 return None;

@@ -38,6 +38,18 @@ pub struct PipFailure {
 
 /// `python -m pip install ARGS` in `cwd`, everything it prints going to `log`.
 pub fn install(python: &Path, args: &[String], cwd: &Path, log: &Path) -> Result<(), PipFailure> {
+    install_with(python, args, cwd, log, &[])
+}
+
+/// [`install`] with these variables set for pip and the builds it runs (`ftpy venv --tsan`'s
+/// compiler and `-fsanitize=thread` flags).
+pub fn install_with(
+    python: &Path,
+    args: &[String],
+    cwd: &Path,
+    log: &Path,
+    vars: &[(String, String)],
+) -> Result<(), PipFailure> {
     let fail =
         |message: String| PipFailure { log: log.to_path_buf(), packages: vec![], key_lines: vec![message] };
     let out = File::create(log).map_err(|e| fail(format!("cannot write {}: {e}", log.display())))?;
@@ -46,6 +58,7 @@ pub fn install(python: &Path, args: &[String], cwd: &Path, log: &Path) -> Result
     command
         .args(["-m", "pip", "install", "--disable-pip-version-check", "--no-input", "--progress-bar", "off"])
         .args(args)
+        .envs(vars.iter().map(|(name, value)| (name, value)))
         .current_dir(cwd)
         .stdin(Stdio::null())
         .stdout(out)

@@ -10,6 +10,8 @@ use crate::interpreters::version::{Variant, Version, VersionRequest};
 /// The two environments of a project, named so a person sees at once which is which.
 pub const GIL_ENV: &str = ".venv-gil";
 pub const FT_ENV: &str = ".venv-ft";
+/// The ThreadSanitizer environment (`ftpy venv --tsan`), made apart from the twins.
+pub const TSAN_ENV: &str = ".venv-tsan";
 
 pub fn env_name(variant: Variant) -> &'static str {
     match variant {
@@ -287,7 +289,7 @@ pub fn find_root(explicit: Option<&Path>, look_for_envs: bool) -> Result<PathBuf
         return Ok(dir);
     }
     for dir in cwd.ancestors() {
-        let envs = dir.join(GIL_ENV).is_dir() || dir.join(FT_ENV).is_dir();
+        let envs = [GIL_ENV, FT_ENV, TSAN_ENV].iter().any(|env| dir.join(env).is_dir());
         let project = dir.join("pyproject.toml").is_file() || dir.join("requirements.txt").is_file();
         if envs || (!look_for_envs && project) {
             return Ok(dir.to_path_buf());

@@ -265,6 +265,35 @@ pub fn recover_interrupted(root: &Path) -> Vec<String> {
     done
 }
 
+/// As [`recover_interrupted`], for an environment replaced on its own (`.venv-tsan`): an old copy
+/// whose process is gone goes when the new environment was completed (it has its record), and
+/// comes back otherwise.
+pub fn recover_interrupted_alone(root: &Path, name: &str) -> Vec<String> {
+    let mut done = Vec::new();
+    let target = root.join(name);
+    let Ok(entries) = fs::read_dir(root) else { return done };
+    for entry in entries.flatten() {
+        let file = entry.file_name().to_string_lossy().into_owned();
+        let Some(tag) = file.strip_prefix(&format!("{name}.previous-")) else { continue };
+        let pid = tag.split('-').next().and_then(|p| p.parse::<u32>().ok());
+        if pid.is_some_and(|pid| pid != std::process::id() && process_alive(pid)) {
+            continue;
+        }
+        if read_record(&target).is_some() {
+            let _ = fs::remove_dir_all(entry.path());
+            done.push(format!("removed {file}, left by an interrupted `ftpy venv` that had completed"));
+        } else {
+            let _ = fs::remove_dir_all(&target);
+            if fs::rename(entry.path(), &target).is_ok() {
+                done.push(format!(
+                    "put back {name} from {file}: an interrupted `ftpy venv` had replaced it half-way"
+                ));
+            }
+        }
+    }
+    done
+}
+
 fn process_alive(pid: u32) -> bool {
     // SAFETY: signal 0 only checks that the process exists.
     let Ok(pid) = libc::pid_t::try_from(pid) else { return false };

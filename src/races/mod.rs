@@ -10,9 +10,13 @@
 //!   (`.venv-tsan`, made from a `--profile tsan` build), and its reports are grouped into unique
 //!   races and attributed to the shared object that holds them.
 //!
+//!   Its modules: `report` (parse and group the TSan reports), `owners` (attribute a frame's
+//!   shared object to a package, an extension module or CPython).
+//!
 //! Both end in [`RacesFound`] (exit code 18) when they found something the user must look at.
 
 pub mod stress;
+pub mod tsan;
 
 /// The run found races: `ftpy run --stress` found tests that pass alone and fail under threads,
 /// or `ftpy run --tsan` found ThreadSanitizer reports outside CPython. The report above names them.

@@ -147,6 +147,46 @@ fn cython_pin(lower: &str) -> Option<String> {
     too_old.then(|| format!("cython{spec}"))
 }
 
+/// What the builds of C extensions get: the compiler the interpreter was built with (its
+/// sysconfig `CC`, `CXX`) and `-fsanitize=thread` (with `-g`, for the reports' line numbers).
+pub fn sanitizer_env(base: &Installation) -> std::io::Result<Vec<(String, String)>> {
+    let out = crate::system::python::python(base.interpreter())
+        .args(["-c", "import sysconfig; print(sysconfig.get_config_var('CC') or ''); print(sysconfig.get_config_var('CXX') or '')"])
+        .output()?;
+    if !out.status.success() {
+        return Err(std::io::Error::other(String::from_utf8_lossy(&out.stderr).trim().to_string()));
+    }
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let mut lines = text.lines();
+    let cc = lines.next().unwrap_or("").trim().to_string();
+    let cxx = lines.next().unwrap_or("").trim().to_string();
+    Ok(compose_build_env(&cc, &cxx))
+}
+
+fn compose_build_env(cc: &str, cxx: &str) -> Vec<(String, String)> {
+    let cc = if cc.is_empty() { "clang".to_string() } else { cc.to_string() };
+    // configure may pair clang with the system's g++; a C++ extension must use the same TSan
+    // runtime as the interpreter, so it gets clang's own C++ driver.
+    let cxx = if cxx.contains("clang") {
+        cxx.to_string()
+    } else if cc.contains("clang") {
+        cc.replacen("clang", "clang++", 1)
+    } else {
+        cxx.to_string()
+    };
+    let flags = "-fsanitize=thread -g".to_string();
+    let mut vars = vec![("CC".to_string(), cc)];
+    if !cxx.is_empty() {
+        vars.push(("CXX".to_string(), cxx));
+    }
+    vars.extend([
+        ("CFLAGS".to_string(), flags.clone()),
+        ("CXXFLAGS".to_string(), flags),
+        ("LDFLAGS".to_string(), "-fsanitize=thread".to_string()),
+    ]);
+    vars
+}
+
 /// The wheel already in `wheelhouse` for this project and version, if any.
 pub fn find_built(wheelhouse: &Path, name: &str, version: &str) -> Option<PathBuf> {
     let entries = fs::read_dir(wheelhouse).ok()?;
@@ -165,6 +205,7 @@ pub struct BuildOutcome {
 
 /// `pip wheel --no-deps --no-binary NAME NAME==VERSION` with the interpreter, a throw-away pip
 /// cache (so no wheel built earlier is picked up), into `wheelhouse`.
+/// `vars` are set for the build (the sanitizer's compiler and flags for a TSan build).
 pub fn build(
     python: &Path,
     name: &str,
@@ -172,6 +213,7 @@ pub fn build(
     index_args: &[String],
     wheelhouse: &Path,
     log: &Path,
+    vars: &[(String, String)],
 ) -> std::io::Result<BuildOutcome> {
     fs::create_dir_all(wheelhouse)?;
     let scratch = tempfile::Builder::new().prefix(".build-").tempdir_in(wheelhouse)?;
@@ -184,6 +226,7 @@ pub fn build(
         .arg(scratch.path().join("out"))
         .args(index_args)
         .arg(format!("{name}=={version}"))
+        .envs(vars.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
         .stdout(out.try_clone()?)
         .stderr(out)
@@ -332,8 +375,20 @@ pub fn build_missing(ctx: &Context, request: &BuildRequest) -> Result<BuildRepor
         .into());
     };
     let wheelhouse = request.wheelhouse.clone().unwrap_or_else(|| ctx.home.wheelhouse_dir(&inst.key));
-    let wanted: Vec<&Row> =
-        rows.iter().filter(|r| matches!(r.verdict, Verdict::MustBuild | Verdict::Wheelhouse)).collect();
+    // For a ThreadSanitizer build, a binary wheel is no use: TSan cannot see inside it.
+    let tsan = request.selection.tsan;
+    let wanted: Vec<&Row> = rows
+        .iter()
+        .filter(|r| {
+            matches!(r.verdict, Verdict::MustBuild | Verdict::Wheelhouse)
+                || (tsan && r.verdict == Verdict::TargetWheel)
+        })
+        .collect();
+    let build_vars = if tsan {
+        sanitizer_env(&inst).map_err(Error::io("cannot ask the interpreter for its compiler"))?
+    } else {
+        Vec::new()
+    };
     for row in rows
         .iter()
         .filter(|r| matches!(r.verdict, Verdict::WillNotLoad | Verdict::NotFound | Verdict::Unchecked))
@@ -380,8 +435,9 @@ pub fn build_missing(ctx: &Context, request: &BuildRequest) -> Result<BuildRepor
             ctx.reporter.info(format!("{} {version}: building from source", escape_control(&row.name)));
         }
         let log = ctx.home.logs_dir().join(format!("wheel-{}-{version}-{}.log", row.name, inst.key));
-        let outcome = build(&inst.interpreter(), &row.name, &version, &index_args, &wheelhouse, &log)
-            .map_err(Error::io("cannot run pip wheel"))?;
+        let outcome =
+            build(&inst.interpreter(), &row.name, &version, &index_args, &wheelhouse, &log, &build_vars)
+                .map_err(Error::io("cannot run pip wheel"))?;
         task.finish();
         let took = started.elapsed();
         ctx.reporter.info(format!(
@@ -495,6 +551,16 @@ fn verify(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_build_uses_the_interpreters_compiler_with_the_sanitizer() {
+        let vars = compose_build_env("clang-19", "g++");
+        let get = |name: &str| vars.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str());
+        assert_eq!(get("CC"), Some("clang-19"));
+        assert_eq!(get("CXX"), Some("clang++-19"));
+        assert_eq!(get("CFLAGS"), Some("-fsanitize=thread -g"));
+        assert_eq!(get("LDFLAGS"), Some("-fsanitize=thread"));
+    }
 
     #[test]
     fn recognizes_known_blockers() {

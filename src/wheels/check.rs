@@ -13,7 +13,7 @@ use serde::Serialize;
 use crate::context::Context;
 use crate::error::Error;
 use crate::interpreters::installation::{self, Installation};
-use crate::interpreters::version::{InstallKey, MinorVersion, Variant, VersionRequest};
+use crate::interpreters::version::{BuildKind, InstallKey, MinorVersion, Variant, VersionRequest};
 use crate::output::terminal_text::escape_control;
 use crate::projects::project::{self, PyProject, PythonSource, PythonWish, Requirements};
 use crate::projects::requirements_file::{ReadBudget, RequirementLines};
@@ -38,6 +38,8 @@ pub struct Selection {
     pub extra_index_urls: Vec<String>,
     /// Read index pages again even when cached a few minutes ago.
     pub refresh: bool,
+    /// For the newest ThreadSanitizer build the wish accepts (`wheels build --tsan`).
+    pub tsan: bool,
 }
 
 /// Whether the check is for a build, which needs the target interpreter installed.
@@ -74,6 +76,37 @@ impl TargetPython {
     }
 }
 
+/// The newest installed ThreadSanitizer build the wish accepts; it must be installed.
+fn tsan_target(ctx: &Context, wish: &PythonWish, source: PythonSource) -> Result<TargetPython, Error> {
+    let mut found: Vec<Installation> = installation::installed(&ctx.home)
+        .map_err(Error::io("cannot read the installed versions"))?
+        .into_iter()
+        .filter(|i| i.key.build == BuildKind::Tsan && wish.accepts(&i.key.version))
+        .collect();
+    found.sort_by(|a, b| {
+        (a.key.version.is_final(), &a.key.version).cmp(&(b.key.version.is_final(), &b.key.version))
+    });
+    let Some(inst) = found.pop() else {
+        let series = match wish {
+            PythonWish::Request(r) => r.series().map(|s| format!("{s}t")).unwrap_or_else(|| "3.14t".into()),
+            _ => "3.14t".into(),
+        };
+        return Err(crate::interpreters::install::InstallError::NotInstalled {
+            request: format!("{series} --profile tsan"),
+            suggest_install: true,
+        }
+        .into());
+    };
+    Ok(TargetPython {
+        series: inst.key.version.series(),
+        variant: Variant::Freethreaded,
+        full_version: inst.key.version.to_string(),
+        key: inst.key.clone(),
+        installed: Some(inst),
+        source,
+    })
+}
+
 /// Choose the target as `ftpy venv` chooses its Python (`project::python_wish`): `--python`,
 /// else the project's `.python-version`, else its `requires-python`, else the newest installed
 /// free-threaded build. A wish from the project means its free-threaded build; `--python` is
@@ -96,6 +129,9 @@ fn target_python(ctx: &Context, selection: &Selection, purpose: Purpose) -> Resu
             message: format!("{r} (from {source}) has no free-threaded build: they exist from 3.13 on"),
             hints: vec!["ask for 3.13t or newer with --python".into()],
         });
+    }
+    if selection.tsan {
+        return tsan_target(ctx, &wish, source);
     }
     let found = installation::newest_installed(&ctx.home, variant, |v| wish.accepts(v))
         .map_err(Error::io("cannot read the installed versions"))?;
