@@ -37,6 +37,10 @@ pub const ENVIRONMENT: &[(&str, &str)] = &[
     ("HTTPS_PROXY", "the proxy for downloads (also HTTP_PROXY, ALL_PROXY, NO_PROXY)"),
     ("PYTHON_GIL", "when 1, `ftpy run` notes that the free-threaded side runs with the GIL"),
     (
+        "PYTHONPATH",
+        "kept by `ftpy run --stress`, with the directory of ftpy's small reporting plugin put before it",
+    ),
+    (
         "TSAN_OPTIONS",
         "kept by `ftpy run --tsan`, with ftpy's halt_on_error, exitcode, log_path, stack_trace_format and suppressions after it (they win)",
     ),
