@@ -101,7 +101,11 @@ impl Diagnose for InstallError {
     fn hints(&self) -> Vec<String> {
         match self {
             InstallError::NotInstalled { request, suggest_install: true } => {
-                vec![format!("install it with `ftpy install {request}`")]
+                match request.strip_suffix("-tsan") {
+                    // `ftpy install 3.14t-tsan` is refused: only --profile tsan makes that build.
+                    Some(base) => vec![format!("install it with `ftpy install --profile tsan {base}`")],
+                    None => vec![format!("install it with `ftpy install {request}`")],
+                }
             }
             InstallError::NotInstalled { suggest_install: false, .. } => {
                 vec!["`ftpy list` shows what is installed".into()]
@@ -1341,6 +1345,8 @@ mod tests {
         assert_eq!(missing(true).exit_code(), ExitCode::NotFound);
         assert_eq!(missing(true).hints(), ["install it with `ftpy install 3.14t`"]);
         assert_eq!(missing(false).hints(), ["`ftpy list` shows what is installed"]);
+        let missing_tsan = InstallError::NotInstalled { request: "3.14t-tsan".into(), suggest_install: true };
+        assert_eq!(missing_tsan.hints(), ["install it with `ftpy install --profile tsan 3.14t`"]);
         let check =
             InstallError::Check { key: "3.14.6t".into(), log: PathBuf::new(), source: CheckError::NoPip };
         assert_eq!(check.exit_code(), ExitCode::CheckFailed);

@@ -200,7 +200,8 @@ pub fn run_in_with(
         return Ok(RunResult { exit: Exit::NotFound, wall: Duration::ZERO, gil_enabled_by: None });
     };
     let started = Instant::now();
-    let mut child = crate::system::python::user_command(program)
+    let mut started_command = crate::system::python::user_command(program);
+    started_command
         .args(&command[1..])
         .current_dir(cwd)
         .env("VIRTUAL_ENV", &env.path)
@@ -208,8 +209,20 @@ pub fn run_in_with(
         .envs(extra.env.iter().map(|(k, v)| (k, v)))
         .stdin(if matches!(input, Input::Inherit) { Stdio::inherit() } else { Stdio::piped() })
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()?;
+        .stderr(Stdio::piped());
+    if extra.stop_on_signal {
+        // The SIGINT sent below must reach it: a job a script starts with `&` inherits SIGINT
+        // ignored, and Python then keeps it ignored (a hanging suite would never stop).
+        use std::os::unix::process::CommandExt;
+        // SAFETY: runs in the child between fork and exec; signal(2) is async-signal-safe.
+        unsafe {
+            started_command.pre_exec(|| {
+                libc::signal(libc::SIGINT, libc::SIG_DFL);
+                Ok(())
+            });
+        }
+    }
+    let mut child = started_command.spawn()?;
     let stdout = child.stdout.take().expect("piped");
     let stderr = child.stderr.take().expect("piped");
     let mut stdin = child.stdin.take();

@@ -1091,4 +1091,29 @@ mod tests {
         assert_eq!(err.exit_code(), ExitCode::RacesFound);
         assert_eq!(err.to_string(), "1 race candidate: a test that passes alone but fails under 4 threads");
     }
+
+    /// A failure message holding a lone surrogate (`assert s == "\ud800"` shows one in its
+    /// diff) is written so the line still parses: the failing test is not lost as "not run".
+    #[test]
+    fn the_reporting_plugin_writes_lines_a_lone_surrogate_cannot_break() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("records.jsonl");
+        let code = r#"import runpy, sys
+plugin = runpy.run_path(sys.argv[1])
+plugin["_write"]({"event": "report", "id": "t::s\u00e9", "when": "call", "outcome": "failed", "message": "- \ud800"})
+"#;
+        let plugin = dir.path().join("ftpy_stress_report.py");
+        std::fs::write(&plugin, REPORTING_PLUGIN).unwrap();
+        let status = std::process::Command::new("python3")
+            .args(["-c", code])
+            .arg(&plugin)
+            .env("FTPY_STRESS_REPORT", &out)
+            .status()
+            .expect("python3 runs");
+        assert!(status.success());
+        let run = RunRecords::parse(&std::fs::read_to_string(&out).unwrap(), false);
+        let test = run.outcome("t::s\u{e9}").expect("the line parsed");
+        assert_eq!(test.outcome, Outcome::Failed);
+        assert_eq!(test.message, "- ?");
+    }
 }

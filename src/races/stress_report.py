@@ -16,8 +16,10 @@ _GIL = re.compile(r"The global interpreter lock \(GIL\) has been enabled to load
 def _write(record):
     if not _PATH:
         return
-    with open(_PATH, "a", encoding="utf-8") as out:
-        out.write(json.dumps(record) + "\n")
+    # Raw UTF-8, and a lone surrogate (a test's message can hold one) written as "?": its
+    # `\udXXX` escape is JSON that strict readers refuse, which would lose the whole line.
+    with open(_PATH, "a", encoding="utf-8", errors="replace") as out:
+        out.write(json.dumps(record, ensure_ascii=False) + "\n")
         out.flush()
 
 
