@@ -253,15 +253,22 @@ pub fn run_in_with(
             s.spawn(move || {
                 // Ctrl-C at a terminal reaches the command too: give it a moment to stop on its
                 // own before a second SIGINT (a signal sent to ftpy alone reaches only ftpy).
+                // A command that ignores SIGINT gets SIGTERM, then SIGKILL: ftpy never waits
+                // for it without end.
+                const STEPS: [(u64, libc::c_int); 3] =
+                    [(2, libc::SIGINT), (12, libc::SIGTERM), (17, libc::SIGKILL)];
                 let mut seen: Option<Instant> = None;
-                while !finished.load(std::sync::atomic::Ordering::SeqCst) {
+                let mut sent = 0;
+                while !finished.load(std::sync::atomic::Ordering::SeqCst) && sent < STEPS.len() {
                     if seen.is_none() && crate::system::interrupt::requested() {
                         seen = Some(Instant::now());
                     }
-                    if seen.is_some_and(|at| at.elapsed() >= Duration::from_secs(2)) {
-                        // SAFETY: kill(2) of the child this function started and has not reaped.
-                        unsafe { libc::kill(pid, libc::SIGINT) };
-                        break;
+                    let (after, signal) = STEPS[sent];
+                    if seen.is_some_and(|at| at.elapsed() >= Duration::from_secs(after)) {
+                        // SAFETY: kill(2) of the child this function started; it is reaped only
+                        // after this scope ends, so the pid is still its own (at worst a zombie).
+                        unsafe { libc::kill(pid, signal) };
+                        sent += 1;
                     }
                     std::thread::sleep(Duration::from_millis(50));
                 }
