@@ -195,7 +195,13 @@ pub fn probe(cc: &str) -> Result<TsanCompiler, ProbeFailure> {
         .arg("-pthread");
     let (status, output) = run_bounded(compile).map_err(ProbeFailure::DoesNotLink)?;
     if !status.success() {
-        return Err(ProbeFailure::DoesNotLink(last_lines(&output)));
+        let said = last_lines(&output);
+        let why = if said.is_empty() {
+            format!("the compiler exited with {status} and said nothing")
+        } else {
+            said
+        };
+        return Err(ProbeFailure::DoesNotLink(why));
     }
     let mut run = Command::new(&binary);
     // The probe judges the runtime as it is: no options of the user's may quiet it.
@@ -259,6 +265,8 @@ mod tests {
     fn a_compiler_that_cannot_link_the_flag_is_said_so() {
         // `false` runs and fails: as a compiler without the TSan runtime does.
         assert!(matches!(probe("false"), Err(ProbeFailure::DoesNotLink(_))));
+        let silent = probe("false").unwrap_err().to_string();
+        assert!(silent.ends_with("said nothing"), "{silent}");
     }
 
     #[test]
