@@ -302,13 +302,75 @@ fn a_pgo_training_run_that_fails_once_is_run_again_and_twice_fails_the_build() {
     let logs = list_dir(&fx.path("logs"));
     let log = fs::read_to_string(fx.path("logs").join(&logs[0])).unwrap();
     assert!(log.contains("the PGO training run failed; running it once more"), "{log}");
-    assert_eq!(fx.records("make.").len(), 2, "make ran twice");
+    assert_eq!(fx.records("stage-run.").len(), 2, "the training ran twice");
+    assert_eq!(fx.records("stage-gen.").len(), 1, "the instrumented compile ran once");
+    assert_eq!(fx.records("make.").len(), 1, "the final compile ran once");
 
     let fx = Fixture::with_release(V);
     let out = fx.ftpy().env("FAKE_PGO_FAILURES", "2").args(["install", "3.13.5t"]).output().unwrap();
     assert_eq!(out.status.code(), Some(6), "{}", stderr_of(&out));
     assert!(stderr_of(&out).contains("test_generators failed"), "{}", stderr_of(&out));
+    assert!(
+        stderr_of(&out).contains("make failed during the PGO training run (second attempt)"),
+        "{}",
+        stderr_of(&out)
+    );
     assert!(fx.versions().is_empty());
+}
+
+#[test]
+fn an_optimized_build_runs_in_timed_stages() {
+    let fx = Fixture::with_release(V);
+    let out = fx.ftpy().args(["install", "--jobs", "2", "3.13.5t"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    // The instrumented compile without LTO; the training across the jobs; the user sees the phases.
+    let instrumented = fx.records("stage-gen.");
+    assert_eq!(instrumented, ["CFLAGS_NODIST=-fno-lto LDFLAGS_NODIST=-fno-lto\n"], "{instrumented:?}");
+    let run = fx.records("stage-run.");
+    assert_eq!(run, ["PROFILE_TASK=-m test --pgo --timeout= -j2\n"], "make expands $(TESTTIMEOUT): {run:?}");
+    let stderr = stderr_of(&out);
+    assert!(
+        stderr.contains("Built 3.13.5t: configure ")
+            && stderr.contains("PGO training run ")
+            && stderr.contains("LTO link"),
+        "{stderr}"
+    );
+    // The receipt and the log say where the time went.
+    let receipt: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(fx.path("versions/3.13.5t/ftpy-receipt.json")).unwrap())
+            .unwrap();
+    let phases: Vec<&str> =
+        receipt["build_phases"].as_array().unwrap().iter().map(|p| p["phase"].as_str().unwrap()).collect();
+    assert_eq!(
+        phases,
+        [
+            "configure",
+            "compile (instrumented for PGO, no LTO)",
+            "PGO training run",
+            "compile (PGO + LTO)",
+            "LTO link, extension modules",
+            "install",
+            "install pip"
+        ]
+    );
+    assert!(receipt["build_phases"][0]["cpu_seconds"].as_f64().is_some(), "{receipt}");
+    let logs = list_dir(&fx.path("logs"));
+    let log = fs::read_to_string(fx.path("logs").join(&logs[0])).unwrap();
+    assert!(log.contains("ftpy: where the time went") && log.contains("\ntotal "), "{log}");
+
+    // A fast build is one make run, and a user's PROFILE_TASK is never replaced.
+    let fx = Fixture::with_release(V);
+    let out = fx.ftpy().args(["install", "--profile", "fast", "3.13.5t"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(fx.records("stage-gen.").is_empty() && fx.records("stage-run.").is_empty());
+    let fx = Fixture::with_release(V);
+    let out = fx
+        .ftpy()
+        .args(["install", "--configure-opt=PROFILE_TASK=-m test --pgo-extended", "3.13.5t"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert_eq!(fx.records("stage-run."), ["PROFILE_TASK=\n"]);
 }
 
 #[test]

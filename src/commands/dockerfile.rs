@@ -21,6 +21,14 @@ fn release_of(image: &str) -> Option<&'static str> {
 
 pub fn run(args: DockerfileArgs, ctx: &crate::context::Context) -> Result<ExitCode, Error> {
     crate::interpreters::request::refuse_tsan_profile(args.profile, "an image's interpreter")?;
+    if args.profile == Profile::Max {
+        return Err(Error::Usage {
+            message: "--profile max is not offered in Dockerfiles yet: the builder stage would need clang 19, llvm-19 and bolt-19, which not every base release packages".into(),
+            hints: vec![
+                "use --profile optimized (the default) or --profile fast".into(),
+            ],
+        });
+    }
     let request: VersionRequest = args.python.parse()?;
     crate::interpreters::request::check_buildable(&ctx.recipes()?, &request, false)?;
     let builder = match &args.builder {
@@ -191,7 +199,7 @@ pub fn dockerfile(
     remote: Option<&RemoteCacheArg>,
 ) -> String {
     let (profile_flag, duration) = match profile {
-        Profile::Tsan => unreachable!("refused by `run`: an image holds release builds"),
+        Profile::Tsan | Profile::Max => unreachable!("refused by `run`"),
         Profile::Optimized => {
             (String::new(), format!("about {OPTIMIZED_MINUTES} minutes on 2 cores (PGO and LTO)"))
         }

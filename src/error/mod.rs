@@ -66,6 +66,8 @@ pub enum Error {
     NotReady(#[from] NotReady),
     #[error(transparent)]
     Tsan(#[from] crate::system::tsan::TsanError),
+    #[error(transparent)]
+    Llvm(#[from] crate::system::llvm::LlvmError),
     // Projects.
     #[error(transparent)]
     Venv(#[from] VenvError),
@@ -130,6 +132,7 @@ impl Error {
             Error::Install(e) => e,
             Error::NotReady(e) => e,
             Error::Tsan(e) => e,
+            Error::Llvm(e) => e,
             Error::Venv(e) => e,
             Error::Scan(e) => e,
             Error::MakeTwins(e) => e,

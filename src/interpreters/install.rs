@@ -660,10 +660,9 @@ pub fn install_group(
     };
     if !to_build.is_empty() {
         let keys: Vec<InstallKey> = to_build.iter().map(|p| p.key.clone()).collect();
-        // A TSan build is compiled by the compiler picked for it, whatever `$CC` says.
-        let cc = (options.build.profile.build_kind() == crate::interpreters::version::BuildKind::Tsan)
-            .then(|| toolchain.cc.clone());
-        match build_all(ctx, group, to_build, staging.path(), &cache, options, cc) {
+        // A TSan or max build is compiled by the compiler picked for it, whatever `$CC` says.
+        let picked = Toolchain::picked_for(options.build.profile).then_some(&toolchain);
+        match build_all(ctx, group, to_build, staging.path(), &cache, options, picked) {
             Ok(results) => report.results.extend(results),
             Err(shared) => report.shared_failure = Some((keys, shared)),
         }
@@ -872,6 +871,7 @@ fn restore_one(
         restored_from_cache: true,
         remote: remote.map(str::to_string),
         log: None,
+        phases: Default::default(),
     };
     match finalize(ctx, p, finished, options, None, started) {
         Ok((outcome, _)) => {
@@ -907,8 +907,10 @@ fn build_all(
     staging: &Path,
     cache: &BuildCache,
     options: &InstallOptions,
-    cc: Option<String>,
+    picked: Option<&Toolchain>,
 ) -> Result<Vec<KeyResult>, Error> {
+    let cc = picked.map(|t| t.cc.clone());
+    let tools_dir = picked.and_then(|t| t.tools_dir.clone());
     if options.system_check {
         // The checks run compilers in ftpy's process group: a Ctrl-C there is no verdict.
         check_system(ctx, options, group.release.version.series())
@@ -948,6 +950,12 @@ fn build_all(
                 jobs: options.build.jobs,
                 compiler_launcher: launcher.clone(),
                 cc: cc.clone(),
+                tools_dir: tools_dir.clone(),
+                stages: build::stages::make_stages(
+                    options.build.profile,
+                    options.build.jobs,
+                    &options.build.extra_configure,
+                ),
                 destdir: staging.join(format!("dest-{}", p.key)),
                 log_path: ctx.home.logs_dir().join(format!("{}-{stamp}.log", p.key)),
             };
@@ -985,7 +993,8 @@ fn build_one(
     let built = build::build_interpreter(plan, &mut task);
     task.finish();
     crate::output::github_actions::fold_log(&format!("Build log of {}", p.key), &plan.log_path);
-    built?;
+    let phases = built?;
+    ctx.reporter.info(format!("Built {}: {}", p.key, phases.summary()));
     let tree = plan.destdir.join(p.build_prefix.strip_prefix("/").unwrap_or(&p.build_prefix));
     let interpreter = tree.join("bin").join(p.key.interpreter_name());
     if !interpreter.exists() {
@@ -1011,6 +1020,7 @@ fn build_one(
         restored_from_cache: false,
         remote: None,
         log: Some(plan.log_path.clone()),
+        phases,
     };
     let (outcome, entry) = finalize(ctx, p, finished, options, prepared, started)?;
     if let (Some(entry), Some(url)) = (&entry, options.remote_cache.as_deref().filter(|_| options.push)) {
@@ -1027,6 +1037,8 @@ struct Finished {
     /// The remote cache the build cache had it from, just now.
     remote: Option<String>,
     log: Option<PathBuf>,
+    /// Where the build's time went; empty for a restored tree.
+    phases: build::timing::BuildTimes,
 }
 
 /// Move the tree into place, check it, write the receipt, then make the prepared archive (if
@@ -1165,6 +1177,7 @@ fn place_and_check(
         configure_args: p.inputs.configure_args.clone(),
         compiler: p.inputs.compiler.clone(),
         build_seconds: finished.build_seconds,
+        build_phases: finished.phases.clone(),
         installed_at: unix_now(),
         build_cache_key: Some(p.inputs.key()),
         restored_from_cache: finished.restored_from_cache,

@@ -56,6 +56,9 @@ pub struct Receipt {
     pub compiler: String,
     #[serde(default)]
     pub build_seconds: f64,
+    /// Where the build's time went, phase by phase (empty for a tree restored from a cache).
+    #[serde(default, skip_serializing_if = "crate::interpreters::build::timing::BuildTimes::is_empty")]
+    pub build_phases: crate::interpreters::build::timing::BuildTimes,
     /// Seconds since the Unix epoch.
     #[serde(default)]
     pub installed_at: u64,

@@ -175,10 +175,22 @@ const STOP_GRACE: Duration = Duration::from_secs(20);
 /// SIGTERM) gets a few seconds, then SIGKILL: it would otherwise keep the build log's pipe, and
 /// with it ftpy, open.
 pub fn wait_stopping_on_signal(child: &mut Child) -> io::Result<ExitStatus> {
+    wait_stopping_on_signal_with(child, || {})
+}
+
+/// [`wait_stopping_on_signal`], calling `on_exit` once the child has exited but before it is
+/// reaped, while `/proc/<pid>` still holds what it used (its CPU times and its children's).
+pub fn wait_stopping_on_signal_with(child: &mut Child, on_exit: impl FnOnce()) -> io::Result<ExitStatus> {
+    let mut on_exit = Some(on_exit);
     let leader = leftovers::GroupLeader::of(child);
     let mut asked: Option<Instant> = None;
     let mut killed = false;
     loop {
+        if has_exited_unreaped(child) {
+            if let Some(f) = on_exit.take() {
+                f();
+            }
+        }
         if let Some(status) = child.try_wait()? {
             if let Some(leader) = leader.filter(|_| signals_seen() > 0) {
                 leftovers::stop_rest_of_group(leader);
@@ -196,6 +208,22 @@ pub fn wait_stopping_on_signal(child: &mut Child) -> io::Result<ExitStatus> {
             killed = true;
         }
         std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Whether the child has exited, leaving it a zombie for `try_wait` to reap.
+fn has_exited_unreaped(child: &Child) -> bool {
+    // SAFETY: waitid on our own, not yet reaped child, into a zeroed siginfo; WNOWAIT leaves
+    // it waitable, WNOHANG returns at once.
+    unsafe {
+        let mut info: libc::siginfo_t = std::mem::zeroed();
+        let r = libc::waitid(
+            libc::P_PID,
+            child.id() as libc::id_t,
+            &mut info,
+            libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
+        );
+        r == 0 && info.si_pid() != 0
     }
 }
 

@@ -19,6 +19,7 @@ pub mod doctor;
 pub mod files;
 pub mod http;
 pub mod interrupt;
+pub mod llvm;
 pub mod pool;
 pub mod python;
 pub mod sysdeps;

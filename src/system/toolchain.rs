@@ -27,6 +27,8 @@ pub struct Toolchain {
     pub environment: Vec<(String, String)>,
     /// The C library the build links against.
     pub libc: Libc,
+    /// Put in front of the build's PATH: the compiler's LLVM tools, for `--profile max`.
+    pub tools_dir: Option<PathBuf>,
 }
 
 /// The C library: its family decides whether a build can run at all (`glibc`, `musl`), and a
@@ -85,13 +87,24 @@ impl Toolchain {
     /// compiler whose TSan runtime works here, which may not be `$CC`'s default.
     pub fn for_profile(
         profile: crate::interpreters::build::Profile,
-    ) -> Result<Toolchain, crate::system::tsan::TsanError> {
-        match profile.build_kind() {
-            crate::interpreters::version::BuildKind::Release => Ok(Toolchain::detect()),
-            crate::interpreters::version::BuildKind::Tsan => {
-                Ok(Toolchain::detect_with(crate::system::tsan::find_compiler()?.cc))
+    ) -> Result<Toolchain, crate::error::Error> {
+        use crate::interpreters::build::Profile;
+        match profile {
+            Profile::Optimized | Profile::Fast => Ok(Toolchain::detect()),
+            Profile::Tsan => Ok(Toolchain::detect_with(crate::system::tsan::find_compiler()?.cc)),
+            Profile::Max => {
+                let llvm = crate::system::llvm::find()?;
+                Ok(Toolchain { tools_dir: Some(llvm.bin_dir), ..Toolchain::detect_with(llvm.cc) })
             }
         }
+    }
+
+    /// Whether configure must be given [`Toolchain::cc`]: ftpy picked it for the profile.
+    pub fn picked_for(profile: crate::interpreters::build::Profile) -> bool {
+        matches!(
+            profile,
+            crate::interpreters::build::Profile::Tsan | crate::interpreters::build::Profile::Max
+        )
     }
 
     pub fn detect() -> Toolchain {
@@ -123,6 +136,7 @@ impl Toolchain {
             target: ask("-dumpmachine"),
             environment,
             libc: Libc::detect(),
+            tools_dir: None,
         }
     }
 }

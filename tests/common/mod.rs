@@ -292,8 +292,17 @@ all:\n\
 \t@if [ -n \"$$FAKE_FAIL_MAKE\" ] || [ \"$$FAKE_FAIL_VARIANT\" = \"ft$(FT)\" ]; then echo \"../Modules/zlibmodule.c:10:10: fatal error: zlib.h: No such file or directory\"; exit 2; fi\n\
 \t@grep SigIgn /proc/self/status > \"$$(mktemp \"$$FTPY_TEST_RECORD/sigign.XXXXXX\")\"\n\
 \t@start=$$(date +%s.%N); sleep $${FAKE_MAKE_SLEEP:-0}; echo \"$$start $$(date +%s.%N)\" > \"$$(mktemp \"$$FTPY_TEST_RECORD/times.XXXXXX\")\"\n\
-\t@if [ -n \"$$FAKE_PGO_FAILURES\" ]; then echo \"Running code to generate profile data (this can take a while):\"; echo \"./python -m test --pgo --timeout=\"; n=$$(ls profile-failed.* 2>/dev/null | wc -l); if [ $$n -lt $$FAKE_PGO_FAILURES ]; then touch profile-failed.$$n; echo \"test test_generators failed\"; exit 2; fi; fi\n\
-\t@echo \"gcc -o python\"\n\
+\t@echo \"PROFILE_TASK=$(PROFILE_TASK)\" > \"$$(mktemp \"$$FTPY_TEST_RECORD/stage-final.XXXXXX\")\"\n\
+\t@echo \"gcc -o python Programs/python.o libpython.a\"\n\
+profile-gen-stamp:\n\
+\t@echo \"CFLAGS_NODIST=$(CFLAGS_NODIST) LDFLAGS_NODIST=$(LDFLAGS_NODIST)\" > \"$$(mktemp \"$$FTPY_TEST_RECORD/stage-gen.XXXXXX\")\"\n\
+\t@echo \"Building with support for profile generation:\"\n\
+\t@touch $@\n\
+profile-run-stamp:\n\
+\t@echo \"PROFILE_TASK=$(PROFILE_TASK)\" > \"$$(mktemp \"$$FTPY_TEST_RECORD/stage-run.XXXXXX\")\"\n\
+\t@echo \"Running code to generate profile data (this can take a while):\"\n\
+\t@if [ -n \"$$FAKE_PGO_FAILURES\" ]; then n=$$(ls profile-failed.* 2>/dev/null | wc -l); if [ $$n -lt $$FAKE_PGO_FAILURES ]; then touch profile-failed.$$n; echo \"test test_generators failed\"; exit 2; fi; fi\n\
+\t@touch $@\n\
 install:\n\
 \tmkdir -p \"$(DESTDIR)$(PREFIX)/bin\" \"$(DESTDIR)$(PREFIX)/lib/pkgconfig\"\n\
 \tprintf 'prefix=%s\\nlibdir=$${prefix}/lib\\nincludedir=$${prefix}/include/python@SERIES@$(SUFFIX)\\nName: Python\\nCflags: -I$${includedir}\\n' \"$(PREFIX)\" > \"$(DESTDIR)$(PREFIX)/lib/pkgconfig/python3.pc\"\n\

@@ -11,6 +11,9 @@ use std::io::{self, BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+pub mod stages;
+pub mod timing;
+
 use crate::interpreters::recipe::Series;
 use crate::interpreters::version::{BuildKind, InstallKey, Variant};
 use crate::output::progress::Task;
@@ -23,6 +26,10 @@ pub enum Profile {
     Optimized,
     /// Neither: several times quicker to build, for development and tests.
     Fast,
+    /// The fastest interpreter: clang 19 or later, PGO, LTO, BOLT (`--enable-bolt`) and, from
+    /// 3.14, the tail-calling interpreter (`--with-tail-call-interp`). Needs clang, llvm-profdata,
+    /// llvm-bolt and merge-fdata (`./install.sh --build-deps --max`).
+    Max,
     /// ThreadSanitizer: `--disable-gil --with-thread-sanitizer`, no PGO or LTO, compiled by a
     /// compiler whose TSan runtime works (clang). Free-threaded only; its own installation,
     /// `3.14.6t-tsan`, beside the release build.
@@ -33,9 +40,14 @@ impl Profile {
     /// The kind of installation this profile makes: a TSan build has its own key.
     pub fn build_kind(self) -> BuildKind {
         match self {
-            Profile::Optimized | Profile::Fast => BuildKind::Release,
+            Profile::Optimized | Profile::Fast | Profile::Max => BuildKind::Release,
             Profile::Tsan => BuildKind::Tsan,
         }
+    }
+
+    /// Whether the build is trained: profile-guided, in stages (see [`stages`]).
+    pub fn uses_pgo(self) -> bool {
+        matches!(self, Profile::Optimized | Profile::Max)
     }
 }
 
@@ -44,6 +56,7 @@ impl fmt::Display for Profile {
         f.write_str(match self {
             Profile::Optimized => "optimized",
             Profile::Fast => "fast",
+            Profile::Max => "max",
             Profile::Tsan => "tsan",
         })
     }
@@ -77,12 +90,24 @@ pub fn configure_args(
             args.push("--enable-optimizations".into());
             args.push("--with-lto".into());
         }
+        Profile::Max => {
+            args.push("--enable-optimizations".into());
+            args.push("--with-lto".into());
+            args.push("--enable-bolt".into());
+            if series.name >= TAIL_CALL_SERIES {
+                args.push("--with-tail-call-interp".into());
+            }
+        }
         Profile::Fast => {}
         Profile::Tsan => args.push("--with-thread-sanitizer".into()),
     }
     args.extend(options.extra_configure.iter().cloned());
     args
 }
+
+/// The first series with the tail-calling interpreter (`--with-tail-call-interp`).
+pub const TAIL_CALL_SERIES: crate::interpreters::version::MinorVersion =
+    crate::interpreters::version::MinorVersion { major: 3, minor: 14 };
 
 /// Everything one build needs to know.
 #[derive(Clone, Debug)]
@@ -99,6 +124,11 @@ pub struct BuildPlan {
     /// The C compiler configure is given as `CC` when ftpy chose it (`--profile tsan`: the
     /// compiler whose TSan runtime works); `None`: `$CC`, else configure's own choice.
     pub cc: Option<String>,
+    /// Put in front of PATH for configure and make: where the compiler's own tools are
+    /// (llvm-profdata, llvm-bolt, merge-fdata for `--profile max`).
+    pub tools_dir: Option<PathBuf>,
+    /// The make runs, in order (see [`stages`]).
+    pub stages: Vec<stages::MakeStage>,
     /// `make install DESTDIR=`: the tree lands at `<destdir>/<prefix>`.
     pub destdir: PathBuf,
     pub log_path: PathBuf,
@@ -126,15 +156,15 @@ impl fmt::Display for Step {
 
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
-    #[error("{step} failed ({status}); last lines of {}:\n{}", log.display(), indent(tail))]
+    #[error("{step} failed{} ({status}); last lines of {}:\n{}", during(*step, phase), log.display(), indent(tail))]
     StepFailed {
         step: Step,
         status: String,
         log: PathBuf,
         tail: Vec<String>,
         missing: Option<SystemDependency>,
-        /// The last build stage make announced before failing (e.g. the PGO profile run).
-        last_phase: Option<&'static str>,
+        /// The phase that failed (e.g. the PGO training run).
+        phase: String,
     },
     #[error("make install did not produce {}", path.display())]
     NoInterpreter { path: PathBuf, log: PathBuf },
@@ -218,6 +248,15 @@ impl crate::error::Diagnose for BuildError {
     }
 }
 
+/// ` during the PGO training run`, when the step has phases of its own.
+fn during(step: Step, phase: &str) -> String {
+    if phase.is_empty() || phase == step.to_string() || step != Step::Make {
+        String::new()
+    } else {
+        format!(" during the {phase}")
+    }
+}
+
 fn indent(lines: &[String]) -> String {
     let lines: Vec<String> = lines.iter().map(|l| format!("  | {l}")).collect();
     lines.join("\n")
@@ -225,8 +264,9 @@ fn indent(lines: &[String]) -> String {
 
 const TAIL_LINES: usize = 25;
 
-/// Run configure, make and make install for `plan`, reporting phases to `task`.
-pub fn build_interpreter(plan: &BuildPlan, task: &mut Task) -> Result<(), BuildError> {
+/// Run configure, make and make install for `plan`, reporting phases to `task`; returns what
+/// each phase cost, which is also written at the end of the log.
+pub fn build_interpreter(plan: &BuildPlan, task: &mut Task) -> Result<timing::BuildTimes, BuildError> {
     let log_err = |source| BuildError::Log { path: plan.log_path.clone(), source };
     if let Some(dir) = plan.log_path.parent() {
         fs::create_dir_all(dir).map_err(log_err)?;
@@ -238,8 +278,8 @@ pub fn build_interpreter(plan: &BuildPlan, task: &mut Task) -> Result<(), BuildE
         tail: Vec::new(),
     };
     log.line(&format!("ftpy build of {}", plan.key)).map_err(log_err)?;
+    let mut times = timing::BuildTimes::default();
 
-    task.phase("configure");
     let configure = plan.source_dir.join("configure");
     let mut command = Command::new(&configure);
     command.args(&plan.configure_args);
@@ -256,44 +296,48 @@ pub fn build_interpreter(plan: &BuildPlan, task: &mut Task) -> Result<(), BuildE
         }
         (None, None) => {}
     }
-    run_step(Step::Configure, command, plan, &mut log, task)?;
+    times.extend(run_step(Step::Configure, "configure", command, plan, &mut log, task, None)?);
 
-    task.phase("compile");
     let make = crate::system::toolchain::make_program();
-    let mut command = Command::new(&make);
-    plan.jobserver.configure_make(&mut command);
     log.line(&format!("make jobserver: {} jobs, shared with concurrent builds", plan.jobs))
         .map_err(log_err)?;
-    match run_step(Step::Make, command, plan, &mut log, task) {
-        Ok(()) => {}
-        // The PGO training run is a run of the test suite, and since 3.12 one failing test fails
-        // the build; a timing-sensitive test can fail once under load. The profile-run stamp is
-        // not written, so make, run again, repeats only the training run: a test must fail
-        // twice to stop us. (The test_generators failures first seen here were not flakes but
-        // an inherited ignored SIGINT, which `prepare_child` now resets.)
-        Err(BuildError::StepFailed { last_phase: Some(PROFILE_RUN), .. }) => {
-            log.line("ftpy: the PGO training run failed; running it once more").map_err(log_err)?;
-            task.phase("profile run (second attempt)");
-            let mut command = Command::new(&make);
-            plan.jobserver.configure_make(&mut command);
-            run_step(Step::Make, command, plan, &mut log, task)?;
+    let make_stage = |stage: &stages::MakeStage| {
+        let mut command = Command::new(&make);
+        command.args(stage.target).args(&stage.variables);
+        plan.jobserver.configure_make(&mut command);
+        command
+    };
+    for stage in &plan.stages {
+        let within: Option<fn(&str) -> Option<&'static str>> =
+            stage.target.is_none().then_some(stages::phase_within_final_stage as _);
+        match run_step(Step::Make, stage.phase, make_stage(stage), plan, &mut log, task, within) {
+            Ok(phases) => times.extend(phases),
+            Err(BuildError::StepFailed { .. }) if stage.retry_once => {
+                log.line(&format!("ftpy: the {} failed; running it once more", stage.phase))
+                    .map_err(log_err)?;
+                let again = format!("{} (second attempt)", stage.phase);
+                times.extend(run_step(Step::Make, &again, make_stage(stage), plan, &mut log, task, within)?);
+            }
+            Err(e) => return Err(e),
         }
-        Err(e) => return Err(e),
     }
 
-    task.phase("install");
     let mut command = Command::new(&make);
     // pip is installed below, by the new interpreter itself: make's ensurepip runs the build
     // directory's python, which sees the site-packages of the final prefix, so on a reinstall
     // it finds the previous installation's pip there and skips the staged tree.
     command.arg("install").arg(format!("DESTDIR={}", plan.destdir.display())).arg("ENSUREPIP=no");
     plan.jobserver.configure_make(&mut command);
-    run_step(Step::Install, command, plan, &mut log, task)?;
+    times.extend(run_step(Step::Install, "install", command, plan, &mut log, task, None)?);
     if plan.key.build == BuildKind::Tsan {
         install_tsan_suppressions(plan)
             .map_err(|source| BuildError::Log { path: log.path.clone(), source })?;
     }
-    install_pip(plan, &mut log, task)
+    if let Some(pip) = install_pip(plan, &mut log, task)? {
+        times.extend(pip);
+    }
+    write!(log.file, "\nftpy: where the time went\n{times}").map_err(log_err)?;
+    Ok(times)
 }
 
 /// Where CPython's source keeps the TSan suppressions of the free-threaded build (its own CI
@@ -345,17 +389,20 @@ fn ensurepip_mode(configure_args: &[String]) -> Option<&'static str> {
 
 /// Run ensurepip with the staged interpreter, isolated, so that only its own (empty)
 /// site-packages counts; then point the scripts pip wrote at the final prefix.
-fn install_pip(plan: &BuildPlan, log: &mut BuildLog, task: &mut Task) -> Result<(), BuildError> {
-    let Some(mode) = ensurepip_mode(&plan.configure_args) else { return Ok(()) };
+fn install_pip(
+    plan: &BuildPlan,
+    log: &mut BuildLog,
+    task: &mut Task,
+) -> Result<Option<timing::BuildTimes>, BuildError> {
+    let Some(mode) = ensurepip_mode(&plan.configure_args) else { return Ok(None) };
     let Some(prefix) = configured_prefix(plan) else {
-        return Ok(());
+        return Ok(None);
     };
     let staged = staged_prefix(&plan.destdir, prefix);
     let interpreter = staged.join("bin").join(plan.key.interpreter_name());
     if !interpreter.exists() {
-        return Ok(()); // `NoInterpreter` is reported by the caller.
+        return Ok(None); // `NoInterpreter` is reported by the caller.
     }
-    task.phase("install pip");
     let mut command = crate::system::python::python(&interpreter);
     command.args(["-I", "-m", "ensurepip"]);
     if mode == "upgrade" {
@@ -377,9 +424,10 @@ fn install_pip(plan: &BuildPlan, log: &mut BuildLog, task: &mut Task) -> Result<
         let suppressions = crate::interpreters::installation::tsan_suppressions_at(&staged);
         command.env("TSAN_OPTIONS", tsan_options_for_own_runs(&suppressions));
     }
-    run_step(Step::Pip, command, plan, log, task)?;
+    let times = run_step(Step::Pip, "install pip", command, plan, log, task, None)?;
     relocate_scripts(&staged.join("bin"), &staged, prefix)
-        .map_err(|source| BuildError::Log { path: log.path.clone(), source })
+        .map_err(|source| BuildError::Log { path: log.path.clone(), source })?;
+    Ok(Some(times))
 }
 
 /// `<destdir>/<prefix>`, the way `make install DESTDIR=` lays it out.
@@ -436,13 +484,17 @@ impl BuildLog {
     }
 }
 
+/// Run one step, its output to the log; `phase` is what the terminal shows, and `within`
+/// finds the phases the step announces as it goes. Returns what each phase cost.
 fn run_step(
     step: Step,
+    phase: &str,
     mut command: Command,
     plan: &BuildPlan,
     log: &mut BuildLog,
     task: &mut Task,
-) -> Result<(), BuildError> {
+    within: Option<fn(&str) -> Option<&'static str>>,
+) -> Result<timing::BuildTimes, BuildError> {
     let program = command.get_program().to_string_lossy().into_owned();
     let log_err = |source| BuildError::Log { path: log.path.clone(), source };
     let argv: Vec<String> = std::iter::once(program.clone())
@@ -459,6 +511,14 @@ fn run_step(
         .stderr(writer_err)
         .env("LC_ALL", "C")
         .env_remove("PYTHON_GIL");
+    if let Some(dir) = &plan.tools_dir {
+        let mut path = dir.clone().into_os_string();
+        if let Some(old) = std::env::var_os("PATH").filter(|p| !p.is_empty()) {
+            path.push(":");
+            path.push(old);
+        }
+        command.env("PATH", path);
+    }
     // A build runs code from the source tarball (configure, the PGO test run): it gets no
     // credential of ftpy's, nor the CI job's token.
     for var in crate::system::python::SECRETS.iter().chain(&["GITHUB_TOKEN"]) {
@@ -470,8 +530,10 @@ fn run_step(
     if crate::system::interrupt::requested() {
         return Err(BuildError::Interrupted { step });
     }
+    task.phase(phase);
     let mut child =
         command.spawn().map_err(|source| BuildError::Spawn { program: program.clone(), source })?;
+    let clock = std::sync::Mutex::new(timing::StepClock::start(child.id(), phase));
     // Recorded until it ends, so that a run after a `kill -9` of this one stops what is left.
     let _running = crate::system::interrupt::record_group(&child, &format!("build of {}", plan.key));
     // The pipe's write ends live in `command`; drop it so the reader sees the end.
@@ -481,25 +543,28 @@ fn run_step(
     let (read, status) = std::thread::scope(|scope| {
         let lines = scope.spawn(|| -> io::Result<_> {
             let mut missing = None;
-            let mut last_phase = None;
+            let mut current = phase.to_string();
             for line in BufReader::new(reader).split(b'\n') {
                 let line = line?;
                 let line = String::from_utf8_lossy(&line);
-                // configure echoes PROFILE_TASK too: only make's output marks phases.
-                if let Some(phase) = phase_marker(&line).filter(|_| step == Step::Make) {
-                    task.phase(phase);
-                    last_phase = Some(phase);
-                } else {
-                    task.tick();
+                match within.and_then(|f| f(&line)).filter(|p| *p != current) {
+                    Some(next) => {
+                        task.phase(next);
+                        clock.lock().unwrap_or_else(|e| e.into_inner()).next(next);
+                        current = next.to_string();
+                    }
+                    None => task.tick(),
                 }
                 missing = missing.or_else(|| SystemDependency::from_log_line(&line));
                 // A log that cannot be written (a full disk) ends the reading: the pipe closes
                 // and the build stops on its next write, rather than run on unlogged.
                 log.line(&line)?;
             }
-            Ok((missing, last_phase))
+            Ok((missing, current))
         });
-        let status = crate::system::interrupt::wait_stopping_on_signal(&mut child);
+        let status = crate::system::interrupt::wait_stopping_on_signal_with(&mut child, || {
+            clock.lock().unwrap_or_else(|e| e.into_inner()).exited()
+        });
         (lines.join().expect("build log reader panicked"), status)
     });
     let (missing, last_phase) = read.map_err(|source| BuildError::Log { path: log.path.clone(), source })?;
@@ -507,7 +572,7 @@ fn run_step(
     writeln!(log.file, "# {step}: {status}")
         .map_err(|source| BuildError::Log { path: log.path.clone(), source })?;
     if status.success() {
-        return Ok(());
+        return Ok(clock.into_inner().unwrap_or_else(|e| e.into_inner()).finish());
     }
     if crate::system::interrupt::requested() {
         return Err(BuildError::Interrupted { step });
@@ -518,23 +583,8 @@ fn run_step(
         log: log.path.clone(),
         tail: log.tail.clone(),
         missing,
-        last_phase,
+        phase: last_phase,
     })
-}
-
-const PROFILE_RUN: &str = "profile run";
-
-/// CPython's Makefile announces the stages of a PGO build; show them as phases.
-fn phase_marker(line: &str) -> Option<&'static str> {
-    if line.contains("Running code to generate profile data") {
-        Some("compile (instrumented for PGO)")
-    } else if line.contains("-m test --pgo") {
-        Some(PROFILE_RUN)
-    } else if line.contains("Rebuilding with profile guided optimizations") {
-        Some("compile (PGO + LTO)")
-    } else {
-        None
-    }
 }
 
 #[cfg(test)]

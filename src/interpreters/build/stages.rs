@@ -1,0 +1,143 @@
+//! The make runs of one build. A PGO build is driven stage by stage, not by make's default
+//! target, so that each stage is timed and two of them cost less than CPython's own recipe:
+//!
+//! 1. `make profile-gen-stamp`: the instrumented interpreter, compiled *without* LTO
+//!    (`-fno-lto` after configure's `-flto`). It only runs the training, once; the counters it
+//!    writes belong to each object's own functions, instrumented before any link-time work, so
+//!    the final LTO build reads them the same (the build log shows no coverage mismatch).
+//!    CPython's recipe compiles it with LTO: fat LTO objects and a whole-program link, for a
+//!    binary that is thrown away.
+//! 2. `make profile-run-stamp`: the training, CPython's `--pgo` test subset, run by regrtest
+//!    with `-j N` across the build's jobs instead of in one process. Every worker is the
+//!    instrumented interpreter; gcc merges their counters into the same `.gcda` files under a
+//!    lock, clang's go to one `.profraw` per process (`%p`) and are merged by llvm-profdata.
+//!    The same tests run, so the profile covers the same code.
+//! 3. `make`: configure's default target (profile-opt, or bolt-opt with BOLT): the final
+//!    compile with the profile and LTO, the link, and for BOLT its own training and rewrite.
+//!
+//! A user's own `PROFILE_TASK` (given to configure through `--configure-opt`) is kept.
+
+use super::Profile;
+
+/// One run of make.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MakeStage {
+    /// What the terminal and the timings call it.
+    pub phase: &'static str,
+    /// The target; `None`: configure's default.
+    pub target: Option<&'static str>,
+    /// `NAME=value` arguments, which make passes down to its recursive runs.
+    pub variables: Vec<String>,
+    /// Run once more when it fails: the training is a test run, and a timing-sensitive test can
+    /// fail once under load. Its stamp is not written, so the second run repeats only it.
+    pub retry_once: bool,
+}
+
+pub const INSTRUMENTED: &str = "compile (instrumented for PGO, no LTO)";
+pub const TRAINING: &str = "PGO training run";
+pub const OPTIMIZED: &str = "compile (PGO + LTO)";
+pub const LINK: &str = "LTO link, extension modules";
+pub const BOLT_TRAINING: &str = "BOLT instrumentation and training run";
+pub const BOLT_APPLY: &str = "BOLT rewrite";
+
+/// The make runs `profile` needs, for a build with `jobs` jobs and the user's configure
+/// arguments `extra_configure`.
+pub fn make_stages(profile: Profile, jobs: usize, extra_configure: &[String]) -> Vec<MakeStage> {
+    if !profile.uses_pgo() {
+        return vec![MakeStage { phase: "compile", target: None, variables: vec![], retry_once: false }];
+    }
+    let user_task = extra_configure.iter().any(|a| a.starts_with("PROFILE_TASK="));
+    let task: Vec<String> = if user_task { vec![] } else { vec![profile_task(jobs)] };
+    vec![
+        MakeStage {
+            phase: INSTRUMENTED,
+            target: Some("profile-gen-stamp"),
+            variables: vec!["CFLAGS_NODIST=-fno-lto".into(), "LDFLAGS_NODIST=-fno-lto".into()],
+            retry_once: false,
+        },
+        MakeStage {
+            phase: TRAINING,
+            target: Some("profile-run-stamp"),
+            variables: task.clone(),
+            retry_once: true,
+        },
+        // BOLT's training runs PROFILE_TASK as well, one `.fdata` per process.
+        MakeStage { phase: OPTIMIZED, target: None, variables: task, retry_once: false },
+    ]
+}
+
+/// CPython's own task (`-m test --pgo --timeout=$(TESTTIMEOUT)`, make expands the timeout),
+/// spread over `jobs` worker processes.
+fn profile_task(jobs: usize) -> String {
+    let mut task = "PROFILE_TASK=-m test --pgo --timeout=$(TESTTIMEOUT)".to_string();
+    if jobs > 1 {
+        task.push_str(&format!(" -j{jobs}"));
+    }
+    task
+}
+
+/// A phase that begins in the middle of the last stage, announced by a line of make's output.
+pub fn phase_within_final_stage(line: &str) -> Option<&'static str> {
+    let trimmed = line.trim_start();
+    if trimmed.contains("llvm-bolt") && trimmed.contains("-instrument ") {
+        Some(BOLT_TRAINING)
+    } else if trimmed.contains("llvm-bolt") && trimmed.contains("-data=") {
+        Some(BOLT_APPLY)
+    } else if !trimmed.starts_with('#')
+        && trimmed.contains(" -o python ")
+        && trimmed.contains("Programs/python.o")
+    {
+        Some(LINK)
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fast_and_tsan_builds_are_one_make_run() {
+        for profile in [Profile::Fast, Profile::Tsan] {
+            let stages = make_stages(profile, 2, &[]);
+            assert_eq!(stages.len(), 1);
+            assert_eq!(stages[0].target, None);
+            assert!(stages[0].variables.is_empty());
+        }
+    }
+
+    #[test]
+    fn an_optimized_build_is_instrumented_without_lto_and_trained_in_parallel() {
+        let stages = make_stages(Profile::Optimized, 2, &[]);
+        let targets: Vec<_> = stages.iter().map(|s| s.target).collect();
+        assert_eq!(targets, [Some("profile-gen-stamp"), Some("profile-run-stamp"), None]);
+        assert_eq!(stages[0].variables, ["CFLAGS_NODIST=-fno-lto", "LDFLAGS_NODIST=-fno-lto"]);
+        assert_eq!(stages[1].variables, ["PROFILE_TASK=-m test --pgo --timeout=$(TESTTIMEOUT) -j2"]);
+        assert!(stages[1].retry_once && !stages[0].retry_once && !stages[2].retry_once);
+        assert_eq!(stages[2].variables, stages[1].variables, "BOLT trains the same way");
+        // One job: the task as CPython has it.
+        let one = make_stages(Profile::Optimized, 1, &[]);
+        assert_eq!(one[1].variables, ["PROFILE_TASK=-m test --pgo --timeout=$(TESTTIMEOUT)"]);
+    }
+
+    #[test]
+    fn the_users_profile_task_is_kept() {
+        let extra = vec!["PROFILE_TASK=-m test --pgo-extended".to_string()];
+        let stages = make_stages(Profile::Max, 2, &extra);
+        assert!(stages.iter().all(|s| !s.variables.iter().any(|v| v.starts_with("PROFILE_TASK="))));
+    }
+
+    #[test]
+    fn the_link_and_bolt_are_found_in_makes_output() {
+        let link =
+            "gcc -pthread    -Xlinker -export-dynamic -o python Programs/python.o libpython3.14.a -ldl";
+        assert_eq!(phase_within_final_stage(link), Some(LINK));
+        assert_eq!(phase_within_final_stage("gcc -c -o Programs/python.o ../Programs/python.c"), None);
+        let inst = "/usr/lib/llvm-19/bin/llvm-bolt \"python\" -instrument -instrumentation-file-append-pid -o python.bolt_inst";
+        assert_eq!(phase_within_final_stage(inst), Some(BOLT_TRAINING));
+        let apply = "/usr/lib/llvm-19/bin/llvm-bolt \"python.prebolt\" -o \"python.bolt\" -data=\"python.fdata\" -reorder-blocks=ext-tsp";
+        assert_eq!(phase_within_final_stage(apply), Some(BOLT_APPLY));
+        assert_eq!(phase_within_final_stage("# Run bolt against the merged data"), None);
+    }
+}
