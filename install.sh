@@ -5,7 +5,7 @@ set -euo pipefail
 
 usage() {
     cat <<'EOF'
-Usage: ./install.sh [--build-deps | --deps-only] [--tsan] [--help]
+Usage: ./install.sh [--build-deps | --deps-only] [--tsan] [--max] [--help]
 
 Builds ftpy from this checkout (cargo build --release --locked) and installs
 the binary into ${FTPY_INSTALL_DIR:-$HOME/.local/bin}.
@@ -23,6 +23,9 @@ Options:
                  ThreadSanitizer runtime, for `ftpy install --profile tsan`
                  (apt-get: clang-19 libclang-rt-19-dev; dnf: clang
                  compiler-rt; elsewhere install clang and compiler-rt).
+  --max          With --build-deps or --deps-only: also install clang 19, LLVM
+                 and BOLT, for `ftpy install --profile max` (apt-get: clang-19
+                 llvm-19 bolt-19; about 600 MB, so it is opt-in).
   -h, --help     Show this help and exit.
 
 Environment:
@@ -39,11 +42,13 @@ die() {
 build_deps=0
 deps_only=0
 tsan=0
+max=0
 for arg in "$@"; do
     case "$arg" in
         --build-deps) build_deps=1 ;;
         --deps-only) build_deps=1 deps_only=1 ;;
         --tsan) tsan=1 ;;
+        --max) max=1 ;;
         -h | --help)
             usage
             exit 0
@@ -56,8 +61,8 @@ for arg in "$@"; do
     esac
 done
 
-if [ "$tsan" -eq 1 ] && [ "$build_deps" -eq 0 ]; then
-    printf 'install.sh: --tsan adds to --build-deps or --deps-only; give one of them\n\n' >&2
+if { [ "$tsan" -eq 1 ] || [ "$max" -eq 1 ]; } && [ "$build_deps" -eq 0 ]; then
+    printf 'install.sh: --tsan and --max add to --build-deps or --deps-only; give one of them\n\n' >&2
     usage >&2
     exit 2
 fi
@@ -111,8 +116,11 @@ install_build_deps() {
     local -a cmds
     # What --tsan adds (clang and its TSan runtime), where ftpy knows the packages.
     local tsan_cmd=""
+    # What --max adds (clang 19, llvm-profdata, llvm-bolt and merge-fdata).
+    local max_cmd=""
     if command -v apt-get >/dev/null 2>&1; then
         tsan_cmd="env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends clang-19 libclang-rt-19-dev"
+        max_cmd="env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends clang-19 llvm-19 bolt-19"
         cmds=(
             "env DEBIAN_FRONTEND=noninteractive apt-get update"
             "env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends build-essential make pkg-config libssl-dev zlib1g-dev libffi-dev libsqlite3-dev liblzma-dev libbz2-dev libreadline-dev uuid-dev libgdbm-dev tk-dev libzstd-dev ca-certificates xz-utils"
@@ -148,6 +156,10 @@ EOT
     if [ "$tsan" -eq 1 ]; then
         [ -n "$tsan_cmd" ] || die "--tsan: ftpy knows clang's packages for apt-get and dnf only; install clang and its compiler-rt (TSan runtime) with your package manager"
         cmds+=("$tsan_cmd")
+    fi
+    if [ "$max" -eq 1 ]; then
+        [ -n "$max_cmd" ] || die "--max: ftpy knows the packages of clang 19 and BOLT for apt-get only; install clang 19 or later with llvm-profdata, llvm-bolt and merge-fdata beside it"
+        cmds+=("$max_cmd")
     fi
     local -a sudo
     pick_sudo "${cmds[@]}"

@@ -106,12 +106,44 @@ pub fn run(args: DoctorArgs, ctx: &Context) -> Result<ExitCode, Error> {
         println!("Set FTPY_HOME to a directory you can write to.");
     }
     let tsan_ready = args.profile.build_kind() != BuildKind::Tsan || print_tsan(ctx, series);
-    if d.ready(args.allow_missing_modules) && tsan_ready {
+    let max_ready = args.profile != crate::interpreters::build::Profile::Max || print_max(series);
+    if d.ready(args.allow_missing_modules) && tsan_ready && max_ready {
         println!("\nReady: a build would succeed.");
         Ok(ExitCode::SUCCESS)
     } else {
         println!("\nNot ready: a build would fail, or fail its checks.");
         Ok(crate::error::ExitCode::NotReady.into())
+    }
+}
+
+/// `--profile max`: clang 19 or later and its LLVM tools. True when a max build could start.
+fn print_max(series: crate::interpreters::version::MinorVersion) -> bool {
+    println!("\nMax build (--profile max: clang, PGO, LTO, BOLT, tail-calling interpreter):");
+    match crate::system::llvm::find() {
+        Ok(llvm) => {
+            println!("  {:<8} {:<28} {} (clang {})", "ok", "compiler", llvm.cc, llvm.major);
+            println!(
+                "  {:<8} {:<28} {} in {}",
+                "ok",
+                "LLVM tools",
+                crate::system::llvm::TOOLS.join(", "),
+                llvm.bin_dir.display()
+            );
+            if series < crate::interpreters::build::TAIL_CALL_SERIES {
+                println!(
+                    "  {:<8} {:<28} {series} has none; PGO, LTO and BOLT only",
+                    "note", "tail-calling interpreter"
+                );
+            }
+            true
+        }
+        Err(e) => {
+            println!("  {:<8} {:<28} {e}", "MISSING", "clang and LLVM tools");
+            for hint in crate::error::Diagnose::hints(&e) {
+                println!("           {hint}");
+            }
+            false
+        }
     }
 }
 
