@@ -331,7 +331,7 @@ pub struct InstallArgs {
 /// What decides the result of a build, besides the version.
 #[derive(Debug, Args)]
 pub struct BuildFlags {
-    /// optimized: --enable-optimizations --with-lto; fast: neither (development, tests)
+    /// optimized: PGO + LTO (the default); fast: neither (development, tests); max: clang, PGO, LTO, BOLT, tail calls; tsan: ThreadSanitizer
     #[arg(long, value_enum, default_value_t = Profile::Optimized)]
     pub profile: Profile,
 

@@ -661,8 +661,7 @@ pub fn install_group(
     if !to_build.is_empty() {
         let keys: Vec<InstallKey> = to_build.iter().map(|p| p.key.clone()).collect();
         // A TSan or max build is compiled by the compiler picked for it, whatever `$CC` says.
-        let picked = Toolchain::picked_for(options.build.profile).then_some(&toolchain);
-        match build_all(ctx, group, to_build, staging.path(), &cache, options, picked) {
+        match build_all(ctx, group, to_build, staging.path(), &cache, options, &toolchain) {
             Ok(results) => report.results.extend(results),
             Err(shared) => report.shared_failure = Some((keys, shared)),
         }
@@ -907,10 +906,12 @@ fn build_all(
     staging: &Path,
     cache: &BuildCache,
     options: &InstallOptions,
-    picked: Option<&Toolchain>,
+    toolchain: &Toolchain,
 ) -> Result<Vec<KeyResult>, Error> {
+    let picked = Toolchain::picked_for(options.build.profile).then_some(toolchain);
     let cc = picked.map(|t| t.cc.clone());
     let tools_dir = picked.and_then(|t| t.tools_dir.clone());
+    let compiler = build::stages::CompilerFamily::from_version(&toolchain.compiler);
     if options.system_check {
         // The checks run compilers in ftpy's process group: a Ctrl-C there is no verdict.
         check_system(ctx, options, group.release.version.series())
@@ -955,6 +956,7 @@ fn build_all(
                     options.build.profile,
                     options.build.jobs,
                     &options.build.extra_configure,
+                    compiler,
                 ),
                 destdir: staging.join(format!("dest-{}", p.key)),
                 log_path: ctx.home.logs_dir().join(format!("{}-{stamp}.log", p.key)),

@@ -650,6 +650,38 @@ mod tests {
     }
 
     #[test]
+    fn max_adds_bolt_everywhere_and_tail_calls_from_3_14() {
+        let options = BuildOptions { profile: Profile::Max, jobs: 2, extra_configure: vec![], ccache: false };
+        let args = configure_args(&series(), Variant::Freethreaded, &options, Path::new("/p"));
+        assert_eq!(
+            args,
+            [
+                "--prefix=/p",
+                "--with-ensurepip=install",
+                "--disable-gil",
+                "--enable-optimizations",
+                "--with-lto",
+                "--enable-bolt"
+            ]
+        );
+        let mut series = series();
+        series.name = "3.14".parse().unwrap();
+        let args = configure_args(&series, Variant::Gil, &options, Path::new("/p"));
+        assert_eq!(args.last().map(String::as_str), Some("--with-tail-call-interp"));
+        assert!(Profile::Max.uses_pgo() && Profile::Optimized.uses_pgo());
+        assert!(!Profile::Fast.uses_pgo() && !Profile::Tsan.uses_pgo());
+        assert_eq!(Profile::Max.build_kind(), BuildKind::Release);
+    }
+
+    #[test]
+    fn a_failure_names_the_phase_of_make_it_happened_in() {
+        assert_eq!(during(Step::Make, "PGO training run"), " during the PGO training run");
+        assert_eq!(during(Step::Make, "compile"), " during the compile");
+        assert_eq!(during(Step::Configure, "configure"), "");
+        assert_eq!(during(Step::Make, ""), "");
+    }
+
+    #[test]
     fn ensurepip_follows_the_last_configure_choice() {
         let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         assert_eq!(ensurepip_mode(&args(&["--prefix=/p", "--with-ensurepip=install"])), Some("install"));

@@ -14,6 +14,10 @@
 //!    The same tests run, so the profile covers the same code.
 //! 3. `make`: configure's default target (profile-opt, or bolt-opt with BOLT): the final
 //!    compile with the profile and LTO, the link, and for BOLT its own training and rewrite.
+//!    With gcc, the link is given `-flto=N`: configure's bare `-flto` makes gcc 12 and later
+//!    compile the link-time partitions one after the other ("using serial compilation of N
+//!    LTRANS jobs"). The partitions are the same either way, so the code is too; only the wall
+//!    time changes. (clang's ThinLTO link is parallel already, and `-flto=N` is not clang's.)
 //!
 //! A user's own `PROFILE_TASK` (given to configure through `--configure-opt`) is kept.
 
@@ -42,12 +46,21 @@ pub const BOLT_APPLY: &str = "BOLT rewrite";
 
 /// The make runs `profile` needs, for a build with `jobs` jobs and the user's configure
 /// arguments `extra_configure`.
-pub fn make_stages(profile: Profile, jobs: usize, extra_configure: &[String]) -> Vec<MakeStage> {
+pub fn make_stages(
+    profile: Profile,
+    jobs: usize,
+    extra_configure: &[String],
+    compiler: CompilerFamily,
+) -> Vec<MakeStage> {
     if !profile.uses_pgo() {
         return vec![MakeStage { phase: "compile", target: None, variables: vec![], retry_once: false }];
     }
     let user_task = extra_configure.iter().any(|a| a.starts_with("PROFILE_TASK="));
     let task: Vec<String> = if user_task { vec![] } else { vec![profile_task(jobs)] };
+    let mut last = task.clone();
+    if compiler == CompilerFamily::Gcc && jobs > 1 {
+        last.push(format!("LDFLAGS_NODIST=-flto={jobs}"));
+    }
     vec![
         MakeStage {
             phase: INSTRUMENTED,
@@ -62,8 +75,30 @@ pub fn make_stages(profile: Profile, jobs: usize, extra_configure: &[String]) ->
             retry_once: true,
         },
         // BOLT's training runs PROFILE_TASK as well, one `.fdata` per process.
-        MakeStage { phase: OPTIMIZED, target: None, variables: task, retry_once: false },
+        MakeStage { phase: OPTIMIZED, target: None, variables: last, retry_once: false },
     ]
+}
+
+/// Which compiler driver a build uses, as far as its flags go.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CompilerFamily {
+    Gcc,
+    Clang,
+    Other,
+}
+
+impl CompilerFamily {
+    /// From the first line of the compiler's `--version` (`cc (Debian 12.2.0-14) 12.2.0`,
+    /// `Debian clang version 19.1.7`).
+    pub fn from_version(version: &str) -> CompilerFamily {
+        if version.contains("clang") {
+            CompilerFamily::Clang
+        } else if version.contains("gcc") || version.contains("GCC") || version.contains("cc (") {
+            CompilerFamily::Gcc
+        } else {
+            CompilerFamily::Other
+        }
+    }
 }
 
 /// CPython's own task (`-m test --pgo --timeout=$(TESTTIMEOUT)`, make expands the timeout),
@@ -100,7 +135,7 @@ mod tests {
     #[test]
     fn fast_and_tsan_builds_are_one_make_run() {
         for profile in [Profile::Fast, Profile::Tsan] {
-            let stages = make_stages(profile, 2, &[]);
+            let stages = make_stages(profile, 2, &[], CompilerFamily::Gcc);
             assert_eq!(stages.len(), 1);
             assert_eq!(stages[0].target, None);
             assert!(stages[0].variables.is_empty());
@@ -109,23 +144,46 @@ mod tests {
 
     #[test]
     fn an_optimized_build_is_instrumented_without_lto_and_trained_in_parallel() {
-        let stages = make_stages(Profile::Optimized, 2, &[]);
+        let stages = make_stages(Profile::Optimized, 2, &[], CompilerFamily::Gcc);
         let targets: Vec<_> = stages.iter().map(|s| s.target).collect();
         assert_eq!(targets, [Some("profile-gen-stamp"), Some("profile-run-stamp"), None]);
         assert_eq!(stages[0].variables, ["CFLAGS_NODIST=-fno-lto", "LDFLAGS_NODIST=-fno-lto"]);
         assert_eq!(stages[1].variables, ["PROFILE_TASK=-m test --pgo --timeout=$(TESTTIMEOUT) -j2"]);
         assert!(stages[1].retry_once && !stages[0].retry_once && !stages[2].retry_once);
-        assert_eq!(stages[2].variables, stages[1].variables, "BOLT trains the same way");
+        // BOLT trains the same way; gcc's link compiles its partitions in parallel.
+        assert_eq!(
+            stages[2].variables,
+            ["PROFILE_TASK=-m test --pgo --timeout=$(TESTTIMEOUT) -j2", "LDFLAGS_NODIST=-flto=2"]
+        );
+        let clang = make_stages(Profile::Max, 2, &[], CompilerFamily::Clang);
+        assert_eq!(clang[2].variables, stages[1].variables, "ThinLTO is parallel already");
         // One job: the task as CPython has it.
-        let one = make_stages(Profile::Optimized, 1, &[]);
+        let one = make_stages(Profile::Optimized, 1, &[], CompilerFamily::Gcc);
         assert_eq!(one[1].variables, ["PROFILE_TASK=-m test --pgo --timeout=$(TESTTIMEOUT)"]);
     }
 
     #[test]
     fn the_users_profile_task_is_kept() {
         let extra = vec!["PROFILE_TASK=-m test --pgo-extended".to_string()];
-        let stages = make_stages(Profile::Max, 2, &extra);
+        let stages = make_stages(Profile::Max, 2, &extra, CompilerFamily::Clang);
         assert!(stages.iter().all(|s| !s.variables.iter().any(|v| v.starts_with("PROFILE_TASK="))));
+    }
+
+    #[test]
+    fn compilers_are_told_apart_by_their_version_line() {
+        assert_eq!(
+            CompilerFamily::from_version("cc: cc (Debian 12.2.0-14+deb12u1) 12.2.0"),
+            CompilerFamily::Gcc
+        );
+        assert_eq!(CompilerFamily::from_version("gcc: gcc (GCC) 14.2.1 20240912"), CompilerFamily::Gcc);
+        assert_eq!(
+            CompilerFamily::from_version("clang-19: Debian clang version 19.1.7 (3~deb12u1)"),
+            CompilerFamily::Clang
+        );
+        assert_eq!(
+            CompilerFamily::from_version("icx: Intel(R) oneAPI DPC++/C++ Compiler"),
+            CompilerFamily::Other
+        );
     }
 
     #[test]

@@ -2,10 +2,12 @@
 //! instrumented compile, the PGO training run, the optimized compile, the link, install).
 //!
 //! The CPU time of a phase is that of the whole process tree under the step's process (make,
-//! the compilers, the test run), read from `/proc/<pid>/stat`: its own time plus that of the
-//! children it has waited for. A phase that starts in the middle of a step (the link, found by
-//! a line of make's output) is charged the children finished since; a compiler still running at
-//! that moment is counted in the phase in which it ends.
+//! the compilers, the test run), read from `/proc`: the step runs in a process group of its
+//! own, and each process of the group counts its own time plus that of the children it has
+//! waited for (a child not yet waited for is still in the group, and counted there). A phase
+//! that starts in the middle of a step (the link, found by a line of make's output) is charged
+//! from that moment on. A process that leaves the group (a new session) is counted once its
+//! parent has waited for it.
 
 use std::fmt;
 use std::time::Instant;
@@ -105,7 +107,7 @@ impl StepClock {
         if self.phase.is_empty() {
             return; // the process has exited; its last lines are still being read
         }
-        let cpu = tree_cpu_seconds(self.pid);
+        let cpu = group_cpu_seconds(self.pid);
         self.close(cpu);
         self.phase = phase.to_string();
         self.started = Instant::now();
@@ -114,7 +116,7 @@ impl StepClock {
 
     /// The step's process has exited (and is not reaped yet: `/proc` still has its times).
     pub fn exited(&mut self) {
-        let cpu = tree_cpu_seconds(self.pid);
+        let cpu = group_cpu_seconds(self.pid);
         self.close(cpu);
         self.phase.clear();
     }
@@ -143,17 +145,48 @@ impl StepClock {
 /// user + sys of `pid` and of the children it has waited for, in seconds.
 pub fn tree_cpu_seconds(pid: u32) -> Option<f64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    cpu_seconds_of_stat(&stat, clock_ticks_per_second()?)
+    Some(parse_stat(&stat)?.1 / clock_ticks_per_second()?)
 }
 
-/// Fields 14–17 of `/proc/<pid>/stat` (utime, stime, cutime, cstime), counted after the
-/// command name, which is in parentheses and may itself hold spaces and parentheses.
-fn cpu_seconds_of_stat(stat: &str, ticks_per_second: f64) -> Option<f64> {
+/// The most processes a scan of `/proc` looks at: a bound, not a limit a build reaches.
+const MOST_PROCESSES: usize = 1 << 16;
+
+/// user + sys of every process in the group `pgid` leads, each with the children it has
+/// waited for, in seconds; `None` when the leader itself cannot be read.
+pub fn group_cpu_seconds(pgid: u32) -> Option<f64> {
+    let leader = tree_cpu_seconds(pgid)?;
+    let ticks = clock_ticks_per_second()?;
+    let mut others = 0.0;
+    for entry in std::fs::read_dir("/proc").ok()?.flatten().take(MOST_PROCESSES) {
+        let name = entry.file_name();
+        let Some(pid) = name.to_str().and_then(|n| n.parse::<u32>().ok()) else { continue };
+        if pid == pgid {
+            continue;
+        }
+        // A process that ended meanwhile is gone, and counted in its parent.
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else { continue };
+        if let Some((_, used)) = parse_stat(&stat).filter(|(group, _)| *group == pgid) {
+            others += used / ticks;
+        }
+    }
+    Some(leader + others)
+}
+
+/// The process group (field 5) and utime + stime + cutime + cstime (fields 14–17, in ticks)
+/// of a `/proc/<pid>/stat` line, counted after the command name, which is in parentheses and
+/// may itself hold spaces and parentheses.
+fn parse_stat(stat: &str) -> Option<(u32, f64)> {
     let after_name = &stat[stat.rfind(')')? + 1..];
-    // After the name: state (field 3) is the first; utime is field 14, so the 12th here.
+    // After the name: state (field 3) is the first, so field N is at N - 3.
     let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let group = fields.get(2)?.parse().ok()?;
     let ticks: Option<Vec<f64>> = fields.get(11..15)?.iter().map(|f| f.parse::<f64>().ok()).collect();
-    Some(ticks?.iter().sum::<f64>() / ticks_per_second)
+    Some((group, ticks?.iter().sum()))
+}
+
+#[cfg(test)]
+fn cpu_seconds_of_stat(stat: &str, ticks_per_second: f64) -> Option<f64> {
+    parse_stat(stat).map(|(_, ticks)| ticks / ticks_per_second)
 }
 
 fn clock_ticks_per_second() -> Option<f64> {
@@ -173,6 +206,26 @@ mod tests {
         assert_eq!(cpu_seconds_of_stat(stat, 100.0), Some(5.0));
         assert_eq!(cpu_seconds_of_stat("4242 (make) S 1", 100.0), None);
         assert_eq!(cpu_seconds_of_stat("garbage", 100.0), None);
+        assert_eq!(parse_stat(stat).map(|(group, _)| group), Some(4242));
+    }
+
+    #[test]
+    fn a_group_counts_its_running_members() {
+        use std::os::unix::process::CommandExt;
+        // A group whose leader waits while a member burns CPU: the leader alone shows ~0.
+        let mut child = std::process::Command::new("sh")
+            .args(["-c", "while :; do :; done & sleep 30"])
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        std::thread::sleep(std::time::Duration::from_millis(1500));
+        let leader = tree_cpu_seconds(pid).unwrap();
+        let group = group_cpu_seconds(pid).unwrap();
+        // SAFETY: kill(2) on the group this test made.
+        unsafe { libc::kill(-(pid as i32), libc::SIGKILL) };
+        let _ = child.wait();
+        assert!(group > leader + 0.3, "the busy member counts: group {group}, leader {leader}");
     }
 
     #[test]
