@@ -93,7 +93,7 @@ pyenv_build() {
 stats() {
     sort -n "$1" | awk '{ v[NR] = $1 } END {
         m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
-        printf "%.1f %.1f %.1f", m, v[1], v[NR] }'
+        printf "%.1f %.1f %.1f\n", m, v[1], v[NR] }'
 }
 
 # report LABEL: prints both sides' figures and the ratios from $work/LABEL-{ftpy,pyenv}.{wall,cpu}.

@@ -9,28 +9,31 @@
 #       ~/.local/share/ftpy/versions/3.14.4/bin/python3.14 \
 #       ~/.local/share/ftpy/versions/3.14.4t/bin/python3.14t
 #
-# The benchmarks: the 20 below, pure Python on the standard library alone, so that every one
+# The benchmarks: the 16 below, pure Python on the standard library alone, so that every one
 # runs on a free-threaded build too (no third-party C extension that would turn the GIL back on
 # or fail to build). Left out: those that need third-party packages (django_template, genshi,
 # chameleon, sqlalchemy, sympy, dulwich, mako, tornado, ...), the startup benchmarks (they time
-# process creation, not the interpreter), and the asyncio network ones (they time the loopback).
+# process creation, not the interpreter), the asyncio network ones (they time the loopback), and
+# to keep a run near 5 minutes per interpreter, the other stdlib-only ones (generators,
+# coroutines, deepcopy, unpack_sequence, ...): FTPY_BENCH_BENCHMARKS adds them.
 #
 # Each repetition runs every interpreter once, in turn; pyperformance runs in `--fast` mode
-# unless FTPY_BENCH_RIGOROUS=1. Prints, per benchmark, the time on each interpreter and the
-# speed-up against the first (its time / theirs, so above 1 is faster), then the geometric mean,
-# with the range over the repetitions. It asserts nothing.
+# unless FTPY_BENCH_RIGOROUS=1. Prints, per benchmark, the median time on each interpreter with
+# pyperf's relative standard deviation over its values, and the speed-up against the first (its
+# time / theirs, so above 1 is faster) with the range over the repetitions; then the geometric
+# mean, with its range over the repetitions. It asserts nothing.
 #
 # Environment:
-#   FTPY_BENCH_REPEAT      repetitions (default 3)
+#   FTPY_BENCH_REPEAT      repetitions (default 2)
 #   FTPY_BENCH_RIGOROUS=1  pyperformance --rigorous instead of --fast (about 4x longer)
 #   FTPY_BENCH_BENCHMARKS  a comma-separated list instead of the fixed one
 #   FTPY_BENCH_KEEP=1      keep the work directory (the pyperf JSON files)
 # pyperformance and pyperf come from the package index your pip is configured for.
 set -euo pipefail
 
-BENCHMARKS=chaos,deltablue,fannkuch,float,go,hexiom,json_dumps,json_loads,logging,nbody,nqueens,pyflate,raytrace,regex_v8,richards,spectral_norm,generators,coroutines,deepcopy,unpack_sequence
+BENCHMARKS=chaos,deltablue,fannkuch,float,go,hexiom,json_dumps,json_loads,logging,nbody,nqueens,pyflate,raytrace,regex_v8,richards,spectral_norm
 benchmarks=${FTPY_BENCH_BENCHMARKS:-$BENCHMARKS}
-repeat=${FTPY_BENCH_REPEAT:-3}
+repeat=${FTPY_BENCH_REPEAT:-2}
 mode=--fast
 [ -z "${FTPY_BENCH_RIGOROUS:-}" ] || mode=--rigorous
 
@@ -80,24 +83,30 @@ import pyperf
 work, repeat, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 # times[i][name] = [median of each repetition]
 times = [dict() for _ in range(count)]
+spread = [dict() for _ in range(count)]  # relative standard deviation of the values, per run
 for r in range(1, repeat + 1):
     for i in range(count):
         suite = pyperf.BenchmarkSuite.load(f"{work}/run-{r}-{i}.json")
         for bench in suite.get_benchmarks():
-            times[i].setdefault(bench.get_name(), []).append(bench.median())
+            name = bench.get_name()
+            times[i].setdefault(name, []).append(bench.median())
+            if bench.get_nvalue() > 1:
+                spread[i].setdefault(name, []).append(bench.stdev() / bench.mean())
 names = sorted(set.intersection(*(set(t) for t in times)))
 missing = sorted(set.union(*(set(t) for t in times)) - set(names))
 if missing:
     print("not run on every interpreter (left out of the mean): " + ", ".join(missing))
 
-def fmt(seconds):
-    return f"{seconds * 1e3:9.2f} ms"
+def fmt(i, name):
+    seconds = statistics.median(times[i][name])
+    rsd = max(spread[i].get(name, [0.0]))
+    return f"{seconds * 1e3:9.2f} ms ±{rsd * 100:4.1f}%"
 
-header = f"{'benchmark':<18}" + "".join(f"{'[' + str(i) + ']':>13}" for i in range(count))
+header = f"{'benchmark':<18}" + "".join(f"{'[' + str(i) + ']':>20}" for i in range(count))
 header += "".join(f"{'[' + str(i) + '] vs [0]':>20}" for i in range(1, count))
 print(header)
 for name in names:
-    row = f"{name:<18}" + "".join(fmt(statistics.median(times[i][name])) for i in range(count))
+    row = f"{name:<18}" + "".join(fmt(i, name) for i in range(count))
     for i in range(1, count):
         ratios = [b / o for b, o in zip(times[0][name], times[i][name])]
         row += f"{statistics.median(ratios):>9.3f}x ({min(ratios):.2f}-{max(ratios):.2f})"

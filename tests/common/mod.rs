@@ -258,6 +258,10 @@ srcdir=$(cd "$(dirname "$0")" && pwd)
 record=$(mktemp "$FTPY_TEST_RECORD/configure.XXXXXX")
 for arg in "$@"; do printf '%s\n' "$arg"; done > "$record"
 printf 'CC=%s\n' "${CC:-}" > "$(mktemp "$FTPY_TEST_RECORD/cc.XXXXXX")"
+# The LLVM tools configure would find on PATH (a max build's), when there are any.
+if command -v llvm-bolt >/dev/null 2>&1; then
+  printf 'llvm-bolt=%s\n' "$(command -v llvm-bolt)" > "$(mktemp "$FTPY_TEST_RECORD/tools.XXXXXX")"
+fi
 if [ -n "$FAKE_FAIL_CONFIGURE" ]; then
   echo "checking for gcc... no"
   echo "configure: error: no acceptable C compiler found in \$PATH" >&2
