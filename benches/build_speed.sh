@@ -28,13 +28,9 @@
 # `pair-optimized`, per repetition.
 set -euo pipefail
 
-# A job started with `&` or nohup has SIGINT ignored, and so has every build under it; CPython's
-# PGO training run then fails for pyenv (test_generators expects SIGINT to raise
-# KeyboardInterrupt). Give both sides the default signals.
-sigign=$(awk '/^SigIgn/ {print $2}' "/proc/$$/status" 2>/dev/null || true)
-if [ -n "$sigign" ] && [ -z "${FTPY_BENCH_SIGNALS_RESET:-}" ] && (( 16#${sigign: -1} & 2 )); then
-    FTPY_BENCH_SIGNALS_RESET=1 exec env --default-signal=INT,QUIT bash "$0" "$@"
-fi
+# Builds need SIGINT at its default (see lib.sh).
+source "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
+bench_default_signals "$@"
 
 root=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd -P)
 version=${FTPY_BENCH_VERSION:-3.14.4}
@@ -53,14 +49,7 @@ esac
 modes=("$@")
 [ ${#modes[@]} -gt 0 ] || modes=(single pair-fast pair-optimized)
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/ftpy-build-speed.XXXXXX")
-if [ -n "${FTPY_BENCH_KEEP:-}" ]; then
-    echo "keeping the logs and homes in $work" >&2
-else
-    trap 'rm -rf -- "$work"' EXIT
-fi
-mkdir -p "$work/mirror/$version"
-ln -s "$tarball" "$work/mirror/$version/Python-$version.tar.xz"
+bench_work ftpy-build-speed "$version" "$tarball"
 
 # timed NAME CMD...: runs CMD with its output in NAME.out; prints "wall cpu" in seconds.
 timed() {

@@ -19,15 +19,9 @@
 # FTPY_BENCH_KEEP=1 keeps the work directory (build logs, homes) for a look afterwards.
 set -euo pipefail
 
-# A job a script starts with `&` (or nohup) has SIGINT and SIGQUIT ignored, and so has every
-# build under it; CPython's PGO training run then fails (test_generators expects
-# raise_signal(SIGINT) to raise KeyboardInterrupt). ftpy resets them for its builds, pyenv does
-# not: give both sides the defaults, or the optimized comparison measures nothing. (bash reports
-# SIGQUIT ignored for itself in any case, so only SIGINT tells.)
-sigign=$(awk '/^SigIgn/ {print $2}' "/proc/$$/status" 2>/dev/null || true)
-if [ -n "$sigign" ] && [ -z "${FTPY_BENCH_SIGNALS_RESET:-}" ] && (( 16#${sigign: -1} & 2 )); then
-    FTPY_BENCH_SIGNALS_RESET=1 exec env --default-signal=INT,QUIT bash "$0" "$@"
-fi
+# Builds need SIGINT at its default (see lib.sh).
+source "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
+bench_default_signals "$@"
 
 root=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd -P)
 version=3.13.5
@@ -43,14 +37,7 @@ fi
 modes=("$@")
 [ ${#modes[@]} -gt 0 ] || modes=(fast optimized warm)
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/ftpy-bench.XXXXXX")
-if [ -n "${FTPY_BENCH_KEEP:-}" ]; then
-    echo "keeping the logs and homes in $work" >&2
-else
-    trap 'rm -rf -- "$work"' EXIT
-fi
-mkdir -p "$work/mirror/$version"
-ln -s "$tarball" "$work/mirror/$version/Python-$version.tar.xz"
+bench_work ftpy-bench "$version" "$tarball"
 
 now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }

@@ -320,14 +320,31 @@ fn a_pgo_training_run_that_fails_once_is_run_again_and_twice_fails_the_build() {
 
 #[test]
 fn an_optimized_build_runs_in_timed_stages() {
+    use std::os::unix::fs::PermissionsExt;
     let fx = Fixture::with_release(V);
-    let out = fx.ftpy().args(["install", "--jobs", "2", "3.13.5t"]).output().unwrap();
+    // Compilers that say, by the macros they predefine, that they are gcc or clang; each hands
+    // any real work to the system's compiler.
+    let compiler = |name: &str, defines: &str| {
+        let path = fx.path(name);
+        fs::write(
+            &path,
+            format!("#!/bin/sh\nif [ \"$1\" = -dM ]; then echo '#define {defines} 1'; exit 0; fi\nexec cc \"$@\"\n"),
+        )
+        .unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
+        path
+    };
+    let (gnu, clang) = (compiler("gnu-cc", "__GNUC__"), compiler("llvm-cc", "__clang__"));
+    let out = fx.ftpy().env("CC", &gnu).args(["install", "--jobs", "2", "3.13.5t"]).output().unwrap();
     assert!(out.status.success(), "{}", stderr_of(&out));
     // The instrumented compile without LTO; the training across the jobs; the user sees the phases.
     let instrumented = fx.records("stage-gen.");
     assert_eq!(instrumented, ["CFLAGS_NODIST=-fno-lto LDFLAGS_NODIST=-fno-lto\n"], "{instrumented:?}");
     let run = fx.records("stage-run.");
     assert_eq!(run, ["PROFILE_TASK=-m test --pgo --timeout= -j2\n"], "make expands $(TESTTIMEOUT): {run:?}");
+    // The final stage links with gcc's parallel LTO, as the compiler says it is gcc.
+    let last = fx.records("stage-final.");
+    assert_eq!(last, ["PROFILE_TASK=-m test --pgo --timeout= -j2 LDFLAGS_NODIST=-flto=2\n"], "{last:?}");
     let stderr = stderr_of(&out);
     assert!(
         stderr.contains("Built 3.13.5t: configure ")
@@ -357,6 +374,12 @@ fn an_optimized_build_runs_in_timed_stages() {
     let logs = list_dir(&fx.path("logs"));
     let log = fs::read_to_string(fx.path("logs").join(&logs[0])).unwrap();
     assert!(log.contains("ftpy: where the time went") && log.contains("\ntotal "), "{log}");
+
+    // clang's ThinLTO link is parallel already, and `-flto=N` is not its flag.
+    let fx = Fixture::with_release(V);
+    let out = fx.ftpy().env("CC", &clang).args(["install", "--jobs", "2", "3.13.5t"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert_eq!(fx.records("stage-final."), ["PROFILE_TASK=-m test --pgo --timeout= -j2 LDFLAGS_NODIST=\n"]);
 
     // A fast build is one make run, and a user's PROFILE_TASK is never replaced.
     let fx = Fixture::with_release(V);

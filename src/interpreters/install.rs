@@ -908,10 +908,9 @@ fn build_all(
     options: &InstallOptions,
     toolchain: &Toolchain,
 ) -> Result<Vec<KeyResult>, Error> {
-    let picked = Toolchain::picked_for(options.build.profile).then_some(toolchain);
-    let cc = picked.map(|t| t.cc.clone());
-    let tools_dir = picked.and_then(|t| t.tools_dir.clone());
-    let compiler = build::stages::CompilerFamily::from_version(&toolchain.compiler);
+    let cc = toolchain.picked_cc().map(str::to_string);
+    let tools_dir = toolchain.tools_dir.clone();
+    let compiler = toolchain.family;
     if options.system_check {
         // The checks run compilers in ftpy's process group: a Ctrl-C there is no verdict.
         check_system(ctx, options, group.release.version.series())

@@ -6,8 +6,19 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-/// Variables CPython's configure reads that change what the build produces.
-const BUILD_ENVIRONMENT: &[&str] = &["CC", "CFLAGS", "CPPFLAGS", "LDFLAGS", "LIBS", "PKG_CONFIG_PATH"];
+/// Variables CPython's configure reads that change what the build produces. (`*_NODIST` and
+/// `OPT` go into the Makefile as configure found them, so they are part of what is built.)
+const BUILD_ENVIRONMENT: &[&str] = &[
+    "CC",
+    "CFLAGS",
+    "CPPFLAGS",
+    "LDFLAGS",
+    "LIBS",
+    "PKG_CONFIG_PATH",
+    "CFLAGS_NODIST",
+    "LDFLAGS_NODIST",
+    "OPT",
+];
 
 /// The C compiler configure will use: `$CC`, else `cc`.
 pub fn c_compiler() -> String {
@@ -20,8 +31,13 @@ pub struct Toolchain {
     /// The C compiler command configure is given: `$CC`, else `cc`; for a TSan build, the one
     /// [`crate::system::tsan::find_compiler`] picked (`clang-19`).
     pub cc: String,
+    /// Whether ftpy picked [`Toolchain::cc`] for the profile (TSan, max), so configure must be
+    /// given it as `CC`; otherwise configure finds `$CC` (or its own default) by itself.
+    pub cc_picked: bool,
     /// `cc` and the first line of its `--version`.
     pub compiler: String,
+    /// What the compiler says it is, by the macros it predefines.
+    pub family: CompilerFamily,
     /// `$CC -dumpmachine`, e.g. `x86_64-linux-gnu`.
     pub target: String,
     pub environment: Vec<(String, String)>,
@@ -91,20 +107,24 @@ impl Toolchain {
         use crate::interpreters::build::Profile;
         match profile {
             Profile::Optimized | Profile::Fast => Ok(Toolchain::detect()),
-            Profile::Tsan => Ok(Toolchain::detect_with(crate::system::tsan::find_compiler()?.cc)),
+            Profile::Tsan => Ok(Toolchain {
+                cc_picked: true,
+                ..Toolchain::detect_with(crate::system::tsan::find_compiler()?.cc)
+            }),
             Profile::Max => {
                 let llvm = crate::system::llvm::find()?;
-                Ok(Toolchain { tools_dir: Some(llvm.bin_dir), ..Toolchain::detect_with(llvm.cc) })
+                Ok(Toolchain {
+                    cc_picked: true,
+                    tools_dir: Some(llvm.bin_dir),
+                    ..Toolchain::detect_with(llvm.cc)
+                })
             }
         }
     }
 
-    /// Whether configure must be given [`Toolchain::cc`]: ftpy picked it for the profile.
-    pub fn picked_for(profile: crate::interpreters::build::Profile) -> bool {
-        matches!(
-            profile,
-            crate::interpreters::build::Profile::Tsan | crate::interpreters::build::Profile::Max
-        )
+    /// The compiler command configure must be given as `CC`, if ftpy picked it.
+    pub fn picked_cc(&self) -> Option<&str> {
+        self.cc_picked.then_some(self.cc.as_str())
     }
 
     pub fn detect() -> Toolchain {
@@ -132,11 +152,54 @@ impl Toolchain {
         };
         Toolchain {
             compiler: format!("{cc}: {}", ask("--version")),
+            family: CompilerFamily::probe(&program, &prefix_args),
+            cc_picked: false,
             cc,
             target: ask("-dumpmachine"),
             environment,
             libc: Libc::detect(),
             tools_dir: None,
+        }
+    }
+}
+
+/// Which compiler driver a build uses, as far as its flags go.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CompilerFamily {
+    Gcc,
+    Clang,
+    /// Neither, or it could not be asked: ftpy adds no compiler-specific flag.
+    Other,
+}
+
+impl CompilerFamily {
+    /// Asks the compiler which macros it predefines (`-dM -E` of an empty C file): a wrapper, a
+    /// renamed binary or a distribution's `cc` cannot hide what it is that way.
+    pub fn probe(program: &str, prefix_args: &[String]) -> CompilerFamily {
+        Command::new(program)
+            .args(prefix_args)
+            .args(["-dM", "-E", "-x", "c", "/dev/null"])
+            .stdin(Stdio::null())
+            .stderr(Stdio::null())
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map_or(CompilerFamily::Other, |o| {
+                CompilerFamily::from_macros(&String::from_utf8_lossy(&o.stdout))
+            })
+    }
+
+    /// From `-dM -E` output. clang defines `__GNUC__` too (it claims gcc 4.2), so `__clang__`
+    /// decides first.
+    pub fn from_macros(macros: &str) -> CompilerFamily {
+        let defines =
+            |name: &str| macros.lines().any(|line| line.split_whitespace().take(2).eq(["#define", name]));
+        if defines("__clang__") {
+            CompilerFamily::Clang
+        } else if defines("__GNUC__") {
+            CompilerFamily::Gcc
+        } else {
+            CompilerFamily::Other
         }
     }
 }
@@ -225,6 +288,33 @@ mod tests {
         assert_eq!(find_program("plain", &path), None);
         assert_eq!(find_program("sh-surely-not-here", &path), None);
         assert_eq!(find_program("./x/y", &path), Some(PathBuf::from("./x/y")));
+    }
+
+    #[test]
+    fn the_compiler_family_comes_from_its_predefined_macros() {
+        let gcc = "#define __STDC__ 1\n#define __GNUC__ 12\n#define __x86_64__ 1\n";
+        assert_eq!(CompilerFamily::from_macros(gcc), CompilerFamily::Gcc);
+        let clang = "#define __GNUC__ 4\n#define __clang__ 1\n#define __clang_major__ 19\n";
+        assert_eq!(CompilerFamily::from_macros(clang), CompilerFamily::Clang);
+        assert_eq!(CompilerFamily::from_macros("#define __INTEL_LLVM_COMPILER 1\n"), CompilerFamily::Other);
+        assert_eq!(CompilerFamily::from_macros("#define __GNUC___FAKE 1\n"), CompilerFamily::Other);
+
+        // A compiler named like gcc that is clang underneath is taken for what it predefines,
+        // and one that cannot be asked is Other.
+        let dir = tempfile::tempdir().unwrap();
+        let fake = dir.path().join("gcc-wrapper");
+        fs::write(
+            &fake,
+            "#!/bin/sh\n[ \"$1 $2 $3 $4 $5 $6\" = \"--target=x -dM -E -x c /dev/null\" ] || exit 1\n\
+             echo '#define __clang__ 1'\n",
+        )
+        .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(&fake, fs::Permissions::from_mode(0o755)).unwrap();
+        let fake = fake.to_str().unwrap();
+        assert_eq!(CompilerFamily::probe(fake, &["--target=x".into()]), CompilerFamily::Clang);
+        assert_eq!(CompilerFamily::probe(fake, &[]), CompilerFamily::Other, "it fails without its argument");
+        assert_eq!(CompilerFamily::probe("/nonexistent/cc", &[]), CompilerFamily::Other);
     }
 
     #[test]

@@ -296,7 +296,7 @@ all:\n\
 \t@if [ -n \"$$FAKE_FAIL_MAKE\" ] || [ \"$$FAKE_FAIL_VARIANT\" = \"ft$(FT)\" ]; then echo \"../Modules/zlibmodule.c:10:10: fatal error: zlib.h: No such file or directory\"; exit 2; fi\n\
 \t@grep SigIgn /proc/self/status > \"$$(mktemp \"$$FTPY_TEST_RECORD/sigign.XXXXXX\")\"\n\
 \t@start=$$(date +%s.%N); sleep $${FAKE_MAKE_SLEEP:-0}; echo \"$$start $$(date +%s.%N)\" > \"$$(mktemp \"$$FTPY_TEST_RECORD/times.XXXXXX\")\"\n\
-\t@echo \"PROFILE_TASK=$(PROFILE_TASK)\" > \"$$(mktemp \"$$FTPY_TEST_RECORD/stage-final.XXXXXX\")\"\n\
+\t@echo \"PROFILE_TASK=$(PROFILE_TASK) LDFLAGS_NODIST=$(LDFLAGS_NODIST)\" > \"$$(mktemp \"$$FTPY_TEST_RECORD/stage-final.XXXXXX\")\"\n\
 \t@echo \"gcc -o python Programs/python.o libpython.a\"\n\
 profile-gen-stamp:\n\
 \t@echo \"CFLAGS_NODIST=$(CFLAGS_NODIST) LDFLAGS_NODIST=$(LDFLAGS_NODIST)\" > \"$$(mktemp \"$$FTPY_TEST_RECORD/stage-gen.XXXXXX\")\"\n\

@@ -22,6 +22,7 @@
 //! A user's own `PROFILE_TASK` (given to configure through `--configure-opt`) is kept.
 
 use super::Profile;
+pub use crate::system::toolchain::CompilerFamily;
 
 /// One run of make.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -77,28 +78,6 @@ pub fn make_stages(
         // BOLT's training runs PROFILE_TASK as well, one `.fdata` per process.
         MakeStage { phase: OPTIMIZED, target: None, variables: last, retry_once: false },
     ]
-}
-
-/// Which compiler driver a build uses, as far as its flags go.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CompilerFamily {
-    Gcc,
-    Clang,
-    Other,
-}
-
-impl CompilerFamily {
-    /// From the first line of the compiler's `--version` (`cc (Debian 12.2.0-14) 12.2.0`,
-    /// `Debian clang version 19.1.7`).
-    pub fn from_version(version: &str) -> CompilerFamily {
-        if version.contains("clang") {
-            CompilerFamily::Clang
-        } else if version.contains("gcc") || version.contains("GCC") || version.contains("cc (") {
-            CompilerFamily::Gcc
-        } else {
-            CompilerFamily::Other
-        }
-    }
 }
 
 /// CPython's own task (`-m test --pgo --timeout=$(TESTTIMEOUT)`, make expands the timeout),
@@ -167,23 +146,6 @@ mod tests {
         let extra = vec!["PROFILE_TASK=-m test --pgo-extended".to_string()];
         let stages = make_stages(Profile::Max, 2, &extra, CompilerFamily::Clang);
         assert!(stages.iter().all(|s| !s.variables.iter().any(|v| v.starts_with("PROFILE_TASK="))));
-    }
-
-    #[test]
-    fn compilers_are_told_apart_by_their_version_line() {
-        assert_eq!(
-            CompilerFamily::from_version("cc: cc (Debian 12.2.0-14+deb12u1) 12.2.0"),
-            CompilerFamily::Gcc
-        );
-        assert_eq!(CompilerFamily::from_version("gcc: gcc (GCC) 14.2.1 20240912"), CompilerFamily::Gcc);
-        assert_eq!(
-            CompilerFamily::from_version("clang-19: Debian clang version 19.1.7 (3~deb12u1)"),
-            CompilerFamily::Clang
-        );
-        assert_eq!(
-            CompilerFamily::from_version("icx: Intel(R) oneAPI DPC++/C++ Compiler"),
-            CompilerFamily::Other
-        );
     }
 
     #[test]
