@@ -356,3 +356,17 @@ fn download_settings_are_read_only_by_the_commands_that_download() {
     assert_eq!(out.status.code(), Some(2), "venv --install takes --mirror: {}", stderr_of(&out));
     assert!(stderr_of(&out).contains("--mirror was given an empty URL"), "{}", stderr_of(&out));
 }
+
+#[test]
+fn configure_options_are_shown_escaped_by_dry_run() {
+    let fx = Fixture::with_release("3.13.5");
+    let out = fx
+        .ftpy()
+        .args(["install", "--dry-run", "--configure-opt=CFLAGS=-O2\n\x1b]0;PWNED\x07\r", "3.13.5t"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let stdout = stdout_of(&out);
+    assert!(!stdout.contains('\x1b') && !stdout.contains('\r'), "{stdout:?}");
+    assert!(stdout.contains(r"'CFLAGS=-O2\n\x1b]0;PWNED\x07\r'"), "{stdout}");
+}

@@ -305,6 +305,13 @@ fn a_pgo_training_run_that_fails_once_is_run_again_and_twice_fails_the_build() {
     assert_eq!(fx.records("stage-run.").len(), 2, "the training ran twice");
     assert_eq!(fx.records("stage-gen.").len(), 1, "the instrumented compile ran once");
     assert_eq!(fx.records("make.").len(), 1, "the final compile ran once");
+    // The failed attempt's time is counted, under its own name.
+    let receipt: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(fx.path("versions/3.13.5t/ftpy-receipt.json")).unwrap())
+            .unwrap();
+    let phases: Vec<&str> =
+        receipt["build_phases"].as_array().unwrap().iter().map(|p| p["phase"].as_str().unwrap()).collect();
+    assert_eq!(phases[2..4], ["PGO training run (failed attempt)", "PGO training run (second attempt)"]);
 
     let fx = Fixture::with_release(V);
     let out = fx.ftpy().env("FAKE_PGO_FAILURES", "2").args(["install", "3.13.5t"]).output().unwrap();
@@ -386,6 +393,12 @@ fn an_optimized_build_runs_in_timed_stages() {
     let out = fx.ftpy().args(["install", "--profile", "fast", "3.13.5t"]).output().unwrap();
     assert!(out.status.success(), "{}", stderr_of(&out));
     assert!(fx.records("stage-gen.").is_empty() && fx.records("stage-run.").is_empty());
+    let receipt: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(fx.path("versions/3.13.5t/ftpy-receipt.json")).unwrap())
+            .unwrap();
+    let phases: Vec<&str> =
+        receipt["build_phases"].as_array().unwrap().iter().map(|p| p["phase"].as_str().unwrap()).collect();
+    assert_eq!(phases, ["configure", "compile", "install", "install pip"], "no LTO link in a fast build");
     let fx = Fixture::with_release(V);
     let out = fx
         .ftpy()
@@ -394,6 +407,16 @@ fn an_optimized_build_runs_in_timed_stages() {
         .unwrap();
     assert!(out.status.success(), "{}", stderr_of(&out));
     assert_eq!(fx.records("stage-run."), ["PROFILE_TASK=\n"]);
+    // Nor one set in the environment, as pyenv users do: configure takes it from there.
+    let fx = Fixture::with_release(V);
+    let out = fx
+        .ftpy()
+        .env("PROFILE_TASK", "-m test --pgo-extended")
+        .args(["install", "3.13.5t"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert_eq!(fx.records("stage-run."), ["PROFILE_TASK=-m test --pgo-extended\n"]);
 }
 
 #[test]
@@ -414,6 +437,25 @@ fn failing_build_removes_staging_and_shows_log_and_hint() {
     assert!(stderr.contains(&fx.path("logs").join(&logs[0]).display().to_string()), "{stderr}");
     assert!(fx.staging_leftovers().is_empty(), "{:?}", fx.staging_leftovers());
     assert!(fx.versions().is_empty());
+
+    // Build output is shown escaped and shortened: it cannot retitle or clear the terminal.
+    let out = fx
+        .ftpy()
+        .env("FAKE_FAIL_MAKE", "1")
+        .env("FAKE_MAKE_NOISE", "1")
+        .args(["install", "--profile", "fast", "3.13.5t"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(6), "{}", stderr_of(&out));
+    let stderr = stderr_of(&out);
+    assert!(!stderr.contains('\x1b') && stderr.contains("\\x1b]0;PWNED"), "{stderr}");
+    assert!(stderr.lines().all(|l| l.chars().count() < 600), "{stderr}");
+    let logs = list_dir(&fx.path("logs"));
+    let kept = format!("\x1b[2J{}", "0".repeat(900));
+    assert!(
+        logs.iter().any(|l| fs::read_to_string(fx.path("logs").join(l)).unwrap().contains(&kept)),
+        "the log keeps it as it was"
+    );
 
     let out = fx
         .ftpy()

@@ -22,7 +22,8 @@ fn fake_llvm(tools: bool) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     executable(
         &dir.path().join("clang"),
-        "#!/bin/sh\nif [ \"$1\" = --version ]; then echo 'Debian clang version 19.1.7 (3~deb12u1)'; exit 0; fi\nexec cc \"$@\"\n",
+        "#!/bin/sh\nif [ \"$1\" = --version ]; then echo 'Debian clang version 19.1.7 (3~deb12u1)'; exit 0; fi\n\
+         if [ \"$1\" = -dM ]; then echo '#define __clang__ 1'; exit 0; fi\nexec cc \"$@\"\n",
     );
     if tools {
         for tool in ["llvm-profdata", "llvm-bolt", "merge-fdata"] {
@@ -63,9 +64,26 @@ fn a_max_build_uses_clang_its_tools_bolt_and_tail_calls() {
     assert_eq!(tools, [format!("llvm-bolt={}\n", llvm.path().join("llvm-bolt").display())], "{tools:?}");
     // Trained in stages like an optimized build; clang's ThinLTO link is given no -flto=N.
     assert_eq!(fx.records("stage-run."), ["PROFILE_TASK=-m test --pgo --timeout= -j2\n"]);
+    assert_eq!(fx.records("stage-final."), ["PROFILE_TASK=-m test --pgo --timeout= -j2 LDFLAGS_NODIST=\n"]);
     let receipt = fs::read_to_string(fx.path("versions/3.14.6t/ftpy-receipt.json")).unwrap();
     assert!(receipt.contains("\"profile\": \"max\""), "{receipt}");
     assert!(receipt.contains("clang version 19.1.7"), "the receipt names the compiler: {receipt}");
+
+    // A CC relative to where ftpy was started reaches configure (which runs in the build
+    // directory) as an absolute path.
+    let fx = Fixture::with_release(V);
+    let out = fx
+        .ftpy()
+        .current_dir(llvm.path())
+        .env("CC", "./clang")
+        .args(["install", "--profile", "max", "--jobs", "2", "3.14.6t"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let cc = fx.records("cc.");
+    let given = cc[0].trim().strip_prefix("CC=").unwrap();
+    assert!(given.starts_with('/') && Path::new(given).is_file(), "{cc:?}");
+    assert_eq!(fs::canonicalize(given).unwrap(), fs::canonicalize(&clang).unwrap());
 }
 
 #[test]

@@ -99,7 +99,9 @@ fn print_plan(ctx: &Context, group: &InstallGroup, options: &InstallOptions) {
             println!("  {} {url}", if i == 0 { "source:   " } else { "then:     " });
         }
         println!("  sha256:    {}", group.release.sha256);
-        println!("  configure: {}", shell_words(std::iter::once("./configure".to_string()).chain(args)));
+        // Escaped: a `--configure-opt` may hold anything, and this line goes to a terminal.
+        let configure = shell_words(std::iter::once("./configure".to_string()).chain(args));
+        println!("  configure: {}", crate::output::terminal_text::escape_control(&configure));
         println!(
             "  make:      {} (jobserver of {} jobs)",
             crate::system::toolchain::make_program(),
@@ -119,7 +121,10 @@ fn print_plan(ctx: &Context, group: &InstallGroup, options: &InstallOptions) {
         match crate::system::toolchain::Toolchain::for_profile(options.build.profile) {
             Ok(toolchain) => {
                 if options.build.profile.build_kind() == crate::interpreters::version::BuildKind::Tsan {
-                    println!("  compiler:  {}", toolchain.compiler);
+                    println!(
+                        "  compiler:  {}",
+                        crate::output::terminal_text::escape_control(&toolchain.compiler)
+                    );
                 }
                 let inputs = install::build_inputs(group, key, &options.build, &toolchain);
                 println!("  cache id:  {}", inputs.id());

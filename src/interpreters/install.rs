@@ -954,7 +954,7 @@ fn build_all(
                 stages: build::stages::make_stages(
                     options.build.profile,
                     options.build.jobs,
-                    &options.build.extra_configure,
+                    build::stages::user_profile_task(&options.build.extra_configure, &toolchain.environment),
                     compiler,
                 ),
                 destdir: staging.join(format!("dest-{}", p.key)),

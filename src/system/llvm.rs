@@ -92,24 +92,48 @@ fn is_executable(path: &Path) -> bool {
 fn probe(cc: &str) -> Result<LlvmToolchain, String> {
     let mut words = cc.split_whitespace();
     let program = words.next().ok_or("empty")?;
-    let path = which::which(program).map_err(|_| "not found".to_string())?;
+    let extra: Vec<&str> = words.collect();
+    let path = which::which(program).map_err(|_| {
+        if extra.is_empty() {
+            "not found".to_string()
+        } else {
+            format!("`{program}` not found (CC is split at spaces: a compiler in a directory with spaces needs a link to it elsewhere)")
+        }
+    })?;
     let output = Command::new(&path)
-        .args(words)
+        .args(&extra)
         .arg("--version")
         .output()
         .map_err(|e| format!("cannot run it ({e})"))?;
     let text = String::from_utf8_lossy(&output.stdout);
-    let major = clang_major(&text).ok_or_else(|| {
-        let first = text.lines().next().unwrap_or("").trim();
-        if first.is_empty() { "not clang".to_string() } else { format!("not clang ({first})") }
-    })?;
+    let first = text.lines().next().unwrap_or("").trim();
+    let shown = crate::output::terminal_text::escape_shortened(first, 120);
+    let major = match clang_major(&text) {
+        Some(major) => major,
+        None if first.contains("clang version ") => {
+            return Err(format!("its clang version cannot be read ({shown})"));
+        }
+        None if first.is_empty() => return Err("not clang".into()),
+        None => return Err(format!("not clang ({shown})")),
+    };
     if major < MIN_CLANG {
         return Err(format!("clang {major}, older than {MIN_CLANG}"));
     }
     let real =
         std::fs::canonicalize(&path).map_err(|e| format!("cannot resolve {} ({e})", path.display()))?;
     let bin_dir = real.parent().map(Path::to_path_buf).ok_or("no directory")?;
-    Ok(LlvmToolchain { cc: cc.to_string(), major, bin_dir })
+    // configure runs in the build directory: a relative `./clang-19` would not be found there.
+    // The path found is made absolute, keeping its name (a link's name can matter to a driver).
+    let cc = if program.contains('/') {
+        let absolute = std::path::absolute(&path).map_err(|e| format!("cannot resolve {program} ({e})"))?;
+        std::iter::once(absolute.display().to_string())
+            .chain(extra.iter().map(|w| w.to_string()))
+            .collect::<Vec<_>>()
+            .join(" ")
+    } else {
+        cc.to_string()
+    };
+    Ok(LlvmToolchain { cc, major, bin_dir })
 }
 
 /// The major version in `clang --version`'s first line (`Debian clang version 19.1.7 (3~deb12u1)`,

@@ -9,7 +9,6 @@
 
 use std::fmt;
 use std::fs;
-use std::io::Write;
 use std::process::{Command, Stdio};
 
 use crate::interpreters::version::{FIRST_FREETHREADED, MinorVersion};
@@ -466,17 +465,20 @@ fn header_found(header: &str) -> bool {
             .iter()
             .any(|dir| std::path::Path::new(dir).join(header).exists());
     }
+    // The probe is a file, not the compiler's stdin: a compiler that exits without reading it
+    // would make the write raise SIGPIPE, which ends ftpy (it keeps the default disposition).
+    let Ok(dir) = tempfile::tempdir() else { return false };
+    let probe = dir.path().join("probe.c");
+    if fs::write(&probe, format!("#include <{header}>\n")).is_err() {
+        return false;
+    }
     let mut command = compiler_command();
     // The preprocessor flags configure will pass too, e.g. -I of a keg-only Homebrew formula.
     if let Ok(cppflags) = std::env::var("CPPFLAGS") {
         command.args(cppflags.split_whitespace());
     }
-    command.args(["-E", "-x", "c", "-"]).stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::null());
-    let Ok(mut child) = command.spawn() else { return false };
-    if let Some(mut stdin) = child.stdin.take() {
-        let _ = writeln!(stdin, "#include <{header}>");
-    }
-    child.wait().is_ok_and(|s| s.success())
+    command.arg("-E").arg(&probe).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
+    command.status().is_ok_and(|s| s.success())
 }
 
 #[cfg(test)]

@@ -6,8 +6,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-/// Variables CPython's configure reads that change what the build produces. (`*_NODIST` and
-/// `OPT` go into the Makefile as configure found them, so they are part of what is built.)
+/// Variables CPython's configure reads that change what the build produces. (`*_NODIST`, `OPT`
+/// and `PROFILE_TASK` go into the Makefile as configure found them.)
 const BUILD_ENVIRONMENT: &[&str] = &[
     "CC",
     "CFLAGS",
@@ -18,6 +18,7 @@ const BUILD_ENVIRONMENT: &[&str] = &[
     "CFLAGS_NODIST",
     "LDFLAGS_NODIST",
     "OPT",
+    "PROFILE_TASK",
 ];
 
 /// The C compiler configure will use: `$CC`, else `cc`.

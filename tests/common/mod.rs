@@ -293,6 +293,7 @@ const MAKEFILE: &str = "include config.mk\n\
 all:\n\
 \t@echo \"gcc -c Python/ceval.c (MAKEFLAGS=$(MAKEFLAGS))\"\n\
 \t@echo \"$(MAKEFLAGS)\" > \"$$(mktemp \"$$FTPY_TEST_RECORD/make.XXXXXX\")\"\n\
+\t@if [ -n \"$$FAKE_MAKE_NOISE\" ]; then printf '\\033]0;PWNED\\007\\033[2J%0900d\\n' 0; fi\n\
 \t@if [ -n \"$$FAKE_FAIL_MAKE\" ] || [ \"$$FAKE_FAIL_VARIANT\" = \"ft$(FT)\" ]; then echo \"../Modules/zlibmodule.c:10:10: fatal error: zlib.h: No such file or directory\"; exit 2; fi\n\
 \t@grep SigIgn /proc/self/status > \"$$(mktemp \"$$FTPY_TEST_RECORD/sigign.XXXXXX\")\"\n\
 \t@start=$$(date +%s.%N); sleep $${FAKE_MAKE_SLEEP:-0}; echo \"$$start $$(date +%s.%N)\" > \"$$(mktemp \"$$FTPY_TEST_RECORD/times.XXXXXX\")\"\n\
@@ -499,6 +500,7 @@ impl Fixture {
         for var in [
             "FAKE_FAIL_CONFIGURE",
             "FAKE_FAIL_MAKE",
+            "FAKE_MAKE_NOISE",
             "FAKE_PGO_FAILURES",
             "FAKE_MAKE_SLEEP",
             "FAKE_MISSING_MODULE",

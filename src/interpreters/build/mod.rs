@@ -165,6 +165,8 @@ pub enum BuildError {
         missing: Option<SystemDependency>,
         /// The phase that failed (e.g. the PGO training run).
         phase: String,
+        /// What the step cost until it failed (a retried step's first attempt is counted too).
+        times: timing::BuildTimes,
     },
     #[error("make install did not produce {}", path.display())]
     NoInterpreter { path: PathBuf, log: PathBuf },
@@ -263,6 +265,8 @@ fn indent(lines: &[String]) -> String {
 }
 
 const TAIL_LINES: usize = 25;
+/// The longest a line of the tail is shown.
+const TAIL_LINE_CHARS: usize = 500;
 
 /// Run configure, make and make install for `plan`, reporting phases to `task`; returns what
 /// each phase cost, which is also written at the end of the log.
@@ -308,15 +312,23 @@ pub fn build_interpreter(plan: &BuildPlan, task: &mut Task) -> Result<timing::Bu
         command
     };
     for stage in &plan.stages {
-        let within: Option<fn(&str) -> Option<&'static str>> =
-            stage.target.is_none().then_some(stages::phase_within_final_stage as _);
-        match run_step(Step::Make, stage.phase, make_stage(stage), plan, &mut log, task, within) {
+        let within = || stage.phases_within.then(stages::FinalStagePhases::default);
+        match run_step(Step::Make, stage.phase, make_stage(stage), plan, &mut log, task, within()) {
             Ok(phases) => times.extend(phases),
-            Err(BuildError::StepFailed { .. }) if stage.retry_once => {
+            Err(BuildError::StepFailed { times: failed, .. }) if stage.retry_once => {
+                times.extend(failed.marked("failed attempt"));
                 log.line(&format!("ftpy: the {} failed; running it once more", stage.phase))
                     .map_err(log_err)?;
                 let again = format!("{} (second attempt)", stage.phase);
-                times.extend(run_step(Step::Make, &again, make_stage(stage), plan, &mut log, task, within)?);
+                times.extend(run_step(
+                    Step::Make,
+                    &again,
+                    make_stage(stage),
+                    plan,
+                    &mut log,
+                    task,
+                    within(),
+                )?);
             }
             Err(e) => return Err(e),
         }
@@ -479,7 +491,9 @@ impl BuildLog {
         if self.tail.len() == TAIL_LINES {
             self.tail.remove(0);
         }
-        self.tail.push(line.to_string());
+        // The tail is shown in the terminal: build output can hold anything (escape sequences, a
+        // megabyte-long line), so it is kept escaped and shortened; the log keeps it as it was.
+        self.tail.push(crate::output::terminal_text::escape_shortened(line, TAIL_LINE_CHARS));
         writeln!(self.file, "{line}")
     }
 }
@@ -493,7 +507,7 @@ fn run_step(
     plan: &BuildPlan,
     log: &mut BuildLog,
     task: &mut Task,
-    within: Option<fn(&str) -> Option<&'static str>>,
+    mut within: Option<stages::FinalStagePhases>,
 ) -> Result<timing::BuildTimes, BuildError> {
     let program = command.get_program().to_string_lossy().into_owned();
     let log_err = |source| BuildError::Log { path: log.path.clone(), source };
@@ -547,7 +561,7 @@ fn run_step(
             for line in BufReader::new(reader).split(b'\n') {
                 let line = line?;
                 let line = String::from_utf8_lossy(&line);
-                match within.and_then(|f| f(&line)).filter(|p| *p != current) {
+                match within.as_mut().and_then(|phases| phases.entered_by(&line)) {
                     Some(next) => {
                         task.phase(next);
                         clock.lock().unwrap_or_else(|e| e.into_inner()).next(next);
@@ -584,6 +598,7 @@ fn run_step(
         tail: log.tail.clone(),
         missing,
         phase: last_phase,
+        times: clock.into_inner().unwrap_or_else(|e| e.into_inner()).finish(),
     })
 }
 

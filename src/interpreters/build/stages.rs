@@ -36,6 +36,9 @@ pub struct MakeStage {
     /// Run once more when it fails: the training is a test run, and a timing-sensitive test can
     /// fail once under load. Its stamp is not written, so the second run repeats only it.
     pub retry_once: bool,
+    /// Phases begin within it, announced by make's output ([`FinalStagePhases`]): the LTO link
+    /// and BOLT's runs of an optimized build's last stage. A fast build's one make has none.
+    pub phases_within: bool,
 }
 
 pub const INSTRUMENTED: &str = "compile (instrumented for PGO, no LTO)";
@@ -45,18 +48,23 @@ pub const LINK: &str = "LTO link, extension modules";
 pub const BOLT_TRAINING: &str = "BOLT instrumentation and training run";
 pub const BOLT_APPLY: &str = "BOLT rewrite";
 
-/// The make runs `profile` needs, for a build with `jobs` jobs and the user's configure
-/// arguments `extra_configure`.
+/// The make runs `profile` needs, for a build with `jobs` jobs; `user_task`: the user gave
+/// configure a `PROFILE_TASK` of their own (see [`user_profile_task`]), which is kept.
 pub fn make_stages(
     profile: Profile,
     jobs: usize,
-    extra_configure: &[String],
+    user_task: bool,
     compiler: CompilerFamily,
 ) -> Vec<MakeStage> {
     if !profile.uses_pgo() {
-        return vec![MakeStage { phase: "compile", target: None, variables: vec![], retry_once: false }];
+        return vec![MakeStage {
+            phase: "compile",
+            target: None,
+            variables: vec![],
+            retry_once: false,
+            phases_within: false,
+        }];
     }
-    let user_task = extra_configure.iter().any(|a| a.starts_with("PROFILE_TASK="));
     let task: Vec<String> = if user_task { vec![] } else { vec![profile_task(jobs)] };
     let mut last = task.clone();
     if compiler == CompilerFamily::Gcc && jobs > 1 {
@@ -68,16 +76,26 @@ pub fn make_stages(
             target: Some("profile-gen-stamp"),
             variables: vec!["CFLAGS_NODIST=-fno-lto".into(), "LDFLAGS_NODIST=-fno-lto".into()],
             retry_once: false,
+            phases_within: false,
         },
         MakeStage {
             phase: TRAINING,
             target: Some("profile-run-stamp"),
             variables: task.clone(),
             retry_once: true,
+            phases_within: false,
         },
         // BOLT's training runs PROFILE_TASK as well, one `.fdata` per process.
-        MakeStage { phase: OPTIMIZED, target: None, variables: last, retry_once: false },
+        MakeStage { phase: OPTIMIZED, target: None, variables: last, retry_once: false, phases_within: true },
     ]
+}
+
+/// Whether the user gave configure a `PROFILE_TASK`: as a configure argument
+/// (`--configure-opt 'PROFILE_TASK=...'`) or in the environment configure runs in, as pyenv's
+/// users do. configure writes it into the Makefile, where ftpy leaves it.
+pub fn user_profile_task(extra_configure: &[String], environment: &[(String, String)]) -> bool {
+    extra_configure.iter().any(|a| a.starts_with("PROFILE_TASK="))
+        || environment.iter().any(|(name, value)| name == "PROFILE_TASK" && !value.trim().is_empty())
 }
 
 /// CPython's own task (`-m test --pgo --timeout=$(TESTTIMEOUT)`, make expands the timeout),
@@ -88,6 +106,26 @@ fn profile_task(jobs: usize) -> String {
         task.push_str(&format!(" -j{jobs}"));
     }
     task
+}
+
+/// Follows make's output through the phases of the last stage. Each phase is entered once, at
+/// the first line that announces it, and never left for an earlier one: a second link line (a
+/// relink) is not a new phase.
+#[derive(Debug, Default)]
+pub struct FinalStagePhases {
+    entered: Vec<&'static str>,
+}
+
+impl FinalStagePhases {
+    /// The phase `line` begins, if it begins one not entered yet.
+    pub fn entered_by(&mut self, line: &str) -> Option<&'static str> {
+        let phase = phase_within_final_stage(line)?;
+        if self.entered.contains(&phase) {
+            return None;
+        }
+        self.entered.push(phase);
+        Some(phase)
+    }
 }
 
 /// A phase that begins in the middle of the last stage, announced by a line of make's output.
@@ -114,16 +152,17 @@ mod tests {
     #[test]
     fn fast_and_tsan_builds_are_one_make_run() {
         for profile in [Profile::Fast, Profile::Tsan] {
-            let stages = make_stages(profile, 2, &[], CompilerFamily::Gcc);
+            let stages = make_stages(profile, 2, false, CompilerFamily::Gcc);
             assert_eq!(stages.len(), 1);
             assert_eq!(stages[0].target, None);
             assert!(stages[0].variables.is_empty());
+            assert!(!stages[0].phases_within, "no LTO link to find in a {profile} build");
         }
     }
 
     #[test]
     fn an_optimized_build_is_instrumented_without_lto_and_trained_in_parallel() {
-        let stages = make_stages(Profile::Optimized, 2, &[], CompilerFamily::Gcc);
+        let stages = make_stages(Profile::Optimized, 2, false, CompilerFamily::Gcc);
         let targets: Vec<_> = stages.iter().map(|s| s.target).collect();
         assert_eq!(targets, [Some("profile-gen-stamp"), Some("profile-run-stamp"), None]);
         assert_eq!(stages[0].variables, ["CFLAGS_NODIST=-fno-lto", "LDFLAGS_NODIST=-fno-lto"]);
@@ -134,18 +173,36 @@ mod tests {
             stages[2].variables,
             ["PROFILE_TASK=-m test --pgo --timeout=$(TESTTIMEOUT) -j2", "LDFLAGS_NODIST=-flto=2"]
         );
-        let clang = make_stages(Profile::Max, 2, &[], CompilerFamily::Clang);
+        let clang = make_stages(Profile::Max, 2, false, CompilerFamily::Clang);
         assert_eq!(clang[2].variables, stages[1].variables, "ThinLTO is parallel already");
         // One job: the task as CPython has it.
-        let one = make_stages(Profile::Optimized, 1, &[], CompilerFamily::Gcc);
+        let one = make_stages(Profile::Optimized, 1, false, CompilerFamily::Gcc);
         assert_eq!(one[1].variables, ["PROFILE_TASK=-m test --pgo --timeout=$(TESTTIMEOUT)"]);
     }
 
     #[test]
     fn the_users_profile_task_is_kept() {
         let extra = vec!["PROFILE_TASK=-m test --pgo-extended".to_string()];
-        let stages = make_stages(Profile::Max, 2, &extra, CompilerFamily::Clang);
+        assert!(user_profile_task(&extra, &[]));
+        let environment = [("PROFILE_TASK".to_string(), "-m test --pgo-extended".to_string())];
+        assert!(user_profile_task(&[], &environment));
+        assert!(!user_profile_task(&[], &[("PROFILE_TASK".into(), " ".into())]), "empty: configure's own");
+        assert!(!user_profile_task(&["--with-lto".into()], &[("CFLAGS".into(), "-O2".into())]));
+        let stages = make_stages(Profile::Max, 2, true, CompilerFamily::Clang);
         assert!(stages.iter().all(|s| !s.variables.iter().any(|v| v.starts_with("PROFILE_TASK="))));
+    }
+
+    #[test]
+    fn each_phase_of_the_last_stage_is_entered_once() {
+        let link = "clang -o python Programs/python.o libpython3.14.a";
+        let inst = "llvm-bolt python -instrument -o python.bolt_inst";
+        let apply = "llvm-bolt python -o python.bolt -data=python.fdata";
+        let mut phases = FinalStagePhases::default();
+        let seen: Vec<_> = [link, "clang -c x.c", link, inst, link, inst, apply, apply, link]
+            .iter()
+            .filter_map(|line| phases.entered_by(line))
+            .collect();
+        assert_eq!(seen, [LINK, BOLT_TRAINING, BOLT_APPLY]);
     }
 
     #[test]

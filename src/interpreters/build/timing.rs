@@ -35,6 +35,13 @@ impl BuildTimes {
         self.0.extend(phases.0);
     }
 
+    /// The same phases, each named with `note` after it: `PGO training run (failed attempt)`.
+    pub fn marked(self, note: &str) -> BuildTimes {
+        BuildTimes(
+            self.0.into_iter().map(|p| PhaseTime { phase: format!("{} ({note})", p.phase), ..p }).collect(),
+        )
+    }
+
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
