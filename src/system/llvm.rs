@@ -97,7 +97,10 @@ fn probe(cc: &str) -> Result<LlvmToolchain, String> {
         if extra.is_empty() {
             "not found".to_string()
         } else {
-            format!("`{program}` not found (CC is split at spaces: a compiler in a directory with spaces needs a link to it elsewhere)")
+            format!(
+                "`{}` not found (CC is split at spaces: a compiler in a directory with spaces needs a link to it elsewhere)",
+                crate::output::terminal_text::escape_control(program)
+            )
         }
     })?;
     let output = Command::new(&path)

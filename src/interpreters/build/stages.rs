@@ -19,7 +19,8 @@
 //!    LTRANS jobs"). The partitions are the same either way, so the code is too; only the wall
 //!    time changes. (clang's ThinLTO link is parallel already, and `-flto=N` is not clang's.)
 //!
-//! A user's own `PROFILE_TASK` (given to configure through `--configure-opt`) is kept.
+//! A user's own `PROFILE_TASK` (given to configure through `--configure-opt`, or in the
+//! environment) is kept.
 
 use super::Profile;
 pub use crate::system::toolchain::CompilerFamily;
