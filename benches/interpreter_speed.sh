@@ -44,12 +44,8 @@ for p in "$@"; do
     pythons+=("$(cd "$(dirname "$p")" && pwd -P)/$(basename "$p")")
 done
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/ftpy-interp-speed.XXXXXX")
-if [ -n "${FTPY_BENCH_KEEP:-}" ]; then
-    echo "keeping the results in $work" >&2
-else
-    trap 'rm -rf -- "$work"' EXIT
-fi
+source "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
+bench_tmpdir ftpy-interp-speed
 
 # The runner: pyperformance in a venv of the system's python3.
 python3 -m venv "$work/runner"

@@ -6,11 +6,12 @@
 //! package that is missing.
 
 use std::fmt;
-use std::fs::{self, File};
-use std::io::{self, BufRead, BufReader, Write};
+use std::fs;
+use std::io::{self, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+mod log;
 pub mod stages;
 pub mod timing;
 
@@ -18,6 +19,7 @@ use crate::interpreters::recipe::Series;
 use crate::interpreters::version::{BuildKind, InstallKey, Variant};
 use crate::output::progress::Task;
 use crate::system::sysdeps::SystemDependency;
+use log::BuildLog;
 
 /// How hard to optimise.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -264,10 +266,6 @@ fn indent(lines: &[String]) -> String {
     lines.join("\n")
 }
 
-const TAIL_LINES: usize = 25;
-/// The longest a line of the tail is shown.
-const TAIL_LINE_CHARS: usize = 500;
-
 /// Run configure, make and make install for `plan`, reporting phases to `task`; returns what
 /// each phase cost, which is also written at the end of the log.
 pub fn build_interpreter(plan: &BuildPlan, task: &mut Task) -> Result<timing::BuildTimes, BuildError> {
@@ -276,11 +274,7 @@ pub fn build_interpreter(plan: &BuildPlan, task: &mut Task) -> Result<timing::Bu
         fs::create_dir_all(dir).map_err(log_err)?;
     }
     fs::create_dir_all(&plan.build_dir).map_err(log_err)?;
-    let mut log = BuildLog {
-        file: File::create(&plan.log_path).map_err(log_err)?,
-        path: plan.log_path.clone(),
-        tail: Vec::new(),
-    };
+    let mut log = BuildLog::create(&plan.log_path).map_err(log_err)?;
     log.line(&format!("ftpy build of {}", plan.key)).map_err(log_err)?;
     let mut times = timing::BuildTimes::default();
 
@@ -343,12 +337,12 @@ pub fn build_interpreter(plan: &BuildPlan, task: &mut Task) -> Result<timing::Bu
     times.extend(run_step(Step::Install, "install", command, plan, &mut log, task, None)?);
     if plan.key.build == BuildKind::Tsan {
         install_tsan_suppressions(plan)
-            .map_err(|source| BuildError::Log { path: log.path.clone(), source })?;
+            .map_err(|source| BuildError::Log { path: log.path().to_path_buf(), source })?;
     }
     if let Some(pip) = install_pip(plan, &mut log, task)? {
         times.extend(pip);
     }
-    write!(log.file, "\nftpy: where the time went\n{times}").map_err(log_err)?;
+    log.note(&format!("\nftpy: where the time went\n{times}")).map_err(log_err)?;
     Ok(times)
 }
 
@@ -438,7 +432,7 @@ fn install_pip(
     }
     let times = run_step(Step::Pip, "install pip", command, plan, log, task, None)?;
     relocate_scripts(&staged.join("bin"), &staged, prefix)
-        .map_err(|source| BuildError::Log { path: log.path.clone(), source })?;
+        .map_err(|source| BuildError::Log { path: log.path().to_path_buf(), source })?;
     Ok(Some(times))
 }
 
@@ -480,24 +474,6 @@ fn relocate_scripts(bin: &Path, staged: &Path, prefix: &Path) -> io::Result<()> 
     Ok(())
 }
 
-struct BuildLog {
-    file: File,
-    path: PathBuf,
-    tail: Vec<String>,
-}
-
-impl BuildLog {
-    fn line(&mut self, line: &str) -> io::Result<()> {
-        if self.tail.len() == TAIL_LINES {
-            self.tail.remove(0);
-        }
-        // The tail is shown in the terminal: build output can hold anything (escape sequences, a
-        // megabyte-long line), so it is kept escaped and shortened; the log keeps it as it was.
-        self.tail.push(crate::output::terminal_text::escape_shortened(line, TAIL_LINE_CHARS));
-        writeln!(self.file, "{line}")
-    }
-}
-
 /// Run one step, its output to the log; `phase` is what the terminal shows, and `within`
 /// finds the phases the step announces as it goes. Returns what each phase cost.
 fn run_step(
@@ -510,11 +486,12 @@ fn run_step(
     mut within: Option<stages::FinalStagePhases>,
 ) -> Result<timing::BuildTimes, BuildError> {
     let program = command.get_program().to_string_lossy().into_owned();
-    let log_err = |source| BuildError::Log { path: log.path.clone(), source };
+    let log_path = log.path().to_path_buf();
+    let log_err = |source| BuildError::Log { path: log_path.clone(), source };
     let argv: Vec<String> = std::iter::once(program.clone())
         .chain(command.get_args().map(|a| a.to_string_lossy().into_owned()))
         .collect();
-    writeln!(log.file, "\n$ cd {} && {}", plan.build_dir.display(), argv.join(" ")).map_err(log_err)?;
+    log.note(&format!("\n$ cd {} && {}", plan.build_dir.display(), argv.join(" "))).map_err(log_err)?;
 
     let (reader, writer) = io::pipe().map_err(log_err)?;
     let writer_err = writer.try_clone().map_err(log_err)?;
@@ -558,9 +535,13 @@ fn run_step(
         let lines = scope.spawn(|| -> io::Result<_> {
             let mut missing = None;
             let mut current = phase.to_string();
-            for line in BufReader::new(reader).split(b'\n') {
-                let line = line?;
-                let line = String::from_utf8_lossy(&line);
+            let mut output = BufReader::new(reader);
+            let mut bytes = Vec::new();
+            // Each line reaches the log whole as it is read; a failing write (a full disk) ends
+            // the reading: the pipe closes and the build stops on its next write, rather than
+            // run on unlogged.
+            while log.copy_line(&mut output, &mut bytes)? {
+                let line = String::from_utf8_lossy(&bytes);
                 match within.as_mut().and_then(|phases| phases.entered_by(&line)) {
                     Some(next) => {
                         task.phase(next);
@@ -570,9 +551,6 @@ fn run_step(
                     None => task.tick(),
                 }
                 missing = missing.or_else(|| SystemDependency::from_log_line(&line));
-                // A log that cannot be written (a full disk) ends the reading: the pipe closes
-                // and the build stops on its next write, rather than run on unlogged.
-                log.line(&line)?;
             }
             Ok((missing, current))
         });
@@ -581,10 +559,9 @@ fn run_step(
         });
         (lines.join().expect("build log reader panicked"), status)
     });
-    let (missing, last_phase) = read.map_err(|source| BuildError::Log { path: log.path.clone(), source })?;
+    let (missing, last_phase) = read.map_err(log_err)?;
     let status = status.map_err(|source| BuildError::Spawn { program, source })?;
-    writeln!(log.file, "# {step}: {status}")
-        .map_err(|source| BuildError::Log { path: log.path.clone(), source })?;
+    log.note(&format!("# {step}: {status}")).map_err(log_err)?;
     if status.success() {
         return Ok(clock.into_inner().unwrap_or_else(|e| e.into_inner()).finish());
     }
@@ -594,8 +571,8 @@ fn run_step(
     Err(BuildError::StepFailed {
         step,
         status: status.to_string(),
-        log: log.path.clone(),
-        tail: log.tail.clone(),
+        log: log_path,
+        tail: log.tail().to_vec(),
         missing,
         phase: last_phase,
         times: clock.into_inner().unwrap_or_else(|e| e.into_inner()).finish(),
