@@ -1,6 +1,6 @@
-//! The build log: every byte of a build's output as it came, read a line at a time with a bound
-//! on what one line may hold in memory, and the last lines kept, escaped, to show when a step
-//! fails.
+//! The build log: every line of a build's output as it came (a last line without a newline
+//! gets one), read a line at a time with a bound on what one line may hold in memory, and the
+//! last lines kept, escaped, to show when a step fails.
 
 use std::fs::File;
 use std::io::{self, BufRead, Write};
@@ -55,7 +55,11 @@ impl BuildLog {
         line.clear();
         let mut read_any = false;
         loop {
-            let available = output.fill_buf()?;
+            let available = match output.fill_buf() {
+                Ok(available) => available,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
             if available.is_empty() {
                 break;
             }
