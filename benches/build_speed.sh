@@ -11,9 +11,10 @@
 #                   pyenv install 3.14.4 && pyenv install 3.14.4t
 # pair-optimized  both builds, --enable-optimizations --with-lto on both sides
 #
-# For every build it prints the wall time and the CPU seconds (user + sys of the whole process
-# tree, from GNU time), then ftpy's ratio to pyenv. Each side gets a fresh, temporary home
-# (FTPY_HOME, PYENV_ROOT) and reads the same tarball: ftpy through a file:// mirror, pyenv from
+# For every build it prints the wall time and the CPU seconds (of every process the build ran,
+# from a cgroup where one can be made, else user + sys from GNU time), then ftpy's ratio to
+# pyenv. Each side gets a fresh, temporary home (FTPY_HOME, PYENV_ROOT) and reads the same
+# tarball: ftpy through a file:// mirror, pyenv from
 # its cache directory; ccache is off for ftpy. It asserts nothing.
 #
 # Environment:
@@ -51,12 +52,24 @@ modes=("$@")
 
 bench_work ftpy-build-speed "$version" "$tarball"
 
-# timed NAME CMD...: runs CMD with its output in NAME.out; prints "wall cpu" in seconds.
+# timed NAME CMD...: runs CMD with its output in NAME.out; prints "wall cpu" in seconds. The CPU
+# comes from a cgroup where one can be made (lib.sh says why), else from GNU time; both are kept,
+# in NAME.cpu-cgroup and NAME.time.
 timed() {
     local name=$1; shift
-    /usr/bin/time -o "$work/$name.time" -f "%e %U %S" "$@" >"$work/$name.out" 2>&1 \
-        || { tail -40 "$work/$name.out" >&2; echo "$name failed (log: $work/$name.out)" >&2; return 1; }
-    awk '{ printf "%.1f %.1f\n", $1, $2 + $3 }' "$work/$name.time"
+    local group
+    group=$(bench_cgroup_new "$name")
+    local run=("$@")
+    [ -z "$group" ] || run=(bash -c "$BENCH_CGROUP_JOIN" bench-cgroup "$group" "$@")
+    /usr/bin/time -o "$work/$name.time" -f "%e %U %S" "${run[@]}" >"$work/$name.out" 2>&1 \
+        || { [ -z "$group" ] || bench_cgroup_cpu "$group" >/dev/null
+             tail -40 "$work/$name.out" >&2; echo "$name failed (log: $work/$name.out)" >&2; return 1; }
+    if [ -n "$group" ]; then
+        bench_cgroup_cpu "$group" >"$work/$name.cpu-cgroup"
+        awk -v cpu="$(cat "$work/$name.cpu-cgroup")" '{ printf "%.1f %s\n", $1, cpu }' "$work/$name.time"
+    else
+        awk '{ printf "%.1f %.1f\n", $1, $2 + $3 }' "$work/$name.time"
+    fi
 }
 
 # ftpy_build NAME ARGS...: an ftpy install into a fresh home.
@@ -111,6 +124,13 @@ echo "build-speed benchmark: CPython $version, $(nproc) cores, $(uname -srm), lo
 case " $sides " in *" ftpy "*) echo "ftpy: $("$ftpy" --version)" ;; esac
 case " $sides " in *" pyenv "*) echo "pyenv: $(pyenv --version)" ;; esac
 echo "cc: $(cc --version | head -1)"
+if probe=$(bench_cgroup_new probe) && [ -n "$probe" ]; then
+    bench_cgroup_cpu "$probe" >/dev/null
+    echo "cpu: counted by a cgroup (every process of the build, whoever reaps it)"
+else
+    echo "cpu: GNU time's user + sys (no cgroup could be made here: processes reaped by init, such"
+    echo "     as 3.14's multiprocessing forkserver in make install, are missed on both sides)"
+fi
 
 for mode in "${modes[@]}"; do
     case "$mode" in
