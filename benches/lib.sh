@@ -55,19 +55,25 @@ bench_work() {
 #   bench_cgroup_cpu DIR      waits up to 30 s for the cgroup's processes to end, prints the CPU
 #                             seconds they used, and removes it
 bench_cgroup_new() {
-    local dir
+    local dir candidates=()
     # cgroup v1's cpuacct controller: cpuacct.usage, nanoseconds.
-    if [ -f /sys/fs/cgroup/cpuacct/cpuacct.usage ]; then
-        dir=/sys/fs/cgroup/cpuacct/ftpy-bench-$1-$$
-        mkdir "$dir" 2>/dev/null && [ -f "$dir/cpuacct.usage" ] && { echo "$dir"; return; }
-    fi
+    [ -f /sys/fs/cgroup/cpuacct/cpuacct.usage ] && candidates+=("/sys/fs/cgroup/cpuacct:cpuacct.usage")
     # cgroup v2: cpu.stat's usage_usec is there without enabling any controller.
     local v2
     for v2 in /sys/fs/cgroup /sys/fs/cgroup/unified; do
-        if [ -f "$v2/cgroup.procs" ] && [ -f "$v2/cgroup.controllers" ]; then
-            dir=$v2/ftpy-bench-$1-$$
-            mkdir "$dir" 2>/dev/null && [ -f "$dir/cpu.stat" ] && { echo "$dir"; return; }
+        [ -f "$v2/cgroup.controllers" ] && candidates+=("$v2:cpu.stat")
+    done
+    local candidate
+    for candidate in ${candidates[@]+"${candidates[@]}"}; do
+        dir=${candidate%%:*}/ftpy-bench-$1-$$
+        mkdir "$dir" 2>/dev/null || continue
+        # A process must be able to join it (v2 refuses where the parent has controllers and
+        # processes of its own; a container may not be allowed to move processes).
+        if [ -f "$dir/${candidate#*:}" ] && bash -c "$BENCH_CGROUP_JOIN" bench-cgroup "$dir" true 2>/dev/null; then
+            echo "$dir"
+            return
         fi
+        rmdir "$dir" 2>/dev/null || true
     done
     return 0
 }
