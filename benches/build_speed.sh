@@ -14,8 +14,8 @@
 # For every build it prints the wall time and the CPU seconds (of every process the build ran,
 # from a cgroup where one can be made, else user + sys from GNU time), then ftpy's ratio to
 # pyenv. Each side gets a fresh, temporary home (FTPY_HOME, PYENV_ROOT) and reads the same
-# tarball: ftpy through a file:// mirror, pyenv from
-# its cache directory; ccache is off for ftpy. It asserts nothing.
+# tarball: ftpy through a file:// mirror, pyenv from its cache directory; ccache is off for ftpy.
+# It asserts nothing.
 #
 # Environment:
 #   FTPY_BENCH_VERSION  the CPython version (default 3.14.4, the newest 3.14 pyenv 2.6.30 knows)
