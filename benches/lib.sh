@@ -8,7 +8,7 @@
 #                                  bench_tmpdir, holding a file:// mirror of TARBALL at
 #                                  $work/mirror/VERSION/
 
-# A job a script starts with `&` (or nohup) has SIGINT and SIGQUIT ignored, and so has every
+# A job a shell script starts with `&` has SIGINT and SIGQUIT ignored, and so has every
 # build under it; CPython's PGO training run then fails (test_generators expects
 # raise_signal(SIGINT) to raise KeyboardInterrupt). ftpy resets them for its builds, pyenv does
 # not: give both sides the defaults, or an optimized comparison measures nothing. (bash reports
