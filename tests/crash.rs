@@ -401,16 +401,6 @@ fn ctrl_c_during_the_venv_scan_is_an_interrupt_and_puts_the_environments_back() 
         .process_group(0)
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
-    // A terminal's SIGINT is at its default. A test run started in the background (`cmd &`,
-    // nohup) has it ignored, and ftpy keeps an ignored SIGINT ignored, as nohup asks: this test
-    // would then wait out the scan's 300 s instead of testing Ctrl-C.
-    // SAFETY: signal(2) is async-signal-safe, and the closure touches nothing else.
-    unsafe {
-        command.pre_exec(|| {
-            libc::signal(libc::SIGINT, libc::SIG_DFL);
-            Ok(())
-        });
-    }
     let mut child = command.spawn().unwrap();
     let started = Instant::now();
     while !fs::read(&scanning).is_ok_and(|c| !c.is_empty()) {

@@ -871,7 +871,7 @@ fn ignores_sigint_or_sigquit(line: &str) -> bool {
 
 #[test]
 fn builds_get_default_sigint_when_ftpy_was_started_with_it_ignored() {
-    // A shell script's `cmd &` (and nohup) starts cmd with SIGINT ignored; CPython's PGO training
+    // A shell script's `cmd &` starts cmd with SIGINT ignored; CPython's PGO training
     // run then fails (test_generators needs raise_signal(SIGINT) to raise KeyboardInterrupt).
     let control = std::process::Command::new("sh")
         .args(["-c", "trap '' INT QUIT; grep SigIgn /proc/self/status"])

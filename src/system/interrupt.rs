@@ -139,8 +139,8 @@ fn signals_seen() -> usize {
 ///   (`kill -9`) rather than building on unowned; what it started is stopped by the next ftpy
 ///   run, from the group's record ([`record_group`]). Without a guard the child stays in ftpy's
 ///   group and gets the terminal's Ctrl-C directly, as ftpy does.
-/// - Give it the default SIGINT and SIGQUIT. A job a shell script starts with `&` (or `nohup`)
-///   inherits both ignored, and CPython's test suite then fails: test_generators expects
+/// - Give it the default SIGINT and SIGQUIT. A job a shell script starts with `&` inherits
+///   both ignored, and CPython's test suite then fails: test_generators expects
 ///   `signal.raise_signal(SIGINT)` to raise KeyboardInterrupt, and that test is part of the PGO
 ///   training run, so every optimized build started that way failed.
 pub fn prepare_child(command: &mut Command) -> &mut Command {

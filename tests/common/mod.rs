@@ -518,13 +518,27 @@ impl Fixture {
 
     /// A plain `std` command for `program` (ftpy itself, or a shell that execs it) with the
     /// environment [`Fixture::ftpy`] sets: for tests that spawn, signal and wait themselves.
+    ///
+    /// It starts with SIGINT and SIGQUIT at their defaults, as a terminal starts a program. A
+    /// test run that a shell script starts with `&` has them ignored, and ftpy keeps an ignored
+    /// signal ignored: a test's Ctrl-C would then do nothing.
     pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> std::process::Command {
+        use std::os::unix::process::CommandExt;
+
         let mut cmd = std::process::Command::new(program);
         for (k, v) in self.ftpy().get_envs() {
             match v {
                 Some(v) => cmd.env(k, v),
                 None => cmd.env_remove(k),
             };
+        }
+        // SAFETY: signal(2) is async-signal-safe, and the closure touches nothing else.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::signal(libc::SIGINT, libc::SIG_DFL);
+                libc::signal(libc::SIGQUIT, libc::SIG_DFL);
+                Ok(())
+            });
         }
         cmd
     }
