@@ -14,7 +14,7 @@
 # or fail to build). Left out: those that need third-party packages (django_template, genshi,
 # chameleon, sqlalchemy, sympy, dulwich, mako, tornado, ...), the startup benchmarks (they time
 # process creation, not the interpreter), the asyncio network ones (they time the loopback), and
-# to keep a repetition near 4 minutes per interpreter, the other stdlib-only ones (generators,
+# to keep a repetition near 3 minutes per interpreter, the other stdlib-only ones (generators,
 # coroutines, deepcopy, unpack_sequence, ...): FTPY_BENCH_BENCHMARKS can name them instead.
 #
 # Interleaved, because a shared machine drifts: each repetition runs one benchmark on every
@@ -107,7 +107,9 @@ for ((r = 1; r <= repeat; r++)); do
             out=$work/run-$r-$i-$name.json
             (cd "$work" && "$work/runner/bin/pyperformance" run $mode --python="${pythons[$i]}" \
                 -b "$name" -o "$out") >"$work/run-$r-$i-$name.log" 2>&1 \
-                || { tail -30 "$work/run-$r-$i-$name.log" >&2; echo "pyperformance failed: $name on ${pythons[$i]} (log: $work/run-$r-$i-$name.log)" >&2; exit 1; }
+                || { tail -30 "$work/run-$r-$i-$name.log" >&2; trap - EXIT
+                     echo "pyperformance failed: $name on ${pythons[$i]}; its log and the results so far are kept in $work" >&2
+                     exit 1; }
         done
     done
     echo "  (repetition $r of $repeat done in $((SECONDS - started)) s, load $(cut -d' ' -f1 /proc/loadavg))" >&2
@@ -150,13 +152,14 @@ if not names:
 def fmt(i, name):
     seconds = statistics.median(times[i][name])
     rsd = f"±{max(spread[i][name]) * 100:4.1f}%" if name in spread[i] else "  (n/a)"
-    value, unit = (seconds * 1e3, "ms") if seconds >= 1e-3 else (seconds * 1e6, "us")
+    value, unit = next((seconds * scale, unit) for scale, unit in ((1e3, "ms"), (1e6, "us"), (1e9, "ns"))
+                       if seconds * scale >= 1 or unit == "ns")
     return f"{value:10.2f} {unit} {rsd:>7}"
 
 others = [i for i in range(count) if baseline[i] != i]
 ratios = {(i, n): [b / o for b, o in zip(times[baseline[i]][n], times[i][n])] for i in others for n in names}
 header = f"{'benchmark':<18}" + "".join(f"{'[' + str(i) + ']':>21}" for i in range(count))
-header += "".join(f"{'[' + str(i) + '] vs [' + str(baseline[i]) + ']':>22}" for i in others)
+header += "".join(f"{'[' + str(i) + '] vs [' + str(baseline[i]) + ']':>24}" for i in others)
 print(header)
 for name in names:
     row = f"{name:<18}" + "".join(fmt(i, name) for i in range(count))
