@@ -107,9 +107,8 @@ for ((r = 1; r <= repeat; r++)); do
             out=$work/run-$r-$i-$name.json
             (cd "$work" && "$work/runner/bin/pyperformance" run $mode --python="${pythons[$i]}" \
                 -b "$name" -o "$out") >"$work/run-$r-$i-$name.log" 2>&1 \
-                || { tail -30 "$work/run-$r-$i-$name.log" >&2; trap - EXIT
-                     echo "pyperformance failed: $name on ${pythons[$i]}; its log and the results so far are kept in $work" >&2
-                     exit 1; }
+                || { tail -30 "$work/run-$r-$i-$name.log" >&2
+                     bench_fail_keeping "pyperformance failed: $name on ${pythons[$i]}"; }
         done
     done
     echo "  (repetition $r of $repeat done in $((SECONDS - started)) s, load $(cut -d' ' -f1 /proc/loadavg))" >&2
@@ -120,7 +119,7 @@ for ((r = 1; r <= repeat; r++)); do
 done
 
 # A failed analysis keeps the files: they took an hour or more to make.
-analysed() { "$@" || { trap - EXIT; echo "the analysis failed; the results are kept in $work" >&2; exit 1; }; }
+analysed() { "$@" || bench_fail_keeping "the analysis failed"; }
 analysed "$work/runner/bin/python" - "$work" "$repeat" "${baseline[*]}" "${names[@]}" <<'EOF'
 import math, statistics, sys
 import pyperf

@@ -4,6 +4,7 @@
 #                                  their defaults when it was started with them ignored
 #   bench_tmpdir NAME              sets $work to a fresh temporary directory (removed on exit
 #                                  unless FTPY_BENCH_KEEP is set)
+#   bench_fail_keeping MESSAGE     exits 1 with MESSAGE, keeping $work and naming it
 #   bench_work NAME VERSION TARBALL
 #                                  bench_tmpdir, holding a file:// mirror of TARBALL at
 #                                  $work/mirror/VERSION/
@@ -31,6 +32,14 @@ bench_tmpdir() {
         # $work is read when the trap runs, so no quoting of its value can go wrong.
         trap 'rm -rf -- "$work"' EXIT
     fi
+}
+
+# bench_fail_keeping MESSAGE: for a failure after results were made. Keeps $work (the cleanup
+# trap is dropped), says where it is, and exits 1.
+bench_fail_keeping() {
+    trap - EXIT
+    echo "$1; the logs and the results so far are kept in $work" >&2
+    exit 1
 }
 
 bench_work() {
